@@ -1,0 +1,212 @@
+// Package apps is the app registry. An app is one isolated unit: every
+// invocation of it runs in its own spoke process. Each app is a Spec (its
+// description, the JSON Schema of the request and response of every
+// functionality, an optional annotation, declared network domains) plus an
+// implementation that runs inside the spoke.
+//
+// Apps register themselves from init with Register; apps/standard imports the
+// bundled ones. The registry is the one piece of package-level state in the
+// project, written only during init.
+package apps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// Function is one functionality of an app.
+type Function struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Request is the JSON Schema of the arguments (an object schema).
+	Request json.RawMessage `json:"request"`
+	// Response is the JSON Schema of the result.
+	Response json.RawMessage `json:"response"`
+}
+
+// Spec describes an app. Description and Annotation are written by the app's
+// author and are untrusted text: they reach only the app's own spoke and the
+// hub's planner, never another app.
+type Spec struct {
+	ID          ids.AppID  `json:"id"`
+	Description string     `json:"description"`
+	Functions   []Function `json:"functions,omitempty"`
+	// Annotation is text added to the system prompt of the app's own spoke
+	// (annotation apps of the original have no functions).
+	Annotation string `json:"annotation,omitempty"`
+	// Domains are the registrable domains the app may reach through the
+	// hub's egress proxy. None means no network.
+	Domains []string `json:"domains,omitempty"`
+	// StateNamespace is the app-state space the app reads and writes; apps
+	// of one vendor that share data (the mail functionalities) name the same.
+	// "" means the app's ID.
+	StateNamespace string `json:"state_namespace,omitempty"`
+	// External is set for apps that run an external program (an MCP server);
+	// only they may execve inside the sandbox.
+	External bool `json:"external,omitempty"`
+}
+
+// Namespace returns the app-state namespace.
+func (s Spec) Namespace() string {
+	if s.StateNamespace != "" {
+		return s.StateNamespace
+	}
+	return string(s.ID)
+}
+
+// Function returns the functionality called name.
+func (s Spec) Function(name string) (Function, bool) {
+	for _, f := range s.Functions {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// Env is what an app's code may use while it runs. In a spoke every method
+// goes through the hub over ISC.
+type Env interface {
+	// User is the user the app runs for (opaque to the app).
+	User() ids.UserID
+	// GetState reads a key of the app's own state.
+	GetState(ctx context.Context, key string) (json.RawMessage, bool, error)
+	// PutState writes a key of the app's own state.
+	PutState(ctx context.Context, key string, value json.RawMessage) error
+	// Config is the app's own section of the hub's config (may be nil).
+	Config() json.RawMessage
+	// HTTPClient reaches the app's declared domains through the egress
+	// proxy; apps without domains get a client that refuses every request.
+	HTTPClient() *http.Client
+}
+
+// App is an app's implementation.
+type App interface {
+	// Spec describes the app. It must not do I/O.
+	Spec() Spec
+	// Call runs functionality fn with args (already validated against the
+	// request schema). The result must satisfy the response schema.
+	Call(ctx context.Context, env Env, fn string, args json.RawMessage) (json.RawMessage, error)
+}
+
+// Constructor builds an App. It must have no side effects.
+type Constructor func() App
+
+type registry struct {
+	mu   sync.RWMutex // guards apps
+	apps map[ids.AppID]Constructor
+}
+
+var reg = registry{apps: map[ids.AppID]Constructor{}}
+
+// Register adds an app. It panics on an invalid or duplicate ID: these are
+// programming errors found at init.
+func Register(id ids.AppID, c Constructor) {
+	if !id.Valid() {
+		panic(fmt.Sprintf("apps: invalid app id %q", id))
+	}
+	if c == nil {
+		panic(fmt.Sprintf("apps: nil constructor for %q", id))
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if _, dup := reg.apps[id]; dup {
+		panic(fmt.Sprintf("apps: app %q registered twice", id))
+	}
+	reg.apps[id] = c
+}
+
+// New builds the app registered as id.
+func New(id ids.AppID) (App, error) {
+	reg.mu.RLock()
+	c, ok := reg.apps[id]
+	reg.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("apps: no app %q is registered", id)
+	}
+	a := c()
+	if got := a.Spec().ID; got != id {
+		return nil, fmt.Errorf("apps: app registered as %q reports id %q", id, got)
+	}
+	return a, nil
+}
+
+// Registered lists the registered app IDs, sorted.
+func Registered() []ids.AppID {
+	reg.mu.RLock()
+	defer reg.mu.RUnlock()
+	out := make([]ids.AppID, 0, len(reg.apps))
+	for id := range reg.apps {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Catalog is a set of installed apps, looked up by app ID or functionality name.
+type Catalog struct {
+	apps  map[ids.AppID]App
+	order []ids.AppID
+	fns   map[string]ids.AppID
+}
+
+// NewCatalog builds the apps named in installed. Functionality names must be
+// unique across the catalog.
+func NewCatalog(installed []ids.AppID) (*Catalog, error) {
+	c := &Catalog{apps: map[ids.AppID]App{}, fns: map[string]ids.AppID{}}
+	for _, id := range installed {
+		if _, dup := c.apps[id]; dup {
+			continue
+		}
+		a, err := New(id)
+		if err != nil {
+			return nil, err
+		}
+		c.apps[id] = a
+		c.order = append(c.order, id)
+		for _, f := range a.Spec().Functions {
+			if other, dup := c.fns[f.Name]; dup {
+				return nil, fmt.Errorf("apps: functionality %q provided by both %s and %s", f.Name, other, id)
+			}
+			c.fns[f.Name] = id
+		}
+	}
+	return c, nil
+}
+
+// IDs lists installed apps in install order.
+func (c *Catalog) IDs() []ids.AppID { return slices.Clone(c.order) }
+
+// App returns an installed app.
+func (c *Catalog) App(id ids.AppID) (App, bool) {
+	a, ok := c.apps[id]
+	return a, ok
+}
+
+// ByFunction returns the installed app providing functionality fn.
+func (c *Catalog) ByFunction(fn string) (App, Function, bool) {
+	id, ok := c.fns[fn]
+	if !ok {
+		return nil, Function{}, false
+	}
+	a := c.apps[id]
+	f, _ := a.Spec().Function(fn)
+	return a, f, true
+}
+
+// Functions lists all installed functionality names in install order.
+func (c *Catalog) Functions() []string {
+	var out []string
+	for _, id := range c.order {
+		for _, f := range c.apps[id].Spec().Functions {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,225 @@
+// Package chat is the seam between platform adapters (adapters/*) and the hub.
+// It holds the platform-neutral message, prompt and answer types and the two
+// small interfaces each side implements. It imports only core/ids, so an
+// adapter never needs the hub, an app or an LLM.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// Message is one user message an adapter hands to the assistant.
+type Message struct {
+	// User is the platform-qualified sender ("slack:T1/U2").
+	User ids.UserID
+	// Conversation is where the answer goes (a DM, a room thread).
+	Conversation ids.ConversationID
+	// Text is the message text with any bot mention or command prefix removed.
+	Text string
+	// EventID is the platform's id for the event, used to drop duplicates.
+	EventID string
+}
+
+// Kind is what a permission is for.
+type Kind string
+
+// The permission kinds of the original SecGPT.
+const (
+	// KindExec: run an app for this user.
+	KindExec Kind = "exec"
+	// KindData: share remembered user data with an app.
+	KindData Kind = "data"
+	// KindCollab: one app's output goes to another app, or a spoke calls another app.
+	KindCollab Kind = "collab"
+)
+
+// Valid reports whether k is one of the three kinds.
+func (k Kind) Valid() bool { return k == KindExec || k == KindData || k == KindCollab }
+
+// Decision is the user's answer to a prompt.
+type Decision string
+
+// The four answers a prompt offers.
+const (
+	AllowOnce    Decision = "once"
+	AllowSession Decision = "session"
+	AllowAlways  Decision = "always"
+	Deny         Decision = "deny"
+)
+
+// Decisions lists the choices in the order adapters show them.
+var Decisions = [...]Decision{AllowOnce, AllowSession, AllowAlways, Deny}
+
+// Allows reports whether d lets the request through.
+func (d Decision) Allows() bool { return d == AllowOnce || d == AllowSession || d == AllowAlways }
+
+// Valid reports whether d is one of the four decisions.
+func (d Decision) Valid() bool {
+	for _, x := range Decisions {
+		if d == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Label is the button text for d.
+func (d Decision) Label() string {
+	switch d {
+	case AllowOnce:
+		return "Allow once"
+	case AllowSession:
+		return "Allow for this session"
+	case AllowAlways:
+		return "Always allow"
+	case Deny:
+		return "Deny"
+	}
+	return string(d)
+}
+
+// ParseDecision reads a typed answer ("1", "allow once", "once", "deny", …).
+func ParseDecision(s string) (Decision, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch s {
+	case "1", "once", "allow once", "allow", "yes", "y":
+		return AllowOnce, true
+	case "2", "session", "allow for this session", "allow session":
+		return AllowSession, true
+	case "3", "always", "always allow", "allow always":
+		return AllowAlways, true
+	case "4", "deny", "no", "n", "never":
+		return Deny, true
+	}
+	return "", false
+}
+
+// Prompt is one permission request the hub asks an adapter to show to User.
+type Prompt struct {
+	ID ids.PromptID
+	// Nonce is unguessable; an answer must carry it back (button value, …).
+	Nonce string
+	// User is the only person whose answer counts.
+	User         ids.UserID
+	Conversation ids.ConversationID
+	Kind         Kind
+	// Requester is the app asking (for collab and data), or "" for the hub itself.
+	Requester ids.AppID
+	// Target is the app that would run or receive the data.
+	Target ids.AppID
+	// Function is the target's functionality, if known.
+	Function string
+	// Data is the exact data that would be shared, as shown to the user.
+	Data string
+	// Unplanned is set when the request was not part of the plan the hub made
+	// for the user's message; adapters must show a warning.
+	Unplanned bool
+	// Reason says in a few words why the hub asks.
+	Reason    string
+	ExpiresAt time.Time
+}
+
+// Title is a one-line statement of who asks for what.
+func (p Prompt) Title() string {
+	switch p.Kind {
+	case KindExec:
+		return fmt.Sprintf("Run app %s%s?", p.Target, fnSuffix(p.Function))
+	case KindData:
+		return fmt.Sprintf("Share remembered data with app %s?", p.Target)
+	case KindCollab:
+		return fmt.Sprintf("App %s wants to use app %s%s", p.Requester, p.Target, fnSuffix(p.Function))
+	}
+	return fmt.Sprintf("Permission %s for %s", p.Kind, p.Target)
+}
+
+func fnSuffix(fn string) string {
+	if fn == "" {
+		return ""
+	}
+	return " (" + fn + ")"
+}
+
+// Warning is the text adapters show for an unplanned request, or "".
+func (p Prompt) Warning() string {
+	if !p.Unplanned {
+		return ""
+	}
+	return "Warning: this request was not part of the plan for your message."
+}
+
+// Text renders the prompt as plain text (terminal, fallbacks, logs).
+func (p Prompt) Text() string {
+	var b strings.Builder
+	b.WriteString(p.Title())
+	if w := p.Warning(); w != "" {
+		b.WriteString("\n⚠ " + w)
+	}
+	if p.Reason != "" {
+		b.WriteString("\nWhy: " + p.Reason)
+	}
+	if p.Data != "" {
+		b.WriteString("\nData that would be shared:\n" + p.Data)
+	}
+	return b.String()
+}
+
+// Answer is a click or typed reply an adapter delivers to the assistant.
+type Answer struct {
+	Prompt   ids.PromptID
+	Nonce    string
+	User     ids.UserID
+	Decision Decision
+}
+
+// Errors returned by Assistant.Answer. Adapters show ErrNotYours as an
+// ephemeral refusal; the others mean the prompt is no longer waiting.
+var (
+	// ErrNotYours: the answer came from someone other than the asked user.
+	ErrNotYours = errors.New("this permission request is not yours to answer")
+	// ErrUnknownPrompt: no such prompt, a wrong nonce, or already answered or expired.
+	ErrUnknownPrompt = errors.New("permission request not found or no longer waiting")
+)
+
+// Conversation is how the assistant talks back into one conversation. An
+// adapter implements it. Every method may block on network I/O and must honour
+// ctx; the assistant calls them from the goroutine handling the message.
+type Conversation interface {
+	// Reply posts an answer (markdown) to the conversation.
+	Reply(ctx context.Context, text string) error
+	// Prompt shows a permission prompt. It returns once the prompt is shown;
+	// the answer comes back later through Assistant.Answer.
+	Prompt(ctx context.Context, p Prompt) error
+}
+
+// StatusConversation is a Conversation that can show progress ("working…").
+type StatusConversation interface {
+	Conversation
+	// Status shows or updates a transient status; "" clears it.
+	Status(ctx context.Context, text string) error
+}
+
+// ResolvingConversation is a Conversation that can update a prompt it showed
+// once it is decided or expired (edit the message, remove the buttons).
+type ResolvingConversation interface {
+	Conversation
+	// Resolved is called once per shown prompt. by is who answered ("" when it
+	// expired); expired is true when no answer came in time.
+	Resolved(ctx context.Context, p Prompt, d Decision, by ids.UserID, expired bool) error
+}
+
+// Assistant is what an adapter drives. The hub implements it.
+type Assistant interface {
+	// Handle answers one message. It blocks until the answer is posted
+	// (which may include waiting for permission answers); adapters call it in
+	// a goroutine per message.
+	Handle(ctx context.Context, m Message, c Conversation)
+	// Answer delivers a prompt answer. It returns ErrNotYours or
+	// ErrUnknownPrompt when the answer changes nothing.
+	Answer(ctx context.Context, a Answer) error
+}

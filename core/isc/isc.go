@@ -1,0 +1,196 @@
+// Package isc is the inter-spoke communication protocol between the hub and a
+// spoke process: typed messages in length-prefixed JSON frames over the
+// socketpair the spoke inherits as fd 3.
+//
+// The protocol is strictly request/response from the spoke's side: after the
+// hub's Init, the spoke sends one request (probe, app request, model call,
+// memory or state access) and waits for the hub's answer, until it sends its
+// Final (or Error) frame and exits. The hub knows which spoke speaks from the
+// connection it reads; no message carries a sender field, so a spoke cannot
+// claim to be another.
+//
+// Imported by core/hub (the hub side), core/spoke (the spoke side) and tests.
+package isc
+
+import "encoding/json"
+
+// Kind is the type of a frame's body.
+type Kind string
+
+// Frame kinds. The first group are those of the original SecGPT; the rest
+// carry the spoke's model calls, memory and app state through the hub.
+const (
+	// Spoke → hub.
+	KindReady        Kind = "ready"          // body: Ready
+	KindProbe        Kind = "probe_request"  // body: Probe
+	KindAppRequest   Kind = "app_request"    // body: AppRequest
+	KindFinal        Kind = "final_response" // body: Final
+	KindModelRequest Kind = "model_request"  // body: llm.Request
+	KindMemoryRead   Kind = "memory_read"    // body: MemoryRead
+	KindMemoryWrite  Kind = "memory_write"   // body: MemoryWrite
+	KindStateGet     Kind = "state_get"      // body: StateGet
+	KindStatePut     Kind = "state_put"      // body: StatePut
+	KindSpokeError   Kind = "spoke_error"    // body: ErrorBody; the spoke gives up
+	KindLog          Kind = "log"            // body: Log; no answer expected
+
+	// Hub → spoke.
+	KindInit          Kind = "init"                  // body: Init
+	KindProbeResponse Kind = "probe_response"        // body: ProbeResponse
+	KindNoSuch        Kind = "no_such_functionality" // body: NoSuch
+	KindAppResponse   Kind = "app_response"          // body: AppResponse
+	KindDenial        Kind = "denial"                // body: Denial
+	KindModelResponse Kind = "model_response"        // body: llm.Response
+	KindMemory        Kind = "memory"                // body: Memory
+	KindStateValue    Kind = "state_value"           // body: StateValue
+	KindOK            Kind = "ok"                    // body: empty object
+	KindHubError      Kind = "hub_error"             // body: ErrorBody
+)
+
+// FromSpoke reports whether k may be sent by a spoke.
+func (k Kind) FromSpoke() bool {
+	switch k {
+	case KindReady, KindProbe, KindAppRequest, KindFinal, KindModelRequest,
+		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog:
+		return true
+	}
+	return false
+}
+
+// FromHub reports whether k may be sent by the hub.
+func (k Kind) FromHub() bool {
+	switch k {
+	case KindInit, KindProbeResponse, KindNoSuch, KindAppResponse, KindDenial,
+		KindModelResponse, KindMemory, KindStateValue, KindOK, KindHubError:
+		return true
+	}
+	return false
+}
+
+// Frame is one message on the wire.
+type Frame struct {
+	Kind Kind            `json:"kind"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Ready is the spoke's first frame: it is up and its sandbox is in force.
+type Ready struct {
+	PID int `json:"pid"`
+}
+
+// Task is what a spoke is asked to do.
+type Task struct {
+	// Instruction is the step's request in words, written by the planner.
+	Instruction string `json:"instruction"`
+	// Function is the functionality to use; "" for annotation apps.
+	Function string `json:"function,omitempty"`
+	// Args are the planner's arguments for Function (already validated
+	// against its request schema, with permitted results substituted).
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// Init starts a spoke's work. The app's spec is compiled into the spoke
+// binary; the hub names the app but never sends code or descriptions.
+type Init struct {
+	App  string `json:"app"`
+	Task Task   `json:"task"`
+	// Others are the names of the other installed apps' functionalities. The
+	// spoke sees names only; it learns a schema only through a probe.
+	Others []string `json:"others,omitempty"`
+	// Config is the app's own configuration from the hub's config file.
+	Config json.RawMessage `json:"config,omitempty"`
+	// MaxSteps bounds the spoke's agent loop.
+	MaxSteps int `json:"max_steps"`
+}
+
+// Probe asks for another functionality's request schema.
+type Probe struct {
+	Function string `json:"function"`
+}
+
+// ProbeResponse returns the schema of a functionality that exists.
+type ProbeResponse struct {
+	Function    string          `json:"function"`
+	App         string          `json:"app"`
+	Description string          `json:"description,omitempty"`
+	Request     json.RawMessage `json:"request"`
+}
+
+// NoSuch answers a probe or request for a functionality that is not installed.
+type NoSuch struct {
+	Function string `json:"function"`
+}
+
+// AppRequest asks the hub to run another app's functionality.
+type AppRequest struct {
+	Function string          `json:"function"`
+	Args     json.RawMessage `json:"args"`
+}
+
+// AppResponse is the other app's answer, validated against its response schema.
+type AppResponse struct {
+	Function string          `json:"function"`
+	Result   json.RawMessage `json:"result"`
+}
+
+// Denial says the user (or the hub's policy) refused a request.
+type Denial struct {
+	Reason string `json:"reason"`
+}
+
+// Final is the spoke's answer to its Task.
+type Final struct {
+	// Text is the answer in words.
+	Text string `json:"text"`
+	// Result is the functionality's structured result, if one was produced
+	// (validated by the hub against the response schema).
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// MemoryRead asks for the spoke's own app's conversation memory for its user.
+type MemoryRead struct {
+	Limit int `json:"limit"`
+}
+
+// MemoryEntry is one remembered exchange.
+type MemoryEntry struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Memory answers a MemoryRead.
+type Memory struct {
+	Entries []MemoryEntry `json:"entries"`
+}
+
+// MemoryWrite appends to the spoke's own app's memory for its user.
+type MemoryWrite struct {
+	Entries []MemoryEntry `json:"entries"`
+}
+
+// StateGet reads one key of the app's own state for its user.
+type StateGet struct {
+	Key string `json:"key"`
+}
+
+// StateValue answers a StateGet.
+type StateValue struct {
+	Found bool            `json:"found"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// StatePut writes one key of the app's own state for its user.
+type StatePut struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// ErrorBody carries an error message.
+type ErrorBody struct {
+	Message string `json:"message"`
+}
+
+// Log is a diagnostic line from the spoke, logged by the hub with the
+// spoke's identity attached.
+type Log struct {
+	Message string `json:"message"`
+}

@@ -1,0 +1,204 @@
+// Package state defines what SecGPT remembers and the Store interface behind
+// which every backend keeps it: per-user per-app conversation memory, the
+// hub's entity memory, per-user app state, grants, sessions, pending prompts
+// and the append-only audit log.
+//
+// Backends live in sub-packages (state/bolt: the embedded single-file
+// default; state/redis: for deployments and replicas) and must pass the
+// shared conformance suite in state/statetest.
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// ErrNotFound is returned by lookups of a single record that does not exist
+// (Session lookups, GetPending, GetAppState report it through their bool).
+var ErrNotFound = errors.New("state: not found")
+
+// ErrUnavailable wraps backend errors that mean the store cannot be reached
+// right now (a Redis outage). Callers may retry.
+var ErrUnavailable = errors.New("state: store unavailable")
+
+// MemoryEntry is one remembered line of a conversation with one app.
+type MemoryEntry struct {
+	Role    string    `json:"role"`
+	Content string    `json:"content"`
+	At      time.Time `json:"at"`
+}
+
+// Memory is per-user, per-app conversation memory. One user's memory never
+// reaches another user; one app's never reaches another app.
+type Memory interface {
+	// AppendMemory adds entries for (user, app).
+	AppendMemory(ctx context.Context, user ids.UserID, app ids.AppID, entries ...MemoryEntry) error
+	// ReadMemory returns up to limit of the newest entries, oldest first.
+	// Entries older than the store's retention are not returned.
+	ReadMemory(ctx context.Context, user ids.UserID, app ids.AppID, limit int) ([]MemoryEntry, error)
+	// ForgetMemory deletes (user, app)'s memory, or all of user's app memory
+	// when app is "".
+	ForgetMemory(ctx context.Context, user ids.UserID, app ids.AppID) error
+}
+
+// Entities is the hub's entity memory: facts the user told the assistant
+// (name, date of birth, conditions), keyed by a field name. It never reaches
+// an app without a data grant.
+type Entities interface {
+	PutEntities(ctx context.Context, user ids.UserID, facts map[string]string) error
+	Entities(ctx context.Context, user ids.UserID) (map[string]string, error)
+	ForgetEntities(ctx context.Context, user ids.UserID) error
+}
+
+// AppState is a small key/value space per (user, namespace) where apps keep
+// their own data (a mailbox's sent and deleted mail). A spoke reaches only
+// its own app's namespace, through the hub.
+type AppState interface {
+	GetAppState(ctx context.Context, user ids.UserID, ns string, key string) (json.RawMessage, bool, error)
+	PutAppState(ctx context.Context, user ids.UserID, ns string, key string, value json.RawMessage) error
+}
+
+// GrantKey is what a grant covers: a user, a kind and an app or app pair.
+// For exec and data grants Requester is "".
+type GrantKey struct {
+	User      ids.UserID `json:"user"`
+	Kind      chat.Kind  `json:"kind"`
+	Requester ids.AppID  `json:"requester,omitempty"`
+	Target    ids.AppID  `json:"target"`
+}
+
+// Grant is a stored permission. Only session and always decisions are stored.
+type Grant struct {
+	GrantKey
+	Decision chat.Decision `json:"decision"`
+	// Session is set for session grants; they apply only within it.
+	Session ids.SessionID `json:"session,omitempty"`
+	At      time.Time     `json:"at"`
+}
+
+// Grants keeps permission grants. "always" grants are durable.
+type Grants interface {
+	PutGrant(ctx context.Context, g Grant) error
+	// FindGrant returns an "always" grant for k, or a "session" grant for k
+	// whose Session is session (when session is not "").
+	FindGrant(ctx context.Context, k GrantKey, session ids.SessionID) (Grant, bool, error)
+	// ListGrants returns all of user's grants, sorted by kind, requester, target.
+	ListGrants(ctx context.Context, user ids.UserID) ([]Grant, error)
+	// RevokeGrants deletes user's grants whose Target or Requester is app
+	// (every grant when app is ""), and returns how many were deleted.
+	RevokeGrants(ctx context.Context, user ids.UserID, app ids.AppID) (int, error)
+}
+
+// Session is one user's session in one conversation.
+type Session struct {
+	ID           ids.SessionID      `json:"id"`
+	User         ids.UserID         `json:"user"`
+	Conversation ids.ConversationID `json:"conversation"`
+	Started      time.Time          `json:"started"`
+	LastActive   time.Time          `json:"last_active"`
+}
+
+// Sessions keeps one current session per (user, conversation).
+type Sessions interface {
+	// TouchSession returns the current session of (user, conv), starting a
+	// new one if there is none or the last activity is older than idle, and
+	// records now as its last activity.
+	TouchSession(ctx context.Context, user ids.UserID, conv ids.ConversationID, idle time.Duration, now time.Time) (Session, error)
+	// EndSession ends the current session of (user, conv), if any.
+	EndSession(ctx context.Context, user ids.UserID, conv ids.ConversationID) error
+}
+
+// Pending keeps permission prompts that wait for an answer, so that a click
+// delivered to any replica finds the prompt.
+type Pending interface {
+	PutPending(ctx context.Context, p chat.Prompt) error
+	GetPending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error)
+	// TakePending deletes the prompt and returns it; exactly one caller wins
+	// when several race for the same id.
+	TakePending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error)
+}
+
+// AuditEvent is one line of the append-only audit log.
+type AuditEvent struct {
+	// ID is assigned by the store on append (monotonic within a store).
+	ID   string     `json:"id,omitempty"`
+	At   time.Time  `json:"at"`
+	User ids.UserID `json:"user,omitempty"`
+	// Type: "decision", "flow", "exec", "egress", "spoke", "denied", …
+	Type      string    `json:"type"`
+	Kind      chat.Kind `json:"kind,omitempty"`
+	App       ids.AppID `json:"app,omitempty"`
+	Requester ids.AppID `json:"requester,omitempty"`
+	Decision  string    `json:"decision,omitempty"`
+	// Detail is free text or JSON: the data that moved, the reason, …
+	Detail string `json:"detail,omitempty"`
+}
+
+// AuditFilter selects audit events; zero fields match everything.
+type AuditFilter struct {
+	User  ids.UserID
+	App   ids.AppID // matches App or Requester
+	Kind  chat.Kind
+	Type  string
+	Since time.Time
+	Until time.Time
+	Limit int // 0 means no limit; otherwise the newest Limit events
+}
+
+// Match reports whether e passes f (Limit aside).
+func (f AuditFilter) Match(e AuditEvent) bool {
+	if f.User != "" && e.User != f.User {
+		return false
+	}
+	if f.App != "" && e.App != f.App && e.Requester != f.App {
+		return false
+	}
+	if f.Kind != "" && e.Kind != f.Kind {
+		return false
+	}
+	if f.Type != "" && e.Type != f.Type {
+		return false
+	}
+	if !f.Since.IsZero() && e.At.Before(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && e.At.After(f.Until) {
+		return false
+	}
+	return true
+}
+
+// Audit is the append-only audit log.
+type Audit interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ReadAudit returns matching events, oldest first.
+	ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// Dedup records platform event ids so each is processed once, across
+// restarts and replicas.
+type Dedup interface {
+	// FirstSeen records key and reports whether this call was the first to do
+	// so within ttl.
+	FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Store is everything a SecGPT deployment keeps.
+type Store interface {
+	Memory
+	Entities
+	AppState
+	Grants
+	Sessions
+	Pending
+	Audit
+	Dedup
+	// Describe says which backend and where ("bolt file /path", "redis host:port/db").
+	Describe() string
+	Close() error
+}
