@@ -1,0 +1,62 @@
+package state
+
+import (
+	"cmp"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// ErrInvalid is returned by Store methods given a record they cannot keep: a
+// grant with a decision other than session or always, an empty user or key.
+var ErrInvalid = errors.New("state: invalid record")
+
+// CheckGrant validates g for PutGrant and returns it normalised: an "always"
+// grant applies in every session, so its Session is cleared. Backends call it
+// so that every backend rejects the same grants.
+func CheckGrant(g Grant) (Grant, error) {
+	switch {
+	case g.User == "":
+		return g, fmt.Errorf("grant without user: %w", ErrInvalid)
+	case !g.Kind.Valid():
+		return g, fmt.Errorf("grant of kind %q: %w", g.Kind, ErrInvalid)
+	case g.Target == "":
+		return g, fmt.Errorf("grant without target: %w", ErrInvalid)
+	}
+	switch g.Decision {
+	case chat.AllowAlways:
+		g.Session = ""
+	case chat.AllowSession:
+		if g.Session == "" {
+			return g, fmt.Errorf("session grant without session: %w", ErrInvalid)
+		}
+	default:
+		return g, fmt.Errorf("grant with decision %q (only session and always are stored): %w", g.Decision, ErrInvalid)
+	}
+	return g, nil
+}
+
+// SortGrants orders grants as ListGrants returns them: by kind, requester,
+// target, then session ("always" grants, with no session, first).
+func SortGrants(gs []Grant) {
+	slices.SortFunc(gs, func(a, b Grant) int {
+		return cmp.Or(
+			cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Requester, b.Requester),
+			cmp.Compare(a.Target, b.Target),
+			cmp.Compare(a.Session, b.Session),
+		)
+	})
+}
+
+// RevokeMatches reports whether RevokeGrants(user, app) deletes g (user aside).
+func RevokeMatches(g Grant, app ids.AppID) bool {
+	return app == "" || g.Target == app || g.Requester == app
+}
+
+// NewSessionID returns a fresh random session id for TouchSession.
+func NewSessionID() ids.SessionID { return ids.SessionID("s-" + rand.Text()) }

@@ -1,0 +1,852 @@
+// Package statetest is the conformance suite every state.Store backend must
+// pass. Only tests import it: a backend's test calls Run with a function that
+// opens a fresh, empty store.
+package statetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// Option adds optional capabilities of a backend to the suite.
+type Option func(*config)
+
+type config struct {
+	reopen    func(t *testing.T, s state.Store) state.Store
+	openClock func(t *testing.T, retention time.Duration, now func() time.Time) state.Store
+}
+
+// WithReopen lets the suite check durability: reopen must close s and return
+// a store over the same data (the same file, the same Redis namespace).
+func WithReopen(reopen func(t *testing.T, s state.Store) state.Store) Option {
+	return func(c *config) { c.reopen = reopen }
+}
+
+// WithClock lets the suite check memory retention: open must return a fresh
+// store with the given retention that reads time from now.
+func WithClock(open func(t *testing.T, retention time.Duration, now func() time.Time) state.Store) Option {
+	return func(c *config) { c.openClock = open }
+}
+
+// Run runs the conformance suite. open must return a fresh, empty store; the
+// suite closes every store it gets.
+func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	fresh := func(t *testing.T) state.Store {
+		t.Helper()
+		s := open(t)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s state.Store)
+	}{
+		{"MemoryIsolation", testMemoryIsolation},
+		{"MemoryLimit", testMemoryLimit},
+		{"MemoryForget", testMemoryForget},
+		{"Entities", testEntities},
+		{"AppState", testAppState},
+		{"GrantFind", testGrantFind},
+		{"GrantInvalid", testGrantInvalid},
+		{"GrantList", testGrantList},
+		{"GrantRevoke", testGrantRevoke},
+		{"Sessions", testSessions},
+		{"SessionEndDropsGrants", testSessionEndDropsGrants},
+		{"Pending", testPending},
+		{"PendingRace", testPendingRace},
+		{"AuditOrder", testAuditOrder},
+		{"AuditFilter", testAuditFilter},
+		{"Dedup", testDedup},
+		{"DedupRace", testDedupRace},
+		{"Describe", func(t *testing.T, s state.Store) {
+			if s.Describe() == "" {
+				t.Error("Describe() is empty")
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, fresh(t)) })
+	}
+	t.Run("Retention", func(t *testing.T) {
+		if c.openClock == nil {
+			t.Skip("backend gives no clock hook (statetest.WithClock)")
+		}
+		testRetention(t, c.openClock)
+	})
+	t.Run("Reopen", func(t *testing.T) {
+		if c.reopen == nil {
+			t.Skip("backend cannot be reopened (statetest.WithReopen)")
+		}
+		testReopen(t, open(t), c.reopen)
+	})
+}
+
+func must(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func entry(i int) state.MemoryEntry {
+	return state.MemoryEntry{Role: "user", Content: "m" + strconv.Itoa(i), At: t0.Add(time.Duration(i) * time.Second)}
+}
+
+func contents(es []state.MemoryEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Content
+	}
+	return out
+}
+
+func testMemoryIsolation(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	writes := []struct {
+		user ids.UserID
+		app  ids.AppID
+		text string
+	}{
+		{"slack:T1/alice", "mail", "alice-mail"},
+		{"slack:T1/alice", "ride", "alice-ride"},
+		{"slack:T1/bob", "mail", "bob-mail"},
+		{"matrix:@alice:x", "mail", "matrix-alice-mail"},
+		// A user and app whose names concatenate to the same string as
+		// another pair must not collide.
+		{"slack:T1/alice:mail", "x", "tricky"},
+	}
+	for _, w := range writes {
+		must(t, s.AppendMemory(ctx, w.user, w.app, state.MemoryEntry{Role: "user", Content: w.text, At: t0}), "append")
+	}
+	for _, w := range writes {
+		got, err := s.ReadMemory(ctx, w.user, w.app, 0)
+		must(t, err, "read")
+		if !slices.Equal(contents(got), []string{w.text}) {
+			t.Errorf("ReadMemory(%s, %s) = %q, want only %q", w.user, w.app, contents(got), w.text)
+		}
+	}
+	got, err := s.ReadMemory(ctx, "slack:T1/carol", "mail", 0)
+	must(t, err, "read")
+	if len(got) != 0 {
+		t.Errorf("unknown user reads %q", contents(got))
+	}
+}
+
+func testMemoryLimit(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	const u, a = ids.UserID("u1"), ids.AppID("app")
+	must(t, s.AppendMemory(ctx, u, a, entry(1), entry(2)), "append")
+	must(t, s.AppendMemory(ctx, u, a, entry(3), entry(4), entry(5)), "append")
+	tests := []struct {
+		name  string
+		limit int
+		want  []string
+	}{
+		{"all", 0, []string{"m1", "m2", "m3", "m4", "m5"}},
+		{"negative is all", -1, []string{"m1", "m2", "m3", "m4", "m5"}},
+		{"newest three oldest first", 3, []string{"m3", "m4", "m5"}},
+		{"one", 1, []string{"m5"}},
+		{"more than stored", 50, []string{"m1", "m2", "m3", "m4", "m5"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ReadMemory(ctx, u, a, tc.limit)
+			must(t, err, "read")
+			if !slices.Equal(contents(got), tc.want) {
+				t.Errorf("ReadMemory(limit %d) = %q, want %q", tc.limit, contents(got), tc.want)
+			}
+		})
+	}
+	got, err := s.ReadMemory(ctx, u, a, 1)
+	must(t, err, "read")
+	if len(got) == 1 && (!got[0].At.Equal(entry(5).At) || got[0].Role != "user") {
+		t.Errorf("entry round trip = %+v, want %+v", got[0], entry(5))
+	}
+	// A zero At is stamped by the store.
+	must(t, s.AppendMemory(ctx, u, "stamp", state.MemoryEntry{Role: "assistant", Content: "x"}), "append")
+	got, err = s.ReadMemory(ctx, u, "stamp", 0)
+	must(t, err, "read")
+	if len(got) != 1 || got[0].At.IsZero() {
+		t.Errorf("entry appended with zero At reads back as %+v, want a stamped time", got)
+	}
+}
+
+func testMemoryForget(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	type ua struct {
+		u ids.UserID
+		a ids.AppID
+	}
+	all := []ua{{"alice", "mail"}, {"alice", "ride"}, {"bob", "mail"}}
+	tests := []struct {
+		name   string
+		user   ids.UserID
+		app    ids.AppID
+		remain []ua
+	}{
+		{"one app", "alice", "mail", []ua{{"alice", "ride"}, {"bob", "mail"}}},
+		{"all apps", "alice", "", []ua{{"bob", "mail"}}},
+		{"nothing stored", "carol", "", all},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, x := range all {
+				must(t, s.ForgetMemory(ctx, x.u, x.a), "reset")
+				must(t, s.AppendMemory(ctx, x.u, x.a, entry(1)), "append")
+			}
+			must(t, s.ForgetMemory(ctx, tc.user, tc.app), "forget")
+			for _, x := range all {
+				got, err := s.ReadMemory(ctx, x.u, x.a, 0)
+				must(t, err, "read")
+				want := 0
+				if slices.Contains(tc.remain, x) {
+					want = 1
+				}
+				if len(got) != want {
+					t.Errorf("after ForgetMemory(%s, %q): %s/%s has %d entries, want %d", tc.user, tc.app, x.u, x.a, len(got), want)
+				}
+			}
+		})
+	}
+}
+
+func testRetention(t *testing.T, open func(*testing.T, time.Duration, func() time.Time) state.Store) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	const retention = 10 * time.Minute
+	s := open(t, retention, clock)
+	t.Cleanup(func() { s.Close() })
+	must(t, s.AppendMemory(ctx, "u", "a", state.MemoryEntry{Role: "user", Content: "old"}), "append")
+	advance(retention / 2)
+	must(t, s.AppendMemory(ctx, "u", "a", state.MemoryEntry{Role: "user", Content: "mid"}), "append")
+	got, err := s.ReadMemory(ctx, "u", "a", 0)
+	must(t, err, "read")
+	if !slices.Equal(contents(got), []string{"old", "mid"}) {
+		t.Fatalf("within retention: %q, want [old mid]", contents(got))
+	}
+	advance(retention/2 + time.Second)
+	must(t, s.AppendMemory(ctx, "u", "a", state.MemoryEntry{Role: "user", Content: "new"}), "append")
+	got, err = s.ReadMemory(ctx, "u", "a", 0)
+	must(t, err, "read")
+	if !slices.Equal(contents(got), []string{"mid", "new"}) {
+		t.Errorf("past retention of the first entry: %q, want [mid new]", contents(got))
+	}
+	advance(retention + time.Second)
+	got, err = s.ReadMemory(ctx, "u", "a", 0)
+	must(t, err, "read")
+	if len(got) != 0 {
+		t.Errorf("past retention of all entries: %q, want none", contents(got))
+	}
+}
+
+func testEntities(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	must(t, s.PutEntities(ctx, "alice", map[string]string{"name": "Alice", "dob": "1990-01-01"}), "put")
+	must(t, s.PutEntities(ctx, "alice", map[string]string{"dob": "1990-02-02", "city": "Oslo"}), "merge")
+	must(t, s.PutEntities(ctx, "bob", map[string]string{"name": "Bob"}), "put")
+	tests := []struct {
+		user ids.UserID
+		want map[string]string
+	}{
+		{"alice", map[string]string{"name": "Alice", "dob": "1990-02-02", "city": "Oslo"}},
+		{"bob", map[string]string{"name": "Bob"}},
+		{"carol", map[string]string{}},
+	}
+	for _, tc := range tests {
+		got, err := s.Entities(ctx, tc.user)
+		must(t, err, "read")
+		if !mapsEqual(got, tc.want) {
+			t.Errorf("Entities(%s) = %v, want %v", tc.user, got, tc.want)
+		}
+	}
+	must(t, s.ForgetEntities(ctx, "alice"), "forget")
+	got, err := s.Entities(ctx, "alice")
+	must(t, err, "read")
+	if len(got) != 0 {
+		t.Errorf("after forget: %v", got)
+	}
+	got, err = s.Entities(ctx, "bob")
+	must(t, err, "read")
+	if got["name"] != "Bob" {
+		t.Errorf("forgetting alice touched bob: %v", got)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func testAppState(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	puts := []struct {
+		user    ids.UserID
+		ns, key string
+		val     string
+	}{
+		{"alice", "mail", "sent", `["a"]`},
+		{"alice", "mail", "deleted", `[]`},
+		{"alice", "ride", "sent", `{"r":1}`},
+		{"bob", "mail", "sent", `["b"]`},
+		{"alice", "mail", "sent", `["a","a2"]`}, // overwrite
+	}
+	for _, p := range puts {
+		must(t, s.PutAppState(ctx, p.user, p.ns, p.key, json.RawMessage(p.val)), "put")
+	}
+	tests := []struct {
+		user    ids.UserID
+		ns, key string
+		want    string
+		ok      bool
+	}{
+		{"alice", "mail", "sent", `["a","a2"]`, true},
+		{"alice", "mail", "deleted", `[]`, true},
+		{"alice", "ride", "sent", `{"r":1}`, true},
+		{"bob", "mail", "sent", `["b"]`, true},
+		{"bob", "ride", "sent", "", false},
+		{"alice", "mail", "nope", "", false},
+		{"carol", "mail", "sent", "", false},
+	}
+	for _, tc := range tests {
+		got, ok, err := s.GetAppState(ctx, tc.user, tc.ns, tc.key)
+		must(t, err, "get")
+		if ok != tc.ok || string(got) != tc.want {
+			t.Errorf("GetAppState(%s, %s, %s) = %s, %v; want %s, %v", tc.user, tc.ns, tc.key, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func grant(user ids.UserID, kind chat.Kind, req, target ids.AppID, d chat.Decision, session ids.SessionID) state.Grant {
+	return state.Grant{
+		GrantKey: state.GrantKey{User: user, Kind: kind, Requester: req, Target: target},
+		Decision: d, Session: session, At: t0,
+	}
+}
+
+func testGrantFind(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	must(t, s.PutGrant(ctx, grant("alice", chat.KindExec, "", "mail", chat.AllowAlways, "")), "put")
+	must(t, s.PutGrant(ctx, grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1")), "put")
+	must(t, s.PutGrant(ctx, grant("alice", chat.KindData, "", "ride", chat.AllowAlways, "s9")), "put always with session")
+	key := func(u ids.UserID, k chat.Kind, r, tg ids.AppID) state.GrantKey {
+		return state.GrantKey{User: u, Kind: k, Requester: r, Target: tg}
+	}
+	tests := []struct {
+		name     string
+		key      state.GrantKey
+		session  ids.SessionID
+		want     bool
+		decision chat.Decision
+	}{
+		{"always without session", key("alice", chat.KindExec, "", "mail"), "", true, chat.AllowAlways},
+		{"always in any session", key("alice", chat.KindExec, "", "mail"), "s7", true, chat.AllowAlways},
+		{"always stored with a session still applies everywhere", key("alice", chat.KindData, "", "ride"), "s1", true, chat.AllowAlways},
+		{"session grant in its session", key("alice", chat.KindCollab, "ride", "mail"), "s1", true, chat.AllowSession},
+		{"session grant in another session", key("alice", chat.KindCollab, "ride", "mail"), "s2", false, ""},
+		{"session grant outside sessions", key("alice", chat.KindCollab, "ride", "mail"), "", false, ""},
+		{"other user", key("bob", chat.KindExec, "", "mail"), "", false, ""},
+		{"other kind", key("alice", chat.KindData, "", "mail"), "", false, ""},
+		{"other target", key("alice", chat.KindExec, "", "ride"), "", false, ""},
+		{"reversed collab pair", key("alice", chat.KindCollab, "mail", "ride"), "s1", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, ok, err := s.FindGrant(ctx, tc.key, tc.session)
+			must(t, err, "find")
+			if ok != tc.want {
+				t.Fatalf("FindGrant(%+v, %q) found=%v, want %v", tc.key, tc.session, ok, tc.want)
+			}
+			if ok && (g.Decision != tc.decision || g.GrantKey != tc.key) {
+				t.Errorf("FindGrant = %+v, want decision %s for %+v", g, tc.decision, tc.key)
+			}
+		})
+	}
+}
+
+func testGrantInvalid(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		g    state.Grant
+	}{
+		{"once is not stored", grant("alice", chat.KindExec, "", "mail", chat.AllowOnce, "")},
+		{"deny is not stored", grant("alice", chat.KindExec, "", "mail", chat.Deny, "")},
+		{"session without session", grant("alice", chat.KindExec, "", "mail", chat.AllowSession, "")},
+		{"no user", grant("", chat.KindExec, "", "mail", chat.AllowAlways, "")},
+		{"bad kind", grant("alice", "root", "", "mail", chat.AllowAlways, "")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.PutGrant(ctx, tc.g); err == nil {
+				t.Errorf("PutGrant(%+v) succeeded, want an error", tc.g)
+			}
+		})
+	}
+	gs, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	if len(gs) != 0 {
+		t.Errorf("rejected grants were stored: %+v", gs)
+	}
+}
+
+func testGrantList(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	puts := []state.Grant{
+		grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, ""),
+		grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1"),
+		grant("alice", chat.KindExec, "", "mail", chat.AllowSession, "s1"),
+		grant("alice", chat.KindData, "", "mail", chat.AllowAlways, ""),
+		grant("alice", chat.KindCollab, "mail", "ride", chat.AllowAlways, ""),
+		grant("bob", chat.KindExec, "", "calendar", chat.AllowAlways, ""),
+		grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, ""), // same key again: replaces
+	}
+	for _, g := range puts {
+		must(t, s.PutGrant(ctx, g), "put")
+	}
+	got, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	want := []string{"collab/mail/ride", "collab/ride/mail", "data//mail", "exec//mail", "exec//ride"}
+	var gotKeys []string
+	for _, g := range got {
+		gotKeys = append(gotKeys, fmt.Sprintf("%s/%s/%s", g.Kind, g.Requester, g.Target))
+		if g.User != "alice" {
+			t.Errorf("alice's list holds %+v", g)
+		}
+	}
+	if !slices.Equal(gotKeys, want) {
+		t.Errorf("ListGrants(alice) = %q, want %q", gotKeys, want)
+	}
+	got, err = s.ListGrants(ctx, "carol")
+	must(t, err, "list")
+	if len(got) != 0 {
+		t.Errorf("ListGrants(carol) = %+v, want none", got)
+	}
+}
+
+func testGrantRevoke(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	puts := []state.Grant{
+		grant("alice", chat.KindExec, "", "mail", chat.AllowAlways, ""),
+		grant("alice", chat.KindCollab, "mail", "ride", chat.AllowAlways, ""),
+		grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1"),
+		grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, ""),
+		grant("bob", chat.KindExec, "", "mail", chat.AllowAlways, ""),
+	}
+	for _, g := range puts {
+		must(t, s.PutGrant(ctx, g), "put")
+	}
+	n, err := s.RevokeGrants(ctx, "alice", "mail")
+	must(t, err, "revoke")
+	if n != 3 {
+		t.Errorf("RevokeGrants(alice, mail) = %d, want 3 (as target and as requester)", n)
+	}
+	got, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	if len(got) != 1 || got[0].Target != "ride" || got[0].Kind != chat.KindExec {
+		t.Errorf("after revoking mail alice has %+v, want only exec/ride", got)
+	}
+	if _, ok, _ := s.FindGrant(ctx, state.GrantKey{User: "bob", Kind: chat.KindExec, Target: "mail"}, ""); !ok {
+		t.Error("revoking alice's grants removed bob's")
+	}
+	n, err = s.RevokeGrants(ctx, "alice", "")
+	must(t, err, "revoke all")
+	if n != 1 {
+		t.Errorf("RevokeGrants(alice, \"\") = %d, want 1", n)
+	}
+	got, err = s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	if len(got) != 0 {
+		t.Errorf("after revoking all alice has %+v", got)
+	}
+	n, err = s.RevokeGrants(ctx, "alice", "")
+	must(t, err, "revoke none")
+	if n != 0 {
+		t.Errorf("revoking nothing = %d", n)
+	}
+}
+
+func testSessions(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	const idle = 30 * time.Minute
+	touch := func(u ids.UserID, c ids.ConversationID, at time.Time) state.Session {
+		t.Helper()
+		ss, err := s.TouchSession(ctx, u, c, idle, at)
+		must(t, err, "touch")
+		if ss.ID == "" || ss.User != u || ss.Conversation != c {
+			t.Fatalf("TouchSession(%s, %s) = %+v", u, c, ss)
+		}
+		return ss
+	}
+	a1 := touch("alice", "dm", t0)
+	if !a1.Started.Equal(t0) || !a1.LastActive.Equal(t0) {
+		t.Errorf("new session times = %v, %v; want %v", a1.Started, a1.LastActive, t0)
+	}
+	a2 := touch("alice", "dm", t0.Add(idle-time.Second))
+	if a2.ID != a1.ID {
+		t.Errorf("touch within idle started a new session %s (was %s)", a2.ID, a1.ID)
+	}
+	if !a2.Started.Equal(t0) || !a2.LastActive.Equal(t0.Add(idle-time.Second)) {
+		t.Errorf("continued session times = %v, %v", a2.Started, a2.LastActive)
+	}
+	// Idle is measured from the last activity, not the start.
+	a3 := touch("alice", "dm", t0.Add(2*idle-2*time.Second))
+	if a3.ID != a1.ID {
+		t.Errorf("touch within idle of last activity started a new session")
+	}
+	b := touch("bob", "dm", t0)
+	c := touch("alice", "room", t0)
+	if b.ID == a1.ID || c.ID == a1.ID || b.ID == c.ID {
+		t.Errorf("sessions shared across users or conversations: %s %s %s", a1.ID, b.ID, c.ID)
+	}
+	late := t0.Add(2*idle - 2*time.Second + idle + time.Second)
+	a4 := touch("alice", "dm", late)
+	if a4.ID == a1.ID {
+		t.Error("touch after idle timeout kept the old session")
+	}
+	if !a4.Started.Equal(late) {
+		t.Errorf("new session started %v, want %v", a4.Started, late)
+	}
+	must(t, s.EndSession(ctx, "alice", "dm"), "end")
+	a5 := touch("alice", "dm", late.Add(time.Second))
+	if a5.ID == a4.ID {
+		t.Error("touch after EndSession kept the ended session")
+	}
+	if c2 := touch("alice", "room", t0.Add(time.Minute)); c2.ID != c.ID {
+		t.Error("ending alice's dm session ended her room session")
+	}
+	must(t, s.EndSession(ctx, "carol", "dm"), "end with no session")
+}
+
+func testSessionEndDropsGrants(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	ss, err := s.TouchSession(ctx, "alice", "dm", time.Hour, t0)
+	must(t, err, "touch")
+	must(t, s.PutGrant(ctx, grant("alice", chat.KindExec, "", "mail", chat.AllowSession, ss.ID)), "put")
+	must(t, s.PutGrant(ctx, grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, "")), "put")
+	must(t, s.EndSession(ctx, "alice", "dm"), "end")
+	gs, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	if len(gs) != 1 || gs[0].Target != "ride" {
+		t.Errorf("after EndSession grants are %+v, want only the always grant", gs)
+	}
+}
+
+func prompt(id ids.PromptID) chat.Prompt {
+	return chat.Prompt{
+		ID: id, Nonce: "n-" + string(id), User: "alice", Conversation: "dm",
+		Kind: chat.KindCollab, Requester: "ride", Target: "mail", Function: "send",
+		Data: "to: bob", Unplanned: true, Reason: "r", ExpiresAt: t0.Add(time.Minute),
+	}
+}
+
+func samePrompt(a, b chat.Prompt) bool {
+	ea, eb := a.ExpiresAt, b.ExpiresAt
+	a.ExpiresAt, b.ExpiresAt = time.Time{}, time.Time{}
+	return a == b && ea.Equal(eb)
+}
+
+func testPending(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	p := prompt("p1")
+	must(t, s.PutPending(ctx, p), "put")
+	must(t, s.PutPending(ctx, prompt("p2")), "put")
+	got, ok, err := s.GetPending(ctx, "p1")
+	must(t, err, "get")
+	if !ok || !samePrompt(got, p) {
+		t.Fatalf("GetPending = %+v, %v; want %+v", got, ok, p)
+	}
+	if _, ok, _ := s.GetPending(ctx, "p1"); !ok {
+		t.Error("GetPending removed the prompt")
+	}
+	got, ok, err = s.TakePending(ctx, "p1")
+	must(t, err, "take")
+	if !ok || !samePrompt(got, p) {
+		t.Fatalf("TakePending = %+v, %v", got, ok)
+	}
+	if _, ok, _ := s.TakePending(ctx, "p1"); ok {
+		t.Error("second TakePending found the prompt")
+	}
+	if _, ok, _ := s.GetPending(ctx, "p1"); ok {
+		t.Error("GetPending after TakePending found the prompt")
+	}
+	if _, ok, _ := s.GetPending(ctx, "p2"); !ok {
+		t.Error("taking p1 removed p2")
+	}
+	if _, ok, err := s.GetPending(ctx, "nope"); ok || err != nil {
+		t.Errorf("GetPending(unknown) = %v, %v", ok, err)
+	}
+}
+
+const racers = 16
+
+func testPendingRace(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	for round := range 5 {
+		id := ids.PromptID("race-" + strconv.Itoa(round))
+		must(t, s.PutPending(ctx, prompt(id)), "put")
+		wins := race(t, func() (bool, error) {
+			_, ok, err := s.TakePending(ctx, id)
+			return ok, err
+		})
+		if wins != 1 {
+			t.Errorf("round %d: %d racers took the prompt, want exactly 1", round, wins)
+		}
+	}
+}
+
+// race runs fn in racers goroutines released together and counts true results.
+func race(t *testing.T, fn func() (bool, error)) int {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		mu    sync.Mutex
+		wins  int
+		errs  []error
+	)
+	for range racers {
+		wg.Go(func() {
+			<-start
+			ok, err := fn()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				wins++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+	return wins
+}
+
+// idLess compares audit IDs by their runs of digits as numbers, so both
+// zero-padded sequence numbers and Redis stream IDs ("ms-seq") compare in
+// the order they were assigned.
+func idLess(a, b string) bool {
+	na, nb := digitRuns(a), digitRuns(b)
+	for i := 0; i < len(na) && i < len(nb); i++ {
+		if na[i] != nb[i] {
+			return na[i] < nb[i]
+		}
+	}
+	return len(na) < len(nb)
+}
+
+func digitRuns(s string) []uint64 {
+	var out []uint64
+	cur, in := uint64(0), false
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			cur, in = cur*10+uint64(r-'0'), true
+			continue
+		}
+		if in {
+			out = append(out, cur)
+		}
+		cur, in = 0, false
+	}
+	if in {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func checkIDs(t *testing.T, evs []state.AuditEvent) {
+	t.Helper()
+	for i, e := range evs {
+		if e.ID == "" || e.ID == "forged" {
+			t.Errorf("event %d has ID %q, want one assigned by the store", i, e.ID)
+		}
+		if i > 0 && !idLess(evs[i-1].ID, e.ID) {
+			t.Errorf("IDs not increasing: %q then %q", evs[i-1].ID, e.ID)
+		}
+	}
+}
+
+func testAuditOrder(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	const n = 12
+	for i := range n {
+		// Times go backwards: the log keeps append order, not time order.
+		e := state.AuditEvent{ID: "forged", At: t0.Add(-time.Duration(i) * time.Second), Type: "flow", Detail: strconv.Itoa(i)}
+		must(t, s.AppendAudit(ctx, e), "append")
+	}
+	got, err := s.ReadAudit(ctx, state.AuditFilter{})
+	must(t, err, "read")
+	if len(got) != n {
+		t.Fatalf("read %d events, want %d", len(got), n)
+	}
+	for i, e := range got {
+		if e.Detail != strconv.Itoa(i) || !e.At.Equal(t0.Add(-time.Duration(i)*time.Second)) {
+			t.Errorf("event %d = %+v", i, e)
+		}
+	}
+	checkIDs(t, got)
+	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: "spoke"}), "append")
+	got, err = s.ReadAudit(ctx, state.AuditFilter{Type: "spoke"})
+	must(t, err, "read")
+	if len(got) != 1 || got[0].At.IsZero() {
+		t.Errorf("event appended with zero At reads back as %+v, want a stamped time", got)
+	}
+}
+
+func testAuditFilter(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	events := []state.AuditEvent{
+		{At: at(0), User: "alice", Type: "decision", Kind: chat.KindExec, App: "mail", Decision: "always", Detail: "e0"},
+		{At: at(1), User: "bob", Type: "exec", Kind: chat.KindExec, App: "mail", Detail: "e1"},
+		{At: at(2), User: "alice", Type: "flow", Kind: chat.KindCollab, App: "ride", Requester: "mail", Detail: "e2"},
+		{At: at(3), User: "alice", Type: "denied", Kind: chat.KindData, App: "ride", Detail: "e3"},
+		{At: at(4), User: "alice", Type: "exec", Kind: chat.KindExec, App: "calendar", Detail: "e4"},
+		{At: at(5), User: "bob", Type: "egress", App: "ride", Detail: "e5"},
+	}
+	for _, e := range events {
+		must(t, s.AppendAudit(ctx, e), "append")
+	}
+	tests := []struct {
+		name string
+		f    state.AuditFilter
+		want []string
+	}{
+		{"all", state.AuditFilter{}, []string{"e0", "e1", "e2", "e3", "e4", "e5"}},
+		{"user", state.AuditFilter{User: "alice"}, []string{"e0", "e2", "e3", "e4"}},
+		{"app as app or requester", state.AuditFilter{App: "mail"}, []string{"e0", "e1", "e2"}},
+		{"kind", state.AuditFilter{Kind: chat.KindExec}, []string{"e0", "e1", "e4"}},
+		{"type", state.AuditFilter{Type: "exec"}, []string{"e1", "e4"}},
+		{"since inclusive", state.AuditFilter{Since: at(3)}, []string{"e3", "e4", "e5"}},
+		{"until inclusive", state.AuditFilter{Until: at(1)}, []string{"e0", "e1"}},
+		{"window", state.AuditFilter{Since: at(1), Until: at(3)}, []string{"e1", "e2", "e3"}},
+		{"limit newest oldest first", state.AuditFilter{Limit: 2}, []string{"e4", "e5"}},
+		{"limit after filter", state.AuditFilter{User: "alice", Limit: 3}, []string{"e2", "e3", "e4"}},
+		{"limit larger", state.AuditFilter{Type: "exec", Limit: 10}, []string{"e1", "e4"}},
+		{"combined", state.AuditFilter{User: "bob", App: "ride"}, []string{"e5"}},
+		{"no match", state.AuditFilter{User: "carol"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ReadAudit(ctx, tc.f)
+			must(t, err, "read")
+			var details []string
+			for _, e := range got {
+				details = append(details, e.Detail)
+			}
+			if !slices.Equal(details, tc.want) {
+				t.Errorf("ReadAudit(%+v) = %q, want %q", tc.f, details, tc.want)
+			}
+			checkIDs(t, got)
+		})
+	}
+	got, err := s.ReadAudit(ctx, state.AuditFilter{Type: "flow"})
+	must(t, err, "read")
+	if len(got) == 1 {
+		want := events[2]
+		want.ID = got[0].ID
+		if !got[0].At.Equal(want.At) {
+			t.Errorf("At round trip: %v, want %v", got[0].At, want.At)
+		}
+		got[0].At, want.At = time.Time{}, time.Time{}
+		if got[0] != want {
+			t.Errorf("event round trip = %+v, want %+v", got[0], want)
+		}
+	}
+}
+
+func testDedup(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	steps := []struct {
+		key  string
+		want bool
+	}{
+		{"slack:Ev1", true},
+		{"slack:Ev1", false},
+		{"slack:Ev2", true},
+		{"slack:Ev1", false},
+		{"matrix:$ev1", true},
+	}
+	for i, st := range steps {
+		got, err := s.FirstSeen(ctx, st.key, time.Hour)
+		must(t, err, "first seen")
+		if got != st.want {
+			t.Errorf("step %d: FirstSeen(%s) = %v, want %v", i, st.key, got, st.want)
+		}
+	}
+}
+
+func testDedupRace(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	for round := range 5 {
+		key := "race-" + strconv.Itoa(round)
+		wins := race(t, func() (bool, error) { return s.FirstSeen(ctx, key, time.Hour) })
+		if wins != 1 {
+			t.Errorf("round %d: %d racers saw the event first, want exactly 1", round, wins)
+		}
+	}
+}
+
+func testReopen(t *testing.T, s state.Store, reopen func(*testing.T, state.Store) state.Store) {
+	ctx := t.Context()
+	always := grant("alice", chat.KindExec, "", "mail", chat.AllowAlways, "")
+	must(t, s.PutGrant(ctx, always), "put")
+	must(t, s.PutGrant(ctx, grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1")), "put")
+	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: "decision", Detail: "before"}), "append")
+	must(t, s.PutPending(ctx, prompt("p1")), "put pending")
+	if _, err := s.FirstSeen(ctx, "ev", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	s = reopen(t, s)
+	t.Cleanup(func() { s.Close() })
+
+	g, ok, err := s.FindGrant(ctx, always.GrantKey, "")
+	must(t, err, "find")
+	if !ok || g.Decision != chat.AllowAlways {
+		t.Errorf("always grant lost on reopen: %+v, %v", g, ok)
+	}
+	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: "decision", Detail: "after"}), "append")
+	evs, err := s.ReadAudit(ctx, state.AuditFilter{})
+	must(t, err, "read")
+	if len(evs) != 2 || evs[0].Detail != "before" || evs[1].Detail != "after" {
+		t.Errorf("audit after reopen = %+v", evs)
+	}
+	checkIDs(t, evs)
+	if _, ok, _ := s.TakePending(ctx, "p1"); !ok {
+		t.Error("pending prompt lost on reopen")
+	}
+	if first, err := s.FirstSeen(ctx, "ev", time.Hour); err != nil || first {
+		t.Errorf("dedup forgot an event on reopen: first=%v err=%v", first, err)
+	}
+}
