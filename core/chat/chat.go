@@ -108,7 +108,10 @@ type Prompt struct {
 	// User is the only person whose answer counts.
 	User         ids.UserID
 	Conversation ids.ConversationID
-	Kind         Kind
+	// Session is the session the prompt was asked in; "Allow for this
+	// session" grants are stored under it.
+	Session ids.SessionID
+	Kind    Kind
 	// Requester is the app asking (for collab and data), or "" for the hub itself.
 	Requester ids.AppID
 	// Target is the app that would run or receive the data.

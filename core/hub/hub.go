@@ -1,0 +1,229 @@
+// Package hub is SecGPT's trusted hub: it takes a user's message from an
+// adapter, plans with the hub's model, asks the permission gate, runs every
+// app invocation in its own spoke process, serves the spokes' ISC requests
+// (model calls, memory, app state, calls to other apps), and replies.
+//
+// The hub never lets one app's text reach another app or another user
+// without a grant, and it never hands a spoke a key, a store address or
+// another app's memory. Only bot/ wiring, evaluation/ and tests import it.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/gate"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/schema"
+	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// Spawner starts spoke processes.
+type Spawner interface {
+	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
+}
+
+// TraceEvent is reported to Options.Trace; the evaluation uses it to see
+// what reached which context.
+type TraceEvent struct {
+	User ids.UserID
+	App  ids.AppID
+	// Type: "model_request" (Request set), "spoke_start", "spoke_end", "app_request".
+	Type    string
+	Request *llm.Request
+	Detail  string
+}
+
+// Options configure a Hub. Store, Catalog, Model and Spawner are required.
+type Options struct {
+	Store   state.Store
+	Catalog *apps.Catalog
+	// Model plans for the hub.
+	Model llm.Model
+	// SpokeModel answers the spokes' model calls; nil means Model.
+	SpokeModel llm.Model
+	Spawner    Spawner
+	// AppConfig is each app's own config section, handed to its spoke.
+	AppConfig map[ids.AppID]json.RawMessage
+	// PromptTimeout: an unanswered permission prompt is denied after it.
+	PromptTimeout time.Duration
+	// SessionIdle: a session with no message for this long ends.
+	SessionIdle time.Duration
+	// SpokeTimeout is the wall-clock bound of one spoke.
+	SpokeTimeout time.Duration
+	// Limits bound each spoke's resources.
+	Limits sandbox.Limits
+	// MaxSpokeSteps bounds each spoke's agent loop (model calls).
+	MaxSpokeSteps int
+	// MaxFrame caps ISC frames from spokes.
+	MaxFrame int
+	// Relay forwards permission answers between replicas (nil: one replica).
+	Relay  gate.Relay
+	Logger *slog.Logger
+	Trace  func(TraceEvent)
+	Now    func() time.Time
+}
+
+// Hub is the trusted hub. It implements chat.Assistant.
+type Hub struct {
+	o    Options
+	gate *gate.Gate
+	log  *slog.Logger
+
+	mu      sync.Mutex // guards replans and schemas
+	replans map[replanKey]replan
+	schemas map[string]*schema.Schema
+}
+
+// gateRequest is a permission question for the gate.
+type gateRequest = gate.Request
+
+type replanKey struct {
+	user ids.UserID
+	conv ids.ConversationID
+}
+
+type replan struct {
+	query   string
+	exclude map[ids.AppID]bool
+}
+
+// New returns a Hub.
+func New(o Options) (*Hub, error) {
+	switch {
+	case o.Store == nil:
+		return nil, fmt.Errorf("hub: no store")
+	case o.Catalog == nil:
+		return nil, fmt.Errorf("hub: no app catalog")
+	case o.Model == nil:
+		return nil, fmt.Errorf("hub: no model")
+	case o.Spawner == nil:
+		return nil, fmt.Errorf("hub: no spoke spawner")
+	}
+	if o.SpokeModel == nil {
+		o.SpokeModel = o.Model
+	}
+	if o.SessionIdle <= 0 {
+		o.SessionIdle = 30 * time.Minute
+	}
+	if o.SpokeTimeout <= 0 {
+		o.SpokeTimeout = 180 * time.Second
+	}
+	if o.MaxSpokeSteps <= 0 {
+		o.MaxSpokeSteps = 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
+	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay, Now: o.Now, Logger: o.Logger})
+	return h, nil
+}
+
+// Run serves background work (relayed permission answers) until ctx ends.
+func (h *Hub) Run(ctx context.Context) error { return h.gate.Run(ctx) }
+
+// Answer delivers a permission answer from an adapter.
+func (h *Hub) Answer(ctx context.Context, a chat.Answer) error { return h.gate.Answer(ctx, a) }
+
+// Handle answers one message; see chat.Assistant.
+func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	text := strings.TrimSpace(m.Text)
+	if text == "" {
+		return
+	}
+	if m.EventID != "" {
+		first, err := h.o.Store.FirstSeen(ctx, "event:"+m.User.Platform()+":"+m.EventID, 24*time.Hour)
+		if err != nil {
+			h.log.Error("dedup event", "event", m.EventID, "err", err)
+			h.reply(ctx, c, "Sorry, I can't reach my state store right now; please try again in a moment.")
+			return
+		}
+		if !first {
+			h.log.Debug("duplicate event dropped", "event", m.EventID)
+			return
+		}
+	}
+	sess, err := h.o.Store.TouchSession(ctx, m.User, m.Conversation, h.o.SessionIdle, h.o.Now())
+	if err != nil {
+		h.log.Error("touch session", "user", m.User, "err", err)
+		h.reply(ctx, c, "Sorry, I can't reach my state store right now; please try again in a moment.")
+		return
+	}
+	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text}
+	if reply, ok := h.command(ctx, t); ok {
+		h.reply(ctx, c, reply)
+		return
+	}
+	key := replanKey{m.User, m.Conversation}
+	h.mu.Lock()
+	rp, pending := h.replans[key]
+	delete(h.replans, key)
+	h.mu.Unlock()
+	if pending {
+		switch strings.ToLower(strings.Trim(text, " .!")) {
+		case "yes", "y", "ok", "sure", "replan", "try again":
+			t.query = rp.query
+			t.exclude = rp.exclude
+		case "no", "n", "cancel":
+			h.reply(ctx, c, "OK, I won't try another plan.")
+			return
+		}
+	}
+	if sc, ok := c.(chat.StatusConversation); ok {
+		_ = sc.Status(ctx, "Working on it…")
+		defer func() { _ = sc.Status(context.WithoutCancel(ctx), "") }()
+	}
+	reply, denied := t.run(ctx)
+	if len(denied) > 0 {
+		ex := map[ids.AppID]bool{}
+		for k := range t.exclude {
+			ex[k] = true
+		}
+		var names []string
+		for _, a := range denied {
+			ex[a] = true
+			names = append(names, string(a))
+		}
+		h.mu.Lock()
+		h.replans[key] = replan{query: t.query, exclude: ex}
+		h.mu.Unlock()
+		reply += fmt.Sprintf("\n\nSome steps were denied (%s). Shall I try another plan without them? Reply \"yes\" or \"no\".", strings.Join(names, ", "))
+	}
+	h.reply(ctx, c, reply)
+}
+
+func (h *Hub) reply(ctx context.Context, c chat.Conversation, text string) {
+	if err := c.Reply(ctx, text); err != nil {
+		h.log.Error("post reply", "err", err)
+	}
+}
+
+func (h *Hub) audit(ctx context.Context, e state.AuditEvent) {
+	if e.At.IsZero() {
+		e.At = h.o.Now()
+	}
+	if err := h.o.Store.AppendAudit(ctx, e); err != nil {
+		h.log.Error("append audit", "type", e.Type, "err", err)
+	}
+}
+
+func (h *Hub) trace(e TraceEvent) {
+	if h.o.Trace != nil {
+		h.o.Trace(e)
+	}
+}
+
+var _ chat.Assistant = (*Hub)(nil)

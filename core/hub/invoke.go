@@ -1,0 +1,366 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// Bounds on what one spoke may ask of the hub.
+const (
+	maxNesting       = 2   // app → app → app
+	maxFramesPerRun  = 400 // requests one spoke may send
+	maxMemoryRead    = 50
+	maxMemoryWrite   = 10
+	maxMemoryContent = 8 << 10
+	maxStateKey      = 128
+	maxStateValue    = 256 << 10
+	maxModelMessages = 200
+	maxModelTools    = 128
+)
+
+// invocation is one run of one app in one spoke. Its identity on the ISC
+// connection is this struct: nothing the spoke writes can change it.
+type invocation struct {
+	turn  *turn
+	app   apps.App
+	task  isc.Task
+	depth int
+	// caller is the app that asked for this invocation through the hub, or "".
+	caller ids.AppID
+}
+
+// errSpoke marks a spoke that broke the protocol or its bounds.
+type errSpoke struct{ reason string }
+
+func (e *errSpoke) Error() string { return e.reason }
+
+// invoke runs inv in a fresh spoke and returns its final answer.
+func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
+	sp := inv.app.Spec()
+	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, AllowExec: sp.External, Limits: h.o.Limits}
+	proc, err := h.o.Spawner.Start(ctx, pol)
+	if err != nil {
+		h.log.Error("start spoke", "app", sp.ID, "err", err)
+		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
+	}
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID)})
+	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
+	defer stop()
+
+	conn := isc.NewConn(proc.Conn, isc.HubSide, h.o.MaxFrame)
+	fin, serr := h.serve(ctx, inv, conn)
+	if serr != nil {
+		proc.Kill(serr.Error())
+	}
+	werr := proc.Wait()
+	reason := proc.KillReason()
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
+	if serr != nil {
+		if reason != "" && reason != serr.Error() {
+			serr = fmt.Errorf("%s (%w)", reason, serr)
+		}
+		h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", serr, "exit", werr)
+		h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: serr.Error()})
+		return isc.Final{}, publicf(serr, "app %s failed (%s)", sp.ID, publicReason(serr, reason))
+	}
+	return fin, nil
+}
+
+func publicReason(err error, killReason string) string {
+	if killReason != "" && !strings.HasPrefix(killReason, "protocol") {
+		return killReason
+	}
+	var es *errSpoke
+	if errors.As(err, &es) {
+		return truncate(es.reason, 200)
+	}
+	return "it stopped unexpectedly"
+}
+
+// serve runs the hub's side of the ISC conversation with one spoke.
+func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.Final, error) {
+	sp := inv.app.Spec()
+	f, err := conn.Recv()
+	if err != nil {
+		return isc.Final{}, spokeErr("protocol: no ready frame", err)
+	}
+	if f.Kind != isc.KindReady {
+		return isc.Final{}, &errSpoke{fmt.Sprintf("protocol: first frame %q, want ready", f.Kind)}
+	}
+	var others []string
+	for _, fn := range h.o.Catalog.Functions() {
+		if _, own := sp.Function(fn); !own {
+			others = append(others, fn)
+		}
+	}
+	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps}
+	if err := conn.Send(isc.KindInit, init); err != nil {
+		return isc.Final{}, spokeErr("send init", err)
+	}
+	modelCalls := 0
+	for frames := 0; ; frames++ {
+		if frames >= maxFramesPerRun {
+			return isc.Final{}, &errSpoke{fmt.Sprintf("flooding: more than %d requests", maxFramesPerRun)}
+		}
+		f, err := conn.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return isc.Final{}, &errSpoke{"exited without a final response"}
+			}
+			return isc.Final{}, spokeErr("protocol", err)
+		}
+		switch f.Kind {
+		case isc.KindFinal:
+			var fin isc.Final
+			if err := f.Decode(&fin); err != nil {
+				return isc.Final{}, spokeErr("protocol: final", err)
+			}
+			if err := h.checkFinal(sp, inv.task.Function, &fin); err != nil {
+				return isc.Final{}, err
+			}
+			return fin, nil
+		case isc.KindSpokeError:
+			var e isc.ErrorBody
+			_ = f.Decode(&e)
+			return isc.Final{}, &errSpoke{"app error: " + truncate(e.Message, 300)}
+		case isc.KindLog:
+			var l isc.Log
+			if f.Decode(&l) == nil {
+				h.log.Info("spoke log", "app", sp.ID, "msg", truncate(l.Message, 500))
+			}
+			continue
+		case isc.KindModelRequest:
+			modelCalls++
+			if modelCalls > h.o.MaxSpokeSteps*2 {
+				return isc.Final{}, &errSpoke{fmt.Sprintf("too many model calls (more than %d)", h.o.MaxSpokeSteps*2)}
+			}
+		}
+		kind, body, err := h.handle(ctx, inv, f)
+		if err != nil {
+			return isc.Final{}, err
+		}
+		if err := conn.Send(kind, body); err != nil {
+			return isc.Final{}, spokeErr("send "+string(kind), err)
+		}
+	}
+}
+
+func spokeErr(what string, err error) error {
+	return &errSpoke{what + ": " + err.Error()}
+}
+
+// checkFinal validates a spoke's structured result against its response
+// schema; a text-only answer is checked as the result when the schema is a
+// string schema.
+func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
+	if len(fin.Text) > 64<<10 {
+		return &errSpoke{"final answer too long"}
+	}
+	if fn == "" || len(fin.Result) == 0 {
+		return nil
+	}
+	f, ok := sp.Function(fn)
+	if !ok {
+		return nil
+	}
+	sc, err := h.compile(f.Response)
+	if err != nil {
+		return err
+	}
+	if err := sc.Validate(fin.Result); err != nil {
+		return &errSpoke{"result does not match " + fn + "'s response schema: " + err.Error()}
+	}
+	return nil
+}
+
+// handle answers one request frame from a spoke. A returned error ends the
+// spoke; answers the spoke can act on (denials, errors in its arguments) are
+// returned as frames.
+func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kind, any, error) {
+	t := inv.turn
+	sp := inv.app.Spec()
+	switch f.Kind {
+	case isc.KindModelRequest:
+		var req llm.Request
+		if err := f.Decode(&req); err != nil {
+			return "", nil, spokeErr("protocol: model request", err)
+		}
+		if len(req.Messages) == 0 || len(req.Messages) > maxModelMessages || len(req.Tools) > maxModelTools {
+			return isc.KindHubError, isc.ErrorBody{Message: "model request out of bounds"}, nil
+		}
+		h.trace(TraceEvent{User: t.user, App: sp.ID, Type: "model_request", Request: &req})
+		resp, err := h.o.SpokeModel.Generate(ctx, &req)
+		if err != nil {
+			h.log.Warn("spoke model call", "app", sp.ID, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: "model call failed"}, nil
+		}
+		return isc.KindModelResponse, resp, nil
+
+	case isc.KindProbe:
+		var p isc.Probe
+		if err := f.Decode(&p); err != nil {
+			return "", nil, spokeErr("protocol: probe", err)
+		}
+		a, fn, ok := h.o.Catalog.ByFunction(p.Function)
+		if !ok || a.Spec().ID == sp.ID {
+			return isc.KindNoSuch, isc.NoSuch{Function: p.Function}, nil
+		}
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "probe", App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
+		return isc.KindProbeResponse, isc.ProbeResponse{Function: fn.Name, App: string(a.Spec().ID), Request: fn.Request}, nil
+
+	case isc.KindAppRequest:
+		var r isc.AppRequest
+		if err := f.Decode(&r); err != nil {
+			return "", nil, spokeErr("protocol: app request", err)
+		}
+		return h.appRequest(ctx, inv, r)
+
+	case isc.KindMemoryRead:
+		var r isc.MemoryRead
+		if err := f.Decode(&r); err != nil {
+			return "", nil, spokeErr("protocol: memory read", err)
+		}
+		if r.Limit <= 0 || r.Limit > maxMemoryRead {
+			r.Limit = maxMemoryRead
+		}
+		es, err := h.o.Store.ReadMemory(ctx, t.user, sp.ID, r.Limit)
+		if err != nil {
+			h.log.Error("read app memory", "app", sp.ID, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: "memory unavailable"}, nil
+		}
+		out := isc.Memory{Entries: []isc.MemoryEntry{}}
+		for _, e := range es {
+			out.Entries = append(out.Entries, isc.MemoryEntry{Role: e.Role, Content: e.Content})
+		}
+		return isc.KindMemory, out, nil
+
+	case isc.KindMemoryWrite:
+		var w isc.MemoryWrite
+		if err := f.Decode(&w); err != nil {
+			return "", nil, spokeErr("protocol: memory write", err)
+		}
+		if len(w.Entries) > maxMemoryWrite {
+			return isc.KindHubError, isc.ErrorBody{Message: "too many memory entries"}, nil
+		}
+		var es []state.MemoryEntry
+		for _, e := range w.Entries {
+			if e.Role != "user" && e.Role != "assistant" {
+				return isc.KindHubError, isc.ErrorBody{Message: "memory role must be user or assistant"}, nil
+			}
+			es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now()})
+		}
+		if err := h.o.Store.AppendMemory(ctx, t.user, sp.ID, es...); err != nil {
+			h.log.Error("append app memory", "app", sp.ID, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: "memory unavailable"}, nil
+		}
+		return isc.KindOK, struct{}{}, nil
+
+	case isc.KindStateGet:
+		var g isc.StateGet
+		if err := f.Decode(&g); err != nil {
+			return "", nil, spokeErr("protocol: state get", err)
+		}
+		if g.Key == "" || len(g.Key) > maxStateKey {
+			return isc.KindHubError, isc.ErrorBody{Message: "bad state key"}, nil
+		}
+		v, ok, err := h.o.Store.GetAppState(ctx, t.user, sp.Namespace(), g.Key)
+		if err != nil {
+			h.log.Error("read app state", "app", sp.ID, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
+		}
+		return isc.KindStateValue, isc.StateValue{Found: ok, Value: v}, nil
+
+	case isc.KindStatePut:
+		var p isc.StatePut
+		if err := f.Decode(&p); err != nil {
+			return "", nil, spokeErr("protocol: state put", err)
+		}
+		if p.Key == "" || len(p.Key) > maxStateKey || len(p.Value) > maxStateValue || !json.Valid(p.Value) {
+			return isc.KindHubError, isc.ErrorBody{Message: "bad state key or value"}, nil
+		}
+		if err := h.o.Store.PutAppState(ctx, t.user, sp.Namespace(), p.Key, p.Value); err != nil {
+			h.log.Error("write app state", "app", sp.ID, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
+		}
+		return isc.KindOK, struct{}{}, nil
+
+	case isc.KindReady:
+		return "", nil, &errSpoke{"protocol: ready sent twice"}
+	}
+	return "", nil, &errSpoke{fmt.Sprintf("protocol: unexpected %q", f.Kind)}
+}
+
+// appRequest serves a spoke's call of another app: the user is asked (the
+// call was not in the plan), the callee runs in its own spoke, its answer is
+// validated against its response schema, and the user is asked again before
+// the answer goes back to the caller.
+func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest) (isc.Kind, any, error) {
+	t := inv.turn
+	caller := inv.app.Spec().ID
+	callee, fn, ok := h.o.Catalog.ByFunction(r.Function)
+	if !ok {
+		return isc.KindNoSuch, isc.NoSuch{Function: r.Function}, nil
+	}
+	cs := callee.Spec()
+	if cs.ID == caller {
+		return isc.KindHubError, isc.ErrorBody{Message: "call your own functions directly"}, nil
+	}
+	h.trace(TraceEvent{User: t.user, App: caller, Type: "app_request", Detail: r.Function + " " + truncate(string(r.Args), 500)})
+	if inv.depth+1 > maxNesting {
+		return isc.KindDenial, isc.Denial{Reason: "calls between apps are nested too deeply"}, nil
+	}
+	sc, err := h.compile(fn.Request)
+	if err != nil {
+		return isc.KindHubError, isc.ErrorBody{Message: "callee schema unavailable"}, nil
+	}
+	if err := sc.Validate(r.Args); err != nil {
+		return isc.KindHubError, isc.ErrorBody{Message: "arguments do not match " + fn.Name + "'s request schema: " + err.Error()}, nil
+	}
+	d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, caller, cs.ID, fn.Name, string(r.Args), true,
+		fmt.Sprintf("%s asked to use %s while working on your request", caller, cs.ID)))
+	if err != nil || !d.Allows() {
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
+		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
+	}
+	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args), true,
+		fmt.Sprintf("%s asked to run it", caller)))
+	if err != nil || !d.Allows() {
+		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
+	}
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
+	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
+		task: isc.Task{Instruction: fmt.Sprintf("Run %s with the given arguments (requested by app %s through the hub).", fn.Name, caller), Function: fn.Name, Args: r.Args}}
+	fin, err := h.invoke(ctx, sub)
+	if err != nil {
+		return isc.KindHubError, isc.ErrorBody{Message: publicMessage(err)}, nil
+	}
+	result := fin.Result
+	if len(result) == 0 {
+		result, _ = json.Marshal(fin.Text)
+		if rs, err := h.compile(fn.Response); err == nil {
+			if err := rs.Validate(result); err != nil {
+				return isc.KindHubError, isc.ErrorBody{Message: "the answer of " + fn.Name + " did not match its response schema"}, nil
+			}
+		}
+	}
+	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindCollab, cs.ID, caller, "", string(result), true,
+		fmt.Sprintf("the answer of %s would go back to %s", cs.ID, caller)))
+	if err != nil || !d.Allows() {
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
+	}
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+	return isc.KindAppResponse, isc.AppResponse{Function: fn.Name, Result: result}, nil
+}

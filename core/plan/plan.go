@@ -1,0 +1,204 @@
+// Package plan defines the hub's plan: the JSON Schema the planner model must
+// answer with (through a forced tool call), the catalog of apps the planner
+// is shown, and the checks a plan must pass before anything runs.
+//
+// Imported by core/hub, the models that plan (core/llm/offline,
+// evaluation/adversary) and tests.
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/core/schema"
+)
+
+// ToolName is the tool the planner model must call with its plan.
+const ToolName = "submit_plan"
+
+// Markers around the JSON blocks of the planner's system prompt.
+const (
+	AppsOpen   = "<apps>"
+	AppsClose  = "</apps>"
+	FactsOpen  = "<facts>"
+	FactsClose = "</facts>"
+)
+
+// MaxSteps bounds the length of a plan.
+const MaxSteps = 12
+
+// Schema is the JSON Schema of a plan (the submit_plan tool's parameters).
+const Schema = `{
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["steps"],
+  "properties": {
+    "steps": {
+      "type": "array",
+      "maxItems": 12,
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["app", "instruction"],
+        "properties": {
+          "app": {"type": "string", "minLength": 1, "maxLength": 64},
+          "function": {"type": "string", "maxLength": 64},
+          "instruction": {"type": "string", "maxLength": 4000},
+          "args": {"type": "object"}
+        }
+      }
+    },
+    "answer": {"type": "string", "maxLength": 8000}
+  }
+}`
+
+// Plan is a validated plan.
+type Plan struct {
+	Steps []Step `json:"steps"`
+	// Answer is the hub's own reply when no app is needed.
+	Answer string `json:"answer,omitempty"`
+}
+
+// Step runs one app. Args may contain "<result_n>" (1-based) references to
+// earlier steps' results.
+type Step struct {
+	App         string          `json:"app"`
+	Function    string          `json:"function,omitempty"`
+	Instruction string          `json:"instruction"`
+	Args        json.RawMessage `json:"args,omitempty"`
+}
+
+// CatalogApp is how one app is shown to the planner.
+type CatalogApp struct {
+	App         string            `json:"app"`
+	Description string            `json:"description"`
+	Annotation  bool              `json:"annotation,omitempty"`
+	Functions   []CatalogFunction `json:"functions,omitempty"`
+}
+
+// CatalogFunction is one functionality shown to the planner.
+type CatalogFunction struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters"`
+}
+
+var compiled = schema.MustCompile(Schema)
+
+// Compiled returns the compiled plan schema.
+func Compiled() *schema.Schema { return compiled }
+
+// Decode validates raw against the plan schema and decodes it.
+func Decode(raw json.RawMessage) (*Plan, error) {
+	if err := compiled.Validate(raw); err != nil {
+		return nil, fmt.Errorf("plan does not match its schema: %w", err)
+	}
+	var p Plan
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("decode plan: %w", err)
+	}
+	return &p, nil
+}
+
+var refRE = regexp.MustCompile(`<result_(\d+)>`)
+
+// Refs returns the 1-based step numbers step i (0-based) refers to.
+func (s Step) Refs() []int {
+	var out []int
+	seen := map[int]bool{}
+	for _, m := range refRE.FindAllStringSubmatch(string(s.Args)+" "+s.Instruction, -1) {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || seen[n] {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out
+}
+
+// CheckRefs verifies every reference points to an earlier step.
+func (p *Plan) CheckRefs() error {
+	for i, s := range p.Steps {
+		for _, n := range s.Refs() {
+			if n < 1 || n > i {
+				return fmt.Errorf("step %d refers to <result_%d>, which is not an earlier step", i+1, n)
+			}
+		}
+	}
+	return nil
+}
+
+// Groups partitions the steps into groups connected by references; steps in
+// a group run in order, groups run concurrently. Indices are 0-based.
+func (p *Plan) Groups() [][]int {
+	parent := make([]int, len(p.Steps))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for i, s := range p.Steps {
+		for _, n := range s.Refs() {
+			if n >= 1 && n <= len(p.Steps) {
+				a, b := find(i), find(n-1)
+				if a != b {
+					parent[a] = b
+				}
+			}
+		}
+	}
+	var groups [][]int
+	index := map[int]int{}
+	for i := range p.Steps {
+		r := find(i)
+		g, ok := index[r]
+		if !ok {
+			g = len(groups)
+			index[r] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+// Substitute replaces <result_n> in s with results[n-1], JSON-escaped for
+// use inside a JSON string.
+func Substitute(s string, results []string, inJSON bool) string {
+	return refRE.ReplaceAllStringFunc(s, func(m string) string {
+		n, _ := strconv.Atoi(refRE.FindStringSubmatch(m)[1])
+		if n < 1 || n > len(results) {
+			return m
+		}
+		v := results[n-1]
+		if inJSON {
+			b, _ := json.Marshal(v)
+			return string(b[1 : len(b)-1])
+		}
+		return v
+	})
+}
+
+// ExtractBlock returns the text between open and close in s, or "".
+func ExtractBlock(s, open, close string) string {
+	i := strings.Index(s, open)
+	if i < 0 {
+		return ""
+	}
+	rest := s[i+len(open):]
+	j := strings.Index(rest, close)
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
+}

@@ -1,0 +1,340 @@
+// Package spoke is the code that runs inside a spoke process: the app's own
+// agent loop with its own LLM context. Its only channel is the ISC socket:
+// model calls, memory, app state and calls to other apps all go through the
+// hub, so the spoke holds no key, no store address and no other app's data.
+//
+// Only bot/ (the spoke entry) and tests import it.
+package spoke
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/schema"
+)
+
+// Main is the spoke process's entry point: it enters the sandbox, runs the
+// app's task and returns the process exit code. Call it before anything else
+// when sandbox.IsChild() reports true.
+func Main(enter func() (*os.File, *http.Client, error)) int {
+	f, client, err := enter()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spoke: enter sandbox:", err)
+		return 3
+	}
+	conn := isc.NewConn(f, isc.SpokeSide, 0)
+	defer conn.Close()
+	if err := Run(context.Background(), conn, client); err != nil {
+		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: err.Error()})
+		return 1
+	}
+	return 0
+}
+
+// OtherSchema is the parameter schema shown to the model for other apps'
+// functionalities: the spoke knows their names only, until it probes.
+const OtherSchema = `{"type":"object","description":"Arguments for this functionality of another app. Its schema is fetched from the hub when you call it."}`
+
+// Run serves one task over conn: ready, init, the agent loop, final.
+func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
+	if err := conn.Send(isc.KindReady, isc.Ready{PID: os.Getpid()}); err != nil {
+		return fmt.Errorf("send ready: %w", err)
+	}
+	f, err := conn.Recv()
+	if err != nil {
+		return fmt.Errorf("read init: %w", err)
+	}
+	if f.Kind != isc.KindInit {
+		return fmt.Errorf("first frame %q, want init", f.Kind)
+	}
+	var in isc.Init
+	if err := f.Decode(&in); err != nil {
+		return fmt.Errorf("decode init: %w", err)
+	}
+	app, err := apps.New(ids.AppID(in.App))
+	if err != nil {
+		return fmt.Errorf("load app: %w", err)
+	}
+	if client == nil {
+		client = &http.Client{Transport: refuseTransport{}}
+	}
+	a := &agent{conn: conn, app: app, spec: app.Spec(), in: in, env: &env{conn: conn, config: in.Config, client: client}}
+	fin, err := a.loop(ctx)
+	if err != nil {
+		return err
+	}
+	if err := conn.Send(isc.KindFinal, fin); err != nil {
+		return fmt.Errorf("send final: %w", err)
+	}
+	return nil
+}
+
+type agent struct {
+	conn *isc.Conn
+	app  apps.App
+	spec apps.Spec
+	in   isc.Init
+	env  *env
+	// probed holds the request schemas of other apps' functions learnt by probe.
+	probed map[string]*schema.Schema
+}
+
+func (a *agent) systemPrompt() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "You are the app %q, running isolated inside SecGPT for one user.\n", a.spec.ID)
+	if a.spec.Description != "" {
+		b.WriteString("About you: " + a.spec.Description + "\n")
+	}
+	if a.spec.Annotation != "" {
+		b.WriteString(a.spec.Annotation + "\n")
+	}
+	if len(a.spec.Functions) > 0 {
+		b.WriteString("Call your own functions to do the task, then answer with the result.\n")
+	}
+	if len(a.in.Others) > 0 {
+		b.WriteString("The other tools are other apps' functionalities. Calling one goes through the hub and asks the user for permission; use them only if your task needs them.\n")
+	}
+	return b.String()
+}
+
+func (a *agent) tools() []llm.Tool {
+	var ts []llm.Tool
+	for _, f := range a.spec.Functions {
+		ts = append(ts, llm.Tool{Name: f.Name, Description: f.Description, Parameters: f.Request})
+	}
+	for _, o := range a.in.Others {
+		ts = append(ts, llm.Tool{Name: o, Description: "A functionality of another app (reached through the hub, with the user's permission).", Parameters: json.RawMessage(OtherSchema)})
+	}
+	return ts
+}
+
+func (a *agent) loop(ctx context.Context) (isc.Final, error) {
+	msgs := []llm.Message{{Role: llm.RoleSystem, Content: a.systemPrompt()}}
+	if mem, err := a.readMemory(); err == nil {
+		for _, e := range mem {
+			role := llm.RoleUser
+			if e.Role == "assistant" {
+				role = llm.RoleAssistant
+			}
+			msgs = append(msgs, llm.Message{Role: role, Content: e.Content})
+		}
+	}
+	user := "Task: " + a.in.Task.Instruction
+	if a.in.Task.Function != "" {
+		user += "\nFunction: " + a.in.Task.Function
+	}
+	if len(a.in.Task.Args) > 0 {
+		user += "\nArguments: " + string(a.in.Task.Args)
+	}
+	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: user})
+	tools := a.tools()
+	var result json.RawMessage
+	steps := a.in.MaxSteps
+	if steps <= 0 {
+		steps = 8
+	}
+	for i := 0; i < steps; i++ {
+		resp, err := a.model(&llm.Request{Messages: msgs, Tools: tools})
+		if err != nil {
+			return isc.Final{}, err
+		}
+		if len(resp.ToolCalls) == 0 {
+			fin := isc.Final{Text: resp.Content, Result: result}
+			a.writeMemory(a.in.Task.Instruction, resp.Content)
+			return fin, nil
+		}
+		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls})
+		for _, call := range resp.ToolCalls {
+			out, res := a.call(ctx, call)
+			if res != nil && call.Name == a.in.Task.Function {
+				result = res
+			}
+			msgs = append(msgs, llm.Message{Role: llm.RoleTool, ToolCallID: call.ID, Name: call.Name, Content: out})
+		}
+	}
+	return isc.Final{}, errors.New("agent loop did not finish within its step bound")
+}
+
+func (a *agent) model(req *llm.Request) (*llm.Response, error) {
+	f, err := a.conn.Call(isc.KindModelRequest, req)
+	if err != nil {
+		return nil, fmt.Errorf("model call: %w", err)
+	}
+	switch f.Kind {
+	case isc.KindModelResponse:
+		var r llm.Response
+		if err := f.Decode(&r); err != nil {
+			return nil, err
+		}
+		return &r, nil
+	case isc.KindHubError:
+		var e isc.ErrorBody
+		_ = f.Decode(&e)
+		return nil, fmt.Errorf("model call: %s", e.Message)
+	}
+	return nil, fmt.Errorf("model call: unexpected %q", f.Kind)
+}
+
+// call runs one tool call: the app's own function locally, any other
+// functionality through the hub (probe, then request). It returns the text
+// for the model and, for own functions, the structured result.
+func (a *agent) call(ctx context.Context, c llm.ToolCall) (string, json.RawMessage) {
+	if f, ok := a.spec.Function(c.Name); ok {
+		sc, err := schema.Compile(f.Request)
+		if err != nil {
+			return "error: " + err.Error(), nil
+		}
+		if err := sc.Validate(c.Arguments); err != nil {
+			return "error: invalid arguments: " + err.Error(), nil
+		}
+		res, err := a.app.Call(ctx, a.env, c.Name, c.Arguments)
+		if err != nil {
+			return "error: " + err.Error(), nil
+		}
+		return resultText(res), res
+	}
+	return a.remote(c), nil
+}
+
+func (a *agent) remote(c llm.ToolCall) string {
+	if a.probed == nil {
+		a.probed = map[string]*schema.Schema{}
+	}
+	sc, ok := a.probed[c.Name]
+	if !ok {
+		f, err := a.conn.Call(isc.KindProbe, isc.Probe{Function: c.Name})
+		if err != nil {
+			return "error: hub unreachable"
+		}
+		switch f.Kind {
+		case isc.KindNoSuch:
+			return "error: no such functionality: " + c.Name
+		case isc.KindProbeResponse:
+			var pr isc.ProbeResponse
+			if err := f.Decode(&pr); err != nil {
+				return "error: bad probe response"
+			}
+			sc, err = schema.Compile(pr.Request)
+			if err != nil {
+				return "error: bad schema for " + c.Name
+			}
+			a.probed[c.Name] = sc
+			if err := sc.Validate(c.Arguments); err != nil {
+				return "error: invalid arguments for " + c.Name + ": " + err.Error() + "; its parameters are " + string(pr.Request)
+			}
+		default:
+			return "error: unexpected " + string(f.Kind)
+		}
+	} else if err := sc.Validate(c.Arguments); err != nil {
+		return "error: invalid arguments for " + c.Name + ": " + err.Error()
+	}
+	f, err := a.conn.Call(isc.KindAppRequest, isc.AppRequest{Function: c.Name, Args: c.Arguments})
+	if err != nil {
+		return "error: hub unreachable"
+	}
+	switch f.Kind {
+	case isc.KindAppResponse:
+		var r isc.AppResponse
+		if err := f.Decode(&r); err != nil {
+			return "error: bad app response"
+		}
+		return resultText(r.Result)
+	case isc.KindDenial:
+		var d isc.Denial
+		_ = f.Decode(&d)
+		return "denied: " + d.Reason
+	case isc.KindNoSuch:
+		return "error: no such functionality: " + c.Name
+	case isc.KindHubError:
+		var e isc.ErrorBody
+		_ = f.Decode(&e)
+		return "error: " + e.Message
+	}
+	return "error: unexpected " + string(f.Kind)
+}
+
+func resultText(r json.RawMessage) string {
+	var s string
+	if json.Unmarshal(r, &s) == nil {
+		return s
+	}
+	return string(r)
+}
+
+func (a *agent) readMemory() ([]isc.MemoryEntry, error) {
+	f, err := a.conn.Call(isc.KindMemoryRead, isc.MemoryRead{Limit: 20})
+	if err != nil {
+		return nil, err
+	}
+	if f.Kind != isc.KindMemory {
+		return nil, fmt.Errorf("memory read: %q", f.Kind)
+	}
+	var m isc.Memory
+	if err := f.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m.Entries, nil
+}
+
+func (a *agent) writeMemory(q, ans string) {
+	_, _ = a.conn.Call(isc.KindMemoryWrite, isc.MemoryWrite{Entries: []isc.MemoryEntry{{Role: "user", Content: q}, {Role: "assistant", Content: ans}}})
+}
+
+// env is apps.Env over ISC.
+type env struct {
+	conn   *isc.Conn
+	config json.RawMessage
+	client *http.Client
+}
+
+func (e *env) User() ids.UserID { return "" }
+
+func (e *env) GetState(_ context.Context, key string) (json.RawMessage, bool, error) {
+	f, err := e.conn.Call(isc.KindStateGet, isc.StateGet{Key: key})
+	if err != nil {
+		return nil, false, fmt.Errorf("state get: %w", err)
+	}
+	if f.Kind != isc.KindStateValue {
+		var b isc.ErrorBody
+		_ = f.Decode(&b)
+		return nil, false, fmt.Errorf("state get: %s", b.Message)
+	}
+	var v isc.StateValue
+	if err := f.Decode(&v); err != nil {
+		return nil, false, err
+	}
+	return v.Value, v.Found, nil
+}
+
+func (e *env) PutState(_ context.Context, key string, value json.RawMessage) error {
+	f, err := e.conn.Call(isc.KindStatePut, isc.StatePut{Key: key, Value: value})
+	if err != nil {
+		return fmt.Errorf("state put: %w", err)
+	}
+	if f.Kind != isc.KindOK {
+		var b isc.ErrorBody
+		_ = f.Decode(&b)
+		return fmt.Errorf("state put: %s", b.Message)
+	}
+	return nil
+}
+
+func (e *env) Config() json.RawMessage  { return e.config }
+func (e *env) HTTPClient() *http.Client { return e.client }
+
+type refuseTransport struct{}
+
+func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("network access is not allowed for this app (it declares no domains): %s", r.URL.Host)
+}
+
+var _ apps.Env = (*env)(nil)
