@@ -1,0 +1,162 @@
+// Package provider builds real LLM backends (OpenAI and OpenAI-compatible
+// servers, Ollama, Anthropic) behind the llm.Model seam, using langchaingo's
+// HTTP clients. Only the bot/ wiring imports it: the hub, spokes and
+// VanillaGPT see nothing but llm.Model.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/llm"
+)
+
+// Provider names accepted in Config.Provider.
+const (
+	OpenAI    = "openai"
+	Anthropic = "anthropic"
+	Ollama    = "ollama"
+)
+
+// Default base URLs, used when Config.BaseURL is empty. Each includes the
+// API version path; the clients append "/chat/completions" or "/messages".
+const (
+	DefaultOpenAIBaseURL    = "https://api.openai.com/v1"
+	DefaultAnthropicBaseURL = "https://api.anthropic.com/v1"
+	DefaultOllamaBaseURL    = "http://127.0.0.1:11434/v1"
+)
+
+// DefaultTimeout bounds one Generate call when Config.Timeout is zero.
+const DefaultTimeout = 2 * time.Minute
+
+// anthropicMaxTokens is sent as max_tokens, which the Messages API requires.
+const anthropicMaxTokens = 4096
+
+// Config selects and configures one provider. Field names match the
+// environment variables the config package reads (SECGPT_MODEL_PROVIDER,
+// SECGPT_MODEL, SECGPT_MODEL_BASE_URL, SECGPT_MODEL_API_KEY).
+type Config struct {
+	// Provider is "openai", "anthropic" or "ollama".
+	Provider string
+	// Model is the provider's model name, e.g. "gpt-4o-mini".
+	Model string
+	// BaseURL overrides the provider's default API root (including /v1).
+	BaseURL string
+	// APIKey is required for openai and anthropic; ollama ignores it.
+	APIKey string
+	// Timeout bounds one Generate call; zero means DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient is used for all requests; nil means a fresh http.Client.
+	HTTPClient *http.Client
+}
+
+// New validates cfg and returns a Model for it. It does no I/O: a wrong key
+// or an unreachable server shows up on the first Generate.
+func New(ctx context.Context, cfg Config) (llm.Model, error) {
+	_ = ctx // reserved: construction does no I/O today
+	name := normalize(cfg.Provider)
+	switch name {
+	case "":
+		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, anthropic or ollama)")
+	case OpenAI, Anthropic, Ollama:
+	default:
+		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, anthropic or ollama)", cfg.Provider)
+	}
+	if strings.TrimSpace(cfg.Model) == "" {
+		return nil, fmt.Errorf("%s provider: model is empty (set SECGPT_MODEL or model.name)", name)
+	}
+	base, err := baseURL(name, cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if name != Ollama && cfg.APIKey == "" {
+		return nil, fmt.Errorf("%s provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)", name)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	switch name {
+	case Anthropic:
+		return newAnthropic(cfg.Model, base, cfg.APIKey, hc, timeout), nil
+	default:
+		key := cfg.APIKey
+		if key == "" {
+			// Ollama ignores the key, but langchaingo's client refuses to
+			// start without one.
+			key = "ollama"
+		}
+		return newOpenAI(name, cfg.Model, base, key, hc, timeout)
+	}
+}
+
+// Describe returns a one-line description of cfg for the startup banner,
+// e.g. "openai gpt-4o-mini at https://api.openai.com/v1". It never includes
+// the API key or credentials embedded in the base URL.
+func Describe(cfg Config) string {
+	name := normalize(cfg.Provider)
+	if name == "" {
+		name = "(no provider)"
+	}
+	model := strings.TrimSpace(cfg.Model)
+	if model == "" {
+		model = "(no model)"
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = defaultBaseURL(name)
+	}
+	if base == "" {
+		return name + " " + model
+	}
+	return name + " " + model + " at " + redactURL(base)
+}
+
+// redactURL drops credentials, query and fragment from a URL so that it can
+// be logged; an unparsable URL is not echoed at all.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "(invalid base url)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	u.Fragment = ""
+	return u.String()
+}
+
+func normalize(p string) string { return strings.ToLower(strings.TrimSpace(p)) }
+
+func defaultBaseURL(name string) string {
+	switch name {
+	case OpenAI:
+		return DefaultOpenAIBaseURL
+	case Anthropic:
+		return DefaultAnthropicBaseURL
+	case Ollama:
+		return DefaultOllamaBaseURL
+	}
+	return ""
+}
+
+// baseURL returns the configured or default API root, checked to be an
+// absolute http(s) URL so a typo fails at start rather than on first use.
+func baseURL(name, configured string) (string, error) {
+	if configured == "" {
+		return defaultBaseURL(name), nil
+	}
+	u, err := url.Parse(configured)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s provider: base url %s is not an http(s) URL (set SECGPT_MODEL_BASE_URL or model.base_url)", name, redactURL(configured))
+	}
+	return strings.TrimSuffix(configured, "/"), nil
+}
