@@ -6,6 +6,7 @@
 package kit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,4 +94,19 @@ func Terms(q string) []string {
 		out = append(out, w)
 	}
 	return out
+}
+
+// DecodeConfig strictly decodes an app's config section into v: unknown
+// fields are errors, so a misspelt key is reported instead of ignored. A
+// nil or empty config leaves v unchanged.
+func DecodeConfig(raw json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode app config: %w", err)
+	}
+	return nil
 }
