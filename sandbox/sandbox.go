@@ -1,7 +1,11 @@
 // Package sandbox starts spokes: the same binary re-executed with only the
-// ISC socket (fd 3), an empty environment, its own process group and the
-// bounds of a Policy. The child side (Enter) applies the in-process part of
-// the policy before any app code runs.
+// ISC socket (fd 3, and the egress socket on fd 4 when the app declared
+// network domains), an empty environment, its own process group, its own
+// user, mount, network, PID, IPC, UTS and cgroup namespaces, a cgroup or
+// rlimit memory bound, rlimits, Landlock rules and a deny-by-default seccomp
+// filter. The child side (Enter) applies the in-process part of the policy
+// before any app code runs. docs/sandbox.md describes the threat model and
+// what each protection stops.
 //
 // Only core/hub (through its Spawner interface), bot/ wiring and tests import
 // this package; it knows nothing of what an app does.
@@ -13,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +34,10 @@ const ChildEnv = "SECGPT_SPOKE"
 
 // ISCFD is the file descriptor of the ISC socket in the spoke.
 const ISCFD = 3
+
+// EgressFD is the file descriptor of the egress socket in a spoke whose
+// policy declares network domains (see EgressClient).
+const EgressFD = 4
 
 // Policy is what one spoke may do.
 type Policy struct {
@@ -42,26 +52,36 @@ type Policy struct {
 	AllowExec bool `json:"allow_exec,omitempty"`
 	// Limits bound the spoke's resources.
 	Limits Limits `json:"limits"`
+	// Args are opaque arguments for the spoke's code (tests name a hostile
+	// action here); the sandbox does not read them.
+	Args []string `json:"args,omitempty"`
 }
 
 // Limits are the resource bounds of a spoke.
 type Limits struct {
 	// CPU is the CPU-time limit (RLIMIT_CPU soft = hard).
 	CPU time.Duration `json:"cpu"`
-	// Memory bounds the spoke's memory in bytes.
+	// Memory bounds the spoke's memory in bytes (cgroup memory limit where
+	// the host allows, otherwise RLIMIT_AS; see docs/sandbox.md).
 	Memory int64 `json:"memory"`
 	// FileSize bounds any file the spoke writes (RLIMIT_FSIZE).
 	FileSize int64 `json:"file_size"`
 	// OpenFiles bounds open descriptors (RLIMIT_NOFILE soft = hard).
 	OpenFiles uint64 `json:"open_files"`
-	// Procs bounds processes and threads.
+	// Procs bounds processes and threads (cgroup pids.max and RLIMIT_NPROC).
 	Procs uint64 `json:"procs"`
+	// Tmp bounds the size of the spoke's private writable /tmp in bytes.
+	Tmp int64 `json:"tmp,omitempty"`
 }
 
 // DefaultLimits are used for zero fields of a Policy's Limits.
 func DefaultLimits() Limits {
-	return Limits{CPU: 60 * time.Second, Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64}
+	return Limits{CPU: 60 * time.Second, Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Tmp: 64 << 20}
 }
+
+// AuditFunc records one egress decision: app asked for host, and the proxy
+// allowed it or not. It must not block for long; it runs on the proxy path.
+type AuditFunc func(ctx context.Context, app, host string, allowed bool)
 
 // Config configures a Spawner.
 type Config struct {
@@ -76,15 +96,25 @@ type Config struct {
 	// DefaultTimeout applies when a Policy has none (180 s as in the original).
 	DefaultTimeout time.Duration
 	Logger         *slog.Logger
+	// Audit, if set, is told of every egress request a spoke makes.
+	Audit AuditFunc
+	// EgressDial dials upstreams for the egress proxy. Nil means a dialer
+	// that refuses loopback, private and link-local addresses, so a declared
+	// domain cannot be pointed at the hub's own services.
+	EgressDial DialFunc
 }
 
 // Spawner starts spokes.
 type Spawner struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	host hostSupport
+	seq  atomic.Uint64
 }
 
-// New returns a Spawner.
+// New returns a Spawner. It refuses (returns an error) when this host lacks
+// seccomp or namespaces, unless cfg.Off is set, in which case it logs that
+// spokes run unconfined.
 func New(cfg Config) (*Spawner, error) {
 	if cfg.Exe == "" {
 		exe, err := os.Executable()
@@ -103,7 +133,39 @@ func New(cfg Config) (*Spawner, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Spawner{cfg: cfg, log: log}, nil
+	s := &Spawner{cfg: cfg, log: log}
+	if cfg.Off {
+		log.Warn("sandbox: OFF: spokes run as separate processes without OS-level confinement (no seccomp, namespaces, Landlock or cgroup)")
+		return s, nil
+	}
+	s.host = probeHost()
+	if err := s.host.usable(); err != nil {
+		return nil, fmt.Errorf("sandbox: %w (set the sandbox off explicitly to run spokes unconfined)", err)
+	}
+	for _, w := range s.host.warnings {
+		log.Warn("sandbox: less restrictive on this host", "detail", w)
+	}
+	return s, nil
+}
+
+// launch is what the hub hands a spoke on its command line: the policy and
+// how the sandbox around it was built. It holds no secret.
+type launch struct {
+	Policy Policy `json:"policy"`
+	// Sandbox says the child must confine itself in Enter.
+	Sandbox bool `json:"sandbox"`
+	// Handshake says Enter must read one byte from the ISC socket before
+	// anything else (the hub sends it once the child is in its cgroup).
+	Handshake bool `json:"handshake,omitempty"`
+	// DropUID is the uid (and gid) inside the user namespace to switch to
+	// after the mounts; -1 keeps uid 0 and drops capabilities instead.
+	DropUID int `json:"drop_uid"`
+	// RlimitAS is the address-space bound when no cgroup bounds memory.
+	RlimitAS int64 `json:"rlimit_as,omitempty"`
+	// Egress says fd 4 is the egress socket.
+	Egress bool `json:"egress,omitempty"`
+	// Probe makes Enter report what it applied on fd 3 and exit (doctor).
+	Probe bool `json:"probe,omitempty"`
 }
 
 // Proc is a running spoke.
@@ -112,20 +174,51 @@ type Proc struct {
 	Conn *os.File
 	PID  int
 
+	app      string
+	cpu      time.Duration
 	cmd      *exec.Cmd
 	timer    *time.Timer
+	cg       *cgroup
+	egress   *net.UnixConn
+	tmp      string
 	waitOnce sync.Once
 	waitErr  error
 	mu       sync.Mutex // guards reason
 	reason   string
 }
 
+// ExitError is what Proc.Wait returns when a spoke did not exit cleanly; it
+// names the reason when the sandbox knows it (a limit, a timeout, a
+// forbidden system call).
+type ExitError struct {
+	App    string
+	Reason string
+	Err    error
+}
+
+func (e *ExitError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("spoke %s: %v", e.App, e.Err)
+	}
+	return fmt.Sprintf("spoke %s: %s: %v", e.App, e.Reason, e.Err)
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
 // Start starts a spoke under p. The returned Proc must be Waited.
 func (s *Spawner) Start(ctx context.Context, p Policy) (*Proc, error) {
+	return s.start(ctx, p, false)
+}
+
+// start starts a spoke; a probe spoke reports what Enter applied and exits.
+func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error) {
 	if p.Timeout <= 0 {
 		p.Timeout = s.cfg.DefaultTimeout
 	}
 	p.Limits = fillLimits(p.Limits)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("start spoke %s: socketpair: %w", p.App, err)
@@ -134,31 +227,89 @@ func (s *Spawner) Start(ctx context.Context, p Policy) (*Proc, error) {
 	spokeEnd := os.NewFile(uintptr(fds[1]), "isc-spoke")
 	defer spokeEnd.Close()
 
-	pol, err := json.Marshal(p)
-	if err != nil {
-		hubEnd.Close()
-		return nil, fmt.Errorf("start spoke %s: encode policy: %w", p.App, err)
+	pr := &Proc{Conn: hubEnd, app: p.App, cpu: p.Limits.CPU}
+	ok := false
+	defer func() {
+		if !ok {
+			pr.cleanup()
+		}
+	}()
+	l := launch{Policy: p, Sandbox: !s.cfg.Off, DropUID: -1, Probe: probe}
+	extra := []*os.File{spokeEnd} // becomes fd 3
+	if len(p.Domains) > 0 {
+		efds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("start spoke %s: egress socketpair: %w", p.App, err)
+		}
+		hubEgress := os.NewFile(uintptr(efds[0]), "egress-hub")
+		c, err := net.FileConn(hubEgress)
+		hubEgress.Close()
+		if err != nil {
+			unix.Close(efds[1])
+			return nil, fmt.Errorf("start spoke %s: egress socket: %w", p.App, err)
+		}
+		pr.egress = c.(*net.UnixConn)
+		spokeEgress := os.NewFile(uintptr(efds[1]), "egress-spoke")
+		defer spokeEgress.Close()
+		extra = append(extra, spokeEgress) // becomes fd 4
+		l.Egress = true
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		hubEnd.Close()
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
 	defer devnull.Close()
-	cmd := exec.Command(s.cfg.Exe, append(append([]string{}, s.cfg.Args...), string(pol))...)
-	cmd.Env = []string{ChildEnv + "=1"}
+
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	env := []string{ChildEnv + "=1"}
+	if raceEnabled {
+		// The race runtime sleeps a second at exit to catch late reports.
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	if s.cfg.Off {
+		// No mount namespace: a host directory stands in for the private /tmp.
+		if pr.tmp, err = os.MkdirTemp("", "secgpt-spoke-"); err != nil {
+			return nil, fmt.Errorf("start spoke %s: temp dir: %w", p.App, err)
+		}
+		env = append(env, "TMPDIR="+pr.tmp)
+	} else if err := s.confine(pr, &l, attr); err != nil {
+		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	}
+
+	arg, err := json.Marshal(l)
+	if err != nil {
+		return nil, fmt.Errorf("start spoke %s: encode policy: %w", p.App, err)
+	}
+	cmd := exec.Command(s.cfg.Exe, append(append([]string{}, s.cfg.Args...), string(arg))...)
+	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.Stdin = devnull
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
-	cmd.ExtraFiles = []*os.File{spokeEnd} // becomes fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
-		hubEnd.Close()
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	pr := &Proc{Conn: hubEnd, PID: cmd.Process.Pid, cmd: cmd}
+	pr.cmd = cmd
+	pr.PID = cmd.Process.Pid
 	pr.timer = time.AfterFunc(p.Timeout, func() { pr.Kill(fmt.Sprintf("wall-clock timeout %s", p.Timeout)) })
+	ok = true
+	if err := pr.cg.enter(pr.PID); err != nil {
+		pr.Kill("cgroup placement failed")
+		_ = pr.Wait()
+		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	}
+	if l.Handshake {
+		if _, err := hubEnd.Write([]byte{0}); err != nil {
+			pr.Kill("handshake failed")
+			_ = pr.Wait()
+			return nil, fmt.Errorf("start spoke %s: handshake: %w", p.App, err)
+		}
+	}
+	if pr.egress != nil {
+		go serveEgress(context.WithoutCancel(ctx), pr.egress, p, s.cfg, s.log)
+	}
 	return pr, nil
 }
 
@@ -180,15 +331,57 @@ func (p *Proc) KillReason() string {
 	return p.reason
 }
 
-// Wait reaps the spoke (and kills what is left of its group).
+// Wait reaps the spoke (and kills what is left of its group), removes its
+// cgroup and temp dir, and returns nil for a clean exit or an *ExitError
+// naming the reason.
 func (p *Proc) Wait() error {
 	p.waitOnce.Do(func() {
-		p.waitErr = p.cmd.Wait()
+		err := p.cmd.Wait()
 		p.timer.Stop()
 		_ = syscall.Kill(-p.PID, syscall.SIGKILL)
-		_ = p.Conn.Close()
+		oom := p.cg.oomKilled()
+		p.cleanup()
+		if err != nil {
+			p.waitErr = &ExitError{App: p.app, Reason: p.exitReason(err, oom), Err: err}
+		}
 	})
 	return p.waitErr
+}
+
+// exitReason explains a failed exit.
+func (p *Proc) exitReason(err error, oom bool) string {
+	if r := p.KillReason(); r != "" {
+		return r
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return ""
+	}
+	switch {
+	case oom:
+		return "memory limit exceeded"
+	case ws.Signal() == syscall.SIGSYS:
+		return "forbidden system call (seccomp)"
+	case ws.Signal() == syscall.SIGKILL && p.cpu > 0 && ee.UserTime()+ee.SystemTime() >= p.cpu-p.cpu/10:
+		return "CPU time limit exceeded"
+	}
+	return ""
+}
+
+// cleanup releases what Start made for the spoke. Safe on a partial Proc.
+func (p *Proc) cleanup() {
+	_ = p.Conn.Close()
+	if p.egress != nil {
+		_ = p.egress.Close()
+	}
+	p.cg.remove()
+	if p.tmp != "" {
+		_ = os.RemoveAll(p.tmp)
+	}
 }
 
 func fillLimits(l Limits) Limits {
@@ -208,6 +401,9 @@ func fillLimits(l Limits) Limits {
 	if l.Procs == 0 {
 		l.Procs = d.Procs
 	}
+	if l.Tmp <= 0 {
+		l.Tmp = d.Tmp
+	}
 	return l
 }
 
@@ -215,19 +411,37 @@ func fillLimits(l Limits) Limits {
 func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
 
 // Enter is called first thing in a spoke. It reads the policy from the last
-// argument, applies the in-process confinement, and returns the policy and
-// the ISC socket.
+// argument, applies the in-process confinement (rlimits, mounts, dropped
+// privileges, no_new_privs, Landlock, and the seccomp filter last) and
+// returns the policy and the ISC socket. If it returns an error the spoke
+// must exit without running app code.
 func Enter() (Policy, *os.File, error) {
-	var p Policy
+	var l launch
 	if len(os.Args) < 2 {
-		return p, nil, errors.New("sandbox: spoke started without a policy argument")
+		return l.Policy, nil, errors.New("sandbox: spoke started without a policy argument")
 	}
-	if err := json.Unmarshal([]byte(os.Args[len(os.Args)-1]), &p); err != nil {
-		return p, nil, fmt.Errorf("sandbox: decode policy: %w", err)
+	if err := json.Unmarshal([]byte(os.Args[len(os.Args)-1]), &l); err != nil {
+		return l.Policy, nil, fmt.Errorf("sandbox: decode policy: %w", err)
 	}
 	f := os.NewFile(ISCFD, "isc")
 	if f == nil {
-		return p, nil, errors.New("sandbox: no ISC socket on fd 3")
+		return l.Policy, nil, errors.New("sandbox: no ISC socket on fd 3")
 	}
-	return p, f, nil
+	if l.Handshake {
+		var b [1]byte
+		if _, err := f.Read(b[:]); err != nil {
+			return l.Policy, nil, fmt.Errorf("sandbox: wait for the hub: %w", err)
+		}
+	}
+	if !l.Sandbox {
+		return l.Policy, f, nil
+	}
+	rep, err := confineSelf(l)
+	if l.Probe {
+		reportProbe(f, rep, err)
+	}
+	if err != nil {
+		return l.Policy, nil, err
+	}
+	return l.Policy, f, nil
 }

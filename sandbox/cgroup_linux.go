@@ -1,0 +1,217 @@
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroupRoot is where per-spoke cgroups are made: under the hub's own
+// cgroup, in cgroup v2 when it has the memory controller delegated,
+// otherwise in the v1 memory (and pids) hierarchies when they are writable.
+type cgroupRoot struct {
+	kind string // "v2", "v1" or "" (none usable)
+	v2   string // the hub's v2 cgroup directory
+	mem  string // v1 memory hierarchy directory
+	pids string // v1 pids hierarchy directory, "" if unusable
+}
+
+// findCgroup reads /proc/self/cgroup and picks the best usable hierarchy.
+func findCgroup() cgroupRoot {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return cgroupRoot{}
+	}
+	defer f.Close()
+	paths := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			paths[c] = parts[2]
+		}
+	}
+	if p, ok := paths[""]; ok {
+		for _, mnt := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+			if _, err := os.Stat(filepath.Join(mnt, "cgroup.controllers")); err != nil {
+				continue
+			}
+			dir := filepath.Join(mnt, p)
+			sub, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+			if err == nil && hasWord(string(sub), "memory") && unix.Access(dir, unix.W_OK) == nil {
+				return cgroupRoot{kind: "v2", v2: dir}
+			}
+			break
+		}
+	}
+	if p, ok := paths["memory"]; ok {
+		dir := filepath.Join("/sys/fs/cgroup/memory", p)
+		if _, err := os.Stat(filepath.Join(dir, "memory.limit_in_bytes")); err == nil && unix.Access(dir, unix.W_OK) == nil {
+			r := cgroupRoot{kind: "v1", mem: dir}
+			if pp, ok := paths["pids"]; ok {
+				pd := filepath.Join("/sys/fs/cgroup/pids", pp)
+				if unix.Access(pd, unix.W_OK) == nil {
+					r.pids = pd
+				}
+			}
+			return r
+		}
+	}
+	return cgroupRoot{}
+}
+
+func hasWord(s, w string) bool {
+	for _, f := range strings.Fields(s) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroup is one spoke's cgroup (one directory per hierarchy).
+type cgroup struct {
+	dirs   []string // made by create, removed by remove
+	procs  []string // v1: cgroup.procs files the hub writes the child's pid to
+	fd     int      // v2: directory fd for CLONE_INTO_CGROUP, -1 otherwise
+	events string   // file whose oom_kill counter says the limit was hit
+}
+
+// create makes a cgroup named name with the memory and pids bounds of lim.
+func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
+	cg := &cgroup{fd: -1}
+	ok := false
+	defer func() {
+		if !ok {
+			cg.remove()
+		}
+	}()
+	mk := func(parent string) (string, error) {
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return "", err
+		}
+		cg.dirs = append(cg.dirs, dir)
+		return dir, nil
+	}
+	mem := strconv.FormatInt(lim.Memory, 10)
+	procs := strconv.FormatUint(lim.Procs, 10)
+	switch r.kind {
+	case "v2":
+		dir, err := mk(r.v2)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFile(dir, "memory.max", mem); err != nil {
+			return nil, err
+		}
+		_ = writeFile(dir, "memory.swap.max", "0") // absent without swap accounting
+		_ = writeFile(dir, "pids.max", procs)      // absent when pids is not delegated
+		cg.events = filepath.Join(dir, "memory.events")
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", dir, err)
+		}
+		cg.fd = fd
+	case "v1":
+		dir, err := mk(r.mem)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFile(dir, "memory.limit_in_bytes", mem); err != nil {
+			return nil, err
+		}
+		_ = writeFile(dir, "memory.memsw.limit_in_bytes", mem) // absent without swap accounting
+		cg.events = filepath.Join(dir, "memory.oom_control")
+		cg.procs = append(cg.procs, filepath.Join(dir, "cgroup.procs"))
+		if r.pids != "" {
+			pd, err := mk(r.pids)
+			if err != nil {
+				return nil, err
+			}
+			if err := writeFile(pd, "pids.max", procs); err != nil {
+				return nil, err
+			}
+			cg.procs = append(cg.procs, filepath.Join(pd, "cgroup.procs"))
+		}
+	default:
+		return nil, errors.New("no usable cgroup hierarchy")
+	}
+	ok = true
+	return cg, nil
+}
+
+func writeFile(dir, name, v string) error {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// enter puts pid into the cgroup (v1) or releases the directory fd once the
+// kernel has cloned the child into it (v2). Nil-safe.
+func (c *cgroup) enter(pid int) error {
+	if c == nil {
+		return nil
+	}
+	if c.fd >= 0 {
+		_ = unix.Close(c.fd)
+		c.fd = -1
+	}
+	for _, f := range c.procs {
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("move spoke into %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// oomKilled reports whether the kernel's OOM killer acted in the cgroup.
+func (c *cgroup) oomKilled() bool {
+	if c == nil || c.events == "" {
+		return false
+	}
+	b, err := os.ReadFile(c.events)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n > 0
+		}
+	}
+	return false
+}
+
+// remove deletes the cgroup. The kernel refuses (EBUSY) while an exiting
+// task is still being torn down, so it retries for a short while. Nil-safe.
+func (c *cgroup) remove() {
+	if c == nil {
+		return
+	}
+	if c.fd >= 0 {
+		_ = unix.Close(c.fd)
+		c.fd = -1
+	}
+	for i := len(c.dirs) - 1; i >= 0; i-- {
+		for try := 0; ; try++ {
+			err := unix.Rmdir(c.dirs[i])
+			if err == nil || errors.Is(err, unix.ENOENT) || !errors.Is(err, unix.EBUSY) || try == 200 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	c.dirs = nil
+}

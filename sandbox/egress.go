@@ -1,0 +1,332 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/publicsuffix"
+	"golang.org/x/sys/unix"
+)
+
+// DialFunc dials an upstream for the egress proxy.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// ErrNoEgress is returned by the client of EgressClient in a spoke whose app
+// declared no network domains.
+var ErrNoEgress = errors.New("sandbox: this app declared no network domains, so it has no network access")
+
+// Egress proxy bounds, per spoke.
+const (
+	maxEgressConns   = 16       // concurrent connections one spoke may hold open
+	maxEgressRequest = 16 << 20 // bytes of one plain-HTTP request (headers and body)
+	egressIdle       = 2 * time.Minute
+)
+
+// egressProxy serves one spoke's egress connections. Each connection is a
+// socketpair end the spoke passed over its egress socket; on it the spoke
+// speaks HTTP proxy protocol: CONNECT host:443 for HTTPS, absolute-URI
+// requests for plain HTTP.
+type egressProxy struct {
+	app      string
+	declared []string // registrable domains the app declared
+	dial     DialFunc
+	audit    AuditFunc
+	log      *slog.Logger
+	tr       *http.Transport
+}
+
+func newEgressProxy(p Policy, cfg Config, log *slog.Logger) *egressProxy {
+	px := &egressProxy{app: p.App, dial: cfg.EgressDial, audit: cfg.Audit, log: log}
+	for _, d := range p.Domains {
+		reg, err := registrable(d)
+		if err != nil {
+			log.Warn("sandbox: egress: ignoring a declared domain", "app", p.App, "domain", d, "err", err)
+			continue
+		}
+		if !slices.Contains(px.declared, reg) {
+			px.declared = append(px.declared, reg)
+		}
+	}
+	if px.dial == nil {
+		px.dial = publicDialer()
+	}
+	px.tr = &http.Transport{
+		DialContext:           px.dial,
+		Proxy:                 nil,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       egressIdle,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute,
+	}
+	return px
+}
+
+// registrable returns the eTLD+1 of a host name; IP literals and bare
+// public suffixes have none.
+func registrable(host string) (string, error) {
+	host = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(host)), ".")
+	if host == "" {
+		return "", errors.New("empty host")
+	}
+	if net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return "", errors.New("IP addresses are never allowed, only declared domains")
+	}
+	return publicsuffix.EffectiveTLDPlusOne(host)
+}
+
+// allow decides whether the app may reach host.
+func (px *egressProxy) allow(host string) bool {
+	reg, err := registrable(host)
+	return err == nil && slices.Contains(px.declared, reg)
+}
+
+// serveEgress accepts the spoke's connections on conn (the hub's end of the
+// egress socket) until the spoke closes it or the hub closes conn.
+func serveEgress(ctx context.Context, conn *net.UnixConn, p Policy, cfg Config, log *slog.Logger) {
+	px := newEgressProxy(p, cfg, log)
+	defer px.tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxEgressConns)
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil || (n == 0 && oobn == 0) {
+			return
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return
+		}
+		for _, m := range msgs {
+			fds, err := unix.ParseUnixRights(&m)
+			if err != nil {
+				continue
+			}
+			for _, fd := range fds {
+				c, err := fileConn(fd)
+				if err != nil {
+					continue
+				}
+				select {
+				case sem <- struct{}{}:
+				default:
+					c.Close() // over the per-spoke bound
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					px.serveConn(ctx, c)
+				}()
+			}
+		}
+	}
+}
+
+// fileConn turns a received descriptor into a net.Conn (closing fd).
+func fileConn(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "egress-conn")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+// serveConn answers proxy requests on one spoke connection.
+func (px *egressProxy) serveConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	lr := &io.LimitedReader{R: c}
+	br := bufio.NewReader(lr)
+	for {
+		lr.N = maxEgressRequest
+		_ = c.SetReadDeadline(time.Now().Add(egressIdle))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		host := req.URL.Hostname()
+		if req.Method == http.MethodConnect {
+			host, _, _ = strings.Cut(req.Host, ":")
+		}
+		ok := px.allow(host)
+		if px.audit != nil {
+			px.audit(ctx, px.app, host, ok)
+		}
+		if !ok {
+			px.log.Info("sandbox: egress refused", "app", px.app, "host", host)
+			refuse(c, http.StatusForbidden, fmt.Sprintf("egress to %q refused: not a domain app %q declared (declared: %s)", host, px.app, strings.Join(px.declared, ", ")))
+			if req.Method == http.MethodConnect {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			continue
+		}
+		if req.Method == http.MethodConnect {
+			px.tunnel(ctx, c, br, req)
+			return
+		}
+		if !px.forward(ctx, c, req) {
+			return
+		}
+	}
+}
+
+// tunnel answers CONNECT: the spoke does TLS end to end with the upstream.
+func (px *egressProxy) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, req *http.Request) {
+	addr := req.Host
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "443")
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	up, err := px.dial(dctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		refuse(c, http.StatusBadGateway, fmt.Sprintf("egress to %q failed: %v", addr, err))
+		return
+	}
+	defer up.Close()
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(up, br) // br holds what the spoke sent after CONNECT
+		if cw, ok := up.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}()
+	_, _ = io.Copy(c, up)
+	_ = c.Close()
+	<-done
+}
+
+// hopHeaders are meaningful for one connection only.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forward relays one plain-HTTP request; it reports whether the connection
+// may carry another.
+func (px *egressProxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool {
+	if req.URL.Scheme != "http" || req.URL.Host == "" {
+		refuse(c, http.StatusBadRequest, "egress proxy: send http:// URLs in absolute form and https through CONNECT")
+		return false
+	}
+	out := req.Clone(ctx)
+	out.RequestURI = ""
+	for _, h := range hopHeaders {
+		out.Header.Del(h)
+	}
+	resp, err := px.tr.RoundTrip(out)
+	if err != nil {
+		refuse(c, http.StatusBadGateway, fmt.Sprintf("egress to %q failed: %v", req.URL.Host, err))
+		return false
+	}
+	defer resp.Body.Close()
+	if err := resp.Write(c); err != nil {
+		return false
+	}
+	return !req.Close && !resp.Close
+}
+
+// refuse writes an error response whose status line and body both say why,
+// so the spoke's HTTP client error (which for CONNECT only carries the
+// status line) names the domain.
+func refuse(c net.Conn, code int, msg string) {
+	msg = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, msg)
+	body := msg + "\n"
+	_, _ = fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		code, msg, len(body), body)
+}
+
+// publicDialer dials only public unicast addresses, so a declared domain
+// that resolves to loopback or a private network cannot reach the hub's
+// own services (the store, the LLM endpoint, the metadata service).
+func publicDialer() DialFunc {
+	d := &net.Dialer{Timeout: 30 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+			ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+			return fmt.Errorf("egress: refusing non-public address %s", host)
+		}
+		return nil
+	}}
+	return d.DialContext
+}
+
+// EgressClient returns the spoke's HTTP client. In a spoke whose app
+// declared network domains it sends every request through the hub's egress
+// proxy over fd 4 (CONNECT for https, absolute-URI requests for http), so
+// TLS stays end to end and the hub sees only host names. Elsewhere it
+// returns a client whose every request fails with ErrNoEgress.
+func EgressClient() *http.Client {
+	if !isUnixSocket(EgressFD) {
+		return &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, ErrNoEgress })}
+	}
+	return egressClient(EgressFD)
+}
+
+func egressClient(fd int) *http.Client {
+	return &http.Client{
+		Timeout: 2 * time.Minute,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyURL(&url.URL{Scheme: "http", Host: "secgpt-egress.invalid"}),
+			DialContext:           egressDialer(fd),
+			MaxIdleConnsPerHost:   2,
+			IdleConnTimeout:       30 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: time.Minute,
+		},
+	}
+}
+
+// egressDialer opens a connection to the hub's proxy: a fresh socketpair
+// whose one end goes to the hub over fd (SCM_RIGHTS).
+func egressDialer(fd int) DialFunc {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("egress: socketpair: %w", err)
+		}
+		err = unix.Sendmsg(fd, []byte{0}, unix.UnixRights(fds[1]), nil, 0)
+		_ = unix.Close(fds[1])
+		if err != nil {
+			_ = unix.Close(fds[0])
+			return nil, fmt.Errorf("egress: hand connection to the hub: %w", err)
+		}
+		return fileConn(fds[0])
+	}
+}
+
+func isUnixSocket(fd int) bool {
+	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	return err == nil && d == unix.AF_UNIX
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
