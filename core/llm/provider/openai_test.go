@@ -318,6 +318,9 @@ func TestOpenAIContext(t *testing.T) {
 }
 
 func TestOllamaUsesOpenAIWireWithoutKey(t *testing.T) {
+	// langchaingo falls back to these; our explicit options must win.
+	t.Setenv("OPENAI_API_KEY", "env-secret")
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
 	s := newWireServer(t, "/v1/chat/completions")
 	s.script(http.StatusOK, oaCalls([3]string{"call_x", "get_weather", `{"city":"Lima"}`}))
 	m, err := New(context.Background(), Config{Provider: "ollama", Model: "llama3.1", BaseURL: s.URL + "/v1"})
@@ -335,8 +338,14 @@ func TestOllamaUsesOpenAIWireWithoutKey(t *testing.T) {
 		t.Errorf("Generate = %+v", got)
 	}
 	var wire oaRequest
-	s.last(t, &wire)
+	hr := s.last(t, &wire)
 	if wire.Model != "llama3.1" || len(wire.Tools) != 1 {
 		t.Errorf("request model %q tools %d", wire.Model, len(wire.Tools))
+	}
+	if !jsonEqual(t, wire.ToolChoice, []byte(`{"type":"function","function":{"name":"get_weather"}}`)) {
+		t.Errorf("tool_choice = %s", wire.ToolChoice)
+	}
+	if h := hr.Header.Get("Authorization"); h != "Bearer "+placeholderKey {
+		t.Errorf("Authorization = %q, want the placeholder", h)
 	}
 }

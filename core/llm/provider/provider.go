@@ -34,6 +34,9 @@ const (
 // DefaultTimeout bounds one Generate call when Config.Timeout is zero.
 const DefaultTimeout = 2 * time.Minute
 
+// placeholderKey is sent to servers that need no key.
+const placeholderKey = "unused"
+
 // anthropicMaxTokens is sent as max_tokens, which the Messages API requires.
 const anthropicMaxTokens = 4096
 
@@ -47,7 +50,8 @@ type Config struct {
 	Model string
 	// BaseURL overrides the provider's default API root (including /v1).
 	BaseURL string
-	// APIKey is required for openai and anthropic; ollama ignores it.
+	// APIKey is required for the hosted OpenAI and Anthropic APIs (BaseURL
+	// empty); Ollama and self-hosted servers may leave it empty.
 	APIKey string
 	// Timeout bounds one Generate call; zero means DefaultTimeout.
 	Timeout time.Duration
@@ -74,8 +78,15 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if name != Ollama && cfg.APIKey == "" {
-		return nil, fmt.Errorf("%s provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)", name)
+	key := cfg.APIKey
+	if key == "" {
+		// The hosted APIs need a key; Ollama and self-hosted compatible
+		// servers usually don't, but langchaingo's clients refuse to start
+		// without one, so they get a placeholder.
+		if name != Ollama && cfg.BaseURL == "" {
+			return nil, fmt.Errorf("%s provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)", name)
+		}
+		key = placeholderKey
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -85,18 +96,10 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	switch name {
-	case Anthropic:
-		return newAnthropic(cfg.Model, base, cfg.APIKey, hc, timeout), nil
-	default:
-		key := cfg.APIKey
-		if key == "" {
-			// Ollama ignores the key, but langchaingo's client refuses to
-			// start without one.
-			key = "ollama"
-		}
-		return newOpenAI(name, cfg.Model, base, key, hc, timeout)
+	if name == Anthropic {
+		return newAnthropic(cfg.Model, base, key, hc, timeout), nil
 	}
+	return newOpenAI(name, cfg.Model, base, key, hc, timeout)
 }
 
 // Describe returns a one-line description of cfg for the startup banner,

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -27,6 +28,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"bad base url", Config{Provider: "openai", Model: "m", APIKey: "k", BaseURL: "localhost:8080"}, "SECGPT_MODEL_BASE_URL"},
 		{"base url credentials not echoed", Config{Provider: "openai", Model: "m", APIKey: "k", BaseURL: "ftp://u:hunter2@h/v1"}, "ftp://h/v1"},
 		{"ollama needs no key", Config{Provider: "ollama", Model: "llama3.1"}, ""},
+		{"self-hosted openai-compatible server needs no key", Config{Provider: "openai", Model: "qwen", BaseURL: "http://127.0.0.1:8000/v1"}, ""},
 		{"provider name is case-insensitive", Config{Provider: " OpenAI ", Model: "m", APIKey: "k"}, ""},
 		{"anthropic", Config{Provider: "anthropic", Model: "claude", APIKey: "k"}, ""},
 	}
@@ -189,4 +191,46 @@ func FuzzAnthropicWire(f *testing.F) {
 		anReply("tool_use", anText("x"), anToolUse("t", "get_weather", map[string]any{"city": "Paris"})),
 		`{"content":[{"type":"thinking","thinking":"hm"}]}`,
 	})
+}
+
+// TestConcurrentGenerate backs llm.Model's promise that one model serves
+// many goroutines (run with -race).
+func TestConcurrentGenerate(t *testing.T) {
+	for _, p := range []struct {
+		name, path, reply string
+	}{
+		{"openai", "/v1/chat/completions", oaCalls([3]string{"c", "get_weather", `{"city":"Paris"}`})},
+		{"anthropic", "/v1/messages", anReply("tool_use", anToolUse("c", "get_weather", map[string]any{"city": "Paris"}))},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			s := newWireServer(t, p.path)
+			s.script(http.StatusOK, p.reply)
+			m, err := New(context.Background(), Config{Provider: p.name, Model: "m", APIKey: "k", BaseURL: s.URL + "/v1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 8
+			errs := make(chan error, n)
+			for range n {
+				go func() {
+					resp, err := m.Generate(context.Background(), &llm.Request{
+						Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}},
+						Tools:    []llm.Tool{weatherTool}, ToolChoice: "get_weather",
+					})
+					if err == nil && (len(resp.ToolCalls) != 1 || resp.ToolCalls[0].Name != "get_weather") {
+						err = fmt.Errorf("unexpected response %+v", resp)
+					}
+					errs <- err
+				}()
+			}
+			for range n {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			if got := s.count(); got != n {
+				t.Errorf("server saw %d requests, want %d", got, n)
+			}
+		})
+	}
 }
