@@ -1,0 +1,77 @@
+package standard_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/apps/appstest"
+	_ "github.com/secgpt-go/secgpt/apps/standard"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// The original's per-case lists (evaluation/*.json), which configs name.
+var caseStudies = map[string][]ids.AppID{
+	"app_compromise":                 {"quick_ride", "metro_hail"},
+	"data_stealing":                  {"google_drive_retrieve", "send_gmail_message", "search_gmail", "delete_gmail_message"},
+	"inadvertent_data_exposure":      {"travel_mate", "health_companion"},
+	"uncontrolled_system_alteration": {"creative_muse", "symptom_solver"},
+}
+
+func TestRegistryHasEveryBuiltIn(t *testing.T) {
+	want := []ids.AppID{
+		"creative_muse", "delete_gmail_message", "get_gmail_message", "google_drive_retrieve",
+		"health_companion", "metro_hail", "quick_ride", "search_gmail", "send_gmail_message",
+		"symptom_solver", "travel_mate",
+	}
+	got := apps.Registered()
+	for _, id := range want {
+		if !slices.Contains(got, id) {
+			t.Errorf("%s is not registered", id)
+		}
+	}
+}
+
+func TestCaseStudyCatalogs(t *testing.T) {
+	for name, list := range caseStudies {
+		t.Run(name, func(t *testing.T) {
+			c, err := apps.NewCatalog(list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.IDs(), list) {
+				t.Errorf("catalog %v", c.IDs())
+			}
+		})
+	}
+}
+
+// Every registered app's spec compiles, names its functionality after
+// itself (as the original's functionality names), and asks for network
+// only where it has a Google backend.
+func TestEverySpec(t *testing.T) {
+	network := map[ids.AppID]bool{
+		"search_gmail": true, "get_gmail_message": true, "send_gmail_message": true,
+		"delete_gmail_message": true, "google_drive_retrieve": true,
+	}
+	all, err := apps.NewCatalog(apps.Registered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range all.IDs() {
+		t.Run(string(id), func(t *testing.T) {
+			a, _ := all.App(id)
+			c := appstest.Compile(t, a)
+			if (len(c.Spec.Domains) > 0) != network[id] {
+				t.Errorf("domains %v", c.Spec.Domains)
+			}
+			if c.Spec.Annotation == "" && (len(c.Spec.Functions) != 1 || c.Spec.Functions[0].Name != string(id)) {
+				t.Errorf("functions %+v", c.Spec.Functions)
+			}
+			if _, err := json.Marshal(c.Spec); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
