@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
 )
 
 // HelpText lists the chat commands. Commands start with "/" or "!" (Slack
@@ -119,4 +120,8 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 		return "Started a new session; session permissions have ended.", true
 	}
 	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], HelpText), true
+}
+
+func auditEvent(user ids.UserID, typ string, app ids.AppID, detail string) state.AuditEvent {
+	return state.AuditEvent{User: user, Type: typ, App: app, Detail: detail}
 }

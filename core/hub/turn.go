@@ -321,14 +321,6 @@ func (t *turn) runStep(ctx context.Context, p *plan.Plan, i int, results []stepR
 		task.Instruction = t.query
 	}
 
-	d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task), false,
-		"the plan for your message uses this app"))
-	if err != nil || !d.Allows() {
-		res.denied = true
-		res.err = err
-		return res
-	}
-
 	// Remembered facts reach an app only with a data grant; what the user
 	// says in this very message is theirs to share with the apps they allow.
 	if shared := t.rememberedIn(task, facts); len(shared) > 0 {
@@ -358,6 +350,13 @@ func (t *turn) runStep(ctx context.Context, p *plan.Plan, i int, results []stepR
 			res.err = publicf(err, "its arguments did not match %s's request schema", task.Function)
 			return res
 		}
+	}
+	d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task), false,
+		"the plan for your message uses this app"))
+	if err != nil || !d.Allows() {
+		res.denied = true
+		res.err = err
+		return res
 	}
 	inv := &invocation{turn: t, app: app, task: task}
 	fin, err := hb.invoke(ctx, inv)

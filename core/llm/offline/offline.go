@@ -384,7 +384,7 @@ func FillArgs(schemaJSON json.RawMessage, query string, facts map[string]string)
 				}
 			}
 		case n == "query":
-			v = query
+			v = searchQuery(query)
 		}
 		if v == "" && facts[n] != "" {
 			v = facts[n]
@@ -492,4 +492,25 @@ func indexWord(s, l string) int {
 
 func isWordByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_'
+}
+
+// commandWords are the words of a request that say what to do rather than
+// what to look for; a search query keeps the rest.
+var commandWords = map[string]bool{"summarize": true, "summarise": true, "show": true, "find": true, "search": true,
+	"read": true, "tell": true, "list": true, "get": true, "me": true, "my": true, "for": true, "please": true,
+	"the": true, "a": true, "an": true, "what": true, "is": true, "are": true, "in": true, "of": true, "about": true, "can": true, "you": true}
+
+func searchQuery(q string) string {
+	var keep []string
+	for _, w := range strings.Fields(q) {
+		lw := strings.ToLower(strings.Trim(w, ".,!?;:'\""))
+		if lw == "" || commandWords[lw] {
+			continue
+		}
+		keep = append(keep, strings.Trim(w, ".,!?;:"))
+	}
+	if len(keep) == 0 {
+		return q
+	}
+	return strings.Join(keep, " ")
 }

@@ -1,0 +1,433 @@
+// Package config is SecGPT's one typed configuration: a YAML file plus
+// environment variables, validated at start with errors that name the key.
+// Only bot/ reads it; everything else is handed the values it needs.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Every key is documented in README.md
+// ("Configuration"); keep the two in step.
+type Config struct {
+	Model       Model       `yaml:"model"`
+	Store       Store       `yaml:"store"`
+	Apps        Apps        `yaml:"apps"`
+	Permissions Permissions `yaml:"permissions"`
+	Sandbox     Sandbox     `yaml:"sandbox"`
+	Hub         Hub         `yaml:"hub"`
+	Slack       Slack       `yaml:"slack"`
+	Matrix      Matrix      `yaml:"matrix"`
+	Log         Log         `yaml:"log"`
+}
+
+// Model selects the LLM.
+type Model struct {
+	// Provider: offline (default), openai, anthropic, ollama.
+	Provider string   `yaml:"provider"`
+	Name     string   `yaml:"name"`
+	BaseURL  string   `yaml:"base_url"`
+	APIKey   string   `yaml:"api_key"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// Store selects where state lives.
+type Store struct {
+	// Backend: bolt (default, a single local file) or redis.
+	Backend string `yaml:"backend"`
+	// Path of the bolt file.
+	Path string `yaml:"path"`
+	// RedisURL: redis://[user:password@]host:port/db or rediss:// for TLS.
+	RedisURL string `yaml:"redis_url"`
+	// Namespace prefixes every Redis key (one per deployment).
+	Namespace string `yaml:"namespace"`
+	// MemoryRetention: conversation memory older than this is dropped (0 keeps it).
+	MemoryRetention Duration `yaml:"memory_retention"`
+}
+
+// Apps says which apps are installed and configures them.
+type Apps struct {
+	// Installed lists app ids; empty means every built-in app.
+	Installed []string `yaml:"installed"`
+	// Settings holds each app's own settings, by app id.
+	Settings map[string]any `yaml:"settings"`
+}
+
+// Permissions configures the gate.
+type Permissions struct {
+	// PromptTimeout: an unanswered prompt is denied after this long.
+	PromptTimeout Duration `yaml:"prompt_timeout"`
+	// SessionIdle: a conversation idle this long starts a new session.
+	SessionIdle Duration `yaml:"session_idle"`
+}
+
+// Sandbox configures spokes.
+type Sandbox struct {
+	// Mode: on (default; refuses to start without seccomp and namespaces) or off.
+	Mode string `yaml:"mode"`
+	// Timeout is each spoke's wall-clock limit.
+	Timeout Duration `yaml:"timeout"`
+	// CPU is each spoke's CPU-time limit.
+	CPU Duration `yaml:"cpu"`
+	// Memory is each spoke's memory limit, e.g. "512MiB".
+	Memory Size `yaml:"memory"`
+	// FileSize bounds files a spoke writes.
+	FileSize Size `yaml:"file_size"`
+	// OpenFiles and Procs bound descriptors and processes/threads.
+	OpenFiles uint64 `yaml:"open_files"`
+	Procs     uint64 `yaml:"procs"`
+}
+
+// Hub configures planning and spokes.
+type Hub struct {
+	// Vanilla runs the non-isolated VanillaGPT baseline instead of the hub.
+	Vanilla bool `yaml:"vanilla"`
+	// MaxSpokeSteps bounds each spoke's agent loop.
+	MaxSpokeSteps int `yaml:"max_spoke_steps"`
+	// MaxFrame caps ISC frames, e.g. "1MiB".
+	MaxFrame Size `yaml:"max_frame"`
+	// ReplicaID names this replica when several share a Redis store.
+	ReplicaID string `yaml:"replica_id"`
+}
+
+// Slack configures the Slack adapter.
+type Slack struct {
+	BotToken string `yaml:"bot_token"`
+	AppToken string `yaml:"app_token"`
+	// APIURL overrides Slack's Web API base URL (tests, proxies).
+	APIURL string `yaml:"api_url"`
+}
+
+// Matrix configures the Matrix adapter.
+type Matrix struct {
+	Homeserver    string   `yaml:"homeserver"`
+	UserID        string   `yaml:"user_id"`
+	Password      string   `yaml:"password"`
+	AccessToken   string   `yaml:"access_token"`
+	DeviceID      string   `yaml:"device_id"`
+	AllowUsers    []string `yaml:"allow_users"`
+	AllowServers  []string `yaml:"allow_servers"`
+	CommandPrefix string   `yaml:"command_prefix"`
+	// DataDir holds the sync token, device and crypto store.
+	DataDir string `yaml:"data_dir"`
+	// PickleKey encrypts the crypto store's keys.
+	PickleKey string `yaml:"pickle_key"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level: debug, info (default), warn, error.
+	Level string `yaml:"level"`
+	// Format: text (default) or json.
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as "90s", "2m".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 90s or 2m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Size is a byte count written as "512MiB", "1GiB", "4096".
+type Size int64
+
+// UnmarshalYAML reads a size.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*s = Size(v)
+	return nil
+}
+
+// ParseSize reads "512MiB", "1GiB", "64KiB", "1MB" or a plain byte count.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 512MiB", s)
+	}
+	return v * mult, nil
+}
+
+// Default returns the embedded defaults: offline model, bolt store under
+// the user's state directory, every built-in app, sandbox on.
+func Default() Config {
+	return Config{
+		Model:       Model{Provider: "offline", Timeout: Duration(60 * time.Second)},
+		Store:       Store{Backend: "bolt", Path: defaultStatePath(), Namespace: "secgpt"},
+		Permissions: Permissions{PromptTimeout: Duration(2 * time.Minute), SessionIdle: Duration(30 * time.Minute)},
+		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64},
+		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20},
+		Matrix:      Matrix{CommandPrefix: "!secgpt"},
+		Log:         Log{Level: "info", Format: "text"},
+	}
+}
+
+func defaultStatePath() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			home = os.TempDir()
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "secgpt", "secgpt.db")
+}
+
+// Load reads the file at path (none when path is ""), then the environment
+// (getenv; nil means os.Getenv), then validates.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if err := Parse(b, &c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, getenv); err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Parse decodes YAML into c strictly: an unknown key is an error naming it.
+func Parse(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// Env lists every environment variable SecGPT reads, with the key it sets.
+var Env = []struct{ Name, Key string }{
+	{"SECGPT_MODEL_PROVIDER", "model.provider"},
+	{"SECGPT_MODEL", "model.name"},
+	{"SECGPT_MODEL_BASE_URL", "model.base_url"},
+	{"SECGPT_MODEL_API_KEY", "model.api_key"},
+	{"OPENAI_API_KEY", "model.api_key (when SECGPT_MODEL_API_KEY is unset and the provider is openai)"},
+	{"ANTHROPIC_API_KEY", "model.api_key (when SECGPT_MODEL_API_KEY is unset and the provider is anthropic)"},
+	{"SECGPT_STORE", "store.backend"},
+	{"SECGPT_STORE_PATH", "store.path"},
+	{"SECGPT_REDIS_URL", "store.redis_url (and selects the redis backend)"},
+	{"REDIS_URL", "store.redis_url when SECGPT_REDIS_URL is unset (and selects the redis backend)"},
+	{"SECGPT_NAMESPACE", "store.namespace"},
+	{"SECGPT_APPS", "apps.installed (comma-separated)"},
+	{"SECGPT_SANDBOX", "sandbox.mode"},
+	{"SECGPT_REPLICA_ID", "hub.replica_id"},
+	{"SECGPT_LOG_LEVEL", "log.level"},
+	{"SLACK_BOT_TOKEN", "slack.bot_token"},
+	{"SLACK_APP_TOKEN", "slack.app_token"},
+	{"SECGPT_SLACK_API_URL", "slack.api_url"},
+	{"MATRIX_HOMESERVER", "matrix.homeserver"},
+	{"MATRIX_USER_ID", "matrix.user_id"},
+	{"MATRIX_PASSWORD", "matrix.password"},
+	{"MATRIX_ACCESS_TOKEN", "matrix.access_token"},
+	{"MATRIX_PICKLE_KEY", "matrix.pickle_key"},
+}
+
+func applyEnv(c *Config, getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("SECGPT_MODEL_PROVIDER", &c.Model.Provider)
+	set("SECGPT_MODEL", &c.Model.Name)
+	set("SECGPT_MODEL_BASE_URL", &c.Model.BaseURL)
+	set("SECGPT_MODEL_API_KEY", &c.Model.APIKey)
+	if c.Model.APIKey == "" {
+		switch c.Model.Provider {
+		case "openai":
+			set("OPENAI_API_KEY", &c.Model.APIKey)
+		case "anthropic":
+			set("ANTHROPIC_API_KEY", &c.Model.APIKey)
+		}
+	}
+	set("SECGPT_STORE", &c.Store.Backend)
+	set("SECGPT_STORE_PATH", &c.Store.Path)
+	if v := getenv("SECGPT_REDIS_URL"); v != "" {
+		c.Store.RedisURL, c.Store.Backend = v, "redis"
+	} else if v := getenv("REDIS_URL"); v != "" {
+		c.Store.RedisURL, c.Store.Backend = v, "redis"
+	}
+	set("SECGPT_NAMESPACE", &c.Store.Namespace)
+	if v := getenv("SECGPT_APPS"); v != "" {
+		c.Apps.Installed = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.Apps.Installed = append(c.Apps.Installed, a)
+			}
+		}
+	}
+	set("SECGPT_SANDBOX", &c.Sandbox.Mode)
+	set("SECGPT_REPLICA_ID", &c.Hub.ReplicaID)
+	set("SECGPT_LOG_LEVEL", &c.Log.Level)
+	set("SLACK_BOT_TOKEN", &c.Slack.BotToken)
+	set("SLACK_APP_TOKEN", &c.Slack.AppToken)
+	set("SECGPT_SLACK_API_URL", &c.Slack.APIURL)
+	set("MATRIX_HOMESERVER", &c.Matrix.Homeserver)
+	set("MATRIX_USER_ID", &c.Matrix.UserID)
+	set("MATRIX_PASSWORD", &c.Matrix.Password)
+	set("MATRIX_ACCESS_TOKEN", &c.Matrix.AccessToken)
+	set("MATRIX_PICKLE_KEY", &c.Matrix.PickleKey)
+	return nil
+}
+
+// KeyError is a validation error naming the config key at fault.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Msg }
+
+// Validate checks values that the types alone don't.
+func (c *Config) Validate() error {
+	switch c.Model.Provider {
+	case "offline":
+	case "openai", "anthropic":
+		if c.Model.APIKey == "" && c.Model.BaseURL == "" {
+			return &KeyError{"model.api_key", fmt.Sprintf("the %s provider needs an API key (set SECGPT_MODEL_API_KEY) or a base_url of a server that needs none", c.Model.Provider)}
+		}
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. gpt-4o-mini)"}
+		}
+	case "ollama":
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. llama3.1)"}
+		}
+	default:
+		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, anthropic or ollama)", c.Model.Provider)}
+	}
+	switch c.Store.Backend {
+	case "bolt":
+		if c.Store.Path == "" {
+			return &KeyError{"store.path", "is empty"}
+		}
+	case "redis":
+		if !strings.HasPrefix(c.Store.RedisURL, "redis://") && !strings.HasPrefix(c.Store.RedisURL, "rediss://") && !strings.HasPrefix(c.Store.RedisURL, "unix://") {
+			return &KeyError{"store.redis_url", fmt.Sprintf("%q is not a redis://, rediss:// or unix:// URL", c.Store.RedisURL)}
+		}
+	default:
+		return &KeyError{"store.backend", fmt.Sprintf("unknown backend %q (want bolt or redis)", c.Store.Backend)}
+	}
+	if c.Store.Namespace == "" {
+		return &KeyError{"store.namespace", "is empty"}
+	}
+	switch c.Sandbox.Mode {
+	case "on", "off":
+	default:
+		return &KeyError{"sandbox.mode", fmt.Sprintf("%q is neither on nor off", c.Sandbox.Mode)}
+	}
+	if c.Sandbox.Memory != 0 && c.Sandbox.Memory < 64<<20 {
+		return &KeyError{"sandbox.memory", "must be at least 64MiB"}
+	}
+	if c.Permissions.PromptTimeout < 0 || c.Permissions.SessionIdle < 0 || c.Sandbox.Timeout < 0 || c.Sandbox.CPU < 0 {
+		return &KeyError{"permissions/sandbox", "durations must not be negative"}
+	}
+	if c.Hub.MaxSpokeSteps < 0 || c.Hub.MaxSpokeSteps > 64 {
+		return &KeyError{"hub.max_spoke_steps", "must be between 1 and 64"}
+	}
+	if c.Hub.MaxFrame != 0 && (c.Hub.MaxFrame < 4<<10 || c.Hub.MaxFrame > 64<<20) {
+		return &KeyError{"hub.max_frame", "must be between 4KiB and 64MiB"}
+	}
+	for i, a := range c.Apps.Installed {
+		if a == "" {
+			return &KeyError{fmt.Sprintf("apps.installed[%d]", i), "is empty"}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return &KeyError{"log.level", fmt.Sprintf("%q is not debug, info, warn or error", c.Log.Level)}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return &KeyError{"log.format", fmt.Sprintf("%q is neither text nor json", c.Log.Format)}
+	}
+	return nil
+}
+
+// AppSettings returns each app's settings as JSON.
+func (c *Config) AppSettings() (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	for id, v := range c.Apps.Settings {
+		b, err := json.Marshal(normalize(v))
+		if err != nil {
+			return nil, &KeyError{"apps.settings." + id, err.Error()}
+		}
+		out[id] = b
+	}
+	return out, nil
+}
+
+// normalize turns YAML's map[string]any trees into JSON-encodable values.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+		return x
+	case map[any]any:
+		m := map[string]any{}
+		for k, e := range x {
+			m[fmt.Sprint(k)] = normalize(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	}
+	return v
+}

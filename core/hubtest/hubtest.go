@@ -1,0 +1,109 @@
+// Package hubtest starts real hubs for tests: real spoke processes (the test
+// binary re-executed as the spoke, under the real sandbox), a real store,
+// and a scripted conversation that answers permission prompts.
+//
+// Test packages that use it must call Main from TestMain.
+package hubtest
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/secgpt-go/secgpt/apps"
+	_ "github.com/secgpt-go/secgpt/apps/standard" // the apps spokes may run
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/llm/offline"
+	"github.com/secgpt-go/secgpt/core/spoke"
+	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/state/bolt"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// Main runs the tests, or, when the binary was started as a spoke, the spoke.
+func Main(m *testing.M) {
+	if sandbox.IsChild() {
+		os.Exit(spoke.Main(Enter))
+	}
+	os.Exit(m.Run())
+}
+
+// Enter is the spoke entry used by test binaries (as bot/ does it).
+func Enter() (*os.File, *http.Client, error) {
+	_, f, err := sandbox.Enter()
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, sandbox.EgressClient(), nil
+}
+
+// Options for New. Zero values mean: offline model, a fresh bolt file,
+// every registered app, the sandbox on.
+type Options struct {
+	Model         llm.Model
+	SpokeModel    llm.Model
+	Store         state.Store
+	Apps          []ids.AppID
+	PromptTimeout time.Duration
+	SpokeTimeout  time.Duration
+	Limits        sandbox.Limits
+	SandboxOff    bool
+	MaxFrame      int
+	Trace         func(hub.TraceEvent)
+}
+
+// Spawner returns a spawner that re-executes the test binary.
+func Spawner(t testing.TB, off bool) *sandbox.Spawner {
+	t.Helper()
+	sp, err := sandbox.New(sandbox.Config{Exe: os.Args[0], Off: off, DefaultTimeout: 60 * time.Second})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	return sp
+}
+
+// Store opens a fresh bolt store closed at cleanup.
+func Store(t testing.TB) state.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// New returns a hub running real spokes.
+func New(t testing.TB, o Options) *hub.Hub {
+	t.Helper()
+	if o.Model == nil {
+		o.Model = offline.Model{}
+	}
+	if o.Store == nil {
+		o.Store = Store(t)
+	}
+	if o.Apps == nil {
+		o.Apps = apps.Registered()
+	}
+	cat, err := apps.NewCatalog(o.Apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.PromptTimeout == 0 {
+		o.PromptTimeout = 20 * time.Second
+	}
+	if o.SpokeTimeout == 0 {
+		o.SpokeTimeout = 60 * time.Second
+	}
+	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
+		Spawner: Spawner(t, o.SandboxOff), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
+		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
