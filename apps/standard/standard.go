@@ -10,6 +10,7 @@ import (
 	_ "github.com/secgpt-go/secgpt/apps/drive"
 	_ "github.com/secgpt-go/secgpt/apps/health"
 	_ "github.com/secgpt-go/secgpt/apps/mail"
+	_ "github.com/secgpt-go/secgpt/apps/relational"
 	_ "github.com/secgpt-go/secgpt/apps/ride"
 	_ "github.com/secgpt-go/secgpt/apps/travel"
 )

@@ -7,6 +7,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/appstest"
+	"github.com/secgpt-go/secgpt/apps/relational"
 	_ "github.com/secgpt-go/secgpt/apps/standard"
 	"github.com/secgpt-go/secgpt/core/ids"
 )
@@ -25,7 +26,11 @@ func TestRegistryHasEveryBuiltIn(t *testing.T) {
 		"health_companion", "metro_hail", "quick_ride", "search_gmail", "send_gmail_message",
 		"symptom_solver", "travel_mate",
 	}
+	want = append(want, relational.IDs()...)
 	got := apps.Registered()
+	if len(got) != len(want) {
+		t.Errorf("%d apps registered, want %d: %v", len(got), len(want), got)
+	}
 	for _, id := range want {
 		if !slices.Contains(got, id) {
 			t.Errorf("%s is not registered", id)
