@@ -123,6 +123,12 @@ type Matrix struct {
 	DataDir string `yaml:"data_dir"`
 	// PickleKey encrypts the crypto store's keys.
 	PickleKey string `yaml:"pickle_key"`
+	// RecoveryKey lets the bot cross-sign its device from secret storage.
+	RecoveryKey string `yaml:"recovery_key"`
+	// DisableEncryption turns end-to-end encryption off.
+	DisableEncryption bool `yaml:"disable_encryption"`
+	// DeviceName is the display name of a new device.
+	DeviceName string `yaml:"device_name"`
 }
 
 // Log configures logging.
@@ -271,6 +277,8 @@ var Env = []struct{ Name, Key string }{
 	{"MATRIX_PASSWORD", "matrix.password"},
 	{"MATRIX_ACCESS_TOKEN", "matrix.access_token"},
 	{"MATRIX_PICKLE_KEY", "matrix.pickle_key"},
+	{"MATRIX_RECOVERY_KEY", "matrix.recovery_key"},
+	{"SECGPT_CONFIG", "the config file (same as --config)"},
 }
 
 func applyEnv(c *Config, getenv func(string) string) error {
@@ -318,6 +326,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("MATRIX_PASSWORD", &c.Matrix.Password)
 	set("MATRIX_ACCESS_TOKEN", &c.Matrix.AccessToken)
 	set("MATRIX_PICKLE_KEY", &c.Matrix.PickleKey)
+	set("MATRIX_RECOVERY_KEY", &c.Matrix.RecoveryKey)
 	return nil
 }
 

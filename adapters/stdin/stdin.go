@@ -24,8 +24,10 @@ type Adapter struct {
 	user ids.UserID
 	conv ids.ConversationID
 
-	mu      sync.Mutex // guards out writes and pending
+	mu      sync.Mutex // guards out writes and the fields below
 	pending []chat.Prompt
+	busy    bool
+	wake    chan struct{} // closed and replaced when pending or busy change
 }
 
 // New returns a terminal adapter for the local user name.
@@ -33,7 +35,7 @@ func New(in io.Reader, out io.Writer, name string) *Adapter {
 	if name == "" {
 		name = "local"
 	}
-	return &Adapter{in: in, out: out, user: ids.UserID("terminal:" + name), conv: "terminal"}
+	return &Adapter{in: in, out: out, user: ids.UserID("terminal:" + name), conv: "terminal", wake: make(chan struct{})}
 }
 
 // User returns the SecGPT user the terminal speaks as.
@@ -41,7 +43,9 @@ func (a *Adapter) User() ids.UserID { return a.user }
 
 // Run reads lines until EOF or ctx ends. A line answers the oldest waiting
 // prompt if there is one; otherwise it is a message. Messages are handled
-// one at a time, in order.
+// one at a time: while one is being answered, the next line waits until a
+// prompt appears (it is then the answer) or the answer is posted. At EOF,
+// prompts still waiting are denied, since nobody is left to answer them.
 func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 	lines := make(chan string)
 	go func() {
@@ -56,52 +60,127 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 			}
 		}
 	}()
-	queue := make(chan chat.Message, 64)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for m := range queue {
-			as.Handle(ctx, m, a)
-			a.printf("\nyou> ")
-		}
-	}()
 	defer wg.Wait()
-	defer close(queue)
 	a.printf("you> ")
 	for {
+		var line string
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case line, ok := <-lines:
+		case l, ok := <-lines:
 			if !ok {
+				a.denyPending(ctx, as)
 				return nil
 			}
-			line = strings.TrimSpace(line)
-			if line == "" {
+			line = strings.TrimSpace(l)
+		}
+		if line == "" {
+			continue
+		}
+		if !a.waitTurn(ctx) {
+			return ctx.Err()
+		}
+		if p, ok := a.oldestPending(); ok {
+			d, valid := chat.ParseDecision(line)
+			if !valid {
+				a.printf("Please answer 1, 2, 3 or 4 (%s).\n", choices())
 				continue
 			}
-			if p, ok := a.oldestPending(); ok {
-				d, valid := chat.ParseDecision(line)
-				if !valid {
-					a.printf("Please answer 1, 2, 3 or 4 (%s).\n", choices())
-					continue
-				}
-				if err := as.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: a.user, Decision: d}); err != nil {
-					a.printf("That answer changed nothing: %v\n", err)
-				}
-				continue
+			if err := as.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: a.user, Decision: d}); err != nil {
+				a.printf("That answer changed nothing: %v\n", err)
 			}
-			if line == "/quit" || line == "!quit" || line == "exit" {
-				return nil
-			}
-			select {
-			case queue <- chat.Message{User: a.user, Conversation: a.conv, Text: line, EventID: ""}:
-			default:
-				a.printf("Too many queued messages; this one was dropped.\n")
-			}
+			a.dropPending(p.ID)
+			continue
+		}
+		if line == "/quit" || line == "!quit" || line == "exit" {
+			return nil
+		}
+		a.setBusy(true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			as.Handle(ctx, chat.Message{User: a.user, Conversation: a.conv, Text: line}, a)
+			a.setBusy(false)
+			a.printf("\nyou> ")
+		}()
+	}
+}
+
+// waitTurn blocks while a message is in flight and no prompt waits.
+func (a *Adapter) waitTurn(ctx context.Context) bool {
+	for {
+		a.mu.Lock()
+		ready := !a.busy || len(a.pending) > 0
+		wake := a.wake
+		a.mu.Unlock()
+		if ready {
+			return true
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
 		}
 	}
+}
+
+// setBusy records whether a message is in flight and wakes waitTurn.
+func (a *Adapter) setBusy(b bool) {
+	a.mu.Lock()
+	a.busy = b
+	a.signalLocked()
+	a.mu.Unlock()
+}
+
+// signalLocked wakes every waitTurn. Preconditions: a.mu held.
+func (a *Adapter) signalLocked() {
+	close(a.wake)
+	a.wake = make(chan struct{})
+}
+
+func (a *Adapter) denyPending(ctx context.Context, as chat.Assistant) {
+	for {
+		if !a.waitTurn(ctx) {
+			return
+		}
+		p, ok := a.oldestPending()
+		if !ok {
+			a.mu.Lock()
+			busy := a.busy
+			a.mu.Unlock()
+			if !busy {
+				return
+			}
+			continue
+		}
+		a.printf("(input closed: denying)\n")
+		_ = as.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: a.user, Decision: chat.Deny})
+		a.dropPending(p.ID)
+	}
+}
+
+// dropPending forgets a prompt and, if it was the one on screen, shows the
+// next one: prompts are shown one at a time, so a typed number always
+// answers the prompt the user just read.
+func (a *Adapter) dropPending(id ids.PromptID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, q := range a.pending {
+		if q.ID == id {
+			a.pending = append(a.pending[:i], a.pending[i+1:]...)
+			if i == 0 && len(a.pending) > 0 {
+				a.showLocked(a.pending[0])
+			}
+			a.signalLocked()
+			return
+		}
+	}
+}
+
+// showLocked prints a prompt. Preconditions: a.mu held.
+func (a *Adapter) showLocked(p chat.Prompt) {
+	fmt.Fprintf(a.out, "\n[permission] %s\n  %s\nAnswer 1-4: ", indent(p.Text()), choices())
 }
 
 func (a *Adapter) oldestPending() (chat.Prompt, bool) {
@@ -136,22 +215,18 @@ func (a *Adapter) Reply(_ context.Context, text string) error {
 // Prompt prints a permission prompt with numbered choices.
 func (a *Adapter) Prompt(_ context.Context, p chat.Prompt) error {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.pending = append(a.pending, p)
-	a.mu.Unlock()
-	a.printf("\n[permission] %s\n  %s\nAnswer 1-4: ", indent(p.Text()), choices())
+	if len(a.pending) == 1 {
+		a.showLocked(p)
+	}
+	a.signalLocked()
 	return nil
 }
 
 // Resolved prints the outcome of a prompt and stops waiting for it.
 func (a *Adapter) Resolved(_ context.Context, p chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
-	a.mu.Lock()
-	for i, q := range a.pending {
-		if q.ID == p.ID {
-			a.pending = append(a.pending[:i], a.pending[i+1:]...)
-			break
-		}
-	}
-	a.mu.Unlock()
+	a.dropPending(p.ID)
 	if expired {
 		a.printf("[permission] no answer in time: denied.\n")
 		return nil

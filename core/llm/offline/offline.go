@@ -327,10 +327,9 @@ var aliases = map[string][]string{
 }
 
 var (
-	emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
-	fromRE  = regexp.MustCompile(`(?i)\bfrom\s+['"]?([^'",.]+?)['"]?\s+to\s+`)
-	toRE    = regexp.MustCompile(`(?i)\bto\s+['"]?([A-Z][^'",.]*?)['"]?(?:\s+on\s+|[,.]|$)`)
-	dateRE  = regexp.MustCompile(`(?i)\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?`)
+	emailRE  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+	fromToRE = regexp.MustCompile(`\b[Ff]rom\s+['"]?([^'",.]+?)['"]?\s+to\s+['"]?([^'",.;]+?)['"]?(?:\s+on\s+|\s+at\s+|[,.;?!]|$)`)
+	dateRE   = regexp.MustCompile(`(?i)\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?`)
 )
 
 // FillArgs builds arguments for an object schema from the query: labelled
@@ -367,12 +366,12 @@ func FillArgs(schemaJSON json.RawMessage, query string, facts map[string]string)
 		case labelled[n] != "":
 			v = labelled[n]
 		case n == "start_point" || n == "departure_city" || n == "origin":
-			if m := fromRE.FindStringSubmatch(query); m != nil {
+			if m := fromToRE.FindStringSubmatch(query); m != nil {
 				v = strings.TrimSpace(m[1])
 			}
 		case n == "end_point" || n == "destination_city" || n == "destination":
-			if m := toRE.FindStringSubmatch(query); m != nil {
-				v = strings.TrimSpace(m[1])
+			if m := fromToRE.FindStringSubmatch(query); m != nil {
+				v = strings.TrimSpace(m[2])
 			}
 		case isEmail || n == "email" || n == "to":
 			v = emailRE.FindString(query)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/adapters/stdin"
+	"github.com/secgpt-go/secgpt/config"
+)
+
+const usage = `secgpt: an LLM assistant whose apps run isolated (SecGPT / IsolateGPT in Go)
+
+Usage:
+  secgpt [global flags] [command] [command flags]
+
+Commands:
+  chat        chat in the terminal (the default)
+  slack       run as a Slack app over Socket Mode
+  matrix      run as a Matrix bot
+  eval        run the evaluation: "eval case-studies [--json]"
+  doctor      report which sandbox protections are active here [--json]
+  audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
+  config      print the effective configuration (secrets masked)
+  help        show this help
+
+Global flags:
+`
+
+type globals struct {
+	configPath string
+	vanilla    bool
+	logLevel   string
+	user       string
+}
+
+func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
+	fs := flag.NewFlagSet("secgpt", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	var g globals
+	fs.StringVar(&g.configPath, "config", os.Getenv("SECGPT_CONFIG"), "YAML config `file` (env SECGPT_CONFIG); without one, embedded defaults")
+	fs.BoolVar(&g.vanilla, "vanilla", false, "run VanillaGPT, the non-isolated baseline, instead of the hub (unsafe; for comparison)")
+	fs.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (overrides log.level)")
+	fs.StringVar(&g.user, "user", os.Getenv("USER"), "terminal user `name` (chat only; the SecGPT user is terminal:NAME)")
+	fs.Usage = func() {
+		fmt.Fprint(errOut, usage)
+		fs.PrintDefaults()
+		fmt.Fprintln(errOut, "\nConfiguration keys and environment variables are listed in README.md.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cmd, rest := "chat", fs.Args()
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fs.Usage()
+		return 0
+	}
+	cfg, err := config.Load(g.configPath, nil)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 2
+	}
+	if g.logLevel != "" {
+		cfg.Log.Level = g.logLevel
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintln(errOut, "secgpt: --log-level:", err)
+			return 2
+		}
+	}
+	if g.vanilla {
+		cfg.Hub.Vanilla = true
+	}
+	log := newLogger(cfg.Log, errOut)
+	switch cmd {
+	case "chat":
+		return runChat(ctx, cfg, g, in, out, errOut, log)
+	case "slack":
+		return runSlack(ctx, cfg, rest, errOut, log)
+	case "matrix":
+		return runMatrix(ctx, cfg, rest, errOut, log)
+	case "eval":
+		return runEval(ctx, sandboxMode(cfg.Sandbox.Mode == "off"), rest, out, errOut)
+	case "doctor":
+		return runDoctor(ctx, cfg, rest, out, errOut, log)
+	case "audit":
+		return runAudit(ctx, cfg, rest, out, errOut, log)
+	case "config":
+		return printConfig(cfg, out)
+	}
+	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
+	return 2
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, log *slog.Logger) int {
+	d, err := build(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 1
+	}
+	defer d.Close()
+	fmt.Fprint(out, d.Banner())
+	fmt.Fprintln(out, `Type a request, "!help" for commands, "!quit" or Ctrl-D to leave.`)
+	a := stdin.New(in, out, g.user)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = d.Run(runCtx) }()
+	if err := a.Run(ctx, d.Assistant); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 1
+	}
+	return 0
+}
+
+func printConfig(cfg config.Config, out io.Writer) int {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	cfg.Model.APIKey = mask(cfg.Model.APIKey)
+	cfg.Slack.BotToken = mask(cfg.Slack.BotToken)
+	cfg.Slack.AppToken = mask(cfg.Slack.AppToken)
+	cfg.Matrix.Password = mask(cfg.Matrix.Password)
+	cfg.Matrix.AccessToken = mask(cfg.Matrix.AccessToken)
+	cfg.Matrix.PickleKey = mask(cfg.Matrix.PickleKey)
+	if i := strings.Index(cfg.Store.RedisURL, "@"); i > 0 {
+		cfg.Store.RedisURL = "redis://***" + cfg.Store.RedisURL[i:]
+	}
+	fmt.Fprintf(out, "%+v\n", cfg)
+	return 0
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/secgpt-go/secgpt/adapters/matrix"
+	"github.com/secgpt-go/secgpt/adapters/slack"
+	"github.com/secgpt-go/secgpt/config"
+)
+
+// serve runs an adapter's loop beside the deployment's background work.
+func serve(ctx context.Context, d *deployment, run func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = d.Run(ctx) }()
+	err := run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func runSlack(ctx context.Context, cfg config.Config, args []string, errOut io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("slack", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	d, err := build(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 1
+	}
+	defer d.Close()
+	fmt.Fprint(errOut, d.Banner())
+	a, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL}, d.Assistant, log)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt slack:", err)
+		return 2
+	}
+	if err := serve(ctx, d, a.Run); err != nil {
+		fmt.Fprintln(errOut, "secgpt slack:", err)
+		return 1
+	}
+	return 0
+}
+
+func runMatrix(ctx context.Context, cfg config.Config, args []string, errOut io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	m := cfg.Matrix
+	dir := m.DataDir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(cfg.Store.Path), "matrix")
+	}
+	d, err := build(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 1
+	}
+	defer d.Close()
+	fmt.Fprint(errOut, d.Banner())
+	a, err := matrix.New(matrix.Config{
+		Homeserver: m.Homeserver, UserID: m.UserID, Password: m.Password, AccessToken: m.AccessToken, DeviceID: m.DeviceID,
+		StateDir: dir, AllowUsers: m.AllowUsers, AllowServers: m.AllowServers, CommandPrefix: m.CommandPrefix,
+		PickleKey: m.PickleKey, RecoveryKey: m.RecoveryKey, DisableEncryption: m.DisableEncryption, DeviceName: m.DeviceName,
+	}, d.Assistant, log)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt matrix:", err)
+		return 2
+	}
+	if err := serve(ctx, d, a.Run); err != nil {
+		fmt.Fprintln(errOut, "secgpt matrix:", err)
+		return 1
+	}
+	return 0
+}

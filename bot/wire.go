@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/llm/offline"
+	"github.com/secgpt-go/secgpt/core/llm/provider"
+	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/state/bolt"
+	"github.com/secgpt-go/secgpt/core/state/redis"
+	"github.com/secgpt-go/secgpt/core/vanilla"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// deployment is everything one running assistant is made of.
+type deployment struct {
+	Assistant chat.Assistant
+	Store     state.Store
+	hub       *hub.Hub
+	modelDesc string
+	sandbox   string
+	apps      []ids.AppID
+	vanilla   bool
+	closers   []func() error
+}
+
+func (d *deployment) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		_ = d.closers[i]()
+	}
+}
+
+// Run serves background work (relayed permission answers) until ctx ends.
+func (d *deployment) Run(ctx context.Context) error {
+	if d.hub == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return d.hub.Run(ctx)
+}
+
+// Banner says which model, store, sandbox and apps are in use.
+func (d *deployment) Banner() string {
+	mode := "SecGPT (isolated hub and spokes)"
+	if d.vanilla {
+		mode = "VanillaGPT baseline (NOT isolated: every app shares one context)"
+	}
+	names := make([]string, len(d.apps))
+	for i, a := range d.apps {
+		names[i] = string(a)
+	}
+	return fmt.Sprintf("SecGPT-Go: %s\n  model:   %s\n  store:   %s\n  sandbox: %s\n  apps:    %s\n",
+		mode, d.modelDesc, d.Store.Describe(), d.sandbox, strings.Join(names, ", "))
+}
+
+func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
+	switch cfg.Store.Backend {
+	case "redis":
+		s, err := redis.Open(ctx, cfg.Store.RedisURL, redis.Options{Namespace: cfg.Store.Namespace, MemoryRetention: cfg.Store.MemoryRetention.D()})
+		if err != nil {
+			return nil, fmt.Errorf("open redis store: %w", err)
+		}
+		return s, nil
+	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+		s, err := bolt.Open(cfg.Store.Path, bolt.Options{MemoryRetention: cfg.Store.MemoryRetention.D()})
+		if err != nil {
+			return nil, fmt.Errorf("open state file %s: %w", cfg.Store.Path, err)
+		}
+		return s, nil
+	}
+}
+
+func newModel(ctx context.Context, cfg config.Config) (llm.Model, string, error) {
+	if cfg.Model.Provider == "offline" {
+		return offline.Model{}, offline.Name, nil
+	}
+	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D()}
+	m, err := provider.New(ctx, pc)
+	if err != nil {
+		return nil, "", fmt.Errorf("model: %w", err)
+	}
+	return m, provider.Describe(pc), nil
+}
+
+func installedApps(cfg config.Config) ([]ids.AppID, error) {
+	if len(cfg.Apps.Installed) == 0 {
+		return apps.Registered(), nil
+	}
+	var out []ids.AppID
+	known := map[ids.AppID]bool{}
+	for _, id := range apps.Registered() {
+		known[id] = true
+	}
+	for i, a := range cfg.Apps.Installed {
+		if !known[ids.AppID(a)] {
+			return nil, &config.KeyError{Key: fmt.Sprintf("apps.installed[%d]", i), Msg: fmt.Sprintf("no app %q (built-in apps: %v)", a, apps.Registered())}
+		}
+		out = append(out, ids.AppID(a))
+	}
+	return out, nil
+}
+
+// build wires a deployment from the config.
+func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deployment, error) {
+	d := &deployment{vanilla: cfg.Hub.Vanilla}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	installed, err := installedApps(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.apps = installed
+	cat, err := apps.NewCatalog(installed)
+	if err != nil {
+		return nil, fmt.Errorf("install apps: %w", err)
+	}
+	settings, err := cfg.AppSettings()
+	if err != nil {
+		return nil, err
+	}
+	appCfg := map[ids.AppID]json.RawMessage{}
+	for id, raw := range settings {
+		appCfg[ids.AppID(id)] = raw
+	}
+	model, desc, err := newModel(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.modelDesc = desc
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.Store = st
+	d.closers = append(d.closers, st.Close)
+
+	if cfg.Hub.Vanilla {
+		v, err := vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, AppConfig: appCfg, MaxSteps: cfg.Hub.MaxSpokeSteps, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		d.Assistant = v
+		d.sandbox = "none (VanillaGPT runs every app in its own process)"
+		ok = true
+		return d, nil
+	}
+	sp, err := sandbox.New(sandbox.Config{
+		Off:            cfg.Sandbox.Mode == "off",
+		DefaultTimeout: cfg.Sandbox.Timeout.D(),
+		Logger:         log,
+		Audit: func(ctx context.Context, app, host string, allowed bool) {
+			typ := "egress"
+			if !allowed {
+				typ = "egress_denied"
+			}
+			_ = st.AppendAudit(ctx, state.AuditEvent{Type: typ, App: ids.AppID(app), Detail: host})
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	d.sandbox = "on (see `secgpt doctor`)"
+	if cfg.Sandbox.Mode == "off" {
+		d.sandbox = "OFF — spokes are separate processes but not confined (sandbox.mode: off)"
+	}
+	h, err := hub.New(hub.Options{
+		Store: st, Catalog: cat, Model: model, Spawner: sp, AppConfig: appCfg,
+		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
+		SpokeTimeout: cfg.Sandbox.Timeout.D(),
+		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
+			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
+		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.hub = h
+	d.Assistant = h
+	ok = true
+	return d, nil
+}
