@@ -23,7 +23,7 @@ import (
 
 // Env is an in-memory apps.Env. All apps given the same Env share one state
 // namespace, as the mail apps share "gmail" in the hub. The zero value is
-// not usable; use NewEnv.
+// an Env with no user, config or network and empty state.
 type Env struct {
 	// UserID is returned by User; NewEnv sets "terminal:tester".
 	UserID ids.UserID
@@ -73,6 +73,9 @@ func (e *Env) PutState(ctx context.Context, key string, value json.RawMessage) e
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.state == nil {
+		e.state = map[string]json.RawMessage{}
+	}
 	e.state[key] = slices.Clone(value)
 	return nil
 }

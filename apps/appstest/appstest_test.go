@@ -37,6 +37,16 @@ func TestEnvState(t *testing.T) {
 	}
 }
 
+func TestZeroEnv(t *testing.T) {
+	var e Env
+	if err := e.PutState(t.Context(), "k", json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := e.GetState(t.Context(), "k"); !ok || string(v) != "1" {
+		t.Errorf("GetState = %s %v", v, ok)
+	}
+}
+
 func TestEnvNoNetwork(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
 	_, err := NewEnv().HTTPClient().Do(req)
