@@ -360,3 +360,30 @@ func FuzzGmailMessage(f *testing.F) {
 		}
 	})
 }
+
+// No subject or address a model can send adds a header to the raw message.
+func FuzzRFC2822NoHeaderInjection(f *testing.F) {
+	f.Add("a@example.com", "Hello\r\nBcc: x@example.com", "body\r\n\r\nBcc: y@example.com")
+	f.Add("a@example.com\nBcc: z@example.com", "s", "b")
+	f.Fuzz(func(t *testing.T, to, subject, body string) {
+		raw, _ := json.Marshal(map[string]any{"to": to, "subject": subject, "message": body})
+		m, err := decodeOutgoing(raw)
+		if err != nil {
+			return
+		}
+		msg, err := netmail.ReadMessage(strings.NewReader(string(rfc2822(m))))
+		if err != nil {
+			t.Fatalf("unparsable message: %v", err)
+		}
+		for k := range msg.Header {
+			switch k {
+			case "To", "Subject", "Mime-Version", "Content-Type", "Content-Transfer-Encoding":
+			default:
+				t.Fatalf("unexpected header %q", k)
+			}
+		}
+		if got := msg.Header.Get("To"); got != m.To[0] {
+			t.Fatalf("To %q, want %q", got, m.To[0])
+		}
+	})
+}
