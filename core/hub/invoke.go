@@ -138,7 +138,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		case isc.KindLog:
 			var l isc.Log
 			if f.Decode(&l) == nil {
-				h.log.Info("spoke log", "app", sp.ID, "msg", truncate(l.Message, 500))
+				h.log.Debug("spoke log", "app", sp.ID, "msg", truncate(l.Message, 500))
 			}
 			continue
 		case isc.KindModelRequest:

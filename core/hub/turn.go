@@ -159,7 +159,7 @@ func (t *turn) plan(ctx context.Context, facts map[string]string, only map[ids.A
 		h.log.Warn("invalid plan", "attempt", attempt+1, "err", err)
 		// Tell the model what was wrong, once.
 		req = cloneRequest(req)
-		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleUser,
+		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleSystem,
 			Content: "Your previous answer was not a valid plan (" + truncate(err.Error(), 500) + "). Call " + plan.ToolName + " once with a plan that matches its schema."})
 	}
 	return nil, lastErr
