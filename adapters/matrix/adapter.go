@@ -1,0 +1,586 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// platform is the prefix of every UserID and ConversationID this adapter makes.
+const platform = "matrix:"
+
+// Adapter connects one Matrix bot account to a chat.Assistant.
+type Adapter struct {
+	cfg   Config
+	asst  chat.Assistant
+	log   *slog.Logger
+	store *sessionStore
+	seen  *seenSet
+	ready chan struct{}
+
+	// Set once by Run before syncing starts; read-only afterwards.
+	cli         *mautrix.Client
+	runCtx      context.Context
+	displayName string
+	e2ee        io.Closer
+
+	readyOnce    sync.Once
+	syncFailures atomic.Int32
+	handlers     sync.WaitGroup
+
+	mu sync.Mutex // guards all following fields
+	// prompts are the permission prompts shown and not yet resolved, by the
+	// event ID of the prompt message.
+	prompts map[id.EventID]*shownPrompt
+	// promptEvents maps a prompt to the event that shows it.
+	promptEvents map[ids.PromptID]id.EventID
+	// members caches member counts (joined or invited) (DM detection); member events clear it.
+	members map[id.RoomID]int
+	// warned holds rooms already told that this build cannot decrypt.
+	warned map[id.RoomID]bool
+}
+
+// New checks cfg and opens the adapter's state directory. It does no network
+// I/O; Run logs in. log may be nil.
+func New(cfg Config, a chat.Assistant, log *slog.Logger) (*Adapter, error) {
+	if a == nil {
+		return nil, errors.New("matrix adapter: assistant is nil")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("matrix config: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := openSessionStore(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Adapter{
+		cfg:          cfg,
+		asst:         a,
+		log:          log.With("adapter", "matrix"),
+		store:        st,
+		seen:         newSeenSet(4096),
+		ready:        make(chan struct{}),
+		prompts:      make(map[id.EventID]*shownPrompt),
+		promptEvents: make(map[ids.PromptID]id.EventID),
+		members:      make(map[id.RoomID]int),
+		warned:       make(map[id.RoomID]bool),
+	}, nil
+}
+
+// Ready is closed once the bot is logged in and its first sync is processed.
+func (a *Adapter) Ready() <-chan struct{} { return a.ready }
+
+// Session reports the bot's user and device once Run has logged in.
+func (a *Adapter) Session() (id.UserID, id.DeviceID) {
+	s := a.store.get()
+	return s.UserID, s.DeviceID
+}
+
+// Run logs in, then syncs and answers until ctx ends or the homeserver
+// rejects the bot's credentials. Transient failures (network, 5xx, rate
+// limits) are retried with backoff. It waits for in-flight messages to finish
+// before returning.
+func (a *Adapter) Run(ctx context.Context) error {
+	a.runCtx = ctx
+	if err := a.login(ctx); err != nil {
+		return err
+	}
+	closer, err := a.initCrypto(ctx)
+	if err != nil {
+		return fmt.Errorf("matrix encryption: %w", err)
+	}
+	a.e2ee = closer
+	if closer == nil {
+		a.cli.StateStore = mautrix.NewMemoryStateStore()
+	}
+	defer func() {
+		if a.e2ee != nil {
+			if err := a.e2ee.Close(); err != nil {
+				a.log.Warn("close crypto store", "err", err)
+			}
+		}
+	}()
+	a.register()
+	if dn, err := a.cli.GetOwnDisplayName(ctx); err == nil && dn != nil {
+		a.displayName = dn.DisplayName
+	}
+	u, d := a.Session()
+	a.log.Info("matrix bot running", "user", u, "device", d, "encryption", a.e2ee != nil)
+	err = a.syncLoop(ctx)
+	a.handlers.Wait()
+	return err
+}
+
+// login authenticates the client, reusing the stored device and token.
+func (a *Adapter) login(ctx context.Context) error {
+	cli, err := mautrix.NewClient(a.cfg.Homeserver, "", "")
+	if err != nil {
+		return fmt.Errorf("matrix client: %w", err)
+	}
+	cli.Log = zerolog.New(slogWriter{a.log}).Level(zerolog.InfoLevel)
+	// Rate limits and gateway errors are retried by this package (retry.go),
+	// which also reads the body's retry_after_ms that mautrix ignores.
+	cli.IgnoreRateLimit = true
+	cli.DefaultHTTPRetries = 0
+	cli.Store = a.store
+	syncer := &syncer{DefaultSyncer: mautrix.NewDefaultSyncer(), a: a}
+	syncer.FilterJSON = &mautrix.Filter{Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: 50}}}
+	cli.Syncer = syncer
+	a.cli = cli
+
+	prev := a.store.get()
+	if prev.Homeserver != "" && (prev.Homeserver != a.cfg.Homeserver || (a.cfg.UserID != "" && prev.UserID != id.UserID(a.cfg.UserID))) {
+		// Another account's device and sync position mean nothing here.
+		a.log.Warn("stored matrix session is for another account; starting fresh", "stored_user", prev.UserID)
+		if err := a.store.update(func(s *session) { *s = session{PickleKey: s.PickleKey} }); err != nil {
+			return err
+		}
+		prev = a.store.get()
+	}
+
+	var user id.UserID
+	var device id.DeviceID
+	token := a.cfg.AccessToken
+	switch {
+	case token != "":
+		cli.AccessToken = token
+		who, err := a.whoami(ctx)
+		if err != nil {
+			return fmt.Errorf("matrix login with access token: %w", err)
+		}
+		if a.cfg.UserID != "" && who.UserID != id.UserID(a.cfg.UserID) {
+			return fmt.Errorf("matrix access token belongs to %s, not %s", who.UserID, a.cfg.UserID)
+		}
+		user, device = who.UserID, who.DeviceID
+		if device == "" {
+			device = id.DeviceID(a.cfg.DeviceID)
+		}
+		if device == "" {
+			return errors.New("matrix: the homeserver did not say which device the access token belongs to; set the device ID")
+		}
+		token = "" // configured tokens are not copied into the state file
+	default:
+		if prev.AccessToken != "" && prev.UserID == id.UserID(a.cfg.UserID) &&
+			(a.cfg.DeviceID == "" || prev.DeviceID == id.DeviceID(a.cfg.DeviceID)) {
+			cli.AccessToken = prev.AccessToken
+			who, err := a.whoami(ctx)
+			switch {
+			case err == nil && who.UserID == prev.UserID:
+				user, device, token = who.UserID, prev.DeviceID, prev.AccessToken
+			case err == nil || errors.Is(err, mautrix.MUnknownToken):
+				a.log.Info("stored matrix access token no longer valid; logging in again", "device", prev.DeviceID)
+			default:
+				return fmt.Errorf("matrix check stored login: %w", err)
+			}
+		}
+		if user == "" {
+			deviceID := id.DeviceID(a.cfg.DeviceID)
+			if deviceID == "" {
+				deviceID = prev.DeviceID
+			}
+			cli.AccessToken = ""
+			var resp *mautrix.RespLogin
+			err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
+				resp, err = cli.Login(ctx, &mautrix.ReqLogin{
+					Type:                     mautrix.AuthTypePassword,
+					Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: a.cfg.UserID},
+					Password:                 a.cfg.Password,
+					DeviceID:                 deviceID,
+					InitialDeviceDisplayName: a.cfg.DeviceName,
+				})
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("matrix password login as %s: %w", a.cfg.UserID, err)
+			}
+			user, device, token = resp.UserID, resp.DeviceID, resp.AccessToken
+			cli.AccessToken = token
+		}
+	}
+	cli.UserID, cli.DeviceID = user, device
+	return a.store.update(func(s *session) {
+		if s.UserID != user {
+			s.NextBatch, s.FilterID = "", ""
+		}
+		s.Homeserver, s.UserID, s.DeviceID, s.AccessToken = a.cfg.Homeserver, user, device, token
+	})
+}
+
+func (a *Adapter) whoami(ctx context.Context) (who *mautrix.RespWhoami, err error) {
+	err = retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
+		who, err = a.cli.Whoami(ctx)
+		return err
+	})
+	return who, err
+}
+
+// register installs the sync handlers. The old-event filter goes first so
+// that nothing, not even decryption, sees events from before the bot joined.
+func (a *Adapter) register() {
+	s := a.cli.Syncer.(*syncer)
+	s.OnEventType(event.StateMember, a.onMember)
+	s.OnEventType(event.EventMessage, a.onMessage)
+	s.OnEventType(event.EventReaction, a.onReaction)
+	if a.e2ee == nil {
+		s.OnEvent(a.cli.StateStoreSyncHandler)
+		s.OnEventType(event.EventEncrypted, a.onUndecryptable)
+	}
+}
+
+// syncLoop keeps syncing until ctx ends. SyncWithContext itself retries
+// failed requests via syncer.OnFailedSync; it only returns on errors it
+// considers fatal, which are retried here too unless the token is dead.
+func (a *Adapter) syncLoop(ctx context.Context) error {
+	for {
+		err := a.cli.SyncWithContext(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, mautrix.MUnknownToken) {
+			return fmt.Errorf("matrix sync: access token rejected: %w", err)
+		}
+		wait := a.failureBackoff(err)
+		a.log.Warn("matrix sync stopped; restarting", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// failureBackoff counts one more sync failure and returns how long to wait.
+func (a *Adapter) failureBackoff(err error) time.Duration {
+	n := a.syncFailures.Add(1)
+	backoff := a.cfg.RetryBase
+	for i := int32(1); i < n && backoff < a.cfg.RetryMax; i++ {
+		backoff *= 2
+	}
+	if wait, ok := retryAfter(err, backoff); ok && wait > 0 {
+		backoff = wait
+	}
+	return min(backoff, a.cfg.RetryMax)
+}
+
+// syncer is mautrix's default syncer with this adapter's backoff and
+// old-event filter.
+type syncer struct {
+	*mautrix.DefaultSyncer
+	a *Adapter
+}
+
+// OnFailedSync backs off exponentially (honouring rate limits) and gives up
+// only when the access token is rejected.
+func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
+	if errors.Is(err, mautrix.MUnknownToken) {
+		return 0, err
+	}
+	wait := s.a.failureBackoff(err)
+	s.a.log.Warn("matrix sync failed", "err", err, "retry_in", wait)
+	return wait, nil
+}
+
+// ProcessResponse filters old events out of resp before the handlers run.
+func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
+	if s.a.syncFailures.Swap(0) > 0 {
+		s.a.log.Info("matrix sync recovered")
+	}
+	dropOldEvents(s.a.cli.UserID, resp, since)
+	err := s.DefaultSyncer.ProcessResponse(ctx, resp, since)
+	s.a.readyOnce.Do(func() { close(s.a.ready) })
+	return err
+}
+
+// dropOldEvents removes timeline messages a bot must not answer: everything
+// in the first sync of a fresh session (history), and everything before the
+// bot's own join in a room it just joined (history sent along with the join).
+// State events stay: the state store and the crypto machine need them.
+func dropOldEvents(self id.UserID, resp *mautrix.RespSync, since string) {
+	for roomID, room := range resp.Rooms.Join {
+		evts := room.Timeline.Events
+		cut := 0
+		if since == "" {
+			cut = len(evts)
+		} else {
+			for i := len(evts) - 1; i >= 0; i-- {
+				if isOwnJoin(self, evts[i]) {
+					cut = i
+					break
+				}
+			}
+		}
+		if cut == 0 {
+			continue
+		}
+		kept := evts[:0:0]
+		for i, e := range evts {
+			if i >= cut || e.StateKey != nil {
+				kept = append(kept, e)
+			}
+		}
+		room.Timeline.Events = kept
+		resp.Rooms.Join[roomID] = room
+	}
+}
+
+// isOwnJoin reports whether e is the bot joining (not a profile change).
+func isOwnJoin(self id.UserID, e *event.Event) bool {
+	if e.Type != event.StateMember || e.GetStateKey() != string(self) {
+		return false
+	}
+	if m, _ := e.Content.Raw["membership"].(string); m != string(event.MembershipJoin) {
+		return false
+	}
+	if e.Unsigned.PrevContent != nil {
+		if pm, _ := e.Unsigned.PrevContent.Raw["membership"].(string); pm == string(event.MembershipJoin) {
+			return false
+		}
+	}
+	return true
+}
+
+// onMember joins rooms allowed users invite the bot to and refuses the rest.
+func (a *Adapter) onMember(ctx context.Context, evt *event.Event) {
+	a.mu.Lock()
+	delete(a.members, evt.RoomID)
+	a.mu.Unlock()
+	if evt.GetStateKey() != string(a.cli.UserID) {
+		return
+	}
+	mem := evt.Content.AsMember()
+	inviteKey := "invite|" + string(evt.RoomID)
+	if mem.Membership != event.MembershipInvite {
+		if mem.Membership.IsLeaveOrBan() || mem.Membership == event.MembershipJoin {
+			a.seen.forget(inviteKey) // a later invite to this room is new
+		}
+		return
+	}
+	if evt.Mautrix.EventSource&event.SourceInvite == 0 || !a.seen.add(inviteKey) {
+		return
+	}
+	if !a.cfg.allowed(evt.Sender) {
+		a.log.Warn("refusing matrix invite from user not on the allow-list", "room", evt.RoomID, "inviter", evt.Sender)
+		err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) error {
+			_, err := a.cli.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: "this bot only joins rooms of allowed users"})
+			return err
+		})
+		if err != nil {
+			a.log.Warn("reject matrix invite", "room", evt.RoomID, "err", err)
+		}
+		return
+	}
+	a.log.Info("joining matrix room", "room", evt.RoomID, "inviter", evt.Sender)
+	err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) error {
+		_, err := a.cli.JoinRoomByID(ctx, evt.RoomID)
+		return err
+	})
+	if err != nil {
+		a.log.Warn("join matrix room", "room", evt.RoomID, "err", err)
+		a.seen.forget(inviteKey)
+	}
+}
+
+// onMessage routes a room message: a typed answer to a pending prompt, a
+// message for the assistant, or nothing.
+func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
+	if evt.Sender == a.cli.UserID || !a.seen.add(string(evt.ID)) {
+		return
+	}
+	content := evt.Content.AsMessage()
+	if content.MsgType != event.MsgText && content.MsgType != event.MsgEmote {
+		return // notices are what bots send; images etc. carry no question
+	}
+	if content.RelatesTo.GetReplaceID() != "" {
+		return // an edit of an earlier message, which was answered already
+	}
+	if !a.cfg.allowed(evt.Sender) {
+		a.log.Info("ignoring matrix message from user not on the allow-list", "room", evt.RoomID, "sender", evt.Sender)
+		return
+	}
+	content.RemoveReplyFallback()
+	text, addressed := a.addressed(content)
+	thread := content.RelatesTo.GetThreadParent()
+
+	if d, ok := chat.ParseDecision(text); ok {
+		if sp := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender); sp != nil {
+			a.answer(ctx, sp, evt.Sender, d, "text")
+			return
+		}
+	}
+
+	dm := a.isDM(ctx, evt.RoomID)
+	if !dm && !addressed {
+		return
+	}
+	if strings.TrimSpace(text) == "" {
+		return
+	}
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	if !dm && thread == "" {
+		c.thread = evt.ID // in rooms the answer goes to the message's thread
+	}
+	msg := chat.Message{
+		User:         userID(evt.Sender),
+		Conversation: c.id(),
+		Text:         text,
+		EventID:      string(evt.ID),
+	}
+	a.handlers.Add(1)
+	go func() {
+		defer a.handlers.Done()
+		stop := c.startTyping(a.runCtx)
+		defer stop()
+		a.asst.Handle(a.runCtx, msg, c)
+	}()
+}
+
+// addressed strips a command prefix or leading mention from the message and
+// reports whether either was there (or the bot was mentioned anywhere).
+func (a *Adapter) addressed(content *event.MessageEventContent) (string, bool) {
+	body := strings.TrimSpace(content.Body)
+	mentioned := content.Mentions != nil && content.Mentions.Has(a.cli.UserID)
+	if rest, ok := cutPrefixFold(body, a.cfg.CommandPrefix); ok {
+		return rest, true
+	}
+	names := []string{string(a.cli.UserID), a.cli.UserID.Localpart()}
+	if a.displayName != "" {
+		names = append(names, a.displayName)
+	}
+	for _, n := range names {
+		if rest, ok := cutPrefixFold(body, n); ok {
+			return strings.TrimLeft(rest, ":, "), true
+		}
+	}
+	if !mentioned && strings.Contains(content.FormattedBody, "https://matrix.to/#/"+string(a.cli.UserID)) {
+		mentioned = true
+	}
+	return body, mentioned
+}
+
+// cutPrefixFold cuts prefix p off s, case-insensitively, if a word boundary
+// (space or punctuation) or the end follows it.
+func cutPrefixFold(s, p string) (string, bool) {
+	if p == "" || len(s) < len(p) || !strings.EqualFold(s[:len(p)], p) {
+		return s, false
+	}
+	rest := s[len(p):]
+	if rest != "" && !strings.ContainsRune(" \t\n:,", rune(rest[0])) {
+		return s, false
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// isDM reports whether the room has just the bot and one other person
+// (joined or invited).
+func (a *Adapter) isDM(ctx context.Context, room id.RoomID) bool {
+	a.mu.Lock()
+	n, ok := a.members[room]
+	a.mu.Unlock()
+	if !ok {
+		var resp *mautrix.RespMembers
+		err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
+			resp, err = a.cli.Members(ctx, room)
+			return err
+		})
+		if err != nil {
+			a.log.Warn("list matrix room members", "room", room, "err", err)
+			return false
+		}
+		n = 0
+		for _, e := range resp.Chunk {
+			if m, _ := e.Content.Raw["membership"].(string); m == string(event.MembershipJoin) || m == string(event.MembershipInvite) {
+				n++
+			}
+		}
+		a.mu.Lock()
+		a.members[room] = n
+		a.mu.Unlock()
+	}
+	return n <= 2
+}
+
+// onUndecryptable tells a room once that this build cannot read encrypted
+// messages, so users are not left waiting.
+func (a *Adapter) onUndecryptable(ctx context.Context, evt *event.Event) {
+	if evt.Sender == a.cli.UserID || !a.cfg.allowed(evt.Sender) {
+		return
+	}
+	a.mu.Lock()
+	done := a.warned[evt.RoomID]
+	a.warned[evt.RoomID] = true
+	a.mu.Unlock()
+	if done {
+		return
+	}
+	a.log.Warn("encrypted matrix message, but this build has no end-to-end encryption", "room", evt.RoomID)
+	c := &conversation{a: a, room: evt.RoomID}
+	if err := c.send(ctx, noticeContent("I can't read encrypted messages: this SecGPT build has no end-to-end encryption (see docs/matrix.md).")); err != nil {
+		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)
+	}
+}
+
+func userID(u id.UserID) ids.UserID { return ids.UserID(platform + string(u)) }
+
+// matrixUser returns the Matrix user ID inside a SecGPT UserID, or "".
+func matrixUser(u ids.UserID) id.UserID {
+	s, ok := strings.CutPrefix(string(u), platform)
+	if !ok {
+		return ""
+	}
+	return id.UserID(s)
+}
+
+// seenSet remembers recently handled keys (event IDs) so that a replayed or
+// re-dispatched event is processed once. It forgets the oldest beyond size.
+type seenSet struct {
+	size int
+
+	mu    sync.Mutex // guards keys and order
+	keys  map[string]bool
+	order []string
+}
+
+func newSeenSet(size int) *seenSet {
+	return &seenSet{size: size, keys: make(map[string]bool, size)}
+}
+
+// add records k and reports whether it was new.
+func (s *seenSet) add(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys[k] {
+		return false
+	}
+	s.keys[k] = true
+	s.order = append(s.order, k)
+	if len(s.order) > s.size {
+		delete(s.keys, s.order[0])
+		s.order = s.order[1:]
+	}
+	return true
+}
+
+func (s *seenSet) forget(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.keys, k) // a stale copy in order only ages out early
+}

@@ -1,0 +1,96 @@
+//go:build goolm || libolm
+
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
+)
+
+// EncryptionCompiled reports whether this build can use end-to-end
+// encryption (built with -tags goolm or -tags libolm).
+const EncryptionCompiled = true
+
+// cryptoFile is the crypto store (Olm account, Megolm sessions, device
+// lists, room state) beside the session file.
+const cryptoFile = "matrix-crypto.db"
+
+// initCrypto sets up mautrix's crypto helper on a SQLite store in StateDir.
+// The store keeps the Olm account, so the same device keeps its keys across
+// restarts; the pickle key encrypts them at rest.
+func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
+	if a.cfg.DisableEncryption {
+		return nil, nil
+	}
+	key := a.cfg.PickleKey
+	if key == "" {
+		var err error
+		if key, err = a.store.pickleKey(); err != nil {
+			return nil, err
+		}
+	}
+	h, err := cryptohelper.NewCryptoHelper(a.cli, []byte(key), filepath.Join(a.cfg.StateDir, cryptoFile))
+	if err != nil {
+		return nil, fmt.Errorf("open crypto store: %w", err)
+	}
+	h.DecryptErrorCallback = func(evt *event.Event, err error) {
+		a.log.Warn("cannot decrypt matrix event", "room", evt.RoomID, "event", evt.ID, "sender", evt.Sender, "err", err)
+	}
+	if err := h.Init(ctx); err != nil {
+		_ = h.Close()
+		return nil, fmt.Errorf("init crypto (if the device changed, move %s away): %w", cryptoFile, err)
+	}
+	a.cli.Crypto = h
+	if a.cfg.RecoveryKey != "" {
+		if err := h.Machine().VerifyWithRecoveryKey(ctx, a.cfg.RecoveryKey); err != nil {
+			_ = h.Close()
+			return nil, fmt.Errorf("cross-sign device with recovery key: %w", err)
+		}
+		a.log.Info("matrix device cross-signed with the recovery key")
+	}
+	return h, nil
+}
+
+// SetupCrossSigning logs the bot in, creates its cross-signing keys, signs
+// its device with them, stores the private keys in secret storage and
+// returns the recovery key. Run it once per account (it replaces existing
+// cross-signing keys); later devices of the bot verify themselves with
+// Config.RecoveryKey. The homeserver asks for the account password.
+func (a *Adapter) SetupCrossSigning(ctx context.Context) (string, error) {
+	if a.cfg.Password == "" {
+		return "", errors.New("setting up cross-signing needs the bot's password")
+	}
+	if a.cfg.DisableEncryption {
+		return "", errors.New("encryption is disabled in the config")
+	}
+	if err := a.login(ctx); err != nil {
+		return "", err
+	}
+	cfg := a.cfg
+	a.cfg.RecoveryKey = ""
+	closer, err := a.initCrypto(ctx)
+	a.cfg = cfg
+	if err != nil {
+		return "", err
+	}
+	defer closer.Close()
+	h := closer.(*cryptohelper.CryptoHelper)
+	mach := h.Machine()
+	rk, _, err := mach.GenerateAndUploadCrossSigningKeysWithPassword(ctx, a.cfg.Password, "")
+	if err != nil {
+		return "", fmt.Errorf("create cross-signing keys: %w", err)
+	}
+	if err := mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
+		return "", fmt.Errorf("sign own device: %w", err)
+	}
+	if err := mach.SignOwnMasterKey(ctx); err != nil {
+		return "", fmt.Errorf("sign own master key: %w", err)
+	}
+	return rk, nil
+}

@@ -1,0 +1,26 @@
+//go:build goolm || libolm
+
+package matrixtest
+
+import (
+	"context"
+	"path/filepath"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+)
+
+// EncryptionCompiled reports whether test clients can use encryption.
+const EncryptionCompiled = true
+
+func enableCrypto(ctx context.Context, cli *mautrix.Client, dir string) (func(), error) {
+	h, err := cryptohelper.NewCryptoHelper(cli, []byte("matrixtest pickle key"), filepath.Join(dir, "crypto.db"))
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Init(ctx); err != nil {
+		return nil, err
+	}
+	cli.Crypto = h
+	return func() { _ = h.Close() }, nil
+}
