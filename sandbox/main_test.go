@@ -69,7 +69,14 @@ func result(err error, detail string) outcome {
 var actions = map[string]func(conn *os.File, args []string) outcome{
 	"ready": func(*os.File, []string) outcome { return outcome{OK: true} },
 	"exec": func(*os.File, []string) outcome {
-		return result(exec.Command("/bin/sh", "-c", "true").Run(), "")
+		// Both the os/exec path and a bare execve, which would replace
+		// this process if it succeeded.
+		err1 := exec.Command("/bin/sh", "-c", "true").Run()
+		err2 := unix.Exec("/bin/sh", []string{"sh", "-c", "true"}, nil)
+		if err1 == nil || err2 == nil {
+			return outcome{OK: true}
+		}
+		return outcome{Err: fmt.Sprintf("os/exec: %v; execve: %v", err1, err2)}
 	},
 	"read": func(_ *os.File, args []string) outcome {
 		b, err := os.ReadFile(args[0])
