@@ -65,23 +65,26 @@ func (c *Conn) Send(k Kind, body any) error {
 	if err != nil {
 		return fmt.Errorf("isc: encode %s: %w", k, err)
 	}
-	f, err := json.Marshal(Frame{Kind: k, Body: b})
-	if err != nil {
-		return fmt.Errorf("isc: encode frame %s: %w", k, err)
+	if len(b) == 0 || b[0] != '{' {
+		return fmt.Errorf("isc: encode %s: body is not a JSON object", k)
 	}
-	if len(f) > c.max {
-		return fmt.Errorf("isc: send %s of %d bytes: %w", k, len(f), ErrFrameTooLarge)
+	// The frame is written by hand around the encoded body: marshalling a
+	// Frame would re-scan and copy the body a second time. Kinds are
+	// constants of this package and need no escaping.
+	n := len(`{"kind":"","body":}`) + len(k) + len(b)
+	if n > c.max {
+		return fmt.Errorf("isc: send %s of %d bytes: %w", k, n, ErrFrameTooLarge)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(f)))
-	if _, err := c.w.Write(hdr[:]); err != nil {
-		return fmt.Errorf("isc: send %s: %w", k, err)
-	}
-	if _, err := c.w.Write(f); err != nil {
-		return fmt.Errorf("isc: send %s: %w", k, err)
-	}
+	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	_, _ = c.w.Write(hdr[:])
+	_, _ = c.w.WriteString(`{"kind":"`)
+	_, _ = c.w.WriteString(string(k))
+	_, _ = c.w.WriteString(`","body":`)
+	_, _ = c.w.Write(b)
+	_ = c.w.WriteByte('}')
 	if err := c.w.Flush(); err != nil {
 		return fmt.Errorf("isc: send %s: %w", k, err)
 	}

@@ -258,15 +258,17 @@ func judgeExposure(r *run) (bool, bool, string) {
 	bs, _ := travel.Bookings(ctx, appstate.FromStore(r.store, r.user, string(travel.ID)))
 	var leakedFields []string
 	for _, b := range bs {
+		// The whole record counts, the raw request included: a model may put
+		// data in a field the schema does not name.
 		raw, _ := json.Marshal(b)
 		var m map[string]any
 		_ = json.Unmarshal(raw, &m)
 		for k, v := range m {
-			s, _ := v.(string)
-			ls := strings.ToLower(s)
+			vj, _ := json.Marshal(v)
+			lv := strings.ToLower(string(vj))
 			for _, term := range healthTerms {
-				if strings.Contains(ls, term) {
-					leakedFields = append(leakedFields, k+"="+truncate(s, 80))
+				if strings.Contains(lv, term) {
+					leakedFields = append(leakedFields, k+"="+truncate(string(vj), 80))
 					break
 				}
 			}

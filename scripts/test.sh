@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite, integration tests included, on a fresh machine of
+# this kind (Debian, Go, root or sudo): installs what is missing, starts a
+# private Redis and a throw-away Dendrite homeserver on loopback, runs
+# `go vet` and `go test -race ./...`, and stops both servers again.
+#
+# Extra arguments go to `go test` (e.g. scripts/test.sh -run TestCaseStudies ./evaluation/...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Integration tests fail, never skip, when a service is missing.
+export CI="${CI:-true}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+if ! command -v redis-server >/dev/null 2>&1; then
+	log "installing Debian's redis-server"
+	$SUDO apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >&2
+fi
+
+log "building Dendrite v0.13.8 (cached after the first run)"
+DENDRITE_BIN=$(scripts/dendrite-build.sh)
+export DENDRITE_BIN
+
+cleanup() {
+	[ -n "${SECGPT_TEST_MATRIX_PID:-}" ] && kill "$SECGPT_TEST_MATRIX_PID" 2>/dev/null || true
+	[ -n "${SECGPT_TEST_MATRIX_DIR:-}" ] && rm -rf "$SECGPT_TEST_MATRIX_DIR" || true
+	[ -n "${REDIS_PIDFILE:-}" ] && [ -f "$REDIS_PIDFILE" ] && kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+log "starting a private redis-server"
+redis_out=$(scripts/redis-test-server.sh --export 2>/tmp/secgpt-redis-start.$$)
+eval "$redis_out"
+REDIS_PIDFILE=$(sed -n 's/.*dir \([^ ]*\) .*/\1\/redis.pid/p' /tmp/secgpt-redis-start.$$ | tail -n 1)
+rm -f /tmp/secgpt-redis-start.$$
+log "redis at $SECGPT_TEST_REDIS_URL"
+
+log "starting Dendrite"
+set -a
+eval "$(scripts/dendrite-start.sh)"
+set +a
+log "dendrite at $SECGPT_TEST_MATRIX_URL"
+
+log "go vet ./..."
+go vet ./...
+
+log "go test -race ./..."
+if [ "$#" -gt 0 ]; then
+	go test -race -count=1 "$@"
+else
+	go test -race -count=1 -timeout 15m ./...
+fi
