@@ -233,7 +233,9 @@ func (a *App) Spec() apps.Spec {
 		// googleapis.com serves Drive and the OAuth2 token endpoint;
 		// google.com is declared for Google's other OAuth hosts. The local
 		// backend makes no request.
-		Domains: []string{"googleapis.com", "google.com"},
+		// googleapis.com is itself a public suffix, so each API host is its own
+		// registrable domain and is named here.
+		Domains: []string{"www.googleapis.com", "oauth2.googleapis.com"},
 	}
 }
 

@@ -214,7 +214,9 @@ func (a *App) Spec() apps.Spec {
 		// googleapis.com serves the Gmail API and the OAuth2 token
 		// endpoint; google.com is declared for Google's other OAuth hosts.
 		// The local backend makes no request at all.
-		Domains: []string{"googleapis.com", "google.com"},
+		// googleapis.com is itself a public suffix, so each API host is its own
+		// registrable domain and is named here.
+		Domains: []string{"gmail.googleapis.com", "oauth2.googleapis.com"},
 	}
 	f := apps.Function{Name: string(a.id)}
 	switch a.id {

@@ -49,8 +49,8 @@ func TestSpecsShareNamespace(t *testing.T) {
 		if s.Namespace() != Namespace {
 			t.Errorf("%s: namespace %q", s.ID, s.Namespace())
 		}
-		if !slices.Contains(s.Domains, "googleapis.com") {
-			t.Errorf("%s: domains %v lack googleapis.com", s.ID, s.Domains)
+		if !slices.Contains(s.Domains, "gmail.googleapis.com") {
+			t.Errorf("%s: domains %v lack gmail.googleapis.com", s.ID, s.Domains)
 		}
 		if len(s.Functions) != 1 || s.Functions[0].Name != string(s.ID) {
 			t.Errorf("%s: functions %+v", s.ID, s.Functions)
