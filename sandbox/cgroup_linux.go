@@ -85,6 +85,7 @@ type cgroup struct {
 	procs  []string // v1: cgroup.procs files the hub writes the child's pid to
 	fd     int      // v2: directory fd for CLONE_INTO_CGROUP, -1 otherwise
 	events string   // file whose oom_kill counter says the limit was hit
+	pids   string   // pids.events, whose max counter says a fork failed
 }
 
 // create makes a cgroup named name with the memory and pids bounds of lim.
@@ -116,7 +117,9 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 			return nil, err
 		}
 		_ = writeFile(dir, "memory.swap.max", "0") // absent without swap accounting
-		_ = writeFile(dir, "pids.max", procs)      // absent when pids is not delegated
+		if writeFile(dir, "pids.max", procs) == nil { // absent when pids is not delegated
+			cg.pids = filepath.Join(dir, "pids.events")
+		}
 		cg.events = filepath.Join(dir, "memory.events")
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -142,6 +145,7 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 			if err := writeFile(pd, "pids.max", procs); err != nil {
 				return nil, err
 			}
+			cg.pids = filepath.Join(pd, "pids.events")
 			cg.procs = append(cg.procs, filepath.Join(pd, "cgroup.procs"))
 		}
 	default:
@@ -178,20 +182,30 @@ func (c *cgroup) enter(pid int) error {
 
 // oomKilled reports whether the kernel's OOM killer acted in the cgroup.
 func (c *cgroup) oomKilled() bool {
-	if c == nil || c.events == "" {
-		return false
+	return c != nil && counter(c.events, "oom_kill") > 0
+}
+
+// pidsMaxed reports whether a fork or thread creation hit pids.max.
+func (c *cgroup) pidsMaxed() bool {
+	return c != nil && counter(c.pids, "max") > 0
+}
+
+// counter reads "name N" from a cgroup events file; 0 if absent.
+func counter(path, name string) int {
+	if path == "" {
+		return 0
 	}
-	b, err := os.ReadFile(c.events)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return false
+		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n > 0
+			return n
 		}
 	}
-	return false
+	return 0
 }
 
 // remove deletes the cgroup. The kernel refuses (EBUSY) while an exiting

@@ -30,8 +30,8 @@ func confineSelf(l launch) ([]Check, error) {
 		return rep, fmt.Errorf("sandbox: %w", err)
 	}
 	detail := fmt.Sprintf("cpu %s, fsize %d MiB, nofile %d, nproc %d, core 0", lim.CPU, lim.FileSize>>20, lim.OpenFiles, lim.Procs)
-	if l.RlimitAS > 0 {
-		detail += fmt.Sprintf(", as %d MiB", l.RlimitAS>>20)
+	if l.RlimitData > 0 {
+		detail += fmt.Sprintf(", data %d MiB", l.RlimitData>>20)
 	}
 	rep = append(rep, Check{Name: "rlimits", Active: true, Detail: detail})
 	// Make the GC work hard before the cgroup or rlimit bound is reached.
@@ -113,12 +113,12 @@ func setRlimits(l launch) error {
 		{"nproc", unix.RLIMIT_NPROC, lim.Procs},
 		{"core", unix.RLIMIT_CORE, 0},
 	}
-	if l.RlimitAS > 0 {
+	if l.RlimitData > 0 {
 		set = append(set, struct {
 			name string
 			res  int
 			v    uint64
-		}{"as", unix.RLIMIT_AS, uint64(l.RlimitAS)})
+		}{"data", unix.RLIMIT_DATA, uint64(l.RlimitData)})
 	}
 	for _, r := range set {
 		if err := unix.Setrlimit(r.res, &unix.Rlimit{Cur: r.v, Max: r.v}); err != nil {

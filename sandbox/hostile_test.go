@@ -163,6 +163,10 @@ func TestHostileSpokes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.pol.Args[0] == "alloc" && raceEnabled && s.host.cg.kind == "" {
+				// Known and reported by the doctor, not a missing feature.
+				t.Skip("race-enabled spokes have no hard memory bound without a writable cgroup (docs/sandbox.md)")
+			}
 			outs, err := run(t, s, tc.pol)
 			tc.check(t, outs, err)
 			if tc.audit != "" && !audit.has(tc.audit) {

@@ -2,6 +2,7 @@
 
 package sandbox
 
-// raceEnabled: the race detector's runtime reserves terabytes of address
-// space, so RLIMIT_AS cannot bound a race-enabled spoke.
+// raceEnabled: the race detector's runtime maps terabytes of writable
+// shadow memory, so neither RLIMIT_AS nor RLIMIT_DATA can bound a
+// race-enabled spoke; only a cgroup can.
 const raceEnabled = true

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -62,7 +63,7 @@ type Limits struct {
 	// CPU is the CPU-time limit (RLIMIT_CPU soft = hard).
 	CPU time.Duration `json:"cpu"`
 	// Memory bounds the spoke's memory in bytes (cgroup memory limit where
-	// the host allows, otherwise RLIMIT_AS; see docs/sandbox.md).
+	// the host allows, otherwise RLIMIT_DATA; see docs/sandbox.md).
 	Memory int64 `json:"memory"`
 	// FileSize bounds any file the spoke writes (RLIMIT_FSIZE).
 	FileSize int64 `json:"file_size"`
@@ -98,6 +99,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Audit, if set, is told of every egress request a spoke makes.
 	Audit AuditFunc
+	// Stderr receives the spokes' standard output and error; nil means
+	// os.Stderr.
+	Stderr io.Writer
 	// EgressDial dials upstreams for the egress proxy. Nil means a dialer
 	// that refuses loopback, private and link-local addresses, so a declared
 	// domain cannot be pointed at the hub's own services.
@@ -160,8 +164,8 @@ type launch struct {
 	// DropUID is the uid (and gid) inside the user namespace to switch to
 	// after the mounts; -1 keeps uid 0 and drops capabilities instead.
 	DropUID int `json:"drop_uid"`
-	// RlimitAS is the address-space bound when no cgroup bounds memory.
-	RlimitAS int64 `json:"rlimit_as,omitempty"`
+	// RlimitData is the RLIMIT_DATA bound when no cgroup bounds memory.
+	RlimitData int64 `json:"rlimit_data,omitempty"`
 	// Egress says fd 4 is the egress socket.
 	Egress bool `json:"egress,omitempty"`
 	// Probe makes Enter report what it applied on fd 3 and exit (doctor).
@@ -204,6 +208,13 @@ func (e *ExitError) Error() string {
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
+
+func (s *Spawner) stderr() io.Writer {
+	if s.cfg.Stderr != nil {
+		return s.cfg.Stderr
+	}
+	return os.Stderr
+}
 
 // Start starts a spoke under p. The returned Proc must be Waited.
 func (s *Spawner) Start(ctx context.Context, p Policy) (*Proc, error) {
@@ -275,6 +286,9 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	} else if err := s.confine(pr, &l, attr); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
+	if p.AllowExec && !s.cfg.Off {
+		s.log.Warn("sandbox: less restrictive: spoke may run programs (exec, fork, wait)", "app", p.App)
+	}
 
 	arg, err := json.Marshal(l)
 	if err != nil {
@@ -284,8 +298,8 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.Stdin = devnull
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
+	cmd.Stdout = s.stderr()
+	cmd.Stderr = s.stderr()
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
@@ -339,19 +353,25 @@ func (p *Proc) Wait() error {
 		err := p.cmd.Wait()
 		p.timer.Stop()
 		_ = syscall.Kill(-p.PID, syscall.SIGKILL)
-		oom := p.cg.oomKilled()
+		oom, pids := p.cg.oomKilled(), p.cg.pidsMaxed()
 		p.cleanup()
 		if err != nil {
-			p.waitErr = &ExitError{App: p.app, Reason: p.exitReason(err, oom), Err: err}
+			p.waitErr = &ExitError{App: p.app, Reason: p.exitReason(err, oom, pids), Err: err}
 		}
 	})
 	return p.waitErr
 }
 
 // exitReason explains a failed exit.
-func (p *Proc) exitReason(err error, oom bool) string {
+func (p *Proc) exitReason(err error, oom, pids bool) string {
 	if r := p.KillReason(); r != "" {
 		return r
+	}
+	switch {
+	case oom:
+		return "memory limit exceeded"
+	case pids:
+		return "process/thread limit reached"
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
@@ -362,8 +382,6 @@ func (p *Proc) exitReason(err error, oom bool) string {
 		return ""
 	}
 	switch {
-	case oom:
-		return "memory limit exceeded"
 	case ws.Signal() == syscall.SIGSYS:
 		return "forbidden system call (seccomp)"
 	case ws.Signal() == syscall.SIGKILL && p.cpu > 0 && ee.UserTime()+ee.SystemTime() >= p.cpu-p.cpu/10:

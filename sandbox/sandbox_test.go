@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,6 +19,9 @@ import (
 func newSpawner(t testing.TB, cfg Config) *Spawner {
 	t.Helper()
 	cfg.Logger = discardLogger()
+	if cfg.Stderr == nil && os.Getenv("SECGPT_TEST_SPOKE_STDERR") == "" {
+		cfg.Stderr = io.Discard // hostile spokes die noisily; set the variable to see it
+	}
 	s, err := New(cfg)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -57,5 +65,52 @@ func TestReady(t *testing.T) {
 		if err != nil || len(outs) != 1 || !outs[0].OK {
 			t.Fatalf("off=%v: outcomes %+v, wait %v", off, outs, err)
 		}
+	}
+}
+
+// TestUnprivileged reruns the spoke tests as an unprivileged user, which
+// takes the other path: a user namespace mapping only the caller's uid,
+// capabilities cleared instead of a uid switch, and (without a writable
+// cgroup) the rlimit memory bound.
+func TestUnprivileged(t *testing.T) {
+	if os.Getenv("SECGPT_TEST_UNPRIV") != "" {
+		t.Skip("already the unprivileged run")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("not root: the other tests already run unprivileged")
+	}
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "secgpt-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sandbox.test")
+	src, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^(TestReady|TestHostileSpokes)$", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = []string{"SECGPT_TEST_UNPRIV=1", "CI=" + os.Getenv("CI"), "TMPDIR=" + os.TempDir()}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("unprivileged run: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "SKIP") {
+		t.Logf("unprivileged run skipped tests:\n%s", out)
 	}
 }

@@ -16,11 +16,6 @@ import (
 // nobody is the uid/gid a spoke switches to when the hub runs as root.
 const nobody = 65534
 
-// asHeadroom is added to Limits.Memory for RLIMIT_AS: a Go binary reserves
-// several hundred MiB of address space it never touches (measured: ~700 MiB
-// for this package's test binary), so RLIMIT_AS = Memory would not start.
-const asHeadroom = 1 << 30
-
 // hostSupport is what this host offers, probed once by New.
 type hostSupport struct {
 	seccomp     bool
@@ -59,7 +54,7 @@ func probeHost() hostSupport {
 		if raceEnabled {
 			h.warnings = append(h.warnings, "no writable cgroup and a race-enabled binary: spoke memory is bounded by GOMEMLIMIT only")
 		} else {
-			h.warnings = append(h.warnings, "no writable cgroup: spoke memory is bounded by RLIMIT_AS (Limits.Memory + 1 GiB)")
+			h.warnings = append(h.warnings, "no writable cgroup: spoke memory is bounded by RLIMIT_DATA")
 		}
 	}
 	return h
@@ -114,7 +109,11 @@ func (s *Spawner) confine(pr *Proc, l *launch, attr *syscall.SysProcAttr) error 
 			l.Handshake = true // cgroup v1: the hub moves the child in, then lets it go on
 		}
 	} else if !raceEnabled {
-		l.RlimitAS = lim.Memory + asHeadroom
+		// RLIMIT_DATA counts writable private mappings, which is where the
+		// Go heap lives, and not the PROT_NONE address space Go reserves
+		// (which made RLIMIT_AS unusable): measured, a Go spoke runs with
+		// RLIMIT_DATA = Limits.Memory and a 4 GiB allocation fails.
+		l.RlimitData = lim.Memory
 	}
 	return nil
 }
@@ -160,9 +159,9 @@ func (h hostSupport) checks() []Check {
 		}
 	default:
 		if raceEnabled {
-			mem.Active, mem.Detail = false, "no writable cgroup, and RLIMIT_AS cannot bound a race-enabled binary: GOMEMLIMIT only"
+			mem.Active, mem.Detail = false, "no writable cgroup, and rlimits cannot bound a race-enabled binary: GOMEMLIMIT only"
 		} else {
-			mem.Detail = "no writable cgroup: RLIMIT_AS = Limits.Memory + 1 GiB, plus GOMEMLIMIT"
+			mem.Detail = "no writable cgroup: RLIMIT_DATA = Limits.Memory, plus GOMEMLIMIT"
 		}
 	}
 	priv := Check{Name: "privileges", Active: true, Detail: "uid 0 of the spoke's own user namespace, all capabilities cleared"}
