@@ -116,7 +116,7 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 		if err := writeFile(dir, "memory.max", mem); err != nil {
 			return nil, err
 		}
-		_ = writeFile(dir, "memory.swap.max", "0") // absent without swap accounting
+		_ = writeFile(dir, "memory.swap.max", "0")    // absent without swap accounting
 		if writeFile(dir, "pids.max", procs) == nil { // absent when pids is not delegated
 			cg.pids = filepath.Join(dir, "pids.events")
 		}

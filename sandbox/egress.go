@@ -229,6 +229,9 @@ func (px *egressProxy) forward(ctx context.Context, c net.Conn, req *http.Reques
 	}
 	out := req.Clone(ctx)
 	out.RequestURI = ""
+	// The decision was made on the URL's host: send that one, so a Host
+	// header cannot pick another virtual host behind the same address.
+	out.Host = req.URL.Host
 	for _, h := range hopHeaders {
 		out.Header.Del(h)
 	}
