@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/config"
@@ -34,6 +35,8 @@ type deployment struct {
 	apps      []ids.AppID
 	vanilla   bool
 	closers   []func() error
+	// heartbeat, with several replicas, keeps this replica's liveness key.
+	heartbeat func(ctx context.Context)
 }
 
 func (d *deployment) Close() {
@@ -44,6 +47,9 @@ func (d *deployment) Close() {
 
 // Run serves background work (relayed permission answers) until ctx ends.
 func (d *deployment) Run(ctx context.Context) error {
+	if d.heartbeat != nil {
+		go d.heartbeat(ctx)
+	}
 	if d.hub == nil {
 		<-ctx.Done()
 		return nil
@@ -182,14 +188,29 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	if cfg.Sandbox.Mode == "off" {
 		d.sandbox = "OFF — spokes are separate processes but not confined (sandbox.mode: off)"
 	}
-	h, err := hub.New(hub.Options{
+	var relay *redis.Relay
+	replicaID := cfg.Hub.ReplicaID
+	if rs, ok := st.(*redis.Store); ok {
+		relay = rs.Relay(redis.RelayOptions{Logger: log})
+		if replicaID == "" {
+			host, _ := os.Hostname()
+			replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
+		}
+		d.heartbeat = func(ctx context.Context) { heartbeat(ctx, relay, replicaID, log) }
+		d.sandbox += "; replica " + replicaID
+	}
+	ho := hub.Options{
 		Store: st, Catalog: cat, Model: model, Spawner: sp, AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
 		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
-	})
+	}
+	if relay != nil {
+		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
+	}
+	h, err := hub.New(ho)
 	if err != nil {
 		return nil, err
 	}
@@ -197,4 +218,24 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.Assistant = h
 	ok = true
 	return d, nil
+}
+
+// heartbeatTTL is how long a replica counts as alive after its last beat.
+const heartbeatTTL = 15 * time.Second
+
+// heartbeat keeps this replica's liveness key fresh until ctx ends, so
+// other replicas can tell a crashed replica's prompts from a live one's.
+func heartbeat(ctx context.Context, r *redis.Relay, id string, log *slog.Logger) {
+	t := time.NewTicker(heartbeatTTL / 3)
+	defer t.Stop()
+	for {
+		if err := r.Heartbeat(ctx, id, heartbeatTTL); err != nil && ctx.Err() == nil {
+			log.Warn("replica heartbeat", "replica", id, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -126,6 +126,9 @@ type Prompt struct {
 	// Reason says in a few words why the hub asks.
 	Reason    string
 	ExpiresAt time.Time
+	// Replica names the assistant replica whose query waits for the answer
+	// ("" with a single replica).
+	Replica string
 }
 
 // Title is a one-line statement of who asks for what.
@@ -187,6 +190,10 @@ var (
 	ErrNotYours = errors.New("this permission request is not yours to answer")
 	// ErrUnknownPrompt: no such prompt, a wrong nonce, or already answered or expired.
 	ErrUnknownPrompt = errors.New("permission request not found or no longer waiting")
+	// ErrAskAgain: the answer was recorded (a session or always grant is
+	// kept), but the assistant replica that was waiting for it is gone, so
+	// the request must be sent again. Adapters tell the user so.
+	ErrAskAgain = errors.New("the assistant restarted while waiting for this answer; your choice was saved, please send your request again")
 )
 
 // Conversation is how the assistant talks back into one conversation. An

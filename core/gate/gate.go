@@ -40,6 +40,11 @@ type Relay interface {
 	Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.Decision, by ids.UserID)) error
 }
 
+// Liveness tells whether another replica is still running.
+type Liveness interface {
+	Alive(ctx context.Context, replicaID string) (bool, error)
+}
+
 // Request is one permission question.
 type Request struct {
 	User         ids.UserID
@@ -65,6 +70,8 @@ func (r Request) Key() state.GrantKey {
 type Gate struct {
 	store   Store
 	relay   Relay
+	replica string
+	live    Liveness
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
@@ -83,9 +90,14 @@ type Options struct {
 	// Timeout is how long a prompt waits; no answer in time means deny.
 	Timeout time.Duration
 	// Relay, if set, forwards answers between replicas.
-	Relay  Relay
-	Now    func() time.Time
-	Logger *slog.Logger
+	Relay Relay
+	// ReplicaID names this replica in the prompts it asks.
+	ReplicaID string
+	// Liveness, if set, lets an answer for a prompt of a dead replica be
+	// reported (chat.ErrAskAgain) instead of published to nobody.
+	Liveness Liveness
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // New returns a Gate over store.
@@ -99,7 +111,7 @@ func New(store Store, o Options) *Gate {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Gate{store: store, relay: o.Relay, timeout: o.Timeout, now: o.Now, log: o.Logger, waiters: map[ids.PromptID]chan answer{}}
+	return &Gate{store: store, relay: o.Relay, replica: o.ReplicaID, live: o.Liveness, timeout: o.Timeout, now: o.Now, log: o.Logger, waiters: map[ids.PromptID]chan answer{}}
 }
 
 // Run forwards relayed answers to local waiters until ctx is done. It is
@@ -167,6 +179,7 @@ func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request) (chat.De
 		Unplanned:    r.Unplanned,
 		Reason:       r.Reason,
 		ExpiresAt:    g.now().Add(g.timeout),
+		Replica:      g.replica,
 	}
 	ch := make(chan answer, 1)
 	g.mu.Lock()
@@ -262,11 +275,20 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 	if g.deliver(p.ID, answer{a.Decision, a.User}) {
 		return nil
 	}
-	if g.relay != nil {
-		if err := g.relay.Publish(ctx, p.ID, a.Decision, a.User); err != nil {
-			return fmt.Errorf("gate: relay answer: %w", err)
+	if g.relay == nil {
+		// A single replica that has no waiter for a pending prompt has
+		// restarted since it asked.
+		return chat.ErrAskAgain
+	}
+	if g.live != nil && p.Replica != "" && p.Replica != g.replica {
+		alive, err := g.live.Alive(ctx, p.Replica)
+		if err == nil && !alive {
+			g.log.Info("answer for a prompt of a dead replica", "prompt", p.ID, "replica", p.Replica)
+			return chat.ErrAskAgain
 		}
-		return nil
+	}
+	if err := g.relay.Publish(ctx, p.ID, a.Decision, a.User); err != nil {
+		return fmt.Errorf("gate: relay answer: %w", err)
 	}
 	return nil
 }

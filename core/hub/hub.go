@@ -67,10 +67,13 @@ type Options struct {
 	// MaxFrame caps ISC frames from spokes.
 	MaxFrame int
 	// Relay forwards permission answers between replicas (nil: one replica).
-	Relay  gate.Relay
-	Logger *slog.Logger
-	Trace  func(TraceEvent)
-	Now    func() time.Time
+	Relay gate.Relay
+	// ReplicaID names this replica; Liveness tells whether others still run.
+	ReplicaID string
+	Liveness  gate.Liveness
+	Logger    *slog.Logger
+	Trace     func(TraceEvent)
+	Now       func() time.Time
 }
 
 // Hub is the trusted hub. It implements chat.Assistant.
@@ -128,7 +131,8 @@ func New(o Options) (*Hub, error) {
 		o.Now = time.Now
 	}
 	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
-	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay, Now: o.Now, Logger: o.Logger})
+	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
+		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger})
 	return h, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	_ "github.com/secgpt-go/secgpt/apps/standard" // the apps spokes may run
+	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -54,6 +55,10 @@ type Options struct {
 	SandboxOff    bool
 	MaxFrame      int
 	Trace         func(hub.TraceEvent)
+	// Relay, ReplicaID and Liveness make the hub one of several replicas.
+	Relay     gate.Relay
+	ReplicaID string
+	Liveness  gate.Liveness
 }
 
 // Spawner returns a spawner that re-executes the test binary.
@@ -101,7 +106,7 @@ func New(t testing.TB, o Options) *hub.Hub {
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: Spawner(t, o.SandboxOff), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
-		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace})
+		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,167 @@
+package hub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state/redis"
+	"github.com/secgpt-go/secgpt/core/state/redistest"
+)
+
+// replica is one of several hubs sharing one real Redis, as separate bot
+// processes would.
+type replica struct {
+	id     string
+	hub    *hub.Hub
+	store  *redis.Store
+	cancel context.CancelFunc
+}
+
+func startReplicas(t *testing.T, n int) []*replica {
+	t.Helper()
+	url := redistest.Server(t)
+	ns := fmt.Sprintf("replicas-%d", time.Now().UnixNano())
+	var rs []*replica
+	for i := 0; i < n; i++ {
+		st, err := redis.Open(context.Background(), url, redis.Options{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		subscribed := make(chan struct{}, 1)
+		rl := st.Relay(redis.RelayOptions{OnSubscribe: func() {
+			select {
+			case subscribed <- struct{}{}:
+			default:
+			}
+		}})
+		id := fmt.Sprintf("r%d", i)
+		h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		if err := rl.Heartbeat(ctx, id, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		go h.Run(ctx)
+		<-subscribed
+		rs = append(rs, &replica{id: id, hub: h, store: st, cancel: cancel})
+	}
+	return rs
+}
+
+// platform is a stand-in for Slack or Matrix: it shows prompts and lets a
+// test click them on any replica.
+type platform struct {
+	mu      sync.Mutex
+	prompts []chat.Prompt
+	replies []string
+	shown   chan chat.Prompt
+}
+
+func (p *platform) Reply(_ context.Context, s string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.replies = append(p.replies, s)
+	return nil
+}
+
+func (p *platform) Prompt(_ context.Context, pr chat.Prompt) error {
+	p.mu.Lock()
+	p.prompts = append(p.prompts, pr)
+	p.mu.Unlock()
+	p.shown <- pr
+	return nil
+}
+
+const fareQuery = "quick_ride fare from 'Main Street' to 'Elm Avenue'"
+
+// TestReplicas: three replicas share one Redis. A click delivered to
+// another replica resumes the waiting query; each event is handled by
+// exactly one replica; when the replica holding a waiting query dies, the
+// click is answered with "ask again", the grant is kept, and the user's next
+// request on a live replica is served with it.
+func TestReplicas(t *testing.T) {
+	rs := startReplicas(t, 3)
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U1")
+
+	// A click on replica 1 resumes the query waiting on replica 0.
+	pl := &platform{shown: make(chan chat.Prompt, 4)}
+	done := make(chan struct{})
+	go func() {
+		rs[0].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery, EventID: "ev1"}, pl)
+		close(done)
+	}()
+	p := <-pl.shown
+	if p.Replica != "r0" {
+		t.Fatalf("prompt replica = %q", p.Replica)
+	}
+	if err := rs[1].hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowOnce}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("query on replica 0 was not resumed by the click on replica 1")
+	}
+	if !strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") {
+		t.Fatalf("replies = %v", pl.replies)
+	}
+
+	// The same event delivered to all three replicas is handled once.
+	var handled atomic.Int32
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func(r *replica) {
+			defer wg.Done()
+			cp := &countingConv{n: &handled}
+			r.hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: "!help", EventID: "ev-dup"}, cp)
+		}(r)
+	}
+	wg.Wait()
+	if n := handled.Load(); n != 1 {
+		t.Fatalf("event handled %d times across replicas, want 1", n)
+	}
+
+	// Replica 2 asks, then crashes mid-prompt: it stops listening and its
+	// heartbeat ends, without cleaning anything up.
+	pl2 := &platform{shown: make(chan chat.Prompt, 4)}
+	hctx, kill := context.WithCancel(ctx)
+	defer kill()
+	go rs[2].hub.Handle(hctx, chat.Message{User: user, Conversation: "c2", Text: fareQuery, EventID: "ev2"}, pl2)
+	p2 := <-pl2.shown
+	rs[2].cancel()
+	// Its heartbeat key expires; make that immediate for the test.
+	if err := rs[2].store.Relay(redis.RelayOptions{}).Heartbeat(ctx, "r2", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	err := rs[0].hub.Answer(ctx, chat.Answer{Prompt: p2.ID, Nonce: p2.Nonce, User: user, Decision: chat.AllowAlways})
+	if !errors.Is(err, chat.ErrAskAgain) {
+		t.Fatalf("answer for a dead replica's prompt: err = %v, want ErrAskAgain", err)
+	}
+	// The grant was kept: asking again on replica 1 needs no prompt.
+	pl3 := &platform{shown: make(chan chat.Prompt, 4)}
+	rs[1].hub.Handle(ctx, chat.Message{User: user, Conversation: "c2", Text: fareQuery, EventID: "ev3"}, pl3)
+	if len(pl3.prompts) != 0 || !strings.Contains(strings.Join(pl3.replies, "\n"), "$57.00") {
+		t.Fatalf("after ask-again: prompts %d, replies %v", len(pl3.prompts), pl3.replies)
+	}
+}
+
+type countingConv struct{ n *atomic.Int32 }
+
+func (c *countingConv) Reply(context.Context, string) error { c.n.Add(1); return nil }
+func (c *countingConv) Prompt(context.Context, chat.Prompt) error {
+	return nil
+}

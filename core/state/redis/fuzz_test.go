@@ -1,0 +1,27 @@
+package redis
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func FuzzDecodeRelayed(f *testing.F) {
+	f.Add(`{"id":"p1","decision":"once","by":"slack:T/U"}`)
+	f.Add(`{"id":"","decision":"always"}`)
+	f.Add(`not json`)
+	f.Fuzz(func(t *testing.T, payload string) {
+		m, err := decodeRelayed(payload)
+		if err != nil {
+			return
+		}
+		if m.ID == "" || !m.Decision.Valid() {
+			t.Fatalf("accepted invalid answer %+v", m)
+		}
+		// A decoded answer encodes and decodes to itself.
+		v, _ := json.Marshal(m)
+		m2, err := decodeRelayed(string(v))
+		if err != nil || m2 != m {
+			t.Fatalf("round trip %+v → %s → %+v, %v", m, v, m2, err)
+		}
+	})
+}
