@@ -86,6 +86,8 @@ type cgroup struct {
 	fd     int      // v2: directory fd for CLONE_INTO_CGROUP, -1 otherwise
 	events string   // file whose oom_kill counter says the limit was hit
 	pids   string   // pids.events, whose max counter says a fork failed
+	// memFile and pidsFile hold the bounds setLimits writes.
+	memFile, pidsFile string
 }
 
 // create makes a cgroup named name with the memory and pids bounds of lim.
@@ -116,9 +118,11 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 		if err := writeFile(dir, "memory.max", mem); err != nil {
 			return nil, err
 		}
+		cg.memFile = filepath.Join(dir, "memory.max")
 		_ = writeFile(dir, "memory.swap.max", "0")    // absent without swap accounting
 		if writeFile(dir, "pids.max", procs) == nil { // absent when pids is not delegated
 			cg.pids = filepath.Join(dir, "pids.events")
+			cg.pidsFile = filepath.Join(dir, "pids.max")
 		}
 		cg.events = filepath.Join(dir, "memory.events")
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -134,7 +138,7 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 		if err := writeFile(dir, "memory.limit_in_bytes", mem); err != nil {
 			return nil, err
 		}
-		_ = writeFile(dir, "memory.memsw.limit_in_bytes", mem) // absent without swap accounting
+		cg.memFile = filepath.Join(dir, "memory.limit_in_bytes")
 		cg.events = filepath.Join(dir, "memory.oom_control")
 		cg.procs = append(cg.procs, filepath.Join(dir, "cgroup.procs"))
 		if r.pids != "" {
@@ -146,6 +150,7 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 				return nil, err
 			}
 			cg.pids = filepath.Join(pd, "pids.events")
+			cg.pidsFile = filepath.Join(pd, "pids.max")
 			cg.procs = append(cg.procs, filepath.Join(pd, "cgroup.procs"))
 		}
 	default:
@@ -158,6 +163,22 @@ func (r cgroupRoot) create(name string, lim Limits) (*cgroup, error) {
 func writeFile(dir, name, v string) error {
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// setLimits sets the memory and pids bounds of lim. Nil-safe.
+func (c *cgroup) setLimits(lim Limits) error {
+	if c == nil {
+		return nil
+	}
+	if err := os.WriteFile(c.memFile, []byte(strconv.FormatInt(lim.Memory, 10)), 0); err != nil {
+		return fmt.Errorf("set memory limit: %w", err)
+	}
+	if c.pidsFile != "" {
+		if err := os.WriteFile(c.pidsFile, []byte(strconv.FormatUint(lim.Procs, 10)), 0); err != nil {
+			return fmt.Errorf("set pids limit: %w", err)
+		}
 	}
 	return nil
 }

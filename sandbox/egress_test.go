@@ -218,4 +218,3 @@ func FuzzEgressProxy(f *testing.F) {
 		<-done
 	})
 }
-

@@ -5,23 +5,47 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	"golang.org/x/sys/unix"
 )
 
+// prepared is the spoke's policy-independent confinement, done before the
+// launch frame arrives (in a pooled spoke, long before).
+type prepared struct {
+	filter, execFilter filterProgram
+	err                error
+}
+
+// prepare makes the read-only mount view (/tmp comes with the policy) and
+// assembles both seccomp filters.
+func prepare() *prepared {
+	p := &prepared{}
+	if err := mountView(); err != nil {
+		p.err = fmt.Errorf("sandbox: mount view: %w", err)
+		return p
+	}
+	if p.filter, p.err = assembleFilter(false); p.err != nil {
+		return p
+	}
+	p.execFilter, p.err = assembleFilter(true)
+	return p
+}
+
 // confineSelf applies, in this order, everything the spoke process does to
-// itself: the mount view (needs the namespace's capabilities), rlimits and
-// the Go memory limit, dropping privileges, Landlock, and seccomp last (the
-// filter forbids the calls the earlier steps make). It returns what it
-// applied, for the doctor.
-func confineSelf(l launch) ([]Check, error) {
+// itself once it knows its policy: the private /tmp (needs the namespace's
+// capabilities), rlimits and the Go memory limit, dropping capabilities,
+// Landlock, and seccomp last (the filter forbids the calls the earlier
+// steps make). It returns what it applied, for the doctor.
+func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	var rep []Check
+	if prep.err != nil {
+		return rep, prep.err
+	}
 	lim := l.Policy.Limits
-	if err := mountView(l.Policy); err != nil {
-		return rep, fmt.Errorf("sandbox: mount view: %w", err)
+	if err := mountTmp(l.Policy); err != nil {
+		return rep, fmt.Errorf("sandbox: mount private /tmp: %w", err)
 	}
 	rep = append(rep, Check{Name: "mount view", Active: true,
 		Detail: fmt.Sprintf("/ read-only, private tmpfs /tmp (%d MiB), own /proc, /sys hidden", lim.Tmp>>20)})
@@ -37,14 +61,10 @@ func confineSelf(l launch) ([]Check, error) {
 	// Make the GC work hard before the cgroup or rlimit bound is reached.
 	debug.SetMemoryLimit(lim.Memory / 10 * 9)
 
-	if err := dropPrivileges(l.DropUID); err != nil {
+	if err := clearCapabilities(); err != nil {
 		return rep, fmt.Errorf("sandbox: drop privileges: %w", err)
 	}
-	who := "uid 0 in the user namespace, no capabilities"
-	if l.DropUID >= 0 {
-		who = fmt.Sprintf("uid/gid %d in the user namespace, no capabilities", l.DropUID)
-	}
-	rep = append(rep, Check{Name: "privileges", Active: true, Detail: who})
+	rep = append(rep, Check{Name: "privileges", Active: true, Detail: "uid 0 in the spoke's user namespace, no capabilities"})
 
 	abi, err := restrictLandlock(l.Policy)
 	if err != nil {
@@ -56,20 +76,22 @@ func confineSelf(l launch) ([]Check, error) {
 		rep = append(rep, Check{Name: "landlock", Detail: "not supported by this kernel"})
 	}
 
-	n, err := loadFilter(l.Policy.AllowExec)
-	if err != nil {
+	fp := prep.filter
+	if l.Policy.AllowExec {
+		fp = prep.execFilter
+	}
+	if err := fp.load(); err != nil {
 		return rep, fmt.Errorf("sandbox: %w", err)
 	}
-	rep = append(rep, Check{Name: "seccomp", Active: true, Detail: fmt.Sprintf("deny by default, %d syscalls listed, TSYNC, no_new_privs", n)})
+	rep = append(rep, Check{Name: "seccomp", Active: true, Detail: fmt.Sprintf("deny by default, %d syscalls listed, TSYNC, no_new_privs", fp.names)})
 	return rep, nil
 }
 
 // mountView makes the spoke's file system view: everything read-only and
-// nosuid, a private size-bounded tmpfs on /tmp (gone with the namespace),
-// the spoke's own read-only procfs (no host process, the hub's environ
-// included, is in it) and an empty tmpfs over /sys (no cgroup or kernel
-// knob).
-func mountView(p Policy) error {
+// nosuid, the spoke's own read-only procfs (no host process, the hub's
+// environ included, is in it) and an empty tmpfs over /sys (no cgroup or
+// kernel knob).
+func mountView() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
@@ -77,17 +99,10 @@ func mountView(p Policy) error {
 	if err := unix.MountSetattr(unix.AT_FDCWD, "/", unix.AT_RECURSIVE, attr); err != nil {
 		return fmt.Errorf("remount / read-only: %w", err)
 	}
-	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
-	if !p.AllowExec {
-		flags |= unix.MS_NOEXEC
-	}
-	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", flags, fmt.Sprintf("size=%d,mode=1777", p.Limits.Tmp)); err != nil {
-		return fmt.Errorf("mount private /tmp: %w", err)
-	}
 	const hidden = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	// A procfs of the spoke's own PID namespace: no host process (the hub
-	// included) is in it. go-landlock needs /proc/self/task on kernels
-	// without Landlock TSYNC, so /proc cannot simply be covered.
+	// A procfs of the spoke's own PID namespace. go-landlock needs
+	// /proc/self/task on kernels without Landlock TSYNC, so /proc cannot
+	// simply be covered.
 	if err := unix.Mount("proc", "/proc", "proc", hidden, ""); err != nil {
 		return fmt.Errorf("mount own /proc: %w", err)
 	}
@@ -95,6 +110,16 @@ func mountView(p Policy) error {
 		return fmt.Errorf("hide /sys: %w", err)
 	}
 	return nil
+}
+
+// mountTmp mounts the private, size-bounded /tmp; it goes with the mount
+// namespace when the spoke ends.
+func mountTmp(p Policy) error {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	if !p.AllowExec {
+		flags |= unix.MS_NOEXEC
+	}
+	return unix.Mount("tmpfs", "/tmp", "tmpfs", flags, fmt.Sprintf("size=%d,mode=1777", p.Limits.Tmp))
 }
 
 // setRlimits sets every bound with soft = hard: Go raises soft limits to the
@@ -126,25 +151,6 @@ func setRlimits(l launch) error {
 		}
 	}
 	return nil
-}
-
-// dropPrivileges leaves uid 0 of the spoke's user namespace: to uid uid when
-// the hub mapped one (it runs as root), otherwise by clearing every
-// capability on every thread.
-func dropPrivileges(uid int) error {
-	if uid >= 0 {
-		if err := syscall.Setgroups(nil); err != nil {
-			return fmt.Errorf("setgroups: %w", err)
-		}
-		if err := syscall.Setresgid(uid, uid, uid); err != nil {
-			return fmt.Errorf("setresgid: %w", err)
-		}
-		if err := syscall.Setresuid(uid, uid, uid); err != nil {
-			return fmt.Errorf("setresuid: %w", err)
-		}
-		return nil
-	}
-	return clearCapabilities()
 }
 
 // restrictLandlock confines paths, TCP and IPC scopes, and returns the ABI

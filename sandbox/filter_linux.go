@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	"golang.org/x/net/bpf"
+
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
@@ -161,23 +163,48 @@ func execFilters(info *arch.Info) []seccomp.SyscallGroup {
 	}
 }
 
-// loadFilter installs the spoke's filter on every thread (TSYNC), with
-// no_new_privs.
-func loadFilter(allowExec bool) (int, error) {
+// filterProgram is an assembled filter, ready to load.
+type filterProgram struct {
+	prog  []unix.SockFilter
+	names int // system calls the policy lists
+}
+
+// assembleFilter builds and assembles the spoke's filter. It is done before
+// the spoke waits for its policy, so loading it costs one system call.
+func assembleFilter(allowExec bool) (filterProgram, error) {
 	pol, err := buildFilter(allowExec)
 	if err != nil {
-		return 0, err
+		return filterProgram{}, err
 	}
-	n := 0
+	insts, err := pol.Assemble()
+	if err != nil {
+		return filterProgram{}, fmt.Errorf("assemble seccomp policy: %w", err)
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return filterProgram{}, fmt.Errorf("assemble seccomp BPF: %w", err)
+	}
+	fp := filterProgram{prog: make([]unix.SockFilter, len(raw))}
+	for i, r := range raw {
+		fp.prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
 	for _, g := range pol.Syscalls {
-		n += len(g.Names) + len(g.NamesWithCondtions)
+		fp.names += len(g.Names) + len(g.NamesWithCondtions)
 	}
-	flag := seccomp.FilterFlagTSync
+	return fp, nil
+}
+
+// load installs the filter on every thread (TSYNC), with no_new_privs.
+func (fp filterProgram) load() error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
 	if filterLogDenials {
-		flag |= seccomp.FilterFlagLog
+		flags |= unix.SECCOMP_FILTER_FLAG_LOG
 	}
-	if err := seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: true, Flag: flag, Policy: pol}); err != nil {
-		return 0, fmt.Errorf("load seccomp filter: %w", err)
+	if err := seccompSetFilter(flags, fp.prog); err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
 	}
-	return n, nil
+	return nil
 }

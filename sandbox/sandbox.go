@@ -13,6 +13,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +88,9 @@ type AuditFunc func(ctx context.Context, app, host string, allowed bool)
 
 // Config configures a Spawner.
 type Config struct {
-	// Exe is the binary to re-execute; "" means /proc/self/exe.
+	// Exe is the binary to re-execute; "" means /proc/self/exe, which is
+	// also what works when the binary sits in a directory the spoke's user
+	// may not search (go run, go test).
 	Exe string
 	// Args are the arguments after argv[0]; nil means {"__spoke"}.
 	Args []string
@@ -106,14 +110,25 @@ type Config struct {
 	// that refuses loopback, private and link-local addresses, so a declared
 	// domain cannot be pointed at the hub's own services.
 	EgressDial DialFunc
+	// Pool is how many spokes to keep started, sandboxed up to the point
+	// where they wait for their policy, so that Start only hands one its
+	// policy (BenchmarkSpawn measures the difference). 0 starts every spoke
+	// when asked. Pooled processes end with Close or with the hub.
+	Pool int
 }
 
-// Spawner starts spokes.
+// Spawner starts spokes. Its methods are safe for concurrent use.
 type Spawner struct {
 	cfg  Config
 	log  *slog.Logger
 	host hostSupport
-	seq  atomic.Uint64
+	id   string        // random, names this Spawner's cgroups
+	seq  atomic.Uint64 // numbers this Spawner's cgroups
+
+	mu      sync.Mutex // guards the fields below
+	idle    []*Proc    // pooled spokes waiting for a policy
+	filling int        // pooled spokes being started
+	closed  bool
 }
 
 // New returns a Spawner. It refuses (returns an error) when this host lacks
@@ -121,11 +136,14 @@ type Spawner struct {
 // spokes run unconfined.
 func New(cfg Config) (*Spawner, error) {
 	if cfg.Exe == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: find own executable: %w", err)
+		cfg.Exe = "/proc/self/exe"
+		if _, err := os.Stat(cfg.Exe); err != nil {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("sandbox: find own executable: %w", err)
+			}
+			cfg.Exe = exe
 		}
-		cfg.Exe = exe
 	}
 	if cfg.Args == nil {
 		cfg.Args = []string{"__spoke"}
@@ -137,40 +155,93 @@ func New(cfg Config) (*Spawner, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Spawner{cfg: cfg, log: log}
+	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8]}
 	if cfg.Off {
 		log.Warn("sandbox: OFF: spokes run as separate processes without OS-level confinement (no seccomp, namespaces, Landlock or cgroup)")
-		return s, nil
+	} else {
+		s.host = probeHost()
+		if err := s.host.usable(); err != nil {
+			return nil, fmt.Errorf("sandbox: %w (set the sandbox off explicitly to run spokes unconfined)", err)
+		}
+		for _, w := range s.host.warnings {
+			log.Warn("sandbox: less restrictive on this host", "detail", w)
+		}
 	}
-	s.host = probeHost()
-	if err := s.host.usable(); err != nil {
-		return nil, fmt.Errorf("sandbox: %w (set the sandbox off explicitly to run spokes unconfined)", err)
-	}
-	for _, w := range s.host.warnings {
-		log.Warn("sandbox: less restrictive on this host", "detail", w)
-	}
+	s.refill()
 	return s, nil
 }
 
-// launch is what the hub hands a spoke on its command line: the policy and
-// how the sandbox around it was built. It holds no secret.
+// Close ends the pooled spokes that were never handed a policy. Spokes
+// already started run on until they end or are killed.
+func (s *Spawner) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	for _, p := range idle {
+		p.Kill("spawner closed")
+		_ = p.Wait()
+	}
+	return nil
+}
+
+// refill starts pooled spokes in the background until the pool is full.
+func (s *Spawner) refill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.closed && len(s.idle)+s.filling < s.cfg.Pool {
+		s.filling++
+		go func() {
+			p, err := s.prestart()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.filling--
+			switch {
+			case err != nil:
+				s.log.Warn("sandbox: pre-start a pooled spoke", "err", err)
+			case s.closed:
+				go func() { p.Kill("spawner closed"); _ = p.Wait() }()
+			default:
+				s.idle = append(s.idle, p)
+			}
+		}()
+	}
+}
+
+// take returns a pooled spoke, or nil.
+func (s *Spawner) take() *Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.idle) == 0 {
+		return nil
+	}
+	p := s.idle[0]
+	s.idle = s.idle[1:]
+	return p
+}
+
+// launch is what the hub hands a spoke as its first ISC frame: the policy
+// and how the sandbox around it was built. It holds no secret.
 type launch struct {
 	Policy Policy `json:"policy"`
 	// Sandbox says the child must confine itself in Enter.
 	Sandbox bool `json:"sandbox"`
-	// Handshake says Enter must read one byte from the ISC socket before
-	// anything else (the hub sends it once the child is in its cgroup).
-	Handshake bool `json:"handshake,omitempty"`
-	// DropUID is the uid (and gid) inside the user namespace to switch to
-	// after the mounts; -1 keeps uid 0 and drops capabilities instead.
-	DropUID int `json:"drop_uid"`
 	// RlimitData is the RLIMIT_DATA bound when no cgroup bounds memory.
 	RlimitData int64 `json:"rlimit_data,omitempty"`
-	// Egress says fd 4 is the egress socket.
+	// Egress says fd 4 is the egress socket; otherwise Enter closes fd 4.
 	Egress bool `json:"egress,omitempty"`
 	// Probe makes Enter report what it applied on fd 3 and exit (doctor).
 	Probe bool `json:"probe,omitempty"`
 }
+
+// The last command-line argument of a spoke says whether it is sandboxed.
+const (
+	argSandbox = "sandbox"
+	argOff     = "off"
+)
+
+// maxLaunch bounds the launch frame Enter reads.
+const maxLaunch = 1 << 20
 
 // Proc is a running spoke.
 type Proc struct {
@@ -178,17 +249,17 @@ type Proc struct {
 	Conn *os.File
 	PID  int
 
-	app      string
-	cpu      time.Duration
 	cmd      *exec.Cmd
-	timer    *time.Timer
 	cg       *cgroup
 	egress   *net.UnixConn
 	tmp      string
 	waitOnce sync.Once
 	waitErr  error
-	mu       sync.Mutex // guards reason
+	mu       sync.Mutex // guards the fields below
 	reason   string
+	app      string
+	cpu      time.Duration
+	timer    *time.Timer
 }
 
 // ExitError is what Proc.Wait returns when a spoke did not exit cleanly; it
@@ -209,14 +280,8 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
-func (s *Spawner) stderr() io.Writer {
-	if s.cfg.Stderr != nil {
-		return s.cfg.Stderr
-	}
-	return os.Stderr
-}
-
-// Start starts a spoke under p. The returned Proc must be Waited.
+// Start starts a spoke under p (or hands p to a pooled one). The returned
+// Proc must be Waited.
 func (s *Spawner) Start(ctx context.Context, p Policy) (*Proc, error) {
 	return s.start(ctx, p, false)
 }
@@ -230,44 +295,62 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
+	if s.cfg.Pool > 0 {
+		defer s.refill()
+		if pr := s.take(); pr != nil {
+			if err := s.claim(ctx, pr, p, probe); err == nil {
+				return pr, nil
+			}
+			// The pooled spoke died while idle: start a fresh one.
+			pr.Kill("pooled spoke unusable")
+			_ = pr.Wait()
+		}
+	}
+	pr, err := s.prestart()
+	if err != nil {
+		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	}
+	if err := s.claim(ctx, pr, p, probe); err != nil {
+		pr.Kill("launch failed")
+		_ = pr.Wait()
+		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	}
+	return pr, nil
+}
+
+// prestart starts a spoke process in its namespaces and cgroup; it waits in
+// Enter for its launch frame.
+func (s *Spawner) prestart() (*Proc, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("start spoke %s: socketpair: %w", p.App, err)
+		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	hubEnd := os.NewFile(uintptr(fds[0]), "isc-hub")
 	spokeEnd := os.NewFile(uintptr(fds[1]), "isc-spoke")
 	defer spokeEnd.Close()
-
-	pr := &Proc{Conn: hubEnd, app: p.App, cpu: p.Limits.CPU}
+	pr := &Proc{Conn: hubEnd}
 	ok := false
 	defer func() {
 		if !ok {
 			pr.cleanup()
 		}
 	}()
-	l := launch{Policy: p, Sandbox: !s.cfg.Off, DropUID: -1, Probe: probe}
-	extra := []*os.File{spokeEnd} // becomes fd 3
-	if len(p.Domains) > 0 {
-		efds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("start spoke %s: egress socketpair: %w", p.App, err)
-		}
-		hubEgress := os.NewFile(uintptr(efds[0]), "egress-hub")
-		c, err := net.FileConn(hubEgress)
-		hubEgress.Close()
-		if err != nil {
-			unix.Close(efds[1])
-			return nil, fmt.Errorf("start spoke %s: egress socket: %w", p.App, err)
-		}
-		pr.egress = c.(*net.UnixConn)
-		spokeEgress := os.NewFile(uintptr(efds[1]), "egress-spoke")
-		defer spokeEgress.Close()
-		extra = append(extra, spokeEgress) // becomes fd 4
-		l.Egress = true
+	efds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("egress socketpair: %w", err)
 	}
+	spokeEgress := os.NewFile(uintptr(efds[1]), "egress-spoke")
+	defer spokeEgress.Close()
+	hubEgress := os.NewFile(uintptr(efds[0]), "egress-hub")
+	c, err := net.FileConn(hubEgress)
+	hubEgress.Close()
+	if err != nil {
+		return nil, fmt.Errorf("egress socket: %w", err)
+	}
+	pr.egress = c.(*net.UnixConn)
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+		return nil, err
 	}
 	defer devnull.Close()
 
@@ -280,51 +363,87 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if s.cfg.Off {
 		// No mount namespace: a host directory stands in for the private /tmp.
 		if pr.tmp, err = os.MkdirTemp("", "secgpt-spoke-"); err != nil {
-			return nil, fmt.Errorf("start spoke %s: temp dir: %w", p.App, err)
+			return nil, fmt.Errorf("temp dir: %w", err)
 		}
 		env = append(env, "TMPDIR="+pr.tmp)
-	} else if err := s.confine(pr, &l, attr); err != nil {
-		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	} else if err := s.confine(pr, attr); err != nil {
+		return nil, err
 	}
-	if p.AllowExec && !s.cfg.Off {
-		s.log.Warn("sandbox: less restrictive: spoke may run programs (exec, fork, wait)", "app", p.App)
+	mode := argSandbox
+	if s.cfg.Off {
+		mode = argOff
 	}
-
-	arg, err := json.Marshal(l)
-	if err != nil {
-		return nil, fmt.Errorf("start spoke %s: encode policy: %w", p.App, err)
-	}
-	cmd := exec.Command(s.cfg.Exe, append(append([]string{}, s.cfg.Args...), string(arg))...)
+	cmd := exec.Command(s.cfg.Exe, append(append([]string{}, s.cfg.Args...), mode)...)
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.Stdin = devnull
 	cmd.Stdout = s.stderr()
 	cmd.Stderr = s.stderr()
-	cmd.ExtraFiles = extra
+	cmd.ExtraFiles = []*os.File{spokeEnd, spokeEgress} // fds 3 and 4
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+		return nil, err
 	}
 	pr.cmd = cmd
 	pr.PID = cmd.Process.Pid
-	pr.timer = time.AfterFunc(p.Timeout, func() { pr.Kill(fmt.Sprintf("wall-clock timeout %s", p.Timeout)) })
 	ok = true
 	if err := pr.cg.enter(pr.PID); err != nil {
 		pr.Kill("cgroup placement failed")
 		_ = pr.Wait()
-		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
-	}
-	if l.Handshake {
-		if _, err := hubEnd.Write([]byte{0}); err != nil {
-			pr.Kill("handshake failed")
-			_ = pr.Wait()
-			return nil, fmt.Errorf("start spoke %s: handshake: %w", p.App, err)
-		}
-	}
-	if pr.egress != nil {
-		go serveEgress(context.WithoutCancel(ctx), pr.egress, p, s.cfg, s.log)
+		return nil, err
 	}
 	return pr, nil
+}
+
+// claim hands a started spoke its policy: the cgroup bounds, the launch
+// frame (after which Enter confines the spoke and returns to app code), the
+// wall-clock timer and the egress proxy.
+func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
+	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0}
+	if !s.cfg.Off {
+		if pr.cg != nil {
+			if err := pr.cg.setLimits(p.Limits); err != nil {
+				return err
+			}
+		} else if !raceEnabled {
+			// RLIMIT_DATA counts writable private mappings, which is where
+			// the Go heap lives, and not the PROT_NONE address space Go
+			// reserves (which made RLIMIT_AS unusable): measured, a Go spoke
+			// runs with RLIMIT_DATA = Limits.Memory and a 4 GiB allocation
+			// fails.
+			l.RlimitData = p.Limits.Memory
+		}
+		if p.AllowExec {
+			s.log.Warn("sandbox: less restrictive: spoke may run programs (exec, fork, wait)", "app", p.App)
+		}
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode policy: %w", err)
+	}
+	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
+	pr.mu.Lock()
+	pr.app, pr.cpu = p.App, p.Limits.CPU
+	pr.mu.Unlock()
+	if _, err := pr.Conn.Write(append(frame, b...)); err != nil {
+		return fmt.Errorf("send policy: %w", err)
+	}
+	pr.mu.Lock()
+	pr.timer = time.AfterFunc(p.Timeout, func() { pr.Kill(fmt.Sprintf("wall-clock timeout %s", p.Timeout)) })
+	pr.mu.Unlock()
+	if l.Egress {
+		go serveEgress(context.WithoutCancel(ctx), pr.egress, p, s.cfg, s.log)
+	} else {
+		_ = pr.egress.Close()
+	}
+	return nil
+}
+
+func (s *Spawner) stderr() io.Writer {
+	if s.cfg.Stderr != nil {
+		return s.cfg.Stderr
+	}
+	return os.Stderr
 }
 
 // Kill ends the spoke's whole process group, recording why.
@@ -351,12 +470,17 @@ func (p *Proc) KillReason() string {
 func (p *Proc) Wait() error {
 	p.waitOnce.Do(func() {
 		err := p.cmd.Wait()
-		p.timer.Stop()
+		p.mu.Lock()
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		app := p.app
+		p.mu.Unlock()
 		_ = syscall.Kill(-p.PID, syscall.SIGKILL)
 		oom, pids := p.cg.oomKilled(), p.cg.pidsMaxed()
 		p.cleanup()
 		if err != nil {
-			p.waitErr = &ExitError{App: p.app, Reason: p.exitReason(err, oom, pids), Err: err}
+			p.waitErr = &ExitError{App: app, Reason: p.exitReason(err, oom, pids), Err: err}
 		}
 	})
 	return p.waitErr
@@ -381,10 +505,13 @@ func (p *Proc) exitReason(err error, oom, pids bool) string {
 	if !ok || !ws.Signaled() {
 		return ""
 	}
+	p.mu.Lock()
+	cpu := p.cpu
+	p.mu.Unlock()
 	switch {
 	case ws.Signal() == syscall.SIGSYS:
 		return "forbidden system call (seccomp)"
-	case ws.Signal() == syscall.SIGKILL && p.cpu > 0 && ee.UserTime()+ee.SystemTime() >= p.cpu-p.cpu/10:
+	case ws.Signal() == syscall.SIGKILL && cpu > 0 && ee.UserTime()+ee.SystemTime() >= cpu-cpu/10:
 		return "CPU time limit exceeded"
 	}
 	return ""
@@ -428,33 +555,37 @@ func fillLimits(l Limits) Limits {
 // IsChild reports whether this process was started as a spoke.
 func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
 
-// Enter is called first thing in a spoke. It reads the policy from the last
-// argument, applies the in-process confinement (rlimits, mounts, dropped
-// privileges, no_new_privs, Landlock, and the seccomp filter last) and
-// returns the policy and the ISC socket. If it returns an error the spoke
-// must exit without running app code.
+// Enter is called first thing in a spoke. It waits for the hub's launch
+// frame on the ISC socket, applies the in-process confinement (mount view,
+// rlimits, dropped capabilities, no_new_privs, Landlock, and the seccomp
+// filter last) and returns the policy and the ISC socket. If it returns an
+// error the spoke must exit without running app code.
 func Enter() (Policy, *os.File, error) {
-	var l launch
-	if len(os.Args) < 2 {
-		return l.Policy, nil, errors.New("sandbox: spoke started without a policy argument")
-	}
-	if err := json.Unmarshal([]byte(os.Args[len(os.Args)-1]), &l); err != nil {
-		return l.Policy, nil, fmt.Errorf("sandbox: decode policy: %w", err)
-	}
 	f := os.NewFile(ISCFD, "isc")
 	if f == nil {
-		return l.Policy, nil, errors.New("sandbox: no ISC socket on fd 3")
+		return Policy{}, nil, errors.New("sandbox: no ISC socket on fd 3")
 	}
-	if l.Handshake {
-		var b [1]byte
-		if _, err := f.Read(b[:]); err != nil {
-			return l.Policy, nil, fmt.Errorf("sandbox: wait for the hub: %w", err)
-		}
+	// The policy-independent part of the sandbox is done while the hub
+	// has not sent the policy yet (for a pooled spoke: before it is needed).
+	var prep *prepared
+	sandboxed := len(os.Args) > 1 && os.Args[len(os.Args)-1] == argSandbox
+	if sandboxed {
+		prep = prepare()
+	}
+	l, err := readLaunch(f)
+	if err != nil {
+		return Policy{}, nil, fmt.Errorf("sandbox: read launch: %w", err)
+	}
+	if l.Sandbox != sandboxed {
+		return Policy{}, nil, errors.New("sandbox: launch frame and command line disagree about the sandbox")
+	}
+	if !l.Egress {
+		_ = unix.Close(EgressFD) // no domains: EgressClient refuses everything
 	}
 	if !l.Sandbox {
 		return l.Policy, f, nil
 	}
-	rep, err := confineSelf(l)
+	rep, err := confineSelf(l, prep)
 	if l.Probe {
 		reportProbe(f, rep, err)
 	}
@@ -462,4 +593,25 @@ func Enter() (Policy, *os.File, error) {
 		return l.Policy, nil, err
 	}
 	return l.Policy, f, nil
+}
+
+// readLaunch reads the length-prefixed launch frame.
+func readLaunch(r io.Reader) (launch, error) {
+	var l launch
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return l, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > maxLaunch {
+		return l, fmt.Errorf("launch frame of %d bytes", size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("decode policy: %w", err)
+	}
+	return l, nil
 }

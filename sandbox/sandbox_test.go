@@ -114,3 +114,41 @@ func TestUnprivileged(t *testing.T) {
 		t.Logf("unprivileged run skipped tests:\n%s", out)
 	}
 }
+
+// TestPool hands policies to pre-started spokes: each gets its own policy
+// (limits, egress or none), and Close ends the idle ones.
+func TestPool(t *testing.T) {
+	s := newSpawner(t, Config{Pool: 2})
+	tests := []struct {
+		name string
+		pol  Policy
+		want func(outcome) bool
+	}{
+		{"ready", Policy{Args: []string{"ready"}}, func(o outcome) bool { return o.OK }},
+		{"private tmp", Policy{Args: []string{"tmp"}, Limits: Limits{Memory: 1 << 30, Procs: 128}}, func(o outcome) bool { return o.OK && o.Detail == "spoke" }},
+		{"no egress without domains", Policy{Args: []string{"http", "http://example.com/"}}, func(o outcome) bool {
+			return !o.OK && strings.Contains(o.Err, "no network access")
+		}},
+		{"exec still denied", Policy{Args: []string{"exec"}}, func(o outcome) bool { return !o.OK }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			outs, err := run(t, s, tc.pol)
+			if err != nil || len(outs) != 1 || !tc.want(outs[0]) {
+				t.Fatalf("outcomes %+v, wait %v", outs, err)
+			}
+		})
+	}
+	s.mu.Lock()
+	var idle []*Proc
+	idle = append(idle, s.idle...)
+	s.mu.Unlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range idle {
+		if err := syscall.Kill(p.PID, 0); err == nil {
+			t.Errorf("idle pooled spoke %d still alive after Close", p.PID)
+		}
+	}
+}

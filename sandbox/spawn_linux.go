@@ -79,25 +79,31 @@ func (h hostSupport) usable() error {
 }
 
 // confine fills in the parent-side part of the sandbox: namespaces, the
-// uid/gid maps, the cgroup, and what the child must apply itself.
-func (s *Spawner) confine(pr *Proc, l *launch, attr *syscall.SysProcAttr) error {
+// uid/gid maps and the cgroup (with default bounds until claim sets the
+// policy's).
+func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr) error {
 	h := s.host
 	attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID |
 		syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP
+	// Uid 0 inside (so Enter may mount), mapped to nobody when the hub runs
+	// as root and to the hub's own uid otherwise; Enter then clears every
+	// capability. The spoke's binary is /proc/self/exe, which exec reaches
+	// without searching the directories on its path.
+	hostUID, hostGID := h.uid, h.gid
 	if h.root {
-		// Root maps itself (so the child can still exec the binary from a
-		// root-only directory) and nobody, to which Enter switches.
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: nobody, HostID: nobody, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: nobody, HostID: nobody, Size: 1}}
-		attr.GidMappingsEnableSetgroups = true
-		l.DropUID = nobody
-	} else {
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: h.uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: h.gid, Size: 1}}
+		hostUID, hostGID = nobody, nobody
 	}
-	lim := l.Policy.Limits
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostUID, Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostGID, Size: 1}}
+	// Become that uid 0 before exec: a root hub's own uid is not mapped.
+	// A root hub may (and must) also drop its supplementary groups, or
+	// the spoke would keep host group 0's file access; an unprivileged
+	// hub may not call setgroups in the new namespace, and its groups are
+	// its user's own.
+	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !h.root}
+	attr.GidMappingsEnableSetgroups = h.root
 	if h.cg.kind != "" {
-		cg, err := h.cg.create(fmt.Sprintf("secgpt-%d-%d", os.Getpid(), s.seq.Add(1)), lim)
+		cg, err := h.cg.create(fmt.Sprintf("secgpt-%d-%s-%d", os.Getpid(), s.id, s.seq.Add(1)), DefaultLimits())
 		if err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
@@ -105,15 +111,7 @@ func (s *Spawner) confine(pr *Proc, l *launch, attr *syscall.SysProcAttr) error 
 		if cg.fd >= 0 {
 			attr.UseCgroupFD = true
 			attr.CgroupFD = cg.fd
-		} else {
-			l.Handshake = true // cgroup v1: the hub moves the child in, then lets it go on
 		}
-	} else if !raceEnabled {
-		// RLIMIT_DATA counts writable private mappings, which is where the
-		// Go heap lives, and not the PROT_NONE address space Go reserves
-		// (which made RLIMIT_AS unusable): measured, a Go spoke runs with
-		// RLIMIT_DATA = Limits.Memory and a 4 GiB allocation fails.
-		l.RlimitData = lim.Memory
 	}
 	return nil
 }
@@ -164,9 +162,9 @@ func (h hostSupport) checks() []Check {
 			mem.Detail = "no writable cgroup: RLIMIT_DATA = Limits.Memory, plus GOMEMLIMIT"
 		}
 	}
-	priv := Check{Name: "privileges", Active: true, Detail: "uid 0 of the spoke's own user namespace, all capabilities cleared"}
+	priv := Check{Name: "privileges", Active: true, Detail: "uid 0 of the spoke's own user namespace mapped to the hub's uid, all capabilities cleared"}
 	if h.root {
-		priv.Detail = "spokes switch to nobody (65534) inside their user namespace"
+		priv.Detail = "uid 0 of the spoke's own user namespace mapped to nobody (65534), all capabilities cleared"
 	}
 	return append(cs, mem, pids,
 		Check{Name: "rlimits", Active: true, Detail: "CPU (soft = hard), file size, open files, processes, core = 0; hub wall-clock timeout"},
