@@ -1,0 +1,385 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// Adapter connects one Slack app (one bot token, one app-level token) to a
+// chat.Assistant over Socket Mode.
+type Adapter struct {
+	cfg  Config
+	asst chat.Assistant
+	log  *slog.Logger
+	api  *slack.Client
+	sm   *socketmode.Client
+
+	// Set once by Run from auth.test, before any event is handled.
+	botUser, botID, team string
+
+	envelopes *seenSet // envelope ids already taken
+	events    *seenSet // event ids and channel/ts of messages already taken
+
+	mu sync.Mutex // guards all following fields
+	// shown holds the prompts this adapter posted and not yet resolved.
+	shown map[ids.PromptID]*shownPrompt
+
+	wg sync.WaitGroup // handler goroutines
+}
+
+// shownPrompt is a posted prompt: where it is and whether it was resolved.
+type shownPrompt struct {
+	p        chat.Prompt
+	channel  string
+	ts       string
+	resolved bool
+	postedAt time.Time
+}
+
+// New checks cfg (token presence and kind, no network) and builds an
+// adapter that will hand messages to a. Call Run to connect.
+func New(cfg Config, a chat.Assistant, logger *slog.Logger) (*Adapter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, errors.New("slack adapter: nil assistant")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	opts := []slack.Option{
+		slack.OptionHTTPClient(cfg.HTTPClient),
+		slack.OptionAppLevelToken(cfg.AppToken),
+		slack.OptionLog(log.New(io.Discard, "", 0)),
+	}
+	if cfg.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(cfg.APIURL))
+	}
+	api := slack.New(cfg.BotToken, opts...)
+	sm := socketmode.New(api,
+		socketmode.OptionPingInterval(cfg.PingInterval),
+		socketmode.OptionReadLimit(maxPayload+64<<10),
+		socketmode.OptionLog(log.New(io.Discard, "", 0)))
+	return &Adapter{
+		cfg:       cfg,
+		asst:      a,
+		log:       logger.With("adapter", "slack"),
+		api:       api,
+		sm:        sm,
+		envelopes: newSeenSet(cfg.DedupSize),
+		events:    newSeenSet(cfg.DedupSize),
+		shown:     map[ids.PromptID]*shownPrompt{},
+	}, nil
+}
+
+// Run checks the bot token with auth.test, then serves Socket Mode until ctx
+// ends, reconnecting forever after network failures. It returns nil when ctx
+// is cancelled (after in-flight messages have wound down) and an error
+// wrapping ErrFatalAuth when Slack rejects a token. Call it once.
+func (a *Adapter) Run(ctx context.Context) error {
+	if err := a.authTest(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fatal := make(chan error, 1)
+	go func() { fatal <- a.runSocket(ctx) }()
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err = <-fatal:
+			if err != nil {
+				break loop
+			}
+		case evt := <-a.sm.Events:
+			a.dispatch(ctx, evt)
+		}
+	}
+	cancel()
+	a.wg.Wait()
+	return err
+}
+
+// authTest learns the bot's identity. Bad tokens are fatal; network errors
+// are retried with backoff until ctx ends.
+func (a *Adapter) authTest(ctx context.Context) error {
+	backoff := a.cfg.RetryBackoff
+	for {
+		resp, err := a.api.AuthTestContext(ctx)
+		if err == nil {
+			a.botUser, a.botID, a.team = resp.UserID, resp.BotID, resp.TeamID
+			a.log.Info("slack bot authenticated", "team", resp.Team, "team_id", resp.TeamID, "bot_user", resp.UserID)
+			return nil
+		}
+		if isFatalAuth(err) {
+			return fmt.Errorf("%w: %w", ErrFatalAuth, &TokenError{Token: "bot token", Env: EnvBotToken,
+				Reason: "auth.test failed with " + slackCode(err) + "; copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions, and reinstall the app if it was revoked"})
+		}
+		if code := slackCode(err); code != "" && !transientCodes[code] {
+			return fmt.Errorf("slack auth.test: %w", err)
+		}
+		wait, _, limited := retryDelay(err)
+		if !limited {
+			wait = backoff
+			backoff = min(2*backoff, a.cfg.MaxBackoff)
+		}
+		a.log.Warn("slack auth.test failed, retrying", "err", err, "in", wait)
+		if sleep(ctx, wait) != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// runSocket keeps a Socket Mode connection up until ctx ends. slack-go's
+// RunContext reconnects on its own after disconnects and retries failed
+// connection attempts, but returns on errors it deems final; only rejected
+// tokens are final here.
+func (a *Adapter) runSocket(ctx context.Context) error {
+	backoff := a.cfg.RetryBackoff
+	for {
+		err := a.sm.RunContext(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if isFatalAuth(err) {
+			return fmt.Errorf("%w: %w", ErrFatalAuth, &TokenError{Token: "app-level token", Env: EnvAppToken,
+				Reason: "apps.connections.open failed with " + slackCode(err) + "; create an app-level token with the connections:write scope under Basic Information and check that Socket Mode is on"})
+		}
+		a.log.Warn("slack socket mode stopped, reconnecting", "err", err, "in", backoff)
+		if sleep(ctx, backoff) != nil {
+			return nil
+		}
+		backoff = min(2*backoff, a.cfg.MaxBackoff)
+	}
+}
+
+// dispatch handles one socketmode event. It runs on the Run goroutine and
+// must not block: envelopes are acked first, then work moves to goroutines.
+func (a *Adapter) dispatch(ctx context.Context, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		a.log.Debug("slack socket mode connecting")
+	case socketmode.EventTypeConnected:
+		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeConnectionError:
+		if e, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
+			a.log.Warn("slack socket mode connection failed", "err", e.ErrorObj, "attempt", e.Attempt, "retry_in", e.Backoff)
+		}
+	case socketmode.EventTypeIncomingError:
+		a.log.Warn("slack socket mode read error", "data", evt.Data)
+	case socketmode.EventTypeErrorBadMessage:
+		// slack-go could not parse it, so it never reached a handler; still
+		// ack it, or Slack redelivers it forever.
+		if e, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+			a.log.Warn("slack sent a message we cannot parse", "err", e.Cause)
+			if id := envelopeID(e.Message); id != "" {
+				a.ack(ctx, socketmode.Request{EnvelopeID: id})
+			}
+		}
+	case socketmode.EventTypeEventsAPI:
+		if evt.Request == nil {
+			return
+		}
+		a.ack(ctx, *evt.Request)
+		if !a.envelopes.first(evt.Request.EnvelopeID) {
+			a.log.Debug("slack duplicate envelope dropped", "envelope", evt.Request.EnvelopeID)
+			return
+		}
+		a.onEvent(ctx, evt.Request.Payload, evt.Request.RetryAttempt)
+	case socketmode.EventTypeInteractive:
+		if evt.Request == nil {
+			return
+		}
+		a.ack(ctx, *evt.Request)
+		if !a.envelopes.first(evt.Request.EnvelopeID) {
+			a.log.Debug("slack duplicate envelope dropped", "envelope", evt.Request.EnvelopeID)
+			return
+		}
+		a.onInteractive(ctx, evt.Request.Payload)
+	case socketmode.EventTypeSlashCommand:
+		if evt.Request != nil {
+			a.ack(ctx, *evt.Request)
+		}
+	}
+}
+
+func (a *Adapter) ack(ctx context.Context, req socketmode.Request) {
+	if req.EnvelopeID == "" {
+		return
+	}
+	if err := a.sm.AckCtx(ctx, req.EnvelopeID, nil); err != nil {
+		a.log.Warn("slack ack failed", "envelope", req.EnvelopeID, "err", err)
+	}
+}
+
+func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
+	in, err := decodeEvent(payload, a.botUser)
+	if errors.Is(err, errIgnored) {
+		a.log.Debug("slack event ignored", "why", err)
+		return
+	}
+	if err != nil {
+		a.log.Warn("slack event refused", "err", err)
+		return
+	}
+	// The same message can arrive as a retry (same event id) or, in rare
+	// cases, through two event types (same channel and ts).
+	if !a.events.first("ev:"+in.EventID) || !a.events.first("msg:"+in.Channel+"/"+in.TS) {
+		a.log.Debug("slack duplicate event dropped", "event", in.EventID, "retry", retry)
+		return
+	}
+	thread := in.ThreadTS
+	if !in.DM && thread == "" {
+		thread = in.TS // mentions in channels are answered in a thread
+	}
+	m := chat.Message{
+		User:         UserID(in.Team, in.User),
+		Conversation: conversationID(in.Team, in.Channel, thread),
+		Text:         in.Text,
+		EventID:      "slack:" + in.EventID,
+	}
+	if in.EventID == "" {
+		m.EventID = "slack:" + in.Channel + "/" + in.TS
+	}
+	c := &conversation{a: a, channel: in.Channel, thread: thread, user: in.User}
+	a.wg.Go(func() {
+		c.startWorking(ctx)
+		a.asst.Handle(ctx, m, c)
+		// The status message goes even when ctx ended (shutdown).
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		c.clearStatus(cctx)
+	})
+}
+
+func (a *Adapter) onInteractive(ctx context.Context, payload []byte) {
+	clicks, err := decodeClicks(payload)
+	if errors.Is(err, errIgnored) {
+		a.log.Debug("slack interaction ignored", "why", err)
+		return
+	}
+	if err != nil {
+		a.log.Warn("slack interaction refused", "err", err)
+		return
+	}
+	for _, cl := range clicks {
+		a.wg.Go(func() { a.onClick(ctx, cl) })
+	}
+}
+
+// onClick delivers a button press. The hub decides whether it counts; the
+// adapter also refuses clicks on prompts it knows belong to someone else,
+// so a stranger's click never reaches the hub at all.
+func (a *Adapter) onClick(ctx context.Context, cl click) {
+	by := UserID(cl.Team, cl.User)
+	a.mu.Lock()
+	sp := a.shown[cl.Prompt]
+	var p chat.Prompt
+	if sp != nil {
+		p = sp.p
+	}
+	a.mu.Unlock()
+	if sp != nil && p.User != by {
+		a.log.Info("slack permission click refused: not the asked user", "prompt", cl.Prompt, "by", by)
+		a.ephemeral(ctx, cl, "This permission request is for "+mention(p.User)+"; only they can answer it. Nothing was changed.")
+		return
+	}
+	err := a.asst.Answer(ctx, chat.Answer{Prompt: cl.Prompt, Nonce: cl.Nonce, User: by, Decision: cl.Decision})
+	switch {
+	case err == nil:
+		a.log.Info("slack permission answered", "prompt", cl.Prompt, "decision", cl.Decision, "by", by)
+		if sp != nil {
+			a.resolve(ctx, p, cl.Decision, by, false)
+		}
+	case errors.Is(err, chat.ErrNotYours):
+		a.log.Info("slack permission click refused by the hub: not the asked user", "prompt", cl.Prompt, "by", by)
+		a.ephemeral(ctx, cl, "This permission request is not yours to answer. Nothing was changed.")
+	case errors.Is(err, chat.ErrUnknownPrompt):
+		a.ephemeral(ctx, cl, "This permission request is no longer waiting (already answered or expired).")
+	default:
+		a.log.Error("slack permission answer failed", "prompt", cl.Prompt, "err", err)
+		a.ephemeral(ctx, cl, "Sorry, your answer could not be recorded. Please try again.")
+	}
+}
+
+func (a *Adapter) ephemeral(ctx context.Context, cl click, text string) {
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	err := a.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
+		_, err := a.api.PostEphemeralContext(ctx, cl.Channel, cl.User, opts...)
+		return err
+	})
+	if err != nil {
+		a.log.Error("slack ephemeral message failed", "err", err)
+	}
+}
+
+// resolve updates a shown prompt's message once: the decision and who made
+// it (or that it expired), buttons removed. It is called both after a
+// successful click and from Conversation.Resolved; the second call is a
+// no-op.
+func (a *Adapter) resolve(ctx context.Context, p chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
+	a.mu.Lock()
+	sp := a.shown[p.ID]
+	if sp == nil || sp.resolved {
+		a.mu.Unlock()
+		return nil
+	}
+	sp.resolved = true
+	channel, ts := sp.channel, sp.ts
+	delete(a.shown, p.ID)
+	a.mu.Unlock()
+	blocks := resolvedBlocks(p, d, by, expired)
+	text := p.Title() + " " + plainOutcome(d, expired)
+	err := a.call(ctx, "chat.update prompt", func(ctx context.Context) error {
+		_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+	if err != nil {
+		a.log.Error("slack prompt update failed", "prompt", p.ID, "err", err)
+	}
+	return err
+}
+
+func plainOutcome(d chat.Decision, expired bool) string {
+	if expired {
+		return "(expired: denied)"
+	}
+	return "(" + d.Label() + ")"
+}
+
+// remember records a posted prompt and forgets prompts long past expiry
+// (their conversation never called Resolved).
+func (a *Adapter) remember(sp *shownPrompt) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, old := range a.shown {
+		limit := old.postedAt.Add(24 * time.Hour)
+		if !old.p.ExpiresAt.IsZero() {
+			limit = old.p.ExpiresAt.Add(time.Hour)
+		}
+		if time.Now().After(limit) {
+			delete(a.shown, id)
+		}
+	}
+	a.shown[sp.p.ID] = sp
+}
