@@ -165,3 +165,45 @@ func (c *countingConv) Reply(context.Context, string) error { c.n.Add(1); return
 func (c *countingConv) Prompt(context.Context, chat.Prompt) error {
 	return nil
 }
+
+// TestRedisOutage: while Redis is down the user is told and nothing
+// crashes; when it is back, service resumes with what was stored before.
+func TestRedisOutage(t *testing.T) {
+	in := redistest.Start(t)
+	st, err := redis.Open(context.Background(), in.URL(), redis.Options{Namespace: "outage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}})
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U9")
+	c := &platform{shown: make(chan chat.Prompt, 4)}
+	go func() {
+		for p := range c.shown {
+			_ = h.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways})
+		}
+	}()
+	defer close(c.shown)
+	h.Handle(ctx, chat.Message{User: user, Conversation: "c", Text: fareQuery, EventID: "o1"}, c)
+
+	in.Stop()
+	h.Handle(ctx, chat.Message{User: user, Conversation: "c", Text: fareQuery, EventID: "o2"}, c)
+	c.mu.Lock()
+	last := c.replies[len(c.replies)-1]
+	c.mu.Unlock()
+	if !strings.Contains(last, "can't reach my state store") {
+		t.Fatalf("during the outage the user was told %q", last)
+	}
+
+	in.Restart()
+	h.Handle(ctx, chat.Message{User: user, Conversation: "c", Text: fareQuery, EventID: "o3"}, c)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last := c.replies[len(c.replies)-1]; !strings.Contains(last, "$57.00") {
+		t.Fatalf("after the outage: %q", last)
+	}
+	if len(c.prompts) != 1 {
+		t.Fatalf("the always grant was lost across the outage: %d prompts", len(c.prompts))
+	}
+}

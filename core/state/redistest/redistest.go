@@ -84,8 +84,12 @@ func (in *Instance) start() {
 	logPath := filepath.Join(in.dir, "redis.log")
 	cmd := exec.Command(in.bin,
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(in.port),
-		"--save", "", "--appendonly", "no",
+		// An append-only file fsynced on every write, as a production Redis
+		// should have: a test that restarts the server finds its data again.
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
 		"--dir", in.dir, "--logfile", logPath)
+	// Don't outlive a test binary that is killed before its cleanup runs.
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		in.t.Fatalf("start redis-server: %v", err)
 	}
