@@ -253,6 +253,7 @@ type Proc struct {
 	cg       *cgroup
 	egress   *net.UnixConn
 	tmp      string
+	onWait   func() // run after the spoke is reaped (pool refill)
 	waitOnce sync.Once
 	waitErr  error
 	mu       sync.Mutex // guards the fields below
@@ -296,9 +297,15 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
 	if s.cfg.Pool > 0 {
-		defer s.refill()
-		if pr := s.take(); pr != nil {
+		// Refill when the spoke ends rather than now, so that starting a
+		// replacement does not compete for the CPU with this spoke's start.
+		pr := s.take()
+		if pr == nil {
+			s.refill()
+		}
+		if pr != nil {
 			if err := s.claim(ctx, pr, p, probe); err == nil {
+				pr.onWait = s.refill
 				return pr, nil
 			}
 			// The pooled spoke died while idle: start a fresh one.
@@ -314,6 +321,9 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 		pr.Kill("launch failed")
 		_ = pr.Wait()
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
+	}
+	if s.cfg.Pool > 0 {
+		pr.onWait = s.refill
 	}
 	return pr, nil
 }
@@ -481,6 +491,9 @@ func (p *Proc) Wait() error {
 		p.cleanup()
 		if err != nil {
 			p.waitErr = &ExitError{App: app, Reason: p.exitReason(err, oom, pids), Err: err}
+		}
+		if p.onWait != nil {
+			p.onWait()
 		}
 	})
 	return p.waitErr
