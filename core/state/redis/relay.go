@@ -107,6 +107,9 @@ func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.D
 func (r *Relay) subscribeOnce(ctx context.Context, fn func(ids.PromptID, chat.Decision, ids.UserID)) (joined bool, err error) {
 	ps := r.s.rdb.Subscribe(ctx, r.channel())
 	defer ps.Close()
+	// A blocked receive does not watch ctx; closing the subscription ends it.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
 	// The first reply confirms the subscription (or reports the outage).
 	if _, err := ps.Receive(ctx); err != nil {
 		return false, r.s.wrap("subscribe to prompt answers", err)
