@@ -69,6 +69,7 @@ func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawM
 	case "crash":
 		os.Exit(7)
 	case "hang":
+		//lint:ignore SA5002 the app spins on purpose: the CPU and wall-clock limits must stop it
 		for {
 		}
 	case "exec":

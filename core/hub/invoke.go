@@ -215,7 +215,7 @@ func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 		}
 		a, fn, ok := h.o.Catalog.ByFunction(p.Function)
 		if !ok || a.Spec().ID == sp.ID {
-			return isc.KindNoSuch, isc.NoSuch{Function: p.Function}, nil
+			return isc.KindNoSuch, isc.NoSuch(p), nil
 		}
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "probe", App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
 		return isc.KindProbeResponse, isc.ProbeResponse{Function: fn.Name, App: string(a.Spec().ID), Request: fn.Request}, nil
