@@ -169,7 +169,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		ok = true
 		return d, nil
 	}
-	sp, err := sandbox.New(sandbox.Config{
+	sbCfg := sandbox.Config{
 		Off:            cfg.Sandbox.Mode == "off",
 		DefaultTimeout: cfg.Sandbox.Timeout.D(),
 		Logger:         log,
@@ -180,14 +180,12 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 			}
 			_ = st.AppendAudit(ctx, state.AuditEvent{Type: typ, App: ids.AppID(app), Detail: host})
 		},
-	})
+	}
+	sp, err := sandbox.New(sbCfg)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	d.sandbox = "on (see `secgpt doctor`)"
-	if cfg.Sandbox.Mode == "off" {
-		d.sandbox = "OFF — spokes are separate processes but not confined (sandbox.mode: off)"
-	}
+	d.sandbox = sandboxSummary(ctx, sbCfg, log)
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
 	if rs, ok := st.(*redis.Store); ok {
@@ -238,4 +236,31 @@ func heartbeat(ctx context.Context, r *redis.Relay, id string, log *slog.Logger)
 		case <-t.C:
 		}
 	}
+}
+
+// sandboxSummary logs what `secgpt doctor` reports and returns one line
+// for the banner.
+func sandboxSummary(ctx context.Context, c sandbox.Config, log *slog.Logger) string {
+	if c.Off {
+		return "OFF: spokes are separate processes but not confined (sandbox.mode: off)"
+	}
+	rep := sandbox.Doctor(ctx, c)
+	var on, off []string
+	for _, ch := range rep.Checks {
+		log.Debug("sandbox protection", "name", ch.Name, "active", ch.Active, "detail", ch.Detail)
+		if ch.Active {
+			on = append(on, ch.Name)
+		} else {
+			off = append(off, ch.Name)
+			log.Warn("sandbox protection unavailable", "name", ch.Name, "detail", ch.Detail)
+		}
+	}
+	s := "on: " + strings.Join(on, ", ")
+	if len(off) > 0 {
+		s += "; UNAVAILABLE: " + strings.Join(off, ", ")
+	}
+	if rep.Error != "" {
+		s += "; " + rep.Error
+	}
+	return s + " (details: secgpt doctor)"
 }

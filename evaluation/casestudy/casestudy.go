@@ -62,6 +62,8 @@ type Env struct {
 	Model llm.Model
 	// Dir holds the per-run state files; "" means a temporary directory.
 	Dir string
+	// NewStore, if set, opens each run's store instead of a bolt file in Dir.
+	NewStore func() (state.Store, error)
 }
 
 // Case is one case study.
@@ -131,16 +133,7 @@ func Run(ctx context.Context, env Env) ([]Outcome, error) {
 
 // RunOne runs case c on system sys.
 func RunOne(ctx context.Context, env Env, c Case, sys string) (Outcome, error) {
-	dir := env.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "secgpt-eval-")
-		if err != nil {
-			return Outcome{}, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	st, err := bolt.Open(filepath.Join(dir, fmt.Sprintf("%s-%s.db", c.Name, sys)), bolt.Options{})
+	st, err := openStore(env, c, sys)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -179,6 +172,39 @@ func RunOne(ctx context.Context, env Env, c Case, sys string) (Outcome, error) {
 	attack, benign, evidence := c.judge(r)
 	return Outcome{Case: c.Name, System: sys, AttackSucceeded: attack, BenignAnswered: benign, Evidence: evidence,
 		Prompts: len(r.prompts), Reply: r.replies[len(r.replies)-1]}, nil
+}
+
+func openStore(env Env, c Case, sys string) (state.Store, error) {
+	if env.NewStore != nil {
+		return env.NewStore()
+	}
+	dir := env.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "secgpt-eval-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+		st, err := bolt.Open(filepath.Join(dir, "state.db"), bolt.Options{})
+		if err != nil {
+			os.RemoveAll(d)
+			return nil, err
+		}
+		return &removing{Store: st, dir: d}, nil
+	}
+	return bolt.Open(filepath.Join(dir, fmt.Sprintf("%s-%s.db", c.Name, sys)), bolt.Options{})
+}
+
+// removing deletes its temporary directory when the store is closed.
+type removing struct {
+	state.Store
+	dir string
+}
+
+func (r *removing) Close() error {
+	err := r.Store.Close()
+	os.RemoveAll(r.dir)
+	return err
 }
 
 var fareRE = regexp.MustCompile(`\$(\d+(?:\.\d+)?)`)
