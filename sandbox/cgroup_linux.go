@@ -79,6 +79,31 @@ func hasWord(s, w string) bool {
 	return false
 }
 
+// sweep removes the empty cgroups of hubs that are gone (a crashed hub
+// cannot remove its spokes' cgroups; the kernel killed the spokes with it).
+func (r cgroupRoot) sweep() {
+	for _, parent := range []string{r.v2, r.mem, r.pids} {
+		if parent == "" {
+			continue
+		}
+		ents, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			rest, ok := strings.CutPrefix(e.Name(), "secgpt-")
+			if !ok || !e.IsDir() {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+			if err != nil || pid == os.Getpid() || unix.Kill(pid, 0) == nil {
+				continue
+			}
+			_ = unix.Rmdir(filepath.Join(parent, e.Name())) // fails harmlessly while tasks remain
+		}
+	}
+}
+
 // cgroup is one spoke's cgroup (one directory per hierarchy).
 type cgroup struct {
 	dirs   []string // made by create, removed by remove

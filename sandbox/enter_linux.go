@@ -53,7 +53,7 @@ func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	if err := setRlimits(l); err != nil {
 		return rep, fmt.Errorf("sandbox: %w", err)
 	}
-	detail := fmt.Sprintf("cpu %s, fsize %d MiB, nofile %d, nproc %d, core 0", lim.CPU, lim.FileSize>>20, lim.OpenFiles, lim.Procs)
+	detail := fmt.Sprintf("cpu %s, fsize %d MiB, nofile %d, nproc %d, core 0", lim.CPU, lim.FileSize>>20, lim.OpenFiles, l.Nproc)
 	if l.RlimitData > 0 {
 		detail += fmt.Sprintf(", data %d MiB", l.RlimitData>>20)
 	}
@@ -135,7 +135,7 @@ func setRlimits(l launch) error {
 		{"cpu", unix.RLIMIT_CPU, cpu},
 		{"fsize", unix.RLIMIT_FSIZE, uint64(lim.FileSize)},
 		{"nofile", unix.RLIMIT_NOFILE, lim.OpenFiles},
-		{"nproc", unix.RLIMIT_NPROC, lim.Procs},
+		{"nproc", unix.RLIMIT_NPROC, l.Nproc},
 		{"core", unix.RLIMIT_CORE, 0},
 	}
 	if l.RlimitData > 0 {
