@@ -244,28 +244,67 @@ func (a *Adapter) register() {
 	}
 }
 
-// syncLoop keeps syncing until ctx ends. SyncWithContext itself retries
-// failed requests via syncer.OnFailedSync; it only returns on errors it
-// considers fatal, which are retried here too unless the token is dead.
+// syncLoop long-polls /sync until ctx ends. The position is saved before a
+// response is processed (as mautrix does): an event that crashes a handler
+// is skipped after a restart rather than retried forever. Failures back off
+// exponentially, honouring rate limits; a rejected token ends the loop.
 func (a *Adapter) syncLoop(ctx context.Context) error {
-	for {
-		err := a.cli.SyncWithContext(ctx)
-		if ctx.Err() != nil {
-			return nil
+	s := a.cli.Syncer.(*syncer)
+	filterID := a.store.get().FilterID
+	if filterID == "" {
+		var resp *mautrix.RespCreateFilter
+		err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
+			resp, err = a.cli.CreateFilter(ctx, s.GetFilterJSON(a.cli.UserID))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("matrix create sync filter: %w", err)
 		}
-		if errors.Is(err, mautrix.MUnknownToken) {
-			return fmt.Errorf("matrix sync: access token rejected: %w", err)
-		}
-		wait := a.failureBackoff(err)
-		a.log.Warn("matrix sync stopped; restarting", "err", err, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
+		filterID = resp.FilterID
+		if err := a.store.SaveFilterID(ctx, a.cli.UserID, filterID); err != nil {
+			return err
 		}
 	}
+	next := a.store.get().NextBatch
+	failing := false
+	for ctx.Err() == nil {
+		timeout := a.cfg.PollTimeout
+		if failing || next == "" {
+			timeout = 0 // catch up at once
+		}
+		resp, err := a.cli.FullSyncRequest(ctx, mautrix.ReqSync{Timeout: int(timeout.Milliseconds()), Since: next, FilterID: filterID})
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, mautrix.MUnknownToken) {
+				return fmt.Errorf("matrix sync: access token rejected: %w", err)
+			}
+			failing = true
+			wait := a.failureBackoff(err)
+			a.log.Warn("matrix sync failed", "err", err, "retry_in", wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+			continue
+		}
+		if failing {
+			a.log.Info("matrix sync recovered")
+		}
+		failing = false
+		a.syncFailures.Store(0)
+		if err := a.store.SaveNextBatch(ctx, a.cli.UserID, resp.NextBatch); err != nil {
+			return err
+		}
+		if err := s.ProcessResponse(ctx, resp, next); err != nil {
+			a.log.Error("matrix sync response handling failed; skipping it", "err", err)
+		}
+		next = resp.NextBatch
+	}
+	return nil
 }
 
 // failureBackoff counts one more sync failure and returns how long to wait.
@@ -281,29 +320,15 @@ func (a *Adapter) failureBackoff(err error) time.Duration {
 	return min(backoff, a.cfg.RetryMax)
 }
 
-// syncer is mautrix's default syncer with this adapter's backoff and
-// old-event filter.
+// syncer is mautrix's default syncer (handler registry and dispatch, which
+// the crypto helper hooks into) with this adapter's old-event filter.
 type syncer struct {
 	*mautrix.DefaultSyncer
 	a *Adapter
 }
 
-// OnFailedSync backs off exponentially (honouring rate limits) and gives up
-// only when the access token is rejected.
-func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
-	if errors.Is(err, mautrix.MUnknownToken) {
-		return 0, err
-	}
-	wait := s.a.failureBackoff(err)
-	s.a.log.Warn("matrix sync failed", "err", err, "retry_in", wait)
-	return wait, nil
-}
-
 // ProcessResponse filters old events out of resp before the handlers run.
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
-	if s.a.syncFailures.Swap(0) > 0 {
-		s.a.log.Info("matrix sync recovered")
-	}
 	dropOldEvents(s.a.cli.UserID, resp, since)
 	err := s.DefaultSyncer.ProcessResponse(ctx, resp, since)
 	s.a.readyOnce.Do(func() { close(s.a.ready) })
@@ -347,7 +372,7 @@ func isOwnJoin(self id.UserID, e *event.Event) bool {
 	if e.Type != event.StateMember || e.GetStateKey() != string(self) {
 		return false
 	}
-	if m, _ := e.Content.Raw["membership"].(string); m != string(event.MembershipJoin) {
+	if membership(e) != event.MembershipJoin {
 		return false
 	}
 	if e.Unsigned.PrevContent != nil {
@@ -366,10 +391,10 @@ func (a *Adapter) onMember(ctx context.Context, evt *event.Event) {
 	if evt.GetStateKey() != string(a.cli.UserID) {
 		return
 	}
-	mem := evt.Content.AsMember()
+	mem := membership(evt)
 	inviteKey := "invite|" + string(evt.RoomID)
-	if mem.Membership != event.MembershipInvite {
-		if mem.Membership.IsLeaveOrBan() || mem.Membership == event.MembershipJoin {
+	if mem != event.MembershipInvite {
+		if mem.IsLeaveOrBan() || mem == event.MembershipJoin {
 			a.seen.forget(inviteKey) // a later invite to this room is new
 		}
 		return
@@ -397,6 +422,14 @@ func (a *Adapter) onMember(ctx context.Context, evt *event.Event) {
 		a.log.Warn("join matrix room", "room", evt.RoomID, "err", err)
 		a.seen.forget(inviteKey)
 	}
+}
+
+// membership reads a member event's membership from the raw content: the
+// parsed struct may be shared with, and later changed by, mautrix's memory
+// state store (SetMembership updates the stored pointer in place).
+func membership(e *event.Event) event.Membership {
+	m, _ := e.Content.Raw["membership"].(string)
+	return event.Membership(m)
 }
 
 // onMessage routes a room message: a typed answer to a pending prompt, a
@@ -507,7 +540,7 @@ func (a *Adapter) isDM(ctx context.Context, room id.RoomID) bool {
 		}
 		n = 0
 		for _, e := range resp.Chunk {
-			if m, _ := e.Content.Raw["membership"].(string); m == string(event.MembershipJoin) || m == string(event.MembershipInvite) {
+			if m := membership(e); m == event.MembershipJoin || m == event.MembershipInvite {
 				n++
 			}
 		}

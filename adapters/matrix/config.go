@@ -52,6 +52,9 @@ type Config struct {
 	// RetryBase is the first wait after a failed sync or send; it doubles up
 	// to RetryMax. Defaults 1s and 1m.
 	RetryBase, RetryMax time.Duration
+	// PollTimeout is how long one /sync long-poll waits for events.
+	// Default 30s.
+	PollTimeout time.Duration
 }
 
 const defaultPrefix = "!secgpt"
@@ -101,6 +104,9 @@ func (c *Config) validate() error {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = time.Minute
+	}
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = 30 * time.Second
 	}
 	if c.RetryMax < c.RetryBase {
 		c.RetryMax = c.RetryBase

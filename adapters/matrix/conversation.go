@@ -265,6 +265,9 @@ func splitMarkdown(text string, max int) []string {
 			piece += "\n```"
 		}
 		out = append(out, piece)
+		if len(open) > max/4 {
+			open = "```" // a long info string would not fit the next piece
+		}
 		fence = open
 	}
 	return out

@@ -151,6 +151,7 @@ func startBot(t *testing.T, srv *matrixtest.Server, dir string, asst chat.Assist
 		AllowServers: []string{srv.ServerName},
 		RetryBase:    50 * time.Millisecond,
 		RetryMax:     2 * time.Second,
+		PollTimeout:  5 * time.Second, // see matrixtest's pollTimeout
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -382,7 +383,7 @@ func TestInviteRefused(t *testing.T) {
 	room := bob.CreateRoom(t, "bob's", false, botID)
 	bob.Wait(t, wait, "bot rejects the invite", func(e *event.Event) bool {
 		return e.RoomID == room && e.Type == event.StateMember && e.GetStateKey() == string(botID) &&
-			e.Content.AsMember().Membership == event.MembershipLeave
+			matrixtest.Membership(e) == event.MembershipLeave
 	})
 }
 

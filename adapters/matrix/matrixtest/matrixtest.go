@@ -249,25 +249,64 @@ func (s *Server) Login(t testing.TB, acct Account, opts LoginOptions) *Client {
 			cancel()
 			t.Fatalf("encryption for %s: %v", acct.UserID, err)
 		}
-		defer func() { t.Cleanup(closeCrypto) }()
+		t.Cleanup(closeCrypto) // registered first, so it runs after syncing stops
 	} else {
 		cli.StateStore = mautrix.NewMemoryStateStore()
 		syncer.OnEvent(cli.StateStoreSyncHandler)
 	}
+	synced := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ctx.Err() == nil {
-			if err := cli.SyncWithContext(ctx); err != nil && ctx.Err() == nil {
-				t.Logf("%s sync: %v", acct.UserID, err)
-			}
-		}
+		c.syncLoop(ctx, t, synced)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
+	select {
+	case <-synced:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: first sync did not finish", acct.UserID)
+	}
 	return c
+}
+
+// pollTimeout is short so that a wake-up the homeserver misses (seen with
+// Dendrite under load) costs seconds, not a test timeout.
+const pollTimeout = 2 * time.Second
+
+// syncLoop long-polls until ctx ends, closing synced after the first response.
+func (c *Client) syncLoop(ctx context.Context, t testing.TB, synced chan struct{}) {
+	next := ""
+	first := true
+	for ctx.Err() == nil {
+		req := mautrix.ReqSync{Timeout: int(pollTimeout.Milliseconds()), Since: next}
+		if first {
+			// Only the position: tests look at rooms they create afterwards,
+			// and the full state of every earlier test's room is slow to fetch.
+			req.Timeout, req.FilterID = 0, `{"room":{"rooms":[]},"presence":{"types":[]}}`
+		}
+		resp, err := c.FullSyncRequest(ctx, req)
+		if err != nil {
+			if ctx.Err() == nil {
+				t.Logf("%s sync: %v", c.UserID, err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		if err := c.Syncer.ProcessResponse(ctx, resp, next); err != nil {
+			t.Logf("%s sync handlers: %v", c.UserID, err)
+		}
+		next = resp.NextBatch
+		if first {
+			close(synced)
+			first = false
+		}
+	}
 }
 
 func (c *Client) record(_ context.Context, evt *event.Event) {
@@ -373,8 +412,17 @@ func (c *Client) WaitJoined(t testing.TB, room id.RoomID, user id.UserID, timeou
 	t.Helper()
 	c.Wait(t, timeout, string(user)+" joined "+string(room), func(e *event.Event) bool {
 		return e.RoomID == room && e.Type == event.StateMember && e.GetStateKey() == string(user) &&
-			e.Content.AsMember().Membership == event.MembershipJoin
+			Membership(e) == event.MembershipJoin
 	})
+}
+
+// Membership reads a member event's membership from its raw content. The
+// parsed struct is not safe to read: mautrix's memory state store keeps a
+// pointer to it and updates it in place (e.g. CreateRoom marks invitees as
+// invited after the call returns, which can overwrite a join already seen).
+func Membership(e *event.Event) event.Membership {
+	m, _ := e.Content.Raw["membership"].(string)
+	return event.Membership(m)
 }
 
 // Message returns evt's message content if it is a message (after

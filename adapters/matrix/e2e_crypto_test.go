@@ -1,0 +1,115 @@
+//go:build goolm || libolm
+
+package matrix_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/secgpt-go/secgpt/adapters/matrix"
+	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+)
+
+func encrypted(e *event.Event) bool { return e.Type == event.EventEncrypted }
+
+func decrypted(e *event.Event) bool { return e.Mautrix.EventSource&event.SourceDecrypted != 0 }
+
+// TestEncryptedRoom: in an encrypted DM the bot decrypts the question,
+// answers encrypted, shows an encrypted prompt whose reaction works and whose
+// edit decrypts, and after a restart still reads the room with the same
+// device and keys.
+func TestEncryptedRoom(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	dir := t.TempDir()
+	fake := newFake()
+	b := startBot(t, srv, dir, fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{Encryption: true})
+	botID, dev := b.Session()
+	room := alice.CreateRoom(t, "secret dm", true, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "secret hello")
+	if m := fake.next(t); m.Text != "secret hello" {
+		t.Fatalf("bot read %q", m.Text)
+	}
+	alice.Wait(t, wait, "decrypted answer", and(fromIn(botID, room), decrypted, bodyContains("secret hello")))
+	if n := len(alice.Events(and(fromIn(botID, room), encrypted))); n == 0 {
+		t.Error("the bot's answer did not travel encrypted")
+	}
+	if n := len(alice.Events(and(fromIn(botID, room), func(e *event.Event) bool { return e.Type == event.EventMessage && !decrypted(e) }))); n > 0 {
+		t.Errorf("the bot sent %d plaintext messages into the encrypted room", n)
+	}
+
+	alice.SendText(t, room, "ask in secret")
+	pe := alice.Wait(t, wait, "decrypted prompt", and(fromIn(botID, room), decrypted, isPrompt))
+	fake.next(t)
+	alice.React(t, room, pe.ID, "♾")
+	edit := alice.Wait(t, wait, "decrypted edit", and(fromIn(botID, room), decrypted, editOf(pe.ID)))
+	if nc := matrixtest.Message(edit).NewContent; nc == nil || !strings.Contains(nc.Body, "Always allow") {
+		t.Errorf("edit = %+v", nc)
+	}
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), decrypted, bodyContains("decision always")))
+
+	b.stop()
+	fake2 := newFake()
+	b2 := startBot(t, srv, dir, fake2, nil)
+	if _, dev2 := b2.Session(); dev2 != dev {
+		t.Fatalf("device after restart = %s, want %s", dev2, dev)
+	}
+	alice.SendText(t, room, "still secret")
+	if m := fake2.next(t); m.Text != "still secret" {
+		t.Fatalf("restarted bot read %q", m.Text)
+	}
+	alice.Wait(t, wait, "answer after restart", and(fromIn(botID, room), decrypted, bodyContains("still secret")))
+}
+
+// TestCrossSigning: SetupCrossSigning returns a recovery key, and a new
+// device of the bot started with it is signed by the bot's self-signing key,
+// which is what clients that refuse unverified devices check.
+func TestCrossSigning(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	cfg := matrix.Config{
+		Homeserver: srv.URL, UserID: string(srv.Bot.UserID), Password: srv.Bot.Password,
+		StateDir: t.TempDir(), AllowServers: []string{srv.ServerName},
+	}
+	setup, err := matrix.New(cfg, newFake(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rk, err := setup.SetupCrossSigning(ctx)
+	if err != nil {
+		t.Fatalf("SetupCrossSigning: %v", err)
+	}
+	if rk == "" {
+		t.Fatal("empty recovery key")
+	}
+
+	b := startBot(t, srv, "", newFake(), func(c *matrix.Config) { c.RecoveryKey = rk })
+	botID, dev := b.Session()
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	keys, err := alice.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{botID: mautrix.DeviceIDList{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssk, ok := keys.SelfSigningKeys[botID]
+	if !ok {
+		t.Fatal("bot has no self-signing key on the server")
+	}
+	var sskID id.KeyID
+	for k := range ssk.Keys {
+		sskID = k
+	}
+	device, ok := keys.DeviceKeys[botID][dev]
+	if !ok {
+		t.Fatalf("device %s not on the server", dev)
+	}
+	if _, ok := device.Signatures[botID][sskID]; !ok {
+		t.Errorf("device %s is not signed by the self-signing key %s: %v", dev, sskID, device.Signatures)
+	}
+}
