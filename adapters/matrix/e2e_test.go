@@ -16,10 +16,20 @@ import (
 	"github.com/secgpt-go/secgpt/adapters/matrix"
 	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/spoke"
+	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-func TestMain(m *testing.M) { os.Exit(matrixtest.Main(m)) }
+// TestMain also serves as the spoke entry: the whole-stack test's hub
+// re-executes this binary for every app invocation.
+func TestMain(m *testing.M) {
+	if sandbox.IsChild() {
+		os.Exit(spoke.Main(hubtest.Enter))
+	}
+	os.Exit(matrixtest.Main(m))
+}
 
 // wait bounds every wait for the homeserver; generous for a loaded 2-core box.
 const wait = 20 * time.Second

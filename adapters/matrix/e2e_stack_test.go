@@ -1,0 +1,58 @@
+package matrix_test
+
+import (
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// TestWholeStack runs the real hub (offline model, real spoke processes,
+// bolt store) behind the adapter: a ride question in a DM yields
+// one exec prompt per app; alice allows each with a click (bob's click on the
+// first is ignored) and the fares come back computed by the apps.
+func TestWholeStack(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	// The sandbox is off: this test is about the Matrix path end to end, and
+	// the sandbox has its own tests; spokes are still real processes.
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride", "metro_hail"}, SandboxOff: true})
+	b := startBot(t, srv, "", h, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	bob := srv.Login(t, srv.Bob, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "stack", false, botID, srv.Bob.UserID)
+	bob.Join(t, room)
+	alice.WaitJoined(t, room, botID, wait)
+
+	q := alice.SendText(t, room, "!secgpt Use both metro_hail and quick_ride to calculate the fares for a trip from 'Main Street' to 'Elm Avenue'.")
+	answered := map[id.EventID]bool{}
+	for len(answered) < 2 {
+		pe := alice.Wait(t, wait, "an unanswered prompt", func(e *event.Event) bool {
+			return fromIn(botID, room)(e) && isPrompt(e) && !answered[e.ID]
+		})
+		if matrixtest.Message(pe).RelatesTo.GetThreadParent() != q {
+			t.Errorf("prompt not in the question's thread")
+		}
+		if len(answered) == 0 {
+			bob.React(t, room, pe.ID, "✅")
+		}
+		alice.React(t, room, pe.ID, "✅")
+		edit := alice.Wait(t, wait, "prompt edit", and(fromIn(botID, room), editOf(pe.ID)))
+		if nc := matrixtest.Message(edit).NewContent; nc == nil || !strings.Contains(nc.Body, "by "+string(srv.Alice.UserID)) {
+			t.Errorf("edit does not name alice: %+v", nc)
+		}
+		answered[pe.ID] = true
+	}
+	ans := alice.Wait(t, wait, "fares", and(fromIn(botID, room), bodyContains("57.00")))
+	if body := matrixtest.Message(ans).Body; !strings.Contains(body, "51.80") {
+		t.Errorf("answer lacks the second fare: %q", body)
+	}
+	if n := len(alice.Events(and(fromIn(botID, room), isPrompt))); n != 2 {
+		t.Errorf("%d prompts, want 2 (bob's click must not count)", n)
+	}
+}
