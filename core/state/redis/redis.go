@@ -206,9 +206,11 @@ func (s *Store) AppendMemory(ctx context.Context, user ids.UserID, app ids.AppID
 		vals[i] = v
 	}
 	k, idx := s.key("mem", string(user), string(app)), s.key("memapps", string(user))
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.RPush(ctx, k, vals...)
+	// One round trip. The index is written first, so it names every app
+	// with memory even if the push fails.
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		p.SAdd(ctx, idx, string(app))
+		p.RPush(ctx, k, vals...)
 		if s.retention > 0 {
 			p.PExpire(ctx, k, s.retention)
 			p.PExpire(ctx, idx, s.retention)

