@@ -311,7 +311,7 @@ func egressClient(fd int) *http.Client {
 // whose one end goes to the hub over fd (SCM_RIGHTS).
 func egressDialer(fd int) DialFunc {
 	return func(ctx context.Context, _, _ string) (net.Conn, error) {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fds, err := socketpair()
 		if err != nil {
 			return nil, fmt.Errorf("egress: socketpair: %w", err)
 		}
@@ -326,8 +326,9 @@ func egressDialer(fd int) DialFunc {
 }
 
 func isUnixSocket(fd int) bool {
-	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	return err == nil && d == unix.AF_UNIX
+	sa, err := unix.Getsockname(fd)
+	_, ok := sa.(*unix.SockaddrUnix)
+	return err == nil && ok
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

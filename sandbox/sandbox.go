@@ -343,7 +343,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 // prestart starts a spoke process in its namespaces and cgroup; it waits in
 // Enter for its launch frame.
 func (s *Spawner) prestart() (*Proc, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
@@ -357,7 +357,7 @@ func (s *Spawner) prestart() (*Proc, error) {
 			pr.cleanup()
 		}
 	}()
-	efds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	efds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("egress socketpair: %w", err)
 	}
@@ -376,7 +376,7 @@ func (s *Spawner) prestart() (*Proc, error) {
 	}
 	defer devnull.Close()
 
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	attr := procAttr()
 	env := []string{ChildEnv + "=1"}
 	if raceEnabled {
 		// The race runtime sleeps a second at exit to catch late reports.
