@@ -1,0 +1,57 @@
+package slack
+
+import (
+	"os"
+	"slices"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestManifest keeps deploy/slack-manifest.yaml in step with the adapter:
+// Socket Mode on, interactivity on (buttons), exactly the scopes and events
+// the adapter uses.
+func TestManifest(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/slack-manifest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Features struct {
+			AppHome struct {
+				MessagesTab         bool `yaml:"messages_tab_enabled"`
+				MessagesTabReadOnly bool `yaml:"messages_tab_read_only_enabled"`
+			} `yaml:"app_home"`
+		} `yaml:"features"`
+		OAuth struct {
+			Scopes struct {
+				Bot []string `yaml:"bot"`
+			} `yaml:"scopes"`
+		} `yaml:"oauth_config"`
+		Settings struct {
+			Events struct {
+				Bot []string `yaml:"bot_events"`
+			} `yaml:"event_subscriptions"`
+			Interactivity struct {
+				Enabled bool `yaml:"is_enabled"`
+			} `yaml:"interactivity"`
+			SocketMode bool `yaml:"socket_mode_enabled"`
+		} `yaml:"settings"`
+	}
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	scopes, events := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot)), slices.Sorted(slices.Values(m.Settings.Events.Bot))
+	if want := []string{"app_mentions:read", "chat:write", "im:history"}; !slices.Equal(scopes, want) {
+		t.Errorf("scopes = %v, want exactly %v", scopes, want)
+	}
+	if want := []string{"app_mention", "message.im"}; !slices.Equal(events, want) {
+		t.Errorf("events = %v, want exactly %v", events, want)
+	}
+	if !m.Settings.SocketMode || !m.Settings.Interactivity.Enabled {
+		t.Error("socket mode and interactivity must be on")
+	}
+	if !m.Features.AppHome.MessagesTab || m.Features.AppHome.MessagesTabReadOnly {
+		t.Error("users must be able to DM the bot")
+	}
+}
