@@ -103,8 +103,10 @@ type Config struct {
 	Logger         *slog.Logger
 	// Audit, if set, is told of every egress request a spoke makes.
 	Audit AuditFunc
-	// Stderr receives the spokes' standard output and error; nil means
-	// os.Stderr.
+	// Stderr receives the spokes' standard output and error. Nil means the
+	// Logger, one record per line with control characters replaced and at
+	// most 64 KiB per spoke: never the hub's terminal, where a spoke could
+	// fake a permission prompt.
 	Stderr io.Writer
 	// EgressDial dials upstreams for the egress proxy. Nil means a dialer
 	// that refuses loopback, private and link-local addresses, so a declared
@@ -399,8 +401,12 @@ func (s *Spawner) prestart() (*Proc, error) {
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.Stdin = devnull
-	cmd.Stdout = s.stderr()
-	cmd.Stderr = s.stderr()
+	if s.cfg.Stderr != nil {
+		cmd.Stdout, cmd.Stderr = s.cfg.Stderr, s.cfg.Stderr
+	} else {
+		out := &spokeOutput{p: pr, log: s.log}
+		cmd.Stdout, cmd.Stderr = out, out
+	}
 	cmd.ExtraFiles = []*os.File{spokeEnd, spokeEgress} // fds 3 and 4
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
@@ -462,13 +468,6 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 		_ = pr.egress.Close()
 	}
 	return nil
-}
-
-func (s *Spawner) stderr() io.Writer {
-	if s.cfg.Stderr != nil {
-		return s.cfg.Stderr
-	}
-	return os.Stderr
 }
 
 // Kill ends the spoke's whole process group, recording why.
