@@ -117,6 +117,7 @@ func Doctor(ctx context.Context, cfg Config) Report {
 // namespaces with the hub's.
 func probeSpoke(ctx context.Context, cfg Config) ([]Check, error) {
 	cfg.Logger = discardLogger()
+	cfg.Pool = 0 // one probe, nothing left running
 	s, err := New(cfg)
 	if err != nil {
 		return nil, err
