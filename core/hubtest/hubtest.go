@@ -64,7 +64,7 @@ type Options struct {
 // Spawner returns a spawner that re-executes the test binary.
 func Spawner(t testing.TB, off bool) *sandbox.Spawner {
 	t.Helper()
-	sp, err := sandbox.New(sandbox.Config{Exe: os.Args[0], Off: off, DefaultTimeout: 60 * time.Second})
+	sp, err := sandbox.New(sandbox.Config{Off: off, DefaultTimeout: 60 * time.Second})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
