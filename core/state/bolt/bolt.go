@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -56,6 +57,10 @@ type Store struct {
 	path      string
 	retention time.Duration
 	now       func() time.Time
+	// seen counts FirstSeen calls; every purgeEvery-th also purges expired
+	// keys, so a long-running process does not grow the file forever.
+	seen       atomic.Uint64
+	purgeEvery uint64
 }
 
 // Open opens (creating if needed) the store file at path. It fails if
@@ -69,7 +74,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bolt store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, retention: opts.MemoryRetention, now: opts.Now}
+	s := &Store{db: db, path: path, retention: opts.MemoryRetention, now: opts.Now, purgeEvery: 1024}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -685,7 +690,13 @@ func (s *Store) FirstSeen(_ context.Context, key string, ttl time.Duration) (boo
 		if ttl > 0 {
 			exp = now.Add(ttl).UnixNano()
 		}
-		return b.Put([]byte(key), itob(uint64(exp)))
+		if err := b.Put([]byte(key), itob(uint64(exp))); err != nil {
+			return err
+		}
+		if s.seen.Add(1)%s.purgeEvery == 0 {
+			return s.purgeDedup(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("record event %s: %w", key, err)

@@ -2,6 +2,7 @@ package bolt_test
 
 import (
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -80,5 +81,29 @@ func TestSecondOpenFails(t *testing.T) {
 	if err == nil {
 		s2.Close()
 		t.Fatal("second Open of a held file succeeded")
+	}
+}
+
+// TestDedupPurge checks that expired dedup keys are deleted while running,
+// not only at the next Open.
+func TestDedupPurge(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := open(t, bolt.Options{Now: func() time.Time { return now }})
+	defer s.Close()
+	s.SetPurgeEvery(16)
+	ctx := t.Context()
+	for i := range 40 {
+		if _, err := s.FirstSeen(ctx, "old-"+strconv.Itoa(i), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Hour)
+	for i := range 40 {
+		if _, err := s.FirstSeen(ctx, "new-"+strconv.Itoa(i), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.DedupKeys(); n > 40+16 {
+		t.Errorf("%d dedup keys kept after the old ones expired, want the expired purged", n)
 	}
 }

@@ -7,11 +7,13 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +44,10 @@ type Options struct {
 	// Now is the clock for stamping records and for retention; nil means
 	// time.Now. Dedup and pending expiry use the server's clock.
 	Now func() time.Time
+	// TLS, if set, replaces the TLS settings of a rediss:// URL: a private
+	// CA's RootCAs, client certificates. An empty ServerName is filled with
+	// the URL's host. It is ignored for redis:// URLs.
+	TLS *tls.Config
 }
 
 // Store is a state.Store in Redis. Its methods are safe for concurrent use.
@@ -62,8 +68,19 @@ type Store struct {
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	o, err := goredis.ParseURL(rawURL)
 	if err != nil {
-		// ParseURL errors may quote the URL with its password; don't.
-		return nil, errors.New("parse redis url: invalid url")
+		// url.Error quotes the whole URL, password and all; keep only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("parse redis url: %w", err)
+	}
+	if o.TLSConfig != nil && opts.TLS != nil {
+		tc := opts.TLS.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName = o.TLSConfig.ServerName
+		}
+		o.TLSConfig = tc
 	}
 	// Fail fast during an outage rather than holding a user's message for
 	// the library's default retries and timeouts.

@@ -3,7 +3,9 @@ package redis_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -245,5 +247,48 @@ func TestOpenURL(t *testing.T) {
 	}
 	if _, err := redis.Open(t.Context(), "redis://:s3cret@127.0.0.1:1/x", redis.Options{}); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("bad URL error %v leaks the password or is nil", err)
+	}
+}
+
+func TestOpenTLSAndPassword(t *testing.T) {
+	srv := redistest.StartWith(t, redistest.Config{TLS: true, Password: "s3cret pw"})
+	good := srv.URL()
+	if !strings.HasPrefix(good, "rediss://") {
+		t.Fatalf("URL %s is not rediss://", good)
+	}
+	trusted := &tls.Config{RootCAs: srv.CertPool()}
+	noPass := strings.Replace(good, url.UserPassword("", "s3cret pw").String()+"@", "", 1)
+	tests := []struct {
+		name    string
+		url     string
+		tls     *tls.Config
+		wantErr bool
+	}{
+		{"trusted CA and password", good, trusted, false},
+		{"skip_verify", good + "?skip_verify=true", nil, false},
+		{"unknown CA", good, nil, true},
+		{"no password", noPass, trusted, true},
+		{"wrong password", strings.Replace(good, "s3cret", "wrong", 1), trusted, true},
+		{"plain text to a TLS port", strings.Replace(good, "rediss://", "redis://", 1), nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			s, err := redis.Open(ctx, tc.url, redis.Options{Namespace: "tls", TLS: tc.tls})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Open err = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("error %q leaks the password", err)
+				}
+				return
+			}
+			defer s.Close()
+			if first, err := s.FirstSeen(ctx, "ev-"+tc.name, time.Minute); err != nil || !first {
+				t.Errorf("FirstSeen over TLS = %v, %v", first, err)
+			}
+		})
 	}
 }

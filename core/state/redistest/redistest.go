@@ -9,8 +9,11 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,12 +37,23 @@ func Server(t testing.TB) string {
 	return Start(t).URL()
 }
 
+// Config selects optional server features for StartWith.
+type Config struct {
+	// Password, if set, is required of clients (requirepass).
+	Password string
+	// TLS serves only TLS, with a fresh self-signed certificate for
+	// 127.0.0.1; Instance.CertPool trusts it.
+	TLS bool
+}
+
 // Instance is a private redis-server process that a test controls.
 type Instance struct {
 	t    testing.TB
 	bin  string
 	dir  string
 	port int
+	cfg  Config
+	pool *x509.CertPool
 
 	mu       sync.Mutex // guards cmd and waitExit
 	cmd      *exec.Cmd
@@ -50,6 +64,12 @@ type Instance struct {
 // port and stops it at test cleanup. Without a redis-server on PATH it skips
 // the test, or fails it under CI=true.
 func Start(t testing.TB) *Instance {
+	t.Helper()
+	return StartWith(t, Config{})
+}
+
+// StartWith is Start with a password or TLS.
+func StartWith(t testing.TB, cfg Config) *Instance {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -65,17 +85,33 @@ func Start(t testing.TB) *Instance {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	in := &Instance{t: t, bin: bin, dir: t.TempDir(), port: port}
+	in := &Instance{t: t, bin: bin, dir: t.TempDir(), port: port, cfg: cfg}
+	if cfg.TLS {
+		in.pool = writeCert(t, in.dir)
+	}
 	in.start()
 	t.Cleanup(in.Stop)
 	return in
 }
 
-// URL is the instance's redis:// URL (database 0).
-func (in *Instance) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", in.port) }
+// URL is the instance's URL for database 0: redis:// or rediss:// (TLS),
+// with the password if one is set.
+func (in *Instance) URL() string {
+	u := url.URL{Scheme: "redis", Host: in.Addr(), Path: "/0"}
+	if in.cfg.TLS {
+		u.Scheme = "rediss"
+	}
+	if in.cfg.Password != "" {
+		u.User = url.UserPassword("", in.cfg.Password)
+	}
+	return u.String()
+}
 
 // Addr is host:port.
 func (in *Instance) Addr() string { return "127.0.0.1:" + strconv.Itoa(in.port) }
+
+// CertPool trusts the server's certificate (nil without TLS).
+func (in *Instance) CertPool() *x509.CertPool { return in.pool }
 
 func (in *Instance) start() {
 	in.t.Helper()
@@ -84,9 +120,19 @@ func (in *Instance) start() {
 	logPath := filepath.Join(in.dir, "redis.log")
 	// A config file rather than flags: an empty flag value (--save "") is
 	// not reliably read as "no snapshots" and left persistence on.
-	conf := fmt.Sprintf("bind 127.0.0.1\nport %d\nsave \"\"\nappendonly no\ndir %s\nlogfile %s\n", in.port, in.dir, logPath)
+	var conf strings.Builder
+	fmt.Fprintf(&conf, "bind 127.0.0.1\nsave \"\"\nappendonly no\ndir %s\nlogfile %s\n", in.dir, logPath)
+	if in.cfg.TLS {
+		fmt.Fprintf(&conf, "port 0\ntls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-auth-clients no\n",
+			in.port, filepath.Join(in.dir, "cert.pem"), filepath.Join(in.dir, "key.pem"))
+	} else {
+		fmt.Fprintf(&conf, "port %d\n", in.port)
+	}
+	if in.cfg.Password != "" {
+		fmt.Fprintf(&conf, "requirepass %q\n", in.cfg.Password)
+	}
 	confPath := filepath.Join(in.dir, "redis.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
 		in.t.Fatalf("write redis config: %v", err)
 	}
 	cmd := exec.Command(in.bin, confPath)
@@ -97,12 +143,9 @@ func (in *Instance) start() {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	// Poll until it answers PING; give up after a few seconds.
+	// Poll until it answers; give up after a few seconds.
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if ping(in.Addr()) {
-			break
-		}
+	for !in.answers() {
 		select {
 		case err := <-exited:
 			log, _ := os.ReadFile(logPath)
@@ -120,8 +163,17 @@ func (in *Instance) start() {
 	in.waitExit = exited
 }
 
-func ping(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+// answers reports whether the server replies to PING (an auth error counts:
+// the server is up).
+func (in *Instance) answers() bool {
+	d := &net.Dialer{Timeout: 200 * time.Millisecond}
+	var c net.Conn
+	var err error
+	if in.cfg.TLS {
+		c, err = tls.DialWithDialer(d, "tcp", in.Addr(), &tls.Config{RootCAs: in.pool, ServerName: "127.0.0.1"})
+	} else {
+		c, err = d.Dial("tcp", in.Addr())
+	}
 	if err != nil {
 		return false
 	}
@@ -131,7 +183,7 @@ func ping(addr string) bool {
 		return false
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
+	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
 }
 
 // Stop kills the server and waits for it to exit. Stopping a stopped
