@@ -4,8 +4,10 @@
 // user, mount, network, PID, IPC, UTS and cgroup namespaces, a cgroup or
 // rlimit memory bound, rlimits, Landlock rules and a deny-by-default seccomp
 // filter. The child side (Enter) applies the in-process part of the policy
-// before any app code runs. docs/sandbox.md describes the threat model and
-// what each protection stops.
+// before any app code runs; the hub side runs the egress proxy, the
+// wall-clock timeout and, optionally, a pool of pre-started spokes. Doctor
+// reports which protections a host offers. docs/sandbox.md describes the
+// threat model and what each protection stops.
 //
 // Only core/hub (through its Spawner interface), bot/ wiring and tests import
 // this package; it knows nothing of what an app does.
