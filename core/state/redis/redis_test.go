@@ -196,6 +196,10 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	t.Run("up", func(t *testing.T) { run(t, false) })
+	always := state.GrantKey{User: "alice", Kind: chat.KindExec, Target: "calendar"}
+	if err := s.PutGrant(ctx, state.Grant{GrantKey: always, Decision: chat.AllowAlways}); err != nil {
+		t.Fatal(err)
+	}
 	srv.Stop()
 	t.Run("down", func(t *testing.T) { run(t, true) })
 	srv.Restart()
@@ -213,6 +217,11 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	t.Run("restarted", func(t *testing.T) { run(t, false) })
+	// redistest's server saves on Stop, like a production Redis that
+	// persists: the always grant is still there.
+	if _, ok, err := s.FindGrant(ctx, always, ""); !ok || err != nil {
+		t.Errorf("always grant after restart: found=%v err=%v", ok, err)
+	}
 
 	if _, err := redis.Open(ctx, "redis://127.0.0.1:1/0", redis.Options{}); !errors.Is(err, state.ErrUnavailable) {
 		t.Errorf("Open of a closed port: %v, want ErrUnavailable", err)
