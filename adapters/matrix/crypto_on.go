@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"maunium.net/go/mautrix/crypto/cryptohelper"
@@ -47,6 +48,10 @@ func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
 		return nil, fmt.Errorf("init crypto (if the device changed, move %s away): %w", cryptoFile, err)
 	}
 	a.cli.Crypto = h
+	// The directory is 0700 already; keep the store itself private too.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Chmod(filepath.Join(a.cfg.StateDir, cryptoFile+suffix), 0o600)
+	}
 	if a.cfg.RecoveryKey != "" {
 		if err := h.Machine().VerifyWithRecoveryKey(ctx, a.cfg.RecoveryKey); err != nil {
 			_ = h.Close()

@@ -39,6 +39,8 @@ const wait = 20 * time.Second
 // expiry, if the text contains "expire"); anything else is echoed as
 // markdown. It checks answers the way the hub does: right nonce, right user.
 type fakeAssistant struct {
+	// release, if set, holds messages containing "slow" until it is closed.
+	release chan struct{}
 	handled chan chat.Message
 	refused chan chat.Answer // answers rejected with ErrNotYours
 
@@ -62,6 +64,13 @@ func newFake() *fakeAssistant {
 
 func (f *fakeAssistant) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	f.handled <- m
+	if f.release != nil && strings.Contains(m.Text, "slow") {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return
+		}
+	}
 	if !strings.HasPrefix(m.Text, "ask") {
 		_ = c.Reply(ctx, "**echo**: "+m.Text)
 		return
@@ -284,7 +293,6 @@ func TestRoomPromptReaction(t *testing.T) {
 	if want := ids.ConversationID("matrix:" + string(room) + "/" + string(q)); m.Conversation != want {
 		t.Errorf("conversation = %q, want %q", m.Conversation, want)
 	}
-	alice.Wait(t, wait, "bot typing", typing(botID, room))
 
 	pe := alice.Wait(t, wait, "prompt", and(fromIn(botID, room), isPrompt))
 	pm := matrixtest.Message(pe)
@@ -360,6 +368,28 @@ func TestDMTextReplyAndMarkdown(t *testing.T) {
 		t.Errorf("edit = %+v", nc)
 	}
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision deny for "ask the weather"`)))
+}
+
+// TestTyping: the bot shows as typing while the assistant works and stops
+// when the answer is posted.
+func TestTyping(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	fake.release = make(chan struct{})
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "a slow question")
+	fake.next(t)
+	on := alice.Wait(t, wait, "bot typing", typing(botID, room))
+	close(fake.release)
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("slow question")))
+	alice.Wait(t, wait, "typing stopped", func(e *event.Event) bool {
+		return e != on && e.Type == event.EphemeralEventTyping && e.RoomID == room && !typing(botID, room)(e)
+	})
 }
 
 // TestPromptExpires: an unanswered prompt is edited to say it expired.

@@ -27,6 +27,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		lvl = slog.LevelError
 	}
 	msg, _ := m["message"].(string)
+	if msg == "Request canceled" {
+		lvl = slog.LevelDebug // every shutdown cancels the long-poll
+	}
 	delete(m, "level")
 	delete(m, "message")
 	delete(m, "time")
