@@ -477,16 +477,20 @@ func TestSurvivesSyncErrorsAndRateLimits(t *testing.T) {
 	alice.WaitJoined(t, room, botID, wait)
 
 	// The sync in flight now was started before the faults: "wake" ends it,
-	// so every sync after it fails until three failures are used up, and
+	// so the syncs after it fail twice (502) and are rate-limited once, and
 	// "through the storm" can only arrive once the bot has recovered.
-	px.failSyncs.Store(3)
+	px.failSyncs.Store(2)
+	px.limitSyncs.Store(1)
 	alice.SendText(t, room, "wake")
 	alice.Wait(t, wait, "wake answer", and(fromIn(botID, room), bodyContains("wake")))
 	px.limitSends.Store(2)
 	alice.SendText(t, room, "through the storm")
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("through the storm")))
-	if n := px.failSyncs.Load(); n > 0 {
-		t.Errorf("%d injected sync failures never requested", n)
+	if n := px.failSyncs.Load() + px.limitSyncs.Load(); n > 0 {
+		t.Errorf("%d injected sync faults never requested", n)
+	}
+	if pause := px.syncPause(); pause < retryAfterMS*time.Millisecond {
+		t.Errorf("bot synced again %s after a rate limit asking for %dms", pause, retryAfterMS)
 	}
 	if got := px.limited.Load(); got != 2 {
 		t.Errorf("rate-limited sends = %d, want 2", got)
@@ -496,6 +500,38 @@ func TestSurvivesSyncErrorsAndRateLimits(t *testing.T) {
 	}
 	if n := len(alice.Events(and(fromIn(botID, room), bodyContains("through the storm")))); n != 1 {
 		t.Errorf("%d copies of the answer, want 1", n)
+	}
+}
+
+// TestDuplicateSyncResponse: a sync response delivered twice (as after a
+// retried request) is answered once.
+func TestDuplicateSyncResponse(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	px := newFaultProxy(t, srv.URL)
+	proxied := *srv
+	proxied.URL = px.URL
+	fake := newFake()
+	b := startBot(t, &proxied, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	px.duplicateNext("say it once")
+	alice.SendText(t, room, "say it once")
+	if m := fake.next(t); m.Text != "say it once" {
+		t.Fatalf("handled %q", m.Text)
+	}
+	alice.SendText(t, room, "and then this")
+	if m := fake.next(t); m.Text != "and then this" {
+		t.Fatalf("handled %q after the duplicate, want the next message", m.Text)
+	}
+	if px.replayed.Load() != 1 {
+		t.Fatalf("the proxy replayed %d responses, want 1", px.replayed.Load())
+	}
+	alice.Wait(t, wait, "second answer", and(fromIn(botID, room), bodyContains("and then this")))
+	if n := len(alice.Events(and(fromIn(botID, room), bodyContains("say it once")))); n != 1 {
+		t.Errorf("%d answers to the duplicated message, want 1", n)
 	}
 }
 

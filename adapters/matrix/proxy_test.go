@@ -1,6 +1,9 @@
 package matrix_test
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,18 +18,29 @@ import (
 // retryAfterMS is what the proxy's injected rate limits ask the bot to wait.
 const retryAfterMS = 150
 
-// faultProxy forwards to a real homeserver and, on request, fails the next
-// /sync calls with 502 or answers the next message sends with
-// M_LIMIT_EXCEEDED, so the bot's backoff runs against real traffic.
+// faultProxy forwards to a real homeserver and injects faults on request:
+// failed syncs (502), rate-limited syncs and sends (M_LIMIT_EXCEEDED with
+// retry_after_ms), and a sync response delivered twice. The bot's backoff
+// and deduplication thus run against real traffic.
 type faultProxy struct {
 	URL        string
-	failSyncs  atomic.Int32 // next /sync requests to fail
-	limitSends atomic.Int32 // next PUT .../send/... requests to rate-limit
+	failSyncs  atomic.Int32 // next /sync requests to fail with 502
+	limitSyncs atomic.Int32 // next /sync requests to rate-limit
+	limitSends atomic.Int32 // next PUT .../send/m.room.message/... requests to rate-limit
 	limited    atomic.Int32 // sends rate-limited so far
+	replayed   atomic.Int32 // sync responses delivered a second time
 
-	mu          sync.Mutex // guards firstLimit and retried
-	firstLimit  time.Time
-	retriedSend time.Time
+	mu sync.Mutex // guards all following fields
+	// firstLimit is when the first send was rate-limited, retriedSend when a
+	// send next got through.
+	firstLimit, retriedSend time.Time
+	// syncLimitedAt is when a sync was last rate-limited, syncAfterLimit
+	// when the next sync request came.
+	syncLimitedAt, syncAfterLimit time.Time
+	// dupMarker arms the replay: the first sync response containing it is
+	// kept in dup and served again for the next sync request.
+	dupMarker string
+	dup       []byte
 }
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
@@ -35,43 +49,106 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
 	px := &faultProxy{}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			r.Out.Header.Del("Accept-Encoding") // keep bodies readable for ModifyResponse
+		},
+		ModifyResponse: px.captureDuplicate,
+	}
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		isSync := strings.HasSuffix(r.URL.Path, "/sync")
 		isSend := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/m.room.message/")
+		now := time.Now()
+		px.mu.Lock()
+		if isSync && !px.syncLimitedAt.IsZero() && px.syncAfterLimit.IsZero() {
+			px.syncAfterLimit = now
+		}
+		if isSend && px.limited.Load() > 0 && px.retriedSend.IsZero() && px.limitSends.Load() == 0 {
+			px.retriedSend = now
+		}
+		dup := isSync && px.dup != nil
+		body := px.dup
+		if dup {
+			px.dup = nil
+		}
+		px.mu.Unlock()
 		switch {
-		case strings.HasSuffix(r.URL.Path, "/sync") && px.failSyncs.Load() > 0:
+		case dup:
+			px.replayed.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+		case isSync && px.failSyncs.Load() > 0:
 			px.failSyncs.Add(-1)
 			http.Error(w, "injected gateway error", http.StatusBadGateway)
-			return
+		case isSync && px.limitSyncs.Load() > 0:
+			px.limitSyncs.Add(-1)
+			px.mu.Lock()
+			px.syncLimitedAt, px.syncAfterLimit = now, time.Time{}
+			px.mu.Unlock()
+			limitExceeded(w)
 		case isSend && px.limitSends.Load() > 0:
 			px.limitSends.Add(-1)
 			px.mu.Lock()
 			if px.limited.Add(1) == 1 {
-				px.firstLimit = time.Now()
+				px.firstLimit = now
 			}
 			px.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"errcode":"M_LIMIT_EXCEEDED","error":"injected","retry_after_ms":150}`))
-			return
-		case isSend && px.limited.Load() > 0:
-			px.mu.Lock()
-			if px.retriedSend.IsZero() {
-				px.retriedSend = time.Now()
-			}
-			px.mu.Unlock()
+			limitExceeded(w)
+		default:
+			rp.ServeHTTP(w, r)
 		}
-		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)
 	px.URL = s.URL
 	return px
 }
 
-// sinceLimited is the time from the first rate limit to the send that got through.
+func limitExceeded(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	fmt.Fprintf(w, `{"errcode":"M_LIMIT_EXCEEDED","error":"injected","retry_after_ms":%d}`, retryAfterMS)
+}
+
+// duplicateNext arms the replay of the first sync response containing marker.
+func (px *faultProxy) duplicateNext(marker string) {
+	px.mu.Lock()
+	px.dupMarker = marker
+	px.mu.Unlock()
+}
+
+func (px *faultProxy) captureDuplicate(res *http.Response) error {
+	if !strings.HasSuffix(res.Request.URL.Path, "/sync") || res.StatusCode != http.StatusOK {
+		return nil
+	}
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	if px.dupMarker == "" {
+		return nil
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if bytes.Contains(body, []byte(px.dupMarker)) {
+		px.dup, px.dupMarker = body, ""
+	}
+	return nil
+}
+
+// sinceLimited is the time from the first rate-limited send to the send that got through.
 func (px *faultProxy) sinceLimited() time.Duration {
 	px.mu.Lock()
 	defer px.mu.Unlock()
 	return px.retriedSend.Sub(px.firstLimit)
+}
+
+// syncPause is the time from the last rate-limited sync to the next sync request.
+func (px *faultProxy) syncPause() time.Duration {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	return px.syncAfterLimit.Sub(px.syncLimitedAt)
 }
