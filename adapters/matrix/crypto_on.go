@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
@@ -36,16 +38,24 @@ func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
 			return nil, err
 		}
 	}
-	h, err := cryptohelper.NewCryptoHelper(a.cli, []byte(key), filepath.Join(a.cfg.StateDir, cryptoFile))
+	h, err := a.openCrypto(ctx, key)
+	if err != nil && strings.Contains(err.Error(), "keys seem to have disappeared from the server") {
+		// The device was deleted on the server (a logout, "sign out all
+		// sessions") and the bot logged in again under the same device ID:
+		// its old Olm identity can never be used again. Keep the old store
+		// for forensics and start a new identity.
+		old := filepath.Join(a.cfg.StateDir, fmt.Sprintf("%s.%d.old", cryptoFile, time.Now().Unix()))
+		a.log.Warn("matrix device was deleted on the server; starting a new encryption identity", "old_store", old)
+		if rerr := os.Rename(filepath.Join(a.cfg.StateDir, cryptoFile), old); rerr != nil {
+			return nil, fmt.Errorf("%w (and moving the store away failed: %v)", err, rerr)
+		}
+		for _, suffix := range []string{"-wal", "-shm"} {
+			_ = os.Rename(filepath.Join(a.cfg.StateDir, cryptoFile+suffix), old+suffix)
+		}
+		h, err = a.openCrypto(ctx, key)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open crypto store: %w", err)
-	}
-	h.DecryptErrorCallback = func(evt *event.Event, err error) {
-		a.log.Warn("cannot decrypt matrix event", "room", evt.RoomID, "event", evt.ID, "sender", evt.Sender, "err", err)
-	}
-	if err := h.Init(ctx); err != nil {
-		_ = h.Close()
-		return nil, fmt.Errorf("init crypto (if the device changed, move %s away): %w", cryptoFile, err)
+		return nil, err
 	}
 	a.cli.Crypto = h
 	// The directory is 0700 already; keep the store itself private too.
@@ -58,6 +68,23 @@ func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
 			return nil, fmt.Errorf("cross-sign device with recovery key: %w", err)
 		}
 		a.log.Info("matrix device cross-signed with the recovery key")
+	}
+	return h, nil
+}
+
+// openCrypto opens the store and loads (or creates) the device's Olm account.
+func (a *Adapter) openCrypto(ctx context.Context, key string) (*cryptohelper.CryptoHelper, error) {
+	h, err := cryptohelper.NewCryptoHelper(a.cli, []byte(key), filepath.Join(a.cfg.StateDir, cryptoFile))
+	if err != nil {
+		return nil, fmt.Errorf("open crypto store: %w", err)
+	}
+	h.DecryptErrorCallback = func(evt *event.Event, err error) {
+		a.log.Warn("cannot decrypt matrix event", "room", evt.RoomID, "event", evt.ID, "sender", evt.Sender, "err", err)
+	}
+	if err := h.Init(ctx); err != nil {
+		_ = h.Close()
+		a.cli.StateStore = nil // it lived in the closed database
+		return nil, fmt.Errorf("init crypto (if the device changed, move %s away): %w", cryptoFile, err)
 	}
 	return h, nil
 }

@@ -2,9 +2,11 @@ package matrix_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -565,4 +567,24 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+type storedSession struct {
+	DeviceID    string `json:"device_id"`
+	AccessToken string `json:"access_token"`
+}
+
+// readSession reads the adapter's session file (its format is the
+// adapter's own; the test only needs the token).
+func readSession(t *testing.T, dir string) storedSession {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "matrix-session.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s storedSession
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
