@@ -12,15 +12,13 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 )
 
-// TestWholeStack runs the real hub (offline model, real spoke processes,
-// bolt store) behind the adapter: a ride question in a DM yields
+// TestWholeStack runs the real hub (offline model, real spokes in the
+// sandbox, bolt store) behind the adapter: a ride question in a DM yields
 // one exec prompt per app; alice allows each with a click (bob's click on the
 // first is ignored) and the fares come back computed by the apps.
 func TestWholeStack(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
-	// The sandbox is off: this test is about the Matrix path end to end, and
-	// the sandbox has its own tests; spokes are still real processes.
-	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride", "metro_hail"}, SandboxOff: true})
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 	b := startBot(t, srv, "", h, nil)
 	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
 	bob := srv.Login(t, srv.Bob, matrixtest.LoginOptions{})
