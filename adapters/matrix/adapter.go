@@ -99,9 +99,27 @@ func (a *Adapter) Session() (id.UserID, id.DeviceID) {
 // before returning.
 func (a *Adapter) Run(ctx context.Context) error {
 	a.runCtx = ctx
-	if err := a.login(ctx); err != nil {
-		return err
+	// A homeserver that is down or restarting when the bot starts is waited
+	// for; wrong credentials end Run at once.
+	for {
+		err := a.login(ctx)
+		if err == nil {
+			break
+		}
+		if _, transient := retryAfter(err, 0); !transient || ctx.Err() != nil {
+			return err
+		}
+		wait := a.failureBackoff(err)
+		a.log.Warn("matrix login failed; retrying", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
+	a.syncFailures.Store(0)
 	closer, err := a.initCrypto(ctx)
 	if err != nil {
 		return fmt.Errorf("matrix encryption: %w", err)

@@ -109,3 +109,23 @@ func TestLongAnswer(t *testing.T) {
 		t.Errorf("split answer does not reassemble to the original (%d vs %d words)", len(got), len(want))
 	}
 }
+
+// TestStartsWhileHomeserverDown: a homeserver that fails the bot's first
+// requests (more than one request's retries) is waited for.
+func TestStartsWhileHomeserverDown(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	px := newFaultProxy(t, srv.URL)
+	px.down.Store(8)
+	proxied := *srv
+	proxied.URL = px.URL
+	b := startBot(t, &proxied, "", newFake(), nil)
+	if n := px.down.Load(); n != 0 {
+		t.Fatalf("bot started with %d injected failures unused", n)
+	}
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+	alice.SendText(t, room, "you made it")
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("you made it")))
+}

@@ -24,6 +24,7 @@ const retryAfterMS = 150
 // and deduplication thus run against real traffic.
 type faultProxy struct {
 	URL        string
+	down       atomic.Int32 // next requests of any kind to fail with 502
 	failSyncs  atomic.Int32 // next /sync requests to fail with 502
 	limitSyncs atomic.Int32 // next /sync requests to rate-limit
 	limitSends atomic.Int32 // next PUT .../send/m.room.message/... requests to rate-limit
@@ -75,6 +76,9 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 		}
 		px.mu.Unlock()
 		switch {
+		case px.down.Load() > 0:
+			px.down.Add(-1)
+			http.Error(w, "injected outage", http.StatusBadGateway)
 		case dup:
 			px.replayed.Add(1)
 			w.Header().Set("Content-Type", "application/json")
