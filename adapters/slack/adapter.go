@@ -35,6 +35,8 @@ type Adapter struct {
 	mu sync.Mutex // guards all following fields
 	// shown holds the prompts this adapter posted and not yet resolved.
 	shown map[ids.PromptID]*shownPrompt
+	// busy counts each user's messages being answered.
+	busy map[ids.UserID]int
 
 	wg sync.WaitGroup // handler goroutines
 }
@@ -83,6 +85,7 @@ func New(cfg Config, a chat.Assistant, logger *slog.Logger) (*Adapter, error) {
 		envelopes: newSeenSet(cfg.DedupSize),
 		events:    newSeenSet(cfg.DedupSize),
 		shown:     map[ids.PromptID]*shownPrompt{},
+		busy:      map[ids.UserID]int{},
 	}, nil
 }
 
@@ -262,7 +265,28 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		m.EventID = "slack:" + in.Channel + "/" + in.TS
 	}
 	c := &conversation{a: a, channel: in.Channel, thread: thread, user: in.User}
+	a.mu.Lock()
+	busy := a.busy[m.User] >= a.cfg.MaxPerUser
+	if !busy {
+		a.busy[m.User]++
+	}
+	a.mu.Unlock()
+	if busy {
+		// One person's flood must not occupy the hub for everyone else.
+		a.log.Warn("slack message refused: too many in flight for this user", "user", m.User)
+		a.wg.Go(func() {
+			_ = c.Reply(ctx, "I'm still working on your earlier messages; please wait for those answers first.")
+		})
+		return
+	}
 	a.wg.Go(func() {
+		defer func() {
+			a.mu.Lock()
+			if a.busy[m.User]--; a.busy[m.User] <= 0 {
+				delete(a.busy, m.User)
+			}
+			a.mu.Unlock()
+		}()
 		c.startWorking(ctx)
 		a.asst.Handle(ctx, m, c)
 		// The status message goes even when ctx ended (shutdown).

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -482,4 +483,61 @@ func TestLongAnswerIsSplit(t *testing.T) {
 	if n := strings.Count(got.String(), "Paragraph line"); n < 400 {
 		t.Errorf("%d of 400 lines arrived", n)
 	}
+}
+
+func TestPerUserLimit(t *testing.T) {
+	asst := newFakeAssistant()
+	e := startAdapter(t, asst, func(c *Config, _ *slackfake.Server) { c.MaxPerUser = 2 })
+	e.connected(1)
+	// Two questions wait on prompts; the third is turned away; others are served.
+	e.dm("U1", "ask one")
+	e.dm("U1", "ask two")
+	asst.wait(e.ctx, t, "two prompts", func() bool { return len(asst.pending) == 2 })
+	e.dm("U1", "ask three")
+	e.message("please wait", func(m slackfake.Message) bool { return strings.Contains(m.AllText(), "still working on your earlier") })
+	e.dm("U2", "hello")
+	e.message("U2 served", func(m slackfake.Message) bool { return m.Channel == "DU2" && strings.Contains(m.AllText(), "Echo") })
+	if n := len(asst.handledCopy()); n != 3 {
+		t.Errorf("assistant handled %d messages, want 3", n)
+	}
+	// Once one finishes, U1 may ask again.
+	var first slackfake.Message
+	for _, m := range e.fake.Messages() {
+		if m.Channel == "DU1" && len(m.Buttons()) > 0 {
+			first = m
+			break
+		}
+	}
+	e.click("U1", first, chat.Deny)
+	e.message("denial", func(m slackfake.Message) bool { return strings.Contains(m.AllText(), "Denied.") })
+	// The slot frees just after the answer is posted, so a message sent
+	// right then may still be turned away; each try waits for its answer.
+	for try := 0; ; try++ {
+		text := fmt.Sprintf("again %d", try)
+		seen := map[string]bool{}
+		for _, m := range e.botMessagesWith("still working on your earlier") {
+			seen[m.TS] = true
+		}
+		e.dm("U1", text)
+		m := e.message("answer to "+text, func(m slackfake.Message) bool {
+			return strings.Contains(m.AllText(), "Echo:* "+text) ||
+				(strings.Contains(m.AllText(), "still working on your earlier") && !seen[m.TS])
+		})
+		if strings.Contains(m.AllText(), "Echo:* "+text) {
+			break
+		}
+		if try == 3 {
+			t.Fatal("U1 still turned away after an answer freed a slot")
+		}
+	}
+}
+
+func (e *env) botMessagesWith(s string) []slackfake.Message {
+	var out []slackfake.Message
+	for _, m := range e.fake.Messages() {
+		if m.User == slackfake.DefaultBotUserID && strings.Contains(m.AllText(), s) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -46,6 +46,9 @@ type Config struct {
 	// DedupSize is how many envelope and event ids are remembered to drop
 	// redeliveries. Default 10000.
 	DedupSize int
+	// MaxPerUser bounds how many of one user's messages are answered at
+	// once; more get a "please wait" reply. Default 3.
+	MaxPerUser int
 	// WorkingText is the status shown while a message is being answered.
 	// Default "Working on it…".
 	WorkingText string
@@ -116,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DedupSize <= 0 {
 		c.DedupSize = 10000
+	}
+	if c.MaxPerUser <= 0 {
+		c.MaxPerUser = 3
 	}
 	if c.WorkingText == "" {
 		c.WorkingText = "Working on it…"

@@ -25,6 +25,8 @@ type conversation struct {
 	mu sync.Mutex // guards all following fields
 	// statusTS is the status message's ts, or "" when none is shown.
 	statusTS string
+	// statusText is what the status message says.
+	statusText string
 }
 
 func (c *conversation) post(ctx context.Context, what string, opts ...slack.MsgOption) (string, error) {
@@ -97,19 +99,27 @@ func (c *conversation) Status(ctx context.Context, text string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	opt := slack.MsgOptionText(statusText(text), false)
+	rendered := statusText(text)
+	opt := slack.MsgOptionText(rendered, false)
 	if c.statusTS == "" {
 		ts, err := c.post(ctx, "chat.postMessage status", opt)
 		if err != nil {
 			return err
 		}
-		c.statusTS = ts
+		c.statusTS, c.statusText = ts, rendered
 		return nil
 	}
-	return c.a.call(ctx, "chat.update status", func(ctx context.Context) error {
+	if rendered == c.statusText {
+		return nil
+	}
+	err := c.a.call(ctx, "chat.update status", func(ctx context.Context) error {
 		_, _, _, err := c.a.api.UpdateMessageContext(ctx, c.channel, c.statusTS, opt)
 		return err
 	})
+	if err == nil {
+		c.statusText = rendered
+	}
+	return err
 }
 
 // startWorking shows the working status before the assistant says anything.
@@ -126,7 +136,7 @@ func (c *conversation) clearStatus(ctx context.Context) error {
 		return nil
 	}
 	ts := c.statusTS
-	c.statusTS = ""
+	c.statusTS, c.statusText = "", ""
 	err := c.a.call(ctx, "chat.delete status", func(ctx context.Context) error {
 		_, _, err := c.a.api.DeleteMessageContext(ctx, c.channel, ts)
 		return err

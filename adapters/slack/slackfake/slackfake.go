@@ -381,7 +381,8 @@ func (s *Server) WaitCalls(ctx context.Context, method string, n int) ([]Call, e
 	return out, err
 }
 
-// WaitMessage waits for a message (current state) matching pred.
+// WaitMessage waits for a message (current state) matching pred. pred runs
+// with the server's lock held, so it must not call the Server's methods.
 func (s *Server) WaitMessage(ctx context.Context, what string, pred func(Message) bool) (Message, error) {
 	var found Message
 	err := s.wait(ctx, what, func() bool {
