@@ -26,8 +26,9 @@ type Adapter struct {
 	api  *slack.Client
 	sm   *socketmode.Client
 
-	// Set once by Run from auth.test, before any event is handled.
-	botUser, botID, team string
+	// botUser is the bot's own user id, set by Run from auth.test before
+	// any event is handled.
+	botUser string
 
 	envelopes *seenSet // envelope ids already taken
 	events    *seenSet // event ids and channel/ts of messages already taken
@@ -130,7 +131,7 @@ func (a *Adapter) authTest(ctx context.Context) error {
 	for {
 		resp, err := a.api.AuthTestContext(ctx)
 		if err == nil {
-			a.botUser, a.botID, a.team = resp.UserID, resp.BotID, resp.TeamID
+			a.botUser = resp.UserID
 			a.log.Info("slack bot authenticated", "team", resp.Team, "team_id", resp.TeamID, "bot_user", resp.UserID)
 			return nil
 		}

@@ -157,6 +157,11 @@ func TestDMPromptAllowOnce(t *testing.T) {
 	if len(status) != 1 || !status[0].Deleted {
 		t.Errorf("status messages = %+v, want one, deleted", status)
 	}
+	for _, c := range e.fake.Calls("chat.postMessage") {
+		if c.Params.Get("unfurl_links") != "false" || c.Params.Get("unfurl_media") != "false" {
+			t.Errorf("post without unfurling off: %v", c.Params)
+		}
+	}
 	if n := len(e.fake.Calls("chat.update")); n != 1 {
 		t.Errorf("chat.update called %d times, want 1 (click and Resolved update once)", n)
 	}

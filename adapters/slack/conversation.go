@@ -30,6 +30,9 @@ type conversation struct {
 }
 
 func (c *conversation) post(ctx context.Context, what string, opts ...slack.MsgOption) (string, error) {
+	// No unfurling: Slack would fetch any URL in an answer, and a URL that
+	// an app's output smuggled in could carry the user's data to its host.
+	opts = append(opts, slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	if c.thread != "" {
 		opts = append(opts, slack.MsgOptionTS(c.thread))
 	}

@@ -23,7 +23,7 @@ func escape(s string) string {
 }
 
 var (
-	headingRE   = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$`)
+	headingRE   = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$`)
 	bulletRE    = regexp.MustCompile(`^(\s*)[-*+]\s+(.*)$`)
 	taskRE      = regexp.MustCompile(`^\[([ xX])\]\s+(.*)$`)
 	orderedRE   = regexp.MustCompile(`^(\s*)(\d{1,9})[.)]\s+(.*)$`)

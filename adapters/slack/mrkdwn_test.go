@@ -23,6 +23,7 @@ func TestToMrkdwn(t *testing.T) {
 		{"slack link refused", "[x](slack://open)", "x (slack://open)"},
 		{"heading", "## Fares **today**", "*Fares today*"},
 		{"heading closed", "# Title #", "*Title*"},
+		{"heading ending in hash", "## About C#", "*About C#*"},
 		{"bullets", "- one\n* two\n+ three", "• one\n• two\n• three"},
 		{"nested bullet", "- a\n  - b", "• a\n    • b"},
 		{"task list", "- [ ] todo\n- [x] done", "• ☐ todo\n• ☑ done"},
