@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	case "slack":
 		return runSlack(ctx, cfg, rest, errOut, log)
 	case "matrix":
-		return runMatrix(ctx, cfg, rest, errOut, log)
+		return runMatrix(ctx, cfg, rest, out, errOut, log)
 	case "eval":
 		return runEval(ctx, sandboxMode(cfg.Sandbox.Mode == "off"), rest, out, errOut)
 	case "doctor":

@@ -22,11 +22,12 @@ func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	sp, err := sandbox.New(sandbox.Config{Off: bool(cfg), Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	sp, err := sandbox.New(sandbox.Config{Pool: 2, Off: bool(cfg), Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 		return 1
 	}
+	defer sp.Close()
 	outcomes, err := casestudy.Run(ctx, casestudy.Env{Spawner: sp})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)

@@ -51,9 +51,10 @@ func runSlack(ctx context.Context, cfg config.Config, args []string, errOut io.W
 	return 0
 }
 
-func runMatrix(ctx context.Context, cfg config.Config, args []string, errOut io.Writer, log *slog.Logger) int {
+func runMatrix(ctx context.Context, cfg config.Config, args []string, out, errOut io.Writer, log *slog.Logger) int {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	fs.SetOutput(errOut)
+	setupXS := fs.Bool("setup-cross-signing", false, "once per bot account: create cross-signing keys, sign the bot's device, store them in secret storage, print the recovery key and exit (needs matrix.password and a build with -tags goolm)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -77,6 +78,16 @@ func runMatrix(ctx context.Context, cfg config.Config, args []string, errOut io.
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt matrix:", err)
 		return 2
+	}
+	if *setupXS {
+		key, err := a.SetupCrossSigning(ctx)
+		if err != nil {
+			fmt.Fprintln(errOut, "secgpt matrix --setup-cross-signing:", err)
+			return 1
+		}
+		fmt.Fprintf(errOut, "Cross-signing is set up. Keep this recovery key like a password and put it in matrix.recovery_key (or MATRIX_RECOVERY_KEY):\n")
+		fmt.Fprintln(out, key)
+		return 0
 	}
 	if err := serve(ctx, d, a.Run); err != nil {
 		fmt.Fprintln(errOut, "secgpt matrix:", err)

@@ -61,21 +61,28 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 
 	conn := isc.NewConn(proc.Conn, isc.HubSide, h.o.MaxFrame)
 	fin, serr := h.serve(ctx, inv, conn)
-	if serr != nil {
-		proc.Kill(serr.Error())
+	if serr == nil {
+		// The answer is in; the spoke has nothing left to do. Tearing down
+		// its namespaces takes the kernel a few milliseconds, so the reply
+		// does not wait for it.
+		stop()
+		proc.Kill("done")
+		go func() {
+			_ = proc.Wait()
+			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end"})
+		}()
+		return fin, nil
 	}
+	proc.Kill(serr.Error())
 	werr := proc.Wait()
 	reason := proc.KillReason()
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
-	if serr != nil {
-		if reason != "" && reason != serr.Error() {
-			serr = fmt.Errorf("%s (%w)", reason, serr)
-		}
-		h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", serr, "exit", werr)
-		h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: serr.Error()})
-		return isc.Final{}, publicf(serr, "app %s failed (%s)", sp.ID, publicReason(serr, reason))
+	if reason != "" && reason != serr.Error() {
+		serr = fmt.Errorf("%s (%w)", reason, serr)
 	}
-	return fin, nil
+	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", serr, "exit", werr)
+	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: serr.Error()})
+	return isc.Final{}, publicf(serr, "app %s failed (%s)", sp.ID, publicReason(serr, reason))
 }
 
 func publicReason(err error, killReason string) string {

@@ -64,10 +64,11 @@ type Options struct {
 // Spawner returns a spawner that re-executes the test binary.
 func Spawner(t testing.TB, off bool) *sandbox.Spawner {
 	t.Helper()
-	sp, err := sandbox.New(sandbox.Config{Off: off, DefaultTimeout: 60 * time.Second})
+	sp, err := sandbox.New(sandbox.Config{Off: off, DefaultTimeout: 60 * time.Second, Pool: 2})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
+	t.Cleanup(func() { sp.Close() })
 	return sp
 }
 
