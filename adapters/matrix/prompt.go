@@ -192,6 +192,12 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 		a.log.Info("ignoring matrix prompt answer from someone else", "prompt", sp.p.ID, "from", from, "asked", sp.asked)
 	case errors.Is(err, chat.ErrUnknownPrompt):
 		a.log.Debug("matrix prompt answer for a prompt no longer waiting", "prompt", sp.p.ID, "from", from)
+	case errors.Is(err, chat.ErrAskAgain):
+		// The query that asked is gone (its replica restarted); the choice
+		// was stored, and the user must send the request again.
+		if rerr := sp.conv.Reply(ctx, err.Error()); rerr != nil {
+			a.log.Warn("tell user to ask again", "prompt", sp.p.ID, "err", rerr)
+		}
 	default:
 		a.log.Warn("deliver matrix prompt answer", "prompt", sp.p.ID, "err", err)
 	}
