@@ -112,31 +112,48 @@ func (c *Conn) Recv() (Frame, error) {
 	return DecodeFrame(buf, c.side)
 }
 
-// DecodeFrame parses one frame body (without its length prefix) as read by side.
+// Frame layout. Both ends are this package, so a frame must be exactly
+// {"kind":"<kind>","body":<object>}: a fixed layout leaves no room for
+// duplicate keys or extra fields that two JSON parsers might read apart.
+const (
+	framePrefix = `{"kind":"`
+	frameMiddle = `","body":`
+)
+
+// DecodeFrame parses one frame (without its length prefix) as read by side.
 func DecodeFrame(b []byte, side Side) (Frame, error) {
-	var f Frame
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return Frame{}, fmt.Errorf("isc: decode: %v: %w", err, ErrMalformed)
+	if !bytes.HasPrefix(b, []byte(framePrefix)) {
+		return Frame{}, fmt.Errorf("isc: frame does not start with a kind: %w", ErrMalformed)
 	}
-	if dec.More() {
-		return Frame{}, fmt.Errorf("isc: trailing data: %w", ErrMalformed)
+	rest := b[len(framePrefix):]
+	i := bytes.IndexByte(rest, '"')
+	if i <= 0 || i > 64 {
+		return Frame{}, fmt.Errorf("isc: bad kind: %w", ErrMalformed)
 	}
-	if len(f.Body) == 0 || f.Body[0] != '{' {
-		return Frame{}, fmt.Errorf("isc: %q body is not an object: %w", f.Kind, ErrMalformed)
+	kind := Kind(rest[:i])
+	rest = rest[i:]
+	if !bytes.HasPrefix(rest, []byte(frameMiddle)) {
+		return Frame{}, fmt.Errorf("isc: %q frame without a body: %w", kind, ErrMalformed)
 	}
-	ok := f.Kind.FromHub()
+	body := rest[len(frameMiddle):]
+	if len(body) < 3 || body[0] != '{' || body[len(body)-1] != '}' {
+		return Frame{}, fmt.Errorf("isc: %q body is not an object: %w", kind, ErrMalformed)
+	}
+	body = body[:len(body)-1]
+	if !json.Valid(body) {
+		return Frame{}, fmt.Errorf("isc: %q body is not valid JSON: %w", kind, ErrMalformed)
+	}
+	ok := kind.FromHub()
 	if side == HubSide {
-		ok = f.Kind.FromSpoke()
+		ok = kind.FromSpoke()
 	}
 	if !ok {
-		if f.Kind.FromHub() || f.Kind.FromSpoke() {
-			return Frame{}, fmt.Errorf("isc: %q: %w", f.Kind, ErrWrongDirection)
+		if kind.FromHub() || kind.FromSpoke() {
+			return Frame{}, fmt.Errorf("isc: %q: %w", kind, ErrWrongDirection)
 		}
-		return Frame{}, fmt.Errorf("isc: unknown kind %q: %w", f.Kind, ErrMalformed)
+		return Frame{}, fmt.Errorf("isc: unknown kind %q: %w", kind, ErrMalformed)
 	}
-	return f, nil
+	return Frame{Kind: kind, Body: body}, nil
 }
 
 // Decode unmarshals f's body into v strictly (unknown fields are errors).

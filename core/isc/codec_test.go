@@ -62,6 +62,9 @@ func TestRecvRejects(t *testing.T) {
 		{"missing body", frameBytes(`{"kind":"probe_request"}`), HubSide, ErrMalformed},
 		{"unknown field", frameBytes(`{"kind":"probe_request","body":{},"from":"other_app"}`), HubSide, ErrMalformed},
 		{"trailing", frameBytes(`{"kind":"probe_request","body":{}}{}`), HubSide, ErrMalformed},
+		{"duplicate kind", frameBytes(`{"kind":"probe_request","kind":"init","body":{}}`), HubSide, ErrMalformed},
+		{"reordered keys", frameBytes(`{"body":{},"kind":"probe_request"}`), HubSide, ErrMalformed},
+		{"whitespace", frameBytes(`{ "kind":"probe_request","body":{}}`), HubSide, ErrMalformed},
 		{"truncated", frameBytes(`{"kind":"probe_request","body":{}}`)[:10], HubSide, ErrMalformed},
 	}
 	for _, tt := range tests {
