@@ -44,11 +44,20 @@ type Adapter struct {
 
 // shownPrompt is a posted prompt: where it is and whether it was resolved.
 type shownPrompt struct {
-	p        chat.Prompt
-	channel  string
+	p       chat.Prompt
+	channel string
+	// ts is "" until chat.postMessage returns.
 	ts       string
 	resolved bool
+	// early holds an outcome that came before ts was known; posted applies it.
+	early    *outcomeOf
 	postedAt time.Time
+}
+
+type outcomeOf struct {
+	d       chat.Decision
+	by      ids.UserID
+	expired bool
 }
 
 // New checks cfg (token presence and kind, no network) and builds an
@@ -338,7 +347,7 @@ func (a *Adapter) onClick(ctx context.Context, cl click) {
 		}
 	case errors.Is(err, chat.ErrNotYours):
 		a.log.Info("slack permission click refused by the hub: not the asked user", "prompt", cl.Prompt, "by", by)
-		a.ephemeral(ctx, cl, "This permission request is not yours to answer. Nothing was changed.")
+		a.ephemeral(ctx, cl, "This permission request is for someone else; only they can answer it. Nothing was changed.")
 	case errors.Is(err, chat.ErrUnknownPrompt):
 		a.ephemeral(ctx, cl, "This permission request is no longer waiting (already answered or expired).")
 	default:
@@ -371,8 +380,19 @@ func (a *Adapter) resolve(ctx context.Context, p chat.Prompt, d chat.Decision, b
 	}
 	sp.resolved = true
 	channel, ts := sp.channel, sp.ts
+	if ts == "" {
+		// Decided before chat.postMessage returned: posted will update it.
+		sp.early = &outcomeOf{d: d, by: by, expired: expired}
+		a.mu.Unlock()
+		return nil
+	}
 	delete(a.shown, p.ID)
 	a.mu.Unlock()
+	return a.update(ctx, p, channel, ts, d, by, expired)
+}
+
+// update rewrites a prompt's message with its outcome.
+func (a *Adapter) update(ctx context.Context, p chat.Prompt, channel, ts string, d chat.Decision, by ids.UserID, expired bool) error {
 	blocks := resolvedBlocks(p, d, by, expired)
 	text := p.Title() + " " + plainOutcome(d, expired)
 	err := a.call(ctx, "chat.update prompt", func(ctx context.Context) error {
@@ -392,8 +412,9 @@ func plainOutcome(d chat.Decision, expired bool) string {
 	return "(" + d.Label() + ")"
 }
 
-// remember records a posted prompt and forgets prompts long past expiry
-// (their conversation never called Resolved).
+// remember records a prompt about to be posted (so a click that races
+// the post is still checked against the asked user) and forgets prompts
+// long past expiry (their conversation never called Resolved).
 func (a *Adapter) remember(sp *shownPrompt) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -407,4 +428,24 @@ func (a *Adapter) remember(sp *shownPrompt) {
 		}
 	}
 	a.shown[sp.p.ID] = sp
+}
+
+// posted records where a remembered prompt landed, or forgets it when the
+// post failed (ts == "").
+func (a *Adapter) posted(ctx context.Context, id ids.PromptID, ts string) {
+	a.mu.Lock()
+	sp := a.shown[id]
+	if sp == nil {
+		a.mu.Unlock()
+		return
+	}
+	if ts == "" || sp.early != nil {
+		delete(a.shown, id)
+	}
+	sp.ts = ts
+	early := sp.early
+	a.mu.Unlock()
+	if early != nil && ts != "" {
+		_ = a.update(ctx, sp.p, sp.channel, ts, early.d, early.by, early.expired)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
 )
@@ -220,7 +222,10 @@ func TestClickByAnotherUserIsRefused(t *testing.T) {
 	e.message("the denial", func(m slackfake.Message) bool {
 		return m.ThreadTS == ts && strings.Contains(m.AllText(), "Denied. Shall I find another way?")
 	})
-	updated, _ := e.fake.Message("C1", prompt.TS)
+	updated, err := e.fake.WaitMessage(e.ctx, "prompt update", func(m slackfake.Message) bool { return m.TS == prompt.TS && m.Updates > 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(updated.AllText(), "Denied") || len(updated.Buttons()) != 0 {
 		t.Errorf("prompt after deny: %s", updated.AllText())
 	}
@@ -545,4 +550,36 @@ func (e *env) botMessagesWith(s string) []slackfake.Message {
 		}
 	}
 	return out
+}
+
+// A prompt decided (or expired) before chat.postMessage returned is updated
+// as soon as its ts is known.
+func TestResolveBeforePostReturns(t *testing.T) {
+	e := startAdapter(t, newFakeAssistant(), nil)
+	e.connected(1)
+	p := chat.Prompt{ID: "p-early", Nonce: "n", User: "slack:T0FAKE/U1", Kind: chat.KindExec, Target: "quick_ride"}
+	c := &conversation{a: e.a, channel: "DU1", user: "U1"}
+	e.a.remember(&shownPrompt{p: p, channel: "DU1", postedAt: time.Now()})
+	if err := c.Resolved(e.ctx, p, chat.Deny, "", true); err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := promptBlocks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := c.post(e.ctx, "post", slackgo.MsgOptionBlocks(blocks...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.a.posted(e.ctx, p.ID, ts)
+	m, _ := e.fake.Message("DU1", ts)
+	if m.Updates != 1 || !strings.Contains(m.AllText(), "Expired") || len(m.Buttons()) != 0 {
+		t.Errorf("prompt not updated after a resolution that came first: %s", m.AllText())
+	}
+	e.a.mu.Lock()
+	n := len(e.a.shown)
+	e.a.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d prompts still remembered", n)
+	}
 }

@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,7 +37,6 @@ func startStack(t *testing.T, o hubtest.Options, tweak func(*Config, *slackfake.
 	if o.Apps == nil {
 		o.Apps = []ids.AppID{"quick_ride"}
 	}
-	o.SandboxOff = os.Getenv("SLACK_E2E_SANDBOX_OFF") != ""
 	h := hubtest.New(t, o)
 	ca := &countingAssistant{Assistant: h}
 	e := startAdapter(t, ca, tweak)

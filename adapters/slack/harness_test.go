@@ -79,6 +79,7 @@ func (f *fakeAssistant) Handle(ctx context.Context, m chat.Message, c chat.Conve
 	pp := &pendingPrompt{p: p, ch: make(chan chat.Answer, 1)}
 	f.mu.Lock()
 	f.pending[p.ID] = pp
+	f.notifyLocked()
 	f.mu.Unlock()
 	if err := c.Prompt(ctx, p); err != nil {
 		reply("could not ask: " + err.Error())
@@ -105,6 +106,7 @@ func (f *fakeAssistant) Handle(ctx context.Context, m chat.Message, c chat.Conve
 	case <-t.C:
 		f.mu.Lock()
 		delete(f.pending, p.ID)
+		f.notifyLocked()
 		f.mu.Unlock()
 		if rc != nil {
 			_ = rc.Resolved(ctx, p, chat.Deny, "", true)
