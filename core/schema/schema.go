@@ -24,6 +24,9 @@ func Compile(raw json.RawMessage) (*Schema, error) {
 		return nil, fmt.Errorf("schema: parse: %w", err)
 	}
 	c := jsonschema.NewCompiler()
+	// No loader: a $ref may point only inside the document, never at a file
+	// or a URL that compiling would read.
+	c.UseLoader(jsonschema.SchemeURLLoader{})
 	c.AssertFormat()
 	c.DefaultDraft(jsonschema.Draft7)
 	if err := c.AddResource("mem://schema.json", doc); err != nil {

@@ -1,0 +1,72 @@
+package chat
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseDecision(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Decision
+		ok   bool
+	}{
+		{"1", AllowOnce, true}, {" Allow once ", AllowOnce, true}, {"2", AllowSession, true},
+		{"session", AllowSession, true}, {"3", AllowAlways, true}, {"always allow", AllowAlways, true},
+		{"4", Deny, true}, {"DENY", Deny, true}, {"no", Deny, true},
+		{"5", "", false}, {"", "", false}, {"allow everything forever", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := ParseDecision(tt.in)
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("ParseDecision(%q) = %q, %v", tt.in, got, ok)
+			}
+		})
+	}
+}
+
+func TestDecisionSemantics(t *testing.T) {
+	for _, d := range Decisions {
+		if !d.Valid() || d.Label() == string(d) {
+			t.Errorf("%q: valid %v label %q", d, d.Valid(), d.Label())
+		}
+		if d.Allows() == (d == Deny) {
+			t.Errorf("%q: Allows() = %v", d, d.Allows())
+		}
+	}
+	if Decision("maybe").Valid() || Decision("maybe").Allows() {
+		t.Error("unknown decision accepted")
+	}
+}
+
+func TestPromptText(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Prompt
+		want []string
+		not  []string
+	}{
+		{"exec", Prompt{Kind: KindExec, Target: "quick_ride", Function: "quick_ride", Data: `{"a":1}`},
+			[]string{"Run app quick_ride (quick_ride)?", `{"a":1}`}, []string{"Warning"}},
+		{"collab unplanned", Prompt{Kind: KindCollab, Requester: "search_gmail", Target: "send_gmail_message", Unplanned: true, Data: "to: x"},
+			[]string{"App search_gmail wants to use app send_gmail_message", "not part of the plan", "to: x"}, nil},
+		{"data", Prompt{Kind: KindData, Target: "travel_mate", Data: "dob: 1980", Reason: "remembered"},
+			[]string{"Share remembered data with app travel_mate?", "dob: 1980", "Why: remembered"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.p.Text()
+			for _, w := range tt.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("text lacks %q:\n%s", w, s)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(s, w) {
+					t.Errorf("text has %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+}
