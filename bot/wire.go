@@ -170,9 +170,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		return d, nil
 	}
 	sbCfg := sandbox.Config{
-		// Two spokes kept started and confined up to the app's policy make
-		// a spoke's start cost about 2 ms instead of the full spawn.
-		Pool:           2,
+		// Spokes kept started and confined up to the app's policy make a
+		// spoke's start cost about 2 ms instead of the full spawn.
+		Pool:           cfg.Sandbox.Pool,
 		Off:            cfg.Sandbox.Mode == "off",
 		DefaultTimeout: cfg.Sandbox.Timeout.D(),
 		Logger:         log,

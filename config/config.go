@@ -87,6 +87,9 @@ type Sandbox struct {
 	// OpenFiles and Procs bound descriptors and processes/threads.
 	OpenFiles uint64 `yaml:"open_files"`
 	Procs     uint64 `yaml:"procs"`
+	// Pool is how many spokes are kept started and confined, ready for an
+	// app; 0 starts each spoke on demand.
+	Pool int `yaml:"pool"`
 }
 
 // Hub configures planning and spokes.
@@ -195,7 +198,7 @@ func Default() Config {
 		Model:       Model{Provider: "offline", Timeout: Duration(60 * time.Second)},
 		Store:       Store{Backend: "bolt", Path: defaultStatePath(), Namespace: "secgpt"},
 		Permissions: Permissions{PromptTimeout: Duration(2 * time.Minute), SessionIdle: Duration(30 * time.Minute)},
-		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64},
+		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2},
 		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20},
 		Matrix:      Matrix{CommandPrefix: "!secgpt"},
 		Log:         Log{Level: "info", Format: "text"},
@@ -375,6 +378,9 @@ func (c *Config) Validate() error {
 	case "on", "off":
 	default:
 		return &KeyError{"sandbox.mode", fmt.Sprintf("%q is neither on nor off", c.Sandbox.Mode)}
+	}
+	if c.Sandbox.Pool < 0 || c.Sandbox.Pool > 32 {
+		return &KeyError{"sandbox.pool", "must be between 0 and 32"}
 	}
 	if c.Sandbox.Memory != 0 && c.Sandbox.Memory < 64<<20 {
 		return &KeyError{"sandbox.memory", "must be at least 64MiB"}
