@@ -251,9 +251,16 @@ var tsRE = regexp.MustCompile(`^[0-9]{1,12}\.[0-9]{1,8}$`)
 
 func validTS(s string) bool { return tsRE.MatchString(s) }
 
-var mentionRE = regexp.MustCompile(`<@([A-Z0-9]+)(\|[^>]*)?>`)
+var (
+	mentionRE = regexp.MustCompile(`<@([A-Z0-9]+)(\|[^>]*)?>`)
+	channelRE = regexp.MustCompile(`<#([A-Z0-9]+)(?:\|([^>]*))?>`)
+	specialRE = regexp.MustCompile(`<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>`)
+	linkInRE  = regexp.MustCompile(`<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>`)
+)
 
-// cleanText removes the bot's own mention and Slack's HTML-ish escapes.
+// cleanText turns Slack's message markup into plain text for the hub: the
+// bot's own mention goes, other mentions become @id, #channel, @here, links
+// their URL, and Slack's HTML-ish escapes are undone.
 func cleanText(text, botUser string) string {
 	text = mentionRE.ReplaceAllStringFunc(text, func(m string) string {
 		sub := mentionRE.FindStringSubmatch(m)
@@ -262,6 +269,18 @@ func cleanText(text, botUser string) string {
 		}
 		return "@" + sub[1]
 	})
+	text = channelRE.ReplaceAllStringFunc(text, func(m string) string {
+		sub := channelRE.FindStringSubmatch(m)
+		return "#" + firstNonEmpty(sub[2], sub[1])
+	})
+	text = specialRE.ReplaceAllStringFunc(text, func(m string) string {
+		sub := specialRE.FindStringSubmatch(m)
+		if sub[1] == "date" {
+			return sub[2]
+		}
+		return "@" + sub[1]
+	})
+	text = linkInRE.ReplaceAllString(text, "$1")
 	text = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(text)
 	return strings.TrimSpace(text)
 }

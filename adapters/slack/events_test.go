@@ -44,6 +44,8 @@ func TestDecodeEvent(t *testing.T) {
 			want: inbound{EventID: "Ev1", Team: "T1", User: "U1", Channel: "C1", TS: "2.5", Text: "fares & times <3"}},
 		{name: "other mention kept", raw: eventJSON(dm(map[string]any{"text": "ask <@U9|bob>"})),
 			want: inbound{EventID: "Ev1", Team: "T1", User: "U1", Channel: "D1", TS: "1.000001", Text: "ask @U9", DM: true}},
+		{name: "slack markup", raw: eventJSON(dm(map[string]any{"text": "see <https://a.test/x?y=1&amp;z=2|a.test> in <#C1|general> <!here>"})),
+			want: inbound{EventID: "Ev1", Team: "T1", User: "U1", Channel: "D1", TS: "1.000001", Text: "see https://a.test/x?y=1&z=2 in #general @here", DM: true}},
 		{name: "bot", raw: eventJSON(dm(map[string]any{"bot_id": "B1"})), ignored: true},
 		{name: "self", raw: eventJSON(dm(map[string]any{"user": "UBOT"})), ignored: true},
 		{name: "app", raw: eventJSON(dm(map[string]any{"app_id": "A1"})), ignored: true},
