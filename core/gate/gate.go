@@ -13,7 +13,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -307,9 +306,6 @@ func (g *Gate) audit(ctx context.Context, r Request, decision, detail string) {
 		g.log.Error("append audit", "err", err)
 	}
 }
-
-// ErrDenied is returned by callers that turn a Deny into an error.
-var ErrDenied = errors.New("denied by the user")
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -306,9 +306,11 @@ func (t *turn) runStep(ctx context.Context, p *plan.Plan, i int, results []stepR
 		}
 		hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: sp.ID, Requester: src.app, Detail: truncate(src.text, 2000)})
 	}
+	// Only the referenced steps' results are read: they are in this step's
+	// group and done; other groups may still be writing theirs.
 	texts := make([]string, len(results))
-	for j := range results {
-		texts[j] = results[j].text
+	for _, n := range st.Refs() {
+		texts[n-1] = results[n-1].text
 	}
 	task := isc.Task{
 		Instruction: plan.Substitute(st.Instruction, texts, false),
@@ -331,7 +333,7 @@ func (t *turn) runStep(ctx context.Context, p *plan.Plan, i int, results []stepR
 			return res
 		}
 		if !d.Allows() {
-			task, err = t.withoutFacts(ctx, sp.ID, st, facts, shared)
+			task, err = t.withoutFacts(ctx, sp.ID, shared)
 			if err != nil {
 				res.err = err
 				return res
@@ -393,7 +395,7 @@ func (t *turn) rememberedIn(task isc.Task, facts map[string]string) map[string]s
 
 // withoutFacts replans one step with the remembered facts hidden from the
 // planner, then makes sure none of the withheld values is left in it.
-func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, st plan.Step, facts, withheld map[string]string) (isc.Task, error) {
+func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[string]string) (isc.Task, error) {
 	p, err := t.plan(ctx, nil, map[ids.AppID]bool{app: true})
 	if err != nil {
 		return isc.Task{}, err
