@@ -115,20 +115,23 @@ func (a *Adapter) Run(ctx context.Context) error {
 	fatal := make(chan error, 1)
 	go func() { fatal <- a.runSocket(ctx) }()
 	var err error
+	socketDone := false
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
 		case err = <-fatal:
-			if err != nil {
-				break loop
-			}
+			socketDone = true
+			break loop
 		case evt := <-a.sm.Events:
 			a.dispatch(ctx, evt)
 		}
 	}
 	cancel()
+	if !socketDone {
+		<-fatal // the socket goroutine honours ctx; don't leave it behind
+	}
 	a.wg.Wait()
 	return err
 }
