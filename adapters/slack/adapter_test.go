@@ -124,6 +124,10 @@ func TestDMPromptAllowOnce(t *testing.T) {
 	if prompt.ThreadTS != "" {
 		t.Errorf("top-level DM prompt went into thread %q", prompt.ThreadTS)
 	}
+	// The notification text carries the data too; it must not ping anyone.
+	if !strings.Contains(prompt.Text, "&lt;!channel&gt;") || strings.Contains(prompt.Text, "<!") {
+		t.Errorf("fallback text not escaped: %q", prompt.Text)
+	}
 	h := asst.handledCopy()
 	if len(h) != 1 || h[0].User != "slack:T0FAKE/U1" || h[0].Conversation != "slack:T0FAKE/DU1" ||
 		h[0].Text != "ask for a ride (unplanned)" || !strings.HasPrefix(h[0].EventID, "slack:Ev") {
