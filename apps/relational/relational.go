@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/internal/kit"
@@ -261,13 +262,17 @@ func New(name string) (apps.App, bool) {
 // Spec describes the app.
 func (a *App) Spec() apps.Spec {
 	req := `{"type": "object", "properties": {}}`
-	if a.t.param != "" {
-		typ := "integer"
-		if a.t.search {
-			typ = "string"
-		}
-		req = fmt.Sprintf(`{"type": "object", "properties": {%q: {"type": %q, "description": %q}}, "required": [%q]}`,
-			a.t.param, typ, a.t.paramDesc, a.t.param)
+	switch {
+	case a.t.param != "" && a.t.search:
+		req = fmt.Sprintf(`{"type": "object", "properties": {%q: {"type": "string", "description": %q}}, "required": [%q]}`,
+			a.t.param, a.t.paramDesc, a.t.param)
+	case a.t.param != "":
+		// An ID may also come as a string of digits: the benchmark's tools
+		// coerce "21" to 21 (pydantic), and a plan step that passes an
+		// earlier step's result ("<result_1>") can only write it inside a
+		// JSON string.
+		req = fmt.Sprintf(`{"type": "object", "properties": {%q: {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]{1,9}$"}], "description": %q}}, "required": [%q]}`,
+			a.t.param, a.t.paramDesc, a.t.param)
 	}
 	resp := a.t.result
 	if a.t.param != "" && !a.t.search && a.t.result != strSchema {
@@ -305,11 +310,7 @@ func (a *App) Call(_ context.Context, _ apps.Env, fn string, args json.RawMessag
 		if a.t.search {
 			err = json.Unmarshal(raw, &text)
 		} else {
-			// JSON Schema's integer admits 3.0; decode as a number.
-			var f float64
-			if err = json.Unmarshal(raw, &f); err == nil {
-				id = int(f)
-			}
+			id, err = decodeID(raw)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("decode %s argument %s: %w", fn, a.t.param, err)
@@ -327,6 +328,20 @@ func (a *App) Call(_ context.Context, _ apps.Env, fn string, args json.RawMessag
 		return nil, fmt.Errorf("encode %s result: %w", fn, err)
 	}
 	return out, nil
+}
+
+// decodeID reads an ID argument: a JSON number (JSON Schema's integer
+// admits 3.0) or a string of digits.
+func decodeID(raw json.RawMessage) (int, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strconv.Atoi(s)
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return 0, err
+	}
+	return int(f), nil
 }
 
 var _ apps.App = (*App)(nil)

@@ -73,6 +73,7 @@ func TestLookups(t *testing.T) {
 		{"get_food_allergic_ingredients", `{"food_id":2}`, `["Milk","Soy"]`},
 		{"get_current_user_id", `{}`, `35`},
 		{"get_food_calories", `{"food_id":3.0}`, `300`},
+		{"get_user_location", `{"user_id":"21"}`, `2`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+tt.args, func(t *testing.T) {
@@ -127,7 +128,9 @@ func TestChain(t *testing.T) {
 func TestSchemas(t *testing.T) {
 	appstest.CheckExamples(t, mustApp(t, "get_user_name"), []appstest.Example{
 		appstest.Valid("id", "get_user_name", `{"user_id":1}`),
-		appstest.Invalid("string id", "get_user_name", `{"user_id":"1"}`),
+		appstest.Valid("digits", "get_user_name", `{"user_id":"21"}`),
+		appstest.Invalid("string id", "get_user_name", `{"user_id":"one"}`),
+		appstest.Invalid("signed string", "get_user_name", `{"user_id":"-1"}`),
 		appstest.Invalid("fraction", "get_user_name", `{"user_id":1.5}`),
 		appstest.Invalid("missing", "get_user_name", `{}`),
 	})

@@ -1,0 +1,183 @@
+package relational
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/core/hubtest"
+)
+
+func TestMain(m *testing.M) { hubtest.Main(m) }
+
+// TestSuite runs all 21 questions on both systems, in both grant modes.
+func TestSuite(t *testing.T) {
+	for _, mode := range []Grants{GrantsOnce, GrantsAlways} {
+		t.Run(string(mode), func(t *testing.T) {
+			rows, err := Run(context.Background(), Env{Spawner: hubtest.Spawner(t, false), Grants: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 2*21 {
+				t.Fatalf("%d rows, want 42", len(rows))
+			}
+			bySys := map[int]map[string]Row{}
+			for _, r := range rows {
+				if bySys[r.Query] == nil {
+					bySys[r.Query] = map[string]Row{}
+				}
+				bySys[r.Query][r.System] = r
+				if !r.TrajectoryOK {
+					t.Errorf("query %d on %s: trajectory %v, expected %v (order matters: %v)", r.Query, r.System, r.Trajectory, r.Expected, r.OrderMatters)
+				}
+				if !r.AnswerOK {
+					t.Errorf("query %d on %s: reference %q not in reply %q", r.Query, r.System, r.Reference, r.Reply)
+				}
+				if r.ToolCalls != len(r.Expected) {
+					t.Errorf("query %d on %s: %d tool calls, expected %d", r.Query, r.System, r.ToolCalls, len(r.Expected))
+				}
+				switch {
+				case r.System == Vanilla && r.Prompts != 0:
+					t.Errorf("query %d: VanillaGPT prompted %d times", r.Query, r.Prompts)
+				case r.System == SecGPT && mode == GrantsAlways && r.Prompts != 0:
+					t.Errorf("query %d: %d prompts despite stored grants", r.Query, r.Prompts)
+				case r.System == SecGPT && mode == GrantsOnce && r.Prompts < len(r.Expected):
+					// At least one exec prompt per step, plus one per result passed on.
+					t.Errorf("query %d: %d prompts for %d steps", r.Query, r.Prompts, len(r.Expected))
+				}
+			}
+			for q, m := range bySys {
+				v, s := m[Vanilla], m[SecGPT]
+				if len(v.Calls) == 0 || !slices.Equal(v.Calls, s.Calls) || !s.SameCalls {
+					t.Errorf("query %d: calls differ\n VanillaGPT %v\n SecGPT     %v", q, v.Calls, s.Calls)
+				}
+			}
+			var b bytes.Buffer
+			if err := WriteTable(&b, rows); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), "SecGPT 21/21") || !strings.Contains(b.String(), GroupMany) {
+				t.Errorf("table:\n%s", b.String())
+			}
+			gs := Groups(rows)
+			if len(gs) != 3 || gs[0].Queries != 14 || gs[1].Queries != 7 || gs[2].Queries != 21 {
+				t.Errorf("groups %+v, want 14 + 7 = 21 questions", gs)
+			}
+		})
+	}
+}
+
+// The calls that carry an earlier result must receive the value the earlier
+// call produced, not a constant: Bob's location (2) reaches
+// get_city_for_location only through <result_2>.
+func TestResultsTravel(t *testing.T) {
+	sp := hubtest.Spawner(t, false)
+	q := Queries()[15]
+	for _, sys := range []string{Vanilla, SecGPT} {
+		r, err := RunOne(context.Background(), Env{Spawner: sp}, q, sys, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{`find_users_by_name {"name":"bob"}`, `get_user_location {"user_id":"21"}`, `get_city_for_location {"location_id":"2"}`}
+		if !slices.Equal(r.Calls, want) {
+			t.Errorf("%s calls %v, want %v", sys, r.Calls, want)
+		}
+	}
+}
+
+func TestQueriesData(t *testing.T) {
+	qs := Queries()
+	if len(qs) != 21 {
+		t.Fatalf("%d queries", len(qs))
+	}
+	groups := map[string]int{}
+	for i, q := range qs {
+		if q.N != i+1 {
+			t.Errorf("query %d at position %d", q.N, i+1)
+		}
+		groups[q.Group()]++
+		var tools []string
+		for _, c := range q.Calls {
+			tools = append(tools, c.Tool)
+		}
+		if !TrajectoryMatches(tools, q.Expected, q.OrderMatters) {
+			t.Errorf("query %d: plan calls %v, expected %v", q.N, tools, q.Expected)
+		}
+	}
+	if groups[GroupFew] != 14 || groups[GroupMany] != 7 {
+		t.Errorf("groups %v, want 14 and 7 as in the paper", groups)
+	}
+}
+
+func TestContainsAnswer(t *testing.T) {
+	tests := []struct {
+		name, reply, ref string
+		want             bool
+	}{
+		{"list", "The allergens in chocolate: Milk, Soy.", "milk, soy", true},
+		{"degree sign", "The weather in LA right now: Sunny, Temperature: 75°F.", "Sunny, Temperature: 75°F", true},
+		{"word not prefix", "It is not raining.", "no", false},
+		{"number inside id", "User 21 is Bob.", "1", false},
+		{"number", "There are 1 users named bob.", "1", true},
+		{"empty reference", "anything", "", false},
+		{"missing", "Bob lives in Chicago.", "Los Angeles", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ContainsAnswer(tt.reply, tt.ref); got != tt.want {
+				t.Errorf("ContainsAnswer(%q, %q) = %v", tt.reply, tt.ref, got)
+			}
+		})
+	}
+}
+
+func TestTrajectoryMatches(t *testing.T) {
+	a, b, c := "find_users_by_name", "get_user_location", "get_city_for_location"
+	tests := []struct {
+		name      string
+		got, want []string
+		order     bool
+		match     bool
+	}{
+		{"exact", []string{a, b}, []string{a, b}, true, true},
+		{"order wrong", []string{b, a}, []string{a, b}, true, false},
+		{"order free", []string{b, a}, []string{a, b}, false, true},
+		{"repeat counts", []string{a, b, c}, []string{a, b, c, b, c}, false, false},
+		{"extra call", []string{a, a, b}, []string{a, b}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := TrajectoryMatches(tt.got, tt.want, tt.order); got != tt.match {
+				t.Errorf("got %v", got)
+			}
+		})
+	}
+}
+
+// BenchmarkSuite runs the 21 questions on both systems per iteration and
+// reports the median latency per system.
+func BenchmarkSuite(b *testing.B) {
+	sp := hubtest.Spawner(b, false)
+	for _, mode := range []Grants{GrantsOnce, GrantsAlways} {
+		b.Run("grants="+string(mode), func(b *testing.B) {
+			var rows []Row
+			for b.Loop() {
+				rs, err := Run(context.Background(), Env{Spawner: sp, Grants: mode})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows = append(rows, rs...)
+			}
+			for _, g := range Groups(rows) {
+				if g.Group != "all" {
+					continue
+				}
+				b.ReportMetric(g.VanillaMedianMS, "vanilla-median-ms")
+				b.ReportMetric(g.SecGPTMedianMS, "secgpt-median-ms")
+				b.ReportMetric(g.OverheadMedianMS, "overhead-median-ms")
+			}
+		})
+	}
+}
