@@ -288,6 +288,7 @@ func (s *Server) Calls(method string) []Call {
 	return s.callsLocked(method)
 }
 
+// Preconditions: s.mu is held.
 func (s *Server) callsLocked(method string) []Call {
 	var out []Call
 	for _, c := range s.calls {
@@ -397,21 +398,25 @@ func (s *Server) WaitMessage(ctx context.Context, what string, pred func(Message
 	return found, err
 }
 
+// Preconditions: s.mu is held.
 func (s *Server) notifyLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
+// Preconditions: s.mu is held.
 func (s *Server) nextLocked(prefix string) string {
 	s.seq++
 	return fmt.Sprintf("%s%06d", prefix, s.seq)
 }
 
+// Preconditions: s.mu is held.
 func (s *Server) nextTSLocked() string {
 	s.seq++
 	return fmt.Sprintf("1700000000.%06d", s.seq)
 }
 
+// Preconditions: s.mu is held.
 func (s *Server) findLocked(channel, ts string) *Message {
 	for _, m := range s.messages {
 		if m.Channel == channel && m.TS == ts && !m.Ephemeral {
@@ -576,6 +581,7 @@ func (s *Server) dispatch(method string, r *http.Request, p url.Values) (map[str
 	return nil, &apiError{slackErr: "unknown_method"}
 }
 
+// Preconditions: s.mu is held.
 func (s *Server) postLocked(p url.Values, ephemeral bool) (map[string]any, *apiError) {
 	ch := p.Get("channel")
 	if ch == "" {
