@@ -256,6 +256,7 @@ var (
 	channelRE = regexp.MustCompile(`<#([A-Z0-9]+)(?:\|([^>]*))?>`)
 	specialRE = regexp.MustCompile(`<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>`)
 	linkInRE  = regexp.MustCompile(`<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>`)
+	unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 )
 
 // cleanText turns Slack's message markup into plain text for the hub: the
@@ -281,6 +282,6 @@ func cleanText(text, botUser string) string {
 		return "@" + sub[1]
 	})
 	text = linkInRE.ReplaceAllString(text, "$1")
-	text = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(text)
+	text = unescaper.Replace(text)
 	return strings.TrimSpace(text)
 }

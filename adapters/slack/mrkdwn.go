@@ -18,9 +18,14 @@ const (
 // escape makes text safe for mrkdwn: Slack reads <…> as links and mentions
 // (<!channel> pings everyone), so an answer that quotes an app's output must
 // not be able to produce them.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return escaper.Replace(s) }
+
+// escaper and the regexps below are immutable once built and safe for
+// concurrent use.
+var (
+	escaper   = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	boldMarks = strings.NewReplacer("**", "", "__", "")
+)
 
 var (
 	headingRE   = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$`)
@@ -91,11 +96,20 @@ func toMrkdwn(md string) string {
 }
 
 func convertLine(line string) string {
+	// Block markup starts with one of a few characters; skip the block
+	// patterns for the usual plain line.
+	trimmed := strings.TrimLeft(line, " \t")
+	if trimmed == "" {
+		return ""
+	}
+	if c := trimmed[0]; !strings.ContainsRune("-*_#+>0123456789", rune(c)) {
+		return inline(line)
+	}
 	if ruleRE.MatchString(line) {
 		return "──────────"
 	}
 	if m := headingRE.FindStringSubmatch(line); m != nil {
-		t := strings.NewReplacer("**", "", "__", "").Replace(m[2])
+		t := boldMarks.Replace(m[2])
 		if t == "" {
 			return ""
 		}
@@ -132,29 +146,47 @@ func inline(s string) string {
 		return "\x00" + strconv.Itoa(len(saved)-1) + "\x00"
 	}
 	// Code spans first: nothing inside them is markup.
-	s = codeSpanRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := codeSpanRE.FindStringSubmatch(m)
-		if len(sub[1]) != len(sub[3]) {
-			return m
-		}
-		return save("`" + escape(strings.ReplaceAll(sub[2], "`", "ˋ")) + "`")
-	})
-	s = linkRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := linkRE.FindStringSubmatch(m)
-		return save(link(sub[2], sub[1]))
-	})
-	s = autolinkRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := autolinkRE.FindStringSubmatch(m)
-		return save(link(sub[1], ""))
-	})
+	// Each pattern runs only when its marker is present: regexps are the
+	// cost of rendering, and most lines hold no markup.
+	has := func(marker string) bool { return strings.Contains(s, marker) }
+	if has("`") {
+		s = codeSpanRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := codeSpanRE.FindStringSubmatch(m)
+			if len(sub[1]) != len(sub[3]) {
+				return m
+			}
+			return save("`" + escape(strings.ReplaceAll(sub[2], "`", "ˋ")) + "`")
+		})
+	}
+	if has("](") {
+		s = linkRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := linkRE.FindStringSubmatch(m)
+			return save(link(sub[2], sub[1]))
+		})
+	}
+	if has("<") {
+		s = autolinkRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := autolinkRE.FindStringSubmatch(m)
+			return save(link(sub[1], ""))
+		})
+	}
 	s = escape(s)
-	s = boldRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := boldRE.FindStringSubmatch(m)
-		return "\x01" + sub[1] + sub[2] + "\x01"
-	})
-	s = italicRE.ReplaceAllString(s, "${1}_${2}_${3}")
-	s = strikeRE.ReplaceAllString(s, "~${1}~")
+	if has("**") || has("__") {
+		s = boldRE.ReplaceAllStringFunc(s, func(m string) string {
+			sub := boldRE.FindStringSubmatch(m)
+			return "\x01" + sub[1] + sub[2] + "\x01"
+		})
+	}
+	if has("*") {
+		s = italicRE.ReplaceAllString(s, "${1}_${2}_${3}")
+	}
+	if has("~~") {
+		s = strikeRE.ReplaceAllString(s, "~${1}~")
+	}
 	s = strings.ReplaceAll(s, "\x01", "*")
+	if len(saved) == 0 {
+		return s
+	}
 	return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 		i, err := strconv.Atoi(placeholder.FindStringSubmatch(m)[1])
 		if err != nil || i >= len(saved) {

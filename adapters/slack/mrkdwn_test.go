@@ -152,3 +152,21 @@ func FuzzToMrkdwn(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRenderAnswer measures converting and splitting a long answer
+// (about 20 KB of mixed markdown), the work done per reply.
+func BenchmarkRenderAnswer(b *testing.B) {
+	var sb strings.Builder
+	for i := range 120 {
+		sb.WriteString("## Step **" + strings.Repeat("x", i%5) + "**\n- item with [a link](https://example.com/" + strings.Repeat("p", i%9) + ") and `code`\n")
+		sb.WriteString("Some *emphasis* and ~~strike~~ text that goes on for a while to fill the line.\n\n")
+	}
+	md := sb.String()
+	b.SetBytes(int64(len(md)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(messages(toMrkdwn(md))) == 0 {
+			b.Fatal("no output")
+		}
+	}
+}
