@@ -1,6 +1,7 @@
 package relational
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/appstest"
+	"github.com/secgpt-go/secgpt/core/schema"
 )
 
 func mustApp(t *testing.T, name string) apps.App {
@@ -137,5 +139,38 @@ func TestSchemas(t *testing.T) {
 	appstest.CheckExamples(t, mustApp(t, "find_foods_by_name"), []appstest.Example{
 		appstest.Valid("name", "find_foods_by_name", `{"food":"salad"}`),
 		appstest.Invalid("number", "find_foods_by_name", `{"food":1}`),
+	})
+}
+
+// Arguments come from a model: any bytes are answered without a panic, and
+// arguments that match the request schema are never refused.
+func FuzzCallArgs(f *testing.F) {
+	for _, s := range []string{`{"user_id":1}`, `{"user_id":"21"}`, `{"user_id":"999999999"}`, `{"user_id":1e300}`, `{"name":"bob"}`, `{}`, `x`} {
+		f.Add(s)
+	}
+	type compiled struct {
+		a  apps.App
+		sc *schema.Schema
+	}
+	var cs []compiled
+	for _, name := range []string{"get_user_name", "get_food_calories", "find_users_by_name"} {
+		a, ok := New(name)
+		if !ok {
+			f.Fatalf("no tool %s", name)
+		}
+		sc, err := schema.Compile(a.Spec().Functions[0].Request)
+		if err != nil {
+			f.Fatal(err)
+		}
+		cs = append(cs, compiled{a, sc})
+	}
+	f.Fuzz(func(t *testing.T, args string) {
+		for _, c := range cs {
+			fn := c.a.Spec().Functions[0].Name
+			_, err := c.a.Call(context.Background(), appstest.NewEnv(), fn, json.RawMessage(args))
+			if err != nil && c.sc.Validate(json.RawMessage(args)) == nil {
+				t.Errorf("%s(%s): schema-valid arguments refused: %v", fn, args, err)
+			}
+		}
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -91,7 +92,11 @@ type Row struct {
 	Reference string `json:"reference_answer"`
 	AnswerOK  bool   `json:"answer_ok"`
 	Prompts   int    `json:"prompts"`
-	Reply     string `json:"reply"`
+	// ModelCalls is how many model requests the system made (SecGPT: the
+	// plan plus each spoke's turns; VanillaGPT: one per call plus the
+	// answer).
+	ModelCalls int    `json:"model_calls"`
+	Reply      string `json:"reply"`
 }
 
 // Run runs every question Runs times on both systems, after one untimed
@@ -142,10 +147,18 @@ func RunOne(ctx context.Context, env Env, q Query, sys string, run int) (Row, er
 		grants = GrantsOnce
 	}
 	tr := &tracer{}
+	// Count model calls: with a real model each costs its latency, which
+	// the oracle does not have.
+	var modelCalls atomic.Int64
+	oracle := NewOracle()
+	model := llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+		modelCalls.Add(1)
+		return oracle.Generate(ctx, req)
+	})
 	var as chat.Assistant
 	switch sys {
 	case Vanilla:
-		as, err = vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: NewOracle(), Logger: env.Logger, Trace: tr.vanilla})
+		as, err = vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, Logger: env.Logger, Trace: tr.vanilla})
 		grants = ""
 	case SecGPT:
 		if grants == GrantsAlways {
@@ -153,7 +166,7 @@ func RunOne(ctx context.Context, env Env, q Query, sys string, run int) (Row, er
 				return Row{}, err
 			}
 		}
-		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: NewOracle(), Spawner: env.Spawner, Logger: env.Logger, Trace: tr.hub})
+		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: model, Spawner: env.Spawner, Logger: env.Logger, Trace: tr.hub})
 	default:
 		return Row{}, fmt.Errorf("unknown system %q", sys)
 	}
@@ -169,7 +182,7 @@ func RunOne(ctx context.Context, env Env, q Query, sys string, run int) (Row, er
 		LatencyMS: float64(lat.Microseconds()) / 1000, Trajectory: traj, ToolCalls: len(traj),
 		Expected: q.Expected, OrderMatters: q.OrderMatters, TrajectoryOK: TrajectoryMatches(traj, q.Expected, q.OrderMatters),
 		Calls: calls, Reference: q.Reference, AnswerOK: ContainsAnswer(reply, q.Reference),
-		Prompts: len(conv.Prompts()), Reply: reply}, nil
+		Prompts: len(conv.Prompts()), ModelCalls: int(modelCalls.Load()), Reply: reply}, nil
 }
 
 // grantAll stores "always" grants for running every app and for passing

@@ -3,11 +3,14 @@ package relational
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/plan"
 )
 
 func TestMain(m *testing.M) { hubtest.Main(m) }
@@ -37,6 +40,16 @@ func TestSuite(t *testing.T) {
 				}
 				if r.ToolCalls != len(r.Expected) {
 					t.Errorf("query %d on %s: %d tool calls, expected %d", r.Query, r.System, r.ToolCalls, len(r.Expected))
+				}
+				// The oracle makes the calls one per turn: VanillaGPT one
+				// request per call plus the answer; SecGPT the plan plus a
+				// call turn and an answer turn per spoke.
+				wantCalls := len(r.Expected) + 1
+				if r.System == SecGPT {
+					wantCalls = 1 + 2*len(r.Expected)
+				}
+				if r.ModelCalls != wantCalls {
+					t.Errorf("query %d on %s: %d model calls, want %d", r.Query, r.System, r.ModelCalls, wantCalls)
 				}
 				switch {
 				case r.System == Vanilla && r.Prompts != 0:
@@ -180,4 +193,27 @@ func BenchmarkSuite(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The oracle reads task text and tool results it did not write; whatever
+// they say, it answers without panicking.
+func FuzzOracle(f *testing.F) {
+	f.Add("Task: x\nFunction: get_user_email\nArguments: {\"user_id\":\"1\"}\nQuestion: do alice and charlie use the same email provider?\nResult 1: 1", "get_user_email", "alice@gmail.com")
+	f.Add("Task: y\nFunction: find_users_by_name\nArguments: {\"name\": 3}\nResult 99: z", "find_users_by_name", `[{"id":1,"name":"Alice"}]`)
+	f.Add("do bob and alice live in the same city?", "find_users_by_name", `[]`)
+	o := NewOracle()
+	f.Fuzz(func(t *testing.T, user, tool, result string) {
+		tools := []llm.Tool{{Name: tool}, {Name: "get_user_email"}, {Name: "find_users_by_name"}}
+		for _, req := range []*llm.Request{
+			{Messages: []llm.Message{{Role: llm.RoleUser, Content: user}}, Tools: tools},
+			{Messages: []llm.Message{{Role: llm.RoleUser, Content: user},
+				{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: "c", Name: tool, Arguments: json.RawMessage(result)}}},
+				{Role: llm.RoleTool, ToolCallID: "c", Name: tool, Content: result}}, Tools: tools},
+			{Messages: []llm.Message{{Role: llm.RoleUser, Content: user}}, Tools: []llm.Tool{{Name: plan.ToolName}}},
+		} {
+			if _, err := o.Generate(context.Background(), req); err != nil && req.HasTool(plan.ToolName) {
+				t.Errorf("planner: %v", err)
+			}
+		}
+	})
 }

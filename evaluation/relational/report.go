@@ -81,10 +81,11 @@ func median(xs []float64) float64 {
 // the per-group latencies.
 func WriteTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Q\tGROUP\tSTEPS\tVANILLA MS (median)\tSECGPT MS (median)\tPROMPTS\tTRAJECTORY OK (V/S)\tANSWER OK (V/S)\tSAME CALLS")
+	fmt.Fprintln(tw, "Q\tGROUP\tSTEPS\tVANILLA MS (median)\tSECGPT MS (median)\tMODEL CALLS (V/S)\tPROMPTS\tTRAJECTORY OK (V/S)\tANSWER OK (V/S)\tSAME CALLS")
 	type agg struct {
 		v, s                     []float64
 		steps, prompts           int
+		callsV, callsS           int
 		group                    string
 		trajV, trajS, ansV, ansS bool
 		same                     bool
@@ -103,17 +104,19 @@ func WriteTable(w io.Writer, rows []Row) error {
 			a.v = append(a.v, r.LatencyMS)
 			a.trajV = a.trajV && r.TrajectoryOK
 			a.ansV = a.ansV && r.AnswerOK
+			a.callsV = r.ModelCalls
 		} else {
 			a.s = append(a.s, r.LatencyMS)
 			a.trajS = a.trajS && r.TrajectoryOK
 			a.ansS = a.ansS && r.AnswerOK
 			a.prompts = r.Prompts
+			a.callsS = r.ModelCalls
 		}
 	}
 	counts := map[string]int{}
 	for _, q := range order {
 		a := byQ[q]
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.2f\t%d\t%s/%s\t%s/%s\t%s\n", q, a.group, a.steps, median(a.v), median(a.s), a.prompts,
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.2f\t%d/%d\t%d\t%s/%s\t%s/%s\t%s\n", q, a.group, a.steps, median(a.v), median(a.s), a.callsV, a.callsS, a.prompts,
 			yes(a.trajV), yes(a.trajS), yes(a.ansV), yes(a.ansS), yes(a.same))
 		for k, ok := range map[string]bool{"trajV": a.trajV, "trajS": a.trajS, "ansV": a.ansV, "ansS": a.ansS, "same": a.same} {
 			if ok {
