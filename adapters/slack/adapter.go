@@ -353,6 +353,12 @@ func (a *Adapter) onClick(ctx context.Context, cl click) {
 		a.ephemeral(ctx, cl, "This permission request is for someone else; only they can answer it. Nothing was changed.")
 	case errors.Is(err, chat.ErrUnknownPrompt):
 		a.ephemeral(ctx, cl, "This permission request is no longer waiting (already answered or expired).")
+	case errors.Is(err, chat.ErrAskAgain):
+		// The replica whose query asked is gone; the choice was stored.
+		a.ephemeral(ctx, cl, "Your choice was saved, but the assistant restarted while waiting for it. Please send your request again.")
+		if sp != nil {
+			a.resolve(ctx, p, cl.Decision, by, false)
+		}
 	default:
 		a.log.Error("slack permission answer failed", "prompt", cl.Prompt, "err", err)
 		a.ephemeral(ctx, cl, "Sorry, your answer could not be recorded. Please try again.")

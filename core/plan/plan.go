@@ -7,6 +7,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -100,7 +101,34 @@ func Decode(raw json.RawMessage) (*Plan, error) {
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("decode plan: %w", err)
 	}
+	for i := range p.Steps {
+		if len(p.Steps[i].Args) == 0 {
+			continue
+		}
+		args, err := canonical(p.Steps[i].Args)
+		if err != nil {
+			return nil, fmt.Errorf("step %d arguments: %w", i+1, err)
+		}
+		p.Steps[i].Args = args
+	}
 	return &p, nil
+}
+
+// canonical re-encodes a JSON value without escaping <, > and &, so a
+// reference a model wrote as "\u003cresult_1\u003e" is seen and substituted
+// like "<result_1>".
+func canonical(raw json.RawMessage) (json.RawMessage, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(bytes.TrimRight(b.Bytes(), "\n")), nil
 }
 
 var refRE = regexp.MustCompile(`<result_(\d+)>`)

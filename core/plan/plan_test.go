@@ -63,3 +63,16 @@ func TestSubstitute(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestDecodeSeesEscapedRefs(t *testing.T) {
+	p, err := Decode(json.RawMessage(`{"steps":[{"app":"a","instruction":"x"},{"app":"b","instruction":"y","args":{"q":"\u003cresult_1\u003e \u0026 more"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := p.Steps[1].Refs(); len(refs) != 1 || refs[0] != 1 {
+		t.Fatalf("refs = %v in %s", refs, p.Steps[1].Args)
+	}
+	if got := Substitute(string(p.Steps[1].Args), []string{"R"}, true); got != `{"q":"R & more"}` {
+		t.Fatalf("substituted = %s", got)
+	}
+}
