@@ -73,7 +73,9 @@ func (s Spec) Function(name string) (Function, bool) {
 // Env is what an app's code may use while it runs. In a spoke every method
 // goes through the hub over ISC.
 type Env interface {
-	// User is the user the app runs for (opaque to the app).
+	// User is the user the app runs for, as an opaque id. Inside a spoke it
+	// is empty: a spoke is never told who its user is, and the hub scopes
+	// its state and memory to that user on its side.
 	User() ids.UserID
 	// GetState reads a key of the app's own state.
 	GetState(ctx context.Context, key string) (json.RawMessage, bool, error)

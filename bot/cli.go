@@ -145,6 +145,11 @@ func printConfig(cfg config.Config, out io.Writer) int {
 	cfg.Matrix.Password = mask(cfg.Matrix.Password)
 	cfg.Matrix.AccessToken = mask(cfg.Matrix.AccessToken)
 	cfg.Matrix.PickleKey = mask(cfg.Matrix.PickleKey)
+	// App settings may hold OAuth tokens or client secrets: show only which
+	// apps have settings.
+	for id := range cfg.Apps.Settings {
+		cfg.Apps.Settings[id] = "***"
+	}
 	if i := strings.Index(cfg.Store.RedisURL, "@"); i > 0 {
 		cfg.Store.RedisURL = "redis://***" + cfg.Store.RedisURL[i:]
 	}

@@ -108,3 +108,14 @@ func TestEvalCaseStudiesJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigMasksAppSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("apps:\n  settings:\n    search_gmail: {backend: gmail, access_token: ya29.secret}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", nil, "--config", path, "config")
+	if code != 0 || strings.Contains(out, "ya29.secret") || !strings.Contains(out, "search_gmail") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

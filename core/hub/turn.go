@@ -92,14 +92,14 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 	}
 	wg.Wait()
 	t.remember(ctx, p, results)
-	return compose(p, results)
+	return compose(results)
 }
 
 // compose builds the reply from the steps' results. Each app's answer is
 // shown as the app gave it, under its name: no model re-reads the apps'
 // outputs side by side, because that shared context is exactly what an
 // injected instruction in one app's text would use to alter another's.
-func compose(p *plan.Plan, results []stepResult) (string, []ids.AppID) {
+func compose(results []stepResult) (string, []ids.AppID) {
 	var b strings.Builder
 	var denied []ids.AppID
 	seen := map[ids.AppID]bool{}
@@ -125,9 +125,6 @@ func compose(p *plan.Plan, results []stepResult) (string, []ids.AppID) {
 			continue
 		}
 		fmt.Fprintf(&b, "**%s**: %s", r.app, body)
-	}
-	if p.Answer != "" && len(results) == 0 {
-		b.WriteString(p.Answer)
 	}
 	return b.String(), denied
 }
