@@ -95,12 +95,22 @@ func newModel(ctx context.Context, cfg config.Config) (llm.Model, string, error)
 	if cfg.Model.Provider == "offline" {
 		return offline.Model{}, offline.Name, nil
 	}
-	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D()}
+	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D(),
+		Retries: modelRetries(cfg.Model.Retries), APIVersion: cfg.Model.APIVersion}
 	m, err := provider.New(ctx, pc)
 	if err != nil {
 		return nil, "", fmt.Errorf("model: %w", err)
 	}
 	return m, provider.Describe(pc), nil
+}
+
+// modelRetries maps model.retries (0: never) to provider.Config.Retries
+// (0: the default, negative: never).
+func modelRetries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func installedApps(cfg config.Config) ([]ids.AppID, error) {

@@ -40,6 +40,11 @@ type Model struct {
 	BaseURL  string   `yaml:"base_url"`
 	APIKey   string   `yaml:"api_key"`
 	Timeout  Duration `yaml:"timeout"`
+	// Retries: how often a call that failed with 429, 5xx or a connection
+	// error is sent again, within Timeout; 0 never.
+	Retries int `yaml:"retries"`
+	// APIVersion is Azure OpenAI's api-version (provider azure only).
+	APIVersion string `yaml:"api_version"`
 }
 
 // Store selects where state lives.
@@ -195,7 +200,7 @@ func ParseSize(s string) (int64, error) {
 // the user's state directory, every built-in app, sandbox on.
 func Default() Config {
 	return Config{
-		Model:       Model{Provider: "offline", Timeout: Duration(60 * time.Second)},
+		Model:       Model{Provider: "offline", Timeout: Duration(2 * time.Minute), Retries: 3},
 		Store:       Store{Backend: "bolt", Path: defaultStatePath(), Namespace: "secgpt"},
 		Permissions: Permissions{PromptTimeout: Duration(2 * time.Minute), SessionIdle: Duration(30 * time.Minute)},
 		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2},
@@ -345,6 +350,16 @@ func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Msg }
 func (c *Config) Validate() error {
 	switch c.Model.Provider {
 	case "offline":
+	case "azure":
+		if c.Model.BaseURL == "" {
+			return &KeyError{"model.base_url", "the azure provider needs the resource endpoint, e.g. https://NAME.openai.azure.com"}
+		}
+		if c.Model.APIKey == "" {
+			return &KeyError{"model.api_key", "the azure provider needs an API key (set SECGPT_MODEL_API_KEY)"}
+		}
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty: for azure it is the deployment name (set SECGPT_MODEL)"}
+		}
 	case "openai", "anthropic":
 		if c.Model.APIKey == "" && c.Model.BaseURL == "" {
 			return &KeyError{"model.api_key", fmt.Sprintf("the %s provider needs an API key (set SECGPT_MODEL_API_KEY) or a base_url of a server that needs none", c.Model.Provider)}
@@ -357,7 +372,13 @@ func (c *Config) Validate() error {
 			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. llama3.1)"}
 		}
 	default:
-		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, anthropic or ollama)", c.Model.Provider)}
+		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, azure, anthropic or ollama)", c.Model.Provider)}
+	}
+	if c.Model.Retries < 0 || c.Model.Retries > 10 {
+		return &KeyError{"model.retries", "must be between 0 and 10"}
+	}
+	if c.Model.Timeout < 0 {
+		return &KeyError{"model.timeout", "must not be negative"}
 	}
 	switch c.Store.Backend {
 	case "bolt":
