@@ -3,7 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
-		"time"
+	"time"
 
 	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/openai"

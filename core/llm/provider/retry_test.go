@@ -91,7 +91,7 @@ const (
 	oaUnavailable = `{"error":{"message":"overloaded"}}`
 	anRateLimited = `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`
 	anOverloaded  = `{"type":"error","error":{"type":"overloaded_error","message":"overloaded"}}`
-	anHello        = `{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn"}`
+	anHello       = `{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn"}`
 )
 
 // TestRetryThroughRealClients drives the real langchaingo clients against a
