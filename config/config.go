@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +31,15 @@ type Config struct {
 	Slack       Slack       `yaml:"slack"`
 	Matrix      Matrix      `yaml:"matrix"`
 	Log         Log         `yaml:"log"`
+	Server      Server      `yaml:"server"`
+}
+
+// Server configures the optional HTTP listener: /healthz, /readyz,
+// /metrics and handlers other parts of the bot mount (OAuth callbacks).
+type Server struct {
+	// Listen is host:port, e.g. "127.0.0.1:9090"; empty (default) means no
+	// listener.
+	Listen string `yaml:"listen"`
 }
 
 // Model selects the LLM.
@@ -286,6 +296,8 @@ var Env = []struct{ Name, Key string }{
 	{"MATRIX_ACCESS_TOKEN", "matrix.access_token"},
 	{"MATRIX_PICKLE_KEY", "matrix.pickle_key"},
 	{"MATRIX_RECOVERY_KEY", "matrix.recovery_key"},
+	{"SECGPT_LISTEN", "server.listen"},
+	{"SECGPT_LOG_FORMAT", "log.format"},
 	{"SECGPT_CONFIG", "the config file (same as --config)"},
 }
 
@@ -335,6 +347,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("MATRIX_ACCESS_TOKEN", &c.Matrix.AccessToken)
 	set("MATRIX_PICKLE_KEY", &c.Matrix.PickleKey)
 	set("MATRIX_RECOVERY_KEY", &c.Matrix.RecoveryKey)
+	set("SECGPT_LISTEN", &c.Server.Listen)
+	set("SECGPT_LOG_FORMAT", &c.Log.Format)
 	return nil
 }
 
@@ -429,6 +443,11 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return &KeyError{"log.format", fmt.Sprintf("%q is neither text nor json", c.Log.Format)}
+	}
+	if c.Server.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
+			return &KeyError{"server.listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9090 or :9090)", c.Server.Listen)}
+		}
 	}
 	return nil
 }
