@@ -78,7 +78,9 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 
 type modelFunc func(context.Context, *llm.Request) (*llm.Response, error)
 
-func (f modelFunc) Generate(ctx context.Context, r *llm.Request) (*llm.Response, error) { return f(ctx, r) }
+func (f modelFunc) Generate(ctx context.Context, r *llm.Request) (*llm.Response, error) {
+	return f(ctx, r)
+}
 
 func TestModelAndSpawnerAreTimed(t *testing.T) {
 	m := New()
@@ -115,12 +117,14 @@ func TestModelAndSpawnerAreTimed(t *testing.T) {
 
 type starterFunc func(context.Context, sandbox.Policy) (*sandbox.Proc, error)
 
-func (f starterFunc) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error) { return f(ctx, p) }
+func (f starterFunc) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error) {
+	return f(ctx, p)
+}
 
 type nopAssistant struct{ handled int }
 
 func (a *nopAssistant) Handle(context.Context, chat.Message, chat.Conversation) { a.handled++ }
-func (a *nopAssistant) Answer(context.Context, chat.Answer) error           { return nil }
+func (a *nopAssistant) Answer(context.Context, chat.Answer) error               { return nil }
 
 func TestAssistantCountsByPlatform(t *testing.T) {
 	m := New()
