@@ -52,7 +52,7 @@ func TestCLI(t *testing.T) {
 		{name: "env error names the key", env: map[string]string{"SECGPT_SANDBOX": "maybe"}, wantCode: 2, wantErr: []string{"sandbox.mode"}},
 		{name: "unknown app", env: map[string]string{"SECGPT_APPS": "quick_ride,nosuch"}, wantCode: 1, wantErr: []string{"apps.installed[1]", "nosuch"}},
 		{name: "missing api key", env: map[string]string{"SECGPT_MODEL_PROVIDER": "openai", "SECGPT_MODEL": "gpt-4o-mini"}, wantCode: 2, wantErr: []string{"model.api_key"}},
-		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret"}, wantCode: 0, wantOut: []string{"BotToken:***"}},
+		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret"}, wantCode: 0, wantOut: []string{"bot_token: '***'"}},
 		{name: "chat on embedded defaults", stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", wantCode: 0,
 			wantOut: []string{"model:   offline demo model", "store:   bolt file", "[permission] Run app quick_ride", "$57.00"}},
 		{name: "vanilla chat", args: []string{"--vanilla"}, stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n", wantCode: 0,

@@ -39,7 +39,7 @@ func runSlack(ctx context.Context, cfg config.Config, args []string, errOut io.W
 		return 1
 	}
 	defer d.Close()
-	fmt.Fprint(errOut, d.Banner())
+	printBanner(errOut, cfg.Log.Format, log, d)
 	a, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL}, d.Assistant, log)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt slack:", err)
@@ -71,7 +71,7 @@ func runMatrix(ctx context.Context, cfg config.Config, args []string, out, errOu
 		return 1
 	}
 	defer d.Close()
-	fmt.Fprint(errOut, d.Banner())
+	printBanner(errOut, cfg.Log.Format, log, d)
 	a, err := matrix.New(matrix.Config{
 		Homeserver: m.Homeserver, UserID: m.UserID, Password: m.Password, AccessToken: m.AccessToken, DeviceID: m.DeviceID,
 		StateDir: dir, AllowUsers: m.AllowUsers, AllowServers: m.AllowServers, CommandPrefix: m.CommandPrefix,

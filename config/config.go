@@ -265,7 +265,7 @@ func Parse(b []byte, c *Config) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return err
+		return keyedError(b, err)
 	}
 	return nil
 }
