@@ -23,6 +23,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/metrics"
 	"github.com/secgpt-go/secgpt/core/server"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/state/auditsock"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/vanilla"
@@ -49,6 +50,8 @@ type deployment struct {
 	Server *server.Server
 	// listener is bound in build, so a taken port fails at start.
 	listener net.Listener
+	// auditLn serves `secgpt audit` while this process holds the bolt file.
+	auditLn net.Listener
 }
 
 func (d *deployment) Close() {
@@ -62,9 +65,14 @@ func (d *deployment) Run(ctx context.Context) error {
 	if d.heartbeat != nil {
 		go d.heartbeat(ctx)
 	}
-	if d.Server != nil && d.listener != nil {
-		ln := d.listener
-		d.listener = nil
+	if ln := d.auditLn; ln != nil {
+		go func() {
+			if err := auditsock.Serve(ctx, ln, d.Store, d.log); err != nil {
+				d.log.Error("audit socket", "err", err)
+			}
+		}()
+	}
+	if ln := d.listener; d.Server != nil && ln != nil {
 		go func() {
 			if err := d.Server.Serve(ctx, ln); err != nil {
 				d.log.Error("http listener", "err", err)
@@ -154,12 +162,9 @@ func (d *deployment) newServer(ctx context.Context, cfg config.Config, st state.
 		return fmt.Errorf("server.listen: %w", err)
 	}
 	d.Server, d.listener = srv, ln
-	d.closers = append(d.closers, func() error {
-		if d.listener != nil { // never served
-			return d.listener.Close()
-		}
-		return nil
-	})
+	// Serve closes it when Run's context ends; this covers a deployment
+	// that never ran. A second Close is harmless.
+	d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
 	return nil
 }
 
@@ -234,6 +239,19 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.Store = st
 	if err := d.newServer(ctx, cfg, st); err != nil {
 		return nil, err
+	}
+	if _, isBolt := rawStore.(*bolt.Store); isBolt {
+		// Other processes cannot open the locked file; `secgpt audit`
+		// asks here instead. Without the socket only audit is affected.
+		ln, err := auditsock.Listen(auditsock.Path(cfg.Store.Path))
+		if err != nil {
+			log.Warn("secgpt audit will not work while this bot runs", "err", err)
+		} else {
+			d.auditLn = ln
+			// Serve closes it when Run's context ends; this covers a
+			// deployment that never ran. A second Close is harmless.
+			d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
+		}
 	}
 
 	if cfg.Hub.Vanilla {
