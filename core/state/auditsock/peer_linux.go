@@ -44,4 +44,3 @@ func checkPeer(c net.Conn) error {
 	}
 	return nil
 }
-
