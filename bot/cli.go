@@ -25,7 +25,8 @@ Commands:
   eval        run the evaluation: "eval case-studies [--json]" or "eval relational [--json] [--runs N] [--grants once|always]"
   doctor      report which sandbox protections are active here [--json]
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
-  config      print the effective configuration (secrets masked)
+  config      print the effective configuration as YAML (secrets masked)
+  healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
   help        show this help
 
 Global flags:
@@ -115,6 +116,8 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return runAudit(ctx, cfg, rest, out, errOut, log)
 	case "config":
 		return printConfig(cfg, out, errOut)
+	case "healthcheck":
+		return runHealthcheck(ctx, cfg, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
 	return 2

@@ -138,3 +138,42 @@ func TestListenerTakenPortFailsAtStart(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestHealthcheckCommand(t *testing.T) {
+	cfg := config.Default()
+	cfg.Store.Path = filepath.Join(t.TempDir(), "secgpt.db")
+	cfg.Server.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := build(ctx, cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	addr := d.listener.Addr().String()
+	go func() { _ = d.Run(ctx) }()
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+	}{
+		{"healthy", map[string]string{"SECGPT_LISTEN": addr}, []string{"healthcheck"}, 0},
+		{"ready", map[string]string{"SECGPT_LISTEN": addr}, []string{"healthcheck", "--ready"}, 0},
+		{"nothing listening", map[string]string{"SECGPT_LISTEN": "127.0.0.1:1"}, []string{"healthcheck", "--timeout", "1s"}, 1},
+		{"no listener configured", nil, []string{"healthcheck"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", tt.env, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d\n%s%s", code, tt.wantCode, out, errOut)
+			}
+		})
+	}
+	for in, want := range map[string]string{":9090": "127.0.0.1:9090", "0.0.0.0:80": "127.0.0.1:80", "[::]:9090": "[::1]:9090", "10.0.0.1:9": "10.0.0.1:9"} {
+		if got := localAddr(in); got != want {
+			t.Errorf("localAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
