@@ -125,7 +125,7 @@ func newModel(ctx context.Context, cfg config.Config, met *metrics.Metrics) (llm
 		return met.Model(offline.Model{}), offline.Name, nil
 	}
 	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D(),
-		Retries: modelRetries(cfg.Model.Retries), APIVersion: cfg.Model.APIVersion}
+		Retries: modelRetries(cfg.Model.Retries), APIVersion: cfg.Model.APIVersion, Region: cfg.Model.Region}
 	if met != nil {
 		pc.OnRetry = met.ModelRetry
 	}

@@ -55,6 +55,9 @@ type Model struct {
 	Retries int `yaml:"retries"`
 	// APIVersion is Azure OpenAI's api-version (provider azure only).
 	APIVersion string `yaml:"api_version"`
+	// Region is the AWS region (provider bedrock only); empty means the
+	// AWS SDK's own (AWS_REGION, shared config).
+	Region string `yaml:"region"`
 }
 
 // Store selects where state lives.
@@ -296,6 +299,7 @@ var Env = []struct{ Name, Key string }{
 	{"MATRIX_ACCESS_TOKEN", "matrix.access_token"},
 	{"MATRIX_PICKLE_KEY", "matrix.pickle_key"},
 	{"MATRIX_RECOVERY_KEY", "matrix.recovery_key"},
+	{"SECGPT_MODEL_REGION", "model.region"},
 	{"SECGPT_LISTEN", "server.listen"},
 	{"SECGPT_LOG_FORMAT", "log.format"},
 	{"SECGPT_CONFIG", "the config file (same as --config)"},
@@ -347,6 +351,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("MATRIX_ACCESS_TOKEN", &c.Matrix.AccessToken)
 	set("MATRIX_PICKLE_KEY", &c.Matrix.PickleKey)
 	set("MATRIX_RECOVERY_KEY", &c.Matrix.RecoveryKey)
+	set("SECGPT_MODEL_REGION", &c.Model.Region)
 	set("SECGPT_LISTEN", &c.Server.Listen)
 	set("SECGPT_LOG_FORMAT", &c.Log.Format)
 	return nil
@@ -364,6 +369,10 @@ func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Msg }
 func (c *Config) Validate() error {
 	switch c.Model.Provider {
 	case "offline":
+	case "bedrock":
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty: for bedrock a Claude model id, e.g. anthropic.claude-3-5-sonnet-20240620-v1:0 (set SECGPT_MODEL)"}
+		}
 	case "azure":
 		if c.Model.BaseURL == "" {
 			return &KeyError{"model.base_url", "the azure provider needs the resource endpoint, e.g. https://NAME.openai.azure.com"}
@@ -386,7 +395,7 @@ func (c *Config) Validate() error {
 			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. llama3.1)"}
 		}
 	default:
-		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, azure, anthropic or ollama)", c.Model.Provider)}
+		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, azure, anthropic, bedrock or ollama)", c.Model.Provider)}
 	}
 	if c.Model.Retries < 0 || c.Model.Retries > 10 {
 		return &KeyError{"model.retries", "must be between 0 and 10"}

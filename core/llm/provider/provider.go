@@ -21,6 +21,9 @@ const (
 	OpenAI    = "openai"
 	Anthropic = "anthropic"
 	Ollama    = "ollama"
+	// Bedrock is AWS Bedrock (Anthropic Claude models): credentials from
+	// the AWS SDK's default chain, Config.Region or AWS_REGION.
+	Bedrock = "bedrock"
 	// Azure is Azure OpenAI: BaseURL is the resource endpoint
 	// (https://NAME.openai.azure.com), Model the deployment name.
 	Azure = "azure"
@@ -77,20 +80,23 @@ type Config struct {
 	// OnRetry, if non-nil, is called before each retry with the HTTP status
 	// (0 for a connection error) and the wait.
 	OnRetry func(status int, wait time.Duration)
+	// Region is the AWS region for Bedrock; empty means the SDK's default
+	// (AWS_REGION, shared config).
+	Region string
 	// APIVersion is Azure OpenAI's api-version; empty means
 	// DefaultAzureAPIVersion. Other providers ignore it.
 	APIVersion string
 }
 
-// New validates cfg and returns a Model for it. It does no I/O: a wrong key
-// or an unreachable server shows up on the first Generate.
+// New validates cfg and returns a Model for it. It does no network I/O: a
+// wrong key or an unreachable server shows up on the first Generate
+// (Bedrock reads the AWS shared config files to find credentials).
 func New(ctx context.Context, cfg Config) (llm.Model, error) {
-	_ = ctx // reserved: construction does no I/O today
 	name := normalize(cfg.Provider)
 	switch name {
 	case "":
-		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic or ollama)")
-	case OpenAI, Anthropic, Ollama:
+		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock or ollama)")
+	case OpenAI, Anthropic, Ollama, Bedrock:
 	case Azure:
 		// Azure has no default endpoint: each resource has its own.
 		if strings.TrimSpace(cfg.BaseURL) == "" {
@@ -100,7 +106,7 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 			return nil, errors.New("azure provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)")
 		}
 	default:
-		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic or ollama)", cfg.Provider)
+		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock or ollama)", cfg.Provider)
 	}
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, fmt.Errorf("%s provider: model is empty (set SECGPT_MODEL or model.name)", name)
@@ -114,7 +120,7 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 		// The hosted APIs need a key; Ollama and self-hosted compatible
 		// servers usually don't, but langchaingo's clients refuse to start
 		// without one, so they get a placeholder.
-		if name != Ollama && cfg.BaseURL == "" {
+		if name != Ollama && name != Bedrock && cfg.BaseURL == "" {
 			return nil, fmt.Errorf("%s provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)", name)
 		}
 		key = placeholderKey
@@ -138,6 +144,8 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 	switch name {
 	case Anthropic:
 		return newAnthropic(cfg.Model, base, key, doer, timeout), nil
+	case Bedrock:
+		return newBedrock(ctx, cfg.Model, base, cfg.Region, doer, timeout)
 	case Azure:
 		return newAzure(cfg.Model, base, key, cfg.APIVersion, doer, timeout)
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,9 +51,14 @@ func newRetryDoer(hc *http.Client, retries int, onRetry func(int, time.Duration)
 // Do implements the langchaingo clients' Doer.
 func (d *retryDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	// The clients build bodies from bytes.Reader, so GetBody is set; a
-	// request without one cannot be replayed and is sent once.
-	replayable := req.Body == nil || req.GetBody != nil
+	if d.retries > 0 && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		// langchaingo's clients build bodies from bytes.Reader, so GetBody
+		// is set; the AWS SDK's is a stream. Keep a copy to replay.
+		if err := bufferBody(req); err != nil {
+			return nil, err
+		}
+	}
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	for attempt := 0; ; attempt++ {
 		r := req
 		if attempt > 0 {
@@ -100,6 +106,31 @@ func (d *retryDoer) Do(req *http.Request) (*http.Response, error) {
 			return nil, werr
 		}
 	}
+}
+
+// maxReplayBody bounds the copy of a request body kept for retries; a
+// model request is a conversation, far below this.
+const maxReplayBody = 32 << 20
+
+// bufferBody reads req's body into memory and sets GetBody; a body over
+// maxReplayBody is left as a one-shot stream (sent once, not retried).
+func bufferBody(req *http.Request) error {
+	b, err := io.ReadAll(io.LimitReader(req.Body, maxReplayBody+1))
+	if err != nil {
+		req.Body.Close()
+		return fmt.Errorf("read request body: %w", err)
+	}
+	if len(b) > maxReplayBody {
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b), req.Body), req.Body}
+		return nil
+	}
+	req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
 }
 
 // retryableStatus: rate limits, overload (Anthropic's 529) and server
