@@ -145,6 +145,8 @@ func printConfig(cfg config.Config, out io.Writer) int {
 	cfg.Matrix.Password = mask(cfg.Matrix.Password)
 	cfg.Matrix.AccessToken = mask(cfg.Matrix.AccessToken)
 	cfg.Matrix.PickleKey = mask(cfg.Matrix.PickleKey)
+	cfg.Google.ClientSecret = mask(cfg.Google.ClientSecret)
+	cfg.Google.TokenKey = mask(cfg.Google.TokenKey)
 	// App settings may hold OAuth tokens or client secrets: show only which
 	// apps have settings.
 	for id := range cfg.Apps.Settings {

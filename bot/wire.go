@@ -37,6 +37,9 @@ type deployment struct {
 	closers   []func() error
 	// heartbeat, with several replicas, keeps this replica's liveness key.
 	heartbeat func(ctx context.Context)
+	// handlers are served on the bot's public listener (the Google OAuth
+	// callback when google.redirect_base_url is set).
+	handlers []route
 }
 
 func (d *deployment) Close() {
@@ -211,6 +214,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	}
 	if relay != nil {
 		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
+	}
+	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
+		return nil, err
+	} else if g != nil {
+		ho.Accounts = g
 	}
 	h, err := hub.New(ho)
 	if err != nil {
