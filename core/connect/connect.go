@@ -68,15 +68,24 @@ const (
 	DefaultMinLifetime = 5 * time.Minute
 )
 
+// PublicError is an error whose text is written for the chat user; the
+// hub shows it (and nothing else of an error chain).
+type PublicError struct{ msg string }
+
+func (e *PublicError) Error() string { return e.msg }
+
+// Public reports that the text may be shown to the user.
+func (e *PublicError) Public() bool { return true }
+
 // Errors returned to the hub; their text is safe to show in chat.
 var (
 	// ErrUnknownProvider is returned by ConnectURL and Disconnect for a
 	// provider other than "google".
-	ErrUnknownProvider = errors.New("unknown account provider (only google can be connected)")
+	ErrUnknownProvider error = &PublicError{"unknown account provider (only google can be connected)"}
 	// ErrRelink is returned by Credential when the stored token can no
 	// longer be used (expired without a refresh token, refused by Google,
 	// or sealed with another key): the user has to connect again.
-	ErrRelink = errors.New("the linked Google account cannot be used any more; link it again with !connect google")
+	ErrRelink error = &PublicError{"the linked Google account cannot be used any more; link it again with !connect google"}
 )
 
 // Store is the part of the hub's state store that keeps the sealed tokens

@@ -330,6 +330,7 @@ func (e *env) PutState(_ context.Context, key string, value json.RawMessage) err
 }
 
 func (e *env) Config() json.RawMessage  { return e.config }
+func (e *env) HTTPClient() *http.Client { return e.client }
 
 // Credential returns the linked-account token the hub put in this
 // invocation's init, if it is for provider.
@@ -339,7 +340,6 @@ func (e *env) Credential(provider string) (apps.Credential, bool) {
 	}
 	return apps.Credential{Provider: e.cred.Provider, AccessToken: e.cred.AccessToken, TokenType: e.cred.TokenType, Expiry: e.cred.Expiry}, true
 }
-func (e *env) HTTPClient() *http.Client { return e.client }
 
 type refuseTransport struct{}
 
