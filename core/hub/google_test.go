@@ -96,6 +96,9 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 		t.Fatalf("before linking: %q", reply)
 	}
 
+	if help := alice.Send(ctx, "!help"); !strings.Contains(help, "connect google") {
+		t.Errorf("help without the account commands: %q", help)
+	}
 	reply := alice.Send(ctx, "!connect google")
 	link := ""
 	for _, line := range strings.Split(reply, "\n") {
@@ -172,6 +175,20 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 				t.Fatal("token in the audit log")
 			}
 		}
+	}
+
+	// A stored token that no longer opens (the key changed): the app does
+	// not start, and the user is told to link again, with nothing internal.
+	sealed, _, _ := st.GetAppState(ctx, "test:alice", connect.Namespace, "google")
+	if err := st.PutAppState(ctx, "test:alice", connect.Namespace, "google", json.RawMessage(`"AAAAsealed-with-another-key"`)); err != nil {
+		t.Fatal(err)
+	}
+	calls = fake.APICalls()
+	if reply := alice.Send(ctx, "find my invoice mail"); !strings.Contains(reply, "link it again with !connect google") || strings.Contains(reply, "does not open") || fake.APICalls() != calls {
+		t.Fatalf("unopenable token: %q", reply)
+	}
+	if err := st.PutAppState(ctx, "test:alice", connect.Namespace, "google", sealed); err != nil {
+		t.Fatal(err)
 	}
 
 	if reply := bob.Send(ctx, "!disconnect google"); !strings.Contains(reply, "No google account") {
