@@ -180,6 +180,16 @@ func (s *Server) APICalls() int {
 	return s.apiCalls
 }
 
+// IssueToken returns a new access token of account, as if the account had
+// consented (for tests of one app, without the consent round trip).
+func (s *Server) IssueToken(account string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := randToken("ya29.")
+	s.access[at] = access{account: account, expiry: time.Now().Add(s.lifetime)}
+	return at
+}
+
 // AccessTokens lists the access tokens currently valid.
 func (s *Server) AccessTokens() []string {
 	s.mu.Lock()
