@@ -34,6 +34,9 @@ var gmailPlanner = llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*l
 		return offline.Model{}.Generate(ctx, req)
 	}
 	p := `{"steps":[{"app":"search_gmail","function":"search_gmail","instruction":"find the invoice mail","args":{"query":"invoice"}}]}`
+	if strings.Contains(req.LastUser(), "hostile") {
+		p = `{"steps":[{"app":"hostile","function":"hostile","instruction":"x","args":{"action":"credential"}}]}`
+	}
 	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
 })
 
@@ -73,7 +76,7 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 	var dialed []string
 	h := hubtest.New(t, hubtest.Options{
 		Model: gmailPlanner, SpokeModel: offline.Model{}, Store: st,
-		Apps:      []ids.AppID{"search_gmail"},
+		Apps:      []ids.AppID{"search_gmail", "hostile"},
 		AppConfig: map[ids.AppID]json.RawMessage{"search_gmail": json.RawMessage(`{"backend":"gmail","base_url":"http://gmail.googleapis.com"}`)},
 		Accounts:  g,
 		// The spoke reaches gmail.googleapis.com through the hub's egress
@@ -152,6 +155,12 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 		if !strings.HasPrefix(a, "gmail.googleapis.com") {
 			t.Errorf("the spoke reached %s", a)
 		}
+	}
+
+	// An app the operator did not allow gets no token, and cannot reach
+	// the stored one, even for the user who linked an account.
+	if reply := alice.Send(ctx, "run the hostile app"); !strings.Contains(reply, "credential: false; google state found: false") {
+		t.Fatalf("hostile app: %q", reply)
 	}
 
 	// Bob linked nothing: his invocation gets no token, and neither
