@@ -129,7 +129,10 @@ func (h *Hub) helpText() string {
 	if h.o.Accounts == nil {
 		return HelpText
 	}
-	head, tail, _ := strings.Cut(HelpText, "\nAnything else")
+	head, tail, ok := strings.Cut(HelpText, "\nAnything else")
+	if !ok {
+		return HelpText + "\n" + HelpAccounts
+	}
 	return head + "\n" + HelpAccounts + "\nAnything else" + tail
 }
 
