@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/ids"
 )
@@ -86,6 +87,28 @@ type Env interface {
 	// HTTPClient reaches the app's declared domains through the egress
 	// proxy; apps without domains get a client that refuses every request.
 	HTTPClient() *http.Client
+}
+
+// Credential is an access token of the user's linked account (a Google
+// account linked with "!connect google"), valid for one invocation. Apps must
+// never log it or put it in a result.
+type Credential struct {
+	// Provider names the account's service ("google").
+	Provider    string
+	AccessToken string
+	// TokenType is "Bearer" when empty.
+	TokenType string
+	Expiry    time.Time
+}
+
+// CredentialEnv is an Env that may carry the user's linked-account
+// credential for this invocation. The hub sets one only for apps the
+// operator lets use that account, and only when the user linked one.
+type CredentialEnv interface {
+	Env
+	// Credential returns the credential for provider, if this invocation
+	// has one.
+	Credential(provider string) (Credential, bool)
 }
 
 // App is an app's implementation.

@@ -316,6 +316,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	if relay != nil {
 		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
 	}
+	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
+		return nil, err
+	} else if g != nil {
+		ho.Accounts = g
+	}
 	h, err := hub.New(ho)
 	if err != nil {
 		return nil, err

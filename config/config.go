@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,7 @@ type Config struct {
 	Matrix      Matrix      `yaml:"matrix"`
 	Log         Log         `yaml:"log"`
 	Server      Server      `yaml:"server"`
+	Google      Google      `yaml:"google"`
 }
 
 // Server configures the optional HTTP listener: /healthz, /readyz,
@@ -158,6 +160,29 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format: text (default) or json.
 	Format string `yaml:"format"`
+}
+
+// Google is the OAuth client that lets chat users link their Google account
+// ("!connect google"); empty ClientID turns the commands off.
+type Google struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// RedirectBaseURL is the bot's public base URL: Google sends the
+	// browser back to RedirectBaseURL + /oauth/google/callback. Empty means
+	// a loopback listener (the terminal's flow: the browser runs on this
+	// machine).
+	RedirectBaseURL string `yaml:"redirect_base_url"`
+	// LoopbackAddr is the loopback listener's address (default
+	// 127.0.0.1 on a free port).
+	LoopbackAddr string `yaml:"loopback_addr"`
+	// TokenKey seals the stored tokens: 32 bytes as base64 or hex.
+	TokenKey string `yaml:"token_key"`
+	// Apps may receive a linked user's access token. Empty means the mail
+	// and drive apps whose backend is Google's.
+	Apps []string `yaml:"apps"`
+	// Scopes requested at consent; empty means gmail.modify and
+	// drive.readonly.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Duration is a time.Duration written as "90s", "2m".
@@ -302,6 +327,10 @@ var Env = []struct{ Name, Key string }{
 	{"SECGPT_MODEL_REGION", "model.region"},
 	{"SECGPT_LISTEN", "server.listen"},
 	{"SECGPT_LOG_FORMAT", "log.format"},
+	{"SECGPT_GOOGLE_CLIENT_ID", "google.client_id"},
+	{"SECGPT_GOOGLE_CLIENT_SECRET", "google.client_secret"},
+	{"SECGPT_GOOGLE_REDIRECT_BASE_URL", "google.redirect_base_url"},
+	{"SECGPT_GOOGLE_TOKEN_KEY", "google.token_key"},
 	{"SECGPT_CONFIG", "the config file (same as --config)"},
 }
 
@@ -354,6 +383,10 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("SECGPT_MODEL_REGION", &c.Model.Region)
 	set("SECGPT_LISTEN", &c.Server.Listen)
 	set("SECGPT_LOG_FORMAT", &c.Log.Format)
+	set("SECGPT_GOOGLE_CLIENT_ID", &c.Google.ClientID)
+	set("SECGPT_GOOGLE_CLIENT_SECRET", &c.Google.ClientSecret)
+	set("SECGPT_GOOGLE_REDIRECT_BASE_URL", &c.Google.RedirectBaseURL)
+	set("SECGPT_GOOGLE_TOKEN_KEY", &c.Google.TokenKey)
 	return nil
 }
 
@@ -456,6 +489,22 @@ func (c *Config) Validate() error {
 	if c.Server.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
 			return &KeyError{"server.listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9090 or :9090)", c.Server.Listen)}
+		}
+	}
+	return c.Google.validate()
+}
+
+func (g *Google) validate() error {
+	if g.ClientID == "" {
+		return nil
+	}
+	if g.TokenKey == "" {
+		return &KeyError{"google.token_key", "is empty: linked tokens are stored sealed with it (set SECGPT_GOOGLE_TOKEN_KEY; generate one with: openssl rand -base64 32)"}
+	}
+	if g.RedirectBaseURL != "" {
+		u, err := url.Parse(g.RedirectBaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &KeyError{"google.redirect_base_url", fmt.Sprintf("%q is not an absolute http(s) URL without query", g.RedirectBaseURL)}
 		}
 	}
 	return nil

@@ -28,7 +28,7 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 	}
 	fields := strings.Fields(q[1:])
 	if len(fields) == 0 {
-		return HelpText, true
+		return h.helpText(), true
 	}
 	arg := ""
 	if len(fields) > 1 {
@@ -36,7 +36,7 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 	}
 	switch strings.ToLower(fields[0]) {
 	case "help", "h", "?":
-		return HelpText, true
+		return h.helpText(), true
 	case "apps":
 		var b strings.Builder
 		b.WriteString("Installed apps:")
@@ -112,6 +112,8 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			return "Forgotten: everything I and the apps remembered about you.", true
 		}
 		return fmt.Sprintf("Forgotten: what %s remembered about you.", app), true
+	case "connect", "disconnect":
+		return h.accountCommand(ctx, t, strings.ToLower(fields[0]), arg), true
 	case "new", "reset":
 		if err := h.o.Store.EndSession(ctx, t.user, t.conv); err != nil {
 			h.log.Error("end session", "err", err)
@@ -119,7 +121,19 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 		}
 		return "Started a new session; session permissions have ended.", true
 	}
-	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], HelpText), true
+	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], h.helpText()), true
+}
+
+// helpText is HelpText with the account commands when linking is set up.
+func (h *Hub) helpText() string {
+	if h.o.Accounts == nil {
+		return HelpText
+	}
+	head, tail, ok := strings.Cut(HelpText, "\nAnything else")
+	if !ok {
+		return HelpText + "\n" + HelpAccounts
+	}
+	return head + "\n" + HelpAccounts + "\nAnything else" + tail
 }
 
 func auditEvent(user ids.UserID, typ string, app ids.AppID, detail string) state.AuditEvent {

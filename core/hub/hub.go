@@ -54,6 +54,9 @@ type Options struct {
 	Spawner    Spawner
 	// AppConfig is each app's own config section, handed to its spoke.
 	AppConfig map[ids.AppID]json.RawMessage
+	// Accounts links users' accounts (!connect google) and gives the apps
+	// it allows a per-invocation credential; nil: no linking.
+	Accounts Accounts
 	// PromptTimeout: an unanswered permission prompt is denied after it.
 	PromptTimeout time.Duration
 	// SessionIdle: a session with no message for this long ends.

@@ -39,6 +39,8 @@ type invocation struct {
 	depth int
 	// caller is the app that asked for this invocation through the hub, or "".
 	caller ids.AppID
+	// cred is the user's linked-account token for this invocation only.
+	cred *isc.Credential
 }
 
 // errSpoke marks a spoke that broke the protocol or its bounds.
@@ -49,6 +51,11 @@ func (e *errSpoke) Error() string { return e.reason }
 // invoke runs inv in a fresh spoke and returns its final answer.
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
+	cred, err := h.credential(ctx, inv.turn.user, sp.ID)
+	if err != nil {
+		return isc.Final{}, err
+	}
+	inv.cred = cred
 	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, AllowExec: sp.External, Limits: h.o.Limits}
 	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
@@ -112,7 +119,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 			others = append(others, fn)
 		}
 	}
-	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps}
+	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps, Credential: inv.cred}
 	if err := conn.Send(isc.KindInit, init); err != nil {
 		return isc.Final{}, spokeErr("send init", err)
 	}
