@@ -41,11 +41,6 @@ type invocation struct {
 	caller ids.AppID
 }
 
-// errSpoke marks a spoke that broke the protocol or its bounds.
-type errSpoke struct{ reason string }
-
-func (e *errSpoke) Error() string { return e.reason }
-
 // invoke runs inv in a fresh spoke and returns its final answer.
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
@@ -73,27 +68,22 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		}()
 		return fin, nil
 	}
-	proc.Kill(serr.Error())
+	// The kill reason is the hub's own words: it is shown to whoever
+	// started this invocation, and that may be another app.
+	proc.Kill(publicReason(serr, ""))
 	werr := proc.Wait()
 	reason := proc.KillReason()
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
-	if reason != "" && reason != serr.Error() {
-		serr = fmt.Errorf("%s (%w)", reason, serr)
+	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", reason, "err", serr, "exit", werr)
+	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
+	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))
+	// The app's own message is its output: its user may read it when the
+	// app ran as a plan step, as they read its answer; an app that called
+	// it gets only the hub's words.
+	if am := appMessage(serr); am != "" && inv.caller == "" {
+		msg += ": " + strings.TrimRight(truncate(am, 300), ".")
 	}
-	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", serr, "exit", werr)
-	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: serr.Error()})
-	return isc.Final{}, publicf(serr, "app %s failed (%s)", sp.ID, publicReason(serr, reason))
-}
-
-func publicReason(err error, killReason string) string {
-	if killReason != "" && !strings.HasPrefix(killReason, "protocol") {
-		return killReason
-	}
-	var es *errSpoke
-	if errors.As(err, &es) {
-		return truncate(es.reason, 200)
-	}
-	return "it stopped unexpectedly"
+	return isc.Final{}, publicf(serr, "%s", msg)
 }
 
 // serve runs the hub's side of the ISC conversation with one spoke.
@@ -104,7 +94,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		return isc.Final{}, spokeErr("protocol: no ready frame", err)
 	}
 	if f.Kind != isc.KindReady {
-		return isc.Final{}, &errSpoke{fmt.Sprintf("protocol: first frame %q, want ready", f.Kind)}
+		return isc.Final{}, &errSpoke{reason: "protocol: first frame is not ready", detail: fmt.Sprintf("first frame %q", f.Kind)}
 	}
 	var others []string
 	for _, fn := range h.o.Catalog.Functions() {
@@ -119,12 +109,12 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 	modelCalls := 0
 	for frames := 0; ; frames++ {
 		if frames >= maxFramesPerRun {
-			return isc.Final{}, &errSpoke{fmt.Sprintf("flooding: more than %d requests", maxFramesPerRun)}
+			return isc.Final{}, spokeErrorf("flooding: more than %d requests", maxFramesPerRun)
 		}
 		f, err := conn.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return isc.Final{}, &errSpoke{"exited without a final response"}
+				return isc.Final{}, spokeErrorf("exited without a final response")
 			}
 			return isc.Final{}, spokeErr("protocol", err)
 		}
@@ -141,7 +131,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		case isc.KindSpokeError:
 			var e isc.ErrorBody
 			_ = f.Decode(&e)
-			return isc.Final{}, &errSpoke{"app error: " + truncate(e.Message, 300)}
+			return isc.Final{}, &errSpoke{reason: "the app reported an error", detail: truncate(e.Message, 300), appMessage: e.Message}
 		case isc.KindLog:
 			var l isc.Log
 			if f.Decode(&l) == nil {
@@ -151,7 +141,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		case isc.KindModelRequest:
 			modelCalls++
 			if modelCalls > h.o.MaxSpokeSteps*2 {
-				return isc.Final{}, &errSpoke{fmt.Sprintf("too many model calls (more than %d)", h.o.MaxSpokeSteps*2)}
+				return isc.Final{}, spokeErrorf("too many model calls (more than %d)", h.o.MaxSpokeSteps*2)
 			}
 		}
 		kind, body, err := h.handle(ctx, inv, f)
@@ -164,16 +154,12 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 	}
 }
 
-func spokeErr(what string, err error) error {
-	return &errSpoke{what + ": " + err.Error()}
-}
-
 // checkFinal validates a spoke's structured result against its response
 // schema; a text-only answer is checked as the result when the schema is a
 // string schema.
 func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 	if len(fin.Text) > 64<<10 {
-		return &errSpoke{"final answer too long"}
+		return spokeErrorf("final answer too long")
 	}
 	if fn == "" || len(fin.Result) == 0 {
 		return nil
@@ -187,7 +173,9 @@ func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 		return err
 	}
 	if err := sc.Validate(fin.Result); err != nil {
-		return &errSpoke{"result does not match " + fn + "'s response schema: " + err.Error()}
+		// The validator's message quotes the offending value, which is
+		// the app's output: log it, never pass it on.
+		return &errSpoke{reason: "its result did not match " + fn + "'s response schema", detail: err.Error()}
 	}
 	return nil
 }
@@ -304,9 +292,9 @@ func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 		return isc.KindOK, struct{}{}, nil
 
 	case isc.KindReady:
-		return "", nil, &errSpoke{"protocol: ready sent twice"}
+		return "", nil, spokeErrorf("protocol: ready sent twice")
 	}
-	return "", nil, &errSpoke{fmt.Sprintf("protocol: unexpected %q", f.Kind)}
+	return "", nil, &errSpoke{reason: "protocol: unexpected frame kind", detail: string(f.Kind)}
 }
 
 // appRequest serves a spoke's call of another app: the user is asked (the
