@@ -43,6 +43,9 @@ type Spec struct {
 	// Domains are the registrable domains the app may reach through the
 	// hub's egress proxy. None means no network.
 	Domains []string `json:"domains,omitempty"`
+	// Ports are the TCP ports besides 443 the app may reach on its
+	// domains; plain http needs 80 here. None means 443 only.
+	Ports []int `json:"ports,omitempty"`
 	// StateNamespace is the app-state space the app reads and writes; apps
 	// of one vendor that share data (the mail functionalities) name the same.
 	// "" means the app's ID.

@@ -44,7 +44,7 @@ type invocation struct {
 // invoke runs inv in a fresh spoke and returns its final answer.
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
-	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, AllowExec: sp.External, Limits: h.o.Limits}
+	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
 	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
