@@ -13,6 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -172,7 +173,9 @@ func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 	if err != nil {
 		return err
 	}
-	if err := sc.Validate(fin.Result); err != nil {
+	if err := sc.Validate(fin.Result); errors.Is(err, schema.ErrTooCostly) {
+		return &errSpoke{reason: "its result was too costly to validate", detail: err.Error()}
+	} else if err != nil {
 		// The validator's message quotes the offending value, which is
 		// the app's output: log it, never pass it on.
 		return &errSpoke{reason: "its result did not match " + fn + "'s response schema", detail: err.Error()}
