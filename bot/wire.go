@@ -208,6 +208,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
+		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
 	}
 	if relay != nil {
 		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID

@@ -288,7 +288,14 @@ func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 		if p.Key == "" || len(p.Key) > maxStateKey || len(p.Value) > maxStateValue || !json.Valid(p.Value) {
 			return isc.KindHubError, isc.ErrorBody{Message: "bad state key or value"}, nil
 		}
-		if err := h.o.Store.PutAppState(ctx, t.user, sp.Namespace(), p.Key, p.Value); err != nil {
+		err := h.o.Store.PutAppStateWithin(ctx, t.user, sp.Namespace(), p.Key, p.Value, h.o.StateQuota)
+		if errors.Is(err, state.ErrQuota) {
+			h.log.Warn("app state quota", "app", sp.ID, "user", t.user, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: fmt.Sprintf(
+				"state quota exceeded: namespace %s may hold %d keys and %d bytes (keys and values) per user; overwrite keys with smaller values (null) to make room",
+				sp.Namespace(), h.o.StateQuota.Keys, h.o.StateQuota.Bytes)}, nil
+		}
+		if err != nil {
 			h.log.Error("write app state", "app", sp.ID, "err", err)
 			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
 		}

@@ -145,3 +145,57 @@ func TestStepErrorShownToItsOwnUser(t *testing.T) {
 		t.Fatalf("reply = %q", reply)
 	}
 }
+
+// hoarder is a test app that fills its state until the hub refuses, and
+// answers with how far it got and what the hub said.
+type hoarder struct{}
+
+func (hoarder) Spec() apps.Spec {
+	return apps.Spec{ID: "hoarder", Description: "fills its state",
+		Functions: []apps.Function{{Name: "hoarder", Description: "fill",
+			Request: json.RawMessage(`{"type":"object"}`), Response: json.RawMessage(`{"type":"string"}`)}}}
+}
+
+func (hoarder) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
+	big, _ := json.Marshal(strings.Repeat("x", 200<<10))
+	for i := 0; i < 100; i++ {
+		if err := env.PutState(ctx, fmt.Sprint("k", i), big); err != nil {
+			return json.Marshal(fmt.Sprintf("stored %d, then: %v", i, err))
+		}
+	}
+	return json.Marshal("stored all 100")
+}
+
+func init() { apps.Register("hoarder", func() apps.App { return hoarder{} }) }
+
+// TestStateQuota: one app cannot grow its user's state without bound; the
+// spoke gets a clear error at the quota and the store holds no more.
+func TestStateQuota(t *testing.T) {
+	st := hubtest.Store(t)
+	h := hubtest.New(t, hubtest.Options{Model: planFor("hoarder", `{}`), SpokeModel: offline.Model{}, Store: st, Apps: []ids.AppID{"hoarder"}})
+	ctx := context.Background()
+	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
+	reply := c.Send(ctx, "hoard")
+	want := fmt.Sprintf("stored %d, then:", state.DefaultQuotaBytes/(200<<10+8))
+	if !strings.Contains(reply, want) || !strings.Contains(reply, "state quota exceeded: namespace hoarder may hold 1000 keys and 8388608 bytes") {
+		t.Fatalf("reply = %q, want %q and the quota named", reply, want)
+	}
+	// Overwriting what is there is allowed; growing past it is not, on
+	// every run.
+	if reply := c.Send(ctx, "hoard again"); !strings.Contains(reply, want) {
+		t.Fatalf("second run: %q; want %q again", reply, want)
+	}
+	var total int64
+	for i := 0; i < 100; i++ {
+		v, ok, err := st.GetAppState(ctx, "test:alice", "hoarder", fmt.Sprint("k", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			total += int64(len(v) + len(fmt.Sprint("k", i)))
+		}
+	}
+	if total > state.DefaultQuotaBytes {
+		t.Fatalf("the store holds %d bytes for the namespace; quota %d", total, state.DefaultQuotaBytes)
+	}
+}
