@@ -215,13 +215,20 @@ func NewCatalog(installed []ids.AppID) (*Catalog, error) {
 // reaches it with nothing more than its own exec grant, so naming another
 // app's namespace would read that app's data. A namespace belongs to the
 // vendor set that declared it (RegisterVendor), or else to the registered
-// app whose ID it is, or else to the first installed app that names it.
+// app whose ID it is, or else to the one app that names it; a registered app
+// that is not installed still counts, since it may have left data there.
 // owners records the first claimant of each namespace so far.
 func checkNamespace(sp Spec, owners map[string]ids.AppID) error {
 	ns := sp.Namespace()
 	reg.mu.RLock()
 	members, vendor := reg.vendors[ns]
 	_, isApp := reg.apps[ids.AppID(ns)]
+	var others []Constructor
+	for id, c := range reg.apps {
+		if id != sp.ID {
+			others = append(others, c)
+		}
+	}
 	reg.mu.RUnlock()
 	switch {
 	case vendor:
@@ -231,6 +238,13 @@ func checkNamespace(sp Spec, owners map[string]ids.AppID) error {
 		return nil
 	case isApp && ids.AppID(ns) != sp.ID:
 		return fmt.Errorf("apps: %s claims state namespace %q, which belongs to app %s", sp.ID, ns, ns)
+	}
+	// A registered app that is not installed today may have left data in
+	// its namespace; it still owns it. (Constructors have no side effects.)
+	for _, c := range others {
+		if o := c().Spec(); o.Namespace() == ns {
+			return fmt.Errorf("apps: state namespace %q claimed by both %s and %s (only apps declared as one vendor's with apps.RegisterVendor may share one)", ns, o.ID, sp.ID)
+		}
 	}
 	if first, ok := owners[ns]; ok && first != sp.ID {
 		return fmt.Errorf("apps: state namespace %q claimed by both %s and %s (only apps declared as one vendor's with apps.RegisterVendor may share one)", ns, first, sp.ID)

@@ -29,7 +29,7 @@ func TestNamespaceOwnership(t *testing.T) {
 		{"zz_mail_a", "zz_mailbox"}, {"zz_mail_b", "zz_mailbox"}, {"zz_thief", "zz_mailbox"},
 		{"zz_notes", ""}, {"zz_notes_thief", "zz_notes"},
 		{"zz_cal", "zz_shared"}, {"zz_cal_thief", "zz_shared"},
-		{"zz_plain", ""},
+		{"zz_plain", ""}, {"zz_solo", "zz_solo_data"},
 	} {
 		Register(a.id, func() App { return a })
 	}
@@ -42,10 +42,11 @@ func TestNamespaceOwnership(t *testing.T) {
 		{"vendor set shares its namespace", []ids.AppID{"zz_mail_a", "zz_mail_b", "zz_plain"}, nil},
 		{"outsider names a vendor namespace", []ids.AppID{"zz_mail_a", "zz_thief"}, []string{"zz_thief", "zz_mailbox", "zz_mail_a", "zz_mail_b"}},
 		{"outsider alone still refused", []ids.AppID{"zz_thief"}, []string{"zz_thief", "vendor set"}},
-		{"another app's id as namespace", []ids.AppID{"zz_notes", "zz_notes_thief"}, []string{"zz_notes_thief", `"zz_notes"`, "belongs to app zz_notes"}},
+		{"another app's id as namespace", []ids.AppID{"zz_notes", "zz_notes_thief"}, []string{"zz_notes_thief", `"zz_notes"`}},
 		{"another app's id, owner not installed", []ids.AppID{"zz_notes_thief"}, []string{"zz_notes_thief", "belongs to app zz_notes"}},
 		{"two undeclared claimants", []ids.AppID{"zz_cal", "zz_cal_thief"}, []string{"zz_cal", "zz_cal_thief", `"zz_shared"`}},
-		{"one undeclared claimant", []ids.AppID{"zz_cal", "zz_plain"}, nil},
+		{"one undeclared claimant, the other registered", []ids.AppID{"zz_cal", "zz_plain"}, []string{"zz_cal", "zz_cal_thief", `"zz_shared"`}},
+		{"one claimant", []ids.AppID{"zz_solo", "zz_plain"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
