@@ -303,6 +303,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
+		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
 	}
 	if d.metrics != nil {
 		ho.Trace = func(e hub.TraceEvent) {

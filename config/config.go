@@ -122,6 +122,11 @@ type Hub struct {
 	MaxFrame Size `yaml:"max_frame"`
 	// ReplicaID names this replica when several share a Redis store.
 	ReplicaID string `yaml:"replica_id"`
+	// StateQuotaKeys bounds the app-state keys of one (user, namespace).
+	StateQuotaKeys int `yaml:"state_quota_keys"`
+	// StateQuotaBytes bounds the app-state bytes (keys and values) of one
+	// (user, namespace), e.g. "8MiB".
+	StateQuotaBytes Size `yaml:"state_quota_bytes"`
 }
 
 // Slack configures the Slack adapter.
@@ -242,7 +247,7 @@ func Default() Config {
 		Store:       Store{Backend: "bolt", Path: defaultStatePath(), Namespace: "secgpt"},
 		Permissions: Permissions{PromptTimeout: Duration(2 * time.Minute), SessionIdle: Duration(30 * time.Minute)},
 		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2},
-		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20},
+		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20, StateQuotaKeys: 1000, StateQuotaBytes: 8 << 20},
 		Matrix:      Matrix{CommandPrefix: "!secgpt"},
 		Log:         Log{Level: "info", Format: "text"},
 	}
@@ -467,6 +472,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Hub.MaxSpokeSteps < 0 || c.Hub.MaxSpokeSteps > 64 {
 		return &KeyError{"hub.max_spoke_steps", "must be between 1 and 64"}
+	}
+	if c.Hub.StateQuotaKeys < 0 || c.Hub.StateQuotaKeys > 1_000_000 {
+		return &KeyError{"hub.state_quota_keys", "must be between 1 and 1000000 (0: the default)"}
+	}
+	if c.Hub.StateQuotaBytes < 0 || c.Hub.StateQuotaBytes > 1<<30 {
+		return &KeyError{"hub.state_quota_bytes", "must be between 1 byte and 1GiB (0: the default)"}
 	}
 	if c.Hub.MaxFrame != 0 && (c.Hub.MaxFrame < 4<<10 || c.Hub.MaxFrame > 64<<20) {
 		return &KeyError{"hub.max_frame", "must be between 4KiB and 64MiB"}

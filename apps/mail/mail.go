@@ -154,6 +154,7 @@ func init() {
 	apps.Register(GetID, NewGet)
 	apps.Register(SendID, NewSend)
 	apps.Register(DeleteID, NewDelete)
+	apps.RegisterVendor(Namespace, SearchID, GetID, SendID, DeleteID)
 }
 
 const (

@@ -69,6 +69,9 @@ type Options struct {
 	MaxSpokeSteps int
 	// MaxFrame caps ISC frames from spokes.
 	MaxFrame int
+	// StateQuota bounds each (user, app namespace) of app state; zero
+	// fields take state.DefaultQuotaKeys and state.DefaultQuotaBytes.
+	StateQuota state.Quota
 	// Relay forwards permission answers between replicas (nil: one replica).
 	Relay gate.Relay
 	// ReplicaID names this replica; Liveness tells whether others still run.
@@ -126,6 +129,12 @@ func New(o Options) (*Hub, error) {
 	}
 	if o.MaxSpokeSteps <= 0 {
 		o.MaxSpokeSteps = 8
+	}
+	if o.StateQuota.Keys <= 0 {
+		o.StateQuota.Keys = state.DefaultQuotaKeys
+	}
+	if o.StateQuota.Bytes <= 0 {
+		o.StateQuota.Bytes = state.DefaultQuotaBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
