@@ -77,13 +77,15 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 	h := hubtest.New(t, hubtest.Options{
 		Model: gmailPlanner, SpokeModel: offline.Model{}, Store: st,
 		Apps:      []ids.AppID{"search_gmail", "hostile"},
-		AppConfig: map[ids.AppID]json.RawMessage{"search_gmail": json.RawMessage(`{"backend":"gmail","base_url":"http://gmail.googleapis.com"}`)},
+		AppConfig: map[ids.AppID]json.RawMessage{"search_gmail": json.RawMessage(`{"backend":"gmail","base_url":"http://gmail.googleapis.com:443"}`)},
 		Accounts:  g,
 		// The spoke reaches gmail.googleapis.com through the hub's egress
 		// proxy as always; only the proxy's dialer sends it to the fake.
+		// The fake speaks plain HTTP, sent to port 443: the only port the
+		// proxy allows an app that declares none.
 		EgressDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dialed = append(dialed, addr)
-			if addr != "gmail.googleapis.com:80" {
+			if addr != "gmail.googleapis.com:443" {
 				return nil, fmt.Errorf("test dialer: %s is not the fake", addr)
 			}
 			var d net.Dialer
