@@ -87,6 +87,14 @@ var execNames = []string{
 	"getpgid", "getpgrp", "getrlimit", "ioctl", "kill", "lstat", "open", "pidfd_open", "pidfd_send_signal", "poll",
 	"ppoll", "prctl", "prlimit64", "readlink", "set_tid_address", "setpgid", "setsid", "stat", "statx",
 	"sysinfo", "uname", "vfork", "wait4", "waitid",
+	// The older path calls interpreters still make (libuv's fs.rename and
+	// fs.unlink, CPython's os.mkdir): measured under strace with the real
+	// MCP servers of apps/mcp's tests, which got EPERM for rename and
+	// unlink. Landlock and the read-only mount view bound them like their
+	// *at forms.
+	"chmod", "creat", "fchmod", "link", "mkdir", "rename", "rmdir", "symlink", "unlink", "utimensat",
+	// Reading the process's own capabilities (Node at start; measured).
+	"capget",
 }
 
 // namespaceFlags are the clone flags that would make a new namespace.

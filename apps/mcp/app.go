@@ -176,6 +176,9 @@ func (a *App) connect(ctx context.Context, env apps.Env) (*sdk.ClientSession, er
 	if a.srv.Data {
 		roots = append(roots, &sdk.Root{URI: "file://" + DataDir, Name: "data"})
 	}
+	if a.srv.HideRoots {
+		roots = nil
+	}
 	if len(roots) > 0 {
 		opts.Capabilities.RootsV2 = &sdk.RootCapabilities{}
 	}

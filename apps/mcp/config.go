@@ -51,6 +51,10 @@ type Server struct {
 	Roots []string `json:"roots,omitempty"`
 	// Data gives the server a per-user directory at DataDir.
 	Data bool `json:"data,omitempty"`
+	// HideRoots announces no roots: the server's own arguments decide
+	// which directories it serves (the sandbox still decides what it can
+	// open).
+	HideRoots bool `json:"hide_roots,omitempty"`
 	// TrustAnnotations lets the server's tool annotations decide a
 	// function's Effect; otherwise Effect is DefaultEffect whatever the
 	// server claims.
