@@ -66,9 +66,9 @@ func (l *spokeLog) String() string {
 // "model" calls exactly the function under test, so what is checked is
 // the sandbox and the client, not a model's choices.
 type harness struct {
-	t     *testing.T
-	sp    *sandbox.Spawner
-	data  string
+	t    *testing.T
+	sp   *sandbox.Spawner
+	data string
 	// npm is the installed servers' tree. It lives under the test runner's
 	// home (a 0700 /root under CI): the spoke, running as nobody, reaches
 	// it only as a declared read-only mount.
