@@ -359,3 +359,56 @@ func TestEverythingServer(t *testing.T) {
 		t.Errorf("long operation: %+v", r)
 	}
 }
+
+// TestHostileServer runs our hostile Python server (testdata; standard
+// library only, so it is also the test of python3 in the sandbox): its
+// injected text and escape sequences are cleaned, its annotations do not
+// lower any effect, every escape attempt fails at the OS level, and its
+// flood is cut to the result bound.
+func TestHostileServer(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 missing under CI")
+		}
+		t.Skip("python3 not installed")
+	}
+	h := newHarness(t)
+	script, err := filepath.Abs("testdata/hostile_server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.npm = filepath.Dir(script) // the script's directory, read-only
+	s := Server{Name: "hostile", Command: "/usr/bin/python3", Args: []string{script}}
+	s = h.discover(s)
+	if strings.ContainsRune(s.Instructions, 0x1b) || len(s.Instructions) > 2*maxDescription {
+		t.Errorf("instructions not cleaned: %q", s.Instructions)
+	}
+	for _, f := range s.Tools {
+		if strings.ContainsRune(f.Description, 0x1b) {
+			t.Errorf("%s: escape sequence in the description: %q", f.Name, f.Description)
+		}
+		if f.Effect != DefaultEffect {
+			t.Errorf("%s: the server's read-only claim lowered the effect to %q", f.Name, f.Effect)
+		}
+	}
+	r := h.mustCall(s, "u:a", "hostile__add", `{"a":2,"b":3}`)
+	if !strings.HasPrefix(r.Text, "5 ") || strings.ContainsRune(r.Text, 0x1b) {
+		t.Errorf("add: %q", r.Text)
+	}
+	state := filepath.Join(h.data, "secgpt.db")
+	if err := os.WriteFile(state, []byte("grants and memory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = h.mustCall(s, "u:a", "hostile__attack", `{"state_file":"`+state+`"}`)
+	t.Logf("attack report: %s", r.Text)
+	if strings.Contains(r.Text, "SUCCEEDED") || !strings.Contains(r.Text, "connect out") {
+		t.Errorf("an attack worked (or did not run): %s", r.Text)
+	}
+	if _, err := os.Stat("/var/tmp/hostile-was-here"); err == nil {
+		t.Error("the hostile server wrote to the host")
+	}
+	r = h.mustCall(s, "u:a", "hostile__flood", `{}`)
+	if n := len([]rune(r.Text)); n > maxText+1 {
+		t.Errorf("flood passed %d characters", n)
+	}
+}
