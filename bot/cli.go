@@ -27,6 +27,7 @@ Commands:
   doctor      report which sandbox protections are active here [--json]
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
   config      print the effective configuration (secrets masked)
+  mcp         "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
   help        show this help
 
 Global flags:
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return runAudit(ctx, cfg, rest, out, errOut, log)
 	case "config":
 		return printConfig(cfg, out)
+	case "mcp":
+		return runMCP(ctx, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
 	return 2
@@ -149,6 +152,16 @@ func printConfig(cfg config.Config, out io.Writer) int {
 	// apps have settings.
 	for id := range cfg.Apps.Settings {
 		cfg.Apps.Settings[id] = "***"
+	}
+	// MCP servers' env values and bearer tokens may be written inline.
+	for name, s := range cfg.MCP.Servers {
+		s.BearerToken = mask(s.BearerToken)
+		env := map[string]string{}
+		for k, v := range s.Env {
+			env[k] = mask(v)
+		}
+		s.Env = env
+		cfg.MCP.Servers[name] = s
 	}
 	if i := strings.Index(cfg.Store.RedisURL, "@"); i > 0 {
 		cfg.Store.RedisURL = "redis://***" + cfg.Store.RedisURL[i:]

@@ -30,6 +30,7 @@ type Config struct {
 	Slack       Slack       `yaml:"slack"`
 	Matrix      Matrix      `yaml:"matrix"`
 	Log         Log         `yaml:"log"`
+	MCP         MCP         `yaml:"mcp"`
 }
 
 // Model selects the LLM.
@@ -62,6 +63,13 @@ type Apps struct {
 	Installed []string `yaml:"installed"`
 	// Settings holds each app's own settings, by app id.
 	Settings map[string]any `yaml:"settings"`
+	// Files are host files and directories each app may use inside its
+	// own spoke, by app id (see config/mcp.go).
+	Files map[string][]File `yaml:"files"`
+	// Secrets are settings whose values come from the environment or a
+	// file, by app id and setting name; merged into the app's settings and
+	// handed only to that app's spoke.
+	Secrets map[string]map[string]Secret `yaml:"secrets"`
 }
 
 // Permissions configures the gate.
@@ -409,7 +417,7 @@ func (c *Config) Validate() error {
 	default:
 		return &KeyError{"log.format", fmt.Sprintf("%q is neither text nor json", c.Log.Format)}
 	}
-	return nil
+	return c.validateMCP()
 }
 
 // AppSettings returns each app's settings as JSON.

@@ -50,6 +50,10 @@ func (e *errSpoke) Error() string { return e.reason }
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
 	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, AllowExec: sp.External, Limits: h.o.Limits}
+	if err := h.spokePolicy(ctx, sp.ID, inv.turn.user, &pol); err != nil {
+		h.log.Error("spoke policy", "app", sp.ID, "err", err)
+		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
+	}
 	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
@@ -341,7 +345,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
-	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args), true,
+	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
