@@ -200,7 +200,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
 	mcpApps, err := installMCP(ctx, cfg, sp, cat, appCfg, pols,
-		func(config.Limits) sandbox.Policy { return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits} }, log)
+		func(config.Limits) sandbox.Policy {
+			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
+		}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +222,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		Store: st, Catalog: cat, Model: model, Spawner: sp, AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
-		Limits: limits, SpokePolicy: pols.apply,
+		Limits:       limits, SpokePolicy: pols.apply,
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
 	}
 	if relay != nil {
