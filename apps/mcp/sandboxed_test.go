@@ -66,7 +66,7 @@ func (l *spokeLog) String() string {
 // "model" calls exactly the function under test, so what is checked is
 // the sandbox and the client, not a model's choices.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	sp   *sandbox.Spawner
 	data string
 	// npm is the installed servers' tree. It lives under the test runner's
@@ -78,7 +78,7 @@ type harness struct {
 	samps []llm.Request
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	log := &spokeLog{}
 	sp, err := sandbox.New(sandbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stderr: log})
@@ -129,60 +129,88 @@ func (h *harness) discover(s Server) Server {
 // returns the function's result.
 func (h *harness) call(s Server, user ids.UserID, fn, args string) (Result, error) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	proc, err := h.sp.Start(ctx, h.policy(s, user))
+	cfg, _ := json.Marshal(s)
+	res, _, err := h.invoke(s.ID(), cfg, h.policy(s, user), fn, args, 1)
 	if err != nil {
 		return Result{}, err
+	}
+	var r Result
+	return r, json.Unmarshal(res, &r)
+}
+
+// timing is how long the parts of one invocation took.
+type timing struct {
+	ready time.Duration   // Start until the spoke's ready frame
+	calls []time.Duration // each function call, as the spoke's agent loop saw it
+	total time.Duration   // Start until the final answer
+}
+
+// invoke runs one invocation of app in a fresh spoke under pol, in which
+// the agent loop calls fn with args n times in a row, and returns the
+// function's result and the timing.
+func (h *harness) invoke(app ids.AppID, cfg json.RawMessage, pol sandbox.Policy, fn, args string, n int) (json.RawMessage, timing, error) {
+	var tm timing
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	proc, err := h.sp.Start(ctx, pol)
+	if err != nil {
+		return nil, tm, err
 	}
 	defer func() {
 		proc.Kill("test done")
 		_ = proc.Wait()
 	}()
-	cfg, _ := json.Marshal(s)
 	conn := isc.NewConn(proc.Conn, isc.HubSide, 4<<20)
 	calls := 0
+	var sent time.Time
 	for range 64 {
 		f, err := conn.Recv()
 		if err != nil {
-			return Result{}, fmt.Errorf("spoke: %w (killed: %q)", err, proc.KillReason())
+			return nil, tm, fmt.Errorf("spoke: %w (killed: %q)", err, proc.KillReason())
 		}
 		var kind isc.Kind
 		var body any
 		switch f.Kind {
 		case isc.KindReady:
-			kind, body = isc.KindInit, isc.Init{App: string(s.ID()), Task: isc.Task{Instruction: "test", Function: fn, Args: json.RawMessage(args)}, Config: cfg, MaxSteps: 4}
+			tm.ready = time.Since(start)
+			kind, body = isc.KindInit, isc.Init{App: string(app), Task: isc.Task{Instruction: "test", Function: fn, Args: json.RawMessage(args)}, Config: cfg, MaxSteps: n + 2}
 		case isc.KindModelRequest:
 			var req llm.Request
 			if err := f.Decode(&req); err != nil {
-				return Result{}, err
+				return nil, tm, err
 			}
-			switch {
-			case len(req.Tools) == 0: // a sampling request from the server
+			if len(req.Tools) == 0 { // a sampling request from the server
 				h.mu.Lock()
 				h.samps = append(h.samps, req)
 				h.mu.Unlock()
 				kind, body = isc.KindModelResponse, llm.Response{Content: "sampled: the hub's model answered"}
-			case calls == 0:
+				break
+			}
+			if calls > 0 {
+				tm.calls = append(tm.calls, time.Since(sent))
+			}
+			if calls < n {
 				calls++
-				kind, body = isc.KindModelResponse, llm.Response{ToolCalls: []llm.ToolCall{{ID: "c1", Name: fn, Arguments: json.RawMessage(args)}}}
-			default:
+				kind, body = isc.KindModelResponse, llm.Response{ToolCalls: []llm.ToolCall{{ID: fmt.Sprint("c", calls), Name: fn, Arguments: json.RawMessage(args)}}}
+				sent = time.Now()
+			} else {
 				kind, body = isc.KindModelResponse, llm.Response{Content: "done"}
 			}
 		case isc.KindFinal:
+			tm.total = time.Since(start)
 			var fin isc.Final
 			if err := f.Decode(&fin); err != nil {
-				return Result{}, err
+				return nil, tm, err
 			}
-			var r Result
 			if len(fin.Result) == 0 {
-				return r, fmt.Errorf("no result; final text %q", fin.Text)
+				return nil, tm, fmt.Errorf("no result; final text %q", fin.Text)
 			}
-			return r, json.Unmarshal(fin.Result, &r)
+			return fin.Result, tm, nil
 		case isc.KindSpokeError:
 			var e isc.ErrorBody
 			_ = f.Decode(&e)
-			return Result{}, fmt.Errorf("spoke error: %s", e.Message)
+			return nil, tm, fmt.Errorf("spoke error: %s", e.Message)
 		case isc.KindStateGet:
 			kind, body = isc.KindStateValue, isc.StateValue{}
 		case isc.KindMemoryRead:
@@ -192,13 +220,13 @@ func (h *harness) call(s Server, user ids.UserID, fn, args string) (Result, erro
 		case isc.KindLog:
 			continue
 		default:
-			return Result{}, fmt.Errorf("unexpected %s", f.Kind)
+			return nil, tm, fmt.Errorf("unexpected %s", f.Kind)
 		}
 		if err := conn.Send(kind, body); err != nil {
-			return Result{}, err
+			return nil, tm, err
 		}
 	}
-	return Result{}, fmt.Errorf("too many frames")
+	return nil, tm, fmt.Errorf("too many frames")
 }
 
 // mustCall is call that fails the test on error.
