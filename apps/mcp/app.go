@@ -207,7 +207,9 @@ func (a *App) transport(env apps.Env) (sdk.Transport, error) {
 		if s.BearerToken != "" {
 			hc = &http.Client{Transport: bearer{token: s.BearerToken, next: hc.Transport}, Timeout: hc.Timeout}
 		}
-		return &sdk.StreamableClientTransport{Endpoint: s.URL, HTTPClient: hc, MaxRetries: -1}, nil
+		// No standing GET stream: each call's answer comes on its own
+		// request, and the spoke lives for one invocation anyway.
+		return &sdk.StreamableClientTransport{Endpoint: s.URL, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}, nil
 	}
 	for _, d := range []string{HomeDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

@@ -78,10 +78,14 @@ type harness struct {
 	samps []llm.Request
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessWith(t, sandbox.Config{}) }
+
+// newHarnessWith is newHarness with a spawner built from cfg.
+func newHarnessWith(t testing.TB, cfg sandbox.Config) *harness {
 	t.Helper()
 	log := &spokeLog{}
-	sp, err := sandbox.New(sandbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stderr: log})
+	cfg.Logger, cfg.Stderr = slog.New(slog.NewTextHandler(io.Discard, nil)), log
+	sp, err := sandbox.New(cfg)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("sandbox unavailable under CI: %v", err)
