@@ -127,7 +127,11 @@ func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMe
 	if err := json.Unmarshal(args, &in); err != nil {
 		return nil, fmt.Errorf("mcp %s: arguments: %w", a.srv.Name, err)
 	}
-	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: toolName(a.srv.Name, f), Arguments: in})
+	params := &sdk.CallToolParams{Name: toolName(a.srv.Name, f), Arguments: in}
+	if _, ok := env.(progresser); ok {
+		params.SetProgressToken(fn)
+	}
+	res, err := cs.CallTool(ctx, params)
 	if err != nil {
 		return nil, fmt.Errorf("mcp %s: call %s: %w", a.srv.Name, fn, err)
 	}
@@ -144,6 +148,12 @@ func (a *App) Close() error {
 		return nil
 	}
 	return cs.Close()
+}
+
+// progresser is what the spoke's Env offers for progress: numbers the
+// hub shows in the chat's "working" status.
+type progresser interface {
+	Progress(done, total float64)
 }
 
 // modeler is what the spoke's Env offers for sampling.
@@ -165,6 +175,13 @@ func (a *App) connect(ctx context.Context, env apps.Env) (*sdk.ClientSession, er
 			return &sdk.ElicitResult{Action: "decline"}, nil
 		},
 		Capabilities: &sdk.ClientCapabilities{},
+	}
+	if p, ok := env.(progresser); ok {
+		// Only the numbers go on: the notification's message is the
+		// server's text and never reaches the chat.
+		opts.ProgressNotificationHandler = func(_ context.Context, req *sdk.ProgressNotificationClientRequest) {
+			p.Progress(req.Params.Progress, req.Params.Total)
+		}
 	}
 	if m, ok := env.(modeler); ok {
 		opts.CreateMessageHandler = func(ctx context.Context, req *sdk.CreateMessageRequest) (*sdk.CreateMessageResult, error) {

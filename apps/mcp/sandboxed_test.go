@@ -72,10 +72,11 @@ type harness struct {
 	// npm is the installed servers' tree. It lives under the test runner's
 	// home (a 0700 /root under CI): the spoke, running as nobody, reaches
 	// it only as a declared read-only mount.
-	npm   string
-	log   *spokeLog
-	mu    sync.Mutex // guards samples
-	samps []llm.Request
+	npm      string
+	log      *spokeLog
+	mu       sync.Mutex // guards samps and progress
+	samps    []llm.Request
+	progress []isc.Progress
 }
 
 func newHarness(t testing.TB) *harness { return newHarnessWith(t, sandbox.Config{}) }
@@ -222,6 +223,15 @@ func (h *harness) invoke(app ids.AppID, cfg json.RawMessage, pol sandbox.Policy,
 		case isc.KindMemoryWrite, isc.KindStatePut:
 			kind, body = isc.KindOK, struct{}{}
 		case isc.KindLog:
+			continue
+		case isc.KindProgress:
+			var p isc.Progress
+			if err := f.Decode(&p); err != nil {
+				return nil, tm, err
+			}
+			h.mu.Lock()
+			h.progress = append(h.progress, p)
+			h.mu.Unlock()
 			continue
 		default:
 			return nil, tm, fmt.Errorf("unexpected %s", f.Kind)
@@ -389,6 +399,12 @@ func TestEverythingServer(t *testing.T) {
 	r = h.mustCall(s, "u:a", "everything__trigger-long-running-operation", `{"duration":1,"steps":2}`)
 	if !strings.Contains(r.Text, "ompleted") {
 		t.Errorf("long operation: %+v", r)
+	}
+	h.mu.Lock()
+	progress := h.progress
+	h.mu.Unlock()
+	if len(progress) < 2 || progress[len(progress)-1].Total != 2 {
+		t.Errorf("progress reports %+v, want one per step of 2", progress)
 	}
 }
 

@@ -152,6 +152,9 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 				h.log.Debug("spoke log", "app", sp.ID, "msg", truncate(l.Message, 500))
 			}
 			continue
+		case isc.KindProgress:
+			h.progress(ctx, inv, f)
+			continue
 		case isc.KindModelRequest:
 			modelCalls++
 			if modelCalls > h.o.MaxSpokeSteps*2 {

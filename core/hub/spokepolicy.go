@@ -2,10 +2,14 @@ package hub
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -39,4 +43,22 @@ func effectNote(a apps.App, fn string) string {
 		b.WriteString("\nThe app's own claim (not verified): " + f.Hints)
 	}
 	return b.String()
+}
+
+// progress shows a spoke's progress report in the conversation's "working"
+// status, as numbers under the app's ID: nothing the app wrote is shown.
+func (h *Hub) progress(ctx context.Context, inv *invocation, f isc.Frame) {
+	sc, ok := inv.turn.c.(chat.StatusConversation)
+	if !ok {
+		return
+	}
+	var p isc.Progress
+	if f.Decode(&p) != nil || math.IsNaN(p.Done) || math.IsInf(p.Done, 0) || p.Done < 0 || p.Done > 1e12 {
+		return
+	}
+	text := fmt.Sprintf("Working on it… (%s: %g", inv.app.Spec().ID, p.Done)
+	if p.Total > 0 && p.Total <= 1e12 {
+		text += fmt.Sprintf(" of %g", p.Total)
+	}
+	_ = sc.Status(ctx, text+")")
 }

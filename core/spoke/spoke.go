@@ -362,6 +362,12 @@ func (e *env) Generate(_ context.Context, req *llm.Request) (*llm.Response, erro
 	return model(e.conn, req)
 }
 
+// Progress reports how far a long call has come; the hub shows it as
+// numbers in the chat's "working" status. It does not wait for an answer.
+func (e *env) Progress(done, total float64) {
+	_ = e.conn.Send(isc.KindProgress, isc.Progress{Done: done, Total: total})
+}
+
 func (e *env) Config() json.RawMessage  { return e.config }
 func (e *env) HTTPClient() *http.Client { return e.client }
 
