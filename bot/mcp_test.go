@@ -163,3 +163,21 @@ func FuzzMCPImport(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigMasksMCP: inline env values and bearer tokens of MCP servers
+// are masked by `secgpt config`; where a secret comes from is shown.
+func TestConfigMasksMCP(t *testing.T) {
+	cfg := config.Default()
+	cfg.MCP.Servers = map[string]config.MCPServer{
+		"gh": {URL: "https://mcp.example.com/mcp", BearerToken: "tok-inline", Env: map[string]string{"API_KEY": "k-inline"},
+			Secrets: map[string]config.Secret{"OTHER": {Env: "OTHER_VAR"}}},
+	}
+	var out strings.Builder
+	if code := printConfig(cfg, &out); code != 0 {
+		t.Fatalf("code %d", code)
+	}
+	s := out.String()
+	if strings.Contains(s, "tok-inline") || strings.Contains(s, "k-inline") || !strings.Contains(s, "OTHER_VAR") {
+		t.Fatalf("config output: %s", s)
+	}
+}
