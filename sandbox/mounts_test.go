@@ -79,6 +79,18 @@ func TestMounts(t *testing.T) {
 	} else if st := fi.Sys().(*syscall.Stat_t); st.Uid != uint32(os.Getuid()) {
 		t.Errorf("the spoke's file belongs to uid %d on the host, want %d", st.Uid, os.Getuid())
 	}
+	t.Run("pooled spoke", func(t *testing.T) {
+		// A pooled spoke was started before its policy existed; its mounts
+		// come with the launch frame all the same.
+		ps := newSpawner(t, Config{Pool: 1})
+		defer ps.Close()
+		for range 2 {
+			outs, err := run(t, ps, Policy{Args: []string{"read", mailbox}, Mounts: ro})
+			if err != nil || len(outs) != 1 || !outs[0].OK {
+				t.Fatalf("pooled read: %+v (wait: %v)", outs, err)
+			}
+		}
+	})
 	t.Run("bad paths are refused", func(t *testing.T) {
 		for _, m := range []Mount{{Source: "relative"}, {Source: "/proc/1/environ"}, {Source: mailbox, Target: "/dev/null"}, {Source: base + "/../etc"}} {
 			pr, err := s.Start(t.Context(), Policy{App: "test.bad", Args: []string{"ready"}, Mounts: []Mount{m}})
