@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/secgpt-go/secgpt/apps"
@@ -19,6 +20,13 @@ import (
 
 // A spoke builds an MCP app from the config section the hub hands it.
 func init() { mcp.Register() }
+
+// The least an MCP server's spoke gets, whatever sandbox.open_files and
+// sandbox.procs say; mcp.servers.<name>.limits can set more or less.
+const (
+	mcpMinOpenFiles = 256
+	mcpMinProcs     = 128
+)
 
 // appPolicies holds, per app, what its spokes get beyond the defaults:
 // declared host files, an MCP server's per-user data directory, limits.
@@ -40,6 +48,13 @@ func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, p
 		files = ms
 	}
 	pol.Mounts = append(pol.Mounts, files...)
+	if _, ok := p.servers[app]; ok {
+		// An interpreter opens far more files and starts more threads than
+		// a Go spoke (measured: Node loading the memory server's modules
+		// failed with EMFILE at 64 descriptors).
+		pol.Limits.OpenFiles = max(pol.Limits.OpenFiles, mcpMinOpenFiles)
+		pol.Limits.Procs = max(pol.Limits.Procs, mcpMinProcs)
+	}
 	l := p.limits[app]
 	if l.Memory > 0 {
 		pol.Limits.Memory = int64(l.Memory)
@@ -144,8 +159,9 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 			if !filepath.IsAbs(a) || under(a, "/usr", "/bin", "/lib", "/lib64", "/sbin") {
 				continue
 			}
+			a = packageTree(filepath.Clean(a))
 			if _, err := os.Stat(a); err == nil && !hasMount(files, a) {
-				files = append(files, sandbox.Mount{Source: filepath.Clean(a)})
+				files = append(files, sandbox.Mount{Source: a})
 			}
 		}
 	}
@@ -153,6 +169,17 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 		return s, nil, &config.KeyError{Key: key, Msg: err.Error()}
 	}
 	return s, files, nil
+}
+
+// packageTree widens a path inside a node_modules tree to that whole tree
+// (measured: a server's entry file alone fails, since Node resolves its
+// dependencies from the node_modules directories above it). Anything else
+// stays as named: a script's directory may be a home directory.
+func packageTree(p string) string {
+	if i := strings.Index(p, "/node_modules/"); i >= 0 {
+		return p[:i+len("/node_modules")]
+	}
+	return p
 }
 
 func under(p string, dirs ...string) bool {
