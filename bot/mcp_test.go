@@ -181,3 +181,49 @@ func TestConfigMasksMCP(t *testing.T) {
 		t.Fatalf("config output: %s", s)
 	}
 }
+
+// TestMCPServerFromConfig: the command is resolved, the program's package
+// tree and named files become read-only mounts, secrets become the
+// server's environment (BEARER_TOKEN the remote token), and data and roots
+// follow the config.
+func TestMCPServerFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	entry := filepath.Join(dir, "node_modules", "@x", "server", "dist", "index.js")
+	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(entry, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"API": "k-1", "TOK": "t-1"}
+	s, files, err := mcpServer("x", config.MCPServer{Command: "sh", Args: []string{entry, "--flag"}, Data: true,
+		Files: []config.File{{Path: shared, Write: true}}, Secrets: map[string]config.Secret{"API_KEY": {Env: "API"}}},
+		func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(s.Command) || s.Env["API_KEY"] != "k-1" || !s.Data || len(s.Roots) != 1 || s.Roots[0] != shared {
+		t.Errorf("server %+v", s)
+	}
+	want := map[string]bool{shared: true, filepath.Join(dir, "node_modules"): false}
+	for _, m := range files {
+		if w, ok := want[m.Source]; ok && w == m.Write {
+			delete(want, m.Source)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("mounts %+v lack %v", files, want)
+	}
+	r, _, err := mcpServer("r", config.MCPServer{URL: "https://mcp.example.com/mcp", Secrets: map[string]config.Secret{"BEARER_TOKEN": {Env: "TOK"}}},
+		func(k string) string { return env[k] })
+	if err != nil || r.BearerToken != "t-1" || r.Env["BEARER_TOKEN"] != "" {
+		t.Errorf("remote %+v, %v", r, err)
+	}
+	if _, _, err := mcpServer("y", config.MCPServer{Command: "no-such-program-here"}, nil); err == nil || !strings.Contains(err.Error(), "mcp.servers.y.command") {
+		t.Errorf("missing program: %v", err)
+	}
+}
