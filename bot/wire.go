@@ -224,6 +224,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	for id, raw := range settings {
 		appCfg[ids.AppID(id)] = raw
 	}
+	pols, err := newAppPolicies(cfg, appCfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	model, desc, err := newModel(ctx, cfg, d.metrics)
 	if err != nil {
 		return nil, err
@@ -255,6 +259,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	}
 
 	if cfg.Hub.Vanilla {
+		if len(cfg.MCP.Servers) > 0 {
+			log.Warn("MCP servers are not installed in the VanillaGPT baseline (it has no sandbox to run them in)")
+		}
 		v, err := vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, AppConfig: appCfg, MaxSteps: cfg.Hub.MaxSpokeSteps, Logger: log})
 		if err != nil {
 			return nil, err
@@ -285,6 +292,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	}
 	d.closers = append(d.closers, sp.Close)
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
+	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
+		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
+	mcpApps, err := installMCP(ctx, cfg, sp, cat, appCfg, pols,
+		func(config.Limits) sandbox.Policy {
+			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
+		}, log)
+	if err != nil {
+		return nil, err
+	}
+	d.apps = append(d.apps, mcpApps...)
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
 	if rs, ok := rawStore.(*redis.Store); ok {
@@ -300,8 +317,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		Store: st, Catalog: cat, Model: model, Spawner: d.metrics.Spawner(sp), AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
-		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
-			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
+		Limits:       limits, SpokePolicy: pols.apply,
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
 		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
 	}

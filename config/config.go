@@ -34,6 +34,7 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Server      Server      `yaml:"server"`
 	Google      Google      `yaml:"google"`
+	MCP         MCP         `yaml:"mcp"`
 }
 
 // Server configures the optional HTTP listener: /healthz, /readyz,
@@ -82,6 +83,13 @@ type Apps struct {
 	Installed []string `yaml:"installed"`
 	// Settings holds each app's own settings, by app id.
 	Settings map[string]any `yaml:"settings"`
+	// Files are host files and directories each app may use inside its
+	// own spoke, by app id (see config/mcp.go).
+	Files map[string][]File `yaml:"files"`
+	// Secrets are settings whose values come from the environment or a
+	// file, by app id and setting name; merged into the app's settings and
+	// handed only to that app's spoke.
+	Secrets map[string]map[string]Secret `yaml:"secrets"`
 }
 
 // Permissions configures the gate.
@@ -502,7 +510,10 @@ func (c *Config) Validate() error {
 			return &KeyError{"server.listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9090 or :9090)", c.Server.Listen)}
 		}
 	}
-	return c.Google.validate()
+	if err := c.Google.validate(); err != nil {
+		return err
+	}
+	return c.validateMCP()
 }
 
 func (g *Google) validate() error {

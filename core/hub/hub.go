@@ -65,6 +65,9 @@ type Options struct {
 	SpokeTimeout time.Duration
 	// Limits bound each spoke's resources.
 	Limits sandbox.Limits
+	// SpokePolicy, if set, adjusts each invocation's sandbox policy (files,
+	// per-user data, per-app limits); see PolicyFunc.
+	SpokePolicy PolicyFunc
 	// MaxSpokeSteps bounds each spoke's agent loop (model calls).
 	MaxSpokeSteps int
 	// MaxFrame caps ISC frames from spokes.

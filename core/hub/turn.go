@@ -350,7 +350,7 @@ func (t *turn) runStep(ctx context.Context, p *plan.Plan, i int, results []stepR
 			return res
 		}
 	}
-	d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task), false,
+	d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task)+effectNote(app, st.Function), false,
 		"the plan for your message uses this app"))
 	if err != nil || !d.Allows() {
 		res.denied = true

@@ -35,6 +35,7 @@ const (
 	KindStatePut     Kind = "state_put"      // body: StatePut
 	KindSpokeError   Kind = "spoke_error"    // body: ErrorBody; the spoke gives up
 	KindLog          Kind = "log"            // body: Log; no answer expected
+	KindProgress     Kind = "progress"       // body: Progress; no answer expected
 
 	// Hub → spoke.
 	KindInit          Kind = "init"                  // body: Init
@@ -53,7 +54,7 @@ const (
 func (k Kind) FromSpoke() bool {
 	switch k {
 	case KindReady, KindProbe, KindAppRequest, KindFinal, KindModelRequest,
-		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog:
+		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog, KindProgress:
 		return true
 	}
 	return false
@@ -211,4 +212,12 @@ type ErrorBody struct {
 // spoke's identity attached.
 type Log struct {
 	Message string `json:"message"`
+}
+
+// Progress reports how far a long call of the spoke has come (an MCP
+// server's progress notifications). Numbers only: no text of the app's
+// reaches the chat through it.
+type Progress struct {
+	Done  float64 `json:"done"`
+	Total float64 `json:"total,omitempty"`
 }
