@@ -6,6 +6,7 @@ package statetest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -568,7 +569,7 @@ func prompt(id ids.PromptID) chat.Prompt {
 func samePrompt(a, b chat.Prompt) bool {
 	ea, eb := a.ExpiresAt, b.ExpiresAt
 	a.ExpiresAt, b.ExpiresAt = time.Time{}, time.Time{}
-	return a == b && ea.Equal(eb)
+	return reflect.DeepEqual(a, b) && ea.Equal(eb)
 }
 
 func testPending(t *testing.T, s state.Store) {
