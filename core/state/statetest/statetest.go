@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"Entities", testEntities},
 		{"AppState", testAppState},
 		{"GrantFind", testGrantFind},
+		{"GrantScope", testGrantScope},
 		{"GrantInvalid", testGrantInvalid},
 		{"GrantList", testGrantList},
 		{"GrantRevoke", testGrantRevoke},
@@ -387,6 +388,52 @@ func testGrantFind(t *testing.T, s state.Store) {
 				t.Errorf("FindGrant = %+v, want decision %s for %+v", g, tc.decision, tc.key)
 			}
 		})
+	}
+}
+
+// testGrantScope: a grant covers its function and its planned-ness only
+// (issue 9 item 8): an always grant for the planned flow ride→mail does
+// not cover ride's spoke calling mail at run time, nor mail's other
+// function; and each of them survives a round trip with its scope.
+func testGrantScope(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	planned := state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail", Function: "send"}
+	unplanned := planned
+	unplanned.Unplanned = true
+	otherFn := planned
+	otherFn.Function = "delete"
+	must(t, s.PutGrant(ctx, state.Grant{GrantKey: planned, Decision: chat.AllowAlways, At: t0}), "put planned")
+	for _, tc := range []struct {
+		name string
+		key  state.GrantKey
+		want bool
+	}{
+		{"the planned flow", planned, true},
+		{"the same pair called at run time", unplanned, false},
+		{"another function of the target", otherFn, false},
+		{"the same pair without a function", state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail"}, false},
+	} {
+		_, ok, err := s.FindGrant(ctx, tc.key, "s1")
+		must(t, err, "find")
+		if ok != tc.want {
+			t.Errorf("%s: found=%v, want %v", tc.name, ok, tc.want)
+		}
+	}
+	must(t, s.PutGrant(ctx, state.Grant{GrantKey: unplanned, Decision: chat.AllowSession, Session: "s1", At: t0}), "put unplanned")
+	g, ok, err := s.FindGrant(ctx, unplanned, "s1")
+	must(t, err, "find")
+	if !ok || g.GrantKey != unplanned {
+		t.Errorf("unplanned grant: found=%v %+v", ok, g.GrantKey)
+	}
+	gs, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	if len(gs) != 2 {
+		t.Fatalf("ListGrants = %d grants, want 2: %+v", len(gs), gs)
+	}
+	n, err := s.RevokeGrants(ctx, "alice", "mail")
+	must(t, err, "revoke")
+	if n != 2 {
+		t.Errorf("revoked %d, want 2", n)
 	}
 }
 
