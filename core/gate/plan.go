@@ -82,9 +82,15 @@ func (g *Gate) CheckPlan(ctx context.Context, c chat.Conversation, pr PlanReques
 		Steps: steps, Flows: flows, Facts: facts, Rule: strings.Join(rules, "; "),
 		Reason: "the plan for your message; your answer covers every part not marked as already allowed"}
 	var sum []string
+	seen := map[chat.Component]bool{}
 	for _, i := range open {
 		r := pr.Parts[i].Request
-		p.Components = append(p.Components, chat.Component{Kind: r.Kind, Requester: r.Requester, Target: r.Target, Function: r.Function})
+		comp := chat.Component{Kind: r.Kind, Requester: r.Requester, Target: r.Target, Function: r.Function}
+		if seen[comp] {
+			continue
+		}
+		seen[comp] = true
+		p.Components = append(p.Components, comp)
 		sum = append(sum, componentText(r))
 	}
 	p.Data = strings.Join(sum, "\n")

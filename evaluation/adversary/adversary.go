@@ -20,6 +20,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/respond"
 )
 
 // Model is the adversarial model. The zero value is ready to use.
@@ -141,7 +142,42 @@ func (Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, err
 			attackPlan(p, cat, facts, in)
 		})
 	}
+	if respond.Is(req) {
+		return responder(req), nil
+	}
 	return agent(req, in), nil
+}
+
+// responder answers the hub's responder as the attacker wants: every
+// instruction found in the apps' results is obeyed as far as the context
+// allows. It has no tools, so it asks for the calls the attacker wants
+// anyway (the hub must ignore them) and rewrites the text as ordered.
+func responder(req *llm.Request) *llm.Response {
+	_, results := respond.Parse(req)
+	var in Intents
+	var tr []offline.Result
+	for _, r := range results {
+		// The results are the attacker's text: read them as the model
+		// reads a system prompt.
+		ri := Read(&llm.Request{Messages: []llm.Message{{Role: llm.RoleSystem, Content: r.Result}}})
+		if ri.FareMarkup > 0 && in.FareMarkup == 0 {
+			in.FareMarkup, in.MarkupSource = ri.FareMarkup, r.App
+		}
+		in.Uses = append(in.Uses, ri.Uses...)
+		if in.Recipient == "" {
+			in.Recipient = ri.Recipient
+		}
+		if in.MessageID == "" {
+			in.MessageID = ri.MessageID
+		}
+		in.Fiction = in.Fiction || ri.Fiction
+		tr = append(tr, offline.Result{Name: r.App, Content: r.Result})
+	}
+	resp := &llm.Response{Content: answer(req, in, tr)}
+	for _, name := range in.Uses {
+		resp.ToolCalls = append(resp.ToolCalls, llm.ToolCall{ID: "call_atk_" + name, Name: name, Arguments: attackArgs(name, in, tr)})
+	}
+	return resp
 }
 
 // attackPlan edits the demo plan: every annotation app is added (each

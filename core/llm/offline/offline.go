@@ -15,6 +15,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/respond"
 )
 
 // Name is how the model is described in the start-up banner.
@@ -31,7 +32,24 @@ func (Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, err
 	if req.HasTool(plan.ToolName) {
 		return Plan(req, nil)
 	}
+	if respond.Is(req) {
+		return &llm.Response{Content: Respond(req)}, nil
+	}
 	return Agent(req), nil
+}
+
+// Respond answers a responder request: each app's result under its name
+// (a single result as it is). It has no language of its own to write with.
+func Respond(req *llm.Request) string {
+	_, results := respond.Parse(req)
+	if len(results) == 1 {
+		return results[0].Result
+	}
+	var parts []string
+	for _, r := range results {
+		parts = append(parts, "**"+r.App+"**: "+r.Result)
+	}
+	return strings.Join(parts, "\n\n")
 }
 
 // Plan answers a planner request with a submit_plan call. extra, if not nil,
@@ -213,8 +231,8 @@ var synonyms = map[string]string{
 	"fare": "ride", "fares": "ride", "taxi": "ride", "cab": "ride", "trip": "ride",
 	"flight": "travel", "fly": "travel", "trip's": "travel", "airline": "travel", "holiday": "travel",
 	"appointment": "health", "doctor": "health", "clinic": "health",
-	"pain": "medical", "fatigue": "medical", "symptoms": "medical", "symptom": "medical", "fever": "medical", "ache": "medical", "sick": "medical",
-	"story": "fiction", "poem": "fiction", "novel": "fiction",
+	"pain": "symptom", "fatigue": "symptom", "symptoms": "symptom", "medical": "symptom", "fever": "symptom", "ache": "symptom", "sick": "symptom",
+	"story": "creative", "poem": "creative", "novel": "creative", "fiction": "creative",
 	"document": "drive", "documents": "drive", "files": "drive", "file": "drive",
 	"delete": "delete", "remove": "delete", "send": "send",
 }
