@@ -39,10 +39,13 @@ type TraceEvent struct {
 	App  ids.AppID
 	// Type: "model_request" (Request set), "spoke_start", "spoke_end",
 	// "app_request", "direct_call" (Detail: "function {args}"),
-	// "responder_request" (Request set).
+	// "responder_request" (Request set), "step_run" (a plan step's spoke is
+	// about to start; Step set).
 	Type    string
 	Request *llm.Request
 	Detail  string
+	// Step is the 1-based plan step of a "step_run" or "direct_call" event.
+	Step int
 }
 
 // Options configure a Hub. Store, Catalog, Model and Spawner are required.

@@ -328,8 +328,9 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			return res
 		}
 	}
+	hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "step_run", Step: i + 1})
 	if task.Direct {
-		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Detail: task.Function + " " + compact(task.Args)})
+		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Step: i + 1, Detail: task.Function + " " + compact(task.Args)})
 	}
 	inv := &invocation{turn: t, app: st.app, task: task}
 	fin, err := hb.invoke(ctx, inv)
