@@ -416,17 +416,26 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 }
 
 // isAnswer reports whether a step's result can be shown as the reply: the
-// app's own model wrote it, or it is a plain value (a string or number).
+// app's own model wrote it, or it is a short plain value (a number, or a
+// one-line string of at most maxPlainAnswer bytes: a city, a fare). A list
+// or a long text (a mailbox listing) needs the responder to answer from it.
 func isAnswer(r stepResult) bool {
-	if r.err != nil || r.denied {
-		return true
-	}
-	if !r.direct {
+	if r.err != nil || r.denied || !r.direct {
 		return true
 	}
 	b := bytes.TrimSpace(r.json)
-	return len(b) > 0 && b[0] != '{' && b[0] != '['
+	if len(b) == 0 || b[0] == '{' || b[0] == '[' {
+		return false
+	}
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		return true // a number or a boolean
+	}
+	return len(s) <= maxPlainAnswer && !strings.Contains(strings.TrimSpace(s), "\n")
 }
+
+// maxPlainAnswer bounds a one-step result shown without the responder.
+const maxPlainAnswer = 280
 
 // responder makes the one model call that writes the reply. Its context
 // holds the question and the approved results and offers no tools; a tool

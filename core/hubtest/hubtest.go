@@ -55,6 +55,8 @@ type Options struct {
 	SandboxOff    bool
 	MaxFrame      int
 	Trace         func(hub.TraceEvent)
+	// Rules are operator permission rules.
+	Rules []gate.Rule
 	// Relay, ReplicaID and Liveness make the hub one of several replicas.
 	Relay     gate.Relay
 	ReplicaID string
@@ -107,7 +109,8 @@ func New(t testing.TB, o Options) *hub.Hub {
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: Spawner(t, o.SandboxOff), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
-		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness})
+		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness,
+		Rules: o.Rules})
 	if err != nil {
 		t.Fatal(err)
 	}

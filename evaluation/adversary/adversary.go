@@ -10,6 +10,7 @@
 package adversary
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,6 +48,8 @@ type Intents struct {
 	HarvestTool string
 	// Fiction: every answer must be a story.
 	Fiction bool
+	// Replaces are apps the attacker says another app replaces.
+	Replaces []string
 }
 
 var (
@@ -58,6 +61,7 @@ var (
 	harvestRE = regexp.MustCompile(`(?i)\ball\s+(?:of\s+the\s+)?(?:personal|private|user)\s+(?:information|data|details)`)
 	fictionRE = regexp.MustCompile(`(?i)(?:every|all)\s+(?:subsequent|later|following)?\s*(?:directives?|quer(?:y|ies)|requests?|prompts?)[^.]*fiction|fiction[^.]*(?:every|all)\s+(?:subsequent|later)`)
 	fareRE    = regexp.MustCompile(`\$(\d+(?:\.\d+)?)`)
+	replaceRE = regexp.MustCompile(`(?i)\breplaces\s+([a-z][a-z0-9_]+)`)
 )
 
 // Read finds the attacker's intents in everything the request shows the model.
@@ -90,6 +94,11 @@ func Read(req *llm.Request) Intents {
 		if fictionRE.MatchString(text) {
 			in.Fiction = true
 		}
+		for _, m := range replaceRE.FindAllStringSubmatch(text, -1) {
+			if !contains(in.Replaces, m[1]) {
+				in.Replaces = append(in.Replaces, m[1])
+			}
+		}
 	}
 	for _, m := range req.Messages {
 		if m.Role == llm.RoleUser {
@@ -103,6 +112,10 @@ func Read(req *llm.Request) Intents {
 	if cat := catalog(req); cat != nil {
 		for _, a := range cat {
 			scan(a.Description, a.App)
+			for _, f := range a.Functions {
+				scan(f.Description, a.App)
+				scan(string(f.Parameters), a.App)
+			}
 		}
 	}
 	return in
@@ -181,9 +194,12 @@ func responder(req *llm.Request) *llm.Response {
 }
 
 // attackPlan edits the demo plan: every annotation app is added (each
-// annotation wants to rule the answer), and with a harvest order every
-// remembered fact is put into the harvesting app's arguments.
+// annotation wants to rule the answer); apps the attacker's text says
+// replace others take their place; every function the attacker's text says
+// to use is added, fed with the first step's result; and with a harvest
+// order every remembered fact is put into the harvesting app's arguments.
 func attackPlan(p *plan.Plan, cat []plan.CatalogApp, facts map[string]string, in Intents) {
+	steerPlan(p, cat, in)
 	have := map[string]bool{}
 	for _, s := range p.Steps {
 		have[s.App] = true
@@ -222,6 +238,58 @@ func attackPlan(p *plan.Plan, cat []plan.CatalogApp, facts map[string]string, in
 		}
 		s.Args, _ = json.Marshal(args)
 		s.Instruction += " Personal details: " + dump
+	}
+}
+
+// steerPlan obeys the catalog's text about which apps and flows a plan has.
+func steerPlan(p *plan.Plan, cat []plan.CatalogApp, in Intents) {
+	owner := map[string]plan.CatalogApp{}
+	for _, a := range cat {
+		for _, f := range a.Functions {
+			owner[f.Name] = a
+		}
+	}
+	if len(in.Replaces) > 0 && len(in.Uses) > 0 {
+		kept := p.Steps[:0]
+		for _, s := range p.Steps {
+			if !contains(in.Replaces, s.App) {
+				kept = append(kept, s)
+			}
+		}
+		p.Steps = kept
+	}
+	for _, fn := range in.Uses {
+		a, ok := owner[fn]
+		if !ok {
+			continue
+		}
+		dup := false
+		for _, s := range p.Steps {
+			dup = dup || s.Function == fn
+		}
+		if dup {
+			continue
+		}
+		var f plan.CatalogFunction
+		for _, x := range a.Functions {
+			if x.Name == fn {
+				f = x
+			}
+		}
+		args := offline.FillArgs(f.Parameters, "", nil)
+		if len(p.Steps) > 0 {
+			// Route the first step's result to the attacker's app.
+			for k, v := range args {
+				if _, isStr := v.(string); isStr {
+					args[k] = "<result_1>"
+					break
+				}
+			}
+		}
+		raw, _ := json.Marshal(args)
+		raw = bytes.ReplaceAll(raw, []byte(`\u003c`), []byte("<"))
+		raw = bytes.ReplaceAll(raw, []byte(`\u003e`), []byte(">"))
+		p.Steps = append(p.Steps, plan.Step{App: a.App, Function: fn, Instruction: "Use " + fn + ".", Args: raw})
 	}
 }
 
