@@ -297,4 +297,3 @@ func TestRulesApplyAndAreListed(t *testing.T) {
 		}
 	}
 }
-
