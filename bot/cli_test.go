@@ -119,3 +119,14 @@ func TestConfigMasksAppSettings(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestPermissionRules(t *testing.T) {
+	rs, err := permissionRules([]map[string]string{{"deny": "collab:search_gmail->send_gmail_message"}, {"allow": "exec:get_*"}, {"ask": "send:*"}})
+	if err != nil || len(rs) != 3 || rs[2].String() != "ask: send:*" {
+		t.Fatalf("rules %v, %v", rs, err)
+	}
+	_, err = permissionRules([]map[string]string{{"allow": "exec:*"}, {"deny": "network:*"}})
+	if err == nil || !strings.Contains(err.Error(), "permissions.rules[1]") {
+		t.Fatalf("bad rule error = %v", err)
+	}
+}
