@@ -237,14 +237,19 @@ var synonyms = map[string]string{
 	"delete": "delete", "remove": "delete", "send": "send",
 }
 
-func tokens(s string) []string {
+func tokens(s string) []string { return tokenize(s, true) }
+
+// tokenize splits s into words; with expand, each word's synonym follows
+// it. App and function names are not expanded: a synonym says what a
+// request means, not what an app is called.
+func tokenize(s string, expand bool) []string {
 	var out []string
 	for _, w := range wordRE.FindAllString(strings.ToLower(strings.ReplaceAll(s, "_", " ")), -1) {
 		if len(w) < 3 || stop[w] {
 			continue
 		}
 		out = append(out, w)
-		if syn, ok := synonyms[w]; ok && syn != w {
+		if syn, ok := synonyms[w]; expand && ok && syn != w {
 			out = append(out, syn)
 		}
 	}
@@ -277,11 +282,11 @@ func SelectApps(cat []plan.CatalogApp, query string) []plan.CatalogApp {
 	best := 0
 	for i, a := range cat {
 		nameWords := map[string]bool{}
-		for _, w := range tokens(a.App) {
+		for _, w := range tokenize(a.App, false) {
 			nameWords[w] = true
 		}
 		for _, f := range a.Functions {
-			for _, w := range tokens(f.Name) {
+			for _, w := range tokenize(f.Name, false) {
 				nameWords[w] = true
 			}
 		}
