@@ -313,6 +313,11 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		case err != nil && len(st.Refs()) == 0:
 			res.err = publicf(err, "its arguments did not match %s's request schema", task.Function)
 			return res
+		case err != nil && st.effect.Risky():
+			// A model filling a send or destroy call inside the spoke would
+			// act before the user saw the concrete arguments.
+			res.err = publicf(err, "it would %s, and the result it was given did not fit its arguments, so it was not run", st.effect)
+			return res
 		default:
 			// An earlier result did not fit the arguments as it is (a
 			// search's hits where an ID is wanted): the app's own model
