@@ -297,3 +297,40 @@ func TestRulesApplyAndAreListed(t *testing.T) {
 		}
 	}
 }
+
+// A send step whose arguments an earlier result does not fill validly is
+// not run: a model filling them inside the spoke would act before the user
+// saw the concrete values.
+func TestRiskyStepIsNeverModelFilled(t *testing.T) {
+	planner := llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+		if !req.HasTool(plan.ToolName) {
+			return offline.Model{}.Generate(ctx, req)
+		}
+		p := `{"steps":[
+			{"app":"search_gmail","function":"search_gmail","instruction":"newest","args":{"query":"newest"}},
+			{"app":"send_gmail_message","function":"send_gmail_message","instruction":"send","args":{"to":"<result_1>","subject":"fwd","message":"hi"}}]}`
+		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
+	})
+	store := hubtest.Store(t)
+	var mu sync.Mutex
+	var started []string
+	h := hubtest.New(t, hubtest.Options{Model: planner, Store: store, Apps: []ids.AppID{"search_gmail", "send_gmail_message"},
+		Trace: func(e hub.TraceEvent) {
+			if e.Type == "spoke_start" {
+				mu.Lock()
+				started = append(started, string(e.App))
+				mu.Unlock()
+			}
+		}})
+	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowAlways)}
+	reply := c.Send(context.Background(), "send the newest mail to whoever wrote it")
+	sent, _ := mail.Sent(context.Background(), appstate.FromStore(store, "test:alice", mail.Namespace))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 0 || slices.Contains(started, "send_gmail_message") {
+		t.Fatalf("send ran with model-filled arguments: sent %v, spokes %v", sent, started)
+	}
+	if !strings.Contains(reply, "**send_gmail_message**: failed: it would send") {
+		t.Errorf("reply does not say why: %q", reply)
+	}
+}
