@@ -68,7 +68,10 @@ func TestResultFlowNeedsCollab(t *testing.T) {
 					cp = &p
 				}
 			}
-			if cp == nil || cp.Requester != "quick_ride" || cp.Target != "metro_hail" || cp.Unplanned {
+			// Reviewed one by one, the flow is asked when it happens, with
+			// exactly the data that would move.
+			if cp == nil || cp.Requester != "quick_ride" || cp.Target != "metro_hail" || cp.Unplanned ||
+				cp.Data != "The estimated fare from Main Street to Elm Avenue is $57.00." {
 				t.Fatalf("review: collab prompt = %+v", cp)
 			}
 			if !strings.Contains(reply, "**metro_hail**: not run") || strings.Contains(reply, "The estimated fare from The estimated fare") {

@@ -91,6 +91,10 @@ type approval struct {
 	data []bool
 	// flow[i][n] is whether result n may flow into step i.
 	flow []map[int]bool
+	// After "Review steps one by one", the parts no rule or grant decided
+	// are asked when their step runs, each with the exact data it moves.
+	askExec, askData []bool
+	askFlow          []map[int]bool
 }
 
 // run plans and executes the turn's query and returns the reply and the
@@ -189,7 +193,8 @@ func (s step) confirms() bool { return s.effect.Risky() && len(s.Refs()) > 0 }
 // the steps one by one is asked each open part on its own.
 func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 	pr := gate.PlanRequest{User: t.user, Session: t.session, Conversation: t.conv}
-	ap := approval{exec: make([]bool, len(steps)), data: make([]bool, len(steps)), flow: make([]map[int]bool, len(steps))}
+	ap := approval{exec: make([]bool, len(steps)), data: make([]bool, len(steps)), flow: make([]map[int]bool, len(steps)),
+		askExec: make([]bool, len(steps)), askData: make([]bool, len(steps)), askFlow: make([]map[int]bool, len(steps))}
 	type where struct {
 		kind chat.Kind
 		i, n int
@@ -208,7 +213,7 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 			Effect: string(s.effect), Data: describeTask(isc.Task{Instruction: s.Instruction, Args: s.Args}),
 			Reason: "the plan for your message uses this app"}, Step: i, Flow: -1})
 		at = append(at, where{chat.KindExec, i, 0})
-		ap.flow[i] = map[int]bool{}
+		ap.flow[i], ap.askFlow[i] = map[int]bool{}, map[int]bool{}
 		for _, n := range s.Refs() {
 			src := steps[n-1]
 			pr.Flows = append(pr.Flows, chat.PlanFlow{From: n, To: i + 1, FromApp: src.spec.ID, ToApp: s.spec.ID, Into: strings.Join(s.Into(n), ", ")})
@@ -233,12 +238,16 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 	for k, w := range at {
 		d := res.Decisions[k]
 		if res.Review && d == "" {
-			// Decide this part on its own, as before plans were approved whole.
-			r := pr.Parts[k].Request
-			r.User, r.Session, r.Conversation = t.user, t.session, t.conv
-			if d, err = t.h.gate.Check(ctx, t.c, r); err != nil {
-				return ap, err
+			// Decided on its own when its step runs, with the exact data.
+			switch w.kind {
+			case chat.KindExec:
+				ap.askExec[w.i] = true
+			case chat.KindData:
+				ap.askData[w.i] = true
+			case chat.KindCollab:
+				ap.askFlow[w.i][w.n] = true
 			}
+			continue
 		}
 		switch w.kind {
 		case chat.KindExec:
@@ -254,11 +263,11 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 
 // runnable reports whether step i is approved to run with every flow into it.
 func (ap approval) runnable(i int, s step) bool {
-	if !ap.exec[i] {
+	if !ap.exec[i] || ap.askExec[i] || ap.askData[i] {
 		return false
 	}
 	for _, n := range s.Refs() {
-		if !ap.flow[i][n] {
+		if !ap.flow[i][n] || ap.askFlow[i][n] {
 			return false
 		}
 	}
@@ -273,7 +282,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	st := steps[i]
 	sp := st.spec
 	res := stepResult{app: sp.ID}
-	if !ap.exec[i] {
+	if !ap.exec[i] && !ap.askExec[i] {
 		res.denied = true
 		return res
 	}
@@ -285,7 +294,14 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			res.err = publicf(errors.New("dependency missing"), "it needed the result of step %d, which did not run", n)
 			return res
 		}
-		if !ap.flow[i][n] {
+		if ap.askFlow[i][n] {
+			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindCollab, src.app, sp.ID, st.Function, src.text, false,
+				fmt.Sprintf("the plan passes the result of %s to %s", src.app, sp.ID)))
+			if err != nil || !d.Allows() {
+				res.denied, res.err = true, err
+				return res
+			}
+		} else if !ap.flow[i][n] {
 			res.denied = true
 			return res
 		}
@@ -314,7 +330,17 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	// Remembered facts reach an app only as approved; without approval the
 	// step is planned again with the facts hidden from the planner.
 	if len(st.shared) > 0 {
-		if !ap.data[i] {
+		allowed := ap.data[i]
+		if ap.askData[i] {
+			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindData, "", sp.ID, st.Function, formatFacts(st.shared), false,
+				"remembered from an earlier conversation; you did not mention it in this message"))
+			if err != nil {
+				res.err = err
+				return res
+			}
+			allowed = d.Allows()
+		}
+		if !allowed {
 			var err error
 			if task, err = t.withoutFacts(ctx, sp.ID, st.shared); err != nil {
 				res.err = err
@@ -348,7 +374,16 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			task.ResultOnly = true
 		}
 	}
-	if st.confirms() && task.Direct {
+	if ap.askExec[i] {
+		r := t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task), false, "the plan for your message uses this app")
+		r.Effect = string(st.effect)
+		d, err := hb.gate.Check(ctx, t.c, r)
+		if err != nil || !d.Allows() {
+			res.denied, res.err = true, err
+			return res
+		}
+	}
+	if st.confirms() && task.Direct && !ap.askExec[i] {
 		if ok, err := t.confirm(ctx, steps, i, task); !ok {
 			res.denied = true
 			res.err = err
