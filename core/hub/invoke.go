@@ -14,6 +14,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // Bounds on what one spoke may ask of the hub.
@@ -38,8 +39,6 @@ type invocation struct {
 	depth int
 	// caller is the app that asked for this invocation through the hub, or "".
 	caller ids.AppID
-	// early, if set, is the spoke started ahead for this plan step.
-	early *earlySpoke
 }
 
 // errSpoke marks a spoke that broke the protocol or its bounds.
@@ -50,7 +49,8 @@ func (e *errSpoke) Error() string { return e.reason }
 // invoke runs inv in a fresh spoke and returns its final answer.
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
-	proc, err := inv.early.take(ctx, h, sp)
+	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, AllowExec: sp.External, Limits: h.o.Limits}
+	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)

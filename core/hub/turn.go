@@ -123,14 +123,6 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 		h.log.Error("plan approval", "user", t.user, "err", err)
 		return "Sorry, I could not ask for your permission: " + publicMessage(err) + ".", nil
 	}
-	// Start the spokes of the approved steps now: each start overlaps the
-	// steps and model calls before it instead of adding to them.
-	early := make([]*earlySpoke, len(steps))
-	for i, s := range steps {
-		if ap.runnable(i, s) {
-			early[i] = h.startEarly(ctx, s.spec)
-		}
-	}
 	results := make([]stepResult, len(steps))
 	var wg sync.WaitGroup
 	for _, g := range p.Groups() {
@@ -138,8 +130,7 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 		go func(g []int) {
 			defer wg.Done()
 			for _, i := range g {
-				results[i] = t.runStep(ctx, steps, i, results, ap, early[i])
-				early[i].release()
+				results[i] = t.runStep(ctx, steps, i, results, ap)
 			}
 		}(g)
 	}
@@ -261,23 +252,10 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 	return ap, nil
 }
 
-// runnable reports whether step i is approved to run with every flow into it.
-func (ap approval) runnable(i int, s step) bool {
-	if !ap.exec[i] || ap.askExec[i] || ap.askData[i] {
-		return false
-	}
-	for _, n := range s.Refs() {
-		if !ap.flow[i][n] || ap.askFlow[i][n] {
-			return false
-		}
-	}
-	return true
-}
-
 // runStep runs step i in its own spoke, as the approval allows: a direct
 // call when its function's arguments validate after substitution, else the
 // app's own model with the task.
-func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepResult, ap approval, early *earlySpoke) stepResult {
+func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepResult, ap approval) stepResult {
 	hb := t.h
 	st := steps[i]
 	sp := st.spec
@@ -394,7 +372,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	if task.Direct {
 		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Step: i + 1, Detail: task.Function + " " + compact(task.Args)})
 	}
-	inv := &invocation{turn: t, app: st.app, task: task, early: early}
+	inv := &invocation{turn: t, app: st.app, task: task}
 	fin, err := hb.invoke(ctx, inv)
 	if err != nil {
 		res.err = err
