@@ -542,17 +542,17 @@ func compose(results []stepResult) (string, []ids.AppID) {
 }
 
 // rememberedIn returns the facts whose values appear in the task but not in
-// the user's message.
+// the user's message, matched on normalised tokens (factTokens).
 func (t *turn) rememberedIn(task isc.Task, facts map[string]string) map[string]string {
-	blob := strings.ToLower(task.Instruction + " " + string(task.Args))
-	q := strings.ToLower(t.query)
+	blob := factTokens(task.Instruction + " " + jsonText(task.Args))
+	q := factTokens(t.query)
 	out := map[string]string{}
 	for k, v := range facts {
-		lv := strings.ToLower(strings.TrimSpace(v))
-		if len(lv) < 3 || strings.Contains(q, lv) {
+		fv := factTokens(v)
+		if len(strings.Join(fv, "")) < 3 || containsTokens(q, fv) {
 			continue
 		}
-		if strings.Contains(blob, lv) || strings.Contains(blob, strings.ToLower(jsonEscape(v))) {
+		if containsTokens(blob, fv) {
 			out[k] = v
 		}
 	}
@@ -648,11 +648,6 @@ func compact(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return b.String()
-}
-
-func jsonEscape(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
 }
 
 func truncate(s string, n int) string {

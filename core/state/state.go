@@ -217,6 +217,7 @@ type Store interface {
 	Memory
 	Entities
 	AppState
+	AppStateAdmin
 	Grants
 	Sessions
 	Pending
