@@ -113,6 +113,9 @@ func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, err
 		fmt.Fprintln(out, "Accuracy is not measured: the plans are ours. The answer check is a word-level substring match (the original used an LLM grader).")
 		fmt.Fprintln(out)
 		err = relational.WriteTable(out, rows)
+		if err == nil && *latency == "" {
+			fmt.Fprintln(out, "(The latency targets are for a simulated model: add --model-latency 500ms±200ms.)")
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
