@@ -30,15 +30,52 @@ type Function struct {
 	Request json.RawMessage `json:"request"`
 	// Response is the JSON Schema of the result.
 	Response json.RawMessage `json:"response"`
-	// Effect is what calling it may do, in the operator's words (for
-	// example "read-only" or "may change or delete data"); shown in
-	// permission prompts. "" says nothing. Never taken from an app's own
-	// metadata unless the operator's config trusts it.
-	Effect string `json:"effect,omitempty"`
+	// Effect is what a call does to the world (see Effect). It is
+	// operator-trusted metadata: prompts show it and rules match it. ""
+	// means undeclared, treated as the strongest (EffectDestroy).
+	Effect Effect `json:"effect,omitempty"`
+	// NeedsModel is set for a function that only works inside the app's
+	// own agent loop (it needs the app's model); other function steps with
+	// valid arguments run as direct calls, without a model turn.
+	NeedsModel bool `json:"needs_model,omitempty"`
 	// Hints are what the app itself claims about the function (MCP tool
 	// annotations), shown beside Effect as the app's claim; untrusted.
 	Hints string `json:"hints,omitempty"`
 }
+
+// Effect is what a function does: the permission prompts show it, and a
+// send or destroy step whose arguments come from another app's result is
+// confirmed again with its concrete arguments.
+type Effect string
+
+// The effects, weakest first.
+const (
+	// EffectRead only reads (the user's data or public data).
+	EffectRead Effect = "read"
+	// EffectWrite changes the user's own data (a draft, a calendar entry).
+	EffectWrite Effect = "write"
+	// EffectSend makes data leave to a third party (a mail, a booking).
+	EffectSend Effect = "send"
+	// EffectDestroy deletes or irreversibly changes something.
+	EffectDestroy Effect = "destroy"
+)
+
+// Valid reports whether e is one of the four effects.
+func (e Effect) Valid() bool {
+	return e == EffectRead || e == EffectWrite || e == EffectSend || e == EffectDestroy
+}
+
+// Declared returns f's effect, or EffectDestroy when f declares none (or
+// an unknown one): an undeclared effect is treated as the strongest.
+func (f Function) Declared() Effect {
+	if f.Effect.Valid() {
+		return f.Effect
+	}
+	return EffectDestroy
+}
+
+// Risky reports whether e is send or destroy.
+func (e Effect) Risky() bool { return e == EffectSend || e == EffectDestroy }
 
 // Spec describes an app. Description and Annotation are written by the app's
 // author and are untrusted text: they reach only the app's own spoke and the

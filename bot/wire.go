@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -338,6 +339,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	} else if g != nil {
 		ho.Accounts = g
 	}
+	if ho.Rules, err = permissionRules(cfg.Permissions.Rules); err != nil {
+		return nil, err
+	}
 	h, err := hub.New(ho)
 	if err != nil {
 		return nil, err
@@ -393,4 +397,19 @@ func sandboxSummary(ctx context.Context, c sandbox.Config, log *slog.Logger) str
 		s += "; " + rep.Error
 	}
 	return s + " (details: secgpt doctor)"
+}
+
+// permissionRules parses the config's permissions.rules.
+func permissionRules(raw []map[string]string) ([]gate.Rule, error) {
+	var out []gate.Rule
+	for i, r := range raw {
+		for action, pattern := range r {
+			ru, err := gate.ParseRule(action, pattern)
+			if err != nil {
+				return nil, &config.KeyError{Key: fmt.Sprintf("permissions.rules[%d]", i), Msg: err.Error()}
+			}
+			out = append(out, ru)
+		}
+	}
+	return out, nil
 }

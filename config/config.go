@@ -98,6 +98,11 @@ type Permissions struct {
 	PromptTimeout Duration `yaml:"prompt_timeout"`
 	// SessionIdle: a conversation idle this long starts a new session.
 	SessionIdle Duration `yaml:"session_idle"`
+	// Rules are operator rules checked before stored grants and prompts,
+	// each one key (allow, deny or ask) with a pattern:
+	// [{deny: "collab:search_gmail->send_gmail_message"}, {allow: "exec:get_*"}, {ask: "send:*"}].
+	// bot/ wiring parses the patterns (core/gate.ParseRule).
+	Rules []map[string]string `yaml:"rules"`
 }
 
 // Sandbox configures spokes.
@@ -477,6 +482,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Permissions.PromptTimeout < 0 || c.Permissions.SessionIdle < 0 || c.Sandbox.Timeout < 0 || c.Sandbox.CPU < 0 {
 		return &KeyError{"permissions/sandbox", "durations must not be negative"}
+	}
+	for i, r := range c.Permissions.Rules {
+		key := fmt.Sprintf("permissions.rules[%d]", i)
+		if len(r) != 1 {
+			return &KeyError{key, "must have exactly one of allow, deny or ask, e.g. {deny: \"send:*\"}"}
+		}
+		for action, pattern := range r {
+			if action != "allow" && action != "deny" && action != "ask" {
+				return &KeyError{key, fmt.Sprintf("%q is not allow, deny or ask", action)}
+			}
+			if strings.TrimSpace(pattern) == "" {
+				return &KeyError{key, "has an empty pattern"}
+			}
+		}
 	}
 	if c.Hub.MaxSpokeSteps < 0 || c.Hub.MaxSpokeSteps > 64 {
 		return &KeyError{"hub.max_spoke_steps", "must be between 1 and 64"}

@@ -89,7 +89,7 @@ func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 	c.mu.Unlock()
 	_ = c.setTyping(ctx, false)
 
-	for _, ch := range choices {
+	for _, ch := range promptChoices(p) {
 		txn := txnID()
 		err := retry(ctx, c.a.cfg.RetryBase, c.a.cfg.RetryMax, func(ctx context.Context) error {
 			content := event.ReactionEventContent{RelatesTo: *(&event.RelatesTo{}).SetAnnotation(evtID, ch.emoji)}

@@ -28,7 +28,7 @@ var choices = [...]struct {
 // ignored: clients differ in whether they send "♾" or "♾️".
 func decisionForKey(key string) (chat.Decision, bool) {
 	key = stripVariation(key)
-	for _, c := range choices {
+	for _, c := range append(choices[:], reviewChoice) {
 		if stripVariation(c.emoji) == key {
 			return c.decision, true
 		}
@@ -79,14 +79,16 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 	if p.Reason != "" {
 		line("Why: "+p.Reason, "<i>Why:</i> "+esc(p.Reason))
 	}
-	if p.Data != "" {
+	if p.Kind == chat.KindPlan {
+		renderPlan(p, &txt, &htm)
+	} else if p.Data != "" {
 		txt.WriteString("Data that would be shared:\n" + p.Data + "\n")
 		htm.WriteString("Data that would be shared:<pre><code>" + esc(p.Data) + "</code></pre>")
 	}
 	switch {
 	case res == nil:
 		var legend, hlegend []string
-		for i, c := range choices {
+		for i, c := range promptChoices(p) {
 			legend = append(legend, fmt.Sprintf("%s %s", c.emoji, c.decision.Label()))
 			hlegend = append(hlegend, fmt.Sprintf("%s %s (<code>%d</code>)", c.emoji, esc(c.decision.Label()), i+1))
 		}

@@ -38,6 +38,9 @@ func mention(u ids.UserID) string {
 // promptHead renders what a prompt and its resolved form share: who asks
 // for what, the warning, the reason and the exact data.
 func promptHead(p chat.Prompt) []slack.Block {
+	if p.Kind == chat.KindPlan {
+		return planHead(p)
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plainText("Permission request")),
 		section("*" + escape(p.Title()) + "*"),
@@ -107,7 +110,7 @@ func promptBlocks(p chat.Prompt) ([]slack.Block, error) {
 		return nil, fmt.Errorf("prompt id and nonce too long for a Slack button (%d bytes)", len(value))
 	}
 	var buttons []slack.BlockElement
-	for _, d := range chat.Decisions {
+	for _, d := range p.Choices() {
 		b := slack.NewButtonBlockElement(actionPrefix+string(d), string(value), plainText(d.Label()))
 		switch d {
 		case chat.AllowOnce:
@@ -131,6 +134,7 @@ func outcome(d chat.Decision, by ids.UserID, expired bool) string {
 		chat.AllowSession: ":white_check_mark: *Allowed for this session*",
 		chat.AllowAlways:  ":white_check_mark: *Always allowed*",
 		chat.Deny:         ":no_entry: *Denied*",
+		chat.Review:       ":mag: *Reviewing the steps one by one*",
 	}[d]
 	if what == "" {
 		what = "*" + escape(string(d)) + "*"

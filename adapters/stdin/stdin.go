@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -83,8 +84,8 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 		}
 		if p, ok := a.oldestPending(); ok {
 			d, valid := chat.ParseDecision(line)
-			if !valid {
-				a.printf("Please answer 1, 2, 3 or 4 (%s).\n", choices())
+			if !valid || !slices.Contains(p.Choices(), d) {
+				a.printf("Please answer %s (%s).\n", numbers(len(p.Choices())), choices(p))
 				continue
 			}
 			if err := as.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: a.user, Decision: d}); err != nil {
@@ -180,7 +181,7 @@ func (a *Adapter) dropPending(id ids.PromptID) {
 
 // showLocked prints a prompt. Preconditions: a.mu held.
 func (a *Adapter) showLocked(p chat.Prompt) {
-	fmt.Fprintf(a.out, "\n[permission] %s\n  %s\nAnswer 1-4: ", indent(p.Text()), choices())
+	fmt.Fprintf(a.out, "\n[permission] %s\n  %s\nAnswer 1-%d: ", indent(p.Text()), choices(p), len(p.Choices()))
 }
 
 func (a *Adapter) oldestPending() (chat.Prompt, bool) {
@@ -198,9 +199,20 @@ func (a *Adapter) printf(format string, args ...any) {
 	fmt.Fprintf(a.out, format, args...)
 }
 
-func choices() string {
+// numbers lists 1..n for a hint: "1, 2, 3 or 4".
+func numbers(n int) string {
 	var parts []string
-	for i, d := range chat.Decisions {
+	for i := 1; i < n; i++ {
+		parts = append(parts, fmt.Sprint(i))
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(" or %d", n)
+}
+
+// choices numbers the prompt's choices; a plan prompt has a fifth,
+// "Review steps one by one".
+func choices(p chat.Prompt) string {
+	var parts []string
+	for i, d := range p.Choices() {
 		parts = append(parts, fmt.Sprintf("%d) %s", i+1, d.Label()))
 	}
 	return strings.Join(parts, "  ")

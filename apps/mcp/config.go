@@ -68,7 +68,7 @@ type Server struct {
 
 // DefaultEffect is a function's Effect when its server's annotations are
 // not trusted: the most a tool may do.
-const DefaultEffect = "may read, change or delete data and reach the outside world (the server's own claims are not trusted)"
+const DefaultEffect = apps.EffectDestroy
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
 

@@ -139,17 +139,11 @@ func recheck(s Server, fns []apps.Function) ([]apps.Function, error) {
 		f.Description = clean(f.Description, maxDescription)
 		f.Hints = clean(f.Hints, 200)
 		// Effect is the operator's: recomputed from trust, never the spoke's.
-		if !s.TrustAnnotations || !knownEffects[f.Effect] {
+		if !s.TrustAnnotations || !f.Effect.Valid() {
 			f.Effect = DefaultEffect
 		}
 	}
 	return fns, nil
-}
-
-// knownEffects are the Effects trustedEffect gives.
-var knownEffects = map[string]bool{
-	"read-only": true, "read-only, may reach the outside world": true, "may add data": true,
-	"may add data and reach the outside world": true, DefaultEffect: true,
 }
 
 func compiles(raw json.RawMessage) error {

@@ -78,7 +78,7 @@ func FuzzRecheck(f *testing.F) {
 			if !strings.HasPrefix(fn.Name, "s"+Sep) {
 				t.Fatalf("function %q kept for server s", fn.Name)
 			}
-			if !knownEffects[fn.Effect] || (!trust && fn.Effect != DefaultEffect) {
+			if !fn.Effect.Valid() || (!trust && fn.Effect != DefaultEffect) {
 				t.Fatalf("effect %q kept (trust %v)", fn.Effect, trust)
 			}
 			if strings.ContainsRune(fn.Description, 0x1b) {

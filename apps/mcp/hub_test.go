@@ -96,9 +96,21 @@ func TestThroughTheHub(t *testing.T) {
 	if len(ps) == 0 {
 		t.Fatal("no prompt")
 	}
+	// The plan prompt shows the operator's effect (the strongest, as the
+	// server is not trusted) and the server's own claim, marked unverified.
+	plans := 0
 	for _, p := range ps {
-		if p.Kind == chat.KindExec && (!strings.Contains(p.Data, "Effect: "+DefaultEffect) || !strings.Contains(p.Data, "not verified")) {
-			t.Errorf("exec prompt without the effect and the server's claim: %q", p.Data)
+		if p.Kind != chat.KindPlan {
+			continue
 		}
+		plans++
+		for _, s := range p.Steps {
+			if line := s.StepLine(); s.Effect != string(DefaultEffect) || !strings.Contains(line, "not verified") {
+				t.Errorf("plan step without the effect and the server's claim: %q (effect %q)", line, s.Effect)
+			}
+		}
+	}
+	if plans == 0 {
+		t.Fatalf("no plan prompt among %d prompts", len(ps))
 	}
 }

@@ -157,21 +157,21 @@ func hints(a *sdk.ToolAnnotations) string {
 
 // trustedEffect is the Effect an operator-trusted server's annotations
 // give; missing annotations mean the protocol's defaults (destructive,
-// open world), so trusting cannot make a silent tool look harmless.
-func trustedEffect(a *sdk.ToolAnnotations) string {
+// open world), so trusting cannot make a silent tool look harmless. A tool
+// that may reach the outside world without destroying is "send": what it
+// is given may leave.
+func trustedEffect(a *sdk.ToolAnnotations) apps.Effect {
 	if a == nil {
 		return DefaultEffect
 	}
 	open := a.OpenWorldHint == nil || *a.OpenWorldHint
 	switch {
-	case a.ReadOnlyHint && !open:
-		return "read-only"
 	case a.ReadOnlyHint:
-		return "read-only, may reach the outside world"
+		return apps.EffectRead
 	case a.DestructiveHint != nil && !*a.DestructiveHint && !open:
-		return "may add data"
+		return apps.EffectWrite
 	case a.DestructiveHint != nil && !*a.DestructiveHint:
-		return "may add data and reach the outside world"
+		return apps.EffectSend
 	}
 	return DefaultEffect
 }

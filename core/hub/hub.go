@@ -37,10 +37,15 @@ type Spawner interface {
 type TraceEvent struct {
 	User ids.UserID
 	App  ids.AppID
-	// Type: "model_request" (Request set), "spoke_start", "spoke_end", "app_request".
+	// Type: "model_request" (Request set), "spoke_start", "spoke_end",
+	// "app_request", "direct_call" (Detail: "function {args}"),
+	// "responder_request" (Request set), "step_run" (a plan step's spoke is
+	// about to start; Step set).
 	Type    string
 	Request *llm.Request
 	Detail  string
+	// Step is the 1-based plan step of a "step_run" or "direct_call" event.
+	Step int
 }
 
 // Options configure a Hub. Store, Catalog, Model and Spawner are required.
@@ -51,7 +56,13 @@ type Options struct {
 	Model llm.Model
 	// SpokeModel answers the spokes' model calls; nil means Model.
 	SpokeModel llm.Model
-	Spawner    Spawner
+	// ResponderModel writes replies from approved results, in a context
+	// with no tools; nil means Model.
+	ResponderModel llm.Model
+	// Rules are the operator's permission rules (config permissions.rules),
+	// checked before stored grants and prompts.
+	Rules   []gate.Rule
+	Spawner Spawner
 	// AppConfig is each app's own config section, handed to its spoke.
 	AppConfig map[ids.AppID]json.RawMessage
 	// Accounts links users' accounts (!connect google) and gives the apps
@@ -147,7 +158,7 @@ func New(o Options) (*Hub, error) {
 	}
 	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
-		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger})
+		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules})
 	return h, nil
 }
 

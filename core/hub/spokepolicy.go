@@ -32,13 +32,11 @@ func (h *Hub) spokePolicy(ctx context.Context, app ids.AppID, user ids.UserID, p
 // into the prompt's data, which adapters render as plain text.
 func effectNote(a apps.App, fn string) string {
 	f, ok := a.Spec().Function(fn)
-	if !ok || (f.Effect == "" && f.Hints == "") {
+	if !ok {
 		return ""
 	}
 	var b strings.Builder
-	if f.Effect != "" {
-		b.WriteString("\nEffect: " + f.Effect)
-	}
+	b.WriteString("\nEffect: " + string(f.Declared()))
 	if f.Hints != "" {
 		b.WriteString("\nThe app's own claim (not verified): " + f.Hints)
 	}

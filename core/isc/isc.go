@@ -90,6 +90,13 @@ type Task struct {
 	// Args are the planner's arguments for Function (already validated
 	// against its request schema, with permitted results substituted).
 	Args json.RawMessage `json:"args,omitempty"`
+	// Direct: call Function with Args and answer with its result, with no
+	// model turn (the arguments validated after substitution).
+	Direct bool `json:"direct,omitempty"`
+	// ResultOnly: the model fills Function's arguments from the task; the
+	// function's first successful result is the answer, with no further
+	// model turn (the hub's responder writes the words).
+	ResultOnly bool `json:"result_only,omitempty"`
 }
 
 // Init starts a spoke's work. The app's spec is compiled into the spoke

@@ -74,9 +74,16 @@ func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 		defer c.Close()
 	}
 	var fin isc.Final
-	if d, ok := app.(apps.Describing); ok && in.Task.Function == apps.DescribeFunction {
+	switch {
+	case in.Task.Function == apps.DescribeFunction:
+		d, ok := app.(apps.Describing)
+		if !ok {
+			return fmt.Errorf("app %s cannot describe itself", in.App)
+		}
 		fin, err = describe(ctx, d, a.env)
-	} else {
+	case in.Task.Direct:
+		fin, err = a.direct(ctx)
+	default:
 		fin, err = a.loop(ctx)
 	}
 	if err != nil {
@@ -167,11 +174,29 @@ func (a *agent) loop(ctx context.Context) (isc.Final, error) {
 			out, res := a.call(ctx, call)
 			if res != nil && call.Name == a.in.Task.Function {
 				result = res
+				if a.in.Task.ResultOnly {
+					return isc.Final{Text: out, Result: res}, nil
+				}
 			}
 			msgs = append(msgs, llm.Message{Role: llm.RoleTool, ToolCallID: call.ID, Name: call.Name, Content: out})
 		}
 	}
 	return isc.Final{}, errors.New("agent loop did not finish within its step bound")
+}
+
+// direct runs a direct call: the task's function with the task's
+// arguments, no model turn. The app's own code still validates nothing the
+// hub did not: the arguments were checked against the request schema by
+// the hub, and are checked again here, as for a model's call.
+func (a *agent) direct(ctx context.Context) (isc.Final, error) {
+	if _, ok := a.spec.Function(a.in.Task.Function); !ok {
+		return isc.Final{}, fmt.Errorf("direct call: app %s has no function %q", a.spec.ID, a.in.Task.Function)
+	}
+	out, res := a.call(ctx, llm.ToolCall{ID: "direct", Name: a.in.Task.Function, Arguments: a.in.Task.Args})
+	if res == nil {
+		return isc.Final{}, fmt.Errorf("direct call of %s: %s", a.in.Task.Function, strings.TrimPrefix(out, "error: "))
+	}
+	return isc.Final{Text: out, Result: res}, nil
 }
 
 func (a *agent) model(req *llm.Request) (*llm.Response, error) { return model(a.conn, req) }
