@@ -144,6 +144,9 @@ func (h *Hub) Answer(ctx context.Context, a chat.Answer) error { return h.gate.A
 
 // Handle answers one message; see chat.Assistant.
 func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	// Everything shown from here on (replies, prompts, status) may carry
+	// app- or model-written text: neutralise it once, for every adapter.
+	c = chat.Neutral(c)
 	text := strings.TrimSpace(m.Text)
 	if text == "" {
 		return
