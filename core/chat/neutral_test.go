@@ -143,7 +143,10 @@ type recorder struct {
 	prompts []Prompt
 }
 
-func (r *recorder) Reply(_ context.Context, s string) error { r.replies = append(r.replies, s); return nil }
+func (r *recorder) Reply(_ context.Context, s string) error {
+	r.replies = append(r.replies, s)
+	return nil
+}
 func (r *recorder) Prompt(_ context.Context, p Prompt) error {
 	r.prompts = append(r.prompts, p)
 	return nil
