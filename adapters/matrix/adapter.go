@@ -472,8 +472,13 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	thread := content.RelatesTo.GetThreadParent()
 
 	if d, ok := chat.ParseDecision(text); ok {
-		if sp := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender); sp != nil {
+		sp, waiting := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender)
+		if sp != nil {
 			a.answer(ctx, sp, evt.Sender, d, "text")
+			return
+		}
+		if waiting > 1 {
+			a.ambiguousAnswer(ctx, evt, thread, waiting)
 			return
 		}
 	}
@@ -502,6 +507,17 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		defer stop()
 		a.asst.Handle(a.runCtx, msg, c)
 	}()
+}
+
+// ambiguousAnswer refuses a typed answer that could be meant for any of
+// several waiting prompts, and says how to pick one.
+func (a *Adapter) ambiguousAnswer(ctx context.Context, evt *event.Event, thread id.EventID, waiting int) {
+	a.log.Info("matrix typed answer refused: several prompts wait", "room", evt.RoomID, "sender", evt.Sender, "waiting", waiting)
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	msg := fmt.Sprintf("%d permission requests are waiting for you, so I can't tell which one that answer is for. Nothing was decided: reply to the request you mean (or react to it).", waiting)
+	if err := c.send(ctx, noticeContent(msg)); err != nil {
+		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)
+	}
 }
 
 // addressed strips a command prefix or leading mention from the message and

@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
 )
 
 func TestSplitMarkdown(t *testing.T) {
@@ -417,5 +418,45 @@ func TestAllowed(t *testing.T) {
 		if got := c.allowed(tt.user); got != tt.want {
 			t.Errorf("allowed(%s) = %v, want %v", tt.user, got, tt.want)
 		}
+	}
+}
+
+func TestPromptFor(t *testing.T) {
+	const room, other = id.RoomID("!r:x"), id.RoomID("!o:x")
+	alice, bob := id.UserID("@alice:x"), id.UserID("@bob:x")
+	conv := &conversation{room: room}
+	mk := func(ev id.EventID, asked id.UserID, c *conversation) *shownPrompt {
+		return &shownPrompt{p: chat.Prompt{ID: ids.PromptID(ev)}, conv: c, event: ev, asked: asked}
+	}
+	tests := []struct {
+		name    string
+		prompts []*shownPrompt
+		replyTo id.EventID
+		sender  id.UserID
+		want    id.EventID
+		waiting int
+	}{
+		{"one waits: bare answer binds", []*shownPrompt{mk("$a", alice, conv)}, "", alice, "$a", 1},
+		{"two wait: bare answer refused", []*shownPrompt{mk("$a", alice, conv), mk("$b", alice, conv)}, "", alice, "", 2},
+		{"two wait: reply binds to the replied one", []*shownPrompt{mk("$a", alice, conv), mk("$b", alice, conv)}, "$a", alice, "$a", 1},
+		{"reply by someone else still binds (hub refuses)", []*shownPrompt{mk("$a", alice, conv)}, "$a", bob, "$a", 1},
+		{"bare answer from someone else: nothing", []*shownPrompt{mk("$a", alice, conv)}, "", bob, "", 0},
+		{"reply to a prompt in another room: nothing", []*shownPrompt{mk("$a", alice, &conversation{room: other})}, "$a", alice, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &Adapter{prompts: map[id.EventID]*shownPrompt{}}
+			for _, sp := range tt.prompts {
+				a.prompts[sp.event] = sp
+			}
+			sp, waiting := a.promptFor(room, "", tt.replyTo, tt.sender)
+			var got id.EventID
+			if sp != nil {
+				got = sp.event
+			}
+			if got != tt.want || waiting != tt.waiting {
+				t.Fatalf("promptFor = %q, %d; want %q, %d", got, waiting, tt.want, tt.waiting)
+			}
+		})
 	}
 }

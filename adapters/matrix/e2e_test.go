@@ -588,3 +588,53 @@ func readSession(t *testing.T, dir string) storedSession {
 	}
 	return s
 }
+
+// TestTypedAnswerBindsToReply: with two prompts waiting, a bare typed answer
+// is refused with a hint and decides nothing; an answer sent as a reply to
+// one prompt decides that prompt, not the newest one.
+func TestTypedAnswerBindsToReply(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "ask first")
+	first := alice.Wait(t, wait, "first prompt", and(fromIn(botID, room), isPrompt))
+	fake.next(t)
+	alice.SendText(t, room, "ask second")
+	alice.Wait(t, wait, "second prompt", func(e *event.Event) bool {
+		return len(alice.Events(and(fromIn(botID, room), isPrompt))) >= 2
+	})
+	fake.next(t)
+
+	alice.SendText(t, room, "allow once")
+	hint := alice.Wait(t, wait, "hint", and(fromIn(botID, room), bodyContains("can't tell which one")))
+	if m := matrixtest.Message(hint); m.MsgType != event.MsgNotice {
+		t.Errorf("hint is %s, want m.notice", m.MsgType)
+	}
+	if n := len(alice.Events(and(fromIn(botID, room), func(e *event.Event) bool {
+		m := matrixtest.Message(e)
+		return m != nil && m.RelatesTo.GetReplaceID() != ""
+	}))); n != 0 {
+		t.Fatalf("a bare answer with two prompts waiting decided %d prompt(s)", n)
+	}
+
+	reply := &event.MessageEventContent{MsgType: event.MsgText, Body: "deny"}
+	reply.RelatesTo = (&event.RelatesTo{}).SetReplyTo(first.ID)
+	alice.Send(t, room, reply)
+	edit := alice.Wait(t, wait, "first prompt edited", and(fromIn(botID, room), editOf(first.ID)))
+	if nc := matrixtest.Message(edit).NewContent; nc == nil || !strings.Contains(nc.Body, "Decision: Deny") {
+		t.Errorf("edit = %+v", nc)
+	}
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision deny for "ask first"`)))
+	if n := len(alice.Events(bodyContains(`for "ask second"`))); n != 0 {
+		t.Error("the newest prompt was decided instead of the one replied to")
+	}
+
+	// One prompt left: a bare answer now has only one place to go.
+	alice.SendText(t, room, "allow once")
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision once for "ask second"`)))
+}

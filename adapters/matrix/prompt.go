@@ -136,16 +136,19 @@ func userLink(u id.UserID, text string) string {
 }
 
 // promptFor finds the pending prompt a typed answer refers to: the one it
-// replies to, else the newest one in the same room and thread that asked
-// sender. A reply to a prompt always counts as an answer attempt (so the
-// hub can refuse someone else's); a bare "yes" only for the sender's own.
-func (a *Adapter) promptFor(room id.RoomID, thread, replyTo id.EventID, sender id.UserID) *shownPrompt {
+// replies to (m.relates_to in_reply_to), else the only one in the same room
+// and thread that asked sender. waiting is how many such prompts wait: with
+// several and no reply, sp is nil and the answer must be refused with a
+// hint, never bound to one of them by a guess. A reply to a prompt always
+// counts as an answer attempt (so the hub can refuse someone else's); a
+// bare "yes" only for the sender's own.
+func (a *Adapter) promptFor(room id.RoomID, thread, replyTo id.EventID, sender id.UserID) (sp *shownPrompt, waiting int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if sp, ok := a.prompts[replyTo]; ok && sp.conv.room == room {
-		return sp
+		return sp, 1
 	}
-	var best *shownPrompt
+	var only *shownPrompt
 	for _, sp := range a.prompts {
 		if sp.conv.room != room || sp.asked != sender {
 			continue
@@ -153,11 +156,13 @@ func (a *Adapter) promptFor(room id.RoomID, thread, replyTo id.EventID, sender i
 		if sp.conv.thread != thread && sp.event != thread {
 			continue
 		}
-		if best == nil || sp.p.ExpiresAt.After(best.p.ExpiresAt) {
-			best = sp
-		}
+		only = sp
+		waiting++
 	}
-	return best
+	if waiting != 1 {
+		return nil, waiting
+	}
+	return only, 1
 }
 
 // onReaction turns a reaction to a pending prompt into an answer.
