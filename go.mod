@@ -3,6 +3,7 @@ module github.com/secgpt-go/secgpt
 go 1.26.0
 
 require (
+	github.com/chzyer/readline v1.5.1
 	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/landlock-lsm/go-landlock v0.11.2

@@ -174,6 +174,10 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 		h.reply(ctx, c, reply)
 		return
 	}
+	if reply, ok := h.introduction(t.query); ok {
+		h.reply(ctx, c, reply)
+		return
+	}
 	key := replanKey{m.User, m.Conversation}
 	h.mu.Lock()
 	rp, pending := h.replans[key]
