@@ -112,7 +112,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, log *slog.Logger) int {
+func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, _ *slog.Logger) int {
 	log, logPath, closeLog, err := chatLogger(cfg, in, out, errOut)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt:", err)
