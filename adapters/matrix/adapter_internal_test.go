@@ -314,6 +314,10 @@ func TestAddressed(t *testing.T) {
 		{"botany is not bot", event.MessageEventContent{Body: "botany rocks"}, "botany rocks", false},
 		{"m.mentions", event.MessageEventContent{Body: "hey you", Mentions: &event.Mentions{UserIDs: []id.UserID{"@bot:x"}}}, "hey you", true},
 		{"html pill", event.MessageEventContent{Body: "hi there", FormattedBody: `hi <a href="https://matrix.to/#/@bot:x">there</a>`}, "hi there", true},
+		{"one prefix for a command", event.MessageEventContent{Body: "!secgpt grants"}, "!grants", true},
+		{"command with argument", event.MessageEventContent{Body: "!secgpt revoke quick_ride"}, "!revoke quick_ride", true},
+		{"old double prefix still works", event.MessageEventContent{Body: "!secgpt !grants"}, "!grants", true},
+		{"a request starting with a command word", event.MessageEventContent{Body: "!secgpt help me book a ride"}, "help me book a ride", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,7 +339,7 @@ func FuzzAddressed(f *testing.F) {
 		if len(text) > len(body) {
 			t.Fatalf("text %q longer than body %q", text, body)
 		}
-		if !strings.Contains(body, text) {
+		if !strings.Contains(body, strings.TrimPrefix(text, "!")) {
 			t.Fatalf("text %q is not part of body %q", text, body)
 		}
 	})
@@ -458,5 +462,22 @@ func TestPromptFor(t *testing.T) {
 				t.Fatalf("promptFor = %q, %d; want %q, %d", got, waiting, tt.want, tt.waiting)
 			}
 		})
+	}
+}
+
+func TestOutcomeLine(t *testing.T) {
+	p := chat.Prompt{Kind: chat.KindExec, Target: "quick_ride"}
+	tests := []struct {
+		res  resolution
+		want string
+	}{
+		{resolution{decision: chat.AllowOnce, by: "@alice:x"}, "Permission request decided: Run app quick_ride?: Allow once, by @alice:x."},
+		{resolution{decision: chat.Deny, byText: "slack:T/U"}, "Permission request decided: Run app quick_ride?: Deny, by slack:T/U."},
+		{resolution{decision: chat.Deny, expired: true}, "Permission request expired (denied): Run app quick_ride?"},
+	}
+	for _, tt := range tests {
+		if got := outcomeLine(p, &tt.res); got != tt.want {
+			t.Errorf("outcomeLine = %q, want %q", got, tt.want)
+		}
 	}
 }

@@ -322,6 +322,10 @@ func TestRoomPromptReaction(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("bob's reaction never reached the assistant")
 	}
+	notice := alice.Wait(t, wait, "notice to bob", and(fromIn(botID, room), bodyContains("only they can answer it")))
+	if nm := matrixtest.Message(notice); nm.MsgType != event.MsgNotice || nm.RelatesTo.GetThreadParent() != q || !strings.Contains(nm.Body, string(srv.Bob.UserID)) {
+		t.Errorf("refusal notice = %+v, want an m.notice to bob in the prompt's thread", nm)
+	}
 
 	alice.React(t, room, pe.ID, "✅")
 	edit := alice.Wait(t, wait, "prompt edit", and(fromIn(botID, room), editOf(pe.ID)))
@@ -329,10 +333,29 @@ func TestRoomPromptReaction(t *testing.T) {
 	if nc == nil || !strings.Contains(nc.Body, "Allow once") || !strings.Contains(nc.Body, string(srv.Alice.UserID)) {
 		t.Errorf("edit does not show the decision and who made it: %+v", nc)
 	}
+	if em := matrixtest.Message(edit); !strings.HasPrefix(em.Body, "* Permission request decided:") || strings.Contains(em.Body, "React:") {
+		t.Errorf("edit fallback is not one readable line: %q", em.Body)
+	}
 	ans := alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("decision once")))
 	if got := matrixtest.Message(ans).RelatesTo.GetThreadParent(); got != q {
 		t.Errorf("answer thread = %q, want %q", got, q)
 	}
+	if mt := matrixtest.Message(ans).MsgType; mt != event.MsgNotice {
+		t.Errorf("answer is %s, want m.notice", mt)
+	}
+	reacted := map[id.EventID]bool{}
+	for _, e := range alice.Events(and(fromIn(botID, room), reactionTo(pe.ID))) {
+		reacted[e.ID] = true
+	}
+	alice.Wait(t, wait, "bot's reactions removed", func(*event.Event) bool {
+		n := 0
+		for _, e := range alice.Events(and(fromIn(botID, room), func(e *event.Event) bool { return e.Type == event.EventRedaction })) {
+			if reacted[e.Redacts] {
+				n++
+			}
+		}
+		return n == len(reacted)
+	})
 	if n := len(alice.Events(and(fromIn(botID, room), bodyContains("echo")))); n != 0 {
 		t.Errorf("bot answered %d unaddressed messages", n)
 	}

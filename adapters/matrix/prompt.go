@@ -194,7 +194,13 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 	case err == nil:
 		a.log.Info("matrix prompt answered", "prompt", sp.p.ID, "by", from, "decision", d, "via", via)
 	case errors.Is(err, chat.ErrNotYours):
-		a.log.Info("ignoring matrix prompt answer from someone else", "prompt", sp.p.ID, "from", from, "asked", sp.asked)
+		a.log.Info("refusing matrix prompt answer from someone else", "prompt", sp.p.ID, "from", from, "asked", sp.asked)
+		// Say so where the prompt is, so whoever tried is not left
+		// believing they decided it.
+		msg := fmt.Sprintf("%s: this permission request is for %s; only they can answer it. Nothing was changed.", from, sp.asked)
+		if err := sp.conv.send(ctx, noticeContent(msg)); err != nil {
+			a.log.Warn("post matrix notice", "prompt", sp.p.ID, "err", err)
+		}
 	case errors.Is(err, chat.ErrUnknownPrompt):
 		a.log.Debug("matrix prompt answer for a prompt no longer waiting", "prompt", sp.p.ID, "from", from)
 	case errors.Is(err, chat.ErrAskAgain):
@@ -206,4 +212,17 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 	default:
 		a.log.Warn("deliver matrix prompt answer", "prompt", sp.p.ID, "err", err)
 	}
+}
+
+// outcomeLine says in one line how a prompt ended (edit fallbacks).
+func outcomeLine(p chat.Prompt, res *resolution) string {
+	switch {
+	case res.expired:
+		return "Permission request expired (denied): " + p.Title()
+	case res.by != "":
+		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", p.Title(), res.decision.Label(), res.by)
+	case res.byText != "":
+		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", p.Title(), res.decision.Label(), res.byText)
+	}
+	return fmt.Sprintf("Permission request decided: %s: %s.", p.Title(), res.decision.Label())
 }
