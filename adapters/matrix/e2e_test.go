@@ -73,6 +73,15 @@ func (f *fakeAssistant) Handle(ctx context.Context, m chat.Message, c chat.Conve
 			return
 		}
 	}
+	if strings.HasPrefix(m.Text, "stream") {
+		parts := make(chan string, 4)
+		for _, p := range []string{"Hello ", "**streamed** ", "world", "\x1b[2J <b>x</b>"} {
+			parts <- p
+		}
+		close(parts)
+		_, _ = chat.StreamReply(ctx, chat.Neutral(c), parts)
+		return
+	}
 	if !strings.HasPrefix(m.Text, "ask") {
 		_ = c.Reply(ctx, "**echo**: "+m.Text)
 		return
@@ -660,4 +669,36 @@ func TestTypedAnswerBindsToReply(t *testing.T) {
 	// One prompt left: a bare answer now has only one place to go.
 	alice.SendText(t, room, "allow once")
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision once for "ask second"`)))
+}
+
+// TestStreamedReplyIsEdited: a streamed reply is one m.notice edited in
+// place (m.replace), ending with the whole text, HTML in it escaped.
+func TestStreamedReplyIsEdited(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "stream please")
+	first := alice.Wait(t, wait, "placeholder", and(fromIn(botID, room), func(e *event.Event) bool {
+		m := matrixtest.Message(e)
+		return m != nil && m.NewContent == nil && m.MsgType == event.MsgNotice
+	}))
+	final := alice.Wait(t, wait, "final edit", and(fromIn(botID, room), editOf(first.ID), func(e *event.Event) bool {
+		nc := matrixtest.Message(e).NewContent
+		return nc != nil && strings.Contains(nc.Body, "world")
+	}))
+	nc := matrixtest.Message(final).NewContent
+	if !strings.Contains(nc.FormattedBody, "<strong>streamed</strong>") || strings.Contains(nc.FormattedBody, "<b>x</b>") || !strings.Contains(nc.Body, `\x1b[2J`) || strings.Contains(nc.Body, "\x1b") {
+		t.Errorf("final edit = %+v", nc)
+	}
+	if n := len(alice.Events(and(fromIn(botID, room), func(e *event.Event) bool {
+		m := matrixtest.Message(e)
+		return m != nil && m.NewContent == nil && e.ID != first.ID && !strings.Contains(m.Body, "stream please")
+	}))); n != 0 {
+		t.Errorf("%d extra messages besides the streamed one", n)
+	}
 }

@@ -438,7 +438,15 @@ func (s *termStream) writeLine(b *strings.Builder, l string) {
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
 
 // indentReply indents continuation lines of a reply under its first.
-func indentReply(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+func indentReply(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := 1; i < len(lines); i++ {
+		if lines[i] != "" {
+			lines[i] = "  " + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
 
 // size formats a byte count for messages.
 func size(n int) string {
