@@ -80,3 +80,17 @@ func chatEditor(cfg config.Config, in io.Reader, out io.Writer, log *slog.Logger
 	}
 	return ed
 }
+
+// suggestedPrompts are offered in new Slack assistant threads: an
+// introduction, the examples the hub knows to work with the installed apps,
+// and the grants command (Slack shows the first four).
+func (d *deployment) suggestedPrompts() []string {
+	out := []string{"What can you do?"}
+	if d.hub != nil {
+		out = append(out, d.hub.Examples()...)
+	}
+	if len(out) > 3 {
+		out = out[:3]
+	}
+	return append(out, "!grants")
+}
