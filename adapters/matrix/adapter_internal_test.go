@@ -481,3 +481,13 @@ func TestOutcomeLine(t *testing.T) {
 		}
 	}
 }
+
+func TestLookAlikeLinkIsNotALink(t *testing.T) {
+	c := renderMarkdown("pay at [paypal.com](https://evil.example/x) or see [docs](https://example.com/d)")
+	if strings.Contains(c.FormattedBody, `>paypal.com</a>`) {
+		t.Errorf("look-alike link rendered with its text: %s", c.FormattedBody)
+	}
+	if !strings.Contains(c.FormattedBody, "https://evil.example/x") || !strings.Contains(c.FormattedBody, `<a href="https://example.com/d">docs</a>`) {
+		t.Errorf("formatted body %s", c.FormattedBody)
+	}
+}

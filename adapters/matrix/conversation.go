@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -251,7 +252,7 @@ const maxChunk = 12000
 // Raw HTML in the text is escaped, not passed through: answers may quote
 // what apps returned, and that must not inject markup.
 func renderMarkdown(text string) *event.MessageEventContent {
-	content := format.RenderMarkdown(text, true, false)
+	content := format.RenderMarkdown(unmaskLinks(text), true, false)
 	// m.notice: what a bot says, so other bots (and this one) never take
 	// an answer for a request.
 	content.MsgType = event.MsgNotice
@@ -259,6 +260,26 @@ func renderMarkdown(text string) *event.MessageEventContent {
 		content.Mentions = &event.Mentions{}
 	}
 	return &content
+}
+
+// mdLinkRE matches an inline markdown link [text](url "title").
+var mdLinkRE = regexp.MustCompile(`(!?)\[([^\[\]]*)\]\(\s*<?([^\s()<>]+)>?(?:\s+"[^"]*")?\s*\)`)
+
+// unmaskLinks rewrites a link whose text names another host than its
+// target ("[paypal.com](https://evil.example)") as the text followed by
+// the real target, so no link in an answer can show one address and go to
+// another.
+func unmaskLinks(md string) string {
+	if !strings.Contains(md, "](") {
+		return md
+	}
+	return mdLinkRE.ReplaceAllStringFunc(md, func(m string) string {
+		sub := mdLinkRE.FindStringSubmatch(m)
+		if sub[1] != "" || !chat.MisleadingLink(sub[2], sub[3]) {
+			return m
+		}
+		return sub[2] + " (<" + sub[3] + ">)"
+	})
 }
 
 func noticeContent(text string) *event.MessageEventContent {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/secgpt-go/secgpt/core/chat"
 )
 
 // Slack's documented limits, in characters (counted as UTF-16 units, which
@@ -211,7 +213,7 @@ func link(u, text string) string {
 	if text == "" || text == u {
 		return "<" + u + ">"
 	}
-	if misleading(text, u) {
+	if chat.MisleadingLink(text, u) {
 		// "[paypal.com](https://evil.example)" would show paypal.com and
 		// go elsewhere: show the text as text, and the real target.
 		return escape(text) + " (<" + u + ">)"
@@ -220,66 +222,6 @@ func link(u, text string) string {
 	return "<" + u + "|" + escape(text) + ">"
 }
 
-// hostLikeRE finds what a reader would take for a web address or domain in
-// link text: an optional scheme, then dot-separated labels ending in a
-// label of letters (paypal.com, www.bank.example, https://x.test/a).
-var hostLikeRE = regexp.MustCompile(`(?i)(?:[a-z][a-z0-9+.-]*://)?(?:[^\s/@:<>()\[\]|.]+\.)+\p{L}[\p{L}\p{N}-]*\.?`)
-
-// misleading reports whether link text names a host (as a URL, a domain or
-// an e-mail address) other than the host of target u: the text would tell
-// the reader where the link goes, and lie.
-func misleading(text, u string) bool {
-	target := urlHost(u)
-	for _, m := range hostLikeRE.FindAllString(text, -1) {
-		if i := strings.Index(m, "://"); i >= 0 {
-			m = m[i+3:]
-		}
-		if !sameSite(normHost(m), target) {
-			return true
-		}
-	}
-	return false
-}
-
-// urlHost returns the lower-case host of an http(s) URL, or for mailto:
-// the domain of the address.
-func urlHost(u string) string {
-	rest := u
-	if i := strings.Index(rest, "://"); i >= 0 {
-		rest = rest[i+3:]
-	} else if r, ok := cutPrefixFold(rest, "mailto:"); ok {
-		rest = r
-	}
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	if i := strings.LastIndex(rest, "@"); i >= 0 {
-		rest = rest[i+1:]
-	}
-	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i:], "]") {
-		rest = rest[:i]
-	}
-	return normHost(rest)
-}
-
-func normHost(h string) string {
-	h = strings.TrimSuffix(strings.ToLower(h), ".")
-	return strings.TrimPrefix(h, "www.")
-}
-
-// sameSite reports whether the host named in text is the target host or a
-// parent domain of it ("example.com" for docs.example.com): the text then
-// tells the truth about where the link goes.
-func sameSite(named, target string) bool {
-	return named == target || strings.HasSuffix(target, "."+named)
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return s[len(prefix):], true
-	}
-	return s, false
-}
 
 // textLen counts s as Slack does at worst (UTF-16 code units).
 func textLen(s string) int {
