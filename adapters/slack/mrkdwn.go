@@ -222,7 +222,6 @@ func link(u, text string) string {
 	return "<" + u + "|" + escape(text) + ">"
 }
 
-
 // textLen counts s as Slack does at worst (UTF-16 code units).
 func textLen(s string) int {
 	n := 0
