@@ -136,7 +136,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, log *slog.Logger) int {
+func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, _ *slog.Logger) int {
+	log, logPath, closeLog, err := chatLogger(cfg, in, out, errOut)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 1
+	}
+	defer closeLog()
 	d, err := build(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt:", err)
@@ -144,8 +150,16 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 	}
 	defer d.Close()
 	fmt.Fprint(out, d.Banner())
-	fmt.Fprintln(out, `Type a request, "!help" for commands, "!quit" or Ctrl-D to leave.`)
-	a := stdin.New(in, out, g.user)
+	if logPath != "" {
+		fmt.Fprintf(out, "  log:     %s\n", logPath)
+	}
+	fmt.Fprintln(out, `Type a request ("hi" for an introduction, "!help" for commands); "!quit" or Ctrl-D to leave.`)
+	opts := stdin.Options{}
+	if ed := chatEditor(cfg, in, out, log); ed != nil {
+		defer ed.Close()
+		opts.Lines, opts.Styled, out = ed, true, ed.Stdout()
+	}
+	a := stdin.NewWithOptions(in, out, g.user, opts)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = d.Run(runCtx) }()

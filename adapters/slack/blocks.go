@@ -115,6 +115,10 @@ func promptBlocks(p chat.Prompt) ([]slack.Block, error) {
 		switch d {
 		case chat.AllowOnce:
 			b.Style = slack.StylePrimary
+		case chat.AllowAlways:
+			// "Always" outlives this conversation: one more click to be sure.
+			b.Confirm = slack.NewConfirmationBlockObject(plainText("Always allow?"),
+				plainText(truncate(alwaysText(p), 290)), plainText("Always allow"), plainText("Cancel"))
 		case chat.Deny:
 			b.Style = slack.StyleDanger
 		}
@@ -161,4 +165,17 @@ func truncate(s string, n int) string {
 // statusText renders a status line.
 func statusText(s string) string {
 	return ":hourglass_flowing_sand: _" + escape(strings.TrimSpace(truncate(s, 2000))) + "_"
+}
+
+// alwaysText is the confirmation dialog's question for an "Always allow"
+// click: what would be allowed from now on, without asking.
+func alwaysText(p chat.Prompt) string {
+	what := "running app " + string(p.Target)
+	switch p.Kind {
+	case chat.KindData:
+		what = "sharing your remembered data with app " + string(p.Target)
+	case chat.KindCollab:
+		what = "app " + string(p.Requester) + " using app " + string(p.Target)
+	}
+	return "From now on, " + what + " will be allowed without asking you, also in later conversations. You can undo it with !revoke " + string(p.Target) + " or on the app's Home tab."
 }

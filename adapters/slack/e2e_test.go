@@ -89,9 +89,10 @@ func TestE2EAllowOnce(t *testing.T) {
 	if got := e.resolvedPrompt(prompt).AllText(); !strings.Contains(got, "Allowed once") || !strings.Contains(got, "<@U1>") {
 		t.Errorf("prompt update does not show the decision and who made it:\n%s", got)
 	}
-	// The status message was shown while working and is removed after.
+	// The status message was shown while working, named the app being
+	// run, and is removed after.
 	if _, err := e.fake.WaitMessage(e.ctx, "status removed", func(m slackfake.Message) bool {
-		return strings.Contains(m.Text, "Working on it") && m.Deleted
+		return strings.Contains(m.Text, "Running app quick_ride") && m.Deleted
 	}); err != nil {
 		t.Fatal(err)
 	}

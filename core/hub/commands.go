@@ -12,7 +12,7 @@ import (
 
 // HelpText lists the chat commands. Commands start with "/" or "!" (Slack
 // intercepts "/" in its composer, so "!" works everywhere).
-const HelpText = `Commands (start with / or !):
+const HelpText = `Commands (start with !, e.g. !grants):
   help              show this help
   apps              list the installed apps
   grants            list your stored permissions

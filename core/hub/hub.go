@@ -170,6 +170,9 @@ func (h *Hub) Answer(ctx context.Context, a chat.Answer) error { return h.gate.A
 
 // Handle answers one message; see chat.Assistant.
 func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	// Everything shown from here on (replies, prompts, status) may carry
+	// app- or model-written text: neutralise it once, for every adapter.
+	c = chat.Neutral(c)
 	text := strings.TrimSpace(m.Text)
 	if text == "" {
 		return
@@ -194,6 +197,10 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	}
 	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text}
 	if reply, ok := h.command(ctx, t); ok {
+		h.reply(ctx, c, reply)
+		return
+	}
+	if reply, ok := h.introduction(t.query); ok {
 		h.reply(ctx, c, reply)
 		return
 	}

@@ -63,6 +63,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID)})
+	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
 
