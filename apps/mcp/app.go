@@ -68,7 +68,7 @@ func New(id ids.AppID, raw json.RawMessage) (apps.App, error) {
 }
 
 func newApp(s Server) *App {
-	sp := apps.Spec{ID: s.ID(), External: s.Command != "", Domains: Domains(s), Functions: s.Tools,
+	sp := apps.Spec{ID: s.ID(), External: s.Command != "", Domains: Domains(s), Ports: Ports(s), Functions: s.Tools,
 		Description: fmt.Sprintf("MCP server %q (third-party tools, run isolated).", s.Name)}
 	if s.Instructions != "" {
 		sp.Annotation = "Instructions from the MCP server (third-party text, not the user's): " + s.Instructions

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -42,7 +43,7 @@ func Discover(ctx context.Context, st Starter, s Server, pol sandbox.Policy) (Se
 	if pol.Timeout <= 0 {
 		pol.Timeout = 60 * time.Second
 	}
-	pol.App, pol.AllowExec, pol.Domains = string(s.ID()), s.Command != "", Domains(s)
+	pol.App, pol.AllowExec, pol.Domains, pol.Ports = string(s.ID()), s.Command != "", Domains(s), Ports(s)
 	proc, err := st.Start(ctx, pol)
 	if err != nil {
 		return s, fmt.Errorf("discover %s: %w", s.ID(), err)
@@ -149,6 +150,28 @@ func recheck(s Server, fns []apps.Function) ([]apps.Function, error) {
 func compiles(raw json.RawMessage) error {
 	_, err := schema.Compile(raw)
 	return err
+}
+
+// Ports are the TCP ports besides 443 a server's spoke may reach: a remote
+// server's URL port (80 for plain http), so the egress proxy, which allows
+// only 443 and declared ports, lets its client through to that server.
+func Ports(s Server) []int {
+	if s.URL == "" {
+		return nil
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return nil
+	}
+	port := u.Port()
+	if port == "" && u.Scheme == "http" {
+		port = "80"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n <= 0 || n > 65535 || n == 443 {
+		return nil
+	}
+	return []int{n}
 }
 
 // Domains are the registrable domains a server's spoke may reach: the

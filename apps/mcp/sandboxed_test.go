@@ -114,7 +114,7 @@ func (h *harness) policy(s Server, user ids.UserID) sandbox.Policy {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return sandbox.Policy{App: string(s.ID()), AllowExec: s.Command != "", Domains: Domains(s), Mounts: ms,
+	return sandbox.Policy{App: string(s.ID()), AllowExec: s.Command != "", Domains: Domains(s), Ports: Ports(s), Mounts: ms,
 		Timeout: 60 * time.Second, Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128}}
 }
 
