@@ -222,7 +222,9 @@ func (p *program) request(conn *isc.Conn) {
 	case 7:
 		f, err = conn.Call(isc.KindModelRequest, map[string]any{"messages": []map[string]string{{"role": "user", "content": p.payload()}}})
 	default:
-		err = conn.Send(isc.KindLog, isc.Log{Message: p.payload()})
+		if conn.Send(isc.KindLog, isc.Log{Message: p.payload()}) != nil {
+			os.Exit(2)
+		}
 		return
 	}
 	if err != nil {

@@ -13,12 +13,12 @@ import (
 
 // The invariants, as named in reports.
 const (
-	InvCanary  = "I1 canary-flow"    // app output reaches another app/user/context only through an allowing collab decision that showed it
-	InvExec    = "I2 exec"           // no app ran without an allowing exec decision or grant for that user
-	InvData    = "I3 data"           // a remembered fact reached an app only after an allowing data decision that showed it
-	InvControl = "I4 control-chars"  // no control character from an app reached the conversation unescaped
-	InvLive    = "I5 liveness"       // the hub answered, did not crash, left no goroutine or spoke behind
-	InvAudit   = "I6 audit"          // every decision and cross-app flow is in the audit log
+	InvCanary  = "I1 canary-flow"   // app output reaches another app/user/context only through an allowing collab decision that showed it
+	InvExec    = "I2 exec"          // no app ran without an allowing exec decision or grant for that user
+	InvData    = "I3 data"          // a remembered fact reached an app only after an allowing data decision that showed it
+	InvControl = "I4 control-chars" // no control character from an app reached the conversation unescaped
+	InvLive    = "I5 liveness"      // the hub answered, did not crash, left no goroutine or spoke behind
+	InvAudit   = "I6 audit"         // every decision and cross-app flow is in the audit log
 )
 
 // Invariants lists the invariant names in order.
@@ -41,7 +41,6 @@ type spokeInfo struct {
 	app    ids.AppID
 	callee bool      // started for another app's unplanned request
 	caller ids.AppID // the app whose request started it
-	ended  bool
 }
 
 // grant is the checker's model of a stored grant: the scope of the prompt
@@ -71,8 +70,8 @@ type checker struct {
 	spokes   map[int]*spokeInfo
 	origin   map[string]ids.AppID  // canary → app that emitted it first
 	originU  map[string]ids.UserID // canary → user of that spoke
-	holds    map[holdKey]bool       // (user, app, token) the app legitimately has
-	credits  map[userApp]int        // allowing exec decisions not yet used
+	holds    map[holdKey]bool      // (user, app, token) the app legitimately has
+	credits  map[userApp]int       // allowing exec decisions not yet used
 	grants   []grant
 	resolved []*event
 	calls    []pendingCall
