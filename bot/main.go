@@ -12,12 +12,16 @@ import (
 
 	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps
 	"github.com/secgpt-go/secgpt/core/spoke"
+	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 func main() {
 	// A spoke must confine itself before anything else runs.
 	if sandbox.IsChild() {
+		// The invariant harness's hostile apps exist in spokes only: the
+		// hub installs them only in `secgpt eval invariants` episodes.
+		invariants.RegisterApps()
 		os.Exit(spoke.Main(enterSpoke))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
