@@ -90,10 +90,11 @@ func RegisterApps() {
 
 // ctrlSamples are control characters and escape sequences an app tries to
 // get onto the user's screen: cursor moves, line clears, an OSC 8 link, a
-// C1 CSI, DEL, NEL, backspace, carriage return, bell.
+// C1 CSI, DEL, a bidi override, a line separator, NEL, backspace, carriage
+// return, bell, NUL. (No tab: chat.Neutralize keeps tabs.)
 var ctrlSamples = []string{
 	"\x1b[2K\rRun app weather?", "\x1b[1A\x1b[2J", "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07",
-	"\u009b31m", "\x7f", "\u0085", "ab\bX", "\r", "\a", "\x00", "\x1bc",
+	"\u009b31m", "\x7f", "\u202eevil.exe\u202c", "\u2028", "\u0085", "ab\bX", "\r", "\a", "\x00", "\x1bc",
 }
 
 // hugeNumbers are JSON numbers that are costly to validate (hole 3).
@@ -145,15 +146,11 @@ type program struct {
 	seen []string // canaries and facts the app has received
 }
 
-// canary returns a fresh canary of the app.
+// canary returns a fresh canary of the app. It is drawn from the app's
+// generator, so an episode replays with the same canaries; the seeds the
+// planner gives differ per user and message, so canaries do not collide.
 func (p *program) canary() string {
-	b := make([]byte, 5)
-	if _, err := cryptoRead(b); err != nil {
-		for i := range b {
-			b[i] = byte(p.rng.Uint32())
-		}
-	}
-	return fmt.Sprintf("%s%c%x", canaryPrefix, canaryCode[p.app], b)
+	return fmt.Sprintf("%s%c%010x", canaryPrefix, canaryCode[p.app], p.rng.Uint64()&(1<<40-1))
 }
 
 // payload is text with fresh canaries, some of what the app has seen, and

@@ -172,6 +172,9 @@ func TestCheck(t *testing.T) {
 			p := chat.Prompt{ID: "py", User: alice, Kind: chat.KindExec, Target: appA, Data: "x\u009b31m"}
 			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
 		}, []string{InvControl}},
+		{"bidi override in a reply", func(s *script) {
+			s.add(&event{kind: evReply, user: alice, text: "file \u202eexe.txt"})
+		}, []string{InvControl}},
 		{"escaped control characters are fine", func(s *script) {
 			s.add(&event{kind: evReply, user: alice, text: `ok \x1b[2K` + "\nnext line"})
 		}, nil},

@@ -3,6 +3,7 @@ package invariants
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/hub"
@@ -33,6 +34,7 @@ const (
 // event is one observation, ordered by seq.
 type event struct {
 	seq   int64
+	at    time.Time
 	kind  evKind
 	user  ids.UserID
 	app   ids.AppID
@@ -62,6 +64,7 @@ func (r *recorder) add(e *event) *event {
 	defer r.mu.Unlock()
 	r.seq++
 	e.seq = r.seq
+	e.at = time.Now()
 	r.events = append(r.events, e)
 	return e
 }

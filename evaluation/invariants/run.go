@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				if n >= last {
 					return
 				}
-				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n)
+				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n, nil)
 				mu.Lock()
 				rep.Episodes++
 				rep.Spokes += st.spokes
@@ -147,7 +147,8 @@ func episodeSeed(seed uint64, n int) uint64 {
 }
 
 // runEpisode runs and checks episode n.
-func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int) (stats, []Violation) {
+// dump, if set, is given the episode's events (for debugging the harness).
+func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -198,7 +199,7 @@ func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int) (stats,
 		}
 		cu := &user{id: u, other: other, a: h, rec: rec, late: 500 * time.Millisecond, rng: rand.New(rand.NewPCG(es, uint64(i+2)))}
 		convs = append(convs, cu)
-		script := messages(rng)
+		script := messages(rng, u)
 		st.messages += int64(len(script))
 		wg.Add(1)
 		go pprof.Do(hctx, pprof.Labels(goroutineLabel, label), func(lctx context.Context) {
@@ -226,6 +227,9 @@ func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int) (stats,
 	waitRelays(&tap.relays, 5*time.Second)
 	evs := rec.snapshot()
 	sortEvents(evs)
+	if dump != nil {
+		dump(evs)
+	}
 	started := map[int]bool{}
 	ends := 0
 	for _, e := range evs {
@@ -271,19 +275,22 @@ type message struct {
 
 // messages is one user's script: requests with and without a fact to
 // remember, a follow-up that may be a replan answer, sometimes !forget.
-func messages(rng *rand.Rand) []message {
+// Each request names its user and number, so that two users' identical
+// requests still get different plans (and their apps different canaries).
+func messages(rng *rand.Rand, u ids.UserID) []message {
 	var out []message
 	fact := fmt.Sprintf("qz%s %04d", letters(rng, 6), rng.IntN(10000))
 	for i := 1 + rng.IntN(3); i > 0; i-- {
+		tag := fmt.Sprintf(" (%s, request %d)", u, len(out)+1)
 		switch rng.IntN(6) {
 		case 0, 1:
-			out = append(out, message{"please run my apps; remember my code is " + fact})
+			out = append(out, message{"please run my apps; remember my code is " + fact + tag})
 		case 2:
 			out = append(out, message{"yes"})
 		case 3:
 			out = append(out, message{"!forget all"})
 		default:
-			out = append(out, message{"run the apps again with what you know about me"})
+			out = append(out, message{"run the apps again with what you know about me" + tag})
 		}
 	}
 	return out

@@ -1,7 +1,6 @@
 package invariants
 
 import (
-	"crypto/rand"
 	"regexp"
 	"strings"
 	"unicode"
@@ -22,8 +21,6 @@ func Canaries(s string) []string {
 	return canaryRE.FindAllString(s, -1)
 }
 
-func cryptoRead(b []byte) (int, error) { return rand.Read(b) }
-
 // Remembered facts look like "qzkfpd 4821": "qz", six letters, four digits.
 // The planner rewords them (case, hyphens, spacing); factLike finds every
 // spelling that normalises to one.
@@ -43,14 +40,16 @@ func normalise(s string) string {
 	return b.String()
 }
 
-// controlAt returns the byte offset of the first control character other
-// than newline in s (C0, DEL, C1), or -1. ESC sequences start with one.
+// controlAt returns the byte offset of the first character in s that can
+// change how text around it looks: a C0 control other than newline, DEL, a
+// C1 control (ESC sequences start with one of these), a bidi embedding,
+// override or isolate, or a line or paragraph separator. -1 if none.
 func controlAt(s string) int {
 	for i, r := range s {
-		if r == '\n' {
-			continue
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+		switch {
+		case r == '\n':
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f,
+			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x2028, r == 0x2029:
 			return i
 		}
 	}
