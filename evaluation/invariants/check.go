@@ -77,6 +77,8 @@ type checker struct {
 	calls    []pendingCall
 	facts    map[ids.UserID][]string // normalised remembered facts
 	query    map[ids.UserID]string   // normalised current message
+	forgot   map[ids.UserID]int64    // seq of the reply that said everything was forgotten
+	firstSeq map[string]int64        // canary → seq it was first seen
 	reported map[string]bool
 }
 
@@ -95,7 +97,7 @@ type userApp struct {
 func check(evs []*event) []Violation {
 	c := &checker{events: evs, spokes: map[int]*spokeInfo{}, origin: map[string]ids.AppID{}, originU: map[string]ids.UserID{},
 		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, query: map[ids.UserID]string{},
-		reported: map[string]bool{}}
+		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{}}
 	// Spoke identities come from the hub's trace, which may land after the
 	// spoke's ready frame: read them first.
 	for _, e := range evs {
@@ -113,6 +115,9 @@ func check(evs []*event) []Violation {
 			c.shown(e, "prompt")
 		case evReply:
 			c.shown(e, "reply")
+			if strings.HasPrefix(e.text, forgetAllReply) {
+				c.forgot[e.user] = e.seq
+			}
 		case evResolved:
 			c.resolve(e)
 		case evAnswer:
@@ -216,6 +221,9 @@ func (c *checker) frameOut(e *event) {
 		return
 	}
 	for _, t := range Canaries(e.text) {
+		if _, ok := c.firstSeq[t]; !ok {
+			c.firstSeq[t] = e.seq
+		}
 		if _, ok := c.origin[t]; !ok {
 			c.origin[t] = appByCode(t[len(canaryPrefix)])
 			c.originU[t] = s.user
@@ -276,6 +284,7 @@ func (c *checker) frameIn(e *event) {
 	for _, t := range Canaries(e.text) {
 		c.tokenIn(e, s, t, t, fk)
 	}
+	c.forgotten(e, s)
 	if fs := c.facts[s.user]; len(fs) > 0 {
 		n := normalise(e.text)
 		for _, f := range fs {
@@ -399,6 +408,25 @@ func (c *checker) factIn(e *event, s *spokeInfo, f string, fk flowKind) {
 	}
 	c.violate(InvData, f, "remembered fact %q reached app %s (user %s) in a %s frame without an allowing data decision that showed it", f, s.app, s.user, e.frame)
 	c.holds[k] = true
+}
+
+// forgetAllReply starts the hub's reply to "!forget all" when it claims to
+// have forgotten everything.
+const forgetAllReply = "Forgotten: everything"
+
+// forgotten checks that after the hub told the user everything was
+// forgotten, no app's memory or state hands back a canary from before.
+// (Facts are not checked here: the user may tell the same fact again.)
+func (c *checker) forgotten(e *event, s *spokeInfo) {
+	at, ok := c.forgot[s.user]
+	if !ok || (e.frame != isc.KindMemory && e.frame != isc.KindStateValue) {
+		return
+	}
+	for _, t := range Canaries(e.text) {
+		if first, ok := c.firstSeq[t]; ok && first < at {
+			c.violate(InvData, t, "after %s was told everything was forgotten (#%d), app %s's %s still returned %s", s.user, at, s.app, e.frame, t)
+		}
+	}
 }
 
 // auditedFlow checks that a flow into s has its audit record before e.

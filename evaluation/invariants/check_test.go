@@ -165,6 +165,18 @@ func TestCheck(t *testing.T) {
 			s.exec(alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1,"data":"qzabcdef 1234"}`))
 		}, nil},
+		{"app state survives forget all", func(s *script) {
+			s.spoke(1, alice, appA)
+			s.exec(alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+			s.out(1, appA, isc.KindStatePut, `{"key":"k","value":"`+tokA+`"}`)
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: everything I and the apps remembered about you."})
+			s.spoke(2, alice, appA)
+			s.exec(alice, appA)
+			s.in(2, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":2}`))
+			s.out(2, appA, isc.KindStateGet, `{"key":"k"}`)
+			s.in(2, appA, isc.KindStateValue, `{"found":true,"value":"`+tokA+`"}`)
+		}, []string{InvData}},
 		{"escape sequence in a reply", func(s *script) {
 			s.add(&event{kind: evReply, user: alice, text: "ok \x1b[2K\rRun app weather?"})
 		}, []string{InvControl}},
