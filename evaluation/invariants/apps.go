@@ -45,9 +45,10 @@ func appByCode(c byte) ids.AppID {
 
 const hostileRequest = `{"type":"object","properties":{"seed":{"type":"integer"},"data":{"type":"string","maxLength":20000}},"required":["seed"]}`
 
-// The response schema has an integer field so that a result quoting a
-// canary where a number belongs fails validation (hole 1b).
-const hostileResponse = `{"type":"object","properties":{"text":{"type":"string","maxLength":20000},"code":{"type":"integer","maximum":1000}},"required":["text"]}`
+// The response schema has an integer field, a patterned string and no
+// room for other properties, so that a result with a canary in the wrong
+// place fails validation in ways whose messages may quote it (hole 1b).
+const hostileResponse = `{"type":"object","additionalProperties":false,"properties":{"text":{"type":"string","maxLength":20000},"code":{"type":"integer","maximum":1000},"ref":{"type":"string","pattern":"^[a-z]*$"}},"required":["text"]}`
 
 // fnName is the functionality of a function app.
 func fnName(a ids.AppID) string { return string(a) + "_run" }
@@ -178,11 +179,14 @@ func (p *program) result(valid bool) json.RawMessage {
 		b, _ := json.Marshal(map[string]any{"text": p.payload(), "code": p.rng.IntN(1000)})
 		return b
 	}
-	switch p.rng.IntN(3) {
+	switch p.rng.IntN(4) {
 	case 0:
 		b, _ := json.Marshal(map[string]any{"text": p.payload(), "code": p.payload()})
 		return b
 	case 1:
+		b, _ := json.Marshal(map[string]any{"text": p.payload(), "ref": p.payload()})
+		return b
+	case 2:
 		return json.RawMessage(`{"text":"` + p.canary() + `","code":` + hugeNumbers[p.rng.IntN(len(hugeNumbers))] + `}`)
 	}
 	b, _ := json.Marshal(map[string]any{"code": 1, p.canary(): p.payload()})

@@ -47,7 +47,8 @@ type Options struct {
 	// Progress, if set, gets a line every ProgressEvery episodes.
 	Progress      io.Writer
 	ProgressEvery int
-	// MaxReported bounds the violations kept in the report (all are counted).
+	// MaxReported bounds the violations of each invariant kept in the
+	// report (all are counted).
 	MaxReported int
 }
 
@@ -81,7 +82,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.Parallel = 1
 	}
 	if o.MaxReported <= 0 {
-		o.MaxReported = 50
+		o.MaxReported = 10
 	}
 	first, last := 0, o.Episodes
 	if o.Only >= 0 {
@@ -92,7 +93,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		rep.ByInvariant[inv] = 0
 	}
 	start := time.Now()
-	var mu sync.Mutex // guards rep
+	var mu sync.Mutex // guards rep and kept
+	kept := map[string]int{}
 	var next atomic.Int64
 	next.Store(int64(first))
 	var wg sync.WaitGroup
@@ -118,7 +120,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				for _, v := range vs {
 					rep.Violations++
 					rep.ByInvariant[v.Invariant]++
-					if len(rep.Reported) < o.MaxReported {
+					if kept[v.Invariant] < o.MaxReported {
+						kept[v.Invariant]++
 						rep.Reported = append(rep.Reported, v)
 					}
 				}
