@@ -54,6 +54,30 @@ type grant struct {
 	seq       int64
 }
 
+// allowance is one allowing decision the user made: a prompt of its own,
+// or one part of a plan the user approved as a whole (learnt from the
+// gate's per-part audit records of that plan prompt). shown is the
+// resolution whose prompt showed the data.
+type allowance struct {
+	user      ids.UserID
+	kind      chat.Kind
+	requester ids.AppID
+	target    ids.AppID
+	planned   bool
+	turn      int
+	seq       int64
+	shown     *event
+}
+
+// kindPlan is the kind of a prompt that shows a whole plan (its answer
+// decides every part); named here so the check reads prompts of hubs with
+// and without plan prompts alike.
+const kindPlan chat.Kind = "plan"
+
+// planAuditPrefix starts the gate's audit detail of a part decided by a
+// plan prompt.
+const planAuditPrefix = "plan prompt answered by "
+
 type pendingCall struct {
 	user   ids.UserID
 	pid    int
@@ -71,9 +95,12 @@ type checker struct {
 	origin   map[string]ids.AppID  // canary → app that emitted it first
 	originU  map[string]ids.UserID // canary → user of that spoke
 	holds    map[holdKey]bool      // (user, app, token) the app legitimately has
-	credits  map[userApp]int       // allowing exec decisions not yet used
+	credits  map[userApp]int       // allowing exec prompts not yet used
 	grants   []grant
+	allows   []allowance
 	resolved []*event
+	turn     map[ids.UserID]int    // number of the user's current message
+	plans    map[ids.UserID]*event // the user's last plan prompt resolution
 	calls    []pendingCall
 	facts    map[ids.UserID][]string // normalised remembered facts
 	query    map[ids.UserID]string   // normalised current message
@@ -97,6 +124,7 @@ type userApp struct {
 func check(evs []*event) []Violation {
 	c := &checker{events: evs, spokes: map[int]*spokeInfo{}, origin: map[string]ids.AppID{}, originU: map[string]ids.UserID{},
 		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, query: map[ids.UserID]string{},
+		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{},
 		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{}}
 	// Spoke identities come from the hub's trace, which may land after the
 	// spoke's ready frame: read them first.
@@ -134,6 +162,9 @@ func check(evs []*event) []Violation {
 			}
 		case evTurnStart:
 			c.query[e.user] = normalise(e.text)
+			c.turn[e.user]++
+		case evAudit:
+			c.planPart(e)
 		case evTurnEnd:
 			c.query[e.user] = ""
 		}
@@ -316,6 +347,11 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 		c.credits[k]--
 		return
 	}
+	for _, a := range c.allows {
+		if a.user == s.user && a.kind == chat.KindExec && a.target == s.app && a.shown.prompt.Kind == kindPlan && a.turn == c.turn[s.user] {
+			return
+		}
+	}
 	for _, g := range c.grants {
 		if g.user == s.user && g.kind == chat.KindExec && g.target == s.app && g.seq < e.seq {
 			return
@@ -347,22 +383,35 @@ func (c *checker) tokenIn(e *event, s *spokeInfo, t, token string, fk flowKind) 
 	c.holds[holdKey{s.user, s.app, t}] = true
 }
 
-// allowedFlow reports whether an allowing decision of kind (collab or data)
-// lets token into s at e: a prompt resolved allowing, for s's user and app,
-// whose data showed it; or a grant of the same scope from an app that
-// legitimately held it.
+// allowedFlow reports whether an allowing decision of kind (collab or
+// data) lets token into s at e:
+//   - into an unplanned call or its answer (and for data, anywhere): an
+//     allowing prompt for s's user with target s's app whose shown data
+//     contained the token;
+//   - into a plan step's init: an allowing collab decision (its own prompt,
+//     or a part of an approved plan) in this message, for the flow from an
+//     app that held the token into s's app: a plan is approved before any
+//     result exists, so its prompt shows the flow, not the data;
+//   - or a session or always grant the user gave on a prompt of the same
+//     scope (kind, requester, target, planned or not) from an app that held
+//     the token.
 func (c *checker) allowedFlow(e *event, s *spokeInfo, token string, fk flowKind, kind chat.Kind) bool {
 	fact := !strings.HasPrefix(token, canaryPrefix)
-	for _, r := range c.resolved {
-		p := r.prompt
-		if r.seq > e.seq || p.User != s.user || p.Kind != kind || p.Target != s.app || !r.decision.Allows() || r.by != s.user {
+	held := func(app ids.AppID) bool {
+		return app == c.origin[token] || c.holds[holdKey{s.user, app, token}]
+	}
+	for _, a := range c.allows {
+		if a.seq > e.seq || a.user != s.user || a.kind != kind || a.target != s.app {
 			continue
 		}
-		data := p.Data
-		if fact {
-			data = normalise(data)
+		if kind == chat.KindCollab && fk == flowPlanned && a.planned && a.turn == c.turn[s.user] && held(a.requester) {
+			return true
 		}
-		if strings.Contains(data, token) {
+		shown := a.shown.text
+		if fact {
+			shown = normalise(shown)
+		}
+		if (kind == chat.KindData || fk == flowUnplanned || a.shown.prompt.Kind != kindPlan) && strings.Contains(shown, token) {
 			return true
 		}
 	}
@@ -376,10 +425,7 @@ func (c *checker) allowedFlow(e *event, s *spokeInfo, token string, fk flowKind,
 		if kind == chat.KindData {
 			return true
 		}
-		if g.unplanned != (fk == flowUnplanned) {
-			continue
-		}
-		if g.requester == c.origin[token] || c.holds[holdKey{s.user, g.requester, token}] {
+		if g.unplanned == (fk == flowUnplanned) && held(g.requester) {
 			return true
 		}
 	}
@@ -462,7 +508,7 @@ func (c *checker) resolve(e *event) {
 	if !e.decision.Allows() {
 		return
 	}
-	inv := map[chat.Kind]string{chat.KindExec: InvExec, chat.KindData: InvData, chat.KindCollab: InvCanary}[p.Kind]
+	inv := map[chat.Kind]string{chat.KindExec: InvExec, chat.KindData: InvData, chat.KindCollab: InvCanary, kindPlan: InvExec}[p.Kind]
 	if e.by != p.User {
 		c.violate(inv, "", "prompt %s for %s was decided %s by %q", p.ID, p.User, e.decision, e.by)
 		return
@@ -478,8 +524,46 @@ func (c *checker) resolve(e *event) {
 		c.violate(inv, "", "prompt %s resolved %s but %s clicked %q", p.ID, e.decision, p.User, clicked)
 		return
 	}
+	if p.Kind == kindPlan {
+		c.plans[p.User] = e
+		return
+	}
+	c.allows = append(c.allows, allowance{user: p.User, kind: p.Kind, requester: p.Requester, target: p.Target,
+		planned: !p.Unplanned, turn: c.turn[p.User], seq: e.seq, shown: c.promptOf(e)})
 	if p.Kind == chat.KindExec {
 		c.credits[userApp{p.User, p.Target}]++
+	}
+}
+
+// promptOf returns the shown-prompt event of resolution r (it carries the
+// rendered text), or r itself.
+func (c *checker) promptOf(r *event) *event {
+	for _, e := range c.events {
+		if e.kind == evPrompt && e.prompt.ID == r.prompt.ID {
+			return e
+		}
+	}
+	return r
+}
+
+// planPart turns the gate's audit record of one part decided by an
+// approved plan prompt into an allowance (and, for session and always, a
+// grant of that part's scope). Only a plan prompt the user resolved, as
+// the user clicked, counts.
+func (c *checker) planPart(e *event) {
+	a := e.audit
+	if a.Type != "decision" || !strings.HasPrefix(a.Detail, planAuditPrefix+string(a.User)) {
+		return
+	}
+	d := chat.Decision(a.Decision)
+	plan := c.plans[a.User]
+	if !d.Allows() || plan == nil || plan.decision != d {
+		return
+	}
+	c.allows = append(c.allows, allowance{user: a.User, kind: a.Kind, requester: a.Requester, target: a.App,
+		planned: true, turn: c.turn[a.User], seq: e.seq, shown: c.promptOf(plan)})
+	if d == chat.AllowSession || d == chat.AllowAlways {
+		c.grants = append(c.grants, grant{user: a.User, kind: a.Kind, requester: a.Requester, target: a.App, seq: e.seq})
 	}
 }
 
@@ -491,7 +575,7 @@ func (c *checker) answer(e *event) {
 		}
 		return
 	}
-	if e.decision == chat.AllowSession || e.decision == chat.AllowAlways {
+	if p.Kind != kindPlan && (e.decision == chat.AllowSession || e.decision == chat.AllowAlways) {
 		c.grants = append(c.grants, grant{user: p.User, kind: p.Kind, requester: p.Requester, target: p.Target, unplanned: p.Unplanned, seq: e.seq})
 	}
 }
@@ -503,6 +587,11 @@ func (c *checker) auditDecisions() {
 		p := r.prompt
 		found := false
 		for _, a := range c.events {
+			if a.kind == evAudit && p.Kind == kindPlan && a.seq > r.seq && a.audit.Type == "decision" && a.audit.User == p.User &&
+				a.audit.Decision == string(r.decision) && strings.HasPrefix(a.audit.Detail, "plan prompt") {
+				found = true
+				break
+			}
 			if a.kind == evAudit && a.audit.Type == "decision" && a.audit.User == p.User && a.audit.Kind == p.Kind &&
 				a.audit.App == p.Target && a.audit.Requester == p.Requester && a.audit.Decision == string(r.decision) {
 				found = true

@@ -104,17 +104,59 @@ func TestCheck(t *testing.T) {
 			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
 			s.add(&event{kind: evPlanner, text: "replan with " + tokA})
 		}, []string{InvCanary}},
-		{"collab decision that did not show the canary", func(s *script) {
+		{"answer to a caller whose collab prompt did not show the canary", func(s *script) {
+			s.spoke(1, alice, appA)
+			s.spoke(2, alice, appB)
+			s.exec(alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+			s.out(1, appA, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"seed":3}}`)
+			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appA, Target: appB, Data: `{"seed":3}`, Unplanned: true}, chat.AllowOnce, true)
+			s.exec(alice, appB)
+			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":3}`))
+			s.out(2, appB, isc.KindFinal, `{"text":"CNRYBbbbbbbbbbb"}`)
+			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appB, Target: appA, Data: "something else", Unplanned: true}, chat.AllowOnce, true)
+			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appA, Requester: appB})
+			s.in(1, appA, isc.KindAppResponse, `{"function":"inv_bravo_run","result":"CNRYBbbbbbbbbbb"}`)
+		}, []string{InvCanary}},
+		{"planned flow from an app that never had the canary", func(s *script) {
 			s.spoke(1, alice, appA)
 			s.exec(alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
-			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appA, Target: appB, Data: "something else"}, chat.AllowOnce, true)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appC, Target: appB, Data: "the result of step 1"}, chat.AllowOnce, true)
+			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appC})
 			s.spoke(2, alice, appB)
 			s.exec(alice, appB)
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
 		}, []string{InvCanary}},
+		{"plan approved as a whole", func(s *script) {
+			s.add(&event{kind: evTurnStart, user: alice, text: "go"})
+			p := chat.Prompt{ID: "plan1", User: alice, Kind: kindPlan, Data: "exec: inv_alpha\nexec: inv_bravo\ncollab: inv_alpha → inv_bravo"}
+			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
+			s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowOnce, ok: true})
+			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
+			for _, part := range []state.AuditEvent{{Kind: chat.KindExec, App: appA}, {Kind: chat.KindExec, App: appB}, {Kind: chat.KindCollab, App: appB, Requester: appA}} {
+				part.User, part.Type, part.Decision, part.Detail = alice, "decision", "once", planAuditPrefix+string(alice)
+				s.audit(part)
+			}
+			s.spoke(1, alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
+			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.spoke(2, alice, appB)
+			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
+		}, nil},
+		{"plan prompt decided by another user", func(s *script) {
+			s.add(&event{kind: evTurnStart, user: alice, text: "go"})
+			p := chat.Prompt{ID: "plan2", User: alice, Kind: kindPlan}
+			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
+			s.add(&event{kind: evAnswer, user: bob, prompt: &p, decision: chat.AllowOnce, ok: false})
+			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: bob})
+			s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindExec, App: appA, Decision: "once", Detail: planAuditPrefix + string(bob)})
+			s.spoke(1, alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+		}, []string{InvExec}},
 		{"planned always-grant used for an unplanned call", func(s *script) {
 			s.spoke(1, alice, appA)
 			s.exec(alice, appA)

@@ -48,6 +48,11 @@ func (u *user) Prompt(ctx context.Context, p chat.Prompt) error {
 	default:
 		d = chat.Deny
 	}
+	if p.Kind == kindPlan && u.rng.IntN(100) < 15 {
+		// Decide the plan's parts one by one (a hub with plan prompts
+		// offers it as a fifth choice).
+		d = chat.Decision("review")
+	}
 	late := u.rng.IntN(100) < 6
 	intruder := u.rng.IntN(100) < 15
 	intruderD := chat.Decisions[u.rng.IntN(len(chat.Decisions))]
