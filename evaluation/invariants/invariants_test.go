@@ -23,11 +23,11 @@ func TestMain(m *testing.M) {
 
 // TestEpisodes runs adversarial episodes against the real hub and fails on
 // any violation. SECGPT_INVARIANTS_EPISODES sets how many (CI runs 1000
-// without -race; the default keeps -race runs short).
+// without -race; the default keeps -race runs to a couple of minutes).
 func TestEpisodes(t *testing.T) {
-	n := 40
+	n := 12
 	if testing.Short() {
-		n = 10
+		n = 6
 	}
 	if s := os.Getenv("SECGPT_INVARIANTS_EPISODES"); s != "" {
 		v, err := strconv.Atoi(s)
