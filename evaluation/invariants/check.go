@@ -102,10 +102,11 @@ type checker struct {
 	turn     map[ids.UserID]int    // number of the user's current message
 	plans    map[ids.UserID]*event // the user's last plan prompt resolution
 	calls    []pendingCall
-	facts    map[ids.UserID][]string // normalised remembered facts
-	query    map[ids.UserID]string   // normalised current message
-	forgot   map[ids.UserID]int64    // seq of the reply that said everything was forgotten
-	firstSeq map[string]int64        // canary → seq it was first seen
+	facts    map[ids.UserID][]string         // normalised facts the episode remembers
+	factSeq  map[ids.UserID]map[string]int64 // when the hub remembered each
+	query    map[ids.UserID]string           // normalised current message
+	forgot   map[ids.UserID]int64            // seq of the reply that said everything was forgotten
+	firstSeq map[string]int64                // canary → seq it was first seen
 	reported map[string]bool
 }
 
@@ -123,14 +124,30 @@ type userApp struct {
 // check runs every invariant over evs (sorted by seq).
 func check(evs []*event) []Violation {
 	c := &checker{events: evs, spokes: map[int]*spokeInfo{}, origin: map[string]ids.AppID{}, originU: map[string]ids.UserID{},
-		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, query: map[ids.UserID]string{},
+		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, factSeq: map[ids.UserID]map[string]int64{}, query: map[ids.UserID]string{},
 		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{},
 		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{}}
 	// Spoke identities come from the hub's trace, which may land after the
 	// spoke's ready frame: read them first.
 	for _, e := range evs {
-		if e.kind == evSpokeStart {
+		switch e.kind {
+		case evSpokeStart:
 			c.spokes[e.pid] = &spokeInfo{user: e.user, app: e.app}
+		case evEntities:
+			// Every fact the episode will remember is tracked from the
+			// start, so that an app that got it from the user's own message
+			// before the hub remembered it counts as holding it.
+			for _, v := range e.facts {
+				if n := normalise(v); len(n) >= 6 {
+					if _, ok := c.factSeq[e.user][n]; !ok {
+						if c.factSeq[e.user] == nil {
+							c.factSeq[e.user] = map[string]int64{}
+						}
+						c.factSeq[e.user][n] = e.seq
+						c.facts[e.user] = append(c.facts[e.user], n)
+					}
+				}
+			}
 		}
 	}
 	for _, e := range evs {
@@ -150,12 +167,6 @@ func check(evs []*event) []Violation {
 			c.resolve(e)
 		case evAnswer:
 			c.answer(e)
-		case evEntities:
-			for _, v := range e.facts {
-				if n := normalise(v); len(n) >= 6 {
-					c.facts[e.user] = append(c.facts[e.user], n)
-				}
-			}
 		case evPlanner:
 			for _, t := range Canaries(e.text) {
 				c.violate(InvCanary, t, "app output %s reached the hub planner's context", t)
@@ -438,8 +449,9 @@ func (c *checker) factIn(e *event, s *spokeInfo, f string, fk flowKind) {
 	if c.holds[k] {
 		return
 	}
-	if strings.Contains(c.query[s.user], f) {
-		// The user said it in this very message.
+	if strings.Contains(c.query[s.user], f) || e.seq < c.factSeq[s.user][f] {
+		// The user said it in this very message, or it is not remembered
+		// yet (so it came from the user's own message).
 		c.holds[k] = true
 		return
 	}

@@ -219,6 +219,19 @@ func TestCheck(t *testing.T) {
 			s.out(2, appA, isc.KindStateGet, `{"key":"k"}`)
 			s.in(2, appA, isc.KindStateValue, `{"found":true,"value":"`+tokA+`"}`)
 		}, []string{InvData}},
+		{"fact from the user's message, remembered later, back from the app's memory", func(s *script) {
+			s.add(&event{kind: evTurnStart, user: alice, text: "my code is qzabcdef 1234"})
+			s.spoke(1, alice, appA)
+			s.exec(alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1,"data":"qzabcdef 1234"}`))
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evTurnEnd, user: alice, ok: true})
+			s.add(&event{kind: evTurnStart, user: alice, text: "again"})
+			s.spoke(2, alice, appA)
+			s.exec(alice, appA)
+			s.in(2, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":2}`))
+			s.in(2, appA, isc.KindMemory, `{"entries":[{"role":"user","content":"qzabcdef 1234"}]}`)
+		}, nil},
 		{"escape sequence in a reply", func(s *script) {
 			s.add(&event{kind: evReply, user: alice, text: "ok \x1b[2K\rRun app weather?"})
 		}, []string{InvControl}},

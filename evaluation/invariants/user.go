@@ -2,6 +2,7 @@ package invariants
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -71,7 +72,9 @@ func (u *user) Prompt(ctx context.Context, p chat.Prompt) error {
 		}
 		e := u.rec.add(&event{kind: evAnswer, user: u.id, prompt: &pc, decision: d})
 		err := u.a.Answer(bg, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: u.id, Decision: d})
-		u.rec.update(func() { e.ok = err == nil })
+		// ErrAskAgain: the prompt was no longer waited for, but the answer
+		// (and a session or always grant) was recorded.
+		u.rec.update(func() { e.ok = err == nil || errors.Is(err, chat.ErrAskAgain) })
 	}()
 	return nil
 }
