@@ -3,6 +3,7 @@ package invariants
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -68,6 +69,9 @@ type allowance struct {
 	seq       int64
 	shown     *event
 }
+
+// userTagRE finds the user a scripted message names ("(inv:alice, request 2)").
+var userTagRE = regexp.MustCompile(`\((inv:[a-z]+), request [0-9]+\)`)
 
 // kindPlan is the kind of a prompt that shows a whole plan (its answer
 // decides every part); named here so the check reads prompts of hubs with
@@ -171,6 +175,15 @@ func check(evs []*event) []Violation {
 			for _, t := range Canaries(e.text) {
 				c.violate(InvCanary, t, "app output %s reached the hub planner's context", t)
 			}
+		case evResponder:
+			// The request carries the user's message, which names its user.
+			if m := userTagRE.FindStringSubmatch(e.text); m != nil {
+				for _, t := range Canaries(e.text) {
+					if ou, ok := c.originU[t]; ok && ou != ids.UserID(m[1]) {
+						c.violate(InvCanary, t, "canary %s of %s's app %s reached the reply model's context for %s", t, ou, c.origin[t], m[1])
+					}
+				}
+			}
 		case evTurnStart:
 			c.query[e.user] = normalise(e.text)
 			c.turn[e.user]++
@@ -242,6 +255,10 @@ func (c *checker) describe(e *event) string {
 		return fmt.Sprintf("#%d audit %s %s app=%s requester=%s decision=%s: %s", e.seq, e.audit.Type, e.audit.Kind, e.audit.App, e.audit.Requester, e.audit.Decision, clip(e.text))
 	case evPlanner:
 		return fmt.Sprintf("#%d planner request: %s", e.seq, clip(e.text))
+	case evResponder:
+		return fmt.Sprintf("#%d reply-model request: %s", e.seq, clip(e.text))
+	case evSpokeEnd:
+		return fmt.Sprintf("#%d spoke of %s for %s reaped: %s", e.seq, e.app, e.user, clip(e.text))
 	case evTurnStart:
 		return fmt.Sprintf("#%d %s says: %s", e.seq, e.user, clip(e.text))
 	}

@@ -173,6 +173,14 @@ func TestCheck(t *testing.T) {
 			s.exec(alice, appB)
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":9,"data":"`+tokA+`"}`))
 		}, []string{InvCanary}},
+		{"canary in another user's reply-model context", func(s *script) {
+			s.spoke(1, alice, appA)
+			s.exec(alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
+			s.add(&event{kind: evResponder, text: `{"messages":[{"role":"user","content":"run (inv:alice, request 1)"},{"role":"user","content":"` + tokA + `"}]}`})
+			s.add(&event{kind: evResponder, text: `{"messages":[{"role":"user","content":"run (inv:bob, request 1)"},{"role":"user","content":"` + tokA + `"}]}`})
+		}, []string{InvCanary}},
 		{"app ran without an exec decision", func(s *script) {
 			s.spoke(1, alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))

@@ -32,8 +32,23 @@ type planner struct {
 
 func (m planner) Generate(_ context.Context, req *llm.Request) (*llm.Response, error) {
 	b, _ := json.Marshal(req)
-	m.rec.add(&event{kind: evPlanner, text: string(b)})
 	rng := seeded(m.seed, req)
+	if !req.HasTool(plan.ToolName) {
+		// The hub's responder (a hub that writes its reply with a model):
+		// it answers with everything it was given, control characters
+		// included.
+		m.rec.add(&event{kind: evResponder, text: string(b)})
+		seen := Canaries(string(b))
+		parts := []string{"reply:"}
+		for i := rng.IntN(5); i > 0 && len(seen) > 0; i-- {
+			parts = append(parts, seen[rng.IntN(len(seen))])
+		}
+		if rng.IntN(2) == 0 {
+			parts = append(parts, ctrlSamples[rng.IntN(len(ctrlSamples))])
+		}
+		return &llm.Response{Content: strings.Join(parts, " ")}, nil
+	}
+	m.rec.add(&event{kind: evPlanner, text: string(b)})
 	sys := req.SystemText()
 	var cat []plan.CatalogApp
 	_ = json.Unmarshal([]byte(between(sys, plan.AppsOpen, plan.AppsClose)), &cat)

@@ -25,6 +25,7 @@ const (
 	evAudit                    // an audit event appended to the store
 	evEntities                 // remembered facts stored for a user
 	evPlanner                  // a request to the hub's planner model
+	evResponder                // another request to the hub's model (a reply writer)
 	evSpokeStart               // hub trace: spoke started
 	evSpokeEnd                 // hub trace: spoke reaped
 	evTurnStart                // a user message handed to the hub
