@@ -30,7 +30,10 @@ type Violation struct {
 	Seed      uint64 `json:"seed"`
 	Episode   int    `json:"episode"`
 	Invariant string `json:"invariant"`
-	Detail    string `json:"detail"`
+	// Cause classifies it: the frame kind that carried the data, or what
+	// was shown ("reply", "prompt"), or the check ("no exec decision").
+	Cause  string `json:"cause"`
+	Detail string `json:"detail"`
 	// Path is the route the canary or fact took: every observed event that
 	// carried it, in order.
 	Path []string `json:"path,omitempty"`
@@ -173,14 +176,14 @@ func check(evs []*event) []Violation {
 			c.answer(e)
 		case evPlanner:
 			for _, t := range Canaries(e.text) {
-				c.violate(InvCanary, t, "app output %s reached the hub planner's context", t)
+				c.violate(InvCanary, "planner context", t, "app output %s reached the hub planner's context", t)
 			}
 		case evResponder:
 			// The request carries the user's message, which names its user.
 			if m := userTagRE.FindStringSubmatch(e.text); m != nil {
 				for _, t := range Canaries(e.text) {
 					if ou, ok := c.originU[t]; ok && ou != ids.UserID(m[1]) {
-						c.violate(InvCanary, t, "canary %s of %s's app %s reached the reply model's context for %s", t, ou, c.origin[t], m[1])
+						c.violate(InvCanary, "cross-user reply model", t, "canary %s of %s's app %s reached the reply model's context for %s", t, ou, c.origin[t], m[1])
 					}
 				}
 			}
@@ -197,14 +200,17 @@ func check(evs []*event) []Violation {
 	return c.out
 }
 
-func (c *checker) violate(inv, token, format string, a ...any) {
+// violate records a violation of inv; cause classifies it for the report
+// (the frame kind or what was shown), token is the canary or fact whose
+// path to print.
+func (c *checker) violate(inv, cause, token, format string, a ...any) {
 	d := fmt.Sprintf(format, a...)
 	key := inv + "|" + d
 	if c.reported[key] {
 		return
 	}
 	c.reported[key] = true
-	v := Violation{Invariant: inv, Detail: d}
+	v := Violation{Invariant: inv, Cause: cause, Detail: d}
 	if token != "" {
 		v.Path = c.path(token)
 	}
@@ -385,7 +391,7 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 			return
 		}
 	}
-	c.violate(InvExec, "", "app %s ran for %s (pid %d, #%d) without an allowing exec decision or grant", s.app, s.user, e.pid, e.seq)
+	c.violate(InvExec, "no exec decision", "", "app %s ran for %s (pid %d, #%d) without an allowing exec decision or grant", s.app, s.user, e.pid, e.seq)
 }
 
 // tokenIn checks one canary (token == what to search) entering spoke s.
@@ -395,7 +401,7 @@ func (c *checker) tokenIn(e *event, s *spokeInfo, t, token string, fk flowKind) 
 		return
 	}
 	if ou := c.originU[t]; ou != s.user {
-		c.violate(InvCanary, t, "canary %s of %s's app %s reached app %s of user %s", t, ou, oa, s.app, s.user)
+		c.violate(InvCanary, "cross-user "+string(e.frame), t, "canary %s of %s's app %s reached app %s of user %s", t, ou, oa, s.app, s.user)
 		return
 	}
 	if oa == s.app || c.holds[holdKey{s.user, s.app, t}] {
@@ -407,7 +413,7 @@ func (c *checker) tokenIn(e *event, s *spokeInfo, t, token string, fk flowKind) 
 		return
 	}
 	via := map[flowKind]string{flowNone: "a " + string(e.frame) + " frame (no decision can allow that)", flowPlanned: "a planned step's init", flowUnplanned: "an unplanned call or its answer (" + string(e.frame) + ")"}[fk]
-	c.violate(InvCanary, t, "canary %s of app %s reached app %s (user %s) through %s without an allowing collab decision that showed it", t, oa, s.app, s.user, via)
+	c.violate(InvCanary, string(e.frame), t, "canary %s of app %s reached app %s (user %s) through %s without an allowing collab decision that showed it", t, oa, s.app, s.user, via)
 	c.holds[holdKey{s.user, s.app, t}] = true
 }
 
@@ -481,7 +487,7 @@ func (c *checker) factIn(e *event, s *spokeInfo, f string, fk flowKind) {
 		c.holds[k] = true
 		return
 	}
-	c.violate(InvData, f, "remembered fact %q reached app %s (user %s) in a %s frame without an allowing data decision that showed it", f, s.app, s.user, e.frame)
+	c.violate(InvData, string(e.frame), f, "remembered fact %q reached app %s (user %s) in a %s frame without an allowing data decision that showed it", f, s.app, s.user, e.frame)
 	c.holds[k] = true
 }
 
@@ -499,7 +505,7 @@ func (c *checker) forgotten(e *event, s *spokeInfo) {
 	}
 	for _, t := range Canaries(e.text) {
 		if first, ok := c.firstSeq[t]; ok && first < at {
-			c.violate(InvData, t, "after %s was told everything was forgotten (#%d), app %s's %s still returned %s", s.user, at, s.app, e.frame, t)
+			c.violate(InvData, "forget all", t, "after %s was told everything was forgotten (#%d), app %s's %s still returned %s", s.user, at, s.app, e.frame, t)
 		}
 	}
 }
@@ -514,7 +520,7 @@ func (c *checker) auditedFlow(e *event, s *spokeInfo, kind chat.Kind, token stri
 			return
 		}
 	}
-	c.violate(InvAudit, token, "%s flow into app %s (user %s, #%d) has no audit record", kind, s.app, s.user, e.seq)
+	c.violate(InvAudit, "flow", token, "%s flow into app %s (user %s, #%d) has no audit record", kind, s.app, s.user, e.seq)
 }
 
 // shown checks what reached the conversation: control characters, and
@@ -522,11 +528,11 @@ func (c *checker) auditedFlow(e *event, s *spokeInfo, kind chat.Kind, token stri
 func (c *checker) shown(e *event, what string) {
 	if i := controlAt(e.text); i >= 0 {
 		r := []rune(e.text[i:])[0]
-		c.violate(InvControl, "", "%s to %s contains control character %U unescaped (#%d): %s", what, e.user, r, e.seq, clip(e.text))
+		c.violate(InvControl, what, "", "%s to %s contains control character %U unescaped (#%d): %s", what, e.user, r, e.seq, clip(e.text))
 	}
 	for _, t := range Canaries(e.text) {
 		if ou, ok := c.originU[t]; ok && ou != e.user {
-			c.violate(InvCanary, t, "canary %s of %s's app %s was shown to %s in a %s", t, ou, c.origin[t], e.user, what)
+			c.violate(InvCanary, "cross-user "+what, t, "canary %s of %s's app %s was shown to %s in a %s", t, ou, c.origin[t], e.user, what)
 		}
 	}
 }
@@ -539,7 +545,7 @@ func (c *checker) resolve(e *event) {
 	}
 	inv := map[chat.Kind]string{chat.KindExec: InvExec, chat.KindData: InvData, chat.KindCollab: InvCanary, kindPlan: InvExec}[p.Kind]
 	if e.by != p.User {
-		c.violate(inv, "", "prompt %s for %s was decided %s by %q", p.ID, p.User, e.decision, e.by)
+		c.violate(inv, "decided by another user", "", "prompt %s for %s was decided %s by %q", p.ID, p.User, e.decision, e.by)
 		return
 	}
 	// The decision must be the one the asked user clicked.
@@ -550,7 +556,7 @@ func (c *checker) resolve(e *event) {
 		}
 	}
 	if clicked != e.decision {
-		c.violate(inv, "", "prompt %s resolved %s but %s clicked %q", p.ID, e.decision, p.User, clicked)
+		c.violate(inv, "decision not as clicked", "", "prompt %s resolved %s but %s clicked %q", p.ID, e.decision, p.User, clicked)
 		return
 	}
 	if p.Kind == kindPlan {
@@ -600,7 +606,7 @@ func (c *checker) answer(e *event) {
 	p := e.prompt
 	if e.user != p.User || !e.ok {
 		if e.user != p.User && e.ok {
-			c.violate(InvExec, "", "the click of %s on %s's prompt %s was taken", e.user, p.User, p.ID)
+			c.violate(InvExec, "another user's click taken", "", "the click of %s on %s's prompt %s was taken", e.user, p.User, p.ID)
 		}
 		return
 	}
@@ -628,7 +634,7 @@ func (c *checker) auditDecisions() {
 			}
 		}
 		if !found {
-			c.violate(InvAudit, "", "decision %s on %s prompt %s (%s → %s) is not in the audit log", r.decision, p.Kind, p.ID, p.Requester, p.Target)
+			c.violate(InvAudit, "decision", "", "decision %s on %s prompt %s (%s → %s) is not in the audit log", r.decision, p.Kind, p.ID, p.Requester, p.Target)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -26,10 +28,20 @@ func WriteText(w io.Writer, r Report) error {
 	fmt.Fprintf(w, "violations: %d in %d episodes\n", r.Violations, r.FailedEpisodes)
 	for _, inv := range Invariants {
 		fmt.Fprintf(w, "  %-18s %d\n", inv, r.ByInvariant[inv])
+		var causes []string
+		for k := range r.ByCause {
+			if strings.HasPrefix(k, inv+": ") {
+				causes = append(causes, k)
+			}
+		}
+		sort.Strings(causes)
+		for _, k := range causes {
+			fmt.Fprintf(w, "      %-40s %d\n", strings.TrimPrefix(k, inv+": "), r.ByCause[k])
+		}
 	}
 	for i, v := range r.Reported {
-		fmt.Fprintf(w, "\nviolation %d: %s, seed %d episode %d\n  %s\n  reproduce: secgpt eval invariants --seed %d --episode %d\n",
-			i+1, v.Invariant, v.Seed, v.Episode, v.Detail, v.Seed, v.Episode)
+		fmt.Fprintf(w, "\nviolation %d: %s (%s), seed %d episode %d\n  %s\n  reproduce: secgpt eval invariants --seed %d --episode %d\n",
+			i+1, v.Invariant, v.Cause, v.Seed, v.Episode, v.Detail, v.Seed, v.Episode)
 		if len(v.Path) > 0 {
 			fmt.Fprintln(w, "  path:")
 			for _, p := range v.Path {

@@ -58,6 +58,8 @@ type Report struct {
 	Episodes    int            `json:"episodes"`
 	Violations  int            `json:"violations"`
 	ByInvariant map[string]int `json:"by_invariant"`
+	// ByCause counts violations by invariant and cause.
+	ByCause map[string]int `json:"by_cause"`
 	// Episodes with at least one violation.
 	FailedEpisodes int           `json:"failed_episodes"`
 	Wall           time.Duration `json:"wall_ns"`
@@ -88,7 +90,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Only >= 0 {
 		first, last = o.Only, o.Only+1
 	}
-	rep := Report{Seed: o.Seed, ByInvariant: map[string]int{}}
+	rep := Report{Seed: o.Seed, ByInvariant: map[string]int{}, ByCause: map[string]int{}}
 	for _, inv := range Invariants {
 		rep.ByInvariant[inv] = 0
 	}
@@ -120,6 +122,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				for _, v := range vs {
 					rep.Violations++
 					rep.ByInvariant[v.Invariant]++
+					rep.ByCause[v.Invariant+": "+v.Cause]++
 					if kept[v.Invariant] < o.MaxReported {
 						kept[v.Invariant]++
 						rep.Reported = append(rep.Reported, v)
@@ -157,7 +160,9 @@ func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int, dump fu
 	rec := &recorder{}
 	var vs []Violation
 	add := func(inv, format string, a ...any) {
-		vs = append(vs, Violation{Invariant: inv, Detail: fmt.Sprintf(format, a...)})
+		d := fmt.Sprintf(format, a...)
+		cause, _, _ := strings.Cut(d, ":")
+		vs = append(vs, Violation{Invariant: inv, Cause: cause, Detail: d})
 	}
 
 	installed := append([]ids.AppID(nil), hostileApps...)
