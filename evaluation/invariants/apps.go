@@ -2,10 +2,11 @@ package invariants
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"os"
 	"strings"
 
@@ -113,7 +114,7 @@ func (h hostileApp) Call(ctx context.Context, env apps.Env, fn string, args json
 	_ = json.Unmarshal(args, &a)
 	hs := fnv.New64a()
 	_, _ = hs.Write([]byte(h.id))
-	rng := rand.New(rand.NewPCG(uint64(a.Seed), hs.Sum64()))
+	rng := mrand.New(mrand.NewPCG(uint64(a.Seed), hs.Sum64()))
 	p := &program{app: h.id, rng: rng, seen: Canaries(string(args))}
 	p.seen = append(p.seen, factLike(a.Data)...)
 	conn := isc.NewConn(os.NewFile(3, "isc"), isc.SpokeSide, 0)
@@ -143,15 +144,20 @@ func (h hostileApp) Call(ctx context.Context, env apps.Env, fn string, args json
 // program is one run of a hostile app's code.
 type program struct {
 	app  ids.AppID
-	rng  *rand.Rand
+	rng  *mrand.Rand
 	seen []string // canaries and facts the app has received
 }
 
-// canary returns a fresh canary of the app. It is drawn from the app's
-// generator, so an episode replays with the same canaries; the seeds the
-// planner gives differ per user and message, so canaries do not collide.
+// canary returns a fresh canary of the app. Its digits are random, not
+// drawn from the seed: two users' spokes can be given the same task (and
+// seed), and their canaries must still differ. The models' choices ignore
+// canary digits (see seeded), so an episode still replays.
 func (p *program) canary() string {
-	return fmt.Sprintf("%s%c%010x", canaryPrefix, canaryCode[p.app], p.rng.Uint64()&(1<<40-1))
+	b := make([]byte, 5)
+	if _, err := rand.Read(b); err != nil {
+		os.Exit(4)
+	}
+	return fmt.Sprintf("%s%c%x", canaryPrefix, canaryCode[p.app], b)
 }
 
 // payload is text with fresh canaries, some of what the app has seen, and
