@@ -32,7 +32,7 @@ const (
 var hostileApps = []ids.AppID{appA, appB, appC, appNote}
 
 // canaryCode is the letter a canary of each app carries.
-var canaryCode = map[ids.AppID]byte{appA: 'A', appB: 'B', appC: 'C', appNote: 'N', appThief: 'T'}
+var canaryCode = map[ids.AppID]byte{appA: 'A', appB: 'B', appC: 'C', appNote: 'N', appThief: 'T', probeOwner: 'P', probeClaim: 'Q'}
 
 // appByCode is the reverse of canaryCode.
 func appByCode(c byte) ids.AppID {
@@ -71,23 +71,45 @@ func (h hostileApp) Spec() apps.Spec {
 	return sp
 }
 
-// RegisterApps registers the hostile apps in this process's app registry.
-// The hub process calls it before building an episode's catalog and the
-// spoke process (the same binary re-executed) before running a task: the
-// apps are never installed in a hub unless a catalog names them. Calling it
-// more than once is harmless.
+// RegisterApps registers the hostile apps, the namespace thief included,
+// in this process's app registry. The spoke entry of a binary that runs
+// episodes calls it (bot/main.go, the package's TestMain): a spoke runs
+// whichever app its init names. The hub side registers through Run, which
+// adds the thief only where the catalog would accept it. Calling it more
+// than once is harmless.
 func RegisterApps() {
-	for _, id := range append(append([]ids.AppID(nil), hostileApps...), appThief) {
-		if _, err := apps.New(id); err == nil {
-			continue
-		}
-		id := id
-		ns := ""
-		if id == appThief {
-			ns = string(appA)
-		}
-		apps.Register(id, func() apps.App { return hostileApp{id: id, ns: ns} })
+	registerHubApps()
+	register(appThief, string(appA))
+}
+
+// register adds one hostile app unless it is already there.
+func register(id ids.AppID, ns string) {
+	if _, err := apps.New(id); err == nil {
+		return
 	}
+	apps.Register(id, func() apps.App { return hostileApp{id: id, ns: ns} })
+}
+
+// Two apps that are never installed: the second names the first's state
+// namespace, so a catalog of the second alone shows whether this build's
+// catalog refuses a namespace of another registered app (issue 9 item 4).
+const (
+	probeOwner ids.AppID = "inv_probe_owner"
+	probeClaim ids.AppID = "inv_probe_claim"
+)
+
+// registerHubApps registers the hostile apps a hub installs, and reports
+// whether the namespace thief can be registered too: a build whose catalog
+// refuses a second claimant refuses it even when the thief is only
+// registered, which would make every catalog with inv_alpha fail.
+func registerHubApps() (thief bool) {
+	for _, id := range hostileApps {
+		register(id, "")
+	}
+	register(probeOwner, "")
+	register(probeClaim, string(probeOwner))
+	_, err := apps.NewCatalog([]ids.AppID{probeClaim})
+	return err == nil
 }
 
 // ctrlSamples are control characters and escape sequences an app tries to
