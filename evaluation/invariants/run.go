@@ -47,8 +47,8 @@ type Options struct {
 	// Progress, if set, gets a line every ProgressEvery episodes.
 	Progress      io.Writer
 	ProgressEvery int
-	// MaxReported bounds the violations of each invariant kept in the
-	// report (all are counted).
+	// MaxReported bounds the violations of each invariant and cause kept
+	// in the report (all are counted).
 	MaxReported int
 }
 
@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.Parallel = 1
 	}
 	if o.MaxReported <= 0 {
-		o.MaxReported = 10
+		o.MaxReported = 5
 	}
 	first, last := 0, o.Episodes
 	if o.Only >= 0 {
@@ -126,8 +126,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 					rep.Violations++
 					rep.ByInvariant[v.Invariant]++
 					rep.ByCause[v.Invariant+": "+v.Cause]++
-					if kept[v.Invariant] < o.MaxReported {
-						kept[v.Invariant]++
+					if k := v.Invariant + ": " + v.Cause; kept[k] < o.MaxReported {
+						kept[k]++
 						rep.Reported = append(rep.Reported, v)
 					}
 				}
