@@ -112,6 +112,8 @@ type checker struct {
 	facts    map[ids.UserID][]string         // normalised facts the episode remembers
 	factSeq  map[ids.UserID]map[string]int64 // when the hub remembered each
 	query    map[ids.UserID]string           // normalised current message
+	asked    map[ids.UserID]string           // the user's last request (not a command or "yes")
+	replan   map[ids.UserID]bool             // the last reply offered another plan
 	forgot   map[ids.UserID]int64            // seq of the reply that said everything was forgotten
 	firstSeq map[string]int64                // canary → seq it was first seen
 	reported map[string]bool
@@ -132,7 +134,7 @@ type userApp struct {
 func check(evs []*event) []Violation {
 	c := &checker{events: evs, spokes: map[int]*spokeInfo{}, origin: map[string]ids.AppID{}, originU: map[string]ids.UserID{},
 		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, factSeq: map[ids.UserID]map[string]int64{}, query: map[ids.UserID]string{},
-		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{},
+		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{}, asked: map[ids.UserID]string{}, replan: map[ids.UserID]bool{},
 		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{}}
 	// Spoke identities come from the hub's trace, which may land after the
 	// spoke's ready frame: read them first.
@@ -167,6 +169,7 @@ func check(evs []*event) []Violation {
 			c.shown(e, "prompt")
 		case evReply:
 			c.shown(e, "reply")
+			c.replan[e.user] = strings.Contains(e.text, replanOffer)
 			if strings.HasPrefix(e.text, forgetAllReply) {
 				c.forgot[e.user] = e.seq
 			}
@@ -188,8 +191,7 @@ func check(evs []*event) []Violation {
 				}
 			}
 		case evTurnStart:
-			c.query[e.user] = normalise(e.text)
-			c.turn[e.user]++
+			c.turnStart(e)
 		case evAudit:
 			c.planPart(e)
 		case evTurnEnd:
@@ -489,6 +491,26 @@ func (c *checker) factIn(e *event, s *spokeInfo, f string, fk flowKind) {
 	}
 	c.violate(InvData, string(e.frame), f, "remembered fact %q reached app %s (user %s) in a %s frame without an allowing data decision that showed it", f, s.app, s.user, e.frame)
 	c.holds[k] = true
+}
+
+// replanOffer is in the hub's reply when some steps were denied; a "yes"
+// then runs the same request again with another plan.
+const replanOffer = "Shall I try another plan"
+
+// turnStart notes the user's message. A "yes" to a replan offer is the
+// earlier request again, and what it says counts as said in this message.
+func (c *checker) turnStart(e *event) {
+	c.turn[e.user]++
+	q := e.text
+	switch t := strings.ToLower(strings.Trim(strings.TrimSpace(q), " .!")); {
+	case c.replan[e.user] && (t == "yes" || t == "y" || t == "ok" || t == "sure" || t == "replan" || t == "try again"):
+		q = c.asked[e.user]
+	case strings.HasPrefix(q, "!") || strings.HasPrefix(q, "/"):
+	default:
+		c.asked[e.user] = q
+	}
+	c.replan[e.user] = false
+	c.query[e.user] = normalise(q)
 }
 
 // forgetAllReply starts the hub's reply to "!forget all" when it claims to

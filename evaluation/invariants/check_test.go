@@ -240,6 +240,26 @@ func TestCheck(t *testing.T) {
 			s.in(2, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":2}`))
 			s.in(2, appA, isc.KindMemory, `{"entries":[{"role":"user","content":"qzabcdef 1234"}]}`)
 		}, nil},
+		{"yes to a replan repeats the request that told the fact", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evTurnStart, user: alice, text: "my code is qzabcdef 1234"})
+			s.add(&event{kind: evReply, user: alice, text: "not run. Shall I try another plan without them? Reply \"yes\" or \"no\"."})
+			s.add(&event{kind: evTurnEnd, user: alice, ok: true})
+			s.add(&event{kind: evTurnStart, user: alice, text: "yes"})
+			s.spoke(1, alice, appB)
+			s.exec(alice, appB)
+			s.in(1, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":1,"data":"qzabcdef 1234"}`))
+		}, nil},
+		{"yes without a replan offer is not the earlier request", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evTurnStart, user: alice, text: "my code is qzabcdef 1234"})
+			s.add(&event{kind: evReply, user: alice, text: "done"})
+			s.add(&event{kind: evTurnEnd, user: alice, ok: true})
+			s.add(&event{kind: evTurnStart, user: alice, text: "yes"})
+			s.spoke(1, alice, appB)
+			s.exec(alice, appB)
+			s.in(1, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":1,"data":"qzabcdef 1234"}`))
+		}, []string{InvData}},
 		{"escape sequence in a reply", func(s *script) {
 			s.add(&event{kind: evReply, user: alice, text: "ok \x1b[2K\rRun app weather?"})
 		}, []string{InvControl}},
