@@ -123,7 +123,7 @@ func runInvariants(ctx context.Context, cfg sandboxMode, args []string, out, err
 		fmt.Fprintln(errOut, evalUsage)
 		return 2
 	}
-	sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: bool(cfg), Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
+	sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: bool(cfg), Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 		return 1

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps
@@ -19,9 +20,11 @@ import (
 func main() {
 	// A spoke must confine itself before anything else runs.
 	if sandbox.IsChild() {
-		// The invariant harness's hostile apps exist in spokes only: the
-		// hub installs them only in `secgpt eval invariants` episodes.
-		invariants.RegisterApps()
+		// Only spokes of `secgpt eval invariants` (started as "__spoke
+		// invariants") may run the harness's hostile apps.
+		if slices.Contains(os.Args[1:], invariants.SpokeArg) {
+			invariants.RegisterApps()
+		}
 		os.Exit(spoke.Main(enterSpoke))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -71,10 +71,15 @@ func (h hostileApp) Spec() apps.Spec {
 	return sp
 }
 
+// SpokeArg is the argument after "__spoke" with which a binary's episode
+// spokes are started (sandbox.Config.Args), so that its spoke entry
+// registers the hostile apps in those spokes and in no other.
+const SpokeArg = "invariants"
+
 // RegisterApps registers the hostile apps, the namespace thief included,
 // in this process's app registry. The spoke entry of a binary that runs
-// episodes calls it (bot/main.go, the package's TestMain): a spoke runs
-// whichever app its init names. The hub side registers through Run, which
+// episodes calls it (bot/main.go for spokes started with SpokeArg, the
+// package's TestMain): a spoke runs whichever app its init names. The hub side registers through Run, which
 // adds the thief only where the catalog would accept it. Calling it more
 // than once is harmless.
 func RegisterApps() {
