@@ -1,19 +1,55 @@
+# SecGPT-Go container image. docs/deploy.md has the full story; in short:
+#
 # Build: docker build -t secgpt .
-# Run:   docker run --rm -it --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
-#          -v secgpt-state:/var/lib/secgpt secgpt            (terminal chat)
+# Run:   docker run --rm -it \
+#          --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+#          --security-opt systempaths=unconfined \
+#          -v secgpt-state:/var/lib/secgpt secgpt chat
 #        docker run ... -e SLACK_BOT_TOKEN -e SLACK_APP_TOKEN secgpt slack
-# The sandbox creates namespaces, cgroups and its own seccomp filter for each
-# spoke, which needs SYS_ADMIN in the container (or sandbox.mode: off, knowingly).
+#
+# The bot runs as an unprivileged user (uid 10001) and needs no added
+# capability: each spoke's sandbox is built from an unprivileged user
+# namespace. What the runtime must allow, and why:
+#   seccomp=unconfined     the runtime's default filter refuses clone/unshare
+#                          with namespace flags, mount and Landlock calls; the
+#                          sandbox installs its own, stricter filter in every
+#                          spoke (sandbox/filter_linux.go).
+#   apparmor=unconfined    docker-default denies mount(2), which the spoke
+#                          needs for its read-only root, /tmp and /proc.
+#   systempaths=unconfined the runtime masks parts of /proc; the kernel then
+#                          refuses a fresh procfs mount in the spoke's PID
+#                          namespace (it would reveal what the mask hides).
+# The host kernel must allow unprivileged user namespaces
+# (user.max_user_namespaces > 0; on Ubuntu 24.04 also
+# kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile).
+# `docker run ... secgpt doctor` prints which protections are active.
+
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN go build -trimpath -o /out/secgpt ./bot
+# -tags goolm: end-to-end encryption for Matrix with the pure-Go Olm.
+RUN go build -trimpath -tags goolm -o /out/secgpt ./bot
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 secgpt \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/secgpt --shell /usr/sbin/nologin secgpt \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/secgpt
 COPY --from=build /out/secgpt /usr/local/bin/secgpt
-ENV SECGPT_STORE_PATH=/var/lib/secgpt/secgpt.db
+ENV SECGPT_STORE_PATH=/var/lib/secgpt/secgpt.db \
+    XDG_STATE_HOME=/var/lib/secgpt \
+    SECGPT_LISTEN=:9090 \
+    SECGPT_LOG_FORMAT=json
+USER 10001:10001
+WORKDIR /var/lib/secgpt
 VOLUME /var/lib/secgpt
+# /healthz, /readyz, /metrics (server.listen).
+EXPOSE 9090
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/secgpt", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/secgpt"]
+CMD ["chat"]

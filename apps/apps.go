@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/ids"
 )
@@ -43,6 +44,9 @@ type Spec struct {
 	// Domains are the registrable domains the app may reach through the
 	// hub's egress proxy. None means no network.
 	Domains []string `json:"domains,omitempty"`
+	// Ports are the TCP ports besides 443 the app may reach on its
+	// domains; plain http needs 80 here. None means 443 only.
+	Ports []int `json:"ports,omitempty"`
 	// StateNamespace is the app-state space the app reads and writes; apps
 	// of one vendor that share data (the mail functionalities) name the same.
 	// "" means the app's ID.
@@ -88,6 +92,28 @@ type Env interface {
 	HTTPClient() *http.Client
 }
 
+// Credential is an access token of the user's linked account (a Google
+// account linked with "!connect google"), valid for one invocation. Apps must
+// never log it or put it in a result.
+type Credential struct {
+	// Provider names the account's service ("google").
+	Provider    string
+	AccessToken string
+	// TokenType is "Bearer" when empty.
+	TokenType string
+	Expiry    time.Time
+}
+
+// CredentialEnv is an Env that may carry the user's linked-account
+// credential for this invocation. The hub sets one only for apps the
+// operator lets use that account, and only when the user linked one.
+type CredentialEnv interface {
+	Env
+	// Credential returns the credential for provider, if this invocation
+	// has one.
+	Credential(provider string) (Credential, bool)
+}
+
 // App is an app's implementation.
 type App interface {
 	// Spec describes the app. It must not do I/O.
@@ -101,11 +127,31 @@ type App interface {
 type Constructor func() App
 
 type registry struct {
-	mu   sync.RWMutex // guards apps
+	mu   sync.RWMutex // guards apps and vendors
 	apps map[ids.AppID]Constructor
+	// vendors maps a shared state namespace to the apps of the one vendor
+	// that may use it.
+	vendors map[string][]ids.AppID
 }
 
-var reg = registry{apps: map[ids.AppID]Constructor{}}
+var reg = registry{apps: map[ids.AppID]Constructor{}, vendors: map[string][]ids.AppID{}}
+
+// RegisterVendor declares that the apps in members are one vendor's and
+// share the state namespace ns (the four mail apps share "gmail"). Only
+// they may name ns; NewCatalog refuses any other app that does. It panics on
+// an empty namespace, fewer than two members or a namespace declared twice:
+// these are programming errors found at init.
+func RegisterVendor(ns string, members ...ids.AppID) {
+	if ns == "" || len(members) < 2 {
+		panic(fmt.Sprintf("apps: vendor namespace %q needs a name and at least two apps", ns))
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if _, dup := reg.vendors[ns]; dup {
+		panic(fmt.Sprintf("apps: vendor namespace %q declared twice", ns))
+	}
+	reg.vendors[ns] = slices.Clone(members)
+}
 
 // Register adds an app. It panics on an invalid or duplicate ID: these are
 // programming errors found at init.
@@ -159,15 +205,20 @@ type Catalog struct {
 }
 
 // NewCatalog builds the apps named in installed. Functionality names must be
-// unique across the catalog.
+// unique across the catalog, and every state namespace has one owner (see
+// checkNamespace).
 func NewCatalog(installed []ids.AppID) (*Catalog, error) {
 	c := &Catalog{apps: map[ids.AppID]App{}, fns: map[string]ids.AppID{}}
+	owners := map[string]ids.AppID{}
 	for _, id := range installed {
 		if _, dup := c.apps[id]; dup {
 			continue
 		}
 		a, err := New(id)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkNamespace(a.Spec(), owners); err != nil {
 			return nil, err
 		}
 		c.apps[id] = a
@@ -180,6 +231,49 @@ func NewCatalog(installed []ids.AppID) (*Catalog, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkNamespace refuses an app whose state namespace belongs to someone
+// else. A namespace is the state of every user of its apps, and a spoke
+// reaches it with nothing more than its own exec grant, so naming another
+// app's namespace would read that app's data. A namespace belongs to the
+// vendor set that declared it (RegisterVendor), or else to the registered
+// app whose ID it is, or else to the one app that names it; a registered app
+// that is not installed still counts, since it may have left data there.
+// owners records the first claimant of each namespace so far.
+func checkNamespace(sp Spec, owners map[string]ids.AppID) error {
+	ns := sp.Namespace()
+	reg.mu.RLock()
+	members, vendor := reg.vendors[ns]
+	_, isApp := reg.apps[ids.AppID(ns)]
+	var others []Constructor
+	for id, c := range reg.apps {
+		if id != sp.ID {
+			others = append(others, c)
+		}
+	}
+	reg.mu.RUnlock()
+	switch {
+	case vendor:
+		if !slices.Contains(members, sp.ID) {
+			return fmt.Errorf("apps: %s claims state namespace %q, which belongs to the vendor set %v", sp.ID, ns, members)
+		}
+		return nil
+	case isApp && ids.AppID(ns) != sp.ID:
+		return fmt.Errorf("apps: %s claims state namespace %q, which belongs to app %s", sp.ID, ns, ns)
+	}
+	// A registered app that is not installed today may have left data in
+	// its namespace; it still owns it. (Constructors have no side effects.)
+	for _, c := range others {
+		if o := c().Spec(); o.Namespace() == ns {
+			return fmt.Errorf("apps: state namespace %q claimed by both %s and %s (only apps declared as one vendor's with apps.RegisterVendor may share one)", ns, o.ID, sp.ID)
+		}
+	}
+	if first, ok := owners[ns]; ok && first != sp.ID {
+		return fmt.Errorf("apps: state namespace %q claimed by both %s and %s (only apps declared as one vendor's with apps.RegisterVendor may share one)", ns, first, sp.ID)
+	}
+	owners[ns] = sp.ID
+	return nil
 }
 
 // IDs lists installed apps in install order.

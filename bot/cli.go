@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/secgpt-go/secgpt/adapters/stdin"
 	"github.com/secgpt-go/secgpt/config"
@@ -26,7 +25,8 @@ Commands:
   eval        run the evaluation: "eval case-studies [--json]" or "eval relational [--json] [--runs N] [--grants once|always]"
   doctor      report which sandbox protections are active here [--json]
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
-  config      print the effective configuration (secrets masked)
+  config      print the effective configuration as YAML (secrets masked)
+  healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
   help        show this help
 
 Global flags:
@@ -36,6 +36,7 @@ type globals struct {
 	configPath string
 	vanilla    bool
 	logLevel   string
+	logFormat  string
 	user       string
 }
 
@@ -46,11 +47,19 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	fs.StringVar(&g.configPath, "config", os.Getenv("SECGPT_CONFIG"), "YAML config `file` (env SECGPT_CONFIG); without one, embedded defaults")
 	fs.BoolVar(&g.vanilla, "vanilla", false, "run VanillaGPT, the non-isolated baseline, instead of the hub (unsafe; for comparison)")
 	fs.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (overrides log.level)")
+	fs.StringVar(&g.logFormat, "log-format", "", "log format on stderr: text or json (overrides log.format; json turns every stderr line into JSON)")
 	fs.StringVar(&g.user, "user", os.Getenv("USER"), "terminal user `name` (chat only; the SecGPT user is terminal:NAME)")
 	fs.Usage = func() {
 		fmt.Fprint(errOut, usage)
 		fs.PrintDefaults()
 		fmt.Fprintln(errOut, "\nConfiguration keys and environment variables are listed in README.md.")
+	}
+	if os.Getenv("SECGPT_LOG_FORMAT") == "json" {
+		// Known before the config is read, so even its errors are JSON.
+		jl := newJSONLines(errOut)
+		defer jl.Flush()
+		errOut = jl
+		fs.SetOutput(errOut)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -71,12 +80,22 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		fmt.Fprintln(errOut, "secgpt:", err)
 		return 2
 	}
-	if g.logLevel != "" {
-		cfg.Log.Level = g.logLevel
+	if g.logLevel != "" || g.logFormat != "" {
+		if g.logLevel != "" {
+			cfg.Log.Level = g.logLevel
+		}
+		if g.logFormat != "" {
+			cfg.Log.Format = g.logFormat
+		}
 		if err := cfg.Validate(); err != nil {
-			fmt.Fprintln(errOut, "secgpt: --log-level:", err)
+			fmt.Fprintln(errOut, "secgpt: --log-level/--log-format:", err)
 			return 2
 		}
+	}
+	if _, already := errOut.(*jsonLines); cfg.Log.Format == "json" && !already {
+		jl := newJSONLines(errOut)
+		defer jl.Flush()
+		errOut = jl
 	}
 	if g.vanilla {
 		cfg.Hub.Vanilla = true
@@ -96,7 +115,9 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	case "audit":
 		return runAudit(ctx, cfg, rest, out, errOut, log)
 	case "config":
-		return printConfig(cfg, out)
+		return printConfig(cfg, out, errOut)
+	case "healthcheck":
+		return runHealthcheck(ctx, cfg, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
 	return 2
@@ -132,27 +153,14 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 	return 0
 }
 
-func printConfig(cfg config.Config, out io.Writer) int {
-	mask := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "***"
+// printConfig prints the effective configuration as YAML, every secret
+// masked (config.Masked): the output is a valid config file.
+func printConfig(cfg config.Config, out, errOut io.Writer) int {
+	b, err := cfg.YAML()
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt config:", err)
+		return 1
 	}
-	cfg.Model.APIKey = mask(cfg.Model.APIKey)
-	cfg.Slack.BotToken = mask(cfg.Slack.BotToken)
-	cfg.Slack.AppToken = mask(cfg.Slack.AppToken)
-	cfg.Matrix.Password = mask(cfg.Matrix.Password)
-	cfg.Matrix.AccessToken = mask(cfg.Matrix.AccessToken)
-	cfg.Matrix.PickleKey = mask(cfg.Matrix.PickleKey)
-	// App settings may hold OAuth tokens or client secrets: show only which
-	// apps have settings.
-	for id := range cfg.Apps.Settings {
-		cfg.Apps.Settings[id] = "***"
-	}
-	if i := strings.Index(cfg.Store.RedisURL, "@"); i > 0 {
-		cfg.Store.RedisURL = "redis://***" + cfg.Store.RedisURL[i:]
-	}
-	fmt.Fprintf(out, "%+v\n", cfg)
+	_, _ = out.Write(b)
 	return 0
 }

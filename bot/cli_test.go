@@ -52,7 +52,7 @@ func TestCLI(t *testing.T) {
 		{name: "env error names the key", env: map[string]string{"SECGPT_SANDBOX": "maybe"}, wantCode: 2, wantErr: []string{"sandbox.mode"}},
 		{name: "unknown app", env: map[string]string{"SECGPT_APPS": "quick_ride,nosuch"}, wantCode: 1, wantErr: []string{"apps.installed[1]", "nosuch"}},
 		{name: "missing api key", env: map[string]string{"SECGPT_MODEL_PROVIDER": "openai", "SECGPT_MODEL": "gpt-4o-mini"}, wantCode: 2, wantErr: []string{"model.api_key"}},
-		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret"}, wantCode: 0, wantOut: []string{"BotToken:***"}},
+		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret"}, wantCode: 0, wantOut: []string{"bot_token: '***'"}},
 		{name: "chat on embedded defaults", stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", wantCode: 0,
 			wantOut: []string{"model:   offline demo model", "store:   bolt file", "[permission] Run app quick_ride", "$57.00"}},
 		{name: "vanilla chat", args: []string{"--vanilla"}, stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n", wantCode: 0,
@@ -61,6 +61,11 @@ func TestCLI(t *testing.T) {
 		{name: "audit bad kind", args: []string{"audit", "--kind", "root"}, wantCode: 2, wantErr: []string{"--kind"}},
 		{name: "doctor json", args: []string{"doctor", "--json"}, wantCode: 0, wantOut: []string{"{"}},
 		{name: "eval usage", args: []string{"eval"}, wantCode: 2, wantErr: []string{"usage: secgpt eval case-studies"}},
+		{name: "connect google on the terminal: loopback callback", stdin: "!connect google\n", wantCode: 0,
+			env:     map[string]string{"SECGPT_GOOGLE_CLIENT_ID": "c1", "SECGPT_GOOGLE_TOKEN_KEY": "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="},
+			wantOut: []string{"https://accounts.google.com/o/oauth2/auth?", "client_id=c1", "code_challenge_method=S256", "redirect_uri=http%3A%2F%2F127.0.0.1%3A"}},
+		{name: "connect google not set up", stdin: "!connect google\n", wantCode: 0, wantOut: []string{"not set up"}},
+		{name: "google token key unreadable", env: map[string]string{"SECGPT_GOOGLE_CLIENT_ID": "c1", "SECGPT_GOOGLE_TOKEN_KEY": "short"}, wantCode: 1, wantErr: []string{"google.token_key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,8 +119,12 @@ func TestConfigMasksAppSettings(t *testing.T) {
 	if err := os.WriteFile(path, []byte("apps:\n  settings:\n    search_gmail: {backend: gmail, access_token: ya29.secret}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "", nil, "--config", path, "config")
+	env := map[string]string{"SECGPT_GOOGLE_CLIENT_ID": "client-id-1", "SECGPT_GOOGLE_CLIENT_SECRET": "GOCSPX-secret", "SECGPT_GOOGLE_TOKEN_KEY": "sealing-key-1"}
+	code, out, errOut := runCLI(t, "", env, "--config", path, "config")
 	if code != 0 || strings.Contains(out, "ya29.secret") || !strings.Contains(out, "search_gmail") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if strings.Contains(out, "GOCSPX-secret") || strings.Contains(out, "sealing-key-1") || !strings.Contains(out, "client-id-1") {
+		t.Fatalf("google secrets not masked: %q", out)
 	}
 }

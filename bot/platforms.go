@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
 	"github.com/secgpt-go/secgpt/adapters/slack"
@@ -38,13 +39,14 @@ func runSlack(ctx context.Context, cfg config.Config, args []string, errOut io.W
 		return 1
 	}
 	defer d.Close()
-	fmt.Fprint(errOut, d.Banner())
+	printBanner(errOut, cfg.Log.Format, log, d)
 	a, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL}, d.Assistant, log)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt slack:", err)
 		return 2
 	}
-	if err := serve(ctx, d, a.Run); err != nil {
+	run := d.platformReady("slack", a, a.Run)
+	if err := serve(ctx, d, run); err != nil {
 		fmt.Fprintln(errOut, "secgpt slack:", err)
 		return 1
 	}
@@ -69,7 +71,7 @@ func runMatrix(ctx context.Context, cfg config.Config, args []string, out, errOu
 		return 1
 	}
 	defer d.Close()
-	fmt.Fprint(errOut, d.Banner())
+	printBanner(errOut, cfg.Log.Format, log, d)
 	a, err := matrix.New(matrix.Config{
 		Homeserver: m.Homeserver, UserID: m.UserID, Password: m.Password, AccessToken: m.AccessToken, DeviceID: m.DeviceID,
 		StateDir: dir, AllowUsers: m.AllowUsers, AllowServers: m.AllowServers, CommandPrefix: m.CommandPrefix,
@@ -89,9 +91,46 @@ func runMatrix(ctx context.Context, cfg config.Config, args []string, out, errOu
 		fmt.Fprintln(out, key)
 		return 0
 	}
-	if err := serve(ctx, d, a.Run); err != nil {
+	run := d.platformReady("matrix", a, a.Run)
+	if err := serve(ctx, d, run); err != nil {
 		fmt.Fprintln(errOut, "secgpt matrix:", err)
 		return 1
 	}
 	return 0
+}
+
+// readier is an adapter that says when it is connected (Matrix: logged in
+// and first sync done).
+type readier interface {
+	Ready() <-chan struct{}
+}
+
+// platformReady adds the platform's /readyz check, when the listener is on,
+// and returns run wrapped so the check fails once run has returned. An
+// adapter without Ready counts as ready while its loop runs.
+func (d *deployment) platformReady(name string, adapter any, run func(context.Context) error) func(context.Context) error {
+	if d.Server == nil {
+		return run
+	}
+	var running atomic.Bool
+	ready, _ := adapter.(readier)
+	d.Server.AddCheck(name, func(context.Context) error {
+		if !running.Load() {
+			return fmt.Errorf("%s adapter is not running", name)
+		}
+		if ready == nil {
+			return nil
+		}
+		select {
+		case <-ready.Ready():
+			return nil
+		default:
+			return fmt.Errorf("%s adapter is not connected yet", name)
+		}
+	})
+	return func(ctx context.Context) error {
+		running.Store(true)
+		defer running.Store(false)
+		return run(ctx)
+	}
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +20,10 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/llm/provider"
+	"github.com/secgpt-go/secgpt/core/metrics"
+	"github.com/secgpt-go/secgpt/core/server"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/state/auditsock"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/vanilla"
@@ -35,8 +40,18 @@ type deployment struct {
 	apps      []ids.AppID
 	vanilla   bool
 	closers   []func() error
+	log       *slog.Logger
 	// heartbeat, with several replicas, keeps this replica's liveness key.
 	heartbeat func(ctx context.Context)
+	// metrics is nil unless server.listen is set.
+	metrics *metrics.Metrics
+	// Server is the HTTP listener (server.listen), nil when off. Mount
+	// more handlers (an OAuth callback) with Server.Handle before Run.
+	Server *server.Server
+	// listener is bound in build, so a taken port fails at start.
+	listener net.Listener
+	// auditLn serves `secgpt audit` while this process holds the bolt file.
+	auditLn net.Listener
 }
 
 func (d *deployment) Close() {
@@ -49,6 +64,20 @@ func (d *deployment) Close() {
 func (d *deployment) Run(ctx context.Context) error {
 	if d.heartbeat != nil {
 		go d.heartbeat(ctx)
+	}
+	if ln := d.auditLn; ln != nil {
+		go func() {
+			if err := auditsock.Serve(ctx, ln, d.Store, d.log); err != nil {
+				d.log.Error("audit socket", "err", err)
+			}
+		}()
+	}
+	if ln := d.listener; d.Server != nil && ln != nil {
+		go func() {
+			if err := d.Server.Serve(ctx, ln); err != nil {
+				d.log.Error("http listener", "err", err)
+			}
+		}()
 	}
 	if d.hub == nil {
 		<-ctx.Done()
@@ -91,16 +120,61 @@ func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
 	}
 }
 
-func newModel(ctx context.Context, cfg config.Config) (llm.Model, string, error) {
+func newModel(ctx context.Context, cfg config.Config, met *metrics.Metrics) (llm.Model, string, error) {
 	if cfg.Model.Provider == "offline" {
-		return offline.Model{}, offline.Name, nil
+		return met.Model(offline.Model{}), offline.Name, nil
 	}
-	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D()}
+	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D(),
+		Retries: modelRetries(cfg.Model.Retries), APIVersion: cfg.Model.APIVersion, Region: cfg.Model.Region}
+	if met != nil {
+		pc.OnRetry = met.ModelRetry
+	}
 	m, err := provider.New(ctx, pc)
 	if err != nil {
 		return nil, "", fmt.Errorf("model: %w", err)
 	}
-	return m, provider.Describe(pc), nil
+	return met.Model(m), provider.Describe(pc), nil
+}
+
+// newServer prepares the HTTP listener when server.listen is set: metrics,
+// /readyz's store check, and the bound port (so a taken port fails at
+// start, not in the background).
+func (d *deployment) newServer(ctx context.Context, cfg config.Config, st state.Store) error {
+	if cfg.Server.Listen == "" {
+		return nil
+	}
+	srv, err := server.New(server.Options{Addr: cfg.Server.Listen, Metrics: d.metrics.Handler(), Logger: d.log})
+	if err != nil {
+		return err
+	}
+	srv.AddCheck("store", func(ctx context.Context) error {
+		// A read of a user that does not exist: one round trip to Redis or
+		// one bolt read transaction.
+		_, err := st.Entities(ctx, "readyz:probe")
+		if errors.Is(err, state.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen: %w", err)
+	}
+	d.Server, d.listener = srv, ln
+	// Serve closes it when Run's context ends; this covers a deployment
+	// that never ran. A second Close is harmless.
+	d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
+	return nil
+}
+
+// modelRetries maps model.retries (0: never) to provider.Config.Retries
+// (0: the default, negative: never).
+func modelRetries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func installedApps(cfg config.Config) ([]ids.AppID, error) {
@@ -123,7 +197,10 @@ func installedApps(cfg config.Config) ([]ids.AppID, error) {
 
 // build wires a deployment from the config.
 func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deployment, error) {
-	d := &deployment{vanilla: cfg.Hub.Vanilla}
+	d := &deployment{vanilla: cfg.Hub.Vanilla, log: log}
+	if cfg.Server.Listen != "" {
+		d.metrics = metrics.New()
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -147,7 +224,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	for id, raw := range settings {
 		appCfg[ids.AppID(id)] = raw
 	}
-	model, desc, err := newModel(ctx, cfg)
+	model, desc, err := newModel(ctx, cfg, d.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -156,15 +233,33 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	if err != nil {
 		return nil, err
 	}
-	d.Store = st
 	d.closers = append(d.closers, st.Close)
+	rawStore := st
+	st = d.metrics.Store(st)
+	d.Store = st
+	if err := d.newServer(ctx, cfg, st); err != nil {
+		return nil, err
+	}
+	if _, isBolt := rawStore.(*bolt.Store); isBolt {
+		// Other processes cannot open the locked file; `secgpt audit`
+		// asks here instead. Without the socket only audit is affected.
+		ln, err := auditsock.Listen(auditsock.Path(cfg.Store.Path))
+		if err != nil {
+			log.Warn("secgpt audit will not work while this bot runs", "err", err)
+		} else {
+			d.auditLn = ln
+			// Serve closes it when Run's context ends; this covers a
+			// deployment that never ran. A second Close is harmless.
+			d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
+		}
+	}
 
 	if cfg.Hub.Vanilla {
 		v, err := vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, AppConfig: appCfg, MaxSteps: cfg.Hub.MaxSpokeSteps, Logger: log})
 		if err != nil {
 			return nil, err
 		}
-		d.Assistant = v
+		d.Assistant = d.metrics.Assistant(v)
 		d.sandbox = "none (VanillaGPT runs every app in its own process)"
 		ok = true
 		return d, nil
@@ -192,7 +287,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
-	if rs, ok := st.(*redis.Store); ok {
+	if rs, ok := rawStore.(*redis.Store); ok {
 		relay = rs.Relay(redis.RelayOptions{Logger: log})
 		if replicaID == "" {
 			host, _ := os.Hostname()
@@ -202,22 +297,37 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		d.sandbox += "; replica " + replicaID
 	}
 	ho := hub.Options{
-		Store: st, Catalog: cat, Model: model, Spawner: sp, AppConfig: appCfg,
+		Store: st, Catalog: cat, Model: model, Spawner: d.metrics.Spawner(sp), AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
 		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
+		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
+	}
+	if d.metrics != nil {
+		ho.Trace = func(e hub.TraceEvent) {
+			// The hub reports a kill reason only for spokes that ended
+			// without an answer.
+			if e.Type == "spoke_end" && e.Detail != "" {
+				d.metrics.SpokeKilled(e.Detail)
+			}
+		}
 	}
 	if relay != nil {
 		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
+	}
+	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
+		return nil, err
+	} else if g != nil {
+		ho.Accounts = g
 	}
 	h, err := hub.New(ho)
 	if err != nil {
 		return nil, err
 	}
 	d.hub = h
-	d.Assistant = h
+	d.Assistant = d.metrics.Assistant(h)
 	ok = true
 	return d, nil
 }

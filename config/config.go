@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +32,16 @@ type Config struct {
 	Slack       Slack       `yaml:"slack"`
 	Matrix      Matrix      `yaml:"matrix"`
 	Log         Log         `yaml:"log"`
+	Server      Server      `yaml:"server"`
+	Google      Google      `yaml:"google"`
+}
+
+// Server configures the optional HTTP listener: /healthz, /readyz,
+// /metrics and handlers other parts of the bot mount (OAuth callbacks).
+type Server struct {
+	// Listen is host:port, e.g. "127.0.0.1:9090"; empty (default) means no
+	// listener.
+	Listen string `yaml:"listen"`
 }
 
 // Model selects the LLM.
@@ -40,6 +52,14 @@ type Model struct {
 	BaseURL  string   `yaml:"base_url"`
 	APIKey   string   `yaml:"api_key"`
 	Timeout  Duration `yaml:"timeout"`
+	// Retries: how often a call that failed with 429, 5xx or a connection
+	// error is sent again, within Timeout; 0 never.
+	Retries int `yaml:"retries"`
+	// APIVersion is Azure OpenAI's api-version (provider azure only).
+	APIVersion string `yaml:"api_version"`
+	// Region is the AWS region (provider bedrock only); empty means the
+	// AWS SDK's own (AWS_REGION, shared config).
+	Region string `yaml:"region"`
 }
 
 // Store selects where state lives.
@@ -102,6 +122,11 @@ type Hub struct {
 	MaxFrame Size `yaml:"max_frame"`
 	// ReplicaID names this replica when several share a Redis store.
 	ReplicaID string `yaml:"replica_id"`
+	// StateQuotaKeys bounds the app-state keys of one (user, namespace).
+	StateQuotaKeys int `yaml:"state_quota_keys"`
+	// StateQuotaBytes bounds the app-state bytes (keys and values) of one
+	// (user, namespace), e.g. "8MiB".
+	StateQuotaBytes Size `yaml:"state_quota_bytes"`
 }
 
 // Slack configures the Slack adapter.
@@ -140,6 +165,29 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format: text (default) or json.
 	Format string `yaml:"format"`
+}
+
+// Google is the OAuth client that lets chat users link their Google account
+// ("!connect google"); empty ClientID turns the commands off.
+type Google struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// RedirectBaseURL is the bot's public base URL: Google sends the
+	// browser back to RedirectBaseURL + /oauth/google/callback. Empty means
+	// a loopback listener (the terminal's flow: the browser runs on this
+	// machine).
+	RedirectBaseURL string `yaml:"redirect_base_url"`
+	// LoopbackAddr is the loopback listener's address (default
+	// 127.0.0.1 on a free port).
+	LoopbackAddr string `yaml:"loopback_addr"`
+	// TokenKey seals the stored tokens: 32 bytes as base64 or hex.
+	TokenKey string `yaml:"token_key"`
+	// Apps may receive a linked user's access token. Empty means the mail
+	// and drive apps whose backend is Google's.
+	Apps []string `yaml:"apps"`
+	// Scopes requested at consent; empty means gmail.modify and
+	// drive.readonly.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Duration is a time.Duration written as "90s", "2m".
@@ -195,11 +243,11 @@ func ParseSize(s string) (int64, error) {
 // the user's state directory, every built-in app, sandbox on.
 func Default() Config {
 	return Config{
-		Model:       Model{Provider: "offline", Timeout: Duration(60 * time.Second)},
+		Model:       Model{Provider: "offline", Timeout: Duration(2 * time.Minute), Retries: 3},
 		Store:       Store{Backend: "bolt", Path: defaultStatePath(), Namespace: "secgpt"},
 		Permissions: Permissions{PromptTimeout: Duration(2 * time.Minute), SessionIdle: Duration(30 * time.Minute)},
 		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2},
-		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20},
+		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20, StateQuotaKeys: 1000, StateQuotaBytes: 8 << 20},
 		Matrix:      Matrix{CommandPrefix: "!secgpt"},
 		Log:         Log{Level: "info", Format: "text"},
 	}
@@ -250,7 +298,7 @@ func Parse(b []byte, c *Config) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return err
+		return keyedError(b, err)
 	}
 	return nil
 }
@@ -281,6 +329,13 @@ var Env = []struct{ Name, Key string }{
 	{"MATRIX_ACCESS_TOKEN", "matrix.access_token"},
 	{"MATRIX_PICKLE_KEY", "matrix.pickle_key"},
 	{"MATRIX_RECOVERY_KEY", "matrix.recovery_key"},
+	{"SECGPT_MODEL_REGION", "model.region"},
+	{"SECGPT_LISTEN", "server.listen"},
+	{"SECGPT_LOG_FORMAT", "log.format"},
+	{"SECGPT_GOOGLE_CLIENT_ID", "google.client_id"},
+	{"SECGPT_GOOGLE_CLIENT_SECRET", "google.client_secret"},
+	{"SECGPT_GOOGLE_REDIRECT_BASE_URL", "google.redirect_base_url"},
+	{"SECGPT_GOOGLE_TOKEN_KEY", "google.token_key"},
 	{"SECGPT_CONFIG", "the config file (same as --config)"},
 }
 
@@ -330,6 +385,13 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("MATRIX_ACCESS_TOKEN", &c.Matrix.AccessToken)
 	set("MATRIX_PICKLE_KEY", &c.Matrix.PickleKey)
 	set("MATRIX_RECOVERY_KEY", &c.Matrix.RecoveryKey)
+	set("SECGPT_MODEL_REGION", &c.Model.Region)
+	set("SECGPT_LISTEN", &c.Server.Listen)
+	set("SECGPT_LOG_FORMAT", &c.Log.Format)
+	set("SECGPT_GOOGLE_CLIENT_ID", &c.Google.ClientID)
+	set("SECGPT_GOOGLE_CLIENT_SECRET", &c.Google.ClientSecret)
+	set("SECGPT_GOOGLE_REDIRECT_BASE_URL", &c.Google.RedirectBaseURL)
+	set("SECGPT_GOOGLE_TOKEN_KEY", &c.Google.TokenKey)
 	return nil
 }
 
@@ -345,6 +407,20 @@ func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Msg }
 func (c *Config) Validate() error {
 	switch c.Model.Provider {
 	case "offline":
+	case "bedrock":
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty: for bedrock a Claude model id, e.g. anthropic.claude-3-5-sonnet-20240620-v1:0 (set SECGPT_MODEL)"}
+		}
+	case "azure":
+		if c.Model.BaseURL == "" {
+			return &KeyError{"model.base_url", "the azure provider needs the resource endpoint, e.g. https://NAME.openai.azure.com"}
+		}
+		if c.Model.APIKey == "" {
+			return &KeyError{"model.api_key", "the azure provider needs an API key (set SECGPT_MODEL_API_KEY)"}
+		}
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty: for azure it is the deployment name (set SECGPT_MODEL)"}
+		}
 	case "openai", "anthropic":
 		if c.Model.APIKey == "" && c.Model.BaseURL == "" {
 			return &KeyError{"model.api_key", fmt.Sprintf("the %s provider needs an API key (set SECGPT_MODEL_API_KEY) or a base_url of a server that needs none", c.Model.Provider)}
@@ -357,7 +433,13 @@ func (c *Config) Validate() error {
 			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. llama3.1)"}
 		}
 	default:
-		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, anthropic or ollama)", c.Model.Provider)}
+		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, azure, anthropic, bedrock or ollama)", c.Model.Provider)}
+	}
+	if c.Model.Retries < 0 || c.Model.Retries > 10 {
+		return &KeyError{"model.retries", "must be between 0 and 10"}
+	}
+	if c.Model.Timeout < 0 {
+		return &KeyError{"model.timeout", "must not be negative"}
 	}
 	switch c.Store.Backend {
 	case "bolt":
@@ -391,6 +473,12 @@ func (c *Config) Validate() error {
 	if c.Hub.MaxSpokeSteps < 0 || c.Hub.MaxSpokeSteps > 64 {
 		return &KeyError{"hub.max_spoke_steps", "must be between 1 and 64"}
 	}
+	if c.Hub.StateQuotaKeys < 0 || c.Hub.StateQuotaKeys > 1_000_000 {
+		return &KeyError{"hub.state_quota_keys", "must be between 1 and 1000000 (0: the default)"}
+	}
+	if c.Hub.StateQuotaBytes < 0 || c.Hub.StateQuotaBytes > 1<<30 {
+		return &KeyError{"hub.state_quota_bytes", "must be between 1 byte and 1GiB (0: the default)"}
+	}
 	if c.Hub.MaxFrame != 0 && (c.Hub.MaxFrame < 4<<10 || c.Hub.MaxFrame > 64<<20) {
 		return &KeyError{"hub.max_frame", "must be between 4KiB and 64MiB"}
 	}
@@ -408,6 +496,27 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return &KeyError{"log.format", fmt.Sprintf("%q is neither text nor json", c.Log.Format)}
+	}
+	if c.Server.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
+			return &KeyError{"server.listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9090 or :9090)", c.Server.Listen)}
+		}
+	}
+	return c.Google.validate()
+}
+
+func (g *Google) validate() error {
+	if g.ClientID == "" {
+		return nil
+	}
+	if g.TokenKey == "" {
+		return &KeyError{"google.token_key", "is empty: linked tokens are stored sealed with it (set SECGPT_GOOGLE_TOKEN_KEY; generate one with: openssl rand -base64 32)"}
+	}
+	if g.RedirectBaseURL != "" {
+		u, err := url.Parse(g.RedirectBaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &KeyError{"google.redirect_base_url", fmt.Sprintf("%q is not an absolute http(s) URL without query", g.RedirectBaseURL)}
+		}
 	}
 	return nil
 }

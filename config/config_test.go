@@ -56,6 +56,21 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "tiny memory", yaml: "sandbox:\n  memory: 1MiB\n", wantKey: "sandbox.memory"},
 		{name: "bad size", yaml: "sandbox:\n  memory: lots\n", wantKey: "not a size"},
+		{name: "google from env", env: map[string]string{"SECGPT_GOOGLE_CLIENT_ID": "c", "SECGPT_GOOGLE_CLIENT_SECRET": "s", "SECGPT_GOOGLE_TOKEN_KEY": "k", "SECGPT_GOOGLE_REDIRECT_BASE_URL": "https://bot.example"},
+			check: func(t *testing.T, c Config) {
+				if g := c.Google; g.ClientID != "c" || g.ClientSecret != "s" || g.TokenKey != "k" || g.RedirectBaseURL != "https://bot.example" {
+					t.Fatalf("google = %+v", g)
+				}
+			}},
+		{name: "google file values", yaml: "google:\n  client_id: c\n  token_key: k\n  apps: [search_gmail]\n  loopback_addr: 127.0.0.1:8765\n",
+			check: func(t *testing.T, c Config) {
+				if g := c.Google; len(g.Apps) != 1 || g.LoopbackAddr != "127.0.0.1:8765" {
+					t.Fatalf("google = %+v", g)
+				}
+			}},
+		{name: "google without token key", yaml: "google:\n  client_id: c\n", wantKey: "google.token_key"},
+		{name: "google relative redirect", yaml: "google:\n  client_id: c\n  token_key: k\n  redirect_base_url: bot.example\n", wantKey: "google.redirect_base_url"},
+		{name: "google key alone is fine", yaml: "google:\n  token_key: k\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

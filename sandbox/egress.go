@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +34,8 @@ var ErrNoEgress = errors.New("sandbox: this app declared no network domains, so 
 const (
 	maxEgressConns   = 16       // concurrent connections one spoke may hold open
 	maxEgressRequest = 16 << 20 // bytes of one plain-HTTP request (headers and body)
+	maxEgressHeader  = 64 << 10 // bytes of one request's line and headers
+	httpsPort        = 443      // always allowed; other ports only when declared
 	egressIdle       = 2 * time.Minute
 )
 
@@ -42,6 +46,7 @@ const (
 type egressProxy struct {
 	app      string
 	declared []string // registrable domains the app declared
+	ports    []int    // ports besides 443 the app declared
 	dial     DialFunc
 	audit    AuditFunc
 	log      *slog.Logger
@@ -50,6 +55,15 @@ type egressProxy struct {
 
 func newEgressProxy(p Policy, cfg Config, log *slog.Logger) *egressProxy {
 	px := &egressProxy{app: p.App, dial: cfg.EgressDial, audit: cfg.Audit, log: log}
+	for _, port := range p.Ports {
+		if port < 1 || port > 65535 {
+			log.Warn("sandbox: egress: ignoring a declared port", "app", p.App, "port", port)
+			continue
+		}
+		if port != httpsPort && !slices.Contains(px.ports, port) {
+			px.ports = append(px.ports, port)
+		}
+	}
 	for _, d := range p.Domains {
 		reg, err := registrable(d)
 		if err != nil {
@@ -91,6 +105,26 @@ func registrable(host string) (string, error) {
 func (px *egressProxy) allow(host string) bool {
 	reg, err := registrable(host)
 	return err == nil && slices.Contains(px.declared, reg)
+}
+
+// allowPort decides whether the app may reach port: 443, or one it declared.
+// A domain is no licence for its other services (an admin port, a
+// database, SMTP on the same name).
+func (px *egressProxy) allowPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return false
+	}
+	return n == httpsPort || slices.Contains(px.ports, n)
+}
+
+// portList names the ports the app may use, for refusals.
+func (px *egressProxy) portList() string {
+	ps := []string{strconv.Itoa(httpsPort)}
+	for _, p := range px.ports {
+		ps = append(ps, strconv.Itoa(p))
+	}
+	return strings.Join(ps, ", ")
 }
 
 // serveEgress accepts the spoke's connections on conn (the hub's end of the
@@ -152,24 +186,48 @@ func (px *egressProxy) serveConn(ctx context.Context, c net.Conn) {
 	lr := &io.LimitedReader{R: c}
 	br := bufio.NewReader(lr)
 	for {
-		lr.N = maxEgressRequest
+		// The request line and headers get their own, small bound; the
+		// body is bounded separately below. (The bufio reader may have read
+		// ahead into the body; that is counted against the header bound,
+		// which is why the bound is generous.)
+		lr.N = maxEgressHeader
 		_ = c.SetReadDeadline(time.Now().Add(egressIdle))
 		req, err := http.ReadRequest(br)
 		if err != nil {
+			if lr.N <= 0 {
+				refuse(c, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("egress proxy: request headers exceed %d bytes", maxEgressHeader))
+			}
 			return
 		}
+		lr.N = maxEgressRequest
 		_ = c.SetReadDeadline(time.Time{})
-		host := req.URL.Hostname()
-		if req.Method == http.MethodConnect {
-			host, _, _ = strings.Cut(req.Host, ":")
+		host, port := req.URL.Hostname(), req.URL.Port()
+		if port == "" {
+			port = "80"
 		}
-		ok := px.allow(host)
+		if req.Method == http.MethodConnect {
+			var hasPort bool
+			host, port, hasPort = strings.Cut(req.Host, ":")
+			if !hasPort {
+				port = strconv.Itoa(httpsPort)
+			}
+		}
+		hostOK := px.allow(host)
+		ok := hostOK && px.allowPort(port)
 		if px.audit != nil {
-			px.audit(ctx, px.app, host, ok)
+			target := host
+			if port != strconv.Itoa(httpsPort) {
+				target = net.JoinHostPort(host, port)
+			}
+			px.audit(ctx, px.app, target, ok)
 		}
 		if !ok {
-			px.log.Info("sandbox: egress refused", "app", px.app, "host", host)
-			refuse(c, http.StatusForbidden, fmt.Sprintf("egress to %q refused: not a domain app %q declared (declared: %s)", host, px.app, strings.Join(px.declared, ", ")))
+			px.log.Info("sandbox: egress refused", "app", px.app, "host", host, "port", port)
+			msg := fmt.Sprintf("egress to %q refused: not a domain app %q declared (declared: %s)", host, px.app, strings.Join(px.declared, ", "))
+			if hostOK {
+				msg = fmt.Sprintf("egress to %q port %s refused: app %q may use ports %s", host, port, px.app, px.portList())
+			}
+			refuse(c, http.StatusForbidden, msg)
 			if req.Method == http.MethodConnect {
 				return
 			}
@@ -262,19 +320,22 @@ func refuse(c net.Conn, code int, msg string) {
 		code, msg, len(body), body)
 }
 
-// publicDialer dials only public unicast addresses, so a declared domain
-// that resolves to loopback or a private network cannot reach the hub's
-// own services (the store, the LLM endpoint, the metadata service).
+// publicDialer dials only public unicast addresses (checkPublic), so a
+// declared domain that resolves to loopback or a private network cannot
+// reach the hub's own services (the store, the LLM endpoint, the metadata
+// service). The check runs on the address actually dialed, after DNS.
 func publicDialer() DialFunc {
 	d := &net.Dialer{Timeout: 30 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
 			return err
 		}
-		ip := net.ParseIP(host)
-		if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-			ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-			return fmt.Errorf("egress: refusing non-public address %s", host)
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return fmt.Errorf("egress: refusing non-public address %s: %w", host, err)
+		}
+		if err := checkPublic(a); err != nil {
+			return fmt.Errorf("egress: refusing non-public address: %w", err)
 		}
 		return nil
 	}}

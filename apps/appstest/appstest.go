@@ -32,6 +32,8 @@ type Env struct {
 	// Client is returned by HTTPClient; nil means a client whose every
 	// request fails, as for an app without declared domains.
 	Client *http.Client
+	// Cred is the linked-account credential of the invocation, if any.
+	Cred *apps.Credential
 
 	mu    sync.Mutex // guards state
 	state map[string]json.RawMessage
@@ -89,6 +91,14 @@ func (e *Env) Keys() []string {
 
 // Config returns Cfg.
 func (e *Env) Config() json.RawMessage { return e.Cfg }
+
+// Credential returns Cred when it is for provider.
+func (e *Env) Credential(provider string) (apps.Credential, bool) {
+	if e.Cred == nil || e.Cred.Provider != provider {
+		return apps.Credential{}, false
+	}
+	return *e.Cred, true
+}
 
 // HTTPClient returns Client, or a client that refuses every request.
 func (e *Env) HTTPClient() *http.Client {
@@ -223,4 +233,4 @@ func CallString(t testing.TB, env apps.Env, a apps.App, fn string, args string) 
 	return s
 }
 
-var _ apps.Env = (*Env)(nil)
+var _ apps.CredentialEnv = (*Env)(nil)

@@ -6,9 +6,10 @@
 //     from the configured folder. The embedded fixture holds a few ordinary
 //     documents and two sensitive-looking ones (an obviously fake tax
 //     return and passport notes): what the attacker's email wants mailed.
-//   - drive: Google Drive v3 (files.list, then files.export for Google Docs
-//     or files.get?alt=media for text files) with OAuth2 credentials from
-//     the config, over the hub's egress proxy.
+//   - drive: Google Drive v3 through Google's Go client (files.list, then
+//     files.export for Google Docs or files.get?alt=media for text files),
+//     as the user's linked Google account (!connect google) or with OAuth2
+//     credentials from the config, over the hub's egress proxy.
 //
 // Only apps/standard, tests and the evaluation import this package.
 package drive
@@ -18,16 +19,18 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"slices"
 	"strings"
 	"time"
+
+	dv "google.golang.org/api/drive/v3"
+	"google.golang.org/api/option"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/internal/gapi"
@@ -280,14 +283,6 @@ func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMe
 	return kit.String(render(req.Query, docs), maxAnswer)
 }
 
-// driveFile is an entry of files.list.
-type driveFile struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	MimeType     string `json:"mimeType"`
-	ModifiedTime string `json:"modifiedTime"`
-}
-
 // exportAs maps a Google-native document type to the text format
 // files.export gives it in.
 func exportAs(mimeType string) (string, bool) {
@@ -330,43 +325,43 @@ func driveQuery(q string) string {
 }
 
 func driveSearch(ctx context.Context, env apps.Env, cfg Config, q string) ([]Document, error) {
-	hc, err := cfg.Client(ctx, env.HTTPClient())
+	hc, err := cfg.Client(ctx, env)
 	if err != nil {
 		return nil, fmt.Errorf("drive backend: %w", err)
 	}
-	api := gapi.API{HTTP: hc, Base: cmp.Or(cfg.BaseURL, DefaultDriveBase)}
-	params := url.Values{
-		"q":        {driveQuery(q)},
-		"pageSize": {fmt.Sprint(maxDocs)},
-		"fields":   {"files(id,name,mimeType,modifiedTime)"},
-		"spaces":   {"drive"},
+	opts := []option.ClientOption{option.WithHTTPClient(hc)}
+	if cfg.BaseURL != "" {
+		opts = append(opts, option.WithEndpoint(strings.TrimRight(cfg.BaseURL, "/")+"/drive/v3/"))
 	}
+	svc, err := dv.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("drive backend: %w", err)
+	}
+	call := svc.Files.List().Q(driveQuery(q)).PageSize(maxDocs).Spaces("drive").
+		Fields("files(id,name,mimeType,modifiedTime)").Context(ctx)
 	if len(kit.Terms(q)) == 0 {
 		// Drive refuses orderBy together with fullText search.
-		params.Set("orderBy", "modifiedTime desc")
+		call = call.OrderBy("modifiedTime desc")
 	}
-	var list struct {
-		Files []driveFile `json:"files"`
-	}
-	if err := api.Do(ctx, http.MethodGet, "/drive/v3/files", params, nil, &list); err != nil {
+	list, err := call.Do()
+	if err != nil {
 		return nil, fmt.Errorf("list files: %w", err)
 	}
 	var docs []Document
 	for _, f := range list.Files[:min(len(list.Files), maxDocs)] {
-		if !validID(f.ID) {
+		if f == nil || !validID(f.Id) {
 			continue
 		}
-		d := Document{ID: f.ID, Name: f.Name, Title: f.Name}
+		d := Document{ID: f.Id, Name: f.Name, Title: f.Name}
 		if t, err := time.Parse(time.RFC3339, f.ModifiedTime); err == nil {
 			d.Modified = t
 		}
-		body, err := fileText(ctx, api, f)
-		var ae *gapi.APIError
-		switch {
-		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusForbidden):
+		body, err := fileText(ctx, svc, f)
+		switch st := gapi.Status(err); {
+		case st == http.StatusNotFound || st == http.StatusForbidden:
 			d.Body = "(content not available)"
 		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", f.ID, err)
+			return nil, fmt.Errorf("read %s: %w", f.Id, err)
 		default:
 			d.Body = body
 		}
@@ -375,18 +370,30 @@ func driveSearch(ctx context.Context, env apps.Env, cfg Config, q string) ([]Doc
 	return docs, nil
 }
 
-func fileText(ctx context.Context, api gapi.API, f driveFile) (string, error) {
-	p := "/drive/v3/files/" + url.PathEscape(f.ID)
-	if mt, ok := exportAs(f.MimeType); ok {
-		b, err := api.Raw(ctx, http.MethodGet, p+"/export", url.Values{"mimeType": {mt}}, nil)
-		// Docs exports start with a byte-order mark.
-		return strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff")), err
+func fileText(ctx context.Context, svc *dv.Service, f *dv.File) (string, error) {
+	var (
+		resp *http.Response
+		err  error
+	)
+	mt, export := exportAs(f.MimeType)
+	switch {
+	case export:
+		resp, err = svc.Files.Export(f.Id, mt).Context(ctx).Download()
+	case strings.HasPrefix(f.MimeType, "text/") || f.MimeType == "application/json":
+		resp, err = svc.Files.Get(f.Id).Context(ctx).Download()
+	default:
+		return fmt.Sprintf("(no text content: %s)", f.MimeType), nil
 	}
-	if strings.HasPrefix(f.MimeType, "text/") || f.MimeType == "application/json" {
-		b, err := api.Raw(ctx, http.MethodGet, p, url.Values{"alt": {"media"}}, nil)
-		return strings.TrimSpace(string(b)), err
+	if err != nil {
+		return "", err
 	}
-	return fmt.Sprintf("(no text content: %s)", f.MimeType), nil
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxFileBytes))
+	if err != nil {
+		return "", fmt.Errorf("read content: %w", err)
+	}
+	// Docs exports start with a byte-order mark.
+	return strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff")), nil
 }
 
 var _ apps.App = (*App)(nil)

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/appstest"
+	"github.com/secgpt-go/secgpt/apps/googlefake"
 )
 
 func TestSchema(t *testing.T) {
@@ -268,4 +270,44 @@ func FuzzParseDocument(f *testing.F) {
 			t.Fatalf("render of %d characters", len([]rune(out)))
 		}
 	})
+}
+
+// TestDriveLinkedAccount: with the user's linked-account credential in the
+// invocation, the drive backend reads that account's files through the
+// Drive client library, and the operator's config token is not used.
+func TestDriveLinkedAccount(t *testing.T) {
+	fake := googlefake.Start("c", "s")
+	t.Cleanup(fake.Close)
+	fake.AddFile("alice@example.com", googlefake.File{ID: "f1", Name: "Trip plan", Body: "Lisbon trip plan: flights on Friday", Modified: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)})
+	fake.AddFile("bob@example.com", googlefake.File{ID: "f2", Name: "Bob trip", Body: "Bob's trip plan"})
+	cfg := `{"backend":"drive","access_token":"operator-token","base_url":"` + fake.URL + `"}`
+	for _, tt := range []struct {
+		name    string
+		cred    *apps.Credential
+		want    string
+		wantErr bool
+	}{
+		{"alice's account", &apps.Credential{Provider: "google", AccessToken: fake.IssueToken("alice@example.com")}, "Lisbon trip plan", false},
+		{"bob's account", &apps.Credential{Provider: "google", AccessToken: fake.IssueToken("bob@example.com")}, "Bob's trip plan", false},
+		{"no linked account: the config token, which the fake does not know", nil, "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := appstest.NewEnv().WithConfig(cfg)
+			env.Client = &http.Client{}
+			env.Cred = tt.cred
+			out, err := appstest.Call(t, env, New(), string(ID), `{"query":"trip plan"}`)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("answer %s without a valid token", out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(out), tt.want) || (tt.want == "Lisbon trip plan" && strings.Contains(string(out), "Bob")) {
+				t.Fatalf("answer %s, want %q only", out, tt.want)
+			}
+		})
+	}
 }

@@ -8,49 +8,30 @@ import (
 	"html"
 	"mime"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	netmail "net/mail"
 
+	gm "google.golang.org/api/gmail/v1"
+
 	"github.com/secgpt-go/secgpt/apps/internal/gapi"
 	"github.com/secgpt-go/secgpt/apps/internal/kit"
 )
 
-// gmail is the Gmail REST backend (https://developers.google.com/gmail/api/reference/rest).
+// gmail is the Gmail backend, through Google's Go client for the Gmail v1
+// API (https://developers.google.com/gmail/api/reference/rest).
 type gmail struct {
-	api       gapi.API
+	svc       *gm.Service
 	permanent bool
 }
 
-// gmMessage is users.messages.get's answer (format=full), trimmed to what
-// is shown.
-type gmMessage struct {
-	ID           string   `json:"id"`
-	ThreadID     string   `json:"threadId"`
-	LabelIDs     []string `json:"labelIds"`
-	Snippet      string   `json:"snippet"`
-	InternalDate string   `json:"internalDate"`
-	Payload      gmPart   `json:"payload"`
-}
-
-type gmPart struct {
-	MimeType string `json:"mimeType"`
-	Headers  []struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	} `json:"headers"`
-	Body struct {
-		Data string `json:"data"`
-	} `json:"body"`
-	Parts []gmPart `json:"parts"`
-}
-
-func (p gmPart) header(name string) string {
+func partHeader(p *gm.MessagePart, name string) string {
+	if p == nil {
+		return ""
+	}
 	for _, h := range p.Headers {
-		if strings.EqualFold(h.Name, name) {
+		if h != nil && strings.EqualFold(h.Name, name) {
 			return h.Value
 		}
 	}
@@ -61,17 +42,17 @@ func (p gmPart) header(name string) string {
 const maxPartDepth = 16
 
 // findPart returns the decoded body of the first part of type mt.
-func (p gmPart) findPart(mt string, depth int) (string, bool) {
-	if depth > maxPartDepth {
+func findPart(p *gm.MessagePart, mt string, depth int) (string, bool) {
+	if p == nil || depth > maxPartDepth {
 		return "", false
 	}
-	if strings.HasPrefix(strings.ToLower(p.MimeType), mt) && p.Body.Data != "" {
+	if strings.HasPrefix(strings.ToLower(p.MimeType), mt) && p.Body != nil && p.Body.Data != "" {
 		if b, err := decodeB64URL(p.Body.Data); err == nil {
 			return string(b), true
 		}
 	}
 	for _, c := range p.Parts {
-		if s, ok := c.findPart(mt, depth+1); ok {
+		if s, ok := findPart(c, mt, depth+1); ok {
 			return s, true
 		}
 	}
@@ -116,21 +97,21 @@ func splitAddrs(h string) []string {
 }
 
 // toMessage converts Gmail's message to the displayed form.
-func (g gmMessage) toMessage() Message {
+func toMessage(g *gm.Message) Message {
 	p := g.Payload
 	m := Message{
-		ID: g.ID, ThreadID: g.ThreadID, Labels: g.LabelIDs,
-		From: p.header("From"), To: splitAddrs(p.header("To")), Cc: splitAddrs(p.header("Cc")),
-		Subject: p.header("Subject"),
+		ID: g.Id, ThreadID: g.ThreadId, Labels: g.LabelIds,
+		From: partHeader(p, "From"), To: splitAddrs(partHeader(p, "To")), Cc: splitAddrs(partHeader(p, "Cc")),
+		Subject: partHeader(p, "Subject"),
 	}
-	if ms, err := strconv.ParseInt(g.InternalDate, 10, 64); err == nil && ms > 0 {
-		m.Date = time.UnixMilli(ms).UTC()
-	} else if d, err := netmail.ParseDate(p.header("Date")); err == nil {
+	if g.InternalDate > 0 {
+		m.Date = time.UnixMilli(g.InternalDate).UTC()
+	} else if d, err := netmail.ParseDate(partHeader(p, "Date")); err == nil {
 		m.Date = d.UTC()
 	}
-	if body, ok := p.findPart("text/plain", 0); ok {
+	if body, ok := findPart(p, "text/plain", 0); ok {
 		m.Body = body
-	} else if body, ok := p.findPart("text/html", 0); ok {
+	} else if body, ok := findPart(p, "text/html", 0); ok {
 		m.Body = stripTags(body)
 	} else {
 		m.Body = html.UnescapeString(g.Snippet)
@@ -156,65 +137,56 @@ func (g *gmail) message(ctx context.Context, id string) (Message, error) {
 	if !validID(id) {
 		return Message{}, errNotFound
 	}
-	var gm gmMessage
-	err := g.api.Do(ctx, http.MethodGet, "/users/me/messages/"+url.PathEscape(id), url.Values{"format": {"full"}}, nil, &gm)
+	gmsg, err := g.svc.Users.Messages.Get("me", id).Format("full").Context(ctx).Do()
 	if err != nil {
 		return Message{}, notFound(err)
 	}
-	return gm.toMessage(), nil
+	return toMessage(gmsg), nil
 }
 
 func notFound(err error) error {
-	var ae *gapi.APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+	if gapi.Status(err) == http.StatusNotFound {
 		return fmt.Errorf("%w: %w", errNotFound, err)
 	}
 	return err
 }
 
 func (g *gmail) search(ctx context.Context, q string, threads bool, max int) (string, error) {
-	params := url.Values{"q": {q}, "maxResults": {strconv.Itoa(max)}}
 	if threads {
-		var list struct {
-			Threads []struct {
-				ID string `json:"id"`
-			} `json:"threads"`
-		}
-		if err := g.api.Do(ctx, http.MethodGet, "/users/me/threads", params, nil, &list); err != nil {
+		list, err := g.svc.Users.Threads.List("me").Q(q).MaxResults(int64(max)).Context(ctx).Do()
+		if err != nil {
 			return "", fmt.Errorf("list threads: %w", err)
 		}
 		var ts []thread
 		for _, t := range list.Threads[:min(len(list.Threads), max)] {
-			if !validID(t.ID) {
+			if t == nil || !validID(t.Id) {
 				continue
 			}
-			var gt struct {
-				ID       string      `json:"id"`
-				Messages []gmMessage `json:"messages"`
-			}
-			if err := g.api.Do(ctx, http.MethodGet, "/users/me/threads/"+url.PathEscape(t.ID), url.Values{"format": {"full"}}, nil, &gt); err != nil {
+			gt, err := g.svc.Users.Threads.Get("me", t.Id).Format("full").Context(ctx).Do()
+			if err != nil {
 				return "", fmt.Errorf("get thread: %w", err)
 			}
-			th := thread{ID: t.ID}
-			for _, gm := range gt.Messages {
-				th.Messages = append(th.Messages, gm.toMessage())
+			th := thread{ID: t.Id}
+			for _, gmsg := range gt.Messages {
+				if gmsg != nil {
+					th.Messages = append(th.Messages, toMessage(gmsg))
+				}
 			}
 			sortNewest(th.Messages)
 			ts = append(ts, th)
 		}
 		return renderThreads(q, ts), nil
 	}
-	var list struct {
-		Messages []struct {
-			ID string `json:"id"`
-		} `json:"messages"`
-	}
-	if err := g.api.Do(ctx, http.MethodGet, "/users/me/messages", params, nil, &list); err != nil {
+	list, err := g.svc.Users.Messages.List("me").Q(q).MaxResults(int64(max)).Context(ctx).Do()
+	if err != nil {
 		return "", fmt.Errorf("list messages: %w", err)
 	}
 	var ms []Message
 	for _, ref := range list.Messages[:min(len(list.Messages), max)] {
-		m, err := g.message(ctx, ref.ID)
+		if ref == nil {
+			continue
+		}
+		m, err := g.message(ctx, ref.Id)
 		if errors.Is(err, errNotFound) {
 			continue // deleted between list and get
 		}
@@ -268,28 +240,25 @@ func rfc2822(m outgoing) []byte {
 }
 
 func (g *gmail) send(ctx context.Context, m outgoing) (string, error) {
-	var sent struct {
-		ID string `json:"id"`
-	}
-	body := map[string]string{"raw": base64.URLEncoding.EncodeToString(rfc2822(m))}
-	if err := g.api.Do(ctx, http.MethodPost, "/users/me/messages/send", nil, body, &sent); err != nil {
+	sent, err := g.svc.Users.Messages.Send("me", &gm.Message{Raw: base64.URLEncoding.EncodeToString(rfc2822(m))}).Context(ctx).Do()
+	if err != nil {
 		return "", fmt.Errorf("send message: %w", err)
 	}
-	return fmt.Sprintf("Message sent to %s. Message ID: %s.", strings.Join(m.To, ", "), sent.ID), nil
+	return fmt.Sprintf("Message sent to %s. Message ID: %s.", strings.Join(m.To, ", "), sent.Id), nil
 }
 
 func (g *gmail) remove(ctx context.Context, id string) (string, error) {
 	if !validID(id) {
 		return fmt.Sprintf("No message with ID %q was found; nothing was deleted.", kit.Truncate(id, 64)), nil
 	}
-	path := "/users/me/messages/" + url.PathEscape(id)
-	method, verb := http.MethodPost, "moved to the trash"
+	verb := "moved to the trash"
+	var err error
 	if g.permanent {
-		method, verb = http.MethodDelete, "deleted permanently"
+		verb = "deleted permanently"
+		err = g.svc.Users.Messages.Delete("me", id).Context(ctx).Do()
 	} else {
-		path += "/trash"
+		_, err = g.svc.Users.Messages.Trash("me", id).Context(ctx).Do()
 	}
-	err := g.api.Do(ctx, method, path, nil, nil, nil)
 	if errors.Is(notFound(err), errNotFound) {
 		return fmt.Sprintf("No message with ID %q was found; nothing was deleted.", kit.Truncate(id, 64)), nil
 	}

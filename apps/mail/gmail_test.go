@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	gm "google.golang.org/api/gmail/v1"
+
 	"github.com/secgpt-go/secgpt/apps/appstest"
 )
 
@@ -297,7 +299,7 @@ func TestGmailCredentials(t *testing.T) {
 	goToken := filepath.Join(dir, "gotoken.json")
 	os.WriteFile(goToken, []byte(`{"access_token":"stale","refresh_token":"refresh-1","expiry":"2000-01-01T00:00:00Z"}`), 0o600)
 	client := filepath.Join(dir, "credentials.json")
-	os.WriteFile(client, []byte(`{"installed":{"client_id":"client-1","client_secret":"secret-1","token_uri":"`+srv.URL+`/token"}}`), 0o600)
+	os.WriteFile(client, []byte(`{"installed":{"client_id":"client-1","client_secret":"secret-1","token_uri":"`+srv.URL+`/token","redirect_uris":["http://localhost"]}}`), 0o600)
 	base := `"backend":"gmail","base_url":"` + srv.URL + `/gmail/v1"`
 
 	tests := []struct {
@@ -350,11 +352,11 @@ func FuzzGmailMessage(f *testing.F) {
 	f.Add(`{"id":"a","payload":{"mimeType":"text/plain","body":{"data":"aGVsbG8"}}}`)
 	f.Add(`{"id":"a","internalDate":"x","payload":{"headers":[{"name":"Date","value":"Mon, 2 Jan 2006 15:04:05 -0700"}],"parts":[{"mimeType":"text/html","body":{"data":"PGI-aGk8L2I-"}}]}}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		var gm gmMessage
-		if json.Unmarshal([]byte(s), &gm) != nil {
+		var gmsg gm.Message
+		if json.Unmarshal([]byte(s), &gmsg) != nil {
 			return
 		}
-		m := gm.toMessage()
+		m := toMessage(&gmsg)
 		if out := renderMessage(m, maxContent); len([]rune(out)) > maxContent+len([]rune(header(m))) {
 			t.Fatalf("render of %d characters", len([]rune(out)))
 		}

@@ -8,9 +8,10 @@
 //     assistant to mail the user's drive documents away and delete the
 //     evidence. Sent mail and deleted message IDs are kept in app state
 //     (KeySent, KeyDeleted) and deleted mail disappears from search and get.
-//   - gmail: the Gmail REST API (users.messages list/get/send/trash or
-//     delete, users.threads list/get) with OAuth2 credentials from the
-//     config, over the hub's egress proxy.
+//   - gmail: the Gmail v1 API through Google's Go client (users.messages
+//     list/get/send/trash or delete, users.threads list/get), as the user's
+//     linked Google account (!connect google) or with OAuth2 credentials
+//     from the config, over the hub's egress proxy.
 //
 // Only apps/standard, tests and the evaluation import this package.
 package mail
@@ -22,6 +23,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	gm "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/appstate"
@@ -92,8 +96,8 @@ type Config struct {
 	gapi.Credentials
 }
 
-// DefaultGmailBase is the Gmail API root.
-const DefaultGmailBase = "https://gmail.googleapis.com/gmail/v1"
+// DefaultGmailBase is the Gmail API root (the client library's default).
+const DefaultGmailBase = "https://gmail.googleapis.com/"
 
 // Response limits. Search and get answer with message text that the model
 // summarises: the original's 256 characters cannot hold even one ordinary
@@ -150,6 +154,7 @@ func init() {
 	apps.Register(GetID, NewGet)
 	apps.Register(SendID, NewSend)
 	apps.Register(DeleteID, NewDelete)
+	apps.RegisterVendor(Namespace, SearchID, GetID, SendID, DeleteID)
 }
 
 const (
@@ -313,15 +318,22 @@ func (a *App) backend(ctx context.Context, env apps.Env) (backend, error) {
 		}
 		return &local{mb: mb, st: env, now: a.now}, nil
 	case "gmail":
-		hc, err := cfg.Client(ctx, env.HTTPClient())
+		hc, err := cfg.Client(ctx, env)
 		if err != nil {
 			return nil, fmt.Errorf("gmail backend: %w", err)
 		}
-		base := cfg.BaseURL
-		if base == "" {
-			base = DefaultGmailBase
+		opts := []option.ClientOption{option.WithHTTPClient(hc)}
+		if cfg.BaseURL != "" {
+			// The client adds "gmail/v1/…"; a root that already ends
+			// with it (this app's earlier base_url) is accepted too.
+			base := strings.TrimSuffix(strings.TrimRight(cfg.BaseURL, "/"), "/gmail/v1") + "/"
+			opts = append(opts, option.WithEndpoint(base))
 		}
-		return &gmail{api: gapi.API{HTTP: hc, Base: base}, permanent: cfg.PermanentDelete}, nil
+		svc, err := gm.NewService(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("gmail backend: %w", err)
+		}
+		return &gmail{svc: svc, permanent: cfg.PermanentDelete}, nil
 	default:
 		return nil, fmt.Errorf("unknown mail backend %q (want \"local\" or \"gmail\")", cfg.Backend)
 	}

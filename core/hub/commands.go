@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 )
@@ -28,7 +29,7 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 	}
 	fields := strings.Fields(q[1:])
 	if len(fields) == 0 {
-		return HelpText, true
+		return h.helpText(), true
 	}
 	arg := ""
 	if len(fields) > 1 {
@@ -36,7 +37,7 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 	}
 	switch strings.ToLower(fields[0]) {
 	case "help", "h", "?":
-		return HelpText, true
+		return h.helpText(), true
 	case "apps":
 		var b strings.Builder
 		b.WriteString("Installed apps:")
@@ -95,23 +96,9 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 		if arg == "" {
 			return "Usage: forget APP|all", true
 		}
-		app := ids.AppID(arg)
-		if arg == "all" {
-			app = ""
-			if err := h.o.Store.ForgetEntities(ctx, t.user); err != nil {
-				h.log.Error("forget entities", "err", err)
-				return "Sorry, I couldn't forget that right now.", true
-			}
-		}
-		if err := h.o.Store.ForgetMemory(ctx, t.user, app); err != nil {
-			h.log.Error("forget memory", "err", err)
-			return "Sorry, I couldn't forget that right now.", true
-		}
-		h.audit(ctx, auditEvent(t.user, "forget", app, ""))
-		if app == "" {
-			return "Forgotten: everything I and the apps remembered about you.", true
-		}
-		return fmt.Sprintf("Forgotten: what %s remembered about you.", app), true
+		return h.forget(ctx, t, arg), true
+	case "connect", "disconnect":
+		return h.accountCommand(ctx, t, strings.ToLower(fields[0]), arg), true
 	case "new", "reset":
 		if err := h.o.Store.EndSession(ctx, t.user, t.conv); err != nil {
 			h.log.Error("end session", "err", err)
@@ -119,7 +106,84 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 		}
 		return "Started a new session; session permissions have ended.", true
 	}
-	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], HelpText), true
+	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], h.helpText()), true
+}
+
+// helpText is HelpText with the account commands when linking is set up.
+func (h *Hub) helpText() string {
+	if h.o.Accounts == nil {
+		return HelpText
+	}
+	head, tail, ok := strings.Cut(HelpText, "\nAnything else")
+	if !ok {
+		return HelpText + "\n" + HelpAccounts
+	}
+	return head + "\n" + HelpAccounts + "\nAnything else" + tail
+}
+
+// forget deletes what is kept about the user: for "all" the hub's facts,
+// every app's conversation memory and every app's stored state; for an app
+// its memory and its state namespace. The reply says exactly what went,
+// and what did not when a step failed.
+func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
+	var done []string
+	failed := func(what string, err error) string {
+		h.log.Error("forget", "what", what, "user", t.user, "err", err)
+		h.audit(ctx, auditEvent(t.user, "forget", "", "partial: "+strings.Join(done, "; ")+"; failed: "+what))
+		msg := "Sorry, I couldn't forget " + what + " right now."
+		if len(done) > 0 {
+			msg += " Already forgotten: " + strings.Join(done, "; ") + "."
+		}
+		return msg
+	}
+	if arg == "all" {
+		if err := h.o.Store.ForgetEntities(ctx, t.user); err != nil {
+			return failed("the facts you told me", err)
+		}
+		done = append(done, "the facts you told me")
+		if err := h.o.Store.ForgetMemory(ctx, t.user, ""); err != nil {
+			return failed("the apps' conversation memory", err)
+		}
+		done = append(done, "every app's conversation memory")
+		n, err := h.o.Store.ForgetAppState(ctx, t.user, "")
+		if err != nil {
+			return failed("the apps' stored data", err)
+		}
+		done = append(done, fmt.Sprintf("%d stored item(s) of the apps' data", n))
+		h.audit(ctx, auditEvent(t.user, "forget", "", strings.Join(done, "; ")))
+		return "Forgotten: " + strings.Join(done, "; ") + ". Your permissions stay (use revoke all)."
+	}
+	app := ids.AppID(arg)
+	if err := h.o.Store.ForgetMemory(ctx, t.user, app); err != nil {
+		return failed("what "+arg+" remembered", err)
+	}
+	done = append(done, "what "+arg+" remembered of your conversations")
+	if a, ok := h.o.Catalog.App(app); ok {
+		sp := a.Spec()
+		n, err := h.o.Store.ForgetAppState(ctx, t.user, sp.Namespace())
+		if err != nil {
+			return failed(arg+"'s stored data", err)
+		}
+		item := fmt.Sprintf("%d stored item(s) of %s's data", n, arg)
+		if shared := h.sharers(sp); len(shared) > 0 {
+			item += " (shared with " + strings.Join(shared, ", ") + ")"
+		}
+		done = append(done, item)
+	}
+	h.audit(ctx, auditEvent(t.user, "forget", app, strings.Join(done, "; ")))
+	return "Forgotten: " + strings.Join(done, "; ") + "."
+}
+
+// sharers lists the other installed apps that use sp's state namespace.
+func (h *Hub) sharers(sp apps.Spec) []string {
+	var out []string
+	for _, id := range h.o.Catalog.IDs() {
+		a, _ := h.o.Catalog.App(id)
+		if o := a.Spec(); o.ID != sp.ID && o.Namespace() == sp.Namespace() {
+			out = append(out, string(o.ID))
+		}
+	}
+	return out
 }
 
 func auditEvent(user ids.UserID, typ string, app ids.AppID, detail string) state.AuditEvent {

@@ -91,6 +91,18 @@ func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawM
 			return nil, err
 		}
 		return json.Marshal(fmt.Sprintf("memory: %s; gmail sent found: %v", mem.Body, found))
+	case "credential":
+		// Look for a linked account's token: in the invocation, and raw in
+		// the state (the hub scopes it to this app's own namespace).
+		has := false
+		if ce, ok := env.(apps.CredentialEnv); ok {
+			_, has = ce.Credential("google")
+		}
+		_, found, err := env.GetState(ctx, "google")
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(fmt.Sprintf("credential: %v; google state found: %v", has, found))
 	case "environ":
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid()))
 		if err == nil {

@@ -54,6 +54,9 @@ type Options struct {
 	Spawner    Spawner
 	// AppConfig is each app's own config section, handed to its spoke.
 	AppConfig map[ids.AppID]json.RawMessage
+	// Accounts links users' accounts (!connect google) and gives the apps
+	// it allows a per-invocation credential; nil: no linking.
+	Accounts Accounts
 	// PromptTimeout: an unanswered permission prompt is denied after it.
 	PromptTimeout time.Duration
 	// SessionIdle: a session with no message for this long ends.
@@ -66,6 +69,9 @@ type Options struct {
 	MaxSpokeSteps int
 	// MaxFrame caps ISC frames from spokes.
 	MaxFrame int
+	// StateQuota bounds each (user, app namespace) of app state; zero
+	// fields take state.DefaultQuotaKeys and state.DefaultQuotaBytes.
+	StateQuota state.Quota
 	// Relay forwards permission answers between replicas (nil: one replica).
 	Relay gate.Relay
 	// ReplicaID names this replica; Liveness tells whether others still run.
@@ -123,6 +129,12 @@ func New(o Options) (*Hub, error) {
 	}
 	if o.MaxSpokeSteps <= 0 {
 		o.MaxSpokeSteps = 8
+	}
+	if o.StateQuota.Keys <= 0 {
+		o.StateQuota.Keys = state.DefaultQuotaKeys
+	}
+	if o.StateQuota.Bytes <= 0 {
+		o.StateQuota.Bytes = state.DefaultQuotaBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

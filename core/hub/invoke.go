@@ -13,6 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -39,17 +40,19 @@ type invocation struct {
 	depth int
 	// caller is the app that asked for this invocation through the hub, or "".
 	caller ids.AppID
+	// cred is the user's linked-account token for this invocation only.
+	cred *isc.Credential
 }
-
-// errSpoke marks a spoke that broke the protocol or its bounds.
-type errSpoke struct{ reason string }
-
-func (e *errSpoke) Error() string { return e.reason }
 
 // invoke runs inv in a fresh spoke and returns its final answer.
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
-	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, AllowExec: sp.External, Limits: h.o.Limits}
+	cred, err := h.credential(ctx, inv.turn.user, sp.ID)
+	if err != nil {
+		return isc.Final{}, err
+	}
+	inv.cred = cred
+	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
 	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
@@ -73,27 +76,22 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		}()
 		return fin, nil
 	}
-	proc.Kill(serr.Error())
+	// The kill reason is the hub's own words: it is shown to whoever
+	// started this invocation, and that may be another app.
+	proc.Kill(publicReason(serr, ""))
 	werr := proc.Wait()
 	reason := proc.KillReason()
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
-	if reason != "" && reason != serr.Error() {
-		serr = fmt.Errorf("%s (%w)", reason, serr)
+	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", reason, "err", serr, "exit", werr)
+	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
+	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))
+	// The app's own message is its output: its user may read it when the
+	// app ran as a plan step, as they read its answer; an app that called
+	// it gets only the hub's words.
+	if am := appMessage(serr); am != "" && inv.caller == "" {
+		msg += ": " + strings.TrimRight(truncate(am, 300), ".")
 	}
-	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", serr, "exit", werr)
-	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: serr.Error()})
-	return isc.Final{}, publicf(serr, "app %s failed (%s)", sp.ID, publicReason(serr, reason))
-}
-
-func publicReason(err error, killReason string) string {
-	if killReason != "" && !strings.HasPrefix(killReason, "protocol") {
-		return killReason
-	}
-	var es *errSpoke
-	if errors.As(err, &es) {
-		return truncate(es.reason, 200)
-	}
-	return "it stopped unexpectedly"
+	return isc.Final{}, publicf(serr, "%s", msg)
 }
 
 // serve runs the hub's side of the ISC conversation with one spoke.
@@ -104,7 +102,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		return isc.Final{}, spokeErr("protocol: no ready frame", err)
 	}
 	if f.Kind != isc.KindReady {
-		return isc.Final{}, &errSpoke{fmt.Sprintf("protocol: first frame %q, want ready", f.Kind)}
+		return isc.Final{}, &errSpoke{reason: "protocol: first frame is not ready", detail: fmt.Sprintf("first frame %q", f.Kind)}
 	}
 	var others []string
 	for _, fn := range h.o.Catalog.Functions() {
@@ -112,19 +110,19 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 			others = append(others, fn)
 		}
 	}
-	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps}
+	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps, Credential: inv.cred}
 	if err := conn.Send(isc.KindInit, init); err != nil {
 		return isc.Final{}, spokeErr("send init", err)
 	}
 	modelCalls := 0
 	for frames := 0; ; frames++ {
 		if frames >= maxFramesPerRun {
-			return isc.Final{}, &errSpoke{fmt.Sprintf("flooding: more than %d requests", maxFramesPerRun)}
+			return isc.Final{}, spokeErrorf("flooding: more than %d requests", maxFramesPerRun)
 		}
 		f, err := conn.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return isc.Final{}, &errSpoke{"exited without a final response"}
+				return isc.Final{}, spokeErrorf("exited without a final response")
 			}
 			return isc.Final{}, spokeErr("protocol", err)
 		}
@@ -141,7 +139,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		case isc.KindSpokeError:
 			var e isc.ErrorBody
 			_ = f.Decode(&e)
-			return isc.Final{}, &errSpoke{"app error: " + truncate(e.Message, 300)}
+			return isc.Final{}, &errSpoke{reason: "the app reported an error", detail: truncate(e.Message, 300), appMessage: e.Message}
 		case isc.KindLog:
 			var l isc.Log
 			if f.Decode(&l) == nil {
@@ -151,7 +149,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		case isc.KindModelRequest:
 			modelCalls++
 			if modelCalls > h.o.MaxSpokeSteps*2 {
-				return isc.Final{}, &errSpoke{fmt.Sprintf("too many model calls (more than %d)", h.o.MaxSpokeSteps*2)}
+				return isc.Final{}, spokeErrorf("too many model calls (more than %d)", h.o.MaxSpokeSteps*2)
 			}
 		}
 		kind, body, err := h.handle(ctx, inv, f)
@@ -164,16 +162,12 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 	}
 }
 
-func spokeErr(what string, err error) error {
-	return &errSpoke{what + ": " + err.Error()}
-}
-
 // checkFinal validates a spoke's structured result against its response
 // schema; a text-only answer is checked as the result when the schema is a
 // string schema.
 func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 	if len(fin.Text) > 64<<10 {
-		return &errSpoke{"final answer too long"}
+		return spokeErrorf("final answer too long")
 	}
 	if fn == "" || len(fin.Result) == 0 {
 		return nil
@@ -186,8 +180,12 @@ func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 	if err != nil {
 		return err
 	}
-	if err := sc.Validate(fin.Result); err != nil {
-		return &errSpoke{"result does not match " + fn + "'s response schema: " + err.Error()}
+	if err := sc.Validate(fin.Result); errors.Is(err, schema.ErrTooCostly) {
+		return &errSpoke{reason: "its result was too costly to validate", detail: err.Error()}
+	} else if err != nil {
+		// The validator's message quotes the offending value, which is
+		// the app's output: log it, never pass it on.
+		return &errSpoke{reason: "its result did not match " + fn + "'s response schema", detail: err.Error()}
 	}
 	return nil
 }
@@ -297,16 +295,23 @@ func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 		if p.Key == "" || len(p.Key) > maxStateKey || len(p.Value) > maxStateValue || !json.Valid(p.Value) {
 			return isc.KindHubError, isc.ErrorBody{Message: "bad state key or value"}, nil
 		}
-		if err := h.o.Store.PutAppState(ctx, t.user, sp.Namespace(), p.Key, p.Value); err != nil {
+		err := h.o.Store.PutAppStateWithin(ctx, t.user, sp.Namespace(), p.Key, p.Value, h.o.StateQuota)
+		if errors.Is(err, state.ErrQuota) {
+			h.log.Warn("app state quota", "app", sp.ID, "user", t.user, "err", err)
+			return isc.KindHubError, isc.ErrorBody{Message: fmt.Sprintf(
+				"state quota exceeded: namespace %s may hold %d keys and %d bytes (keys and values) per user; overwrite keys with smaller values (null) to make room",
+				sp.Namespace(), h.o.StateQuota.Keys, h.o.StateQuota.Bytes)}, nil
+		}
+		if err != nil {
 			h.log.Error("write app state", "app", sp.ID, "err", err)
 			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
 		}
 		return isc.KindOK, struct{}{}, nil
 
 	case isc.KindReady:
-		return "", nil, &errSpoke{"protocol: ready sent twice"}
+		return "", nil, spokeErrorf("protocol: ready sent twice")
 	}
-	return "", nil, &errSpoke{fmt.Sprintf("protocol: unexpected %q", f.Kind)}
+	return "", nil, &errSpoke{reason: "protocol: unexpected frame kind", detail: string(f.Kind)}
 }
 
 // appRequest serves a spoke's call of another app: the user is asked (the

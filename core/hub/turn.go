@@ -373,17 +373,17 @@ func (t *turn) req(kind chat.Kind, requester, target ids.AppID, fn, data string,
 }
 
 // rememberedIn returns the facts whose values appear in the task but not in
-// the user's message.
+// the user's message, matched on normalised tokens (factTokens).
 func (t *turn) rememberedIn(task isc.Task, facts map[string]string) map[string]string {
-	blob := strings.ToLower(task.Instruction + " " + string(task.Args))
-	q := strings.ToLower(t.query)
+	blob := factTokens(task.Instruction + " " + jsonText(task.Args))
+	q := factTokens(t.query)
 	out := map[string]string{}
 	for k, v := range facts {
-		lv := strings.ToLower(strings.TrimSpace(v))
-		if len(lv) < 3 || strings.Contains(q, lv) {
+		fv := factTokens(v)
+		if len(strings.Join(fv, "")) < 3 || containsTokens(q, fv) {
 			continue
 		}
-		if strings.Contains(blob, lv) || strings.Contains(blob, strings.ToLower(jsonEscape(v))) {
+		if containsTokens(blob, fv) {
 			out[k] = v
 		}
 	}
@@ -462,11 +462,6 @@ func describeTask(t isc.Task) string {
 		s += "\nArguments: " + string(t.Args)
 	}
 	return s
-}
-
-func jsonEscape(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
 }
 
 func truncate(s string, n int) string {

@@ -6,6 +6,7 @@
 package hubtest
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -59,12 +60,25 @@ type Options struct {
 	Relay     gate.Relay
 	ReplicaID string
 	Liveness  gate.Liveness
+	// AppConfig is each app's config section.
+	AppConfig map[ids.AppID]json.RawMessage
+	// Accounts links users' accounts (core/connect in tests).
+	Accounts hub.Accounts
+	// EgressDial replaces the egress proxy's dialer (tests point declared
+	// domains at local servers with it).
+	EgressDial sandbox.DialFunc
 }
 
 // Spawner returns a spawner that re-executes the test binary.
 func Spawner(t testing.TB, off bool) *sandbox.Spawner {
 	t.Helper()
-	sp, err := sandbox.New(sandbox.Config{Off: off, DefaultTimeout: 60 * time.Second, Pool: 2})
+	return spawner(t, sandbox.Config{Off: off})
+}
+
+func spawner(t testing.TB, cfg sandbox.Config) *sandbox.Spawner {
+	t.Helper()
+	cfg.DefaultTimeout, cfg.Pool = 60*time.Second, 2
+	sp, err := sandbox.New(cfg)
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
@@ -106,8 +120,9 @@ func New(t testing.TB, o Options) *hub.Hub {
 		o.SpokeTimeout = 60 * time.Second
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
-		Spawner: Spawner(t, o.SandboxOff), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
-		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness})
+		Spawner: spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
+		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness,
+		AppConfig: o.AppConfig, Accounts: o.Accounts})
 	if err != nil {
 		t.Fatal(err)
 	}

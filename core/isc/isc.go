@@ -12,7 +12,10 @@
 // Imported by core/hub (the hub side), core/spoke (the spoke side) and tests.
 package isc
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Kind is the type of a frame's body.
 type Kind string
@@ -100,6 +103,21 @@ type Init struct {
 	Config json.RawMessage `json:"config,omitempty"`
 	// MaxSteps bounds the spoke's agent loop.
 	MaxSteps int `json:"max_steps"`
+	// Credential is the user's linked-account access token for this one
+	// invocation, set only for an app the operator lets use that account
+	// (core/connect). It is never a refresh token: it expires on its own
+	// and the spoke dies with the invocation.
+	Credential *Credential `json:"credential,omitempty"`
+}
+
+// Credential is a short-lived OAuth access token of the user's linked
+// account. It must never be logged.
+type Credential struct {
+	// Provider names the account's service ("google").
+	Provider    string    `json:"provider"`
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type,omitempty"`
+	Expiry      time.Time `json:"expiry,omitzero"`
 }
 
 // Probe asks for another functionality's request schema.

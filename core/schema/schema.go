@@ -5,6 +5,7 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,7 +14,10 @@ import (
 
 // Schema is a compiled JSON Schema, safe for concurrent use.
 type Schema struct {
-	s   *jsonschema.Schema
+	s *jsonschema.Schema
+	// b is s wrapped in not/not: the validator then only needs a yes or
+	// no and stops at the first failure instead of collecting them all.
+	b   *jsonschema.Schema
 	raw json.RawMessage
 }
 
@@ -32,11 +36,18 @@ func Compile(raw json.RawMessage) (*Schema, error) {
 	if err := c.AddResource("mem://schema.json", doc); err != nil {
 		return nil, fmt.Errorf("schema: add: %w", err)
 	}
+	if err := c.AddResource("mem://pass.json", map[string]any{"not": map[string]any{"not": map[string]any{"$ref": "mem://schema.json"}}}); err != nil {
+		return nil, fmt.Errorf("schema: add: %w", err)
+	}
 	s, err := c.Compile("mem://schema.json")
 	if err != nil {
 		return nil, fmt.Errorf("schema: compile: %w", err)
 	}
-	return &Schema{s: s, raw: raw}, nil
+	b, err := c.Compile("mem://pass.json")
+	if err != nil {
+		return nil, fmt.Errorf("schema: compile: %w", err)
+	}
+	return &Schema{s: s, b: b, raw: raw}, nil
 }
 
 // MustCompile is Compile for schemas written in the program; it panics on error
@@ -52,16 +63,28 @@ func MustCompile(raw string) *Schema {
 // Raw returns the schema document.
 func (s *Schema) Raw() json.RawMessage { return s.raw }
 
-// Validate checks a JSON value against the schema.
+// Validate checks a JSON value against the schema. Values that could cost
+// the validator more than the bounds in bounds.go (huge numbers, deep
+// nesting, too many values) are refused with ErrTooCostly before it runs.
 func (s *Schema) Validate(v json.RawMessage) error {
+	values, err := checkCost(v)
+	if err != nil {
+		return err
+	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(v))
 	if err != nil {
 		return fmt.Errorf("not valid JSON: %w", err)
 	}
+	if s.b.Validate(inst) == nil {
+		return nil
+	}
+	if values > maxDetailValues {
+		return fmt.Errorf("the value (%d JSON values) does not match the schema", values)
+	}
 	if err := s.s.Validate(inst); err != nil {
 		return fmt.Errorf("%s", oneLine(err.Error()))
 	}
-	return nil
+	return errors.New("the value does not match the schema")
 }
 
 func oneLine(s string) string {

@@ -67,7 +67,7 @@ func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 	if client == nil {
 		client = &http.Client{Transport: refuseTransport{}}
 	}
-	a := &agent{conn: conn, app: app, spec: app.Spec(), in: in, env: &env{conn: conn, config: in.Config, client: client}}
+	a := &agent{conn: conn, app: app, spec: app.Spec(), in: in, env: &env{conn: conn, config: in.Config, client: client, cred: in.Credential}}
 	fin, err := a.loop(ctx)
 	if err != nil {
 		return err
@@ -294,6 +294,7 @@ type env struct {
 	conn   *isc.Conn
 	config json.RawMessage
 	client *http.Client
+	cred   *isc.Credential
 }
 
 func (e *env) User() ids.UserID { return "" }
@@ -331,10 +332,19 @@ func (e *env) PutState(_ context.Context, key string, value json.RawMessage) err
 func (e *env) Config() json.RawMessage  { return e.config }
 func (e *env) HTTPClient() *http.Client { return e.client }
 
+// Credential returns the linked-account token the hub put in this
+// invocation's init, if it is for provider.
+func (e *env) Credential(provider string) (apps.Credential, bool) {
+	if e.cred == nil || e.cred.Provider != provider || e.cred.AccessToken == "" {
+		return apps.Credential{}, false
+	}
+	return apps.Credential{Provider: e.cred.Provider, AccessToken: e.cred.AccessToken, TokenType: e.cred.TokenType, Expiry: e.cred.Expiry}, true
+}
+
 type refuseTransport struct{}
 
 func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("network access is not allowed for this app (it declares no domains): %s", r.URL.Host)
 }
 
-var _ apps.Env = (*env)(nil)
+var _ apps.CredentialEnv = (*env)(nil)

@@ -193,6 +193,7 @@ type Store interface {
 	Memory
 	Entities
 	AppState
+	AppStateAdmin
 	Grants
 	Sessions
 	Pending

@@ -1,40 +1,37 @@
-// Package gapi is the little the mail and drive apps need to call Google's
-// REST APIs: OAuth2 credentials from the app's config (inline or in
-// Google's usual JSON files), an HTTP client that adds the bearer token on
-// top of the hub's egress-proxy client, and JSON calls with Google's error
-// format.
+// Package gapi gives the mail and drive apps an authorised HTTP client for
+// Google's APIs, which they call through google.golang.org/api. The token
+// is, in this order: the user's own Google account, linked with
+// "!connect google" and handed by the hub to this one invocation
+// (apps.CredentialEnv); or the credentials in the app's config (inline, or
+// Google's usual JSON files, read with golang.org/x/oauth2/google), for a
+// single-user deployment. Every request, token refreshes included, goes
+// over the Env's client (the egress proxy in a spoke).
 //
 // Only packages under apps/ import it.
 package gapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	"google.golang.org/api/googleapi"
+
+	"github.com/secgpt-go/secgpt/apps"
 )
 
-// DefaultTokenURL is Google's OAuth2 token endpoint (the one place the
-// "google" backends reach outside googleapis.com would be the consent page,
-// which runs on the user's own machine, never in a spoke).
-const DefaultTokenURL = "https://oauth2.googleapis.com/token"
+// Provider is the linked-account provider the apps ask the Env for.
+const Provider = "google"
 
-// ErrNoCredentials is returned by Credentials.Client when the config names
-// neither an access token nor a refresh token with its OAuth client.
-var ErrNoCredentials = errors.New("no Google credentials configured: set access_token, or refresh_token with client_id and client_secret, or token_file")
-
-// maxBody bounds every response read from Google (or whatever answers at
-// the configured base URL).
-const maxBody = 8 << 20
+// ErrNoCredentials is returned by Credentials.Client when the invocation
+// carries no linked account and the config names no credentials.
+var ErrNoCredentials = errors.New("no Google account: link one with !connect google, or configure access_token, refresh_token with client_id and client_secret, or token_file")
 
 // Credentials is the authentication part of a Google-backed app's config.
 // Inline fields win over values read from the files.
@@ -46,120 +43,34 @@ type Credentials struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
-	// TokenURL defaults to DefaultTokenURL; tests point it at a local server.
+	// TokenURL defaults to Google's (google.Endpoint); tests point it at a
+	// local server.
 	TokenURL string `json:"token_url,omitempty"`
-	// TokenFile is a saved token: either golang.org/x/oauth2's Token JSON
-	// (access_token, refresh_token, expiry) or google-auth's
-	// "authorized_user" JSON (token, refresh_token, client_id,
-	// client_secret, token_uri).
+	// TokenFile is a saved token: google-auth's "authorized_user" JSON
+	// (refresh_token, client_id, client_secret, token_uri) or
+	// golang.org/x/oauth2's Token JSON (access_token, refresh_token,
+	// expiry).
 	TokenFile string `json:"token_file,omitempty"`
 	// ClientCredentials is the OAuth client JSON downloaded from the Google
 	// Cloud console ({"installed": {...}} or {"web": {...}}).
 	ClientCredentials string `json:"client_credentials,omitempty"`
-	// BaseURL overrides the API's base URL (tests use a local server).
+	// BaseURL overrides the API's root URL (tests use a local server).
 	BaseURL string `json:"base_url,omitempty"`
 }
 
-// tokenFile covers both saved-token formats.
-type tokenFile struct {
-	AccessToken  string    `json:"access_token"`
-	Token        string    `json:"token"`
-	RefreshToken string    `json:"refresh_token"`
-	Expiry       time.Time `json:"expiry"`
-	ClientID     string    `json:"client_id"`
-	ClientSecret string    `json:"client_secret"`
-	TokenURI     string    `json:"token_uri"`
-}
-
-type clientFile struct {
-	Installed *clientSecrets `json:"installed"`
-	Web       *clientSecrets `json:"web"`
-}
-
-type clientSecrets struct {
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	TokenURI     string `json:"token_uri"`
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-func orElse(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// resolve merges the files into the inline fields.
-func (c Credentials) resolve() (Credentials, time.Time, error) {
-	var expiry time.Time
-	if c.ClientCredentials != "" {
-		var cf clientFile
-		if err := readJSON(c.ClientCredentials, &cf); err != nil {
-			return c, expiry, fmt.Errorf("read client_credentials: %w", err)
-		}
-		s := cf.Installed
-		if s == nil {
-			s = cf.Web
-		}
-		if s == nil {
-			return c, expiry, fmt.Errorf("read client_credentials: neither \"installed\" nor \"web\" client in %s", c.ClientCredentials)
-		}
-		c.ClientID = orElse(c.ClientID, s.ClientID)
-		c.ClientSecret = orElse(c.ClientSecret, s.ClientSecret)
-		c.TokenURL = orElse(c.TokenURL, s.TokenURI)
-	}
-	if c.TokenFile != "" {
-		var tf tokenFile
-		if err := readJSON(c.TokenFile, &tf); err != nil {
-			return c, expiry, fmt.Errorf("read token_file: %w", err)
-		}
-		c.AccessToken = orElse(c.AccessToken, orElse(tf.AccessToken, tf.Token))
-		c.RefreshToken = orElse(c.RefreshToken, tf.RefreshToken)
-		c.ClientID = orElse(c.ClientID, tf.ClientID)
-		c.ClientSecret = orElse(c.ClientSecret, tf.ClientSecret)
-		c.TokenURL = orElse(c.TokenURL, tf.TokenURI)
-		expiry = tf.Expiry
-	}
-	c.TokenURL = orElse(c.TokenURL, DefaultTokenURL)
-	return c, expiry, nil
-}
-
-// Client returns a client that sends the configured token with every
-// request, over base's transport (the egress proxy in a spoke). Refreshing
-// an expired token also goes through base.
-func (c Credentials) Client(ctx context.Context, base *http.Client) (*http.Client, error) {
+// Client returns a client that sends the invocation's Google token with
+// every request, over env's client.
+func (c Credentials) Client(ctx context.Context, env apps.Env) (*http.Client, error) {
+	base := env.HTTPClient()
 	if base == nil {
 		base = http.DefaultClient
 	}
-	r, expiry, err := c.resolve()
+	// The token sources keep this context for later refreshes; the client
+	// lives no longer than one invocation.
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, base)
+	ts, err := c.tokenSource(ctx, env)
 	if err != nil {
 		return nil, err
-	}
-	var ts oauth2.TokenSource
-	switch {
-	case r.RefreshToken != "" && r.ClientID != "":
-		cfg := oauth2.Config{
-			ClientID:     r.ClientID,
-			ClientSecret: r.ClientSecret,
-			Endpoint:     oauth2.Endpoint{TokenURL: r.TokenURL, AuthStyle: oauth2.AuthStyleInParams},
-		}
-		// The token source keeps this context for later refreshes; the
-		// client lives no longer than one invocation.
-		ts = cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, base), &oauth2.Token{
-			AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, Expiry: expiry, TokenType: "Bearer",
-		})
-	case r.AccessToken != "":
-		ts = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: r.AccessToken, TokenType: "Bearer"})
-	default:
-		return nil, ErrNoCredentials
 	}
 	return &http.Client{
 		Transport:     &oauth2.Transport{Source: ts, Base: base.Transport},
@@ -168,81 +79,96 @@ func (c Credentials) Client(ctx context.Context, base *http.Client) (*http.Clien
 	}, nil
 }
 
-// APIError is a non-2xx answer of a Google API.
-type APIError struct {
-	Status  int
-	Message string
-}
-
-func (e *APIError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("google api: http %d", e.Status)
+func (c Credentials) tokenSource(ctx context.Context, env apps.Env) (oauth2.TokenSource, error) {
+	if ce, ok := env.(apps.CredentialEnv); ok {
+		if cr, ok := ce.Credential(Provider); ok {
+			// The hub refreshed it; it outlives this invocation.
+			return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cr.AccessToken, TokenType: cr.TokenType, Expiry: cr.Expiry}), nil
+		}
 	}
-	return fmt.Sprintf("google api: http %d: %s", e.Status, e.Message)
-}
-
-// API calls one Google REST API.
-type API struct {
-	HTTP *http.Client
-	// Base is the API root, e.g. "https://gmail.googleapis.com/gmail/v1".
-	Base string
-}
-
-// Do sends method to Base+path?query with body encoded as JSON (when not
-// nil) and decodes a JSON answer into out (when not nil).
-func (a API) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	raw, err := a.Raw(ctx, method, path, query, body)
-	if err != nil {
-		return err
-	}
-	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decode %s %s answer: %w", method, path, err)
-	}
-	return nil
-}
-
-// Raw is Do returning the answer's bytes (at most 8 MiB).
-func (a API) Raw(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
-	u := strings.TrimRight(a.Base, "/") + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	oc := oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: google.Endpoint}
+	if c.ClientCredentials != "" {
+		b, err := os.ReadFile(c.ClientCredentials)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s %s body: %w", method, path, err)
+			return nil, fmt.Errorf("read client_credentials: %w", err)
 		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, fmt.Errorf("build %s %s: %w", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var ge struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
+		fc, err := google.ConfigFromJSON(b)
+		if err != nil {
+			return nil, fmt.Errorf("read client_credentials %s: %w", c.ClientCredentials, err)
 		}
-		_ = json.Unmarshal(raw, &ge) // best effort: Google's error envelope
-		return nil, fmt.Errorf("%s %s: %w", method, path, &APIError{Status: resp.StatusCode, Message: ge.Error.Message})
+		oc.ClientID = cmpOr(c.ClientID, fc.ClientID)
+		oc.ClientSecret = cmpOr(c.ClientSecret, fc.ClientSecret)
+		oc.Endpoint = fc.Endpoint
 	}
-	return raw, nil
+	if c.TokenURL != "" {
+		oc.Endpoint.TokenURL = c.TokenURL
+	}
+	oc.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	tok := oauth2.Token{AccessToken: c.AccessToken, RefreshToken: c.RefreshToken, TokenType: "Bearer"}
+	if c.TokenFile != "" && c.RefreshToken == "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read token_file: %w", err)
+		}
+		var kind struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(b, &kind); err != nil {
+			return nil, fmt.Errorf("read token_file %s: %w", c.TokenFile, err)
+		}
+		if kind.Type == string(google.AuthorizedUser) || (kind.Type == "" && strings.Contains(string(b), `"client_id"`)) {
+			if kind.Type == "" {
+				// gcloud and google-auth write the type; older tools did not.
+				b, err = withType(b, string(google.AuthorizedUser))
+				if err != nil {
+					return nil, fmt.Errorf("read token_file %s: %w", c.TokenFile, err)
+				}
+			}
+			cr, err := google.CredentialsFromJSONWithTypeAndParams(ctx, b, google.AuthorizedUser, google.CredentialsParams{TokenURL: c.TokenURL})
+			if err != nil {
+				return nil, fmt.Errorf("read token_file %s: %w", c.TokenFile, err)
+			}
+			return cr.TokenSource, nil
+		}
+		var ft oauth2.Token
+		if err := json.Unmarshal(b, &ft); err != nil {
+			return nil, fmt.Errorf("read token_file %s: %w", c.TokenFile, err)
+		}
+		tok.AccessToken = cmpOr(c.AccessToken, ft.AccessToken)
+		tok.RefreshToken = ft.RefreshToken
+		tok.Expiry = ft.Expiry
+	}
+	switch {
+	case tok.RefreshToken != "" && oc.ClientID != "":
+		return oc.TokenSource(ctx, &tok), nil
+	case tok.AccessToken != "":
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.AccessToken, TokenType: "Bearer"}), nil
+	}
+	return nil, ErrNoCredentials
+}
+
+// withType adds "type" to a JSON object.
+func withType(b []byte, typ string) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["type"] = typ
+	return json.Marshal(m)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Status returns the HTTP status of a Google API error, or 0.
+func Status(err error) int {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return ge.Code
+	}
+	return 0
 }

@@ -9,6 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/api/googleapi"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/apps/appstest"
 )
 
 func TestClientCredentialSources(t *testing.T) {
@@ -26,36 +31,39 @@ func TestClientCredentialSources(t *testing.T) {
 			return
 		}
 		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
-		if r.URL.Path == "/fail" {
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, `{"error":{"code":403,"message":"Insufficient Permission"}}`)
-			return
-		}
 		fmt.Fprint(w, `{"ok":true}`)
 	}))
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	web := filepath.Join(dir, "web.json")
-	os.WriteFile(web, []byte(`{"web":{"client_id":"web-client","client_secret":"s","token_uri":"`+srv.URL+`/token"}}`), 0o600)
+	os.WriteFile(web, []byte(`{"web":{"client_id":"web-client","client_secret":"s","token_uri":"`+srv.URL+`/token","redirect_uris":["http://localhost"]}}`), 0o600)
 	neither := filepath.Join(dir, "neither.json")
 	os.WriteFile(neither, []byte(`{"other":{}}`), 0o600)
+	linked := &apps.Credential{Provider: Provider, AccessToken: "user-token", TokenType: "Bearer"}
 
 	tests := []struct {
 		name     string
 		c        Credentials
+		cred     *apps.Credential
 		wantAuth string
 		wantErr  string
 	}{
-		{"static", Credentials{AccessToken: "a"}, "Bearer a", ""},
-		{"web client file and inline refresh token", Credentials{ClientCredentials: web, RefreshToken: "r"}, "Bearer from-refresh", ""},
-		{"refresh token without client falls back to access token", Credentials{AccessToken: "a", RefreshToken: "r"}, "Bearer a", ""},
-		{"nothing", Credentials{}, "", ErrNoCredentials.Error()},
-		{"client file of unknown kind", Credentials{ClientCredentials: neither, AccessToken: "a"}, "", "neither"},
+		{"static", Credentials{AccessToken: "a"}, nil, "Bearer a", ""},
+		{"web client file and inline refresh token", Credentials{ClientCredentials: web, RefreshToken: "r"}, nil, "Bearer from-refresh", ""},
+		{"refresh token without client falls back to access token", Credentials{AccessToken: "a", RefreshToken: "r"}, nil, "Bearer a", ""},
+		{"nothing", Credentials{}, nil, "", ErrNoCredentials.Error()},
+		{"client file of unknown kind", Credentials{ClientCredentials: neither, AccessToken: "a"}, nil, "", "client_credentials"},
+		{"linked account", Credentials{}, linked, "Bearer user-token", ""},
+		{"linked account wins over config", Credentials{AccessToken: "operator"}, linked, "Bearer user-token", ""},
+		{"another provider's credential is not used", Credentials{}, &apps.Credential{Provider: "github", AccessToken: "gh"}, "", ErrNoCredentials.Error()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			gotAuth = nil
-			hc, err := tt.c.Client(t.Context(), srv.Client())
+			env := appstest.NewEnv()
+			env.Client = srv.Client()
+			env.Cred = tt.cred
+			hc, err := tt.c.Client(t.Context(), env)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want %q", err, tt.wantErr)
@@ -65,22 +73,32 @@ func TestClientCredentialSources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out struct {
-				OK bool `json:"ok"`
+			resp, err := hc.Get(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
 			}
-			if err := (API{HTTP: hc, Base: srv.URL}).Do(t.Context(), http.MethodGet, "/x", nil, nil, &out); err != nil || !out.OK {
-				t.Fatalf("Do: %v %v", out, err)
-			}
+			resp.Body.Close()
 			if len(gotAuth) != 1 || gotAuth[0] != tt.wantAuth {
 				t.Errorf("Authorization %q, want %q", gotAuth, tt.wantAuth)
 			}
 		})
 	}
+}
 
-	hc, _ := Credentials{AccessToken: "a"}.Client(t.Context(), srv.Client())
-	err := API{HTTP: hc, Base: srv.URL}.Do(t.Context(), http.MethodGet, "/fail", nil, nil, nil)
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusForbidden || ae.Message != "Insufficient Permission" {
-		t.Errorf("error %v, want a 403 APIError with Google's message", err)
+func TestStatus(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"plain", errors.New("x"), 0},
+		{"google api error, wrapped", fmt.Errorf("list: %w", &googleapi.Error{Code: 404}), 404},
+		{"nil", nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Status(tt.err); got != tt.want {
+				t.Errorf("Status = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }

@@ -26,11 +26,11 @@ type anthropicModel struct {
 	model   string
 	base    string
 	key     string
-	hc      *http.Client
+	hc      doer
 	timeout time.Duration
 }
 
-func newAnthropic(model, base, key string, hc *http.Client, timeout time.Duration) *anthropicModel {
+func newAnthropic(model, base, key string, hc doer, timeout time.Duration) *anthropicModel {
 	return &anthropicModel{model: model, base: base, key: key, hc: hc, timeout: timeout}
 }
 
@@ -156,7 +156,7 @@ func anthropicToolChoice(c string) json.RawMessage {
 
 // toolChoiceDoer adds "tool_choice" to the JSON body of each request.
 type toolChoiceDoer struct {
-	next   *http.Client
+	next   doer
 	choice json.RawMessage
 }
 

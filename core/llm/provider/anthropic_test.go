@@ -74,7 +74,9 @@ func anToolUse(id, name string, input any) map[string]any {
 func newAnthropicTest(t *testing.T) (*wireServer, llm.Model) {
 	t.Helper()
 	s := newWireServer(t, "/v1/messages")
-	m, err := New(context.Background(), Config{Provider: "anthropic", Model: "claude-test", BaseURL: s.URL + "/v1", APIKey: "sk-ant-test"})
+	// Retries off: these cases check how one failed answer surfaces;
+	// retry_test.go covers sending again.
+	m, err := New(context.Background(), Config{Provider: "anthropic", Model: "claude-test", BaseURL: s.URL + "/v1", APIKey: "sk-ant-test", Retries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

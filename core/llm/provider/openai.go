@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/tmc/langchaingo/llms"
@@ -20,20 +19,33 @@ type openAIModel struct {
 	timeout time.Duration
 }
 
-func newOpenAI(name, model, base, key string, hc *http.Client, timeout time.Duration) (*openAIModel, error) {
+func newOpenAI(name, model, base, key string, hc doer, timeout time.Duration, extra ...openai.Option) (*openAIModel, error) {
 	// Every option is set explicitly so that langchaingo's own OPENAI_*
 	// environment fallbacks never apply.
-	c, err := openai.New(
+	opts := append([]openai.Option{
 		openai.WithToken(key),
 		openai.WithModel(model),
 		openai.WithBaseURL(base),
 		openai.WithOrganization(""),
 		openai.WithHTTPClient(hc),
-	)
+		openai.WithAPIType(openai.APITypeOpenAI),
+	}, extra...)
+	c, err := openai.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s provider: %w", name, err)
 	}
 	return &openAIModel{name: name, client: c, timeout: timeout}, nil
+}
+
+// newAzure speaks Azure OpenAI: the same chat completions body, sent to
+// {base}/openai/deployments/{deployment}/chat/completions?api-version=…
+// with the key in an api-key header. model is the deployment name.
+func newAzure(deployment, base, key, version string, hc doer, timeout time.Duration) (*openAIModel, error) {
+	if version == "" {
+		version = DefaultAzureAPIVersion
+	}
+	return newOpenAI(Azure, deployment, base, key, hc, timeout,
+		openai.WithAPIType(openai.APITypeAzure), openai.WithAPIVersion(version))
 }
 
 // Generate sends req as one chat completion and returns the first choice.

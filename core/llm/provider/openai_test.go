@@ -80,7 +80,9 @@ func oaCalls(calls ...[3]string) string {
 func newOpenAITest(t *testing.T) (*wireServer, llm.Model) {
 	t.Helper()
 	s := newWireServer(t, "/v1/chat/completions")
-	m, err := New(context.Background(), Config{Provider: "openai", Model: "test-model", BaseURL: s.URL + "/v1", APIKey: "sk-test"})
+	// Retries off: these cases check how one failed answer surfaces;
+	// retry_test.go covers sending again.
+	m, err := New(context.Background(), Config{Provider: "openai", Model: "test-model", BaseURL: s.URL + "/v1", APIKey: "sk-test", Retries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

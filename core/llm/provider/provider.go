@@ -21,7 +21,23 @@ const (
 	OpenAI    = "openai"
 	Anthropic = "anthropic"
 	Ollama    = "ollama"
+	// Bedrock is AWS Bedrock (Anthropic Claude models): credentials from
+	// the AWS SDK's default chain, Config.Region or AWS_REGION.
+	Bedrock = "bedrock"
+	// Azure is Azure OpenAI: BaseURL is the resource endpoint
+	// (https://NAME.openai.azure.com), Model the deployment name.
+	Azure = "azure"
 )
+
+// DefaultAzureAPIVersion is the Azure OpenAI api-version sent when
+// Config.APIVersion is empty: a GA version with tool calling.
+const DefaultAzureAPIVersion = "2024-10-21"
+
+// doer sends one HTTP request: the seam langchaingo's clients take instead
+// of an *http.Client, used here to add retries and request rewriting.
+type doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
 
 // Default base URLs, used when Config.BaseURL is empty. Each includes the
 // API version path; the clients append "/chat/completions" or "/messages".
@@ -57,19 +73,40 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient is used for all requests; nil means a fresh http.Client.
 	HTTPClient *http.Client
+	// Retries is how many times a request that failed with 429, 5xx or a
+	// connection error is sent again (within Timeout); zero means
+	// DefaultRetries, negative means never.
+	Retries int
+	// OnRetry, if non-nil, is called before each retry with the HTTP status
+	// (0 for a connection error) and the wait.
+	OnRetry func(status int, wait time.Duration)
+	// Region is the AWS region for Bedrock; empty means the SDK's default
+	// (AWS_REGION, shared config).
+	Region string
+	// APIVersion is Azure OpenAI's api-version; empty means
+	// DefaultAzureAPIVersion. Other providers ignore it.
+	APIVersion string
 }
 
-// New validates cfg and returns a Model for it. It does no I/O: a wrong key
-// or an unreachable server shows up on the first Generate.
+// New validates cfg and returns a Model for it. It does no network I/O: a
+// wrong key or an unreachable server shows up on the first Generate
+// (Bedrock reads the AWS shared config files to find credentials).
 func New(ctx context.Context, cfg Config) (llm.Model, error) {
-	_ = ctx // reserved: construction does no I/O today
 	name := normalize(cfg.Provider)
 	switch name {
 	case "":
-		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, anthropic or ollama)")
-	case OpenAI, Anthropic, Ollama:
+		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock or ollama)")
+	case OpenAI, Anthropic, Ollama, Bedrock:
+	case Azure:
+		// Azure has no default endpoint: each resource has its own.
+		if strings.TrimSpace(cfg.BaseURL) == "" {
+			return nil, errors.New("azure provider: base url is empty (set SECGPT_MODEL_BASE_URL or model.base_url to https://RESOURCE.openai.azure.com)")
+		}
+		if cfg.APIKey == "" {
+			return nil, errors.New("azure provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)")
+		}
 	default:
-		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, anthropic or ollama)", cfg.Provider)
+		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock or ollama)", cfg.Provider)
 	}
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, fmt.Errorf("%s provider: model is empty (set SECGPT_MODEL or model.name)", name)
@@ -83,7 +120,7 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 		// The hosted APIs need a key; Ollama and self-hosted compatible
 		// servers usually don't, but langchaingo's clients refuse to start
 		// without one, so they get a placeholder.
-		if name != Ollama && cfg.BaseURL == "" {
+		if name != Ollama && name != Bedrock && cfg.BaseURL == "" {
 			return nil, fmt.Errorf("%s provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)", name)
 		}
 		key = placeholderKey
@@ -96,10 +133,23 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	if name == Anthropic {
-		return newAnthropic(cfg.Model, base, key, hc, timeout), nil
+	retries := cfg.Retries
+	switch {
+	case retries == 0:
+		retries = DefaultRetries
+	case retries < 0:
+		retries = 0
 	}
-	return newOpenAI(name, cfg.Model, base, key, hc, timeout)
+	doer := newRetryDoer(hc, retries, cfg.OnRetry)
+	switch name {
+	case Anthropic:
+		return newAnthropic(cfg.Model, base, key, doer, timeout), nil
+	case Bedrock:
+		return newBedrock(ctx, cfg.Model, base, cfg.Region, doer, timeout)
+	case Azure:
+		return newAzure(cfg.Model, base, key, cfg.APIVersion, doer, timeout)
+	}
+	return newOpenAI(name, cfg.Model, base, key, doer, timeout)
 }
 
 // Describe returns a one-line description of cfg for the startup banner,

@@ -365,6 +365,81 @@ func (s *Store) PutAppState(_ context.Context, user ids.UserID, ns, key string, 
 	return nil
 }
 
+// PutAppStateWithin implements state.AppStateAdmin. The usage is counted
+// inside the write transaction (bbolt has one writer at a time), so the
+// check and the write are atomic; a namespace holds at most Quota.Keys keys,
+// so the count is bounded.
+func (s *Store) PutAppStateWithin(_ context.Context, user ids.UserID, ns, key string, value json.RawMessage, q state.Quota) error {
+	if err := errors.Join(need("user", string(user)), need("namespace", ns), need("key", key)); err != nil {
+		return err
+	}
+	if value == nil {
+		value = json.RawMessage("null")
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := mkBucket(tx, bAppState, string(user), ns)
+		if err != nil {
+			return err
+		}
+		var u state.Usage
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			u.Keys++
+			u.Bytes += int64(len(k) + len(v))
+		}
+		oldLen := -1
+		if v := b.Get([]byte(key)); v != nil {
+			oldLen = len(v)
+		}
+		if err := state.CheckQuota(u, key, oldLen, len(value), q); err != nil {
+			return err
+		}
+		return b.Put([]byte(key), value)
+	})
+	if err != nil {
+		return fmt.Errorf("put app state %s/%s of %s: %w", ns, key, user, err)
+	}
+	return nil
+}
+
+// ForgetAppState implements state.AppStateAdmin.
+func (s *Store) ForgetAppState(_ context.Context, user ids.UserID, ns string) (int, error) {
+	if user == "" {
+		return 0, nil
+	}
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		ub := bucket(tx, bAppState, string(user))
+		if ub == nil {
+			return nil
+		}
+		var names []string
+		err := ub.ForEachBucket(func(name []byte) error {
+			if ns == "" || string(name) == ns {
+				names = append(names, string(name))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			n += ub.Bucket([]byte(name)).Stats().KeyN
+			if err := deleteBucket(ub, name); err != nil {
+				return err
+			}
+		}
+		if ns == "" {
+			return deleteBucket(tx.Bucket(bAppState), string(user))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("forget app state %q of %s: %w", ns, user, err)
+	}
+	return n, nil
+}
+
 func grantID(k state.GrantKey, session ids.SessionID) []byte {
 	return []byte(string(k.Kind) + "\x00" + string(k.Requester) + "\x00" + string(k.Target) + "\x00" + string(session))
 }

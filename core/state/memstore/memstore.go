@@ -196,6 +196,45 @@ func (s *Store) PutAppState(_ context.Context, user ids.UserID, ns, key string, 
 	return nil
 }
 
+// PutAppStateWithin implements state.AppStateAdmin.
+func (s *Store) PutAppStateWithin(_ context.Context, user ids.UserID, ns, key string, value json.RawMessage, q state.Quota) error {
+	if err := firstErr(need("user", string(user)), need("namespace", ns), need("key", key)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var u state.Usage
+	for k, v := range s.appState {
+		if k.user == user && k.ns == ns {
+			u.Keys++
+			u.Bytes += int64(len(k.key) + len(v))
+		}
+	}
+	oldLen := -1
+	if v, ok := s.appState[appKey{user, ns, key}]; ok {
+		oldLen = len(v)
+	}
+	if err := state.CheckQuota(u, key, oldLen, len(value), q); err != nil {
+		return fmt.Errorf("put app state %s/%s of %s: %w", ns, key, user, err)
+	}
+	s.appState[appKey{user, ns, key}] = slices.Clone(value)
+	return nil
+}
+
+// ForgetAppState implements state.AppStateAdmin.
+func (s *Store) ForgetAppState(_ context.Context, user ids.UserID, ns string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.appState {
+		if k.user == user && (ns == "" || k.ns == ns) {
+			delete(s.appState, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // PutGrant implements state.Grants.
 func (s *Store) PutGrant(_ context.Context, g state.Grant) error {
 	g, err := state.CheckGrant(g)

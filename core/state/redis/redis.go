@@ -339,6 +339,115 @@ func (s *Store) PutAppState(ctx context.Context, user ids.UserID, ns, key string
 	return s.wrap(fmt.Sprintf("put app state %s/%s of %s", ns, key, user), err)
 }
 
+// putWithinScript writes field ARGV[1] = ARGV[2] of hash KEYS[1] unless the
+// hash would then hold more than ARGV[3] fields or ARGV[4] bytes of fields
+// and values (0: no bound), and adds ARGV[5] to the set KEYS[2] (the user's
+// namespaces, for ForgetAppState). It returns "ok", or a refusal that
+// CheckQuota words. It counts with HSTRLEN over the hash, which holds at most
+// the key quota's fields; running as one script makes check and write atomic.
+var putWithinScript = goredis.NewScript(`
+local n = redis.call('HLEN', KEYS[1])
+local bytes = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  bytes = bytes + #f + redis.call('HSTRLEN', KEYS[1], f)
+end
+local old = -1
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  old = redis.call('HSTRLEN', KEYS[1], ARGV[1])
+end
+local keys, after = n, bytes + #ARGV[1] + #ARGV[2]
+if old < 0 then keys = keys + 1 else after = after - #ARGV[1] - old end
+local qk, qb = tonumber(ARGV[3]), tonumber(ARGV[4])
+if qk > 0 and keys > qk and keys > n then return {'keys', n, bytes, old} end
+if qb > 0 and after > qb and after > bytes then return {'bytes', n, bytes, old} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[5])
+return {'ok', n, bytes, old}
+`)
+
+// PutAppStateWithin implements state.AppStateAdmin.
+func (s *Store) PutAppStateWithin(ctx context.Context, user ids.UserID, ns, key string, value json.RawMessage, q state.Quota) error {
+	if err := errors.Join(need("user", string(user)), need("namespace", ns), need("key", key)); err != nil {
+		return err
+	}
+	if value == nil {
+		value = json.RawMessage("null")
+	}
+	what := fmt.Sprintf("put app state %s/%s of %s", ns, key, user)
+	keys := []string{s.key("app", string(user), ns), s.key("appnss", string(user))}
+	res, err := putWithinScript.Run(ctx, s.rdb, keys, key, []byte(value), q.Keys, q.Bytes, ns).Slice()
+	if err != nil {
+		return s.wrap(what, err)
+	}
+	if len(res) != 4 {
+		return fmt.Errorf("%s: unexpected script answer %v", what, res)
+	}
+	if verdict, _ := res[0].(string); verdict != "ok" {
+		n, _ := res[1].(int64)
+		bytes, _ := res[2].(int64)
+		old, _ := res[3].(int64)
+		if err := state.CheckQuota(state.Usage{Keys: int(n), Bytes: bytes}, key, int(old), len(value), q); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return fmt.Errorf("%s: %w", what, state.ErrQuota)
+	}
+	return nil
+}
+
+// ForgetAppState implements state.AppStateAdmin. The user's namespaces are
+// found from the index PutAppStateWithin keeps and from a scan of the user's
+// app keys (state written by PutAppState, or before the index existed).
+func (s *Store) ForgetAppState(ctx context.Context, user ids.UserID, ns string) (int, error) {
+	what := fmt.Sprintf("forget app state %q of %s", ns, user)
+	idx := s.key("appnss", string(user))
+	var hashes []string
+	if ns != "" {
+		hashes = []string{s.key("app", string(user), ns)}
+	} else {
+		nss, err := s.rdb.SMembers(ctx, idx).Result()
+		if err != nil {
+			return 0, s.wrap(what, err)
+		}
+		for _, n := range nss {
+			hashes = append(hashes, s.key("app", string(user), n))
+		}
+		// Escaped parts never hold ':' and user's part is followed by one,
+		// so this pattern matches this user's app hashes only.
+		pattern := globEscaper.Replace(s.key("app", string(user))) + ":*"
+		iter := s.rdb.Scan(ctx, 0, pattern, 100).Iterator()
+		for iter.Next(ctx) {
+			if !slices.Contains(hashes, iter.Val()) {
+				hashes = append(hashes, iter.Val())
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return 0, s.wrap(what, err)
+		}
+	}
+	n := 0
+	for _, h := range hashes {
+		k, err := s.rdb.HLen(ctx, h).Result()
+		if err != nil {
+			return n, s.wrap(what, err)
+		}
+		if err := s.rdb.Del(ctx, h).Err(); err != nil {
+			return n, s.wrap(what, err)
+		}
+		n += int(k)
+	}
+	if ns == "" {
+		if err := s.rdb.Del(ctx, idx).Err(); err != nil {
+			return n, s.wrap(what, err)
+		}
+	} else if err := s.rdb.SRem(ctx, idx, ns).Err(); err != nil {
+		return n, s.wrap(what, err)
+	}
+	return n, nil
+}
+
+// globEscaper escapes the glob characters of Redis SCAN MATCH.
+var globEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
+
 func grantField(k state.GrantKey, session ids.SessionID) string {
 	return string(k.Kind) + "\x00" + string(k.Requester) + "\x00" + string(k.Target) + "\x00" + string(session)
 }

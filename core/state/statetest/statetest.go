@@ -5,10 +5,13 @@ package statetest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +62,9 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"MemoryForget", testMemoryForget},
 		{"Entities", testEntities},
 		{"AppState", testAppState},
+		{"AppStateQuota", testAppStateQuota},
+		{"AppStateQuotaRace", testAppStateQuotaRace},
+		{"AppStateForget", testAppStateForget},
 		{"GrantFind", testGrantFind},
 		{"GrantInvalid", testGrantInvalid},
 		{"GrantList", testGrantList},
@@ -339,6 +345,116 @@ func testAppState(t *testing.T, s state.Store) {
 		if ok != tc.ok || string(got) != tc.want {
 			t.Errorf("GetAppState(%s, %s, %s) = %s, %v; want %s, %v", tc.user, tc.ns, tc.key, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// testAppStateQuota: writes past a (user, namespace) quota of keys or bytes
+// fail with ErrQuota and change nothing; overwrites count their new size;
+// other users and namespaces have their own quota.
+func testAppStateQuota(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	q := state.Quota{Keys: 3, Bytes: 100}
+	val := func(n int) json.RawMessage { return json.RawMessage(`"` + strings.Repeat("x", n-2) + `"`) }
+	steps := []struct {
+		user    ids.UserID
+		ns, key string
+		size    int
+		quota   bool // want ErrQuota
+	}{
+		{"alice", "mail", "a", 20, false},      // 21 bytes, 1 key
+		{"alice", "mail", "b", 20, false},      // 42, 2
+		{"alice", "mail", "c", 20, false},      // 63, 3
+		{"alice", "mail", "d", 2, true},        // a fourth key
+		{"alice", "mail", "a", 50, false},      // overwrite: 93, 3
+		{"alice", "mail", "b", 40, true},       // 113 bytes
+		{"alice", "mail", "b", 27, false},      // exactly 100
+		{"alice", "mail", "b", 10, false},      // shrinking
+		{"alice", "ride", "a", 99, false},      // its own namespace
+		{"bob", "mail", "a", 99, false},        // its own user
+		{"alice", "ride", "b", 2, true},        // 100 + 3 bytes
+		{"alice", "huge", "k", 1 << 20, true},  // one value past the bytes
+		{"carol", "mail", "k", 1 << 20, false}, // no bound below
+	}
+	for i, st := range steps {
+		qq := q
+		if st.user == "carol" {
+			qq = state.Quota{}
+		}
+		err := s.PutAppStateWithin(ctx, st.user, st.ns, st.key, val(st.size), qq)
+		if got := errors.Is(err, state.ErrQuota); got != st.quota || (err != nil && !got) {
+			t.Fatalf("step %d: PutAppStateWithin(%s, %s, %s, %d bytes) = %v; want ErrQuota=%v", i, st.user, st.ns, st.key, st.size, err, st.quota)
+		}
+	}
+	for _, c := range []struct {
+		user    ids.UserID
+		ns, key string
+		size    int // 0: absent
+	}{{"alice", "mail", "a", 50}, {"alice", "mail", "b", 10}, {"alice", "mail", "d", 0}, {"alice", "ride", "b", 0}, {"alice", "huge", "k", 0}} {
+		v, ok, err := s.GetAppState(ctx, c.user, c.ns, c.key)
+		must(t, err, "get")
+		if ok != (c.size > 0) || len(v) != c.size {
+			t.Errorf("after the refusals, %s/%s/%s = %d bytes (found %v); want %d", c.user, c.ns, c.key, len(v), ok, c.size)
+		}
+	}
+}
+
+// testAppStateQuotaRace: concurrent writers of one namespace cannot pass
+// the key quota together.
+func testAppStateQuotaRace(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	q := state.Quota{Keys: 5}
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.PutAppStateWithin(ctx, "alice", "ns", fmt.Sprint("k", i), json.RawMessage(`1`), q) == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 5 {
+		t.Fatalf("%d concurrent writes of new keys succeeded; the quota is 5", ok.Load())
+	}
+}
+
+// testAppStateForget: forgetting one namespace or all of a user's app state
+// deletes exactly that, and says how many keys.
+func testAppStateForget(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	for _, p := range []struct {
+		user    ids.UserID
+		ns, key string
+	}{{"alice", "mail", "a"}, {"alice", "mail", "b"}, {"alice", "ride", "a"}, {"alice", "notes", "a"}, {"bob", "mail", "a"}, {"alice:x", "mail", "a"}, {"alic*", "mail", "a"}} {
+		must(t, s.PutAppStateWithin(ctx, p.user, p.ns, p.key, json.RawMessage(`1`), state.Quota{}), "put")
+	}
+	// State written without a quota is forgotten too.
+	must(t, s.PutAppState(ctx, "alice", "legacy", "a", json.RawMessage(`1`)), "put")
+	n, err := s.ForgetAppState(ctx, "alice", "ride")
+	must(t, err, "forget ns")
+	if n != 1 {
+		t.Errorf("ForgetAppState(alice, ride) = %d keys, want 1", n)
+	}
+	n, err = s.ForgetAppState(ctx, "alice", "")
+	must(t, err, "forget all")
+	if n != 4 {
+		t.Errorf("ForgetAppState(alice, all) = %d keys, want 4", n)
+	}
+	for _, c := range []struct {
+		user    ids.UserID
+		ns, key string
+		want    bool
+	}{{"alice", "mail", "a", false}, {"alice", "legacy", "a", false}, {"alice", "notes", "a", false}, {"bob", "mail", "a", true}, {"alice:x", "mail", "a", true}, {"alic*", "mail", "a", true}} {
+		_, ok, err := s.GetAppState(ctx, c.user, c.ns, c.key)
+		must(t, err, "get")
+		if ok != c.want {
+			t.Errorf("after forgetting alice: %s/%s/%s found=%v, want %v", c.user, c.ns, c.key, ok, c.want)
+		}
+	}
+	if n, err := s.ForgetAppState(ctx, "alice", ""); err != nil || n != 0 {
+		t.Errorf("forgetting again = %d, %v; want 0, nil", n, err)
 	}
 }
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/apps/drive"
+	"github.com/secgpt-go/secgpt/apps/mail"
+	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/connect"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// googleApps are the apps that get a linked user's token by default: the
+// mail and drive apps whose configured backend is Google's.
+func googleApps(cfg config.Config, installed []ids.AppID, settings map[ids.AppID]json.RawMessage) ([]ids.AppID, error) {
+	if len(cfg.Google.Apps) > 0 {
+		var out []ids.AppID
+		for i, a := range cfg.Google.Apps {
+			if !slices.Contains(installed, ids.AppID(a)) {
+				return nil, &config.KeyError{Key: fmt.Sprintf("google.apps[%d]", i), Msg: fmt.Sprintf("app %q is not installed", a)}
+			}
+			out = append(out, ids.AppID(a))
+		}
+		return out, nil
+	}
+	google := map[ids.AppID]string{mail.SearchID: "gmail", mail.GetID: "gmail", mail.SendID: "gmail", mail.DeleteID: "gmail", drive.ID: "drive"}
+	var out []ids.AppID
+	for _, id := range installed {
+		want, ok := google[id]
+		if !ok {
+			continue
+		}
+		var c struct {
+			Backend string `json:"backend"`
+		}
+		_ = json.Unmarshal(settings[id], &c) // a bad section fails in the app, with its own error
+		if c.Backend == want {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// newGoogle wires "!connect google" when google.client_id is set: it
+// returns nil when it is not. Without google.redirect_base_url it opens
+// the loopback listener (the terminal's flow) and serves the callback there
+// until the deployment closes; with it, the callback is one of the
+// deployment's HTTP handlers, for the bot's public listener.
+func newGoogle(cfg config.Config, d *deployment, st state.Store, installed []ids.AppID, settings map[ids.AppID]json.RawMessage, log *slog.Logger) (*connect.Google, error) {
+	gc := cfg.Google
+	if gc.ClientID == "" {
+		return nil, nil
+	}
+	key, err := connect.ParseKey(gc.TokenKey)
+	if err != nil {
+		return nil, &config.KeyError{Key: "google.token_key", Msg: err.Error()}
+	}
+	allowed, err := googleApps(cfg, installed, settings)
+	if err != nil {
+		return nil, err
+	}
+	if len(allowed) == 0 {
+		log.Warn("google.client_id is set but no installed app uses Google (set apps.settings.search_gmail.backend: gmail, or google.apps)")
+	}
+	c := connect.Config{ClientID: gc.ClientID, ClientSecret: gc.ClientSecret, Scopes: gc.Scopes, Apps: allowed, Key: key, Logger: log}
+	if gc.RedirectBaseURL != "" {
+		if d.Server == nil {
+			return nil, &config.KeyError{Key: "google.redirect_base_url", Msg: "needs server.listen: the callback is served on the bot's HTTP listener"}
+		}
+		c.RedirectURL = strings.TrimRight(gc.RedirectBaseURL, "/") + connect.CallbackPath
+		g, err := connect.New(c, st)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Server.Handle(connect.CallbackPath, g); err != nil {
+			return nil, fmt.Errorf("mount the google callback: %w", err)
+		}
+		return g, nil
+	}
+	ln, redirect, err := connect.ListenLoopback(gc.LoopbackAddr)
+	if err != nil {
+		return nil, &config.KeyError{Key: "google.loopback_addr", Msg: err.Error()}
+	}
+	c.RedirectURL = redirect
+	g, err := connect.New(c, st)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := connect.Serve(ctx, ln, g); err != nil {
+			log.Error("google callback listener", "err", err)
+		}
+	}()
+	d.closers = append(d.closers, func() error { cancel(); <-done; return nil })
+	log.Info("google accounts: consent links come back to a loopback listener; they work only in a browser on this machine (set google.redirect_base_url for Slack or Matrix)", "callback", redirect)
+	return g, nil
+}

@@ -1,0 +1,95 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// Accounts links users' accounts at other services (a Google account) so
+// that the apps the operator allows can act on them. core/connect
+// implements it.
+type Accounts interface {
+	// ConnectURL returns the consent link that links user's account at
+	// provider, bound to conversation conv. It does no network I/O.
+	ConnectURL(ctx context.Context, provider string, user ids.UserID, conv ids.ConversationID) (string, error)
+	// Disconnect removes user's linked account at provider (and revokes
+	// its token there); false means none was linked.
+	Disconnect(ctx context.Context, provider string, user ids.UserID) (bool, error)
+	// Credential returns the access token one invocation of app for user
+	// gets, or nil when app gets none or user linked no account. It may
+	// refresh the token (network I/O). Its error text is safe to show.
+	Credential(ctx context.Context, user ids.UserID, app ids.AppID) (*isc.Credential, error)
+}
+
+// HelpAccounts is the help text of the account commands, shown when the
+// hub has Accounts.
+const HelpAccounts = `  connect google    link your Google account (mail and drive apps act on it)
+  disconnect google unlink it and delete its token`
+
+// accountCommand handles connect and disconnect.
+func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string) string {
+	if h.o.Accounts == nil {
+		return "Linking accounts is not set up on this bot (the operator has to configure a Google OAuth client)."
+	}
+	provider = strings.ToLower(provider)
+	if provider == "" {
+		return "Usage: " + cmd + " google"
+	}
+	if cmd == "connect" {
+		u, err := h.o.Accounts.ConnectURL(ctx, provider, t.user, t.conv)
+		if err != nil {
+			h.log.Warn("connect account", "provider", provider, "err", err)
+			return fmt.Sprintf("I can't link a %s account: %s", truncate(provider, 40), publicAccountErr(err))
+		}
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "connect", Detail: provider + ": consent link issued"})
+		return "Open this link to let me use your Google account (it works once, for a few minutes, and only for you; don't share it):\n" + u +
+			"\nAfterwards the mail and drive apps act on your account. Say !disconnect google to unlink it."
+	}
+	ok, err := h.o.Accounts.Disconnect(ctx, provider, t.user)
+	if err != nil {
+		h.log.Error("disconnect account", "provider", provider, "err", err)
+		return fmt.Sprintf("I couldn't unlink your %s account right now: %s", truncate(provider, 40), publicAccountErr(err))
+	}
+	if !ok {
+		return "No " + truncate(provider, 40) + " account is linked."
+	}
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: "disconnect", Detail: provider})
+	return "Your Google account is unlinked and its token deleted."
+}
+
+// publicAccountErr keeps internal detail (store addresses, Google's
+// answers) out of chat: only an error in the chain that says it was written
+// for users (a Public method reporting true) is shown, and only its own text.
+func publicAccountErr(err error) string {
+	var pe interface {
+		error
+		Public() bool
+	}
+	if errors.As(err, &pe) && pe.Public() {
+		return pe.Error()
+	}
+	return "please try again later"
+}
+
+// credential is the linked-account token the invocation of app gets.
+func (h *Hub) credential(ctx context.Context, user ids.UserID, app ids.AppID) (*isc.Credential, error) {
+	if h.o.Accounts == nil {
+		return nil, nil
+	}
+	c, err := h.o.Accounts.Credential(ctx, user, app)
+	if err != nil {
+		h.log.Warn("account credential", "app", app, "err", err)
+		return nil, publicf(err, "app %s cannot use your linked account: %s", app, publicAccountErr(err))
+	}
+	if c != nil {
+		// The audit shows which invocation got the user's account, never the token.
+		h.audit(ctx, state.AuditEvent{User: user, Type: "credential", App: app, Detail: c.Provider + " access token for one invocation"})
+	}
+	return c, nil
+}
