@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -482,7 +483,9 @@ func (c *checker) factIn(e *event, s *spokeInfo, f string, fk flowKind) {
 	}
 	if c.allowedFlow(e, s, f, fk, chat.KindData) {
 		c.holds[k] = true
-		c.auditedFlow(e, s, chat.KindData, "")
+		// A fact may ride in another app's data under a collab decision
+		// that showed it; either flow record will do.
+		c.auditedFlow(e, s, chat.KindData, "", chat.KindCollab)
 		return
 	}
 	if fk != flowNone && c.allowedFlow(e, s, f, fk, chat.KindCollab) {
@@ -533,12 +536,12 @@ func (c *checker) forgotten(e *event, s *spokeInfo) {
 }
 
 // auditedFlow checks that a flow into s has its audit record before e.
-func (c *checker) auditedFlow(e *event, s *spokeInfo, kind chat.Kind, token string) {
+func (c *checker) auditedFlow(e *event, s *spokeInfo, kind chat.Kind, token string, or ...chat.Kind) {
 	for _, a := range c.events {
 		if a.seq > e.seq {
 			break
 		}
-		if a.kind == evAudit && a.audit.Type == "flow" && a.audit.Kind == kind && a.audit.User == s.user && a.audit.App == s.app {
+		if a.kind == evAudit && a.audit.Type == "flow" && (a.audit.Kind == kind || slices.Contains(or, a.audit.Kind)) && a.audit.User == s.user && a.audit.App == s.app {
 			return
 		}
 	}
