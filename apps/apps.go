@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +30,52 @@ type Function struct {
 	Request json.RawMessage `json:"request"`
 	// Response is the JSON Schema of the result.
 	Response json.RawMessage `json:"response"`
+	// Effect is what a call does to the world (see Effect). It is
+	// operator-trusted metadata: prompts show it and rules match it. ""
+	// means undeclared, treated as the strongest (EffectDestroy).
+	Effect Effect `json:"effect,omitempty"`
+	// NeedsModel is set for a function that only works inside the app's
+	// own agent loop (it needs the app's model); other function steps with
+	// valid arguments run as direct calls, without a model turn.
+	NeedsModel bool `json:"needs_model,omitempty"`
+	// Hints are what the app itself claims about the function (MCP tool
+	// annotations), shown beside Effect as the app's claim; untrusted.
+	Hints string `json:"hints,omitempty"`
 }
+
+// Effect is what a function does: the permission prompts show it, and a
+// send or destroy step whose arguments come from another app's result is
+// confirmed again with its concrete arguments.
+type Effect string
+
+// The effects, weakest first.
+const (
+	// EffectRead only reads (the user's data or public data).
+	EffectRead Effect = "read"
+	// EffectWrite changes the user's own data (a draft, a calendar entry).
+	EffectWrite Effect = "write"
+	// EffectSend makes data leave to a third party (a mail, a booking).
+	EffectSend Effect = "send"
+	// EffectDestroy deletes or irreversibly changes something.
+	EffectDestroy Effect = "destroy"
+)
+
+// Valid reports whether e is one of the four effects.
+func (e Effect) Valid() bool {
+	return e == EffectRead || e == EffectWrite || e == EffectSend || e == EffectDestroy
+}
+
+// Declared returns f's effect, or EffectDestroy when f declares none (or
+// an unknown one): an undeclared effect is treated as the strongest.
+func (f Function) Declared() Effect {
+	if f.Effect.Valid() {
+		return f.Effect
+	}
+	return EffectDestroy
+}
+
+// Risky reports whether e is send or destroy.
+func (e Effect) Risky() bool { return e == EffectSend || e == EffectDestroy }
 
 // Spec describes an app. Description and Annotation are written by the app's
 // author and are untrusted text: they reach only the app's own spoke and the
@@ -127,11 +173,12 @@ type App interface {
 type Constructor func() App
 
 type registry struct {
-	mu   sync.RWMutex // guards apps and vendors
+	mu   sync.RWMutex // guards apps, vendors and configured
 	apps map[ids.AppID]Constructor
 	// vendors maps a shared state namespace to the apps of the one vendor
 	// that may use it.
-	vendors map[string][]ids.AppID
+	vendors    map[string][]ids.AppID
+	configured map[string]ConfiguredFunc
 }
 
 var reg = registry{apps: map[ids.AppID]Constructor{}, vendors: map[string][]ids.AppID{}}
@@ -181,6 +228,54 @@ func New(id ids.AppID) (App, error) {
 	a := c()
 	if got := a.Spec().ID; got != id {
 		return nil, fmt.Errorf("apps: app registered as %q reports id %q", id, got)
+	}
+	return a, nil
+}
+
+// ConfiguredFunc builds an app that is not compiled in (an MCP server) from
+// its config section alone; it must have no side effects.
+type ConfiguredFunc func(id ids.AppID, config json.RawMessage) (App, error)
+
+// RegisterConfigured adds a builder for every app ID that starts with
+// prefix (for example "mcp."), used where no app is registered under the ID.
+// It panics on an empty or duplicate prefix: programming errors found at
+// init.
+func RegisterConfigured(prefix string, f ConfiguredFunc) {
+	if prefix == "" || f == nil {
+		panic("apps: empty prefix or nil builder")
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if reg.configured == nil {
+		reg.configured = map[string]ConfiguredFunc{}
+	}
+	if _, dup := reg.configured[prefix]; dup {
+		panic(fmt.Sprintf("apps: prefix %q registered twice", prefix))
+	}
+	reg.configured[prefix] = f
+}
+
+// NewConfigured builds the app registered as id, or else the configured
+// app of that ID from its config section.
+func NewConfigured(id ids.AppID, config json.RawMessage) (App, error) {
+	reg.mu.RLock()
+	_, compiled := reg.apps[id]
+	var build ConfiguredFunc
+	for p, f := range reg.configured {
+		if strings.HasPrefix(string(id), p) {
+			build = f
+		}
+	}
+	reg.mu.RUnlock()
+	if compiled || build == nil {
+		return New(id)
+	}
+	a, err := build(id, config)
+	if err != nil {
+		return nil, fmt.Errorf("apps: build %s: %w", id, err)
+	}
+	if got := a.Spec().ID; got != id {
+		return nil, fmt.Errorf("apps: app built as %q reports id %q", id, got)
 	}
 	return a, nil
 }
@@ -276,6 +371,29 @@ func checkNamespace(sp Spec, owners map[string]ids.AppID) error {
 	return nil
 }
 
+// Add installs an app built elsewhere (a configured app such as an MCP
+// server). Its ID and functionality names must not be taken.
+func (c *Catalog) Add(a App) error {
+	sp := a.Spec()
+	if !sp.ID.Valid() {
+		return fmt.Errorf("apps: invalid app id %q", sp.ID)
+	}
+	if _, dup := c.apps[sp.ID]; dup {
+		return fmt.Errorf("apps: app %q installed twice", sp.ID)
+	}
+	for _, f := range sp.Functions {
+		if other, dup := c.fns[f.Name]; dup {
+			return fmt.Errorf("apps: functionality %q provided by both %s and %s", f.Name, other, sp.ID)
+		}
+	}
+	c.apps[sp.ID] = a
+	c.order = append(c.order, sp.ID)
+	for _, f := range sp.Functions {
+		c.fns[f.Name] = sp.ID
+	}
+	return nil
+}
+
 // IDs lists installed apps in install order.
 func (c *Catalog) IDs() []ids.AppID { return slices.Clone(c.order) }
 
@@ -305,4 +423,18 @@ func (c *Catalog) Functions() []string {
 		}
 	}
 	return out
+}
+
+// DescribeFunction is the task function name that asks a Describing app's
+// spoke for its spec instead of running the agent loop. It is not a valid
+// functionality name, so no app can provide it.
+const DescribeFunction = "<describe>"
+
+// Describing is an app whose functions are learnt by running it (an MCP
+// server lists its tools): the hub starts it once in a sandboxed spoke
+// with the describe task and installs the spec it returns.
+type Describing interface {
+	App
+	// Describe starts what the app needs and returns its full spec.
+	Describe(ctx context.Context, env Env) (Spec, error)
 }

@@ -22,11 +22,12 @@ Commands:
   chat        chat in the terminal (the default)
   slack       run as a Slack app over Socket Mode
   matrix      run as a Matrix bot [--setup-cross-signing]
-  eval        run the evaluation: "eval case-studies [--json]" or "eval relational [--json] [--runs N] [--grants once|always]"
+  eval        run the evaluation: "eval case-studies [--json]" or "eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]]"
   doctor      report which sandbox protections are active here [--json]
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
   config      print the effective configuration as YAML (secrets masked)
   healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
+  mcp         "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
   help        show this help
 
 Global flags:
@@ -118,6 +119,8 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		return printConfig(cfg, out, errOut)
 	case "healthcheck":
 		return runHealthcheck(ctx, cfg, rest, out, errOut)
+	case "mcp":
+		return runMCP(ctx, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
 	return 2
@@ -133,7 +136,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, log *slog.Logger) int {
+func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, out, errOut io.Writer, _ *slog.Logger) int {
+	log, logPath, closeLog, err := chatLogger(cfg, in, out, errOut)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt:", err)
+		return 1
+	}
+	defer closeLog()
 	d, err := build(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt:", err)
@@ -141,8 +150,16 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 	}
 	defer d.Close()
 	fmt.Fprint(out, d.Banner())
-	fmt.Fprintln(out, `Type a request, "!help" for commands, "!quit" or Ctrl-D to leave.`)
-	a := stdin.New(in, out, g.user)
+	if logPath != "" {
+		fmt.Fprintf(out, "  log:     %s\n", logPath)
+	}
+	fmt.Fprintln(out, `Type a request ("hi" for an introduction, "!help" for commands); "!quit" or Ctrl-D to leave.`)
+	opts := stdin.Options{}
+	if ed := chatEditor(cfg, in, out, log); ed != nil {
+		defer ed.Close()
+		opts.Lines, opts.Styled, out = ed, true, ed.Stdout()
+	}
+	a := stdin.NewWithOptions(in, out, g.user, opts)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = d.Run(runCtx) }()

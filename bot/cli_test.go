@@ -54,7 +54,7 @@ func TestCLI(t *testing.T) {
 		{name: "missing api key", env: map[string]string{"SECGPT_MODEL_PROVIDER": "openai", "SECGPT_MODEL": "gpt-4o-mini"}, wantCode: 2, wantErr: []string{"model.api_key"}},
 		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret"}, wantCode: 0, wantOut: []string{"bot_token: '***'"}},
 		{name: "chat on embedded defaults", stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", wantCode: 0,
-			wantOut: []string{"model:   offline demo model", "store:   bolt file", "[permission] Run app quick_ride", "$57.00"}},
+			wantOut: []string{"model:   offline demo model", "store:   bolt file", "[permission] Run this 1-step plan?", "1. quick_ride (quick_ride) — reads only", "5) Review steps one by one", "$57.00"}},
 		{name: "vanilla chat", args: []string{"--vanilla"}, stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n", wantCode: 0,
 			wantOut: []string{"VanillaGPT baseline (NOT isolated", "$57.00"}},
 		{name: "audit after nothing", args: []string{"audit", "--kind", "exec"}, wantCode: 0, wantOut: []string{"TIME"}},
@@ -126,5 +126,16 @@ func TestConfigMasksAppSettings(t *testing.T) {
 	}
 	if strings.Contains(out, "GOCSPX-secret") || strings.Contains(out, "sealing-key-1") || !strings.Contains(out, "client-id-1") {
 		t.Fatalf("google secrets not masked: %q", out)
+	}
+}
+
+func TestPermissionRules(t *testing.T) {
+	rs, err := permissionRules([]map[string]string{{"deny": "collab:search_gmail->send_gmail_message"}, {"allow": "exec:get_*"}, {"ask": "send:*"}})
+	if err != nil || len(rs) != 3 || rs[2].String() != "ask: send:*" {
+		t.Fatalf("rules %v, %v", rs, err)
+	}
+	_, err = permissionRules([]map[string]string{{"allow": "exec:*"}, {"deny": "network:*"}})
+	if err == nil || !strings.Contains(err.Error(), "permissions.rules[1]") {
+		t.Fatalf("bad rule error = %v", err)
 	}
 }

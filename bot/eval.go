@@ -13,7 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--json]"
+const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--json]"
 
 func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
@@ -72,11 +72,23 @@ func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, err
 	fs.SetOutput(errOut)
 	asJSON := fs.Bool("json", false, "print a JSON array with one row per question, system and run")
 	runs := fs.Int("runs", 1, "timed runs of each question on each system")
-	grants := fs.String("grants", string(relational.GrantsOnce), `SecGPT permissions: "once" (a scripted user allows every prompt once) or "always" (always-grants stored beforehand, no prompts)`)
+	grants := fs.String("grants", string(relational.GrantsBoth), `SecGPT permissions: "once" (a scripted user allows every prompt once), "always" (always-grants stored beforehand, no prompts) or "both" (each question on SecGPT in both modes, side by side)`)
+	latency := fs.String("model-latency", "", `simulated model latency "D" or "D±J" (also "D+-J"), e.g. 500ms±200ms: each model call waits D plus uniform jitter in [-J, J], the same k-th draw on both systems`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *runs < 1 || (*grants != string(relational.GrantsOnce) && *grants != string(relational.GrantsAlways)) {
+	lat, jit, lerr := relational.ParseLatency(*latency)
+	if lerr != nil {
+		fmt.Fprintln(errOut, "secgpt eval relational:", lerr)
+		return 2
+	}
+	switch relational.Grants(*grants) {
+	case relational.GrantsOnce, relational.GrantsAlways, relational.GrantsBoth:
+	default:
+		fmt.Fprintln(errOut, evalUsage)
+		return 2
+	}
+	if *runs < 1 {
 		fmt.Fprintln(errOut, evalUsage)
 		return 2
 	}
@@ -87,7 +99,8 @@ func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, err
 	}
 	defer sp.Close()
 	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rows, err := relational.Run(ctx, relational.Env{Spawner: sp, Runs: *runs, Grants: relational.Grants(*grants), Logger: logger})
+	rows, err := relational.Run(ctx, relational.Env{Spawner: sp, Runs: *runs, Grants: relational.Grants(*grants), Logger: logger,
+		ModelLatency: lat, ModelJitter: jit})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 		return 1
@@ -95,10 +108,17 @@ func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, err
 	if *asJSON {
 		err = relational.WriteJSON(out, rows)
 	} else {
-		fmt.Fprintf(out, "Relational-data suite (21 questions, 17 tool apps), oracle model (zero latency, same tool calls on both systems), in-memory store, SecGPT grants %q, %d run(s).\n", *grants, *runs)
+		model := "zero latency"
+		if *latency != "" {
+			model = "simulated latency " + *latency
+		}
+		fmt.Fprintf(out, "Relational-data suite (21 questions, 17 tool apps), oracle model (%s, same tool calls on both systems), in-memory store, SecGPT grants %q, %d run(s).\n", model, *grants, *runs)
 		fmt.Fprintln(out, "Accuracy is not measured: the plans are ours. The answer check is a word-level substring match (the original used an LLM grader).")
 		fmt.Fprintln(out)
 		err = relational.WriteTable(out, rows)
+		if err == nil && *latency == "" {
+			fmt.Fprintln(out, "(The latency targets are for a simulated model: add --model-latency 500ms±200ms.)")
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -224,6 +225,10 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	for id, raw := range settings {
 		appCfg[ids.AppID(id)] = raw
 	}
+	pols, err := newAppPolicies(cfg, appCfg, nil)
+	if err != nil {
+		return nil, err
+	}
 	model, desc, err := newModel(ctx, cfg, d.metrics)
 	if err != nil {
 		return nil, err
@@ -255,6 +260,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	}
 
 	if cfg.Hub.Vanilla {
+		if len(cfg.MCP.Servers) > 0 {
+			log.Warn("MCP servers are not installed in the VanillaGPT baseline (it has no sandbox to run them in)")
+		}
 		v, err := vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, AppConfig: appCfg, MaxSteps: cfg.Hub.MaxSpokeSteps, Logger: log})
 		if err != nil {
 			return nil, err
@@ -285,6 +293,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	}
 	d.closers = append(d.closers, sp.Close)
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
+	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
+		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
+	mcpApps, err := installMCP(ctx, cfg, sp, cat, appCfg, pols,
+		func(config.Limits) sandbox.Policy {
+			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
+		}, log)
+	if err != nil {
+		return nil, err
+	}
+	d.apps = append(d.apps, mcpApps...)
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
 	if rs, ok := rawStore.(*redis.Store); ok {
@@ -300,8 +318,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		Store: st, Catalog: cat, Model: model, Spawner: d.metrics.Spawner(sp), AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
-		Limits: sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
-			OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs},
+		Limits:       limits, SpokePolicy: pols.apply,
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
 		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
 	}
@@ -321,6 +338,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		return nil, err
 	} else if g != nil {
 		ho.Accounts = g
+	}
+	if ho.Rules, err = permissionRules(cfg.Permissions.Rules); err != nil {
+		return nil, err
 	}
 	h, err := hub.New(ho)
 	if err != nil {
@@ -377,4 +397,19 @@ func sandboxSummary(ctx context.Context, c sandbox.Config, log *slog.Logger) str
 		s += "; " + rep.Error
 	}
 	return s + " (details: secgpt doctor)"
+}
+
+// permissionRules parses the config's permissions.rules.
+func permissionRules(raw []map[string]string) ([]gate.Rule, error) {
+	var out []gate.Rule
+	for i, r := range raw {
+		for action, pattern := range r {
+			ru, err := gate.ParseRule(action, pattern)
+			if err != nil {
+				return nil, &config.KeyError{Key: fmt.Sprintf("permissions.rules[%d]", i), Msg: err.Error()}
+			}
+			out = append(out, ru)
+		}
+	}
+	return out, nil
 }

@@ -34,6 +34,7 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Server      Server      `yaml:"server"`
 	Google      Google      `yaml:"google"`
+	MCP         MCP         `yaml:"mcp"`
 }
 
 // Server configures the optional HTTP listener: /healthz, /readyz,
@@ -82,6 +83,13 @@ type Apps struct {
 	Installed []string `yaml:"installed"`
 	// Settings holds each app's own settings, by app id.
 	Settings map[string]any `yaml:"settings"`
+	// Files are host files and directories each app may use inside its
+	// own spoke, by app id (see config/mcp.go).
+	Files map[string][]File `yaml:"files"`
+	// Secrets are settings whose values come from the environment or a
+	// file, by app id and setting name; merged into the app's settings and
+	// handed only to that app's spoke.
+	Secrets map[string]map[string]Secret `yaml:"secrets"`
 }
 
 // Permissions configures the gate.
@@ -90,6 +98,11 @@ type Permissions struct {
 	PromptTimeout Duration `yaml:"prompt_timeout"`
 	// SessionIdle: a conversation idle this long starts a new session.
 	SessionIdle Duration `yaml:"session_idle"`
+	// Rules are operator rules checked before stored grants and prompts,
+	// each one key (allow, deny or ask) with a pattern:
+	// [{deny: "collab:search_gmail->send_gmail_message"}, {allow: "exec:get_*"}, {ask: "send:*"}].
+	// bot/ wiring parses the patterns (core/gate.ParseRule).
+	Rules []map[string]string `yaml:"rules"`
 }
 
 // Sandbox configures spokes.
@@ -470,6 +483,20 @@ func (c *Config) Validate() error {
 	if c.Permissions.PromptTimeout < 0 || c.Permissions.SessionIdle < 0 || c.Sandbox.Timeout < 0 || c.Sandbox.CPU < 0 {
 		return &KeyError{"permissions/sandbox", "durations must not be negative"}
 	}
+	for i, r := range c.Permissions.Rules {
+		key := fmt.Sprintf("permissions.rules[%d]", i)
+		if len(r) != 1 {
+			return &KeyError{key, "must have exactly one of allow, deny or ask, e.g. {deny: \"send:*\"}"}
+		}
+		for action, pattern := range r {
+			if action != "allow" && action != "deny" && action != "ask" {
+				return &KeyError{key, fmt.Sprintf("%q is not allow, deny or ask", action)}
+			}
+			if strings.TrimSpace(pattern) == "" {
+				return &KeyError{key, "has an empty pattern"}
+			}
+		}
+	}
 	if c.Hub.MaxSpokeSteps < 0 || c.Hub.MaxSpokeSteps > 64 {
 		return &KeyError{"hub.max_spoke_steps", "must be between 1 and 64"}
 	}
@@ -502,7 +529,10 @@ func (c *Config) Validate() error {
 			return &KeyError{"server.listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9090 or :9090)", c.Server.Listen)}
 		}
 	}
-	return c.Google.validate()
+	if err := c.Google.validate(); err != nil {
+		return err
+	}
+	return c.validateMCP()
 }
 
 func (g *Google) validate() error {

@@ -56,6 +56,14 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "tiny memory", yaml: "sandbox:\n  memory: 1MiB\n", wantKey: "sandbox.memory"},
 		{name: "bad size", yaml: "sandbox:\n  memory: lots\n", wantKey: "not a size"},
+		{name: "rules", yaml: "permissions:\n  rules:\n    - deny: \"collab:search_gmail->send_gmail_message\"\n    - allow: \"exec:get_*\"\n    - ask: \"send:*\"\n",
+			check: func(t *testing.T, c Config) {
+				if len(c.Permissions.Rules) != 3 || c.Permissions.Rules[2]["ask"] != "send:*" {
+					t.Fatalf("rules = %v", c.Permissions.Rules)
+				}
+			}},
+		{name: "rule with two actions", yaml: "permissions:\n  rules:\n    - {allow: \"exec:*\", deny: \"send:*\"}\n", wantKey: "permissions.rules[0]"},
+		{name: "rule with unknown action", yaml: "permissions:\n  rules:\n    - permit: \"exec:*\"\n", wantKey: "permissions.rules[0]"},
 		{name: "google from env", env: map[string]string{"SECGPT_GOOGLE_CLIENT_ID": "c", "SECGPT_GOOGLE_CLIENT_SECRET": "s", "SECGPT_GOOGLE_TOKEN_KEY": "k", "SECGPT_GOOGLE_REDIRECT_BASE_URL": "https://bot.example"},
 			check: func(t *testing.T, c Config) {
 				if g := c.Google; g.ClientID != "c" || g.ClientSecret != "s" || g.TokenKey != "k" || g.RedirectBaseURL != "https://bot.example" {

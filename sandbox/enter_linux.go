@@ -17,6 +17,8 @@ import (
 type prepared struct {
 	filter, execFilter filterProgram
 	err                error
+	// fds came with the launch frame, one per idmapped mount.
+	fds []int
 }
 
 // prepare makes the read-only mount view (/tmp comes with the policy) and
@@ -48,6 +50,9 @@ func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	if err := mountTmp(l.Policy); err != nil {
 		return rep, fmt.Errorf("sandbox: mount private /tmp: %w", err)
 	}
+	if err := applyMounts(l.Mounts, prep.fds); err != nil {
+		return rep, fmt.Errorf("sandbox: mounts: %w", err)
+	}
 	rep = append(rep, Check{Name: "mount view", Active: true,
 		Detail: fmt.Sprintf("/ read-only, private tmpfs /tmp (%d MiB), own /proc, /sys hidden", lim.Tmp>>20)})
 
@@ -67,7 +72,7 @@ func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	}
 	rep = append(rep, Check{Name: "privileges", Active: true, Detail: "uid 0 in the spoke's user namespace, no capabilities"})
 
-	abi, err := restrictLandlock(l.Policy)
+	abi, err := restrictLandlock(l.Policy, l.Mounts)
 	if err != nil {
 		return rep, fmt.Errorf("sandbox: landlock: %w", err)
 	}
@@ -156,7 +161,7 @@ func setRlimits(l launch) error {
 
 // restrictLandlock confines paths, TCP and IPC scopes, and returns the ABI
 // applied (0 when the kernel has no Landlock).
-func restrictLandlock(p Policy) (int, error) {
+func restrictLandlock(p Policy, ms []launchMount) (int, error) {
 	abi, err := landlockABI()
 	if err != nil || abi == 0 {
 		return 0, nil //nolint:nilerr // no Landlock: the doctor reports it
@@ -168,13 +173,53 @@ func restrictLandlock(p Policy) (int, error) {
 		landlock.RWDirs("/tmp"),
 	}
 	if p.AllowExec {
-		// The program and its libraries; it inherits the same domain.
-		rules = append(rules, landlock.RODirs("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc").IgnoreIfMissing())
+		rules = append(rules, interpreterRules()...)
+	}
+	for _, m := range ms {
+		switch {
+		case m.Dir && m.Write:
+			rules = append(rules, landlock.RWDirs(m.Target))
+		case m.Dir:
+			rules = append(rules, landlock.RODirs(m.Target))
+		case m.Write:
+			rules = append(rules, landlock.RWFiles(m.Target))
+		default:
+			rules = append(rules, landlock.ROFiles(m.Target))
+		}
 	}
 	if err := landlock.V11.BestEffort().Restrict(rules...); err != nil {
 		return 0, err
 	}
 	return abi, nil
+}
+
+// interpreterPaths is what a program an external app runs (a Node or Python
+// MCP server, a shell script) may read and execute beyond the defaults:
+// the system's programs, libraries and interpreter runtimes, and the few
+// files under /etc that the dynamic loader, libc and OpenSSL read at start.
+// Not /etc as a whole, not any home directory: the server's own files come
+// as Policy.Mounts, its home and temp directory are the private /tmp.
+var interpreterPaths = struct{ dirs, files []string }{
+	dirs: []string{
+		"/usr",          // node, python3, their standard libraries, /usr/lib/node_modules
+		"/bin", "/sbin", // merged-/usr symlinks on Debian
+		"/lib", "/lib64", // the dynamic loader and libc (symlinks into /usr on merged systems)
+		"/etc/alternatives", // Debian's program-name indirection (/usr/bin/nodejs -> ...)
+	},
+	files: []string{
+		"/etc/ld.so.cache", "/etc/ld.so.conf", // the dynamic loader's search cache
+		"/etc/nsswitch.conf", "/etc/host.conf", // libc at start (getpwuid for os.homedir falls back to HOME)
+		"/etc/passwd", "/etc/group", // libc user lookups (no hashes: those are in /etc/shadow)
+		"/etc/os-release", "/etc/mime.types",
+	},
+}
+
+// interpreterRules are the Landlock rules of interpreterPaths.
+func interpreterRules() []landlock.Rule {
+	return []landlock.Rule{
+		landlock.RODirs(interpreterPaths.dirs...).IgnoreIfMissing(),
+		landlock.ROFiles(interpreterPaths.files...).IgnoreIfMissing(),
+	}
 }
 
 // landlockABI asks the kernel which Landlock ABI it supports.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -83,6 +84,17 @@ var actions = map[string]func(conn *os.File, args []string) outcome{
 	"read": func(_ *os.File, args []string) outcome {
 		b, err := os.ReadFile(args[0])
 		return result(err, fmt.Sprintf("%d bytes", len(b)))
+	},
+	"write": func(_ *os.File, args []string) outcome {
+		return result(os.WriteFile(args[0], []byte(args[1]), 0o600), "")
+	},
+	"run": func(_ *os.File, args []string) outcome {
+		// An external program, as an MCP server would be run: its output
+		// is the detail.
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = []string{"HOME=/tmp", "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
+		out, err := cmd.CombinedOutput()
+		return result(err, strings.TrimSpace(string(out)))
 	},
 	"stat": func(_ *os.File, args []string) outcome {
 		_, err := os.Stat(args[0])

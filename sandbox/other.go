@@ -41,7 +41,7 @@ func (*cgroup) pidsMaxed() bool                            { return false }
 func (*cgroup) remove()                                    {}
 func (*Spawner) confine(*Proc, *syscall.SysProcAttr) error { return errUnsupported }
 
-type prepared struct{}
+type prepared struct{ fds []int }
 
 func prepare() *prepared { return &prepared{} }
 
@@ -63,4 +63,21 @@ func socketpair() ([2]int, error) {
 	syscall.CloseOnExec(fds[0])
 	syscall.CloseOnExec(fds[1])
 	return fds, nil
+}
+
+func (s *Spawner) prepareMounts(_ int, ms []Mount) ([]launchMount, []int, error) {
+	if len(ms) > 0 {
+		return nil, nil, errUnsupported
+	}
+	return nil, nil, nil
+}
+
+func readLaunchFDs(f *os.File) (launch, []int, error) {
+	l, err := readLaunch(f)
+	return l, nil, err
+}
+
+func sendLaunch(conn *os.File, frame []byte, _ []int) error {
+	_, err := conn.Write(frame)
+	return err
 }

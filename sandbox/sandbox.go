@@ -63,6 +63,21 @@ type Policy struct {
 	// Args are opaque arguments for the spoke's code (tests name a hostile
 	// action here); the sandbox does not read them.
 	Args []string `json:"args,omitempty"`
+	// Mounts are host files and directories this spoke may use, read-only
+	// unless marked Write; nothing else of the host's file tree beyond the
+	// sandbox's defaults is reachable (see docs/sandbox.md, "Files").
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Mount makes one host file or directory available inside one spoke.
+type Mount struct {
+	// Source is the host path, absolute; symbolic links are resolved by
+	// the hub.
+	Source string `json:"source"`
+	// Target is where the spoke sees it; "" means at Source.
+	Target string `json:"target,omitempty"`
+	// Write lets the spoke change it; otherwise it is mounted read-only.
+	Write bool `json:"write,omitempty"`
 }
 
 // Limits are the resource bounds of a spoke.
@@ -251,6 +266,9 @@ type launch struct {
 	Egress bool `json:"egress,omitempty"`
 	// Probe makes Enter report what it applied on fd 3 and exit (doctor).
 	Probe bool `json:"probe,omitempty"`
+	// Mounts are Policy.Mounts as the spoke applies them; their
+	// descriptors come with the frame.
+	Mounts []launchMount `json:"mounts,omitempty"`
 }
 
 // The last command-line argument of a spoke says whether it is sandboxed.
@@ -453,6 +471,18 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 			s.log.Warn("sandbox: less restrictive: spoke may run programs (exec, fork, wait)", "app", p.App)
 		}
 	}
+	var fds []int
+	if !s.cfg.Off {
+		var err error
+		if l.Mounts, fds, err = s.prepareMounts(pr.PID, p.Mounts); err != nil {
+			return fmt.Errorf("policy mounts: %w", err)
+		}
+		defer func() {
+			for _, fd := range fds {
+				_ = unix.Close(fd)
+			}
+		}()
+	}
 	b, err := json.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("encode policy: %w", err)
@@ -461,7 +491,7 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 	pr.mu.Lock()
 	pr.app, pr.cpu = p.App, p.Limits.CPU
 	pr.mu.Unlock()
-	if _, err := pr.Conn.Write(append(frame, b...)); err != nil {
+	if err := sendLaunch(pr.Conn, append(frame, b...), fds); err != nil {
 		return fmt.Errorf("send policy: %w", err)
 	}
 	pr.mu.Lock()
@@ -608,9 +638,16 @@ func Enter() (Policy, *os.File, error) {
 	if sandboxed {
 		prep = prepare()
 	}
-	l, err := readLaunch(f)
+	l, fds, err := readLaunchFDs(f)
 	if err != nil {
 		return Policy{}, nil, fmt.Errorf("sandbox: read launch: %w", err)
+	}
+	if prep != nil {
+		prep.fds = fds
+	} else {
+		for _, fd := range fds {
+			_ = unix.Close(fd)
+		}
 	}
 	if l.Sandbox != sandboxed {
 		return Policy{}, nil, errors.New("sandbox: launch frame and command line disagree about the sandbox")

@@ -46,6 +46,9 @@ eval "$(scripts/dendrite-start.sh)"
 set +a
 log "dendrite at $SECGPT_TEST_MATRIX_URL"
 
+log "installing the real MCP test servers (cached; pinned in scripts/mcp-servers.sh)"
+eval "$(scripts/mcp-servers.sh)"
+
 log "go vet ./..."
 go vet ./...
 

@@ -52,6 +52,9 @@ type Adapter struct {
 	members map[id.RoomID]int
 	// warned holds rooms already told that this build cannot decrypt.
 	warned map[id.RoomID]bool
+	// reactions are the choice reactions the bot put under each shown
+	// prompt, removed once it is decided.
+	reactions map[ids.PromptID][]id.EventID
 }
 
 // New checks cfg and opens the adapter's state directory. It does no network
@@ -81,6 +84,7 @@ func New(cfg Config, a chat.Assistant, log *slog.Logger) (*Adapter, error) {
 		promptEvents: make(map[ids.PromptID]id.EventID),
 		members:      make(map[id.RoomID]int),
 		warned:       make(map[id.RoomID]bool),
+		reactions:    make(map[ids.PromptID][]id.EventID),
 	}, nil
 }
 
@@ -472,8 +476,13 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	thread := content.RelatesTo.GetThreadParent()
 
 	if d, ok := chat.ParseDecision(text); ok {
-		if sp := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender); sp != nil {
+		sp, waiting := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender)
+		if sp != nil {
 			a.answer(ctx, sp, evt.Sender, d, "text")
+			return
+		}
+		if waiting > 1 {
+			a.ambiguousAnswer(ctx, evt, thread, waiting)
 			return
 		}
 	}
@@ -504,13 +513,24 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	}()
 }
 
+// ambiguousAnswer refuses a typed answer that could be meant for any of
+// several waiting prompts, and says how to pick one.
+func (a *Adapter) ambiguousAnswer(ctx context.Context, evt *event.Event, thread id.EventID, waiting int) {
+	a.log.Info("matrix typed answer refused: several prompts wait", "room", evt.RoomID, "sender", evt.Sender, "waiting", waiting)
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	msg := fmt.Sprintf("%d permission requests are waiting for you, so I can't tell which one that answer is for. Nothing was decided: reply to the request you mean (or react to it).", waiting)
+	if err := c.send(ctx, noticeContent(msg)); err != nil {
+		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)
+	}
+}
+
 // addressed strips a command prefix or leading mention from the message and
 // reports whether either was there (or the bot was mentioned anywhere).
 func (a *Adapter) addressed(content *event.MessageEventContent) (string, bool) {
 	body := strings.TrimSpace(content.Body)
 	mentioned := content.Mentions != nil && content.Mentions.Has(a.cli.UserID)
 	if rest, ok := cutPrefixFold(body, a.cfg.CommandPrefix); ok {
-		return rest, true
+		return asCommand(rest), true
 	}
 	names := []string{string(a.cli.UserID), a.cli.UserID.Localpart()}
 	if a.displayName != "" {
@@ -525,6 +545,24 @@ func (a *Adapter) addressed(content *event.MessageEventContent) (string, bool) {
 		mentioned = true
 	}
 	return body, mentioned
+}
+
+// commandWords are the hub's chat commands. After the room prefix they
+// need no "!" of their own: "!secgpt grants", not "!secgpt !grants".
+var commandWords = map[string]bool{"help": true, "apps": true, "grants": true, "permissions": true,
+	"revoke": true, "forget": true, "new": true, "reset": true}
+
+// asCommand turns "grants" or "revoke app" (typed after the prefix) into
+// the hub's "!grants" / "!revoke app"; anything else is left as it is.
+func asCommand(rest string) string {
+	f := strings.Fields(rest)
+	if len(f) == 0 || !commandWords[strings.ToLower(f[0])] {
+		return rest
+	}
+	if w := strings.ToLower(f[0]); len(f) == 1 || w == "revoke" || w == "forget" {
+		return "!" + rest
+	}
+	return rest
 }
 
 // cutPrefixFold cuts prefix p off s, case-insensitively, if a word boundary

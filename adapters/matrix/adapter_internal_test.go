@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
 )
 
 func TestSplitMarkdown(t *testing.T) {
@@ -313,6 +314,10 @@ func TestAddressed(t *testing.T) {
 		{"botany is not bot", event.MessageEventContent{Body: "botany rocks"}, "botany rocks", false},
 		{"m.mentions", event.MessageEventContent{Body: "hey you", Mentions: &event.Mentions{UserIDs: []id.UserID{"@bot:x"}}}, "hey you", true},
 		{"html pill", event.MessageEventContent{Body: "hi there", FormattedBody: `hi <a href="https://matrix.to/#/@bot:x">there</a>`}, "hi there", true},
+		{"one prefix for a command", event.MessageEventContent{Body: "!secgpt grants"}, "!grants", true},
+		{"command with argument", event.MessageEventContent{Body: "!secgpt revoke quick_ride"}, "!revoke quick_ride", true},
+		{"old double prefix still works", event.MessageEventContent{Body: "!secgpt !grants"}, "!grants", true},
+		{"a request starting with a command word", event.MessageEventContent{Body: "!secgpt help me book a ride"}, "help me book a ride", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,7 +339,7 @@ func FuzzAddressed(f *testing.F) {
 		if len(text) > len(body) {
 			t.Fatalf("text %q longer than body %q", text, body)
 		}
-		if !strings.Contains(body, text) {
+		if !strings.Contains(body, strings.TrimPrefix(text, "!")) {
 			t.Fatalf("text %q is not part of body %q", text, body)
 		}
 	})
@@ -417,5 +422,72 @@ func TestAllowed(t *testing.T) {
 		if got := c.allowed(tt.user); got != tt.want {
 			t.Errorf("allowed(%s) = %v, want %v", tt.user, got, tt.want)
 		}
+	}
+}
+
+func TestPromptFor(t *testing.T) {
+	const room, other = id.RoomID("!r:x"), id.RoomID("!o:x")
+	alice, bob := id.UserID("@alice:x"), id.UserID("@bob:x")
+	conv := &conversation{room: room}
+	mk := func(ev id.EventID, asked id.UserID, c *conversation) *shownPrompt {
+		return &shownPrompt{p: chat.Prompt{ID: ids.PromptID(ev)}, conv: c, event: ev, asked: asked}
+	}
+	tests := []struct {
+		name    string
+		prompts []*shownPrompt
+		replyTo id.EventID
+		sender  id.UserID
+		want    id.EventID
+		waiting int
+	}{
+		{"one waits: bare answer binds", []*shownPrompt{mk("$a", alice, conv)}, "", alice, "$a", 1},
+		{"two wait: bare answer refused", []*shownPrompt{mk("$a", alice, conv), mk("$b", alice, conv)}, "", alice, "", 2},
+		{"two wait: reply binds to the replied one", []*shownPrompt{mk("$a", alice, conv), mk("$b", alice, conv)}, "$a", alice, "$a", 1},
+		{"reply by someone else still binds (hub refuses)", []*shownPrompt{mk("$a", alice, conv)}, "$a", bob, "$a", 1},
+		{"bare answer from someone else: nothing", []*shownPrompt{mk("$a", alice, conv)}, "", bob, "", 0},
+		{"reply to a prompt in another room: nothing", []*shownPrompt{mk("$a", alice, &conversation{room: other})}, "$a", alice, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &Adapter{prompts: map[id.EventID]*shownPrompt{}}
+			for _, sp := range tt.prompts {
+				a.prompts[sp.event] = sp
+			}
+			sp, waiting := a.promptFor(room, "", tt.replyTo, tt.sender)
+			var got id.EventID
+			if sp != nil {
+				got = sp.event
+			}
+			if got != tt.want || waiting != tt.waiting {
+				t.Fatalf("promptFor = %q, %d; want %q, %d", got, waiting, tt.want, tt.waiting)
+			}
+		})
+	}
+}
+
+func TestOutcomeLine(t *testing.T) {
+	p := chat.Prompt{Kind: chat.KindExec, Target: "quick_ride"}
+	tests := []struct {
+		res  resolution
+		want string
+	}{
+		{resolution{decision: chat.AllowOnce, by: "@alice:x"}, "Permission request decided: Run app quick_ride?: Allow once, by @alice:x."},
+		{resolution{decision: chat.Deny, byText: "slack:T/U"}, "Permission request decided: Run app quick_ride?: Deny, by slack:T/U."},
+		{resolution{decision: chat.Deny, expired: true}, "Permission request expired (denied): Run app quick_ride?"},
+	}
+	for _, tt := range tests {
+		if got := outcomeLine(p, &tt.res); got != tt.want {
+			t.Errorf("outcomeLine = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestLookAlikeLinkIsNotALink(t *testing.T) {
+	c := renderMarkdown("pay at [paypal.com](https://evil.example/x) or see [docs](https://example.com/d)")
+	if strings.Contains(c.FormattedBody, `>paypal.com</a>`) {
+		t.Errorf("look-alike link rendered with its text: %s", c.FormattedBody)
+	}
+	if !strings.Contains(c.FormattedBody, "https://evil.example/x") || !strings.Contains(c.FormattedBody, `<a href="https://example.com/d">docs</a>`) {
+		t.Errorf("formatted body %s", c.FormattedBody)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -89,11 +90,12 @@ func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 	c.mu.Unlock()
 	_ = c.setTyping(ctx, false)
 
-	for _, ch := range choices {
+	for _, ch := range promptChoices(p) {
 		txn := txnID()
-		err := retry(ctx, c.a.cfg.RetryBase, c.a.cfg.RetryMax, func(ctx context.Context) error {
+		var resp *mautrix.RespSendEvent
+		err := retry(ctx, c.a.cfg.RetryBase, c.a.cfg.RetryMax, func(ctx context.Context) (err error) {
 			content := event.ReactionEventContent{RelatesTo: *(&event.RelatesTo{}).SetAnnotation(evtID, ch.emoji)}
-			_, err := c.a.cli.SendMessageEvent(ctx, c.room, event.EventReaction, &content, mautrix.ReqSendEvent{TransactionID: txn})
+			resp, err = c.a.cli.SendMessageEvent(ctx, c.room, event.EventReaction, &content, mautrix.ReqSendEvent{TransactionID: txn})
 			return err
 		})
 		if err != nil {
@@ -101,8 +103,30 @@ func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 			c.a.log.Warn("pre-react to matrix prompt", "prompt", p.ID, "err", err)
 			break
 		}
+		c.a.mu.Lock()
+		c.a.reactions[p.ID] = append(c.a.reactions[p.ID], resp.EventID)
+		c.a.mu.Unlock()
 	}
 	return nil
+}
+
+// removeReactions redacts the reactions the bot put under a decided
+// prompt, so the choices no longer look open. Best effort.
+func (c *conversation) removeReactions(ctx context.Context, p chat.Prompt) {
+	c.a.mu.Lock()
+	evts := c.a.reactions[p.ID]
+	delete(c.a.reactions, p.ID)
+	c.a.mu.Unlock()
+	for _, e := range evts {
+		err := retry(ctx, c.a.cfg.RetryBase, c.a.cfg.RetryMax, func(ctx context.Context) error {
+			_, err := c.a.cli.RedactEvent(ctx, c.room, e, mautrix.ReqRedact{Reason: "permission request decided"})
+			return err
+		})
+		if err != nil {
+			c.a.log.Warn("remove reaction from decided matrix prompt", "prompt", p.ID, "err", err)
+			return
+		}
+	}
 }
 
 // Resolved edits the prompt to show the decision and who made it.
@@ -121,9 +145,14 @@ func (c *conversation) Resolved(ctx context.Context, p chat.Prompt, d chat.Decis
 	}
 	content := renderPrompt(p, matrixUser(p.User), res)
 	content.SetEdit(evtID)
+	// Clients without edits show the fallback: one readable line saying
+	// what was decided, not the whole prompt again behind a "* ".
+	summary := outcomeLine(p, res)
+	content.Body, content.Format, content.FormattedBody = "* "+summary, "", ""
 	if err := c.send(ctx, content); err != nil {
 		return fmt.Errorf("edit matrix prompt %s: %w", p.ID, err)
 	}
+	c.removeReactions(ctx, p)
 	c.mu.Lock()
 	c.typing = true // the assistant goes back to work
 	c.mu.Unlock()
@@ -223,12 +252,34 @@ const maxChunk = 12000
 // Raw HTML in the text is escaped, not passed through: answers may quote
 // what apps returned, and that must not inject markup.
 func renderMarkdown(text string) *event.MessageEventContent {
-	content := format.RenderMarkdown(text, true, false)
-	content.MsgType = event.MsgText
+	content := format.RenderMarkdown(unmaskLinks(text), true, false)
+	// m.notice: what a bot says, so other bots (and this one) never take
+	// an answer for a request.
+	content.MsgType = event.MsgNotice
 	if content.Mentions == nil {
 		content.Mentions = &event.Mentions{}
 	}
 	return &content
+}
+
+// mdLinkRE matches an inline markdown link [text](url "title").
+var mdLinkRE = regexp.MustCompile(`(!?)\[([^\[\]]*)\]\(\s*<?([^\s()<>]+)>?(?:\s+"[^"]*")?\s*\)`)
+
+// unmaskLinks rewrites a link whose text names another host than its
+// target ("[paypal.com](https://evil.example)") as the text followed by
+// the real target, so no link in an answer can show one address and go to
+// another.
+func unmaskLinks(md string) string {
+	if !strings.Contains(md, "](") {
+		return md
+	}
+	return mdLinkRE.ReplaceAllStringFunc(md, func(m string) string {
+		sub := mdLinkRE.FindStringSubmatch(m)
+		if sub[1] != "" || !chat.MisleadingLink(sub[2], sub[3]) {
+			return m
+		}
+		return sub[2] + " (<" + sub[3] + ">)"
+	})
 }
 
 func noticeContent(text string) *event.MessageEventContent {

@@ -14,6 +14,8 @@ import (
 
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
+
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/cryptodb"
 )
 
 // EncryptionCompiled reports whether this build can use end-to-end
@@ -74,8 +76,13 @@ func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
 
 // openCrypto opens the store and loads (or creates) the device's Olm account.
 func (a *Adapter) openCrypto(ctx context.Context, key string) (*cryptohelper.CryptoHelper, error) {
-	h, err := cryptohelper.NewCryptoHelper(a.cli, []byte(key), filepath.Join(a.cfg.StateDir, cryptoFile))
+	db, err := cryptodb.Open(filepath.Join(a.cfg.StateDir, cryptoFile))
 	if err != nil {
+		return nil, err
+	}
+	h, err := cryptohelper.NewCryptoHelper(a.cli, []byte(key), db)
+	if err != nil {
+		_ = db.Close()
 		return nil, fmt.Errorf("open crypto store: %w", err)
 	}
 	h.DecryptErrorCallback = func(evt *event.Event, err error) {

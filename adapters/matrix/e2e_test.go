@@ -73,6 +73,15 @@ func (f *fakeAssistant) Handle(ctx context.Context, m chat.Message, c chat.Conve
 			return
 		}
 	}
+	if strings.HasPrefix(m.Text, "stream") {
+		parts := make(chan string, 4)
+		for _, p := range []string{"Hello ", "**streamed** ", "world", "\x1b[2J <b>x</b>"} {
+			parts <- p
+		}
+		close(parts)
+		_, _ = chat.StreamReply(ctx, chat.Neutral(c), parts)
+		return
+	}
 	if !strings.HasPrefix(m.Text, "ask") {
 		_ = c.Reply(ctx, "**echo**: "+m.Text)
 		return
@@ -322,6 +331,10 @@ func TestRoomPromptReaction(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("bob's reaction never reached the assistant")
 	}
+	notice := alice.Wait(t, wait, "notice to bob", and(fromIn(botID, room), bodyContains("only they can answer it")))
+	if nm := matrixtest.Message(notice); nm.MsgType != event.MsgNotice || nm.RelatesTo.GetThreadParent() != q || !strings.Contains(nm.Body, string(srv.Bob.UserID)) {
+		t.Errorf("refusal notice = %+v, want an m.notice to bob in the prompt's thread", nm)
+	}
 
 	alice.React(t, room, pe.ID, "✅")
 	edit := alice.Wait(t, wait, "prompt edit", and(fromIn(botID, room), editOf(pe.ID)))
@@ -329,10 +342,29 @@ func TestRoomPromptReaction(t *testing.T) {
 	if nc == nil || !strings.Contains(nc.Body, "Allow once") || !strings.Contains(nc.Body, string(srv.Alice.UserID)) {
 		t.Errorf("edit does not show the decision and who made it: %+v", nc)
 	}
+	if em := matrixtest.Message(edit); !strings.HasPrefix(em.Body, "* Permission request decided:") || strings.Contains(em.Body, "React:") {
+		t.Errorf("edit fallback is not one readable line: %q", em.Body)
+	}
 	ans := alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("decision once")))
 	if got := matrixtest.Message(ans).RelatesTo.GetThreadParent(); got != q {
 		t.Errorf("answer thread = %q, want %q", got, q)
 	}
+	if mt := matrixtest.Message(ans).MsgType; mt != event.MsgNotice {
+		t.Errorf("answer is %s, want m.notice", mt)
+	}
+	reacted := map[id.EventID]bool{}
+	for _, e := range alice.Events(and(fromIn(botID, room), reactionTo(pe.ID))) {
+		reacted[e.ID] = true
+	}
+	alice.Wait(t, wait, "bot's reactions removed", func(*event.Event) bool {
+		n := 0
+		for _, e := range alice.Events(and(fromIn(botID, room), func(e *event.Event) bool { return e.Type == event.EventRedaction })) {
+			if reacted[e.Redacts] {
+				n++
+			}
+		}
+		return n == len(reacted)
+	})
 	if n := len(alice.Events(and(fromIn(botID, room), bodyContains("echo")))); n != 0 {
 		t.Errorf("bot answered %d unaddressed messages", n)
 	}
@@ -587,4 +619,86 @@ func readSession(t *testing.T, dir string) storedSession {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestTypedAnswerBindsToReply: with two prompts waiting, a bare typed answer
+// is refused with a hint and decides nothing; an answer sent as a reply to
+// one prompt decides that prompt, not the newest one.
+func TestTypedAnswerBindsToReply(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "ask first")
+	first := alice.Wait(t, wait, "first prompt", and(fromIn(botID, room), isPrompt))
+	fake.next(t)
+	alice.SendText(t, room, "ask second")
+	alice.Wait(t, wait, "second prompt", func(e *event.Event) bool {
+		return len(alice.Events(and(fromIn(botID, room), isPrompt))) >= 2
+	})
+	fake.next(t)
+
+	alice.SendText(t, room, "allow once")
+	hint := alice.Wait(t, wait, "hint", and(fromIn(botID, room), bodyContains("can't tell which one")))
+	if m := matrixtest.Message(hint); m.MsgType != event.MsgNotice {
+		t.Errorf("hint is %s, want m.notice", m.MsgType)
+	}
+	if n := len(alice.Events(and(fromIn(botID, room), func(e *event.Event) bool {
+		m := matrixtest.Message(e)
+		return m != nil && m.RelatesTo.GetReplaceID() != ""
+	}))); n != 0 {
+		t.Fatalf("a bare answer with two prompts waiting decided %d prompt(s)", n)
+	}
+
+	reply := &event.MessageEventContent{MsgType: event.MsgText, Body: "deny"}
+	reply.RelatesTo = (&event.RelatesTo{}).SetReplyTo(first.ID)
+	alice.Send(t, room, reply)
+	edit := alice.Wait(t, wait, "first prompt edited", and(fromIn(botID, room), editOf(first.ID)))
+	if nc := matrixtest.Message(edit).NewContent; nc == nil || !strings.Contains(nc.Body, "Decision: Deny") {
+		t.Errorf("edit = %+v", nc)
+	}
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision deny for "ask first"`)))
+	if n := len(alice.Events(bodyContains(`for "ask second"`))); n != 0 {
+		t.Error("the newest prompt was decided instead of the one replied to")
+	}
+
+	// One prompt left: a bare answer now has only one place to go.
+	alice.SendText(t, room, "allow once")
+	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision once for "ask second"`)))
+}
+
+// TestStreamedReplyIsEdited: a streamed reply is one m.notice edited in
+// place (m.replace), ending with the whole text, HTML in it escaped.
+func TestStreamedReplyIsEdited(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "stream please")
+	first := alice.Wait(t, wait, "placeholder", and(fromIn(botID, room), func(e *event.Event) bool {
+		m := matrixtest.Message(e)
+		return m != nil && m.NewContent == nil && m.MsgType == event.MsgNotice
+	}))
+	final := alice.Wait(t, wait, "final edit", and(fromIn(botID, room), editOf(first.ID), func(e *event.Event) bool {
+		nc := matrixtest.Message(e).NewContent
+		return nc != nil && strings.Contains(nc.Body, "world")
+	}))
+	nc := matrixtest.Message(final).NewContent
+	if !strings.Contains(nc.FormattedBody, "<strong>streamed</strong>") || strings.Contains(nc.FormattedBody, "<b>x</b>") || !strings.Contains(nc.Body, `\x1b[2J`) || strings.Contains(nc.Body, "\x1b") {
+		t.Errorf("final edit = %+v", nc)
+	}
+	if n := len(alice.Events(and(fromIn(botID, room), func(e *event.Event) bool {
+		m := matrixtest.Message(e)
+		return m != nil && m.NewContent == nil && e.ID != first.ID && !strings.Contains(m.Body, "stream please")
+	}))); n != 0 {
+		t.Errorf("%d extra messages besides the streamed one", n)
+	}
 }

@@ -28,7 +28,7 @@ var choices = [...]struct {
 // ignored: clients differ in whether they send "♾" or "♾️".
 func decisionForKey(key string) (chat.Decision, bool) {
 	key = stripVariation(key)
-	for _, c := range choices {
+	for _, c := range append(choices[:], reviewChoice) {
 		if stripVariation(c.emoji) == key {
 			return c.decision, true
 		}
@@ -79,14 +79,16 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 	if p.Reason != "" {
 		line("Why: "+p.Reason, "<i>Why:</i> "+esc(p.Reason))
 	}
-	if p.Data != "" {
+	if p.Kind == chat.KindPlan {
+		renderPlan(p, &txt, &htm)
+	} else if p.Data != "" {
 		txt.WriteString("Data that would be shared:\n" + p.Data + "\n")
 		htm.WriteString("Data that would be shared:<pre><code>" + esc(p.Data) + "</code></pre>")
 	}
 	switch {
 	case res == nil:
 		var legend, hlegend []string
-		for i, c := range choices {
+		for i, c := range promptChoices(p) {
 			legend = append(legend, fmt.Sprintf("%s %s", c.emoji, c.decision.Label()))
 			hlegend = append(hlegend, fmt.Sprintf("%s %s (<code>%d</code>)", c.emoji, esc(c.decision.Label()), i+1))
 		}
@@ -136,16 +138,19 @@ func userLink(u id.UserID, text string) string {
 }
 
 // promptFor finds the pending prompt a typed answer refers to: the one it
-// replies to, else the newest one in the same room and thread that asked
-// sender. A reply to a prompt always counts as an answer attempt (so the
-// hub can refuse someone else's); a bare "yes" only for the sender's own.
-func (a *Adapter) promptFor(room id.RoomID, thread, replyTo id.EventID, sender id.UserID) *shownPrompt {
+// replies to (m.relates_to in_reply_to), else the only one in the same room
+// and thread that asked sender. waiting is how many such prompts wait: with
+// several and no reply, sp is nil and the answer must be refused with a
+// hint, never bound to one of them by a guess. A reply to a prompt always
+// counts as an answer attempt (so the hub can refuse someone else's); a
+// bare "yes" only for the sender's own.
+func (a *Adapter) promptFor(room id.RoomID, thread, replyTo id.EventID, sender id.UserID) (sp *shownPrompt, waiting int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if sp, ok := a.prompts[replyTo]; ok && sp.conv.room == room {
-		return sp
+		return sp, 1
 	}
-	var best *shownPrompt
+	var only *shownPrompt
 	for _, sp := range a.prompts {
 		if sp.conv.room != room || sp.asked != sender {
 			continue
@@ -153,11 +158,13 @@ func (a *Adapter) promptFor(room id.RoomID, thread, replyTo id.EventID, sender i
 		if sp.conv.thread != thread && sp.event != thread {
 			continue
 		}
-		if best == nil || sp.p.ExpiresAt.After(best.p.ExpiresAt) {
-			best = sp
-		}
+		only = sp
+		waiting++
 	}
-	return best
+	if waiting != 1 {
+		return nil, waiting
+	}
+	return only, 1
 }
 
 // onReaction turns a reaction to a pending prompt into an answer.
@@ -189,7 +196,13 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 	case err == nil:
 		a.log.Info("matrix prompt answered", "prompt", sp.p.ID, "by", from, "decision", d, "via", via)
 	case errors.Is(err, chat.ErrNotYours):
-		a.log.Info("ignoring matrix prompt answer from someone else", "prompt", sp.p.ID, "from", from, "asked", sp.asked)
+		a.log.Info("refusing matrix prompt answer from someone else", "prompt", sp.p.ID, "from", from, "asked", sp.asked)
+		// Say so where the prompt is, so whoever tried is not left
+		// believing they decided it.
+		msg := fmt.Sprintf("%s: this permission request is for %s; only they can answer it. Nothing was changed.", from, sp.asked)
+		if err := sp.conv.send(ctx, noticeContent(msg)); err != nil {
+			a.log.Warn("post matrix notice", "prompt", sp.p.ID, "err", err)
+		}
 	case errors.Is(err, chat.ErrUnknownPrompt):
 		a.log.Debug("matrix prompt answer for a prompt no longer waiting", "prompt", sp.p.ID, "from", from)
 	case errors.Is(err, chat.ErrAskAgain):
@@ -201,4 +214,17 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 	default:
 		a.log.Warn("deliver matrix prompt answer", "prompt", sp.p.ID, "err", err)
 	}
+}
+
+// outcomeLine says in one line how a prompt ended (edit fallbacks).
+func outcomeLine(p chat.Prompt, res *resolution) string {
+	switch {
+	case res.expired:
+		return "Permission request expired (denied): " + p.Title()
+	case res.by != "":
+		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", p.Title(), res.decision.Label(), res.by)
+	case res.byText != "":
+		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", p.Title(), res.decision.Label(), res.byText)
+	}
+	return fmt.Sprintf("Permission request decided: %s: %s.", p.Title(), res.decision.Label())
 }

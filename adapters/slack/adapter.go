@@ -32,6 +32,13 @@ type Adapter struct {
 
 	envelopes *seenSet // envelope ids already taken
 	events    *seenSet // event ids and channel/ts of messages already taken
+	// threads holds the channel threads the bot was mentioned in, so that
+	// follow-ups there need no new mention. It is in memory: after a
+	// restart a thread the bot did not start needs one mention again.
+	threads *seenSet
+	// assistant holds the AI assistant threads (channel/thread_ts) seen
+	// starting; titled those already given a title.
+	assistant, titled *seenSet
 
 	mu sync.Mutex // guards all following fields
 	// shown holds the prompts this adapter posted and not yet resolved.
@@ -94,6 +101,9 @@ func New(cfg Config, a chat.Assistant, logger *slog.Logger) (*Adapter, error) {
 		sm:        sm,
 		envelopes: newSeenSet(cfg.DedupSize),
 		events:    newSeenSet(cfg.DedupSize),
+		threads:   newSeenSet(cfg.DedupSize),
+		assistant: newSeenSet(cfg.DedupSize),
+		titled:    newSeenSet(cfg.DedupSize),
 		shown:     map[ids.PromptID]*shownPrompt{},
 		busy:      map[ids.UserID]int{},
 	}, nil
@@ -233,9 +243,14 @@ func (a *Adapter) dispatch(ctx context.Context, evt socketmode.Event) {
 		}
 		a.onInteractive(ctx, evt.Request.Payload)
 	case socketmode.EventTypeSlashCommand:
-		if evt.Request != nil {
-			a.ack(ctx, *evt.Request)
+		if evt.Request == nil {
+			return
 		}
+		a.ack(ctx, *evt.Request)
+		if !a.envelopes.first(evt.Request.EnvelopeID) {
+			return
+		}
+		a.onSlash(ctx, evt.Request.Payload)
 	}
 }
 
@@ -249,6 +264,9 @@ func (a *Adapter) ack(ctx context.Context, req socketmode.Request) {
 }
 
 func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
+	if a.onSurfaceEvent(ctx, payload) {
+		return
+	}
 	in, err := decodeEvent(payload, a.botUser)
 	if errors.Is(err, errIgnored) {
 		a.log.Debug("slack event ignored", "why", err)
@@ -256,6 +274,10 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 	}
 	if err != nil {
 		a.log.Warn("slack event refused", "err", err)
+		return
+	}
+	if in.Followup && in.ParentUser != a.botUser && !a.threads.has("thread:"+in.Channel+"/"+in.ThreadTS) {
+		a.log.Debug("slack thread message ignored: not a thread the bot is part of", "channel", in.Channel)
 		return
 	}
 	// The same message can arrive as a retry (same event id) or, in rare
@@ -267,6 +289,9 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 	thread := in.ThreadTS
 	if !in.DM && thread == "" {
 		thread = in.TS // mentions in channels are answered in a thread
+	}
+	if !in.DM {
+		a.threads.first("thread:" + in.Channel + "/" + thread)
 	}
 	m := chat.Message{
 		User:         UserID(in.Team, in.User),
@@ -300,6 +325,9 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 			}
 			a.mu.Unlock()
 		}()
+		if a.isAssistantThread(in.Channel, thread) {
+			a.titleThread(ctx, in.Channel, thread, in.Text)
+		}
 		c.startWorking(ctx)
 		a.asst.Handle(ctx, m, c)
 		// The status message goes even when ctx ended (shutdown).
@@ -310,6 +338,10 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 }
 
 func (a *Adapter) onInteractive(ctx context.Context, payload []byte) {
+	if h, ok := decodeHomeAction(payload); ok {
+		a.wg.Go(func() { a.onHomeAction(ctx, h) })
+		return
+	}
 	clicks, err := decodeClicks(payload)
 	if errors.Is(err, errIgnored) {
 		a.log.Debug("slack interaction ignored", "why", err)

@@ -38,6 +38,9 @@ func mention(u ids.UserID) string {
 // promptHead renders what a prompt and its resolved form share: who asks
 // for what, the warning, the reason and the exact data.
 func promptHead(p chat.Prompt) []slack.Block {
+	if p.Kind == chat.KindPlan {
+		return planHead(p)
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plainText("Permission request")),
 		section("*" + escape(p.Title()) + "*"),
@@ -107,11 +110,15 @@ func promptBlocks(p chat.Prompt) ([]slack.Block, error) {
 		return nil, fmt.Errorf("prompt id and nonce too long for a Slack button (%d bytes)", len(value))
 	}
 	var buttons []slack.BlockElement
-	for _, d := range chat.Decisions {
+	for _, d := range p.Choices() {
 		b := slack.NewButtonBlockElement(actionPrefix+string(d), string(value), plainText(d.Label()))
 		switch d {
 		case chat.AllowOnce:
 			b.Style = slack.StylePrimary
+		case chat.AllowAlways:
+			// "Always" outlives this conversation: one more click to be sure.
+			b.Confirm = slack.NewConfirmationBlockObject(plainText("Always allow?"),
+				plainText(truncate(alwaysText(p), 290)), plainText("Always allow"), plainText("Cancel"))
 		case chat.Deny:
 			b.Style = slack.StyleDanger
 		}
@@ -131,6 +138,7 @@ func outcome(d chat.Decision, by ids.UserID, expired bool) string {
 		chat.AllowSession: ":white_check_mark: *Allowed for this session*",
 		chat.AllowAlways:  ":white_check_mark: *Always allowed*",
 		chat.Deny:         ":no_entry: *Denied*",
+		chat.Review:       ":mag: *Reviewing the steps one by one*",
 	}[d]
 	if what == "" {
 		what = "*" + escape(string(d)) + "*"
@@ -157,4 +165,17 @@ func truncate(s string, n int) string {
 // statusText renders a status line.
 func statusText(s string) string {
 	return ":hourglass_flowing_sand: _" + escape(strings.TrimSpace(truncate(s, 2000))) + "_"
+}
+
+// alwaysText is the confirmation dialog's question for an "Always allow"
+// click: what would be allowed from now on, without asking.
+func alwaysText(p chat.Prompt) string {
+	what := "running app " + string(p.Target)
+	switch p.Kind {
+	case chat.KindData:
+		what = "sharing your remembered data with app " + string(p.Target)
+	case chat.KindCollab:
+		what = "app " + string(p.Requester) + " using app " + string(p.Target)
+	}
+	return "From now on, " + what + " will be allowed without asking you, also in later conversations. You can undo it with !revoke " + string(p.Target) + " or on the app's Home tab."
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// WorkingText is the status shown while a message is being answered.
 	// Default "Working on it…".
 	WorkingText string
+	// SuggestedPrompts are offered when a user opens an AI assistant
+	// thread (at most four are shown). Default: an introduction request
+	// and the grants command.
+	SuggestedPrompts []string
 }
 
 // TokenError says which token is missing, malformed or rejected, and why.
@@ -125,6 +129,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WorkingText == "" {
 		c.WorkingText = "Working on it…"
+	}
+	if c.SuggestedPrompts == nil {
+		c.SuggestedPrompts = []string{"What can you do?", "!grants"}
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,9 @@ func (c *conversation) Resolved(ctx context.Context, p chat.Prompt, d chat.Decis
 // Status shows text in a status message, posted once and then updated in
 // place; "" deletes it.
 func (c *conversation) Status(ctx context.Context, text string) error {
+	if c.a.isAssistantThread(c.channel, c.thread) {
+		return c.assistantStatus(ctx, text)
+	}
 	if text == "" {
 		return c.clearStatus(ctx)
 	}
@@ -133,7 +137,30 @@ func (c *conversation) startWorking(ctx context.Context) {
 	}
 }
 
+// assistantStatus shows text under the thread with
+// assistant.threads.setStatus, Slack's own "is thinking" line, instead of
+// a message posted and deleted; "" clears it (a reply clears it too).
+func (c *conversation) assistantStatus(ctx context.Context, text string) error {
+	text = strings.TrimSpace(truncate(strings.Join(strings.Fields(text), " "), 100))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if text == c.statusText {
+		return nil
+	}
+	err := c.a.call(ctx, "assistant.threads.setStatus", func(ctx context.Context) error {
+		return c.a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+			ChannelID: c.channel, ThreadTS: c.thread, Status: text})
+	})
+	if err == nil {
+		c.statusText = text
+	}
+	return err
+}
+
 func (c *conversation) clearStatus(ctx context.Context) error {
+	if c.a.isAssistantThread(c.channel, c.thread) {
+		return c.assistantStatus(ctx, "")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.statusTS == "" {

@@ -38,3 +38,11 @@ func (s *seenSet) first(key string) bool {
 	s.keys[key] = struct{}{}
 	return true
 }
+
+// has reports whether key is remembered, without recording it.
+func (s *seenSet) has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.keys[key]
+	return ok
+}

@@ -78,8 +78,8 @@ func TestE2EAllowOnce(t *testing.T) {
 	e, _ := startStack(t, hubtest.Options{}, nil)
 	e.dm("U1", rideQuery)
 	prompt := e.prompt("DU1")
-	if n := len(prompt.Buttons()); n != 4 {
-		t.Fatalf("prompt has %d buttons, want 4", n)
+	if n := len(prompt.Buttons()); n != 5 {
+		t.Fatalf("plan prompt has %d buttons, want 5 (the fifth: review steps one by one)", n)
 	}
 	if !strings.Contains(prompt.AllText(), "quick_ride") || !strings.Contains(prompt.AllText(), "<@U1>") {
 		t.Errorf("prompt does not say who is asked for what:\n%s", prompt.AllText())
@@ -89,9 +89,10 @@ func TestE2EAllowOnce(t *testing.T) {
 	if got := e.resolvedPrompt(prompt).AllText(); !strings.Contains(got, "Allowed once") || !strings.Contains(got, "<@U1>") {
 		t.Errorf("prompt update does not show the decision and who made it:\n%s", got)
 	}
-	// The status message was shown while working and is removed after.
+	// The status message was shown while working, named the app being
+	// run, and is removed after.
 	if _, err := e.fake.WaitMessage(e.ctx, "status removed", func(m slackfake.Message) bool {
-		return strings.Contains(m.Text, "Working on it") && m.Deleted
+		return strings.Contains(m.Text, "Running app quick_ride") && m.Deleted
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestE2EClickByAnotherUserRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nothing changed: the prompt still has its buttons and no answer came.
-	if got, _ := e.fake.Message("C1", prompt.TS); got.Updates != 0 || len(got.Buttons()) != 4 {
+	if got, _ := e.fake.Message("C1", prompt.TS); got.Updates != 0 || len(got.Buttons()) != 5 {
 		t.Errorf("prompt changed after a stranger's click")
 	}
 	if ms := e.botMessages("C1", "$57.00"); len(ms) != 0 {

@@ -27,6 +27,11 @@ type inbound struct {
 	Text         string
 	// DM is true for direct messages (message.im), false for app mentions.
 	DM bool
+	// Followup is true for a message without a mention in a channel
+	// thread; it is answered only in a thread the bot is part of.
+	Followup bool
+	// ParentUser is who started the thread, when Slack says.
+	ParentUser string
 }
 
 // eventPayload is the subset of an event_callback payload the adapter reads.
@@ -49,6 +54,7 @@ type eventPayload struct {
 		UserTeam    string          `json:"user_team"`
 		Edited      json.RawMessage `json:"edited"`
 		Hidden      bool            `json:"hidden"`
+		ParentUser  string          `json:"parent_user_id"`
 	} `json:"event"`
 }
 
@@ -85,18 +91,28 @@ func decodeEvent(raw []byte, botUser string) (inbound, error) {
 	case e.Hidden:
 		return inbound{}, fmt.Errorf("%w: hidden message", errIgnored)
 	}
-	dm := e.Type == "message"
-	if dm && e.ChannelType != "im" {
-		// Only message.im is subscribed; anything else arrives as an
-		// app_mention.
-		return inbound{}, fmt.Errorf("%w: message in %q channel", errIgnored, e.ChannelType)
+	dm := e.Type == "message" && e.ChannelType == "im"
+	followup := false
+	if e.Type == "message" && !dm {
+		// Channel messages (message.channels, .groups, .mpim) count only
+		// as follow-ups in a thread; the thread must be one the bot is
+		// part of, which the adapter checks. Top-level channel messages
+		// need a mention and arrive as app_mention.
+		if e.ThreadTS == "" || e.ThreadTS == e.TS {
+			return inbound{}, fmt.Errorf("%w: top-level message in %q channel", errIgnored, e.ChannelType)
+		}
+		if botUser != "" && strings.Contains(e.Text, "<@"+botUser+">") {
+			return inbound{}, fmt.Errorf("%w: follow-up that mentions the bot (answered as the app_mention)", errIgnored)
+		}
+		followup = true
 	}
 	if !dm && (e.ChannelType == "im" || strings.HasPrefix(e.Channel, "D")) {
 		// A mention inside a DM also arrives as message.im; answer that one.
 		return inbound{}, fmt.Errorf("%w: app_mention in a DM", errIgnored)
 	}
 	team := firstNonEmpty(e.UserTeam, e.Team, p.TeamID)
-	in := inbound{EventID: p.EventID, Team: team, User: e.User, Channel: e.Channel, TS: e.TS, ThreadTS: e.ThreadTS, DM: dm}
+	in := inbound{EventID: p.EventID, Team: team, User: e.User, Channel: e.Channel, TS: e.TS, ThreadTS: e.ThreadTS, DM: dm,
+		Followup: followup, ParentUser: e.ParentUser}
 	if !validID(in.Team) || !validID(in.User) || !validID(in.Channel) || !validTS(in.TS) || (in.ThreadTS != "" && !validTS(in.ThreadTS)) {
 		return inbound{}, fmt.Errorf("event with missing or malformed team, user, channel or ts")
 	}

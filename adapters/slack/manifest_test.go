@@ -19,9 +19,16 @@ func TestManifest(t *testing.T) {
 	var m struct {
 		Features struct {
 			AppHome struct {
+				HomeTab             bool `yaml:"home_tab_enabled"`
 				MessagesTab         bool `yaml:"messages_tab_enabled"`
 				MessagesTabReadOnly bool `yaml:"messages_tab_read_only_enabled"`
 			} `yaml:"app_home"`
+			Assistant *struct {
+				Description string `yaml:"assistant_description"`
+			} `yaml:"assistant_view"`
+			Slash []struct {
+				Command string `yaml:"command"`
+			} `yaml:"slash_commands"`
 		} `yaml:"features"`
 		OAuth struct {
 			Scopes struct {
@@ -42,10 +49,10 @@ func TestManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	scopes, events := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot)), slices.Sorted(slices.Values(m.Settings.Events.Bot))
-	if want := []string{"app_mentions:read", "chat:write", "im:history"}; !slices.Equal(scopes, want) {
+	if want := []string{"app_mentions:read", "assistant:write", "channels:history", "chat:write", "commands", "groups:history", "im:history", "mpim:history"}; !slices.Equal(scopes, want) {
 		t.Errorf("scopes = %v, want exactly %v", scopes, want)
 	}
-	if want := []string{"app_mention", "message.im"}; !slices.Equal(events, want) {
+	if want := []string{"app_home_opened", "app_mention", "assistant_thread_started", "message.channels", "message.groups", "message.im", "message.mpim"}; !slices.Equal(events, want) {
 		t.Errorf("events = %v, want exactly %v", events, want)
 	}
 	if !m.Settings.SocketMode || !m.Settings.Interactivity.Enabled {
@@ -53,5 +60,14 @@ func TestManifest(t *testing.T) {
 	}
 	if !m.Features.AppHome.MessagesTab || m.Features.AppHome.MessagesTabReadOnly {
 		t.Error("users must be able to DM the bot")
+	}
+	if !m.Features.AppHome.HomeTab {
+		t.Error("the Home tab (grants, Revoke buttons) must be on")
+	}
+	if m.Features.Assistant == nil || m.Features.Assistant.Description == "" {
+		t.Error("the AI assistant view must be on (assistant_thread_started needs it)")
+	}
+	if len(m.Features.Slash) != 1 || m.Features.Slash[0].Command != "/secgpt" {
+		t.Errorf("slash commands = %+v, want exactly /secgpt", m.Features.Slash)
 	}
 }

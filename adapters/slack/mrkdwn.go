@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/secgpt-go/secgpt/core/chat"
 )
 
 // Slack's documented limits, in characters (counted as UTF-16 units, which
@@ -210,6 +212,11 @@ func link(u, text string) string {
 	}
 	if text == "" || text == u {
 		return "<" + u + ">"
+	}
+	if chat.MisleadingLink(text, u) {
+		// "[paypal.com](https://evil.example)" would show paypal.com and
+		// go elsewhere: show the text as text, and the real target.
+		return escape(text) + " (<" + u + ">)"
 	}
 	// Within <url|text>, ">" would end the link early; "|" is fine after the first.
 	return "<" + u + "|" + escape(text) + ">"

@@ -3,6 +3,7 @@ package stdin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -111,4 +112,165 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestLongLineGetsErrorAndChatGoesOn: a 10 MB line is refused with an
+// error and the next line is still answered (on main it ended the chat).
+func TestLongLineGetsErrorAndChatGoesOn(t *testing.T) {
+	in := strings.Repeat("x", 10<<20) + "\nplain\n"
+	var out bytes.Buffer
+	a := New(strings.NewReader(in), &syncWriter{w: &out}, "alice")
+	fa := &fakeAssistant{}
+	if err := a.Run(context.Background(), fa); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "over the 1 MiB limit") || !strings.Contains(s, "plain answer") {
+		t.Fatalf("output:\n%.2000s", s)
+	}
+	if len(fa.handled) != 1 || fa.handled[0] != "plain" {
+		t.Fatalf("handled %d messages, want only %q", len(fa.handled), "plain")
+	}
+}
+
+func TestLineReader(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		max  int
+		want []string // "ERR" for ErrLineTooLong
+	}{
+		{"lines", "a\nb\r\nc", 10, []string{"a", "b", "c"}},
+		{"exact limit", "0123456789\nx\n", 10, []string{"0123456789", "x"}},
+		{"over limit dropped", "0123456789A\nx\n", 10, []string{"ERR", "x"}},
+		{"over limit at EOF", "0123456789AB", 10, []string{"ERR"}},
+		{"huge line over buffer", strings.Repeat("y", 200<<10) + "\nok\n", 100 << 10, []string{"ERR", "ok"}},
+		{"empty lines", "\n\n", 10, []string{"", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewLineReader(strings.NewReader(tt.in), tt.max)
+			var got []string
+			for {
+				l, err := r.ReadLine()
+				if errors.Is(err, ErrLineTooLong) {
+					got = append(got, "ERR")
+					continue
+				}
+				if err != nil {
+					break
+				}
+				got = append(got, l)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Fatalf("lines %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTerminalCannotBeRepainted: prompt fields and replies holding escape
+// sequences are printed with the escapes visible, never raw, so "App
+// weather wants to use send_email with your SSN" cannot be redrawn as
+// "Run app weather?".
+func TestTerminalCannotBeRepainted(t *testing.T) {
+	const evil = "App weather wants to use send_email with your SSN\r\x1b[2K\x1b[1ARun app weather?\u202e\u009b"
+	var out bytes.Buffer
+	a := New(strings.NewReader(""), &syncWriter{w: &out}, "alice")
+	ctx := context.Background()
+	p := chat.Prompt{ID: "p", Kind: chat.KindCollab, Requester: "weather\x1b[8m", Target: "send_email", Function: "send\r", Data: evil, Reason: evil}
+	_ = a.Prompt(ctx, p)
+	_ = a.Resolved(ctx, p, chat.Deny, "x\x1b", false)
+	_ = a.Reply(ctx, evil)
+	_ = a.Status(ctx, evil)
+	s := out.String()
+	for _, bad := range []string{"\x1b", "\r", "\u202e", "\u009b"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("raw %q printed:\n%q", bad, s)
+		}
+	}
+	if !strings.Contains(s, `\x1b[1ARun app weather?`) || !strings.Contains(s, `weather\x1b[8m`) {
+		t.Errorf("escapes not shown visibly:\n%s", s)
+	}
+}
+
+func TestRender(t *testing.T) {
+	tests := []struct {
+		name, in, plain, styled string
+	}{
+		{"bold", "a **b** c", "a b c", "a \x1b[1mb\x1b[0m c"},
+		{"italic", "an *it* word", "an it word", "an \x1b[3mit\x1b[0m word"},
+		{"link shows its target", "see [your bank](https://evil.example/x)", "see your bank (https://evil.example/x)", "see your bank (\x1b[4mhttps://evil.example/x\x1b[0m)"},
+		{"bare link", "[https://x.test](https://x.test)", "https://x.test", "\x1b[4mhttps://x.test\x1b[0m"},
+		{"autolink", "<https://x.test>", "https://x.test", "\x1b[4mhttps://x.test\x1b[0m"},
+		{"bullets", "- one\n* **two**", "  • one\n  • two", "  • one\n  • \x1b[1mtwo\x1b[0m"},
+		{"ordered", "1. first\n2) second", "  1. first\n  2. second", "  1. first\n  2. second"},
+		{"heading", "## Fares", "Fares", "\x1b[1m\x1b[4mFares\x1b[0m"},
+		{"code block kept", "```\nx := **y**\n```", "\n    x := **y**\n", "\n    \x1b[2mx := **y**\x1b[0m\n"},
+		{"code span", "use `**raw**`", "use `**raw**`", "use \x1b[2m**raw**\x1b[0m"},
+		{"quote", "> said", "  │ said", "  │ said"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := render(tt.in, false); got != tt.plain {
+				t.Errorf("plain render(%q) = %q, want %q", tt.in, got, tt.plain)
+			}
+			if got := render(tt.in, true); got != tt.styled {
+				t.Errorf("styled render(%q) = %q, want %q", tt.in, got, tt.styled)
+			}
+		})
+	}
+}
+
+// TestPromptsQueued: with two prompts waiting only the first is on screen,
+// numbered as one of two, and the second appears after the first is
+// answered.
+func TestPromptsQueued(t *testing.T) {
+	var out bytes.Buffer
+	a := New(strings.NewReader(""), &syncWriter{w: &out}, "alice")
+	ctx := context.Background()
+	_ = a.Prompt(ctx, chat.Prompt{ID: "a", Kind: chat.KindExec, Target: "first_app"})
+	_ = a.Prompt(ctx, chat.Prompt{ID: "b", Kind: chat.KindExec, Target: "second_app"})
+	s := out.String()
+	if !strings.Contains(s, "Answer 1-4 for: Run app first_app?") || strings.Contains(s, "Run app second_app?") ||
+		!strings.Contains(s, "2 waiting") {
+		t.Fatalf("after two prompts:\n%s", s)
+	}
+	_ = a.Resolved(ctx, chat.Prompt{ID: "a", Kind: chat.KindExec, Target: "first_app"}, chat.AllowOnce, "", false)
+	s = out.String()
+	if !strings.Contains(s, "[permission] Allow once: Run app first_app?") || !strings.Contains(s, "Answer 1-4 for: Run app second_app?") {
+		t.Fatalf("after the first was answered:\n%s", s)
+	}
+}
+
+func TestStreamReply(t *testing.T) {
+	var out bytes.Buffer
+	a := New(strings.NewReader(""), &syncWriter{w: &out}, "alice")
+	ctx := context.Background()
+	s, err := a.StreamReply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Update(ctx, "Hello **wor")
+	if strings.Contains(out.String(), "Hello") {
+		t.Fatalf("a partial line was printed: %q", out.String())
+	}
+	_ = s.Update(ctx, "Hello **world**\n- a")
+	_ = s.Finish(ctx, "Hello **world**\n- a\x1b[2J\n- b")
+	got := out.String()
+	if !strings.Contains(got, "secgpt> Hello world\n    • a\\x1b[2J\n    • b\n") {
+		t.Fatalf("streamed output %q", got)
+	}
+}
+
+func TestLateAnswerIsNotARequest(t *testing.T) {
+	var out bytes.Buffer
+	a := New(strings.NewReader("2\nplain\n"), &syncWriter{w: &out}, "alice")
+	fa := &fakeAssistant{}
+	if err := a.Run(context.Background(), fa); err != nil {
+		t.Fatal(err)
+	}
+	if len(fa.handled) != 1 || !strings.Contains(out.String(), "No permission request is waiting") {
+		t.Fatalf("handled %v; output:\n%s", fa.handled, out.String())
+	}
 }

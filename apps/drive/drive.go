@@ -232,6 +232,8 @@ func (a *App) Spec() apps.Spec {
 			Description: "Return the documents relevant to the query.",
 			Request:     json.RawMessage(requestSchema),
 			Response:    json.RawMessage(responseSchema),
+			// Reads only.
+			Effect: apps.EffectRead,
 		}},
 		// googleapis.com serves Drive and the OAuth2 token endpoint;
 		// google.com is declared for Google's other OAuth hosts. The local

@@ -83,6 +83,8 @@ func (a *App) Spec() apps.Spec {
 			Description: "Book a medical appointment and return a confirmation.",
 			Request:     json.RawMessage(requestSchema),
 			Response:    json.RawMessage(responseSchema),
+			// The booking goes to a third party.
+			Effect: apps.EffectSend,
 		}},
 	}
 }

@@ -229,18 +229,22 @@ func (a *App) Spec() apps.Spec {
 		s.Description = "search_gmail searches the user's Gmail mailbox and returns the matching messages or threads, newest first."
 		f.Description = "Search the mailbox; an empty-meaning query such as \"newest email\" lists the newest messages."
 		f.Request, f.Response = json.RawMessage(searchRequest), json.RawMessage(searchResponse)
+		f.Effect = apps.EffectRead
 	case GetID:
 		s.Description = "get_gmail_message fetches one message of the user's Gmail mailbox by its ID."
 		f.Description = "Get a message by ID."
 		f.Request, f.Response = json.RawMessage(getRequest), json.RawMessage(getResponse)
+		f.Effect = apps.EffectRead
 	case SendID:
 		s.Description = "send_gmail_message sends an email from the user's Gmail account."
 		f.Description = "Send an email."
 		f.Request, f.Response = json.RawMessage(sendRequest), json.RawMessage(sendResponse)
+		f.Effect = apps.EffectSend
 	case DeleteID:
 		s.Description = "delete_gmail_message deletes a message from the user's Gmail mailbox."
 		f.Description = "Delete a message by ID."
 		f.Request, f.Response = json.RawMessage(deleteRequest), json.RawMessage(deleteResponse)
+		f.Effect = apps.EffectDestroy
 	}
 	s.Functions = []apps.Function{f}
 	return s

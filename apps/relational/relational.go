@@ -287,6 +287,8 @@ func (a *App) Spec() apps.Spec {
 			Description: a.t.desc,
 			Request:     json.RawMessage(req),
 			Response:    json.RawMessage(resp),
+			// Reads only.
+			Effect: apps.EffectRead,
 		}},
 	}
 }

@@ -116,6 +116,8 @@ func (a *App) Spec() apps.Spec {
 			Description: "Estimate the fare of a ride from start_point to end_point.",
 			Request:     json.RawMessage(requestSchema),
 			Response:    json.RawMessage(responseSchema),
+			// Reads only.
+			Effect: apps.EffectRead,
 		}},
 	}
 }

@@ -80,3 +80,30 @@ func TestEverySpec(t *testing.T) {
 		})
 	}
 }
+
+// Every built-in function declares its effect: an undeclared one is treated
+// as destroy, so a forgotten declaration would make every prompt for it
+// look alarming and every send rule match it.
+func TestEveryBuiltInDeclaresItsEffect(t *testing.T) {
+	want := map[string]apps.Effect{"search_gmail": apps.EffectRead, "get_gmail_message": apps.EffectRead,
+		"send_gmail_message": apps.EffectSend, "delete_gmail_message": apps.EffectDestroy,
+		"travel_mate": apps.EffectSend, "health_companion": apps.EffectSend, "quick_ride": apps.EffectRead,
+		"google_drive_retrieve": apps.EffectRead, "get_user_email": apps.EffectRead}
+	for _, id := range apps.Registered() {
+		a, err := apps.New(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range a.Spec().Functions {
+			if !f.Effect.Valid() {
+				t.Errorf("%s.%s declares effect %q", id, f.Name, f.Effect)
+			}
+			if w, ok := want[f.Name]; ok && f.Effect != w {
+				t.Errorf("%s declares %q, want %q", f.Name, f.Effect, w)
+			}
+		}
+	}
+	if got := (apps.Function{}).Declared(); got != apps.EffectDestroy {
+		t.Errorf("undeclared effect reads as %q, want destroy", got)
+	}
+}

@@ -95,6 +95,8 @@ func (a *App) Spec() apps.Spec {
 			Description: "Book a trip for the passenger and return a confirmation.",
 			Request:     json.RawMessage(requestSchema),
 			Response:    json.RawMessage(responseSchema),
+			// The booking goes to a third party.
+			Effect: apps.EffectSend,
 		}},
 	}
 }

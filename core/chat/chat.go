@@ -37,6 +37,10 @@ const (
 	KindData Kind = "data"
 	// KindCollab: one app's output goes to another app, or a spoke calls another app.
 	KindCollab Kind = "collab"
+	// KindPlan: the whole plan for a message, shown in one prompt; its
+	// answer decides every exec, data and collab request inside it. It is
+	// never a grant's kind (Valid is false for it).
+	KindPlan Kind = "plan"
 )
 
 // Valid reports whether k is one of the three kinds.
@@ -53,15 +57,31 @@ const (
 	Deny         Decision = "deny"
 )
 
+// Review is the fifth choice of a plan prompt: decide the plan's parts
+// one by one, in the per-step prompts.
+const Review Decision = "review"
+
 // Decisions lists the choices in the order adapters show them.
 var Decisions = [...]Decision{AllowOnce, AllowSession, AllowAlways, Deny}
+
+// PlanDecisions lists a plan prompt's choices in the order adapters show them.
+var PlanDecisions = [...]Decision{AllowOnce, AllowSession, AllowAlways, Deny, Review}
+
+// Choices returns the decisions p offers, in display order.
+func (p Prompt) Choices() []Decision {
+	if p.Kind == KindPlan {
+		return PlanDecisions[:]
+	}
+	return Decisions[:]
+}
 
 // Allows reports whether d lets the request through.
 func (d Decision) Allows() bool { return d == AllowOnce || d == AllowSession || d == AllowAlways }
 
-// Valid reports whether d is one of the four decisions.
+// Valid reports whether d is one of the five decisions (Review is valid
+// only for a plan prompt; the gate checks that).
 func (d Decision) Valid() bool {
-	for _, x := range Decisions {
+	for _, x := range PlanDecisions {
 		if d == x {
 			return true
 		}
@@ -80,6 +100,8 @@ func (d Decision) Label() string {
 		return "Always allow"
 	case Deny:
 		return "Deny"
+	case Review:
+		return "Review steps one by one"
 	}
 	return string(d)
 }
@@ -96,6 +118,8 @@ func ParseDecision(s string) (Decision, bool) {
 		return AllowAlways, true
 	case "4", "deny", "no", "n", "never":
 		return Deny, true
+	case "5", "review", "review steps", "review steps one by one", "one by one":
+		return Review, true
 	}
 	return "", false
 }
@@ -129,12 +153,94 @@ type Prompt struct {
 	// Replica names the assistant replica whose query waits for the answer
 	// ("" with a single replica).
 	Replica string
+	// Effect is the target function's effect (read, write, send, destroy),
+	// when known.
+	Effect string
+	// Rule, when set, says which operator rule applied ("ask: send:*").
+	Rule string
+	// Confirm is set for a send or destroy step shown again with its
+	// concrete arguments just before it runs.
+	Confirm bool
+
+	// The plan of a KindPlan prompt: every step, every flow between steps
+	// and every remembered fact it would share. Parts already granted are
+	// marked; the answer decides the rest (Components).
+	Steps []PlanStep
+	Flows []PlanFlow
+	Facts []PlanFact
+	// Components are the exec, data and collab requests the answer decides
+	// (session and always answers store a grant for each).
+	Components []Component
+}
+
+// PlanStep is one step of a plan prompt.
+type PlanStep struct {
+	// N is the 1-based step number.
+	N        int
+	App      ids.AppID
+	Function string
+	// Effect is the function's effect: read, write, send or destroy.
+	Effect string
+	// Claims is what the app itself says about the function (an MCP
+	// server's tool annotations): shown as unverified, never used to lower
+	// Effect.
+	Claims string
+	// Args are the arguments as readable fields, in order; a value filled
+	// at run time reads "(step 2's result)".
+	Args []Field
+	// Instruction is the planner's instruction, for steps without a function.
+	Instruction string
+	// Granted: a stored grant or an allow rule already covers running it.
+	Granted bool
+	// Confirm: it sends or destroys with arguments from another app's
+	// result, so it is shown again with the concrete values before it runs.
+	Confirm bool
+}
+
+// Field is one argument of a step.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// PlanFlow is one flow of an app's result into a later step.
+type PlanFlow struct {
+	From, To       int // 1-based step numbers
+	FromApp, ToApp ids.AppID
+	// Into names the argument the result fills ("" for the instruction).
+	Into    string
+	Granted bool
+}
+
+// PlanFact is one remembered fact a step would receive.
+type PlanFact struct {
+	Step    int
+	App     ids.AppID
+	Key     string
+	Value   string
+	Granted bool
+}
+
+// Component is one exec, data or collab request inside a plan.
+type Component struct {
+	Kind      Kind
+	Requester ids.AppID
+	Target    ids.AppID
+	Function  string
 }
 
 // Title is a one-line statement of who asks for what.
 func (p Prompt) Title() string {
 	switch p.Kind {
+	case KindPlan:
+		if len(p.Steps) == 1 {
+			return "Run this 1-step plan?"
+		}
+		return fmt.Sprintf("Run this %d-step plan?", len(p.Steps))
 	case KindExec:
+		if p.Confirm {
+			return fmt.Sprintf("Confirm: app %s%s is about to %s with these arguments", p.Target, fnSuffix(p.Function), effectVerb(p.Effect))
+		}
 		return fmt.Sprintf("Run app %s%s?", p.Target, fnSuffix(p.Function))
 	case KindData:
 		return fmt.Sprintf("Share remembered data with app %s?", p.Target)
@@ -159,10 +265,117 @@ func (p Prompt) Warning() string {
 	return "Warning: this request was not part of the plan for your message."
 }
 
+// effectVerb says what an effect does, for a confirmation title.
+func effectVerb(e string) string {
+	switch e {
+	case "send":
+		return "send data to a third party"
+	case "destroy":
+		return "delete or irreversibly change data"
+	case "write":
+		return "change your data"
+	}
+	return "run"
+}
+
+// EffectNote describes an effect for a prompt line ("sends data to a third party").
+func EffectNote(e string) string {
+	switch e {
+	case "read":
+		return "reads only"
+	case "write":
+		return "changes your own data"
+	case "send":
+		return "sends data to a third party"
+	case "destroy":
+		return "deletes or irreversibly changes data"
+	}
+	return ""
+}
+
+// StepLine is one plan step on one line: "1. search_gmail (search_gmail) — reads only".
+func (s PlanStep) StepLine() string {
+	line := fmt.Sprintf("%d. %s%s", s.N, s.App, fnSuffix(s.Function))
+	if n := EffectNote(s.Effect); n != "" {
+		line += " — " + n
+	}
+	if s.Claims != "" {
+		line += " (the app's own claim, not verified: " + s.Claims + ")"
+	}
+	if s.Granted {
+		line += " [already allowed]"
+	}
+	if s.Confirm {
+		line += " [asks again with the final values]"
+	}
+	return line
+}
+
+// FlowLine is one flow on one line: "step 1's result (search_gmail) → step 2's message_id (delete_gmail_message)".
+func (f PlanFlow) FlowLine() string {
+	into := "input"
+	if f.Into != "" {
+		into = f.Into
+	}
+	line := fmt.Sprintf("step %d's result (%s) → step %d's %s (%s)", f.From, f.FromApp, f.To, into, f.ToApp)
+	if f.Granted {
+		line += " [already allowed]"
+	}
+	return line
+}
+
+// FactLine is one remembered fact on one line.
+func (f PlanFact) FactLine() string {
+	line := fmt.Sprintf("%s: %s → step %d (%s)", f.Key, f.Value, f.Step, f.App)
+	if f.Granted {
+		line += " [already allowed]"
+	}
+	return line
+}
+
+// planText renders a plan prompt's body.
+func (p Prompt) planText(b *strings.Builder) {
+	b.WriteString("\nSteps:")
+	for _, s := range p.Steps {
+		b.WriteString("\n  " + s.StepLine())
+		if s.Instruction != "" && len(s.Args) == 0 {
+			b.WriteString("\n     instruction: " + s.Instruction)
+		}
+		for _, a := range s.Args {
+			b.WriteString("\n     " + a.Name + ": " + a.Value)
+		}
+	}
+	if len(p.Flows) > 0 {
+		b.WriteString("\nData passed between apps:")
+		for _, f := range p.Flows {
+			b.WriteString("\n  " + f.FlowLine())
+		}
+	}
+	if len(p.Facts) > 0 {
+		b.WriteString("\nRemembered facts it would share (you did not mention them in this message):")
+		for _, f := range p.Facts {
+			b.WriteString("\n  " + f.FactLine())
+		}
+	}
+}
+
 // Text renders the prompt as plain text (terminal, fallbacks, logs).
 func (p Prompt) Text() string {
 	var b strings.Builder
 	b.WriteString(p.Title())
+	if p.Kind == KindPlan {
+		if p.Rule != "" {
+			b.WriteString("\nRule: " + p.Rule)
+		}
+		p.planText(&b)
+		return b.String()
+	}
+	if n := EffectNote(p.Effect); n != "" {
+		b.WriteString("\nEffect: " + n)
+	}
+	if p.Rule != "" {
+		b.WriteString("\nRule: " + p.Rule)
+	}
 	if w := p.Warning(); w != "" {
 		b.WriteString("\n⚠ " + w)
 	}

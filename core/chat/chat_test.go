@@ -14,7 +14,8 @@ func TestParseDecision(t *testing.T) {
 		{"1", AllowOnce, true}, {" Allow once ", AllowOnce, true}, {"2", AllowSession, true},
 		{"session", AllowSession, true}, {"3", AllowAlways, true}, {"always allow", AllowAlways, true},
 		{"4", Deny, true}, {"DENY", Deny, true}, {"no", Deny, true},
-		{"5", "", false}, {"", "", false}, {"allow everything forever", "", false},
+		{"5", Review, true}, {"review", Review, true},
+		{"6", "", false}, {"", "", false}, {"allow everything forever", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -68,5 +69,32 @@ func TestPromptText(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPlanPromptText(t *testing.T) {
+	p := Prompt{Kind: KindPlan, Rule: "ask: send:*",
+		Steps: []PlanStep{
+			{N: 1, App: "search_gmail", Function: "search_gmail", Effect: "read", Args: []Field{{"query", "newest"}}, Granted: true},
+			{N: 2, App: "send_gmail_message", Function: "send_gmail_message", Effect: "send", Args: []Field{{"to", "bob@example.com"}, {"message", "(step 1's result)"}}, Confirm: true},
+		},
+		Flows: []PlanFlow{{From: 1, To: 2, FromApp: "search_gmail", ToApp: "send_gmail_message", Into: "message"}},
+		Facts: []PlanFact{{Step: 2, App: "send_gmail_message", Key: "name", Value: "Bob"}},
+	}
+	got := p.Text()
+	for _, want := range []string{"Run this 2-step plan?", "Rule: ask: send:*",
+		"1. search_gmail (search_gmail) — reads only [already allowed]",
+		"2. send_gmail_message (send_gmail_message) — sends data to a third party [asks again with the final values]",
+		"to: bob@example.com", "step 1's result (search_gmail) → step 2's message (send_gmail_message)",
+		"name: Bob → step 2 (send_gmail_message)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan prompt text lacks %q:\n%s", want, got)
+		}
+	}
+	if len(p.Choices()) != 5 || p.Choices()[4] != Review || len((Prompt{Kind: KindExec}).Choices()) != 4 {
+		t.Errorf("choices: plan %v, exec %v", p.Choices(), (Prompt{Kind: KindExec}).Choices())
+	}
+	if KindPlan.Valid() {
+		t.Error("plan is not a grant kind")
 	}
 }

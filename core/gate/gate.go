@@ -58,11 +58,19 @@ type Request struct {
 	Data      string
 	Unplanned bool
 	Reason    string
+	// Effect is the target function's effect (read, write, send, destroy).
+	Effect string
+	// Confirm asks again even when a grant is stored: a send or destroy
+	// step shown with the concrete arguments it got at run time. Rules
+	// still apply.
+	Confirm bool
 }
 
-// Key returns the grant key the request is decided under.
+// Key returns the grant key the request is decided under: kind, app or
+// app pair, the target's function, and planned or not (see state.GrantKey).
 func (r Request) Key() state.GrantKey {
-	return state.GrantKey{User: r.User, Kind: r.Kind, Requester: r.Requester, Target: r.Target}
+	return state.GrantKey{User: r.User, Kind: r.Kind, Requester: r.Requester, Target: r.Target,
+		Function: r.Function, Unplanned: r.Unplanned}
 }
 
 // Gate decides permission requests. It is safe for concurrent use.
@@ -74,6 +82,7 @@ type Gate struct {
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	rules   []Rule
 
 	mu      sync.Mutex // guards waiters
 	waiters map[ids.PromptID]chan answer
@@ -97,6 +106,9 @@ type Options struct {
 	Liveness Liveness
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Rules are the operator's allow / deny / ask rules, checked before
+	// stored grants and prompts.
+	Rules []Rule
 }
 
 // New returns a Gate over store.
@@ -110,7 +122,7 @@ func New(store Store, o Options) *Gate {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Gate{store: store, relay: o.Relay, replica: o.ReplicaID, live: o.Liveness, timeout: o.Timeout, now: o.Now, log: o.Logger, waiters: map[ids.PromptID]chan answer{}}
+	return &Gate{store: store, relay: o.Relay, replica: o.ReplicaID, live: o.Liveness, timeout: o.Timeout, now: o.Now, log: o.Logger, rules: o.Rules, waiters: map[ids.PromptID]chan answer{}}
 }
 
 // Run forwards relayed answers to local waiters until ctx is done. It is
@@ -146,15 +158,41 @@ func (g *Gate) Check(ctx context.Context, c chat.Conversation, r Request) (chat.
 	if !r.Kind.Valid() {
 		return chat.Deny, fmt.Errorf("gate: invalid kind %q", r.Kind)
 	}
+	d, rule, decided, err := g.precheck(ctx, r)
+	if err != nil || decided {
+		return d, err
+	}
+	return g.ask(ctx, c, r, rule)
+}
+
+// precheck decides r from the rules and stored grants when they decide
+// it; decided is false when the user must be asked (rule then names the
+// ask rule that forced it, if any).
+func (g *Gate) precheck(ctx context.Context, r Request) (d chat.Decision, rule string, decided bool, err error) {
+	if ru, ok := match(g.rules, r); ok {
+		switch ru.Action {
+		case ActionDeny:
+			g.audit(ctx, r, "rule:deny", ru.String())
+			return chat.Deny, ru.String(), true, nil
+		case ActionAllow:
+			g.audit(ctx, r, "rule:allow", ru.String())
+			return chat.AllowOnce, ru.String(), true, nil
+		case ActionAsk:
+			return "", ru.String(), false, nil
+		}
+	}
+	if r.Confirm {
+		return "", "", false, nil
+	}
 	gr, ok, err := g.store.FindGrant(ctx, r.Key(), r.Session)
 	if err != nil {
-		return chat.Deny, fmt.Errorf("gate: look up grant: %w", err)
+		return chat.Deny, "", true, fmt.Errorf("gate: look up grant: %w", err)
 	}
 	if ok {
 		g.audit(ctx, r, "grant:"+string(gr.Decision), "")
-		return gr.Decision, nil
+		return gr.Decision, "", true, nil
 	}
-	return g.ask(ctx, c, r)
+	return "", "", false, nil
 }
 
 // Stored reports whether a stored grant allows r, without prompting.
@@ -163,10 +201,17 @@ func (g *Gate) Stored(ctx context.Context, r Request) (bool, error) {
 	return ok, err
 }
 
-func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request) (chat.Decision, error) {
+// StoredAlways reports whether an "always" grant covers r.
+func (g *Gate) StoredAlways(ctx context.Context, r Request) (bool, error) {
+	gr, ok, err := g.store.FindGrant(ctx, r.Key(), "")
+	return ok && gr.Decision == chat.AllowAlways, err
+}
+
+// Rules returns the operator rules, for listing.
+func (g *Gate) Rules() []Rule { return append([]Rule(nil), g.rules...) }
+
+func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request, rule string) (chat.Decision, error) {
 	p := chat.Prompt{
-		ID:           ids.PromptID(randomHex(12)),
-		Nonce:        randomToken(24),
 		User:         r.User,
 		Conversation: r.Conversation,
 		Session:      r.Session,
@@ -177,9 +222,30 @@ func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request) (chat.De
 		Data:         r.Data,
 		Unplanned:    r.Unplanned,
 		Reason:       r.Reason,
-		ExpiresAt:    g.now().Add(g.timeout),
-		Replica:      g.replica,
+		Effect:       r.Effect,
+		Rule:         rule,
+		Confirm:      r.Confirm,
 	}
+	a, expired, err := g.show(ctx, c, p)
+	if err != nil {
+		g.audit(ctx, r, string(chat.Deny), "prompt could not be shown: "+err.Error())
+		return chat.Deny, err
+	}
+	detail := "answered by " + string(a.by)
+	if expired {
+		detail = "no answer in time: denied"
+	}
+	g.audit(context.WithoutCancel(ctx), r, string(a.d), detail)
+	return a.d, nil
+}
+
+// show records p as pending, shows it and waits for its answer; a prompt
+// not answered in time, or a ctx that ends, gives Deny (expired true).
+func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt) (answer, bool, error) {
+	p.ID = ids.PromptID(randomHex(12))
+	p.Nonce = randomToken(24)
+	p.ExpiresAt = g.now().Add(g.timeout)
+	p.Replica = g.replica
 	ch := make(chan answer, 1)
 	g.mu.Lock()
 	g.waiters[p.ID] = ch
@@ -190,12 +256,11 @@ func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request) (chat.De
 		g.mu.Unlock()
 	}()
 	if err := g.store.PutPending(ctx, p); err != nil {
-		return chat.Deny, fmt.Errorf("gate: record prompt: %w", err)
+		return answer{d: chat.Deny}, false, fmt.Errorf("gate: record prompt: %w", err)
 	}
 	if err := c.Prompt(ctx, p); err != nil {
 		_, _, _ = g.store.TakePending(context.WithoutCancel(ctx), p.ID)
-		g.audit(ctx, r, string(chat.Deny), "prompt could not be shown: "+err.Error())
-		return chat.Deny, fmt.Errorf("gate: show prompt: %w", err)
+		return answer{d: chat.Deny}, false, fmt.Errorf("gate: show prompt: %w", err)
 	}
 	timer := time.NewTimer(g.timeout)
 	defer timer.Stop()
@@ -228,12 +293,7 @@ func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request) (chat.De
 			g.log.Warn("update resolved prompt", "prompt", p.ID, "err", err)
 		}
 	}
-	detail := "answered by " + string(a.by)
-	if expired {
-		detail = "no answer in time: denied"
-	}
-	g.audit(bg, r, string(a.d), detail)
-	return a.d, nil
+	return a, expired, nil
 }
 
 // Answer applies a user's answer to a pending prompt. Only the asked user
@@ -251,6 +311,9 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 	if !ok || subtle.ConstantTimeCompare([]byte(p.Nonce), []byte(a.Nonce)) != 1 {
 		return chat.ErrUnknownPrompt
 	}
+	if a.Decision == chat.Review && p.Kind != chat.KindPlan {
+		return fmt.Errorf("gate: %q answers only a plan prompt", a.Decision)
+	}
 	if p.User != a.User {
 		_ = g.store.AppendAudit(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: "refused_answer", Kind: p.Kind,
 			App: p.Target, Requester: p.Requester, Decision: string(a.Decision), Detail: "prompt " + string(p.ID) + " belongs to " + string(p.User)})
@@ -262,13 +325,24 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 		return chat.ErrUnknownPrompt
 	}
 	if a.Decision == chat.AllowSession || a.Decision == chat.AllowAlways {
-		g2 := state.Grant{GrantKey: state.GrantKey{User: p.User, Kind: p.Kind, Requester: p.Requester, Target: p.Target},
-			Decision: a.Decision, At: g.now()}
-		if a.Decision == chat.AllowSession {
-			g2.Session = p.Session
+		// A plan prompt's answer is stored per component, so a later plan
+		// made only of granted parts runs without a prompt.
+		keys := []state.GrantKey{{User: p.User, Kind: p.Kind, Requester: p.Requester, Target: p.Target,
+			Function: p.Function, Unplanned: p.Unplanned}}
+		if p.Kind == chat.KindPlan {
+			keys = keys[:0]
+			for _, c := range p.Components {
+				keys = append(keys, state.GrantKey{User: p.User, Kind: c.Kind, Requester: c.Requester, Target: c.Target, Function: c.Function})
+			}
 		}
-		if err := g.store.PutGrant(ctx, g2); err != nil {
-			return fmt.Errorf("gate: store grant: %w", err)
+		for _, k := range keys {
+			g2 := state.Grant{GrantKey: k, Decision: a.Decision, At: g.now()}
+			if a.Decision == chat.AllowSession {
+				g2.Session = p.Session
+			}
+			if err := g.store.PutGrant(ctx, g2); err != nil {
+				return fmt.Errorf("gate: store grant: %w", err)
+			}
 		}
 	}
 	if g.deliver(p.ID, answer{a.Decision, a.User}) {

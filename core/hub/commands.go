@@ -12,7 +12,7 @@ import (
 
 // HelpText lists the chat commands. Commands start with "/" or "!" (Slack
 // intercepts "/" in its composer, so "!" works everywhere).
-const HelpText = `Commands (start with / or !):
+const HelpText = `Commands (start with !, e.g. !grants):
   help              show this help
   apps              list the installed apps
   grants            list your stored permissions
@@ -57,8 +57,9 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			h.log.Error("list grants", "err", err)
 			return "Sorry, I can't read your permissions right now.", true
 		}
+		rules := h.rulesText()
 		if len(gs) == 0 {
-			return "You have no stored permissions.", true
+			return "You have no stored permissions." + rules, true
 		}
 		var b strings.Builder
 		b.WriteString("Your stored permissions:")
@@ -74,9 +75,15 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			if g.Requester != "" {
 				target = string(g.Requester) + " → " + target
 			}
+			if g.Function != "" && g.Function != string(g.Target) {
+				target += "." + g.Function
+			}
+			if g.Unplanned {
+				scope += ", calls outside a plan"
+			}
 			fmt.Fprintf(&b, "\n- %s %s (%s)", g.Kind, target, scope)
 		}
-		return b.String(), true
+		return b.String() + rules, true
 	case "revoke":
 		if arg == "" {
 			return "Usage: revoke APP|all", true
@@ -188,4 +195,18 @@ func (h *Hub) sharers(sp apps.Spec) []string {
 
 func auditEvent(user ids.UserID, typ string, app ids.AppID, detail string) state.AuditEvent {
 	return state.AuditEvent{User: user, Type: typ, App: app, Detail: detail}
+}
+
+// rulesText lists the operator's permission rules for !grants ("" if none).
+func (h *Hub) rulesText() string {
+	rs := h.gate.Rules()
+	if len(rs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nOperator rules (checked before your permissions; deny wins over ask, ask over allow):")
+	for _, r := range rs {
+		b.WriteString("\n- " + r.String())
+	}
+	return b.String()
 }

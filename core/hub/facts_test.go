@@ -49,8 +49,13 @@ func TestRewordedFactNeedsDataDecision(t *testing.T) {
 			}
 			h := hubtest.New(t, hubtest.Options{Store: st, SpokeModel: offline.Model{}, Apps: []ids.AppID{"quick_ride"},
 				Model: planFor("quick_ride", fmt.Sprintf(`{"start_point":%s,"end_point":"Elm Avenue"}`, start))})
+			// The plan prompt lists the fact; reviewing the parts one by
+			// one asks the data decision on its own, which is denied.
 			c := &scripted.Conversation{A: h, User: user, Policy: func(p chat.Prompt) chat.Decision {
-				if p.Kind == chat.KindData {
+				switch {
+				case p.Kind == chat.KindPlan && len(p.Facts) > 0:
+					return chat.Review
+				case p.Kind == chat.KindData:
 					return chat.Deny
 				}
 				return chat.AllowOnce
@@ -67,6 +72,9 @@ func TestRewordedFactNeedsDataDecision(t *testing.T) {
 			}
 			if tc.wantPrompt && !strings.Contains(data[0].Data, "type 2 diabetes") {
 				t.Fatalf("the data prompt does not show the fact: %q", data[0].Data)
+			}
+			if ps := c.Prompts(); tc.wantPrompt && (ps[0].Kind != chat.KindPlan || len(ps[0].Facts) != 1 || ps[0].Facts[0].Value != "type 2 diabetes") {
+				t.Fatalf("the plan prompt does not list the fact: %+v", ps[0])
 			}
 		})
 	}

@@ -26,46 +26,56 @@ var chainPlanner = llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*l
 	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
 })
 
-// TestResultFlowNeedsCollab: one app's output reaches another only after a
-// collab prompt that shows exactly that output; denying it stops the step.
+// TestResultFlowNeedsCollab: one app's output reaches another only through
+// a flow the user approved: the plan prompt shows it (step 1's result into
+// step 2's start_point); reviewing the steps one by one asks the flow on
+// its own, with the data that would move, and denying it stops the step.
 func TestResultFlowNeedsCollab(t *testing.T) {
 	for _, collab := range []chat.Decision{chat.AllowOnce, chat.Deny} {
 		t.Run(string(collab), func(t *testing.T) {
 			h := hubtest.New(t, hubtest.Options{Model: chainPlanner, SpokeModel: offline.Model{}, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 			c := &scripted.Conversation{A: h, User: "test:alice", Policy: func(p chat.Prompt) chat.Decision {
-				if p.Kind == chat.KindCollab {
+				switch {
+				case p.Kind == chat.KindPlan && collab == chat.Deny:
+					return chat.Review
+				case p.Kind == chat.KindCollab:
 					return collab
 				}
 				return chat.AllowOnce
 			}}
 			reply := c.Send(context.Background(), "two fares, chained")
+			ps := c.Prompts()
+			if len(ps) == 0 || ps[0].Kind != chat.KindPlan {
+				t.Fatalf("no plan prompt first: %+v", ps)
+			}
+			fl := ps[0].Flows
+			if len(fl) != 1 || fl[0].FromApp != "quick_ride" || fl[0].ToApp != "metro_hail" || fl[0].Into != "start_point" {
+				t.Fatalf("plan prompt flows = %+v", fl)
+			}
+			if collab == chat.AllowOnce {
+				if len(ps) != 1 {
+					t.Fatalf("%d prompts, want the plan prompt only", len(ps))
+				}
+				if !strings.Contains(reply, "**metro_hail**: The estimated fare from The estimated fare") {
+					t.Fatalf("allowed flow: %q", reply)
+				}
+				return
+			}
 			var cp *chat.Prompt
-			for _, p := range c.Prompts() {
+			for _, p := range ps {
 				if p.Kind == chat.KindCollab {
 					p := p
 					cp = &p
 				}
 			}
-			if cp == nil {
-				t.Fatalf("no collab prompt; prompts %+v", c.Prompts())
+			// Reviewed one by one, the flow is asked when it happens, with
+			// exactly the data that would move.
+			if cp == nil || cp.Requester != "quick_ride" || cp.Target != "metro_hail" || cp.Unplanned ||
+				cp.Data != "The estimated fare from Main Street to Elm Avenue is $57.00." {
+				t.Fatalf("review: collab prompt = %+v", cp)
 			}
-			if cp.Requester != "quick_ride" || cp.Target != "metro_hail" || cp.Data != "The estimated fare from Main Street to Elm Avenue is $57.00." {
-				t.Fatalf("collab prompt = %+v", *cp)
-			}
-			metroRan := false
-			for _, p := range c.Prompts() {
-				if p.Kind == chat.KindExec && p.Target == "metro_hail" {
-					metroRan = true
-				}
-			}
-			if collab == chat.Deny {
-				if metroRan || !strings.Contains(reply, "**metro_hail**: not run") {
-					t.Fatalf("denied flow still ran metro_hail: %q", reply)
-				}
-				return
-			}
-			if !metroRan || !strings.Contains(reply, "**metro_hail**: The estimated fare from The estimated fare") {
-				t.Fatalf("allowed flow: %q", reply)
+			if !strings.Contains(reply, "**metro_hail**: not run") || strings.Contains(reply, "The estimated fare from The estimated fare") {
+				t.Fatalf("denied flow still ran metro_hail: %q", reply)
 			}
 		})
 	}

@@ -37,10 +37,15 @@ type Spawner interface {
 type TraceEvent struct {
 	User ids.UserID
 	App  ids.AppID
-	// Type: "model_request" (Request set), "spoke_start", "spoke_end", "app_request".
+	// Type: "model_request" (Request set), "spoke_start", "spoke_end",
+	// "app_request", "direct_call" (Detail: "function {args}"),
+	// "responder_request" (Request set), "step_run" (a plan step's spoke is
+	// about to start; Step set).
 	Type    string
 	Request *llm.Request
 	Detail  string
+	// Step is the 1-based plan step of a "step_run" or "direct_call" event.
+	Step int
 }
 
 // Options configure a Hub. Store, Catalog, Model and Spawner are required.
@@ -51,7 +56,13 @@ type Options struct {
 	Model llm.Model
 	// SpokeModel answers the spokes' model calls; nil means Model.
 	SpokeModel llm.Model
-	Spawner    Spawner
+	// ResponderModel writes replies from approved results, in a context
+	// with no tools; nil means Model.
+	ResponderModel llm.Model
+	// Rules are the operator's permission rules (config permissions.rules),
+	// checked before stored grants and prompts.
+	Rules   []gate.Rule
+	Spawner Spawner
 	// AppConfig is each app's own config section, handed to its spoke.
 	AppConfig map[ids.AppID]json.RawMessage
 	// Accounts links users' accounts (!connect google) and gives the apps
@@ -65,6 +76,9 @@ type Options struct {
 	SpokeTimeout time.Duration
 	// Limits bound each spoke's resources.
 	Limits sandbox.Limits
+	// SpokePolicy, if set, adjusts each invocation's sandbox policy (files,
+	// per-user data, per-app limits); see PolicyFunc.
+	SpokePolicy PolicyFunc
 	// MaxSpokeSteps bounds each spoke's agent loop (model calls).
 	MaxSpokeSteps int
 	// MaxFrame caps ISC frames from spokes.
@@ -144,7 +158,7 @@ func New(o Options) (*Hub, error) {
 	}
 	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
-		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger})
+		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules})
 	return h, nil
 }
 
@@ -156,6 +170,9 @@ func (h *Hub) Answer(ctx context.Context, a chat.Answer) error { return h.gate.A
 
 // Handle answers one message; see chat.Assistant.
 func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	// Everything shown from here on (replies, prompts, status) may carry
+	// app- or model-written text: neutralise it once, for every adapter.
+	c = chat.Neutral(c)
 	text := strings.TrimSpace(m.Text)
 	if text == "" {
 		return
@@ -180,6 +197,10 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	}
 	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text}
 	if reply, ok := h.command(ctx, t); ok {
+		h.reply(ctx, c, reply)
+		return
+	}
+	if reply, ok := h.introduction(t.query); ok {
 		h.reply(ctx, c, reply)
 		return
 	}

@@ -21,12 +21,16 @@ func TestRideQueryRunsBothAppsInSpokes(t *testing.T) {
 		t.Fatalf("reply = %q, want both true fares", reply)
 	}
 	ps := c.Prompts()
-	if len(ps) != 2 {
-		t.Fatalf("prompts = %d, want one exec prompt per app", len(ps))
+	if len(ps) != 1 {
+		t.Fatalf("prompts = %d, want one plan prompt", len(ps))
 	}
-	for _, p := range ps {
-		if p.Kind != chat.KindExec || p.Unplanned {
-			t.Fatalf("unexpected prompt %+v", p)
+	p := ps[0]
+	if p.Kind != chat.KindPlan || p.Unplanned || len(p.Steps) != 2 || len(p.Components) != 2 || len(p.Flows) != 0 {
+		t.Fatalf("unexpected prompt %+v", p)
+	}
+	for _, s := range p.Steps {
+		if s.Effect != "read" || len(s.Args) != 2 {
+			t.Errorf("step shown as %+v", s)
 		}
 	}
 }

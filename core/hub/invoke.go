@@ -53,12 +53,17 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	}
 	inv.cred = cred
 	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
+	if err := h.spokePolicy(ctx, sp.ID, inv.turn.user, &pol); err != nil {
+		h.log.Error("spoke policy", "app", sp.ID, "err", err)
+		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
+	}
 	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID)})
+	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
 
@@ -145,6 +150,9 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 			if f.Decode(&l) == nil {
 				h.log.Debug("spoke log", "app", sp.ID, "msg", truncate(l.Message, 500))
 			}
+			continue
+		case isc.KindProgress:
+			h.progress(ctx, inv, f)
 			continue
 		case isc.KindModelRequest:
 			modelCalls++
@@ -346,7 +354,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
-	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args), true,
+	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil

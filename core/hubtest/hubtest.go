@@ -56,6 +56,8 @@ type Options struct {
 	SandboxOff    bool
 	MaxFrame      int
 	Trace         func(hub.TraceEvent)
+	// Rules are operator permission rules.
+	Rules []gate.Rule
 	// Relay, ReplicaID and Liveness make the hub one of several replicas.
 	Relay     gate.Relay
 	ReplicaID string
@@ -122,7 +124,7 @@ func New(t testing.TB, o Options) *hub.Hub {
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
 		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness,
-		AppConfig: o.AppConfig, Accounts: o.Accounts})
+		AppConfig: o.AppConfig, Accounts: o.Accounts, Rules: o.Rules})
 	if err != nil {
 		t.Fatal(err)
 	}

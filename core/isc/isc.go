@@ -35,6 +35,7 @@ const (
 	KindStatePut     Kind = "state_put"      // body: StatePut
 	KindSpokeError   Kind = "spoke_error"    // body: ErrorBody; the spoke gives up
 	KindLog          Kind = "log"            // body: Log; no answer expected
+	KindProgress     Kind = "progress"       // body: Progress; no answer expected
 
 	// Hub → spoke.
 	KindInit          Kind = "init"                  // body: Init
@@ -53,7 +54,7 @@ const (
 func (k Kind) FromSpoke() bool {
 	switch k {
 	case KindReady, KindProbe, KindAppRequest, KindFinal, KindModelRequest,
-		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog:
+		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog, KindProgress:
 		return true
 	}
 	return false
@@ -89,6 +90,13 @@ type Task struct {
 	// Args are the planner's arguments for Function (already validated
 	// against its request schema, with permitted results substituted).
 	Args json.RawMessage `json:"args,omitempty"`
+	// Direct: call Function with Args and answer with its result, with no
+	// model turn (the arguments validated after substitution).
+	Direct bool `json:"direct,omitempty"`
+	// ResultOnly: the model fills Function's arguments from the task; the
+	// function's first successful result is the answer, with no further
+	// model turn (the hub's responder writes the words).
+	ResultOnly bool `json:"result_only,omitempty"`
 }
 
 // Init starts a spoke's work. The app's spec is compiled into the spoke
@@ -211,4 +219,12 @@ type ErrorBody struct {
 // spoke's identity attached.
 type Log struct {
 	Message string `json:"message"`
+}
+
+// Progress reports how far a long call of the spoke has come (an MCP
+// server's progress notifications). Numbers only: no text of the app's
+// reaches the chat through it.
+type Progress struct {
+	Done  float64 `json:"done"`
+	Total float64 `json:"total,omitempty"`
 }

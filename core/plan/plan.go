@@ -72,10 +72,12 @@ type Step struct {
 	Args        json.RawMessage `json:"args,omitempty"`
 }
 
-// CatalogApp is how one app is shown to the planner.
+// CatalogApp is how one app is shown to the planner: operator-trusted
+// metadata only (see Catalog). Description is never filled by the hub; it
+// stays for models and tests that build catalogs of their own.
 type CatalogApp struct {
 	App         string            `json:"app"`
-	Description string            `json:"description"`
+	Description string            `json:"description,omitempty"`
 	Annotation  bool              `json:"annotation,omitempty"`
 	Functions   []CatalogFunction `json:"functions,omitempty"`
 }
@@ -84,6 +86,7 @@ type CatalogApp struct {
 type CatalogFunction struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
+	Effect      string          `json:"effect,omitempty"`
 	Parameters  json.RawMessage `json:"parameters"`
 }
 

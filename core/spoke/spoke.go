@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -60,7 +62,7 @@ func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 	if err := f.Decode(&in); err != nil {
 		return fmt.Errorf("decode init: %w", err)
 	}
-	app, err := apps.New(ids.AppID(in.App))
+	app, err := apps.NewConfigured(ids.AppID(in.App), in.Config)
 	if err != nil {
 		return fmt.Errorf("load app: %w", err)
 	}
@@ -68,7 +70,22 @@ func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 		client = &http.Client{Transport: refuseTransport{}}
 	}
 	a := &agent{conn: conn, app: app, spec: app.Spec(), in: in, env: &env{conn: conn, config: in.Config, client: client, cred: in.Credential}}
-	fin, err := a.loop(ctx)
+	if c, ok := app.(io.Closer); ok {
+		defer c.Close()
+	}
+	var fin isc.Final
+	switch {
+	case in.Task.Function == apps.DescribeFunction:
+		d, ok := app.(apps.Describing)
+		if !ok {
+			return fmt.Errorf("app %s cannot describe itself", in.App)
+		}
+		fin, err = describe(ctx, d, a.env)
+	case in.Task.Direct:
+		fin, err = a.direct(ctx)
+	default:
+		fin, err = a.loop(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -157,6 +174,9 @@ func (a *agent) loop(ctx context.Context) (isc.Final, error) {
 			out, res := a.call(ctx, call)
 			if res != nil && call.Name == a.in.Task.Function {
 				result = res
+				if a.in.Task.ResultOnly {
+					return isc.Final{Text: out, Result: res}, nil
+				}
 			}
 			msgs = append(msgs, llm.Message{Role: llm.RoleTool, ToolCallID: call.ID, Name: call.Name, Content: out})
 		}
@@ -164,8 +184,38 @@ func (a *agent) loop(ctx context.Context) (isc.Final, error) {
 	return isc.Final{}, errors.New("agent loop did not finish within its step bound")
 }
 
-func (a *agent) model(req *llm.Request) (*llm.Response, error) {
-	f, err := a.conn.Call(isc.KindModelRequest, req)
+// direct runs a direct call: the task's function with the task's
+// arguments, no model turn. The app's own code still validates nothing the
+// hub did not: the arguments were checked against the request schema by
+// the hub, and are checked again here, as for a model's call.
+func (a *agent) direct(ctx context.Context) (isc.Final, error) {
+	if _, ok := a.spec.Function(a.in.Task.Function); !ok {
+		return isc.Final{}, fmt.Errorf("direct call: app %s has no function %q", a.spec.ID, a.in.Task.Function)
+	}
+	out, res := a.call(ctx, llm.ToolCall{ID: "direct", Name: a.in.Task.Function, Arguments: a.in.Task.Args})
+	if res == nil {
+		return isc.Final{}, fmt.Errorf("direct call of %s: %s", a.in.Task.Function, strings.TrimPrefix(out, "error: "))
+	}
+	return isc.Final{Text: out, Result: res}, nil
+}
+
+func (a *agent) model(req *llm.Request) (*llm.Response, error) { return model(a.conn, req) }
+
+// describe answers a describe task: the app's spec as its result.
+func describe(ctx context.Context, d apps.Describing, e *env) (isc.Final, error) {
+	sp, err := d.Describe(ctx, e)
+	if err != nil {
+		return isc.Final{}, fmt.Errorf("describe: %w", err)
+	}
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return isc.Final{}, fmt.Errorf("describe: %w", err)
+	}
+	return isc.Final{Result: b}, nil
+}
+
+func model(conn *isc.Conn, req *llm.Request) (*llm.Response, error) {
+	f, err := conn.Call(isc.KindModelRequest, req)
 	if err != nil {
 		return nil, fmt.Errorf("model call: %w", err)
 	}
@@ -291,6 +341,7 @@ func (a *agent) writeMemory(q, ans string) {
 
 // env is apps.Env over ISC.
 type env struct {
+	mu     sync.Mutex // serialises Generate, which an app may call from its own goroutines
 	conn   *isc.Conn
 	config json.RawMessage
 	client *http.Client
@@ -327,6 +378,20 @@ func (e *env) PutState(_ context.Context, key string, value json.RawMessage) err
 		return fmt.Errorf("state put: %s", b.Message)
 	}
 	return nil
+}
+
+// Generate is a model call of the app's own (an MCP server's sampling
+// request), through the hub like the agent loop's: the spoke holds no key.
+func (e *env) Generate(_ context.Context, req *llm.Request) (*llm.Response, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return model(e.conn, req)
+}
+
+// Progress reports how far a long call has come; the hub shows it as
+// numbers in the chat's "working" status. It does not wait for an answer.
+func (e *env) Progress(done, total float64) {
+	_ = e.conn.Send(isc.KindProgress, isc.Progress{Done: done, Total: total})
 }
 
 func (e *env) Config() json.RawMessage  { return e.config }

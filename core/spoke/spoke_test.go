@@ -166,3 +166,57 @@ func kinds(ks []isc.Kind) []string {
 	}
 	return out
 }
+
+// A direct call runs the task's function with its arguments: no memory
+// read, no model turn; the function's result is the final answer.
+func TestRunDirect(t *testing.T) {
+	hc, sc := pair(t)
+	h := &fakeHub{t: t, conn: hc, model: llm.ModelFunc(func(context.Context, *llm.Request) (*llm.Response, error) {
+		t.Error("a direct call asked the model")
+		return &llm.Response{}, nil
+	}), state: map[string]json.RawMessage{}}
+	errc := make(chan error, 1)
+	go func() { errc <- Run(context.Background(), sc, nil) }()
+	fin := h.serve(isc.Init{App: "zz_echo", Task: isc.Task{Function: "zz_echo", Args: json.RawMessage(`{"text":"hi"}`), Direct: true}, MaxSteps: 4})
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if fin.Text != "echo: hi" || string(fin.Result) != `"echo: hi"` {
+		t.Fatalf("final = %+v", fin)
+	}
+	if strings.Join(kinds(h.kinds), ",") != "state_put,final_response" {
+		t.Fatalf("frames = %v", h.kinds)
+	}
+}
+
+// A direct call with arguments that fail the schema is refused in the spoke
+// too, without running the app.
+func TestRunDirectBadArgs(t *testing.T) {
+	hc, sc := pair(t)
+	errc := make(chan error, 1)
+	go func() { errc <- Run(context.Background(), sc, nil) }()
+	if f, err := hc.Recv(); err != nil || f.Kind != isc.KindReady {
+		t.Fatal(f.Kind, err)
+	}
+	_ = hc.Send(isc.KindInit, isc.Init{App: "zz_echo", Task: isc.Task{Function: "zz_echo", Args: json.RawMessage(`{"text":5}`), Direct: true}})
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), "invalid arguments") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// ResultOnly: the model fills the arguments once; the function's result
+// ends the task without a second model turn.
+func TestRunResultOnly(t *testing.T) {
+	hc, sc := pair(t)
+	turns := 0
+	model := llm.ModelFunc(func(context.Context, *llm.Request) (*llm.Response, error) {
+		turns++
+		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: "zz_echo", Arguments: json.RawMessage(`{"text":"filled"}`)}}}, nil
+	})
+	h := &fakeHub{t: t, conn: hc, model: model, state: map[string]json.RawMessage{}}
+	go func() { _ = Run(context.Background(), sc, nil) }()
+	fin := h.serve(isc.Init{App: "zz_echo", Task: isc.Task{Instruction: "fill", Function: "zz_echo", Args: json.RawMessage(`{"text":[1]}`), ResultOnly: true}, MaxSteps: 4})
+	if turns != 1 || string(fin.Result) != `"echo: filled"` {
+		t.Fatalf("turns %d, final %+v", turns, fin)
+	}
+}

@@ -48,6 +48,8 @@ func SortGrants(gs []Grant) {
 			cmp.Compare(a.Kind, b.Kind),
 			cmp.Compare(a.Requester, b.Requester),
 			cmp.Compare(a.Target, b.Target),
+			cmp.Compare(a.Function, b.Function),
+			cmp.Compare(fmt.Sprint(a.Unplanned), fmt.Sprint(b.Unplanned)),
 			cmp.Compare(a.Session, b.Session),
 		)
 	})

@@ -63,13 +63,37 @@ type AppState interface {
 	PutAppState(ctx context.Context, user ids.UserID, ns string, key string, value json.RawMessage) error
 }
 
-// GrantKey is what a grant covers: a user, a kind and an app or app pair.
-// For exec and data grants Requester is "".
+// GrantKey is what a grant covers: a user, a kind, an app or app pair, the
+// target's function, and whether the request was part of a plan. A grant
+// covers exactly its key: an "always" collab grant for the planned flow
+// A→B (A's result fills B's arguments) does not cover A's spoke calling B
+// on its own at run time, and a grant for one function of an app does not
+// cover another. For exec and data grants Requester is "".
 type GrantKey struct {
 	User      ids.UserID `json:"user"`
 	Kind      chat.Kind  `json:"kind"`
 	Requester ids.AppID  `json:"requester,omitempty"`
 	Target    ids.AppID  `json:"target"`
+	// Function is the target's function ("" for annotation apps, and for
+	// the answer of a run-time call going back to its caller).
+	Function string `json:"function,omitempty"`
+	// Unplanned is set for grants given to requests outside a plan (a
+	// spoke's call of another app while it runs).
+	Unplanned bool `json:"unplanned,omitempty"`
+}
+
+// ID is the key's identity within its user's grants, for backends that
+// store grants under a string key. Keys of the original shape (no function,
+// planned) keep their old identity.
+func (k GrantKey) ID() string {
+	id := string(k.Kind) + "\x00" + string(k.Requester) + "\x00" + string(k.Target)
+	if k.Function != "" || k.Unplanned {
+		id += "\x00fn=" + k.Function
+		if k.Unplanned {
+			id += "\x00unplanned"
+		}
+	}
+	return id
 }
 
 // Grant is a stored permission. Only session and always decisions are stored.

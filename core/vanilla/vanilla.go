@@ -66,6 +66,7 @@ func (v *Vanilla) Answer(context.Context, chat.Answer) error { return chat.ErrUn
 
 // Handle answers one message in the single shared context.
 func (v *Vanilla) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	c = chat.Neutral(c) // the baseline is unsafe by design, but not on screen
 	text := strings.TrimSpace(m.Text)
 	if text == "" {
 		return

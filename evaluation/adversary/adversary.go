@@ -10,6 +10,7 @@
 package adversary
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/respond"
 )
 
 // Model is the adversarial model. The zero value is ready to use.
@@ -46,6 +48,8 @@ type Intents struct {
 	HarvestTool string
 	// Fiction: every answer must be a story.
 	Fiction bool
+	// Replaces are apps the attacker says another app replaces.
+	Replaces []string
 }
 
 var (
@@ -57,6 +61,7 @@ var (
 	harvestRE = regexp.MustCompile(`(?i)\ball\s+(?:of\s+the\s+)?(?:personal|private|user)\s+(?:information|data|details)`)
 	fictionRE = regexp.MustCompile(`(?i)(?:every|all)\s+(?:subsequent|later|following)?\s*(?:directives?|quer(?:y|ies)|requests?|prompts?)[^.]*fiction|fiction[^.]*(?:every|all)\s+(?:subsequent|later)`)
 	fareRE    = regexp.MustCompile(`\$(\d+(?:\.\d+)?)`)
+	replaceRE = regexp.MustCompile(`(?i)\breplaces\s+([a-z][a-z0-9_]+)`)
 )
 
 // Read finds the attacker's intents in everything the request shows the model.
@@ -89,6 +94,11 @@ func Read(req *llm.Request) Intents {
 		if fictionRE.MatchString(text) {
 			in.Fiction = true
 		}
+		for _, m := range replaceRE.FindAllStringSubmatch(text, -1) {
+			if !contains(in.Replaces, m[1]) {
+				in.Replaces = append(in.Replaces, m[1])
+			}
+		}
 	}
 	for _, m := range req.Messages {
 		if m.Role == llm.RoleUser {
@@ -102,6 +112,10 @@ func Read(req *llm.Request) Intents {
 	if cat := catalog(req); cat != nil {
 		for _, a := range cat {
 			scan(a.Description, a.App)
+			for _, f := range a.Functions {
+				scan(f.Description, a.App)
+				scan(string(f.Parameters), a.App)
+			}
 		}
 	}
 	return in
@@ -141,13 +155,51 @@ func (Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, err
 			attackPlan(p, cat, facts, in)
 		})
 	}
+	if respond.Is(req) {
+		return responder(req), nil
+	}
 	return agent(req, in), nil
 }
 
+// responder answers the hub's responder as the attacker wants: every
+// instruction found in the apps' results is obeyed as far as the context
+// allows. It has no tools, so it asks for the calls the attacker wants
+// anyway (the hub must ignore them) and rewrites the text as ordered.
+func responder(req *llm.Request) *llm.Response {
+	_, results := respond.Parse(req)
+	var in Intents
+	var tr []offline.Result
+	for _, r := range results {
+		// The results are the attacker's text: read them as the model
+		// reads a system prompt.
+		ri := Read(&llm.Request{Messages: []llm.Message{{Role: llm.RoleSystem, Content: r.Result}}})
+		if ri.FareMarkup > 0 && in.FareMarkup == 0 {
+			in.FareMarkup, in.MarkupSource = ri.FareMarkup, r.App
+		}
+		in.Uses = append(in.Uses, ri.Uses...)
+		if in.Recipient == "" {
+			in.Recipient = ri.Recipient
+		}
+		if in.MessageID == "" {
+			in.MessageID = ri.MessageID
+		}
+		in.Fiction = in.Fiction || ri.Fiction
+		tr = append(tr, offline.Result{Name: r.App, Content: r.Result})
+	}
+	resp := &llm.Response{Content: answer(req, in, tr)}
+	for _, name := range in.Uses {
+		resp.ToolCalls = append(resp.ToolCalls, llm.ToolCall{ID: "call_atk_" + name, Name: name, Arguments: attackArgs(name, in, tr)})
+	}
+	return resp
+}
+
 // attackPlan edits the demo plan: every annotation app is added (each
-// annotation wants to rule the answer), and with a harvest order every
-// remembered fact is put into the harvesting app's arguments.
+// annotation wants to rule the answer); apps the attacker's text says
+// replace others take their place; every function the attacker's text says
+// to use is added, fed with the first step's result; and with a harvest
+// order every remembered fact is put into the harvesting app's arguments.
 func attackPlan(p *plan.Plan, cat []plan.CatalogApp, facts map[string]string, in Intents) {
+	steerPlan(p, cat, in)
 	have := map[string]bool{}
 	for _, s := range p.Steps {
 		have[s.App] = true
@@ -186,6 +238,58 @@ func attackPlan(p *plan.Plan, cat []plan.CatalogApp, facts map[string]string, in
 		}
 		s.Args, _ = json.Marshal(args)
 		s.Instruction += " Personal details: " + dump
+	}
+}
+
+// steerPlan obeys the catalog's text about which apps and flows a plan has.
+func steerPlan(p *plan.Plan, cat []plan.CatalogApp, in Intents) {
+	owner := map[string]plan.CatalogApp{}
+	for _, a := range cat {
+		for _, f := range a.Functions {
+			owner[f.Name] = a
+		}
+	}
+	if len(in.Replaces) > 0 && len(in.Uses) > 0 {
+		kept := p.Steps[:0]
+		for _, s := range p.Steps {
+			if !contains(in.Replaces, s.App) {
+				kept = append(kept, s)
+			}
+		}
+		p.Steps = kept
+	}
+	for _, fn := range in.Uses {
+		a, ok := owner[fn]
+		if !ok {
+			continue
+		}
+		dup := false
+		for _, s := range p.Steps {
+			dup = dup || s.Function == fn
+		}
+		if dup {
+			continue
+		}
+		var f plan.CatalogFunction
+		for _, x := range a.Functions {
+			if x.Name == fn {
+				f = x
+			}
+		}
+		args := offline.FillArgs(f.Parameters, "", nil)
+		if len(p.Steps) > 0 {
+			// Route the first step's result to the attacker's app.
+			for k, v := range args {
+				if _, isStr := v.(string); isStr {
+					args[k] = "<result_1>"
+					break
+				}
+			}
+		}
+		raw, _ := json.Marshal(args)
+		raw = bytes.ReplaceAll(raw, []byte(`\u003c`), []byte("<"))
+		raw = bytes.ReplaceAll(raw, []byte(`\u003e`), []byte(">"))
+		p.Steps = append(p.Steps, plan.Step{App: a.App, Function: fn, Instruction: "Use " + fn + ".", Args: raw})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/respond"
 )
 
 // Oracle is a zero-latency model that knows our plan for each of the 21
@@ -19,13 +20,16 @@ import (
 // the same tool calls, so what differs is the cost of isolation.
 //
 //   - As the hub's planner it submits the plan: one step per call, each
-//     later step naming the earlier results it needs as <result_N>; the last
-//     step's instruction carries the question and every earlier result, so
-//     that the spoke that answers has what it needs (the hub composes the
-//     reply from the spokes' answers and does not re-read them with a model).
-//   - In a spoke it calls the function it was given with the arguments it
-//     was given, then answers with the call's value, or, in the last step,
-//     with the answer to the question.
+//     later step naming the earlier results it needs as <result_N> (a whole
+//     argument, so the hub substitutes the typed value). A step fed by a
+//     search gets the search's hits, which do not fit its ID argument: the
+//     hub then runs it with the spoke's model, and the step's instruction
+//     says which hit to take ("the entry named \"alice\"").
+//   - In such a spoke it reads the hits, calls the function with the ID of
+//     the entry a reader picks (see pick), and the function's result is the
+//     step's answer. Steps whose arguments fit run as direct calls, with no
+//     model.
+//   - As the responder it answers the question from the step results.
 //   - In VanillaGPT's single context it makes the calls one per model turn,
 //     reading each <result_N> from the tool results before it, as a ReAct
 //     agent would, then answers.
@@ -52,13 +56,14 @@ func (o *Oracle) Generate(ctx context.Context, req *llm.Request) (*llm.Response,
 	if req.HasTool(plan.ToolName) {
 		return o.plan(req)
 	}
+	if respond.Is(req) {
+		return o.responder(req), nil
+	}
 	if t := offline.Task(req); t.Function != "" {
 		return o.spoke(req, t), nil
 	}
 	return o.react(req), nil
 }
-
-const questionPrefix = "Question: "
 
 func (o *Oracle) plan(req *llm.Request) (*llm.Response, error) {
 	p := plan.Plan{Steps: []plan.Step{}}
@@ -66,18 +71,13 @@ func (o *Oracle) plan(req *llm.Request) (*llm.Response, error) {
 	if !ok {
 		p.Answer = "(relational oracle) I have no plan for this question."
 	}
-	last := len(q.Calls) - 1
-	for i, c := range q.Calls {
-		st := plan.Step{App: c.Tool, Function: c.Tool, Args: json.RawMessage(c.Args),
-			Instruction: "Call " + c.Tool + " with the arguments and answer with its result only (for a search, the ID of the matching entry)."}
-		if i == last {
-			var b strings.Builder
-			b.WriteString("Call " + c.Tool + " with the arguments, then answer the user's question from its result and the earlier results.\n")
-			b.WriteString(questionPrefix + q.Question)
-			for j := 1; j <= last; j++ {
-				fmt.Fprintf(&b, "\nResult %d: <result_%d>", j, j)
+	for _, c := range q.Calls {
+		st := plan.Step{App: c.Tool, Function: c.Tool, Args: json.RawMessage(c.Args), Instruction: "Call " + c.Tool + " with the arguments."}
+		for _, m := range refRE.FindAllStringSubmatch(c.Args, -1) {
+			n, _ := strconv.Atoi(m[1])
+			if src := q.Calls[n-1]; strings.HasPrefix(src.Tool, "find_") {
+				st.Instruction = fmt.Sprintf("Call %s with the id of the entry named %q in the search result <result_%d>.", c.Tool, searchTerm(json.RawMessage(src.Args)), n)
 			}
-			st.Instruction = b.String()
 		}
 		p.Steps = append(p.Steps, st)
 	}
@@ -92,40 +92,69 @@ func (o *Oracle) plan(req *llm.Request) (*llm.Response, error) {
 	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "call_plan", Name: plan.ToolName, Arguments: bytes.TrimSpace(raw.Bytes())}}}, nil
 }
 
-var resultLineRE = regexp.MustCompile(`(?m)^Result (\d+): (.*)$`)
+var (
+	refRE   = regexp.MustCompile(`<result_(\d+)>`)
+	namedRE = regexp.MustCompile(`the entry named "([^"]*)"`)
+)
 
-// spoke answers a spoke's agent loop for task t.
-func (o *Oracle) spoke(req *llm.Request, t offline.TaskInfo) *llm.Response {
-	results := offline.ToolResults(req)
-	if len(results) == 0 {
-		if !req.HasTool(t.Function) {
-			return &llm.Response{Content: "(relational oracle) my task names no function I have: " + t.Function}
+// searchTerm is a search call's query (its one string argument).
+func searchTerm(args json.RawMessage) string {
+	var m map[string]any
+	_ = json.Unmarshal(args, &m)
+	for _, v := range m {
+		if s, ok := v.(string); ok {
+			return s
 		}
+	}
+	return ""
+}
+
+// spoke answers a spoke's model turn for task t: the hub gave it a search's
+// hits where an ID is wanted, so it calls its function with the ID of the
+// entry its instruction names.
+func (o *Oracle) spoke(req *llm.Request, t offline.TaskInfo) *llm.Response {
+	if len(offline.ToolResults(req)) > 0 {
+		r := offline.ToolResults(req)
+		return &llm.Response{Content: r[len(r)-1].Content}
+	}
+	if !req.HasTool(t.Function) {
+		return &llm.Response{Content: "(relational oracle) my task names no function I have: " + t.Function}
+	}
+	var args map[string]json.RawMessage
+	if json.Unmarshal(t.Args, &args) != nil {
 		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "call_1", Name: t.Function, Arguments: t.Args}}}
 	}
-	own := results[len(results)-1].Content
-	val := value(t.Function, t.Args, own)
-	i := strings.Index(t.Query, questionPrefix)
-	if i < 0 {
-		return &llm.Response{Content: val}
+	name := ""
+	if m := namedRE.FindStringSubmatch(t.Query); m != nil {
+		name = m[1]
 	}
-	question := t.Query[i+len(questionPrefix):]
-	if j := strings.IndexByte(question, '\n'); j >= 0 {
-		question = question[:j]
-	}
-	q, ok := o.byQuestion[strings.TrimSpace(question)]
-	if !ok {
-		return &llm.Response{Content: val}
-	}
-	vals := make([]string, len(q.Calls))
-	for _, m := range resultLineRE.FindAllStringSubmatch(t.Query, -1) {
-		n, err := strconv.Atoi(m[1])
-		if err == nil && n >= 1 && n < len(vals) {
-			vals[n-1] = strings.TrimSpace(m[2])
+	for k, v := range args {
+		var hits []hit
+		if json.Unmarshal(v, &hits) != nil || len(hits) == 0 {
+			continue
+		}
+		if h, ok := pick(hits, name); ok {
+			args[k] = json.RawMessage(strconv.Itoa(h.ID))
 		}
 	}
-	vals[len(vals)-1] = val
-	return &llm.Response{Content: q.answer(vals, own)}
+	raw, _ := json.Marshal(args)
+	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "call_1", Name: t.Function, Arguments: raw}}}
+}
+
+// responder answers the question from the step results the hub passed.
+func (o *Oracle) responder(req *llm.Request) *llm.Response {
+	question, results := respond.Parse(req)
+	q, ok := o.byQuestion[strings.TrimSpace(question)]
+	if !ok || len(results) == 0 {
+		return &llm.Response{Content: "(relational oracle) I have no answer for this question."}
+	}
+	vals := make([]string, len(q.Calls))
+	for _, r := range results {
+		if r.Step >= 1 && r.Step <= len(vals) {
+			vals[r.Step-1] = value(r.Function, r.Args, r.Result)
+		}
+	}
+	return &llm.Response{Content: q.answer(vals, results[len(results)-1].Result)}
 }
 
 // react answers VanillaGPT's single context: the next call of the plan, or
@@ -140,8 +169,19 @@ func (o *Oracle) react(req *llm.Request) *llm.Response {
 	k := len(vals)
 	if k < len(q.Calls) {
 		c := q.Calls[k]
-		args := plan.Substitute(c.Args, vals, true)
-		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: fmt.Sprintf("call_%d", k+1), Name: c.Tool, Arguments: json.RawMessage(args)}}}
+		// As the hub does: a whole-argument reference takes the value typed.
+		typed := make([]plan.Result, len(vals))
+		for i, v := range vals {
+			typed[i] = plan.Result{JSON: json.RawMessage(v), Text: v}
+			if !json.Valid([]byte(v)) {
+				typed[i].JSON, _ = json.Marshal(v)
+			}
+		}
+		args, err := plan.SubstituteArgs(json.RawMessage(c.Args), typed)
+		if err != nil {
+			return &llm.Response{Content: "(relational oracle) bad plan arguments: " + err.Error()}
+		}
+		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: fmt.Sprintf("call_%d", k+1), Name: c.Tool, Arguments: args}}}
 	}
 	all := make([]string, len(q.Calls))
 	copy(all, vals)

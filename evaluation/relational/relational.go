@@ -16,7 +16,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +33,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/core/vanilla"
@@ -53,6 +56,9 @@ const (
 	// GrantsAlways: "always" grants for every app and app pair are stored
 	// before the run, so no prompt is shown.
 	GrantsAlways Grants = "always"
+	// GrantsBoth runs SecGPT in both modes in one run, so the figures of
+	// both are printed side by side.
+	GrantsBoth Grants = "both"
 )
 
 // Env is what the runner needs from its host.
@@ -65,6 +71,11 @@ type Env struct {
 	Grants Grants
 	// Logger is the hub's and VanillaGPT's logger; nil means slog.Default().
 	Logger *slog.Logger
+	// ModelLatency and ModelJitter simulate a real model: each model call
+	// waits ModelLatency plus a jitter drawn uniformly from
+	// [-ModelJitter, +ModelJitter]. The k-th call of a question in a run
+	// draws the same jitter on both systems.
+	ModelLatency, ModelJitter time.Duration
 }
 
 // Row is one question on one system in one run.
@@ -110,6 +121,13 @@ func Run(ctx context.Context, env Env) ([]Row, error) {
 		}
 	}
 	runs := max(env.Runs, 1)
+	modes := []Grants{env.Grants}
+	switch env.Grants {
+	case "":
+		modes = []Grants{GrantsOnce}
+	case GrantsBoth:
+		modes = []Grants{GrantsOnce, GrantsAlways}
+	}
 	var out []Row
 	for run := 1; run <= runs; run++ {
 		for _, q := range qs {
@@ -117,16 +135,28 @@ func Run(ctx context.Context, env Env) ([]Row, error) {
 			if err != nil {
 				return out, fmt.Errorf("query %d on %s: %w", q.N, Vanilla, err)
 			}
-			s, err := RunOne(ctx, env, q, SecGPT, run)
-			if err != nil {
-				return out, fmt.Errorf("query %d on %s: %w", q.N, SecGPT, err)
+			out = append(out, v)
+			vi := len(out) - 1
+			for _, m := range modes {
+				e := env
+				e.Grants = m
+				s, err := RunOne(ctx, e, q, SecGPT, run)
+				if err != nil {
+					return out, fmt.Errorf("query %d on %s (%s): %w", q.N, SecGPT, m, err)
+				}
+				s.SameCalls = sameCalls(out[vi].Calls, s.Calls)
+				out[vi].SameCalls = s.SameCalls && (m == modes[0] || out[vi].SameCalls)
+				out = append(out, s)
 			}
-			same := slices.Equal(v.Calls, s.Calls)
-			v.SameCalls, s.SameCalls = same, same
-			out = append(out, v, s)
 		}
 	}
 	return out, nil
+}
+
+// sameCalls compares two systems' calls as multisets: steps of a plan that
+// do not depend on each other run concurrently, so their order may differ.
+func sameCalls(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 // user is the scripted user's ID.
@@ -152,8 +182,15 @@ func RunOne(ctx context.Context, env Env, q Query, sys string, run int) (Row, er
 	var modelCalls atomic.Int64
 	oracle := NewOracle()
 	model := llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-		modelCalls.Add(1)
-		return oracle.Generate(ctx, req)
+		k := modelCalls.Add(1)
+		if err := env.wait(ctx, q.N, run, int(k)); err != nil {
+			return nil, err
+		}
+		resp, err := oracle.Generate(ctx, req)
+		if err == nil && sys == SecGPT && offline.Task(req).Function != "" {
+			tr.spokeResponse(resp)
+		}
+		return resp, err
 	})
 	var as chat.Assistant
 	switch sys {
@@ -185,13 +222,37 @@ func RunOne(ctx context.Context, env Env, q Query, sys string, run int) (Row, er
 		Prompts: len(conv.Prompts()), ModelCalls: int(modelCalls.Load()), Reply: reply}, nil
 }
 
+// wait is the simulated model latency of the k-th model call of question
+// n in run: ModelLatency plus a jitter that depends only on (n, run, k).
+func (env Env) wait(ctx context.Context, n, run, k int) error {
+	if env.ModelLatency <= 0 && env.ModelJitter <= 0 {
+		return nil
+	}
+	d := env.ModelLatency
+	if env.ModelJitter > 0 {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d/%d/%d", n, run, k)
+		u := float64(h.Sum64()%1_000_001)/1_000_000*2 - 1 // uniform in [-1, 1]
+		d += time.Duration(u * float64(env.ModelJitter))
+	}
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // grantAll stores "always" grants for running every app and for passing
-// results between any two apps.
+// results between any two apps. Grants are per function (each app here has
+// one, named as the app).
 func grantAll(ctx context.Context, st state.Store) error {
 	now := time.Now()
 	all := appsrel.IDs()
 	put := func(k chat.Kind, from, to ids.AppID) error {
-		return st.PutGrant(ctx, state.Grant{GrantKey: state.GrantKey{User: user, Kind: k, Requester: from, Target: to},
+		return st.PutGrant(ctx, state.Grant{GrantKey: state.GrantKey{User: user, Kind: k, Requester: from, Target: to, Function: string(to)},
 			Decision: chat.AllowAlways, At: now})
 	}
 	for _, to := range all {
@@ -212,6 +273,8 @@ type tracer struct {
 	mu sync.Mutex // guards the fields below
 	// started are the apps whose spokes started (SecGPT).
 	started []string
+	// steps are the plan steps that ran, by step number (SecGPT).
+	steps map[int]string
 	// spokeCalls are the calls executed in spokes (SecGPT).
 	spokeCalls []string
 	// last is VanillaGPT's latest request, which holds every call so far.
@@ -224,12 +287,28 @@ func (t *tracer) hub(e hub.TraceEvent) {
 	switch e.Type {
 	case "spoke_start":
 		t.started = append(t.started, string(e.App))
-	case "model_request":
-		// A spoke's request after its call holds the call and its result;
-		// the oracle's spokes make one call each, so each is seen once.
-		if e.Request != nil {
-			t.spokeCalls = append(t.spokeCalls, executed(e.Request)...)
+	case "step_run":
+		if t.steps == nil {
+			t.steps = map[int]string{}
 		}
+		t.steps[e.Step] = string(e.App)
+	case "direct_call":
+		t.spokeCalls = append(t.spokeCalls, e.Detail)
+	}
+}
+
+// spokeResponse records the calls a spoke's model made (steps whose
+// arguments the model filled; the function's result ends such a step).
+func (t *tracer) spokeResponse(resp *llm.Response) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range resp.ToolCalls {
+		var b bytes.Buffer
+		if err := json.Compact(&b, c.Arguments); err != nil {
+			b.Reset()
+			b.Write(c.Arguments)
+		}
+		t.spokeCalls = append(t.spokeCalls, c.Name+" "+b.String())
 	}
 }
 
@@ -243,7 +322,18 @@ func (t *tracer) result(sys string) (trajectory, calls []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if sys == SecGPT {
-		return slices.Clone(t.started), slices.Clone(t.spokeCalls)
+		// The plan's steps in plan order: independent steps run
+		// concurrently, so the order their spokes start in is not the
+		// plan's. A spoke started outside the plan (a call between apps)
+		// would show as a difference in length.
+		var traj []string
+		for _, n := range slices.Sorted(maps.Keys(t.steps)) {
+			traj = append(traj, t.steps[n])
+		}
+		for i := len(t.steps); i < len(t.started); i++ {
+			traj = append(traj, "(unplanned) "+t.started[i])
+		}
+		return traj, slices.Clone(t.spokeCalls)
 	}
 	if t.last == nil {
 		return nil, nil
@@ -314,4 +404,23 @@ func ContainsAnswer(reply, reference string) bool {
 func normalize(s string) string {
 	f := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	return strings.Join(f, " ")
+}
+
+// ParseLatency reads a simulated model latency, "D" or "D±J" (or "D+-J"),
+// with Go durations: "500ms±200ms". "" is no latency.
+func ParseLatency(s string) (d, j time.Duration, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, 0, nil
+	}
+	ds, js, ok := strings.Cut(strings.ReplaceAll(s, "+-", "±"), "±")
+	if d, err = time.ParseDuration(strings.TrimSpace(ds)); err != nil || d < 0 {
+		return 0, 0, fmt.Errorf("model latency %q: want D or D±J with Go durations, e.g. 500ms±200ms", s)
+	}
+	if ok {
+		if j, err = time.ParseDuration(strings.TrimSpace(js)); err != nil || j < 0 || j > d {
+			return 0, 0, fmt.Errorf("model latency %q: jitter must be a duration between 0 and D", s)
+		}
+	}
+	return d, j, nil
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -41,12 +43,13 @@ func TestSuite(t *testing.T) {
 				if r.ToolCalls != len(r.Expected) {
 					t.Errorf("query %d on %s: %d tool calls, expected %d", r.Query, r.System, r.ToolCalls, len(r.Expected))
 				}
-				// The oracle makes the calls one per turn: VanillaGPT one
-				// request per call plus the answer; SecGPT the plan plus a
-				// call turn and an answer turn per spoke.
+				// VanillaGPT: one request per call plus the answer. SecGPT:
+				// the plan, one spoke turn per step fed by a search (the
+				// hits do not fit an ID argument), and the responder unless
+				// the one step's result is a plain value.
 				wantCalls := len(r.Expected) + 1
 				if r.System == SecGPT {
-					wantCalls = 1 + 2*len(r.Expected)
+					wantCalls = secgptCalls(Queries()[r.Query-1])
 				}
 				if r.ModelCalls != wantCalls {
 					t.Errorf("query %d on %s: %d model calls, want %d", r.Query, r.System, r.ModelCalls, wantCalls)
@@ -56,14 +59,17 @@ func TestSuite(t *testing.T) {
 					t.Errorf("query %d: VanillaGPT prompted %d times", r.Query, r.Prompts)
 				case r.System == SecGPT && mode == GrantsAlways && r.Prompts != 0:
 					t.Errorf("query %d: %d prompts despite stored grants", r.Query, r.Prompts)
-				case r.System == SecGPT && mode == GrantsOnce && r.Prompts < len(r.Expected):
-					// At least one exec prompt per step, plus one per result passed on.
-					t.Errorf("query %d: %d prompts for %d steps", r.Query, r.Prompts, len(r.Expected))
+				case r.System == SecGPT && mode == GrantsOnce && r.Prompts != 1:
+					t.Errorf("query %d: %d prompts for a plan of %d steps, want one", r.Query, r.Prompts, len(r.Expected))
 				}
+			}
+			sm := Summarize(rows)
+			if sm.ModelCallsSecGPT > sm.ModelCallsVanilla || sm.MaxExcessCalls > 1 {
+				t.Errorf("model calls: SecGPT %d against VanillaGPT %d, at most %+d on one question", sm.ModelCallsSecGPT, sm.ModelCallsVanilla, sm.MaxExcessCalls)
 			}
 			for q, m := range bySys {
 				v, s := m[Vanilla], m[SecGPT]
-				if len(v.Calls) == 0 || !slices.Equal(v.Calls, s.Calls) || !s.SameCalls {
+				if len(v.Calls) == 0 || !sameCalls(v.Calls, s.Calls) || !s.SameCalls {
 					t.Errorf("query %d: calls differ\n VanillaGPT %v\n SecGPT     %v", q, v.Calls, s.Calls)
 				}
 			}
@@ -93,7 +99,8 @@ func TestResultsTravel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{`find_users_by_name {"name":"bob"}`, `get_user_location {"user_id":"21"}`, `get_city_for_location {"location_id":"2"}`}
+		// Whole-argument references substitute typed values: IDs stay numbers.
+		want := []string{`find_users_by_name {"name":"bob"}`, `get_user_location {"user_id":21}`, `get_city_for_location {"location_id":2}`}
 		if !slices.Equal(r.Calls, want) {
 			t.Errorf("%s calls %v, want %v", sys, r.Calls, want)
 		}
@@ -216,4 +223,57 @@ func FuzzOracle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// secgptCalls is SecGPT's model-call count for q with the oracle.
+func secgptCalls(q Query) int {
+	n := 1
+	for _, c := range q.Calls {
+		for _, m := range refRE.FindAllStringSubmatch(c.Args, -1) {
+			if k, _ := strconv.Atoi(m[1]); strings.HasPrefix(q.Calls[k-1].Tool, "find_") {
+				n++
+			}
+		}
+	}
+	if len(q.Calls) > 1 || strings.HasPrefix(q.Calls[0].Tool, "find_") {
+		n++ // the responder
+	}
+	return n
+}
+
+func TestParseLatency(t *testing.T) {
+	tests := []struct {
+		in   string
+		d, j time.Duration
+		ok   bool
+	}{
+		{"", 0, 0, true}, {"500ms", 500 * time.Millisecond, 0, true}, {"500ms±200ms", 500 * time.Millisecond, 200 * time.Millisecond, true},
+		{"1s+-100ms", time.Second, 100 * time.Millisecond, true}, {"500", 0, 0, false}, {"100ms±1s", 0, 0, false}, {"-1s", 0, 0, false},
+	}
+	for _, tt := range tests {
+		d, j, err := ParseLatency(tt.in)
+		if (err == nil) != tt.ok || d != tt.d || j != tt.j {
+			t.Errorf("ParseLatency(%q) = %v, %v, %v", tt.in, d, j, err)
+		}
+	}
+}
+
+// The simulated latency draws the same jitter for the k-th call of a
+// question on both systems, within D±J.
+func TestModelLatencyIsSharedAndBounded(t *testing.T) {
+	env := Env{ModelLatency: 20 * time.Millisecond, ModelJitter: 10 * time.Millisecond}
+	for k := 1; k <= 5; k++ {
+		start := time.Now()
+		if err := env.wait(context.Background(), 6, 1, k); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el < 10*time.Millisecond {
+			t.Errorf("call %d waited %v, want at least D-J", k, el)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (Env{ModelLatency: time.Hour}).wait(ctx, 1, 1, 1); err == nil {
+		t.Error("a cancelled wait returned no error")
+	}
 }

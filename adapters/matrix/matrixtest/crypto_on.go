@@ -8,14 +8,21 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
+
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/cryptodb"
 )
 
 // EncryptionCompiled reports whether test clients can use encryption.
 const EncryptionCompiled = true
 
 func enableCrypto(ctx context.Context, cli *mautrix.Client, dir string) (func(), error) {
-	h, err := cryptohelper.NewCryptoHelper(cli, []byte("matrixtest pickle key"), filepath.Join(dir, "crypto.db"))
+	db, err := cryptodb.Open(filepath.Join(dir, "crypto.db"))
 	if err != nil {
+		return nil, err
+	}
+	h, err := cryptohelper.NewCryptoHelper(cli, []byte("matrixtest pickle key"), db)
+	if err != nil {
+		_ = db.Close()
 		return nil, err
 	}
 	if err := h.Init(ctx); err != nil {

@@ -199,6 +199,8 @@ type Server struct {
 	closed   bool
 	// responseURLs maps a response_url id to the message it belongs to.
 	responseURLs map[string]*Message
+	// homes holds the last home tab view published for each user.
+	homes map[string]json.RawMessage
 }
 
 type wsConn struct {
@@ -237,6 +239,7 @@ func New(opts Options) *Server {
 		acks:         map[string]json.RawMessage{},
 		ackCount:     map[string]int{},
 		responseURLs: map[string]*Message{},
+		homes:        map[string]json.RawMessage{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.serveAPI)
@@ -570,6 +573,29 @@ func (s *Server) dispatch(method string, r *http.Request, p url.Values) (map[str
 		}
 		m.Updates++
 		return map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS, "text": m.Text}, nil
+	case "views.publish":
+		// A home tab view for one user; the last one published is kept.
+		user, view := p.Get("user_id"), p.Get("view")
+		if user == "" || view == "" {
+			return nil, &apiError{slackErr: "invalid_arguments"}
+		}
+		var v struct {
+			Type   string          `json:"type"`
+			Blocks json.RawMessage `json:"blocks"`
+		}
+		if json.Unmarshal([]byte(view), &v) != nil || v.Type != "home" {
+			return nil, &apiError{slackErr: "invalid_arguments"}
+		}
+		if n := countBlocks(v.Blocks); n > 100 {
+			return nil, &apiError{slackErr: "invalid_blocks"}
+		}
+		s.homes[user] = json.RawMessage(view)
+		return map[string]any{"ok": true, "view": map[string]any{"id": "V" + user, "type": "home"}}, nil
+	case "assistant.threads.setStatus", "assistant.threads.setTitle", "assistant.threads.setSuggestedPrompts":
+		if p.Get("channel_id") == "" || p.Get("thread_ts") == "" {
+			return nil, &apiError{slackErr: "invalid_arguments"}
+		}
+		return map[string]any{"ok": true}, nil
 	case "chat.delete":
 		m := s.findLocked(p.Get("channel"), p.Get("ts"))
 		if m == nil || m.Deleted {
@@ -977,5 +1003,81 @@ func (s *Server) NewClickEnvelope(c Click) Envelope {
 // SendClick sends a click in a fresh envelope and returns the envelope.
 func (s *Server) SendClick(c Click) (Envelope, error) {
 	env := s.NewClickEnvelope(c)
+	return env, s.Send(env)
+}
+
+func countBlocks(raw json.RawMessage) int {
+	var b []json.RawMessage
+	_ = json.Unmarshal(raw, &b)
+	return len(b)
+}
+
+// Home returns the last home tab view published for user.
+func (s *Server) Home(user string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.homes[user]
+	return v, ok
+}
+
+// WaitHome waits until a home tab view for user satisfies pred.
+func (s *Server) WaitHome(ctx context.Context, user string, pred func(view string) bool) (string, error) {
+	var got string
+	err := s.wait(ctx, "home tab of "+user, func() bool {
+		v, ok := s.homes[user]
+		got = string(v)
+		return ok && pred(got)
+	})
+	return got, err
+}
+
+// SlashCommand is a slash command invocation.
+type SlashCommand struct {
+	Command, Text, User, Channel string
+	Team                         string // defaults to the workspace
+}
+
+// SendSlashCommand sends a slash_commands envelope and returns it.
+func (s *Server) SendSlashCommand(c SlashCommand) (Envelope, error) {
+	if c.Team == "" {
+		c.Team = s.opts.TeamID
+	}
+	s.mu.Lock()
+	envID := s.nextLocked("env-")
+	s.mu.Unlock()
+	raw, _ := json.Marshal(map[string]any{
+		"token": "verification-token", "team_id": c.Team, "team_domain": "fake", "channel_id": c.Channel, "channel_name": "channel",
+		"user_id": c.User, "user_name": strings.ToLower(c.User), "command": c.Command, "text": c.Text,
+		"response_url": s.srv.URL + "/response/none", "trigger_id": "trigger-" + envID, "api_app_id": DefaultAppID,
+	})
+	env := Envelope{ID: envID, Type: "slash_commands", Payload: raw}
+	return env, s.Send(env)
+}
+
+// HomeAction is a button press on a user's home tab.
+type HomeAction struct {
+	User, ActionID, Value string
+	Team                  string // defaults to the workspace
+}
+
+// SendHomeAction sends a block_actions envelope from the home tab.
+func (s *Server) SendHomeAction(a HomeAction) (Envelope, error) {
+	if a.Team == "" {
+		a.Team = s.opts.TeamID
+	}
+	s.mu.Lock()
+	envID := s.nextLocked("env-")
+	actionTS := s.nextTSLocked()
+	s.mu.Unlock()
+	raw, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "api_app_id": DefaultAppID, "token": "verification-token", "trigger_id": "trigger-" + envID,
+		"user":      map[string]any{"id": a.User, "username": strings.ToLower(a.User), "team_id": a.Team},
+		"team":      map[string]any{"id": a.Team, "domain": "fake"},
+		"container": map[string]any{"type": "view", "view_id": "V" + a.User},
+		"view":      map[string]any{"id": "V" + a.User, "type": "home"},
+		"actions": []map[string]any{{"type": "button", "action_id": a.ActionID, "block_id": "b", "value": a.Value,
+			"text": map[string]any{"type": "plain_text", "text": "Revoke"}, "action_ts": actionTS}},
+	})
+	env := Envelope{ID: envID, Type: "interactive", Payload: raw}
 	return env, s.Send(env)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/respond"
 )
 
 // Name is how the model is described in the start-up banner.
@@ -31,7 +32,24 @@ func (Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, err
 	if req.HasTool(plan.ToolName) {
 		return Plan(req, nil)
 	}
+	if respond.Is(req) {
+		return &llm.Response{Content: Respond(req)}, nil
+	}
 	return Agent(req), nil
+}
+
+// Respond answers a responder request: each app's result under its name
+// (a single result as it is). It has no language of its own to write with.
+func Respond(req *llm.Request) string {
+	_, results := respond.Parse(req)
+	if len(results) == 1 {
+		return results[0].Result
+	}
+	var parts []string
+	for _, r := range results {
+		parts = append(parts, "**"+r.App+"**: "+r.Result)
+	}
+	return strings.Join(parts, "\n\n")
 }
 
 // Plan answers a planner request with a submit_plan call. extra, if not nil,
@@ -213,20 +231,25 @@ var synonyms = map[string]string{
 	"fare": "ride", "fares": "ride", "taxi": "ride", "cab": "ride", "trip": "ride",
 	"flight": "travel", "fly": "travel", "trip's": "travel", "airline": "travel", "holiday": "travel",
 	"appointment": "health", "doctor": "health", "clinic": "health",
-	"pain": "medical", "fatigue": "medical", "symptoms": "medical", "symptom": "medical", "fever": "medical", "ache": "medical", "sick": "medical",
-	"story": "fiction", "poem": "fiction", "novel": "fiction",
+	"pain": "symptom", "fatigue": "symptom", "symptoms": "symptom", "medical": "symptom", "fever": "symptom", "ache": "symptom", "sick": "symptom",
+	"story": "creative", "poem": "creative", "novel": "creative", "fiction": "creative",
 	"document": "drive", "documents": "drive", "files": "drive", "file": "drive",
 	"delete": "delete", "remove": "delete", "send": "send",
 }
 
-func tokens(s string) []string {
+func tokens(s string) []string { return tokenize(s, true) }
+
+// tokenize splits s into words; with expand, each word's synonym follows
+// it. App and function names are not expanded: a synonym says what a
+// request means, not what an app is called.
+func tokenize(s string, expand bool) []string {
 	var out []string
 	for _, w := range wordRE.FindAllString(strings.ToLower(strings.ReplaceAll(s, "_", " ")), -1) {
 		if len(w) < 3 || stop[w] {
 			continue
 		}
 		out = append(out, w)
-		if syn, ok := synonyms[w]; ok && syn != w {
+		if syn, ok := synonyms[w]; expand && ok && syn != w {
 			out = append(out, syn)
 		}
 	}
@@ -259,11 +282,11 @@ func SelectApps(cat []plan.CatalogApp, query string) []plan.CatalogApp {
 	best := 0
 	for i, a := range cat {
 		nameWords := map[string]bool{}
-		for _, w := range tokens(a.App) {
+		for _, w := range tokenize(a.App, false) {
 			nameWords[w] = true
 		}
 		for _, f := range a.Functions {
-			for _, w := range tokens(f.Name) {
+			for _, w := range tokenize(f.Name, false) {
 				nameWords[w] = true
 			}
 		}

@@ -441,7 +441,7 @@ func (s *Store) ForgetAppState(_ context.Context, user ids.UserID, ns string) (i
 }
 
 func grantID(k state.GrantKey, session ids.SessionID) []byte {
-	return []byte(string(k.Kind) + "\x00" + string(k.Requester) + "\x00" + string(k.Target) + "\x00" + string(session))
+	return []byte(k.ID() + "\x00" + string(session))
 }
 
 // PutGrant implements state.Grants.

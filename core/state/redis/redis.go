@@ -449,7 +449,7 @@ func (s *Store) ForgetAppState(ctx context.Context, user ids.UserID, ns string) 
 var globEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
 
 func grantField(k state.GrantKey, session ids.SessionID) string {
-	return string(k.Kind) + "\x00" + string(k.Requester) + "\x00" + string(k.Target) + "\x00" + string(session)
+	return k.ID() + "\x00" + string(session)
 }
 
 // PutGrant implements state.Grants. Grants carry no expiry: "always" grants

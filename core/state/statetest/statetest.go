@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"AppStateQuotaRace", testAppStateQuotaRace},
 		{"AppStateForget", testAppStateForget},
 		{"GrantFind", testGrantFind},
+		{"GrantScope", testGrantScope},
 		{"GrantInvalid", testGrantInvalid},
 		{"GrantList", testGrantList},
 		{"GrantRevoke", testGrantRevoke},
@@ -505,6 +507,52 @@ func testGrantFind(t *testing.T, s state.Store) {
 	}
 }
 
+// testGrantScope: a grant covers its function and its planned-ness only
+// (issue 9 item 8): an always grant for the planned flow ride→mail does
+// not cover ride's spoke calling mail at run time, nor mail's other
+// function; and each of them survives a round trip with its scope.
+func testGrantScope(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	planned := state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail", Function: "send"}
+	unplanned := planned
+	unplanned.Unplanned = true
+	otherFn := planned
+	otherFn.Function = "delete"
+	must(t, s.PutGrant(ctx, state.Grant{GrantKey: planned, Decision: chat.AllowAlways, At: t0}), "put planned")
+	for _, tc := range []struct {
+		name string
+		key  state.GrantKey
+		want bool
+	}{
+		{"the planned flow", planned, true},
+		{"the same pair called at run time", unplanned, false},
+		{"another function of the target", otherFn, false},
+		{"the same pair without a function", state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail"}, false},
+	} {
+		_, ok, err := s.FindGrant(ctx, tc.key, "s1")
+		must(t, err, "find")
+		if ok != tc.want {
+			t.Errorf("%s: found=%v, want %v", tc.name, ok, tc.want)
+		}
+	}
+	must(t, s.PutGrant(ctx, state.Grant{GrantKey: unplanned, Decision: chat.AllowSession, Session: "s1", At: t0}), "put unplanned")
+	g, ok, err := s.FindGrant(ctx, unplanned, "s1")
+	must(t, err, "find")
+	if !ok || g.GrantKey != unplanned {
+		t.Errorf("unplanned grant: found=%v %+v", ok, g.GrantKey)
+	}
+	gs, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	if len(gs) != 2 {
+		t.Fatalf("ListGrants = %d grants, want 2: %+v", len(gs), gs)
+	}
+	n, err := s.RevokeGrants(ctx, "alice", "mail")
+	must(t, err, "revoke")
+	if n != 2 {
+		t.Errorf("revoked %d, want 2", n)
+	}
+}
+
 func testGrantInvalid(t *testing.T, s state.Store) {
 	ctx := t.Context()
 	tests := []struct {
@@ -684,7 +732,7 @@ func prompt(id ids.PromptID) chat.Prompt {
 func samePrompt(a, b chat.Prompt) bool {
 	ea, eb := a.ExpiresAt, b.ExpiresAt
 	a.ExpiresAt, b.ExpiresAt = time.Time{}, time.Time{}
-	return a == b && ea.Equal(eb)
+	return reflect.DeepEqual(a, b) && ea.Equal(eb)
 }
 
 func testPending(t *testing.T, s state.Store) {

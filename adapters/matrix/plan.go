@@ -1,0 +1,79 @@
+package matrix
+
+import (
+	"html"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+)
+
+// reviewChoice is the fifth reaction of a plan prompt.
+var reviewChoice = struct {
+	decision chat.Decision
+	emoji    string
+}{chat.Review, "🔍"}
+
+// promptChoices are the reactions offered under p: a plan prompt adds
+// "Review steps one by one".
+func promptChoices(p chat.Prompt) []struct {
+	decision chat.Decision
+	emoji    string
+} {
+	out := append([]struct {
+		decision chat.Decision
+		emoji    string
+	}(nil), choices[:]...)
+	if p.Kind == chat.KindPlan {
+		out = append(out, reviewChoice)
+	}
+	return out
+}
+
+// renderPlan writes a plan prompt's steps (an ordered list, each with its
+// effect and arguments), flows and remembered facts. Everything in it is
+// escaped: app names, arguments and facts may come from apps and models.
+func renderPlan(p chat.Prompt, txt, htm *strings.Builder) {
+	esc := html.EscapeString
+	if p.Rule != "" {
+		txt.WriteString("Rule: " + p.Rule + "\n")
+		htm.WriteString("<i>Rule:</i> " + esc(p.Rule) + "<br>")
+	}
+	txt.WriteString("Steps:\n")
+	htm.WriteString("<b>Steps:</b><ol>")
+	for _, s := range p.Steps {
+		txt.WriteString("  " + s.StepLine() + "\n")
+		htm.WriteString("<li>" + esc(s.StepLine()))
+		if s.Instruction != "" && len(s.Args) == 0 {
+			txt.WriteString("     instruction: " + s.Instruction + "\n")
+			htm.WriteString("<br><i>instruction:</i> <code>" + esc(s.Instruction) + "</code>")
+		}
+		if len(s.Args) > 0 {
+			htm.WriteString("<ul>")
+			for _, a := range s.Args {
+				txt.WriteString("     " + a.Name + ": " + a.Value + "\n")
+				htm.WriteString("<li><code>" + esc(a.Name) + "</code>: <code>" + esc(a.Value) + "</code></li>")
+			}
+			htm.WriteString("</ul>")
+		}
+		htm.WriteString("</li>")
+	}
+	htm.WriteString("</ol>")
+	if len(p.Flows) > 0 {
+		txt.WriteString("Data passed between apps:\n")
+		htm.WriteString("<b>Data passed between apps:</b><ul>")
+		for _, f := range p.Flows {
+			txt.WriteString("  " + f.FlowLine() + "\n")
+			htm.WriteString("<li>" + esc(f.FlowLine()) + "</li>")
+		}
+		htm.WriteString("</ul>")
+	}
+	if len(p.Facts) > 0 {
+		txt.WriteString("Remembered facts it would share:\n")
+		htm.WriteString("<b>Remembered facts it would share:</b><ul>")
+		for _, f := range p.Facts {
+			txt.WriteString("  " + f.FactLine() + "\n")
+			htm.WriteString("<li>" + esc(f.FactLine()) + "</li>")
+		}
+		htm.WriteString("</ul>")
+	}
+}

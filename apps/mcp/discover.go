@@ -1,0 +1,173 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/schema"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// Starter starts a sandboxed spoke; *sandbox.Spawner is one.
+type Starter interface {
+	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
+}
+
+// maxDiscoverFrames bounds the frames a describing spoke may send.
+const maxDiscoverFrames = 32
+
+// Discover learns a server's tools: it runs the server once, in a spoke
+// sandboxed by pol (which the caller builds as for any invocation of the
+// app, with a throwaway data directory), asks for the tool list, and
+// returns s with Tools and Instructions filled in. The spoke gets no model
+// and no state: requests for them are refused.
+func Discover(ctx context.Context, st Starter, s Server, pol sandbox.Policy) (Server, error) {
+	if err := s.Check(); err != nil {
+		return s, err
+	}
+	s.Tools, s.Instructions = nil, ""
+	cfg, err := json.Marshal(s)
+	if err != nil {
+		return s, err
+	}
+	if pol.Timeout <= 0 {
+		pol.Timeout = 60 * time.Second
+	}
+	pol.App, pol.AllowExec, pol.Domains = string(s.ID()), s.Command != "", Domains(s)
+	proc, err := st.Start(ctx, pol)
+	if err != nil {
+		return s, fmt.Errorf("discover %s: %w", s.ID(), err)
+	}
+	stop := context.AfterFunc(ctx, func() { proc.Kill("discovery cancelled") })
+	defer stop()
+	sp, err := describeOver(isc.NewConn(proc.Conn, isc.HubSide, 4<<20), s, cfg)
+	proc.Kill("discovery done")
+	werr := proc.Wait()
+	if err != nil {
+		if r := proc.KillReason(); r != "" && r != "discovery done" {
+			err = fmt.Errorf("%w (%s)", err, r)
+		} else if werr != nil {
+			err = fmt.Errorf("%w (%v)", err, werr)
+		}
+		return s, fmt.Errorf("discover %s: %w", s.ID(), err)
+	}
+	s.Tools = sp.Functions
+	s.Instructions = sp.Annotation
+	return s, nil
+}
+
+// describeOver speaks the hub's side of a describe task.
+func describeOver(conn *isc.Conn, s Server, cfg json.RawMessage) (apps.Spec, error) {
+	var sp apps.Spec
+	for i := 0; i < maxDiscoverFrames; i++ {
+		f, err := conn.Recv()
+		if err != nil {
+			return sp, fmt.Errorf("spoke: %w", err)
+		}
+		var kind isc.Kind
+		var body any
+		switch f.Kind {
+		case isc.KindReady:
+			kind, body = isc.KindInit, isc.Init{App: string(s.ID()), Task: isc.Task{Instruction: "describe", Function: apps.DescribeFunction}, Config: cfg, MaxSteps: 1}
+		case isc.KindFinal:
+			var fin isc.Final
+			if err := f.Decode(&fin); err != nil {
+				return sp, err
+			}
+			if err := json.Unmarshal(fin.Result, &sp); err != nil {
+				return sp, fmt.Errorf("spec: %w", err)
+			}
+			if sp.ID != s.ID() {
+				return sp, fmt.Errorf("spec names %q", sp.ID)
+			}
+			// What the spoke built from the server's answer is checked
+			// again here, outside the sandbox: a compromised spoke could
+			// have written anything.
+			fns, err := recheck(s, sp.Functions)
+			if err != nil {
+				return sp, err
+			}
+			sp.Functions = fns
+			sp.Annotation = clean(sp.Annotation, maxDescription)
+			return sp, nil
+		case isc.KindSpokeError:
+			var e isc.ErrorBody
+			_ = f.Decode(&e)
+			return sp, errors.New(clean(e.Message, 500))
+		case isc.KindLog:
+			continue
+		case isc.KindStateGet:
+			kind, body = isc.KindStateValue, isc.StateValue{}
+		case isc.KindMemoryRead:
+			kind, body = isc.KindMemory, isc.Memory{Entries: []isc.MemoryEntry{}}
+		default:
+			kind, body = isc.KindHubError, isc.ErrorBody{Message: "not available while the server's tools are listed"}
+		}
+		if err := conn.Send(kind, body); err != nil {
+			return sp, err
+		}
+	}
+	return sp, fmt.Errorf("more than %d frames while listing tools", maxDiscoverFrames)
+}
+
+// recheck bounds and validates functions that came out of a spoke.
+func recheck(s Server, fns []apps.Function) ([]apps.Function, error) {
+	if len(fns) > maxTools {
+		return nil, fmt.Errorf("%d tools, at most %d", len(fns), maxTools)
+	}
+	seen := map[string]bool{}
+	for i := range fns {
+		f := &fns[i]
+		if seen[f.Name] || f.Name != functionName(s.Name, toolName(s.Name, *f)) {
+			return nil, fmt.Errorf("function %q does not belong to server %s", f.Name, s.Name)
+		}
+		seen[f.Name] = true
+		for _, sc := range []json.RawMessage{f.Request, f.Response} {
+			if err := compiles(sc); err != nil {
+				return nil, fmt.Errorf("function %s: %w", f.Name, err)
+			}
+		}
+		f.Description = clean(f.Description, maxDescription)
+		f.Hints = clean(f.Hints, 200)
+		// Effect is the operator's: recomputed from trust, never the spoke's.
+		if !s.TrustAnnotations || !f.Effect.Valid() {
+			f.Effect = DefaultEffect
+		}
+	}
+	return fns, nil
+}
+
+func compiles(raw json.RawMessage) error {
+	_, err := schema.Compile(raw)
+	return err
+}
+
+// Domains are the registrable domains a server's spoke may reach: the
+// declared ones and, for a remote server, its URL's.
+func Domains(s Server) []string {
+	out := slices.Clone(s.Domains)
+	if s.URL == "" {
+		return out
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return out
+	}
+	d, err := publicsuffix.EffectiveTLDPlusOne(u.Hostname())
+	if err != nil {
+		d = u.Hostname()
+	}
+	if !slices.Contains(out, d) {
+		out = append(out, d)
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/apps/mcp"
+	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// A spoke builds an MCP app from the config section the hub hands it.
+func init() { mcp.Register() }
+
+// The least an MCP server's spoke gets, whatever sandbox.open_files and
+// sandbox.procs say; mcp.servers.<name>.limits can set more or less.
+const (
+	mcpMinOpenFiles = 256
+	mcpMinProcs     = 128
+)
+
+// appPolicies holds, per app, what its spokes get beyond the defaults:
+// declared host files, an MCP server's per-user data directory, limits.
+type appPolicies struct {
+	dataRoot string
+	servers  map[ids.AppID]mcp.Server
+	files    map[ids.AppID][]sandbox.Mount
+	limits   map[ids.AppID]config.Limits
+}
+
+// apply is the hub's PolicyFunc.
+func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, pol *sandbox.Policy) error {
+	files := p.files[app]
+	if s, ok := p.servers[app]; ok {
+		ms, err := mcp.Mounts(s, files, p.dataRoot, user)
+		if err != nil {
+			return err
+		}
+		files = ms
+	}
+	pol.Mounts = append(pol.Mounts, files...)
+	if _, ok := p.servers[app]; ok {
+		// An interpreter opens far more files and starts more threads than
+		// a Go spoke (measured: Node loading the memory server's modules
+		// failed with EMFILE at 64 descriptors).
+		pol.Limits.OpenFiles = max(pol.Limits.OpenFiles, mcpMinOpenFiles)
+		pol.Limits.Procs = max(pol.Limits.Procs, mcpMinProcs)
+	}
+	l := p.limits[app]
+	if l.Memory > 0 {
+		pol.Limits.Memory = int64(l.Memory)
+	}
+	if l.CPU > 0 {
+		pol.Limits.CPU = l.CPU.D()
+	}
+	if l.Timeout > 0 {
+		pol.Timeout = l.Timeout.D()
+	}
+	if l.Procs > 0 {
+		pol.Limits.Procs = l.Procs
+	}
+	if l.OpenFiles > 0 {
+		pol.Limits.OpenFiles = l.OpenFiles
+	}
+	return nil
+}
+
+// newAppPolicies reads apps.files and applies apps.secrets to the apps'
+// settings (appCfg): a secret's value goes only into its app's section,
+// which only that app's spokes receive.
+func newAppPolicies(cfg config.Config, appCfg map[ids.AppID]json.RawMessage, getenv func(string) string) (*appPolicies, error) {
+	p := &appPolicies{dataRoot: cfg.MCPDataDir(), servers: map[ids.AppID]mcp.Server{},
+		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}}
+	for app, fs := range cfg.Apps.Files {
+		p.files[ids.AppID(app)] = mounts(fs)
+	}
+	for app, secs := range cfg.Apps.Secrets {
+		m := map[string]any{}
+		if raw := appCfg[ids.AppID(app)]; len(raw) > 0 {
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, &config.KeyError{Key: "apps.settings." + app, Msg: "must be a mapping to take secrets"}
+			}
+		}
+		for k, sec := range secs {
+			v, err := sec.Resolve(getenv)
+			if err != nil {
+				return nil, &config.KeyError{Key: "apps.secrets." + app + "." + k, Msg: err.Error()}
+			}
+			m[k] = v
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		appCfg[ids.AppID(app)] = b
+	}
+	return p, nil
+}
+
+func mounts(fs []config.File) []sandbox.Mount {
+	var out []sandbox.Mount
+	for _, f := range fs {
+		out = append(out, sandbox.Mount{Source: filepath.Clean(f.Path), Write: f.Write})
+	}
+	return out
+}
+
+// mcpServer turns one configured server into what its spoke receives, and
+// the host files its spokes may use: the declared ones, plus the program
+// and every absolute path named in its arguments that exists (read-only),
+// since a spoke sees nothing of the host that is not named.
+func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp.Server, []sandbox.Mount, error) {
+	key := "mcp.servers." + name
+	s := mcp.Server{Name: name, Command: c.Command, Args: c.Args, URL: c.URL, BearerToken: c.BearerToken,
+		Domains: c.Domains, Data: c.Data, HideRoots: c.HideRoots, TrustAnnotations: c.TrustAnnotations}
+	if len(c.Env) > 0 || len(c.Secrets) > 0 {
+		s.Env = map[string]string{}
+	}
+	for k, v := range c.Env {
+		s.Env[k] = v
+	}
+	for k, sec := range c.Secrets {
+		v, err := sec.Resolve(getenv)
+		if err != nil {
+			return s, nil, &config.KeyError{Key: key + ".secrets." + k, Msg: err.Error()}
+		}
+		if k == "BEARER_TOKEN" && c.URL != "" {
+			s.BearerToken = v
+			continue
+		}
+		s.Env[k] = v
+	}
+	files := mounts(c.Files)
+	for _, f := range files {
+		if fi, err := os.Stat(f.Source); err == nil && fi.IsDir() {
+			s.Roots = append(s.Roots, f.Source)
+		}
+	}
+	if c.Command != "" {
+		p, err := exec.LookPath(c.Command)
+		if err != nil {
+			return s, nil, &config.KeyError{Key: key + ".command", Msg: err.Error()}
+		}
+		if p, err = filepath.Abs(p); err != nil {
+			return s, nil, &config.KeyError{Key: key + ".command", Msg: err.Error()}
+		}
+		s.Command = p
+		named := append([]string{p}, c.Args...)
+		for _, a := range named {
+			if !filepath.IsAbs(a) || under(a, "/usr", "/bin", "/lib", "/lib64", "/sbin") {
+				continue
+			}
+			a = packageTree(filepath.Clean(a))
+			if _, err := os.Stat(a); err == nil && !hasMount(files, a) {
+				files = append(files, sandbox.Mount{Source: a})
+			}
+		}
+	}
+	if err := s.Check(); err != nil {
+		return s, nil, &config.KeyError{Key: key, Msg: err.Error()}
+	}
+	return s, files, nil
+}
+
+// packageTree widens a path inside a node_modules tree to that whole tree
+// (measured: a server's entry file alone fails, since Node resolves its
+// dependencies from the node_modules directories above it). Anything else
+// stays as named: a script's directory may be a home directory.
+func packageTree(p string) string {
+	if i := strings.Index(p, "/node_modules/"); i >= 0 {
+		return p[:i+len("/node_modules")]
+	}
+	return p
+}
+
+func under(p string, dirs ...string) bool {
+	for _, d := range dirs {
+		if p == d || len(p) > len(d) && p[:len(d)+1] == d+"/" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasMount(ms []sandbox.Mount, p string) bool {
+	for _, m := range ms {
+		if under(p, m.Source) {
+			return true
+		}
+	}
+	return false
+}
+
+// installMCP learns every configured server's tools (each in a sandboxed
+// spoke of its own) and installs the servers in the catalog. A server that
+// cannot be started or listed is left out with a warning: one broken
+// server does not keep the bot from starting.
+func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, cat *apps.Catalog, appCfg map[ids.AppID]json.RawMessage,
+	pols *appPolicies, limits func(config.Limits) sandbox.Policy, log *slog.Logger) ([]ids.AppID, error) {
+	var installed []ids.AppID
+	timeout := cfg.MCP.DiscoverTimeout.D()
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	for _, name := range cfg.MCPServerNames() {
+		c := cfg.MCP.Servers[name]
+		s, files, err := mcpServer(name, c, nil)
+		if err != nil {
+			return nil, err
+		}
+		id := s.ID()
+		pols.servers[id], pols.files[id], pols.limits[id] = s, files, c.Limits
+		pol := limits(c.Limits)
+		tmp, err := os.MkdirTemp("", "secgpt-mcp-discover-")
+		if err != nil {
+			return nil, err
+		}
+		discoverPols := *pols
+		discoverPols.dataRoot = tmp
+		if err := discoverPols.apply(ctx, id, "secgpt:discovery", &pol); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("mcp server %s: %w", name, err)
+		}
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		s, err = mcp.Discover(dctx, st, s, pol)
+		cancel()
+		os.RemoveAll(tmp)
+		if err != nil {
+			log.Warn("MCP server left out: its tools could not be listed", "server", name, "err", err)
+			continue
+		}
+		pols.servers[id] = s
+		raw, err := json.Marshal(s)
+		if err != nil {
+			return nil, err
+		}
+		a, err := mcp.New(id, raw)
+		if err != nil {
+			return nil, err
+		}
+		if err := cat.Add(a); err != nil {
+			return nil, fmt.Errorf("mcp server %s: %w", name, err)
+		}
+		appCfg[id] = raw
+		installed = append(installed, id)
+		log.Info("MCP server installed", "app", id, "tools", len(s.Tools))
+	}
+	return installed, nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/chat/scripted"
+	"github.com/secgpt-go/secgpt/core/ids"
+)
+
+// TestAppFilesWithSandbox: the mail app's mailbox setting works with the
+// sandbox on once apps.files names the file, even a root-only file in a
+// 0700 directory; without it the spoke is refused, as before.
+func TestAppFilesWithSandbox(t *testing.T) {
+	base, err := os.MkdirTemp("/var/tmp", "secgpt-appfiles-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	home := filepath.Join(base, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mailbox := filepath.Join(home, "mailbox.json")
+	box := `{"owner":"alex@example.com","messages":[{"id":"m-1","thread_id":"t-1","date":"2026-11-20T10:00:00Z",` +
+		`"from":"Zed <zed@example.com>","to":["alex@example.com"],"subject":"Zebra contract","labels":["INBOX"],"body":"The zebra contract is signed."}]}`
+	if err := os.WriteFile(mailbox, []byte(box), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		files string
+		want  string
+	}{
+		{"named in apps.files", "  files:\n    search_gmail: [{path: " + mailbox + "}]\n", "zebra contract is signed"},
+		{"not named", "", "permission denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "c.yaml")
+			yml := "store: {path: " + filepath.Join(dir, "s.db") + "}\nsandbox: {pool: 0}\napps:\n  installed: [search_gmail]\n" +
+				"  settings:\n    search_gmail: {mailbox: " + mailbox + "}\n" + tc.files
+			if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(path, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
+					t.Skip(err)
+				}
+				t.Fatal(err)
+			}
+			defer d.Close()
+			c := &scripted.Conversation{A: d.Assistant, User: "test:alex", Policy: scripted.AllowPlanned}
+			reply := c.Send(context.Background(), "Use search_gmail to find the email about the zebra contract")
+			if !strings.Contains(strings.ToLower(reply), tc.want) {
+				t.Fatalf("reply %q, want %q", reply, tc.want)
+			}
+		})
+	}
+}
+
+// TestAppSecrets: apps.secrets values from the environment or a file go
+// into that app's settings only, and a missing one names its key.
+func TestAppSecrets(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(f, []byte("ya29.from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Apps.Secrets = map[string]map[string]config.Secret{
+		"search_gmail":          {"access_token": {File: f}},
+		"google_drive_retrieve": {"access_token": {Env: "DRIVE_TOKEN"}},
+	}
+	appCfg := map[ids.AppID]json.RawMessage{"search_gmail": json.RawMessage(`{"backend":"gmail"}`)}
+	env := map[string]string{"DRIVE_TOKEN": "ya29.from-env"}
+	if _, err := newAppPolicies(cfg, appCfg, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(appCfg["search_gmail"]); got != `{"access_token":"ya29.from-file","backend":"gmail"}` {
+		t.Errorf("search_gmail settings %s", got)
+	}
+	if got := string(appCfg["google_drive_retrieve"]); got != `{"access_token":"ya29.from-env"}` {
+		t.Errorf("drive settings %s", got)
+	}
+	delete(env, "DRIVE_TOKEN")
+	_, err := newAppPolicies(cfg, map[ids.AppID]json.RawMessage{}, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "apps.secrets.google_drive_retrieve.access_token") {
+		t.Fatalf("missing secret: %v", err)
+	}
+}
+
+// TestMCPImport converts Claude Desktop and VS Code configs; secret values
+// never reach the output.
+func TestMCPImport(t *testing.T) {
+	tests := []struct {
+		name, in  string
+		want, not []string
+		err       bool
+	}{
+		{"claude desktop", `{"mcpServers":{"Files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/home/a"]},` +
+			`"gh":{"command":"/usr/bin/node","args":["/opt/gh.js"],"env":{"GITHUB_TOKEN":"ghp_secret","LEVEL":"1"}}}}`,
+			[]string{"files:", "command: npx", "npx fetches", "GITHUB_TOKEN:", "env: GH_GITHUB_TOKEN", "LEVEL: \"1\""}, []string{"ghp_secret"}, false},
+		{"vs code mcp.json", `{"inputs":[],"servers":{"remote":{"type":"http","url":"https://mcp.example.com/mcp","headers":{"Authorization":"Bearer tok_secret"}}}}`,
+			[]string{"url: https://mcp.example.com/mcp", "BEARER_TOKEN:", "env: REMOTE_BEARER_TOKEN"}, []string{"tok_secret"}, false},
+		{"vs code settings with comments", "{\n// mine\n\"mcp\":{\"servers\":{\"m\":{\"command\":\"/usr/bin/node\",\"args\":[\"/x.js\"],\"env\":{\"K\":\"${input:key}\"}}}}}",
+			[]string{"m:", "K:", "env: M_K"}, []string{"${input"}, false},
+		{"no servers", `{"other":{}}`, nil, nil, true},
+		{"not json", `mcpServers: {}`, nil, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y, notes, err := importMCP([]byte(tc.in))
+			if (err != nil) != tc.err {
+				t.Fatalf("err %v", err)
+			}
+			if err != nil {
+				return
+			}
+			out := strings.Join(notes, "\n") + "\n" + string(y)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out, n) {
+					t.Errorf("output holds %q:\n%s", n, out)
+				}
+			}
+			// What it prints is a config SecGPT reads (once the noted
+			// environment variables are set).
+			var c config.Config
+			if err := config.Parse(y, &c); err != nil {
+				t.Fatalf("output does not parse: %v\n%s", err, y)
+			}
+		})
+	}
+}
+
+// FuzzMCPImport: no input makes the importer panic.
+func FuzzMCPImport(f *testing.F) {
+	f.Add([]byte(`{"mcpServers":{"a":{"command":"x","env":{"TOKEN":"y"}}}}`))
+	f.Add([]byte("{// c\n\"servers\":{\"\":{\"url\":\"\"}}}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		y, _, err := importMCP(b)
+		if err == nil {
+			var c config.Config
+			if perr := config.Parse(y, &c); perr != nil {
+				t.Fatalf("importer output does not parse: %v\n%s", perr, y)
+			}
+		}
+	})
+}
+
+// TestConfigMasksMCP: inline env values and bearer tokens of MCP servers
+// are masked by `secgpt config`; where a secret comes from is shown.
+func TestConfigMasksMCP(t *testing.T) {
+	cfg := config.Default()
+	cfg.MCP.Servers = map[string]config.MCPServer{
+		"gh": {URL: "https://mcp.example.com/mcp", BearerToken: "tok-inline", Env: map[string]string{"API_KEY": "k-inline"},
+			Secrets: map[string]config.Secret{"OTHER": {Env: "OTHER_VAR"}}},
+	}
+	var out strings.Builder
+	if code := printConfig(cfg, &out, io.Discard); code != 0 {
+		t.Fatalf("code %d", code)
+	}
+	s := out.String()
+	if strings.Contains(s, "tok-inline") || strings.Contains(s, "k-inline") || !strings.Contains(s, "OTHER_VAR") {
+		t.Fatalf("config output: %s", s)
+	}
+}
+
+// TestMCPServerFromConfig: the command is resolved, the program's package
+// tree and named files become read-only mounts, secrets become the
+// server's environment (BEARER_TOKEN the remote token), and data and roots
+// follow the config.
+func TestMCPServerFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	entry := filepath.Join(dir, "node_modules", "@x", "server", "dist", "index.js")
+	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(entry, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"API": "k-1", "TOK": "t-1"}
+	s, files, err := mcpServer("x", config.MCPServer{Command: "sh", Args: []string{entry, "--flag"}, Data: true,
+		Files: []config.File{{Path: shared, Write: true}}, Secrets: map[string]config.Secret{"API_KEY": {Env: "API"}}},
+		func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(s.Command) || s.Env["API_KEY"] != "k-1" || !s.Data || len(s.Roots) != 1 || s.Roots[0] != shared {
+		t.Errorf("server %+v", s)
+	}
+	want := map[string]bool{shared: true, filepath.Join(dir, "node_modules"): false}
+	for _, m := range files {
+		if w, ok := want[m.Source]; ok && w == m.Write {
+			delete(want, m.Source)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("mounts %+v lack %v", files, want)
+	}
+	r, _, err := mcpServer("r", config.MCPServer{URL: "https://mcp.example.com/mcp", Secrets: map[string]config.Secret{"BEARER_TOKEN": {Env: "TOK"}}},
+		func(k string) string { return env[k] })
+	if err != nil || r.BearerToken != "t-1" || r.Env["BEARER_TOKEN"] != "" {
+		t.Errorf("remote %+v, %v", r, err)
+	}
+	if _, _, err := mcpServer("y", config.MCPServer{Command: "no-such-program-here"}, nil); err == nil || !strings.Contains(err.Error(), "mcp.servers.y.command") {
+		t.Errorf("missing program: %v", err)
+	}
+}

@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// MCP configures MCP servers, each installed as the app "mcp.<name>".
+type MCP struct {
+	// DataDir holds the per-user data directories of servers with
+	// data: true, one per (user, server); "" means "appdata" beside the
+	// state file (store.path), or under the user's state directory.
+	DataDir string `yaml:"data_dir"`
+	// DiscoverTimeout bounds listing one server's tools when the bot
+	// starts (default 60s).
+	DiscoverTimeout Duration `yaml:"discover_timeout"`
+	// Servers are keyed by name, in the shape Claude Desktop and VS Code
+	// use (command, args, env; or url), plus SecGPT's keys.
+	Servers map[string]MCPServer `yaml:"servers"`
+}
+
+// MCPServer is one MCP server.
+type MCPServer struct {
+	// Command and Args start a stdio server inside the app's spoke.
+	Command string   `yaml:"command"`
+	Args    []string `yaml:"args"`
+	// Env is the server's environment (beside PATH, HOME and TMPDIR).
+	Env map[string]string `yaml:"env"`
+	// Type is accepted from imported configs: stdio, http (or
+	// streamable-http); sse is refused.
+	Type string `yaml:"type"`
+	// URL is a remote server (streamable HTTP), reached only through the
+	// egress proxy, only at its own host's registrable domain.
+	URL string `yaml:"url"`
+	// BearerToken is sent to a remote server; prefer Secrets.
+	BearerToken string `yaml:"bearer_token"`
+	// Domains the server may reach through the egress proxy.
+	Domains []string `yaml:"domains"`
+	// Files are host files and directories the server may use (read-only
+	// unless write), seen inside its spoke at the same path.
+	Files []File `yaml:"files"`
+	// Data gives the server its own directory per user, at
+	// ${SECGPT_DATA} (replaced in args and env values).
+	Data bool `yaml:"data"`
+	// HideRoots announces no MCP roots to the server.
+	HideRoots bool `yaml:"hide_roots"`
+	// TrustAnnotations lets the server's tool annotations decide the
+	// effect shown in prompts; without it every tool is shown as able to
+	// do anything.
+	TrustAnnotations bool `yaml:"trust_annotations"`
+	// Secrets are environment variables of the server whose values come
+	// from the hub's environment or a file, handed only to this server's
+	// spoke. A secret named BEARER_TOKEN is the remote server's token.
+	Secrets map[string]Secret `yaml:"secrets"`
+	// Limits override the sandbox's bounds for this server's spokes.
+	Limits Limits `yaml:"limits"`
+}
+
+// File is a host path an app may use.
+type File struct {
+	Path  string `yaml:"path"`
+	Write bool   `yaml:"write"`
+}
+
+// Secret is where a secret's value comes from: an environment variable of
+// the hub, or a file (its content, without a final newline). The value is
+// never part of the config itself, so `secgpt config` shows only where
+// it comes from.
+type Secret struct {
+	Env  string `yaml:"env,omitempty"`
+	File string `yaml:"file,omitempty"`
+}
+
+// Limits override sandbox bounds for one app; zero keeps the default.
+type Limits struct {
+	Memory    Size     `yaml:"memory"`
+	CPU       Duration `yaml:"cpu"`
+	Timeout   Duration `yaml:"timeout"`
+	Procs     uint64   `yaml:"procs"`
+	OpenFiles uint64   `yaml:"open_files"`
+}
+
+// maxSecret bounds a secret read from a file.
+const maxSecret = 64 << 10
+
+// Resolve returns the secret's value. getenv nil means os.Getenv.
+func (s Secret) Resolve(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	switch {
+	case s.Env != "" && s.File != "":
+		return "", fmt.Errorf("names both env and file")
+	case s.Env != "":
+		v := getenv(s.Env)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is empty or unset", s.Env)
+		}
+		return v, nil
+	case s.File != "":
+		f, err := os.Open(s.File)
+		if err != nil {
+			return "", fmt.Errorf("read secret file: %w", err)
+		}
+		defer f.Close()
+		b := make([]byte, maxSecret+1)
+		n, _ := f.Read(b)
+		if n > maxSecret {
+			return "", fmt.Errorf("secret file %s is larger than %d bytes", s.File, maxSecret)
+		}
+		v := strings.TrimRight(string(b[:n]), "\r\n")
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", s.File)
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("names neither env nor file")
+}
+
+var (
+	mcpNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// MCPServerNames lists the configured servers, sorted.
+func (c *Config) MCPServerNames() []string {
+	out := make([]string, 0, len(c.MCP.Servers))
+	for n := range c.MCP.Servers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MCPDataDir is the directory of per-user MCP server data.
+func (c *Config) MCPDataDir() string {
+	if c.MCP.DataDir != "" {
+		return c.MCP.DataDir
+	}
+	p := c.Store.Path
+	if p == "" {
+		p = defaultStatePath()
+	}
+	return filepath.Join(filepath.Dir(p), "appdata")
+}
+
+// validateMCP checks mcp.servers, apps.files and apps.secrets.
+func (c *Config) validateMCP() error {
+	if c.MCP.DiscoverTimeout < 0 {
+		return &KeyError{"mcp.discover_timeout", "must not be negative"}
+	}
+	for _, name := range c.MCPServerNames() {
+		s := c.MCP.Servers[name]
+		key := "mcp.servers." + name
+		if !mcpNameRE.MatchString(name) {
+			return &KeyError{key, "server names use lowercase letters, digits, - and _ (at most 41 characters)"}
+		}
+		switch {
+		case s.Command == "" && s.URL == "":
+			return &KeyError{key, "needs command (a stdio server) or url (a remote server)"}
+		case s.Command != "" && s.URL != "":
+			return &KeyError{key, "has both command and url; a server is one or the other"}
+		}
+		switch s.Type {
+		case "", "stdio", "http", "streamable-http", "streamableHttp":
+		case "sse":
+			return &KeyError{key + ".type", "the old SSE transport is not supported; use the server's streamable HTTP endpoint"}
+		default:
+			return &KeyError{key + ".type", fmt.Sprintf("unknown type %q (want stdio or http)", s.Type)}
+		}
+		if s.URL != "" && !strings.HasPrefix(s.URL, "https://") && !strings.HasPrefix(s.URL, "http://") {
+			return &KeyError{key + ".url", fmt.Sprintf("%q is not an http(s) URL", s.URL)}
+		}
+		for k := range s.Env {
+			if !envNameRE.MatchString(k) {
+				return &KeyError{key + ".env", fmt.Sprintf("%q is not an environment variable name", k)}
+			}
+		}
+		for k, sec := range s.Secrets {
+			if !envNameRE.MatchString(k) {
+				return &KeyError{key + ".secrets", fmt.Sprintf("%q is not an environment variable name", k)}
+			}
+			if (sec.Env == "") == (sec.File == "") {
+				return &KeyError{key + ".secrets." + k, "name exactly one of env or file"}
+			}
+		}
+		if err := checkFiles(key+".files", s.Files); err != nil {
+			return err
+		}
+		if s.Limits.Memory != 0 && s.Limits.Memory < 64<<20 {
+			return &KeyError{key + ".limits.memory", "must be at least 64MiB"}
+		}
+		if s.Limits.CPU < 0 || s.Limits.Timeout < 0 {
+			return &KeyError{key + ".limits", "durations must not be negative"}
+		}
+	}
+	for app, fs := range c.Apps.Files {
+		if err := checkFiles("apps.files."+app, fs); err != nil {
+			return err
+		}
+	}
+	for app, secs := range c.Apps.Secrets {
+		for k, sec := range secs {
+			if k == "" {
+				return &KeyError{"apps.secrets." + app, "empty setting name"}
+			}
+			if (sec.Env == "") == (sec.File == "") {
+				return &KeyError{"apps.secrets." + app + "." + k, "name exactly one of env or file"}
+			}
+		}
+	}
+	return nil
+}
+
+func checkFiles(key string, fs []File) error {
+	for i, f := range fs {
+		if !filepath.IsAbs(f.Path) {
+			return &KeyError{fmt.Sprintf("%s[%d].path", key, i), fmt.Sprintf("%q must be an absolute path", f.Path)}
+		}
+	}
+	return nil
+}

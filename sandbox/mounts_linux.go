@@ -1,0 +1,285 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// prepareMounts checks the policy's mounts on the hub side and, when the
+// hub runs as root, makes one detached, idmapped copy of each source
+// (open_tree + mount_setattr): inside it, files owned by host root appear
+// owned by the spoke's user, so a root-owned 0600 file or 0700 directory
+// the operator named is usable by that spoke and by no one else, without
+// changing anything on the host. pid is the spoke's process (its user
+// namespace gives the mapping). The caller closes the returned descriptors
+// once they are sent.
+func (s *Spawner) prepareMounts(pid int, ms []Mount) ([]launchMount, []int, error) {
+	if len(ms) == 0 {
+		return nil, nil, nil
+	}
+	if len(ms) > maxMounts {
+		return nil, nil, fmt.Errorf("%d mounts, at most %d", len(ms), maxMounts)
+	}
+	var out []launchMount
+	var fds []int
+	ok := false
+	defer func() {
+		if !ok {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+	}()
+	userns := -1
+	if s.host.root {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open spoke user namespace: %w", err)
+		}
+		userns = fd
+		defer unix.Close(userns)
+	}
+	for _, m := range ms {
+		if err := checkMountPath("mount source", m.Source); err != nil {
+			return nil, nil, err
+		}
+		src, err := filepath.EvalSymlinks(m.Source)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mount source: %w", err)
+		}
+		fi, err := os.Stat(src)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mount source: %w", err)
+		}
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return nil, nil, fmt.Errorf("mount source %s: neither a regular file nor a directory", m.Source)
+		}
+		tgt := m.Target
+		if tgt == "" {
+			tgt = m.Source
+		}
+		if err := checkMountPath("mount target", tgt); err != nil {
+			return nil, nil, err
+		}
+		lm := launchMount{Source: src, Target: tgt, Write: m.Write, Dir: fi.IsDir(), FD: -1}
+		if tgt != "/tmp" && !strings.HasPrefix(tgt, "/tmp/") {
+			lm.Cover = s.firstUnsearchable(tgt)
+		}
+		if userns >= 0 {
+			fd, err := idmappedTree(src, userns, m.Write)
+			if err != nil {
+				return nil, nil, fmt.Errorf("mount %s: %w", m.Source, err)
+			}
+			lm.FD = len(fds)
+			fds = append(fds, fd)
+		}
+		out = append(out, lm)
+	}
+	ok = true
+	return out, fds, nil
+}
+
+// idmappedTree returns a detached copy of the mount at path, idmapped
+// through userns (host root becomes the spoke's user), nosuid, nodev, and
+// read-only unless write.
+func idmappedTree(path string, userns int, write bool) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree: %w", err)
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Userns_fd: uint64(userns)}
+	if !write {
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("idmap: %w", err)
+	}
+	return fd, nil
+}
+
+// firstUnsearchable returns the first proper ancestor of p (below /) that
+// the spoke's user cannot search, or "". A root hub's spokes run as
+// nobody, so only the others' execute bit counts; an unprivileged hub's
+// spokes share its uid and can search what it can.
+func (s *Spawner) firstUnsearchable(p string) string {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := ""
+	for _, part := range parts[:len(parts)-1] {
+		cur += "/" + part
+		fi, err := os.Stat(cur)
+		if err != nil {
+			return cur // missing: the spoke makes it inside a cover
+		}
+		if s.host.root {
+			if fi.Mode().Perm()&0o001 == 0 {
+				return cur
+			}
+		} else if unix.Access(cur, unix.X_OK) != nil {
+			return cur
+		}
+	}
+	return ""
+}
+
+// applyMounts runs in the spoke, after the private /tmp and before
+// Landlock: it covers unsearchable ancestors with an empty tmpfs, makes the
+// mount points and attaches each mount (the hub's idmapped copy, or a bind
+// of the source when the hub passed none). Covers end read-only.
+func applyMounts(ms []launchMount, fds []int) error {
+	var covers []string
+	for _, m := range ms {
+		if m.Cover != "" && !slices.Contains(covers, m.Cover) {
+			covers = append(covers, m.Cover)
+		}
+	}
+	slices.Sort(covers) // a parent sorts before its children
+	var mounted []string
+	for _, c := range covers {
+		if under(c, mounted) {
+			continue // already inside a cover: made below as a directory
+		}
+		if err := os.MkdirAll(c, 0o755); err != nil {
+			return fmt.Errorf("cover %s: %w", c, err)
+		}
+		if err := unix.Mount("tmpfs", c, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=64k,mode=755"); err != nil {
+			return fmt.Errorf("cover %s: %w", c, err)
+		}
+		mounted = append(mounted, c)
+	}
+	for _, m := range ms {
+		if err := mountPoint(m); err != nil {
+			return err
+		}
+		if m.FD >= 0 {
+			if m.FD >= len(fds) {
+				return fmt.Errorf("mount %s: descriptor %d was not passed", m.Target, m.FD)
+			}
+			if err := unix.MoveMount(fds[m.FD], "", unix.AT_FDCWD, m.Target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return fmt.Errorf("attach %s: %w", m.Target, err)
+			}
+			continue
+		}
+		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", m.Target, err)
+		}
+		flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOSUID | unix.MS_NODEV)
+		if !m.Write {
+			flags |= unix.MS_RDONLY
+		}
+		if err := unix.Mount("", m.Target, "", flags, ""); err != nil {
+			return fmt.Errorf("remount %s: %w", m.Target, err)
+		}
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	for _, c := range mounted {
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(unix.AT_FDCWD, c, 0, attr); err != nil {
+			return fmt.Errorf("cover %s read-only: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// mountPoint makes m.Target (and its parents) when it is missing; that is
+// possible only inside a cover or the private /tmp.
+func mountPoint(m launchMount) error {
+	fi, err := os.Stat(m.Target)
+	switch {
+	case err == nil:
+		if fi.IsDir() != m.Dir {
+			return fmt.Errorf("mount target %s: a directory and a file do not mount on each other", m.Target)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("mount target %s: %w", m.Target, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(m.Target), 0o755); err != nil {
+		return fmt.Errorf("mount target %s: %w", m.Target, err)
+	}
+	if m.Dir {
+		err = os.Mkdir(m.Target, 0o755)
+	} else {
+		var f *os.File
+		if f, err = os.OpenFile(m.Target, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			err = f.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mount target %s: %w", m.Target, err)
+	}
+	return nil
+}
+
+func under(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// readLaunchFDs reads the launch frame from the ISC socket together with
+// the descriptors the hub passed with its first bytes (SCM_RIGHTS).
+func readLaunchFDs(f *os.File) (launch, []int, error) {
+	var hdr [4]byte
+	oob := make([]byte, unix.CmsgSpace(maxMounts*4))
+	n, oobn, _, _, err := unix.Recvmsg(int(f.Fd()), hdr[:], oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return launch{}, nil, fmt.Errorf("recvmsg: %w", err)
+	}
+	var fds []int
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return launch{}, nil, fmt.Errorf("control message: %w", err)
+		}
+		for _, m := range msgs {
+			rights, err := unix.ParseUnixRights(&m)
+			if err != nil {
+				return launch{}, nil, fmt.Errorf("control message: %w", err)
+			}
+			fds = append(fds, rights...)
+		}
+	}
+	l, err := readLaunch(io.MultiReader(bytes.NewReader(hdr[:n]), f))
+	return l, fds, err
+}
+
+// sendLaunch writes the launch frame on the hub's end of the ISC socket,
+// passing fds with its first bytes.
+func sendLaunch(conn *os.File, frame []byte, fds []int) error {
+	if len(fds) == 0 {
+		_, err := conn.Write(frame)
+		return err
+	}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var n int
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		n, serr = unix.SendmsgN(int(fd), frame, unix.UnixRights(fds...), nil, 0)
+		return !errors.Is(serr, unix.EAGAIN)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("sendmsg: %w", err)
+	}
+	_, err = conn.Write(frame[n:])
+	return err
+}
