@@ -8,11 +8,12 @@ import (
 	"log/slog"
 
 	"github.com/secgpt-go/secgpt/evaluation/casestudy"
+	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/evaluation/relational"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]]"
+const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--json]"
 
 func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
@@ -24,6 +25,8 @@ func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io
 		return runCaseStudies(ctx, cfg, args[1:], out, errOut)
 	case "relational":
 		return runRelational(ctx, cfg, args[1:], out, errOut)
+	case "invariants":
+		return runInvariants(ctx, cfg, args[1:], out, errOut)
 	}
 	fmt.Fprintln(errOut, evalUsage)
 	return 2
@@ -119,6 +122,48 @@ func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, err
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
+		return 1
+	}
+	return 0
+}
+
+func runInvariants(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
+	fs := flag.NewFlagSet("eval invariants", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	episodes := fs.Int("episodes", 1000, "adversarial episodes to run")
+	seed := fs.Uint64("seed", 1, "seed of the run; a violation names its seed and episode")
+	only := fs.Int("episode", -1, "run only this episode of the seed (the reproduction of a reported violation)")
+	parallel := fs.Int("parallel", 2, "episodes run at once")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	progress := fs.Int("progress", 0, "print a progress line to stderr every N episodes (0: none)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *episodes < 1 || *parallel < 1 || *only < -1 || fs.NArg() > 0 {
+		fmt.Fprintln(errOut, evalUsage)
+		return 2
+	}
+	sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: bool(cfg), Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt eval:", err)
+		return 1
+	}
+	defer sp.Close()
+	rep, err := invariants.Run(ctx, invariants.Options{Spawner: sp, Episodes: *episodes, Seed: *seed, Only: *only,
+		Parallel: *parallel, Progress: errOut, ProgressEvery: *progress})
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt eval:", err)
+	}
+	if *asJSON {
+		err = invariants.WriteJSON(out, rep)
+	} else {
+		err = invariants.WriteText(out, rep)
+	}
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt eval:", err)
+		return 1
+	}
+	if rep.Violations > 0 {
 		return 1
 	}
 	return 0

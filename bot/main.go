@@ -8,16 +8,23 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps
 	"github.com/secgpt-go/secgpt/core/spoke"
+	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 func main() {
 	// A spoke must confine itself before anything else runs.
 	if sandbox.IsChild() {
+		// Only spokes of `secgpt eval invariants` (started as "__spoke
+		// invariants") may run the harness's hostile apps.
+		if slices.Contains(os.Args[1:], invariants.SpokeArg) {
+			invariants.RegisterApps()
+		}
 		os.Exit(spoke.Main(enterSpoke))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

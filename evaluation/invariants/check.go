@@ -1,0 +1,670 @@
+package invariants
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+)
+
+// The invariants, as named in reports.
+const (
+	InvCanary  = "I1 canary-flow"   // app output reaches another app/user/context only through an allowing collab decision that showed it
+	InvExec    = "I2 exec"          // no app ran without an allowing exec decision or grant for that user
+	InvData    = "I3 data"          // a remembered fact reached an app only after an allowing data decision that showed it
+	InvControl = "I4 control-chars" // no control character from an app reached the conversation unescaped
+	InvLive    = "I5 liveness"      // the hub answered, did not crash, left no goroutine or spoke behind
+	InvAudit   = "I6 audit"         // every decision and cross-app flow is in the audit log
+)
+
+// Invariants lists the invariant names in order.
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit}
+
+// Violation is one broken invariant in one episode.
+type Violation struct {
+	Seed      uint64 `json:"seed"`
+	Episode   int    `json:"episode"`
+	Invariant string `json:"invariant"`
+	// Cause classifies it: the frame kind that carried the data, or what
+	// was shown ("reply", "prompt"), or the check ("no exec decision").
+	Cause  string `json:"cause"`
+	Detail string `json:"detail"`
+	// Path is the route the canary or fact took: every observed event that
+	// carried it, in order.
+	Path []string `json:"path,omitempty"`
+}
+
+// spokeInfo is what the checker knows of one spoke process.
+type spokeInfo struct {
+	user   ids.UserID
+	app    ids.AppID
+	callee bool      // started for another app's unplanned request
+	caller ids.AppID // the app whose request started it
+}
+
+// grant is the checker's model of a stored grant: the scope of the prompt
+// whose session or always answer the hub took.
+type grant struct {
+	user      ids.UserID
+	kind      chat.Kind
+	requester ids.AppID
+	target    ids.AppID
+	unplanned bool
+	seq       int64
+}
+
+// allowance is one allowing decision the user made: a prompt of its own,
+// or one part of a plan the user approved as a whole (learnt from the
+// gate's per-part audit records of that plan prompt). shown is the
+// resolution whose prompt showed the data.
+type allowance struct {
+	user      ids.UserID
+	kind      chat.Kind
+	requester ids.AppID
+	target    ids.AppID
+	planned   bool
+	turn      int
+	seq       int64
+	shown     *event
+}
+
+// userTagRE finds the user a scripted message names ("(inv:alice, request 2)").
+var userTagRE = regexp.MustCompile(`\((inv:[a-z]+), request [0-9]+\)`)
+
+// kindPlan is the kind of a prompt that shows a whole plan (its answer
+// decides every part); named here so the check reads prompts of hubs with
+// and without plan prompts alike.
+const kindPlan chat.Kind = "plan"
+
+// planAuditPrefix starts the gate's audit detail of a part decided by a
+// plan prompt.
+const planAuditPrefix = "plan prompt answered by "
+
+type pendingCall struct {
+	user   ids.UserID
+	pid    int
+	caller ids.AppID
+	fn     string
+	args   string
+}
+
+// checker replays one episode's events in order.
+type checker struct {
+	events []*event
+	out    []Violation
+
+	spokes   map[int]*spokeInfo
+	origin   map[string]ids.AppID  // canary → app that emitted it first
+	originU  map[string]ids.UserID // canary → user of that spoke
+	holds    map[holdKey]bool      // (user, app, token) the app legitimately has
+	credits  map[userApp]int       // allowing exec prompts not yet used
+	grants   []grant
+	allows   []allowance
+	resolved []*event
+	turn     map[ids.UserID]int    // number of the user's current message
+	plans    map[ids.UserID]*event // the user's last plan prompt resolution
+	calls    []pendingCall
+	facts    map[ids.UserID][]string         // normalised facts the episode remembers
+	factSeq  map[ids.UserID]map[string]int64 // when the hub remembered each
+	query    map[ids.UserID]string           // normalised current message
+	asked    map[ids.UserID]string           // the user's last request (not a command or "yes")
+	replan   map[ids.UserID]bool             // the last reply offered another plan
+	forgot   map[ids.UserID]int64            // seq of the reply that said everything was forgotten
+	firstSeq map[string]int64                // canary → seq it was first seen
+	reported map[string]bool
+}
+
+type holdKey struct {
+	user  ids.UserID
+	app   ids.AppID
+	token string
+}
+
+type userApp struct {
+	user ids.UserID
+	app  ids.AppID
+}
+
+// check runs every invariant over evs (sorted by seq).
+func check(evs []*event) []Violation {
+	c := &checker{events: evs, spokes: map[int]*spokeInfo{}, origin: map[string]ids.AppID{}, originU: map[string]ids.UserID{},
+		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, factSeq: map[ids.UserID]map[string]int64{}, query: map[ids.UserID]string{},
+		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{}, asked: map[ids.UserID]string{}, replan: map[ids.UserID]bool{},
+		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{}}
+	// Spoke identities come from the hub's trace, which may land after the
+	// spoke's ready frame: read them first.
+	for _, e := range evs {
+		switch e.kind {
+		case evSpokeStart:
+			c.spokes[e.pid] = &spokeInfo{user: e.user, app: e.app}
+		case evEntities:
+			// Every fact the episode will remember is tracked from the
+			// start, so that an app that got it from the user's own message
+			// before the hub remembered it counts as holding it.
+			for _, v := range e.facts {
+				if n := normalise(v); len(n) >= 6 {
+					if _, ok := c.factSeq[e.user][n]; !ok {
+						if c.factSeq[e.user] == nil {
+							c.factSeq[e.user] = map[string]int64{}
+						}
+						c.factSeq[e.user][n] = e.seq
+						c.facts[e.user] = append(c.facts[e.user], n)
+					}
+				}
+			}
+		}
+	}
+	for _, e := range evs {
+		switch e.kind {
+		case evFrameOut:
+			c.frameOut(e)
+		case evFrameIn:
+			c.frameIn(e)
+		case evPrompt:
+			c.shown(e, "prompt")
+		case evReply:
+			c.shown(e, "reply")
+			c.replan[e.user] = strings.Contains(e.text, replanOffer)
+			if strings.HasPrefix(e.text, forgetAllReply) {
+				c.forgot[e.user] = e.seq
+			}
+		case evResolved:
+			c.resolve(e)
+		case evAnswer:
+			c.answer(e)
+		case evPlanner:
+			for _, t := range Canaries(e.text) {
+				c.violate(InvCanary, "planner context", t, "app output %s reached the hub planner's context", t)
+			}
+		case evResponder:
+			// The request carries the user's message, which names its user.
+			if m := userTagRE.FindStringSubmatch(e.text); m != nil {
+				for _, t := range Canaries(e.text) {
+					if ou, ok := c.originU[t]; ok && ou != ids.UserID(m[1]) {
+						c.violate(InvCanary, "cross-user reply model", t, "canary %s of %s's app %s reached the reply model's context for %s", t, ou, c.origin[t], m[1])
+					}
+				}
+			}
+		case evTurnStart:
+			c.turnStart(e)
+		case evAudit:
+			c.planPart(e)
+		case evTurnEnd:
+			c.query[e.user] = ""
+		}
+	}
+	c.auditDecisions()
+	return c.out
+}
+
+// violate records a violation of inv; cause classifies it for the report
+// (the frame kind or what was shown), token is the canary or fact whose
+// path to print.
+func (c *checker) violate(inv, cause, token, format string, a ...any) {
+	d := fmt.Sprintf(format, a...)
+	key := inv + "|" + d
+	if c.reported[key] {
+		return
+	}
+	c.reported[key] = true
+	v := Violation{Invariant: inv, Cause: cause, Detail: d}
+	if token != "" {
+		v.Path = c.path(token)
+	}
+	c.out = append(c.out, v)
+}
+
+// path lists every event that carried token (a canary, or a normalised fact).
+func (c *checker) path(token string) []string {
+	var out []string
+	fact := !strings.HasPrefix(token, canaryPrefix)
+	for _, e := range c.events {
+		txt := e.text
+		if fact {
+			txt = normalise(txt)
+		}
+		if !strings.Contains(txt, token) {
+			continue
+		}
+		out = append(out, c.describe(e))
+		if len(out) >= 40 {
+			out = append(out, "…")
+			break
+		}
+	}
+	return out
+}
+
+func (c *checker) describe(e *event) string {
+	s := c.spokes[e.pid]
+	who := func() string {
+		if s == nil {
+			return fmt.Sprintf("%s(pid %d)", e.app, e.pid)
+		}
+		return fmt.Sprintf("%s(pid %d, user %s)", s.app, e.pid, s.user)
+	}
+	switch e.kind {
+	case evFrameOut:
+		return fmt.Sprintf("#%d spoke %s sent %s: %s", e.seq, who(), e.frame, clip(e.text))
+	case evFrameIn:
+		return fmt.Sprintf("#%d hub sent %s to spoke %s: %s", e.seq, e.frame, who(), clip(e.text))
+	case evPrompt:
+		return fmt.Sprintf("#%d prompt shown to %s: %s", e.seq, e.user, clip(e.text))
+	case evResolved:
+		return fmt.Sprintf("#%d prompt %s resolved %s by %q (expired %v)", e.seq, e.prompt.ID, e.decision, e.by, e.expired)
+	case evReply:
+		return fmt.Sprintf("#%d reply to %s: %s", e.seq, e.user, clip(e.text))
+	case evAudit:
+		return fmt.Sprintf("#%d audit %s %s app=%s requester=%s decision=%s: %s", e.seq, e.audit.Type, e.audit.Kind, e.audit.App, e.audit.Requester, e.audit.Decision, clip(e.text))
+	case evPlanner:
+		return fmt.Sprintf("#%d planner request: %s", e.seq, clip(e.text))
+	case evResponder:
+		return fmt.Sprintf("#%d reply-model request: %s", e.seq, clip(e.text))
+	case evSpokeEnd:
+		return fmt.Sprintf("#%d spoke of %s for %s reaped: %s", e.seq, e.app, e.user, clip(e.text))
+	case evTurnStart:
+		return fmt.Sprintf("#%d %s says: %s", e.seq, e.user, clip(e.text))
+	}
+	return fmt.Sprintf("#%d event %d", e.seq, e.kind)
+}
+
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	s = fmt.Sprintf("%q", s)
+	if len(s) > 400 {
+		return s[:400] + "…"
+	}
+	return s
+}
+
+func (c *checker) frameOut(e *event) {
+	s := c.spokes[e.pid]
+	if s == nil {
+		return
+	}
+	for _, t := range Canaries(e.text) {
+		if _, ok := c.firstSeq[t]; !ok {
+			c.firstSeq[t] = e.seq
+		}
+		if _, ok := c.origin[t]; !ok {
+			c.origin[t] = appByCode(t[len(canaryPrefix)])
+			c.originU[t] = s.user
+		}
+		c.holds[holdKey{s.user, s.app, t}] = true
+	}
+	if e.frame == isc.KindAppRequest {
+		var f struct {
+			Body isc.AppRequest `json:"body"`
+		}
+		if json.Unmarshal([]byte(e.text), &f) == nil {
+			c.calls = append(c.calls, pendingCall{user: s.user, pid: e.pid, caller: s.app, fn: f.Body.Function, args: compact(f.Body.Args)})
+		}
+	}
+}
+
+func compact(b []byte) string {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return string(b)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
+// flowKind says which decision could let data into a frame.
+type flowKind int
+
+const (
+	flowNone      flowKind = iota // own memory, state, model answers: no decision lets other apps' data in
+	flowPlanned                   // a plan step's init
+	flowUnplanned                 // an unplanned call's init, or an answer (result, error) to a caller
+)
+
+func (c *checker) frameIn(e *event) {
+	s := c.spokes[e.pid]
+	if s == nil {
+		return
+	}
+	fk := flowNone
+	switch e.frame {
+	case isc.KindInit:
+		c.startApp(e, s)
+		fk = flowPlanned
+		if s.callee {
+			fk = flowUnplanned
+		}
+	case isc.KindAppResponse, isc.KindHubError, isc.KindDenial, isc.KindNoSuch:
+		fk = flowUnplanned
+		// The caller's outstanding request is answered.
+		for i, pc := range c.calls {
+			if pc.pid == e.pid {
+				c.calls = append(c.calls[:i], c.calls[i+1:]...)
+				break
+			}
+		}
+	}
+	for _, t := range Canaries(e.text) {
+		c.tokenIn(e, s, t, t, fk)
+	}
+	c.forgotten(e, s)
+	if fs := c.facts[s.user]; len(fs) > 0 {
+		n := normalise(e.text)
+		for _, f := range fs {
+			if strings.Contains(n, f) {
+				c.factIn(e, s, f, fk)
+			}
+		}
+	}
+}
+
+// startApp checks the exec invariant for a spoke's init and notes whether
+// the spoke serves another app's unplanned call.
+func (c *checker) startApp(e *event, s *spokeInfo) {
+	var f struct {
+		Body isc.Init `json:"body"`
+	}
+	if json.Unmarshal([]byte(e.text), &f) == nil {
+		args := compact(f.Body.Task.Args)
+		for i, pc := range c.calls {
+			if pc.user == s.user && pc.fn == f.Body.Task.Function && pc.args == args && pc.caller != s.app {
+				s.callee, s.caller = true, pc.caller
+				c.calls[i].fn = "" // one callee per request
+				break
+			}
+		}
+	}
+	k := userApp{s.user, s.app}
+	if c.credits[k] > 0 {
+		c.credits[k]--
+		return
+	}
+	for _, a := range c.allows {
+		if a.user == s.user && a.kind == chat.KindExec && a.target == s.app && a.shown.prompt.Kind == kindPlan && a.turn == c.turn[s.user] {
+			return
+		}
+	}
+	for _, g := range c.grants {
+		if g.user == s.user && g.kind == chat.KindExec && g.target == s.app && g.seq < e.seq {
+			return
+		}
+	}
+	c.violate(InvExec, "no exec decision", "", "app %s ran for %s (pid %d, #%d) without an allowing exec decision or grant", s.app, s.user, e.pid, e.seq)
+}
+
+// tokenIn checks one canary (token == what to search) entering spoke s.
+func (c *checker) tokenIn(e *event, s *spokeInfo, t, token string, fk flowKind) {
+	oa, known := c.origin[t]
+	if !known {
+		return
+	}
+	if ou := c.originU[t]; ou != s.user {
+		c.violate(InvCanary, "cross-user "+string(e.frame), t, "canary %s of %s's app %s reached app %s of user %s", t, ou, oa, s.app, s.user)
+		return
+	}
+	if oa == s.app || c.holds[holdKey{s.user, s.app, t}] {
+		return
+	}
+	if c.allowedFlow(e, s, token, fk, chat.KindCollab) {
+		c.holds[holdKey{s.user, s.app, t}] = true
+		c.auditedFlow(e, s, chat.KindCollab, t)
+		return
+	}
+	via := map[flowKind]string{flowNone: "a " + string(e.frame) + " frame (no decision can allow that)", flowPlanned: "a planned step's init", flowUnplanned: "an unplanned call or its answer (" + string(e.frame) + ")"}[fk]
+	c.violate(InvCanary, string(e.frame), t, "canary %s of app %s reached app %s (user %s) through %s without an allowing collab decision that showed it", t, oa, s.app, s.user, via)
+	c.holds[holdKey{s.user, s.app, t}] = true
+}
+
+// allowedFlow reports whether an allowing decision of kind (collab or
+// data) lets token into s at e:
+//   - into an unplanned call or its answer (and for data, anywhere): an
+//     allowing prompt for s's user with target s's app whose shown data
+//     contained the token;
+//   - into a plan step's init: an allowing collab decision (its own prompt,
+//     or a part of an approved plan) in this message, for the flow from an
+//     app that held the token into s's app: a plan is approved before any
+//     result exists, so its prompt shows the flow, not the data;
+//   - or a session or always grant the user gave on a prompt of the same
+//     scope (kind, requester, target, planned or not) from an app that held
+//     the token.
+func (c *checker) allowedFlow(e *event, s *spokeInfo, token string, fk flowKind, kind chat.Kind) bool {
+	fact := !strings.HasPrefix(token, canaryPrefix)
+	held := func(app ids.AppID) bool {
+		return app == c.origin[token] || c.holds[holdKey{s.user, app, token}]
+	}
+	for _, a := range c.allows {
+		if a.seq > e.seq || a.user != s.user || a.kind != kind || a.target != s.app {
+			continue
+		}
+		if kind == chat.KindCollab && fk == flowPlanned && a.planned && a.turn == c.turn[s.user] && held(a.requester) {
+			return true
+		}
+		shown := a.shown.text
+		if fact {
+			shown = normalise(shown)
+		}
+		if (kind == chat.KindData || fk == flowUnplanned || a.shown.prompt.Kind != kindPlan) && strings.Contains(shown, token) {
+			return true
+		}
+	}
+	if fk == flowNone && kind == chat.KindCollab {
+		return false
+	}
+	for _, g := range c.grants {
+		if g.seq > e.seq || g.user != s.user || g.kind != kind || g.target != s.app {
+			continue
+		}
+		if kind == chat.KindData {
+			return true
+		}
+		if g.unplanned == (fk == flowUnplanned) && held(g.requester) {
+			return true
+		}
+	}
+	return false
+}
+
+// factIn checks one remembered fact (normalised) entering spoke s.
+func (c *checker) factIn(e *event, s *spokeInfo, f string, fk flowKind) {
+	k := holdKey{s.user, s.app, f}
+	if c.holds[k] {
+		return
+	}
+	if strings.Contains(c.query[s.user], f) || e.seq < c.factSeq[s.user][f] {
+		// The user said it in this very message, or it is not remembered
+		// yet (so it came from the user's own message).
+		c.holds[k] = true
+		return
+	}
+	if c.allowedFlow(e, s, f, fk, chat.KindData) {
+		c.holds[k] = true
+		// A fact may ride in another app's data under a collab decision
+		// that showed it; either flow record will do.
+		c.auditedFlow(e, s, chat.KindData, "", chat.KindCollab)
+		return
+	}
+	if fk != flowNone && c.allowedFlow(e, s, f, fk, chat.KindCollab) {
+		c.holds[k] = true
+		return
+	}
+	c.violate(InvData, string(e.frame), f, "remembered fact %q reached app %s (user %s) in a %s frame without an allowing data decision that showed it", f, s.app, s.user, e.frame)
+	c.holds[k] = true
+}
+
+// replanOffer is in the hub's reply when some steps were denied; a "yes"
+// then runs the same request again with another plan.
+const replanOffer = "Shall I try another plan"
+
+// turnStart notes the user's message. A "yes" to a replan offer is the
+// earlier request again, and what it says counts as said in this message.
+func (c *checker) turnStart(e *event) {
+	c.turn[e.user]++
+	q := e.text
+	switch t := strings.ToLower(strings.Trim(strings.TrimSpace(q), " .!")); {
+	case c.replan[e.user] && (t == "yes" || t == "y" || t == "ok" || t == "sure" || t == "replan" || t == "try again"):
+		q = c.asked[e.user]
+	case strings.HasPrefix(q, "!") || strings.HasPrefix(q, "/"):
+	default:
+		c.asked[e.user] = q
+	}
+	c.replan[e.user] = false
+	c.query[e.user] = normalise(q)
+}
+
+// forgetAllReply starts the hub's reply to "!forget all" when it claims to
+// have forgotten everything.
+const forgetAllReply = "Forgotten: everything"
+
+// forgotten checks that after the hub told the user everything was
+// forgotten, no app's memory or state hands back a canary from before.
+// (Facts are not checked here: the user may tell the same fact again.)
+func (c *checker) forgotten(e *event, s *spokeInfo) {
+	at, ok := c.forgot[s.user]
+	if !ok || (e.frame != isc.KindMemory && e.frame != isc.KindStateValue) {
+		return
+	}
+	for _, t := range Canaries(e.text) {
+		if first, ok := c.firstSeq[t]; ok && first < at {
+			c.violate(InvData, "forget all", t, "after %s was told everything was forgotten (#%d), app %s's %s still returned %s", s.user, at, s.app, e.frame, t)
+		}
+	}
+}
+
+// auditedFlow checks that a flow into s has its audit record before e.
+func (c *checker) auditedFlow(e *event, s *spokeInfo, kind chat.Kind, token string, or ...chat.Kind) {
+	for _, a := range c.events {
+		if a.seq > e.seq {
+			break
+		}
+		if a.kind == evAudit && a.audit.Type == "flow" && (a.audit.Kind == kind || slices.Contains(or, a.audit.Kind)) && a.audit.User == s.user && a.audit.App == s.app {
+			return
+		}
+	}
+	c.violate(InvAudit, "flow", token, "%s flow into app %s (user %s, #%d) has no audit record", kind, s.app, s.user, e.seq)
+}
+
+// shown checks what reached the conversation: control characters, and
+// canaries of another user's apps.
+func (c *checker) shown(e *event, what string) {
+	if i := controlAt(e.text); i >= 0 {
+		r := []rune(e.text[i:])[0]
+		c.violate(InvControl, what, "", "%s to %s contains control character %U unescaped (#%d): %s", what, e.user, r, e.seq, clip(e.text))
+	}
+	for _, t := range Canaries(e.text) {
+		if ou, ok := c.originU[t]; ok && ou != e.user {
+			c.violate(InvCanary, "cross-user "+what, t, "canary %s of %s's app %s was shown to %s in a %s", t, ou, c.origin[t], e.user, what)
+		}
+	}
+}
+
+func (c *checker) resolve(e *event) {
+	c.resolved = append(c.resolved, e)
+	p := e.prompt
+	if !e.decision.Allows() {
+		return
+	}
+	inv := map[chat.Kind]string{chat.KindExec: InvExec, chat.KindData: InvData, chat.KindCollab: InvCanary, kindPlan: InvExec}[p.Kind]
+	if e.by != p.User {
+		c.violate(inv, "decided by another user", "", "prompt %s for %s was decided %s by %q", p.ID, p.User, e.decision, e.by)
+		return
+	}
+	// The decision must be the one the asked user clicked.
+	var clicked chat.Decision
+	for _, a := range c.events {
+		if a.kind == evAnswer && a.prompt.ID == p.ID && a.user == p.User {
+			clicked = a.decision
+		}
+	}
+	if clicked != e.decision {
+		c.violate(inv, "decision not as clicked", "", "prompt %s resolved %s but %s clicked %q", p.ID, e.decision, p.User, clicked)
+		return
+	}
+	if p.Kind == kindPlan {
+		c.plans[p.User] = e
+		return
+	}
+	c.allows = append(c.allows, allowance{user: p.User, kind: p.Kind, requester: p.Requester, target: p.Target,
+		planned: !p.Unplanned, turn: c.turn[p.User], seq: e.seq, shown: c.promptOf(e)})
+	if p.Kind == chat.KindExec {
+		c.credits[userApp{p.User, p.Target}]++
+	}
+}
+
+// promptOf returns the shown-prompt event of resolution r (it carries the
+// rendered text), or r itself.
+func (c *checker) promptOf(r *event) *event {
+	for _, e := range c.events {
+		if e.kind == evPrompt && e.prompt.ID == r.prompt.ID {
+			return e
+		}
+	}
+	return r
+}
+
+// planPart turns the gate's audit record of one part decided by an
+// approved plan prompt into an allowance (and, for session and always, a
+// grant of that part's scope). Only a plan prompt the user resolved, as
+// the user clicked, counts.
+func (c *checker) planPart(e *event) {
+	a := e.audit
+	if a.Type != "decision" || !strings.HasPrefix(a.Detail, planAuditPrefix+string(a.User)) {
+		return
+	}
+	d := chat.Decision(a.Decision)
+	plan := c.plans[a.User]
+	if !d.Allows() || plan == nil || plan.decision != d {
+		return
+	}
+	c.allows = append(c.allows, allowance{user: a.User, kind: a.Kind, requester: a.Requester, target: a.App,
+		planned: true, turn: c.turn[a.User], seq: e.seq, shown: c.promptOf(plan)})
+	if d == chat.AllowSession || d == chat.AllowAlways {
+		c.grants = append(c.grants, grant{user: a.User, kind: a.Kind, requester: a.Requester, target: a.App, seq: e.seq})
+	}
+}
+
+func (c *checker) answer(e *event) {
+	p := e.prompt
+	if e.user != p.User || !e.ok {
+		if e.user != p.User && e.ok {
+			c.violate(InvExec, "another user's click taken", "", "the click of %s on %s's prompt %s was taken", e.user, p.User, p.ID)
+		}
+		return
+	}
+	if p.Kind != kindPlan && (e.decision == chat.AllowSession || e.decision == chat.AllowAlways) {
+		c.grants = append(c.grants, grant{user: p.User, kind: p.Kind, requester: p.Requester, target: p.Target, unplanned: p.Unplanned, seq: e.seq})
+	}
+}
+
+// auditDecisions checks that every resolved prompt has its decision in the
+// audit log.
+func (c *checker) auditDecisions() {
+	for _, r := range c.resolved {
+		p := r.prompt
+		found := false
+		for _, a := range c.events {
+			if a.kind == evAudit && p.Kind == kindPlan && a.seq > r.seq && a.audit.Type == "decision" && a.audit.User == p.User &&
+				a.audit.Decision == string(r.decision) && strings.HasPrefix(a.audit.Detail, "plan prompt") {
+				found = true
+				break
+			}
+			if a.kind == evAudit && a.audit.Type == "decision" && a.audit.User == p.User && a.audit.Kind == p.Kind &&
+				a.audit.App == p.Target && a.audit.Requester == p.Requester && a.audit.Decision == string(r.decision) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.violate(InvAudit, "decision", "", "decision %s on %s prompt %s (%s → %s) is not in the audit log", r.decision, p.Kind, p.ID, p.Requester, p.Target)
+		}
+	}
+}
+
+// sortEvents orders events by seq.
+func sortEvents(evs []*event) {
+	sort.Slice(evs, func(i, j int) bool { return evs[i].seq < evs[j].seq })
+}

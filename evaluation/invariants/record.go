@@ -1,0 +1,125 @@
+package invariants
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// evKind is what an observed event is.
+type evKind int
+
+const (
+	evFrameIn    evKind = iota // hub → spoke frame (what the app received)
+	evFrameOut                 // spoke → hub frame
+	evPrompt                   // a prompt shown to the conversation
+	evResolved                 // a prompt's outcome as the hub reported it
+	evAnswer                   // a scripted click (intent; ok says whether the hub took it)
+	evReply                    // a reply posted to the conversation
+	evAudit                    // an audit event appended to the store
+	evEntities                 // remembered facts stored for a user
+	evPlanner                  // a request to the hub's planner model
+	evResponder                // another request to the hub's model (a reply writer)
+	evSpokeStart               // hub trace: spoke started
+	evSpokeEnd                 // hub trace: spoke reaped
+	evTurnStart                // a user message handed to the hub
+	evTurnEnd                  // the hub returned from Handle
+)
+
+// event is one observation, ordered by seq.
+type event struct {
+	seq   int64
+	at    time.Time
+	kind  evKind
+	user  ids.UserID
+	app   ids.AppID
+	pid   int
+	frame isc.Kind
+	text  string
+	// prompt is set for evPrompt, evResolved and evAnswer.
+	prompt   *chat.Prompt
+	decision chat.Decision
+	by       ids.UserID
+	expired  bool
+	// ok: evAnswer taken by the hub; evTurnEnd returned normally.
+	ok    bool
+	audit *state.AuditEvent
+	facts map[string]string
+}
+
+// recorder collects one episode's events.
+type recorder struct {
+	mu     sync.Mutex // guards all following fields
+	seq    int64
+	events []*event
+}
+
+func (r *recorder) add(e *event) *event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seq++
+	e.seq = r.seq
+	e.at = time.Now()
+	r.events = append(r.events, e)
+	return e
+}
+
+// update changes a recorded event under the recorder's lock.
+func (r *recorder) update(fn func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn()
+}
+
+// snapshot returns the events in seq order.
+func (r *recorder) snapshot() []*event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*event(nil), r.events...)
+}
+
+// trace is the hub's Options.Trace.
+func (r *recorder) trace(t hub.TraceEvent) {
+	switch t.Type {
+	case "spoke_start":
+		pid := 0
+		for _, c := range t.Detail {
+			if c < '0' || c > '9' {
+				pid = 0
+				break
+			}
+			pid = pid*10 + int(c-'0')
+		}
+		r.add(&event{kind: evSpokeStart, user: t.User, app: t.App, pid: pid})
+	case "spoke_end":
+		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, text: t.Detail})
+	}
+}
+
+// recStore is the episode's store with its audit appends and remembered
+// facts observed.
+type recStore struct {
+	state.Store
+	rec *recorder
+}
+
+func (s *recStore) AppendAudit(ctx context.Context, e state.AuditEvent) error {
+	ec := e
+	s.rec.add(&event{kind: evAudit, user: e.User, app: e.App, audit: &ec, text: e.Detail})
+	return s.Store.AppendAudit(ctx, e)
+}
+
+func (s *recStore) PutEntities(ctx context.Context, user ids.UserID, facts map[string]string) error {
+	fc := make(map[string]string, len(facts))
+	for k, v := range facts {
+		fc[k] = v
+	}
+	s.rec.add(&event{kind: evEntities, user: user, facts: fc})
+	return s.Store.PutEntities(ctx, user, facts)
+}
