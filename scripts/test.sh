@@ -60,6 +60,13 @@ fi
 log "go test -race ./..."
 go test -race -count=1 -timeout 15m ./...
 
+# The invariants harness: 1000 randomized adversarial episodes against the
+# real hub and sandboxed spokes (docs/invariants.md). Without -race: under
+# the race detector 1000 episodes would take most of CI's time.
+log "1000 invariant episodes (evaluation/invariants)"
+SECGPT_INVARIANTS_EPISODES=${SECGPT_INVARIANTS_EPISODES:-1000} \
+	go test -count=1 -run 'TestEpisodes$' -timeout 40m ./evaluation/invariants/
+
 # deploy/ (Kubernetes manifests, compose file, Dockerfile) is checked by its
 # own module, so the bot's go.mod does not carry k8s.io/api and compose-go.
 log "validating deploy/ (scripts/validate-deploy.sh)"

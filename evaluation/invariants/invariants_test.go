@@ -49,7 +49,7 @@ func TestEpisodes(t *testing.T) {
 		t.Fatalf("sandbox: %v", err)
 	}
 	defer sp.Close()
-	rep, err := Run(context.Background(), Options{Spawner: sp, Episodes: n, Seed: seed, Only: -1, Parallel: 2, MaxReported: 5})
+	rep, err := Run(context.Background(), Options{Spawner: sp, Episodes: n, Seed: seed, Only: -1, Parallel: 4, MaxReported: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
