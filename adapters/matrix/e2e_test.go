@@ -662,7 +662,10 @@ func TestTypedAnswerBindsToReply(t *testing.T) {
 		t.Errorf("edit = %+v", nc)
 	}
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains(`decision deny for "ask first"`)))
-	if n := len(alice.Events(bodyContains(`for "ask second"`))); n != 0 {
+	// Only this room: the homeserver is shared with earlier runs (the suite
+	// runs this package with and without -tags goolm), whose rooms alice
+	// still sees.
+	if n := len(alice.Events(and(fromIn(botID, room), bodyContains(`for "ask second"`)))); n != 0 {
 		t.Error("the newest prompt was decided instead of the one replied to")
 	}
 
