@@ -13,7 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--json]"
+const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--progress N] [--json]"
 
 func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
