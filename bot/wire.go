@@ -320,6 +320,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
 		Limits:       limits, SpokePolicy: pols.apply,
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
+		WarmIdle: cfg.MCP.IdleTimeout.D(), MaxWarm: cfg.MCP.MaxWarm,
 		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
 	}
 	if d.metrics != nil {
@@ -347,6 +348,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		return nil, err
 	}
 	d.hub = h
+	d.closers = append(d.closers, h.Close)
 	d.Assistant = d.metrics.Assistant(h)
 	ok = true
 	return d, nil

@@ -262,6 +262,7 @@ func Default() Config {
 		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2},
 		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20, StateQuotaKeys: 1000, StateQuotaBytes: 8 << 20},
 		Matrix:      Matrix{CommandPrefix: "!secgpt"},
+		MCP:         MCP{IdleTimeout: Duration(5 * time.Minute), MaxWarm: 32},
 		Log:         Log{Level: "info", Format: "text"},
 	}
 }

@@ -18,6 +18,14 @@ type MCP struct {
 	// DiscoverTimeout bounds listing one server's tools when the bot
 	// starts (default 60s).
 	DiscoverTimeout Duration `yaml:"discover_timeout"`
+	// IdleTimeout keeps a stdio server's spoke (the sandboxed process with
+	// the server as its child) warm for this long after an invocation, for
+	// the next invocation of the same user and server only; 0 starts one
+	// per invocation (default 5m).
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxWarm bounds the warm spokes kept at once, over all users and
+	// servers; the least recently used idle one ends first (default 32).
+	MaxWarm int `yaml:"max_warm"`
 	// Servers are keyed by name, in the shape Claude Desktop and VS Code
 	// use (command, args, env; or url), plus SecGPT's keys.
 	Servers map[string]MCPServer `yaml:"servers"`
@@ -152,6 +160,12 @@ func (c *Config) MCPDataDir() string {
 func (c *Config) validateMCP() error {
 	if c.MCP.DiscoverTimeout < 0 {
 		return &KeyError{"mcp.discover_timeout", "must not be negative"}
+	}
+	if c.MCP.IdleTimeout < 0 {
+		return &KeyError{"mcp.idle_timeout", "must not be negative (0 starts a server per invocation)"}
+	}
+	if c.MCP.MaxWarm < 0 {
+		return &KeyError{"mcp.max_warm", "must not be negative"}
 	}
 	for _, name := range c.MCPServerNames() {
 		s := c.MCP.Servers[name]

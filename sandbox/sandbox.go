@@ -505,6 +505,22 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 	return nil
 }
 
+// Rearm restarts the spoke's wall-clock bound at d from now; d <= 0 stops
+// it. The hub rearms a warm spoke for each invocation it serves and
+// disarms it while the spoke waits for the next one (its idle timeout then
+// bounds it).
+func (p *Proc) Rearm(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	if d > 0 {
+		p.timer = time.AfterFunc(d, func() { p.Kill(fmt.Sprintf("wall-clock timeout %s", d)) })
+	}
+}
+
 // Kill ends the spoke's whole process group, recording why.
 func (p *Proc) Kill(reason string) {
 	p.mu.Lock()

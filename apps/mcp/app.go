@@ -113,7 +113,8 @@ func (a *App) Describe(ctx context.Context, env apps.Env) (apps.Spec, error) {
 }
 
 // Call runs one tool. The server is started on the first call and kept for
-// the rest of this invocation (the spoke's lifetime).
+// the spoke's lifetime: the rest of this invocation, and the later
+// invocations of the same (user, app) when the hub keeps the spoke warm.
 func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
 	f, ok := a.spec.Function(fn)
 	if !ok {
@@ -136,6 +137,14 @@ func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMe
 		return nil, fmt.Errorf("mcp %s: call %s: %w", a.srv.Name, fn, err)
 	}
 	return convert(ctx, cs, res)
+}
+
+// StartTask begins a new invocation's task in a warm spoke: the server
+// and its session are kept, the per-invocation sampling budget starts over.
+func (a *App) StartTask() {
+	a.mu.Lock()
+	a.samples = 0
+	a.mu.Unlock()
 }
 
 // Close ends the server (stdin closed, then SIGTERM, then SIGKILL).

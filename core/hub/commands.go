@@ -97,12 +97,18 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			h.log.Error("revoke grants", "err", err)
 			return "Sorry, I couldn't revoke that right now.", true
 		}
+		h.dropWarm(ctx, t.user, app, "permission revoked")
 		h.audit(ctx, auditEvent(t.user, "revoke", app, fmt.Sprintf("%d grants", n)))
 		return fmt.Sprintf("Revoked %d permission(s).", n), true
 	case "forget":
 		if arg == "" {
 			return "Usage: forget APP|all", true
 		}
+		app := ids.AppID(arg)
+		if arg == "all" {
+			app = ""
+		}
+		h.dropWarm(ctx, t.user, app, "user data forgotten")
 		return h.forget(ctx, t, arg), true
 	case "connect", "disconnect":
 		return h.accountCommand(ctx, t, strings.ToLower(fields[0]), arg), true
@@ -111,6 +117,7 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			h.log.Error("end session", "err", err)
 			return "Sorry, I couldn't end the session right now.", true
 		}
+		h.dropWarm(ctx, t.user, "", "session ended")
 		return "Started a new session; session permissions have ended.", true
 	}
 	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], h.helpText()), true

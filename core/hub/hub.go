@@ -79,6 +79,12 @@ type Options struct {
 	// SpokePolicy, if set, adjusts each invocation's sandbox policy (files,
 	// per-user data, per-app limits); see PolicyFunc.
 	SpokePolicy PolicyFunc
+	// WarmIdle keeps the spoke of an external app (an MCP server) warm
+	// between invocations of the same user and app for this long; 0 starts
+	// a spoke per invocation. See warm.go.
+	WarmIdle time.Duration
+	// MaxWarm bounds the warm spokes kept at once (0: DefaultMaxWarm).
+	MaxWarm int
 	// MaxSpokeSteps bounds each spoke's agent loop (model calls).
 	MaxSpokeSteps int
 	// MaxFrame caps ISC frames from spokes.
@@ -105,6 +111,8 @@ type Hub struct {
 	mu      sync.Mutex // guards replans and schemas
 	replans map[replanKey]replan
 	schemas map[string]*schema.Schema
+
+	warm *warmTable // nil when Options.WarmIdle is 0
 }
 
 // gateRequest is a permission question for the gate.
@@ -157,6 +165,9 @@ func New(o Options) (*Hub, error) {
 		o.Now = time.Now
 	}
 	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
+	if o.WarmIdle > 0 {
+		h.warm = newWarmTable(h, o.WarmIdle, o.MaxWarm)
+	}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
 		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules})
 	return h, nil

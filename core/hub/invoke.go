@@ -42,6 +42,9 @@ type invocation struct {
 	caller ids.AppID
 	// cred is the user's linked-account token for this invocation only.
 	cred *isc.Credential
+	// warm: the spoke is kept for the next invocation of the same user
+	// and app (warm.go).
+	warm bool
 }
 
 // invoke runs inv in a fresh spoke and returns its final answer.
@@ -56,6 +59,9 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	if err := h.spokePolicy(ctx, sp.ID, inv.turn.user, &pol); err != nil {
 		h.log.Error("spoke policy", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
+	}
+	if h.warmable(sp.External) {
+		return h.invokeWarm(ctx, inv, pol)
 	}
 	proc, err := h.o.Spawner.Start(ctx, pol)
 	if err != nil {
@@ -81,6 +87,13 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		}()
 		return fin, nil
 	}
+	return isc.Final{}, h.spokeFailed(ctx, inv, proc, serr)
+}
+
+// spokeFailed kills a spoke whose invocation ended without an answer and
+// returns the error its caller may see.
+func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc *sandbox.Proc, serr error) error {
+	sp := inv.app.Spec()
 	// The kill reason is the hub's own words: it is shown to whoever
 	// started this invocation, and that may be another app.
 	proc.Kill(publicReason(serr, ""))
@@ -96,7 +109,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	if am := appMessage(serr); am != "" && inv.caller == "" {
 		msg += ": " + strings.TrimRight(truncate(am, 300), ".")
 	}
-	return isc.Final{}, publicf(serr, "%s", msg)
+	return publicf(serr, "%s", msg)
 }
 
 // serve runs the hub's side of the ISC conversation with one spoke.
@@ -115,7 +128,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 			others = append(others, fn)
 		}
 	}
-	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps, Credential: inv.cred}
+	init := isc.Init{App: string(sp.ID), Task: inv.task, Others: others, Config: h.o.AppConfig[sp.ID], MaxSteps: h.o.MaxSpokeSteps, Credential: inv.cred, Warm: inv.warm}
 	if err := conn.Send(isc.KindInit, init); err != nil {
 		return isc.Final{}, spokeErr("send init", err)
 	}
@@ -357,6 +370,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
+		h.dropWarm(ctx, t.user, cs.ID, "exec denied")
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
 	}
 	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})

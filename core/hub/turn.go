@@ -261,6 +261,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	sp := st.spec
 	res := stepResult{app: sp.ID}
 	if !ap.exec[i] && !ap.askExec[i] {
+		hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
 		res.denied = true
 		return res
 	}
@@ -357,12 +358,14 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		r.Effect = string(st.effect)
 		d, err := hb.gate.Check(ctx, t.c, r)
 		if err != nil || !d.Allows() {
+			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
 			res.denied, res.err = true, err
 			return res
 		}
 	}
 	if st.confirms() && task.Direct && !ap.askExec[i] {
 		if ok, err := t.confirm(ctx, steps, i, task); !ok {
+			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
 			res.denied = true
 			res.err = err
 			return res

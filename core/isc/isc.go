@@ -5,7 +5,8 @@
 // The protocol is strictly request/response from the spoke's side: after the
 // hub's Init, the spoke sends one request (probe, app request, model call,
 // memory or state access) and waits for the hub's answer, until it sends its
-// Final (or Error) frame and exits. The hub knows which spoke speaks from the
+// Final (or Error) frame and exits (or, when the Init said Warm, sends Ready
+// again and waits for the next Init of the same app). The hub knows which spoke speaks from the
 // connection it reads; no message carries a sender field, so a spoke cannot
 // claim to be another.
 //
@@ -116,6 +117,11 @@ type Init struct {
 	// (core/connect). It is never a refresh token: it expires on its own
 	// and the spoke dies with the invocation.
 	Credential *Credential `json:"credential,omitempty"`
+	// Warm says the hub may reuse this spoke for the next invocation of
+	// the same app for the same user: after its Final the spoke sends
+	// Ready again and waits for another Init (or the end of the
+	// connection). Without it the spoke exits after its Final.
+	Warm bool `json:"warm,omitempty"`
 }
 
 // Credential is a short-lived OAuth access token of the user's linked

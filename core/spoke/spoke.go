@@ -7,6 +7,7 @@
 package spoke
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -46,34 +48,68 @@ func Main(enter func() (*os.File, *http.Client, error)) int {
 // functionalities: the spoke knows their names only, until it probes.
 const OtherSchema = `{"type":"object","description":"Arguments for this functionality of another app. Its schema is fetched from the hub when you call it."}`
 
-// Run serves one task over conn: ready, init, the agent loop, final.
+// Run serves one task over conn: ready, init, the agent loop, final. When
+// the Init says Warm, it then sends ready again and serves the next task of
+// the same app (a fresh agent loop and model context each time, the app and
+// its server kept), until the hub closes the connection.
 func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
-	if err := conn.Send(isc.KindReady, isc.Ready{PID: os.Getpid()}); err != nil {
-		return fmt.Errorf("send ready: %w", err)
-	}
-	f, err := conn.Recv()
-	if err != nil {
-		return fmt.Errorf("read init: %w", err)
-	}
-	if f.Kind != isc.KindInit {
-		return fmt.Errorf("first frame %q, want init", f.Kind)
-	}
-	var in isc.Init
-	if err := f.Decode(&in); err != nil {
-		return fmt.Errorf("decode init: %w", err)
-	}
-	app, err := apps.NewConfigured(ids.AppID(in.App), in.Config)
-	if err != nil {
-		return fmt.Errorf("load app: %w", err)
-	}
 	if client == nil {
 		client = &http.Client{Transport: refuseTransport{}}
 	}
-	a := &agent{conn: conn, app: app, spec: app.Spec(), in: in, env: &env{conn: conn, config: in.Config, client: client, cred: in.Credential}}
-	if c, ok := app.(io.Closer); ok {
-		defer c.Close()
+	e := &env{conn: conn, client: client}
+	var app apps.App
+	var first isc.Init
+	for n := 0; ; n++ {
+		if err := conn.Send(isc.KindReady, isc.Ready{PID: os.Getpid()}); err != nil {
+			return fmt.Errorf("send ready: %w", err)
+		}
+		f, err := conn.Recv()
+		if n > 0 && errors.Is(err, io.EOF) {
+			// The hub let the warm spoke go.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read init: %w", err)
+		}
+		if f.Kind != isc.KindInit {
+			return fmt.Errorf("frame %q, want init", f.Kind)
+		}
+		var in isc.Init
+		if err := f.Decode(&in); err != nil {
+			return fmt.Errorf("decode init: %w", err)
+		}
+		if app == nil {
+			if app, err = apps.NewConfigured(ids.AppID(in.App), in.Config); err != nil {
+				return fmt.Errorf("load app: %w", err)
+			}
+			if c, ok := app.(io.Closer); ok {
+				defer c.Close()
+			}
+			first = in
+		} else if in.App != first.App || !bytes.Equal(in.Config, first.Config) {
+			// The hub reuses a spoke for its own app only; anything else
+			// is a hub bug, and the app's process must not see it.
+			return fmt.Errorf("warm spoke of %s was sent a task of %s", first.App, in.App)
+		}
+		if err := task(ctx, conn, app, e, in); err != nil {
+			return err
+		}
+		if !in.Warm {
+			return nil
+		}
 	}
+}
+
+// task runs one task with a fresh agent and sends its final answer.
+func task(ctx context.Context, conn *isc.Conn, app apps.App, e *env, in isc.Init) error {
+	e.begin(in)
+	defer e.end()
+	if s, ok := app.(taskStarter); ok {
+		s.StartTask()
+	}
+	a := &agent{conn: conn, app: app, spec: app.Spec(), in: in, env: e}
 	var fin isc.Final
+	var err error
 	switch {
 	case in.Task.Function == apps.DescribeFunction:
 		d, ok := app.(apps.Describing)
@@ -93,6 +129,12 @@ func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 		return fmt.Errorf("send final: %w", err)
 	}
 	return nil
+}
+
+// taskStarter is an app that keeps per-task counters (an MCP app's
+// sampling budget): told when each task of a warm spoke begins.
+type taskStarter interface {
+	StartTask()
 }
 
 type agent struct {
@@ -343,9 +385,32 @@ func (a *agent) writeMemory(q, ans string) {
 type env struct {
 	mu     sync.Mutex // serialises Generate, which an app may call from its own goroutines
 	conn   *isc.Conn
-	config json.RawMessage
 	client *http.Client
+	// idle is set between the tasks of a warm spoke: the hub is not
+	// serving this connection then, so an app's own request (a server's
+	// sampling or progress) is refused instead of sent.
+	idle atomic.Bool
+
+	tmu    sync.Mutex // guards config and cred
+	config json.RawMessage
 	cred   *isc.Credential
+}
+
+// begin sets up e for the task of in.
+func (e *env) begin(in isc.Init) {
+	e.tmu.Lock()
+	e.config, e.cred = in.Config, in.Credential
+	e.tmu.Unlock()
+	e.idle.Store(false)
+}
+
+// end forgets the task's credential: a warm spoke keeps nothing of one
+// invocation's account token for the next.
+func (e *env) end() {
+	e.idle.Store(true)
+	e.tmu.Lock()
+	e.cred = nil
+	e.tmu.Unlock()
 }
 
 func (e *env) User() ids.UserID { return "" }
@@ -385,25 +450,40 @@ func (e *env) PutState(_ context.Context, key string, value json.RawMessage) err
 func (e *env) Generate(_ context.Context, req *llm.Request) (*llm.Response, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.idle.Load() {
+		return nil, errors.New("model call outside a task")
+	}
 	return model(e.conn, req)
 }
 
 // Progress reports how far a long call has come; the hub shows it as
 // numbers in the chat's "working" status. It does not wait for an answer.
 func (e *env) Progress(done, total float64) {
+	if e.idle.Load() {
+		return
+	}
 	_ = e.conn.Send(isc.KindProgress, isc.Progress{Done: done, Total: total})
 }
 
-func (e *env) Config() json.RawMessage  { return e.config }
+// Config is the app's config section.
+func (e *env) Config() json.RawMessage {
+	e.tmu.Lock()
+	defer e.tmu.Unlock()
+	return e.config
+}
+
 func (e *env) HTTPClient() *http.Client { return e.client }
 
 // Credential returns the linked-account token the hub put in this
 // invocation's init, if it is for provider.
 func (e *env) Credential(provider string) (apps.Credential, bool) {
-	if e.cred == nil || e.cred.Provider != provider || e.cred.AccessToken == "" {
+	e.tmu.Lock()
+	c := e.cred
+	e.tmu.Unlock()
+	if c == nil || c.Provider != provider || c.AccessToken == "" {
 		return apps.Credential{}, false
 	}
-	return apps.Credential{Provider: e.cred.Provider, AccessToken: e.cred.AccessToken, TokenType: e.cred.TokenType, Expiry: e.cred.Expiry}, true
+	return apps.Credential{Provider: c.Provider, AccessToken: c.AccessToken, TokenType: c.TokenType, Expiry: c.Expiry}, true
 }
 
 type refuseTransport struct{}

@@ -1,0 +1,247 @@
+//go:build linux
+
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/chat/scripted"
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// spokePIDs records, per user, the host PID of the spoke each invocation
+// ran in (started or reused), from the hub's trace.
+type spokePIDs struct {
+	mu    sync.Mutex // guards the fields below
+	last  map[ids.UserID]int
+	ends  map[int]string // warm spoke PID → why it ended
+	reuse int
+}
+
+func (s *spokePIDs) trace(e hub.TraceEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch e.Type {
+	case "spoke_start", "spoke_reuse":
+		pid, _ := strconv.Atoi(e.Detail)
+		s.last[e.User] = pid
+		if e.Type == "spoke_reuse" {
+			s.reuse++
+		}
+	case "warm_end":
+		p, reason, _ := strings.Cut(e.Detail, " ")
+		pid, _ := strconv.Atoi(p)
+		s.ends[pid] = reason
+	}
+}
+
+func (s *spokePIDs) of(u ids.UserID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[u]
+}
+
+func (s *spokePIDs) endReason(pid int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ends[pid]
+}
+
+// gone waits until no process has pid (the spoke was killed and reaped).
+func gone(t *testing.T, pid int, within time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// hostileHub is a hub with the hostile Python server installed, spokes in
+// the real sandbox, and warm spokes kept for idle.
+func hostileHub(t *testing.T, idle, timeout time.Duration, trace func(hub.TraceEvent)) (*hub.Hub, Server) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 missing under CI")
+		}
+		t.Skip("python3 not installed")
+	}
+	script, err := filepath.Abs("testdata/hostile_server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	h.npm = filepath.Dir(script) // the script's directory, read-only
+	s := h.discover(Server{Name: "hostile", Command: "/usr/bin/python3", Args: []string{script}})
+	raw, _ := json.Marshal(s)
+	a, err := New(s.ID(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := apps.NewCatalog(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Add(a); err != nil {
+		t.Fatal(err)
+	}
+	hb, err := hub.New(hub.Options{
+		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: h.sp,
+		AppConfig: map[ids.AppID]json.RawMessage{s.ID(): raw}, PromptTimeout: 10 * time.Second,
+		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
+		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
+		SpokePolicy: func(_ context.Context, _ ids.AppID, user ids.UserID, p *sandbox.Policy) error {
+			ms, err := Mounts(s, []sandbox.Mount{{Source: h.npm}}, h.data, user)
+			p.Mounts = ms
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hb.Close() })
+	return hb, s
+}
+
+var whoamiRE = regexp.MustCompile(`pid (\d+) calls (\d+)`)
+
+// whoami asks the server in c's user's spoke which process it is and how
+// many calls it has served.
+func whoami(t *testing.T, c *scripted.Conversation) (serverPID, calls int) {
+	t.Helper()
+	reply := c.Send(context.Background(), `hostile__whoami {}`)
+	m := whoamiRE.FindStringSubmatch(reply)
+	if m == nil {
+		t.Fatalf("whoami: reply %q", reply)
+	}
+	serverPID, _ = strconv.Atoi(m[1])
+	calls, _ = strconv.Atoi(m[2])
+	return serverPID, calls
+}
+
+// TestWarmSpokes holds the warm-spoke rules with the real sandbox and a
+// real server process: a second invocation of the same (user, app) reuses
+// the same spoke and server, also after an idle gap longer than the
+// wall-clock bound; another user gets a process of their own; a revoke,
+// a denied run, a wall-clock kill and the idle timeout each end the spoke
+// (the process is gone), and the next invocation starts a fresh one.
+func TestWarmSpokes(t *testing.T) {
+	const (
+		timeout = 5 * time.Second
+		idle    = timeout + 3*time.Second
+	)
+	pids := &spokePIDs{last: map[ids.UserID]int{}, ends: map[int]string{}}
+	hb, s := hostileHub(t, idle, timeout, pids.trace)
+	ctx := context.Background()
+	alice := &scripted.Conversation{A: hb, User: "test:alice", Policy: scripted.AllowPlanned}
+	bob := &scripted.Conversation{A: hb, User: "test:bob", Policy: scripted.AllowPlanned}
+
+	srv1, n := whoami(t, alice)
+	a1 := pids.of(alice.User)
+	if n != 1 || a1 == 0 {
+		t.Fatalf("first call: calls %d, spoke %d", n, a1)
+	}
+	_, n = whoami(t, bob)
+	b1 := pids.of(bob.User)
+	if n != 1 || b1 == a1 {
+		t.Fatalf("bob's first call: calls %d (want 1: a server of his own), spoke %d (alice's %d)", n, b1, a1)
+	}
+	// Idle for longer than the wall-clock bound: the bound is per
+	// invocation, so the warm spoke survives the gap.
+	time.Sleep(timeout + 500*time.Millisecond)
+	srv2, n := whoami(t, alice)
+	if a2 := pids.of(alice.User); a2 != a1 || srv2 != srv1 || n != 2 {
+		t.Fatalf("alice's second call: spoke %d server %d calls %d; want spoke %d server %d calls 2", a2, srv2, n, a1, srv1)
+	}
+
+	// Bob revokes: his spoke dies at once, alice's stays.
+	if reply := bob.Send(ctx, "!revoke "+string(s.ID())); !strings.Contains(reply, "Revoked") {
+		t.Fatalf("revoke: %q", reply)
+	}
+	if !gone(t, b1, 3*time.Second) {
+		t.Fatalf("bob's warm spoke %d still runs after his revoke", b1)
+	}
+	if !alive(a1) {
+		t.Fatalf("alice's warm spoke %d was killed by bob's revoke", a1)
+	}
+
+	// A wall-clock kill ends the warm spoke; the next call starts afresh.
+	if reply := alice.Send(ctx, `hostile__sleep {"seconds":60}`); !strings.Contains(reply, "timeout") {
+		t.Errorf("sleep past the wall-clock bound: reply %q", reply)
+	}
+	if !gone(t, a1, 3*time.Second) {
+		t.Fatalf("alice's spoke %d survived its wall-clock bound", a1)
+	}
+	_, n = whoami(t, alice)
+	a3 := pids.of(alice.User)
+	if a3 == a1 || n != 1 {
+		t.Fatalf("after the kill: spoke %d (killed one %d), calls %d; want a fresh spoke and server", a3, a1, n)
+	}
+
+	// A denied run ends the warm spoke at once.
+	denier := &scripted.Conversation{A: hb, User: alice.User, Policy: scripted.Always(chat.Deny)}
+	denier.Send(ctx, `hostile__whoami {}`)
+	if !gone(t, a3, 3*time.Second) {
+		t.Fatalf("alice's warm spoke %d still runs after she denied a run", a3)
+	}
+	if r := pids.endReason(a3); r != "exec denied" {
+		t.Errorf("spoke %d ended with %q, want exec denied", a3, r)
+	}
+
+	// The idle timeout reaps a warm spoke nobody uses.
+	whoami(t, alice)
+	a4 := pids.of(alice.User)
+	if !alive(a4) {
+		t.Fatalf("fresh spoke %d not kept warm", a4)
+	}
+	if !gone(t, a4, idle+5*time.Second) {
+		t.Fatalf("warm spoke %d outlived its idle timeout %s", a4, idle)
+	}
+	if r := pids.endReason(a4); r != "idle timeout" {
+		t.Errorf("spoke %d ended with %q, want idle timeout", a4, r)
+	}
+	// Alice's second whoami and her sleep ran in a reused spoke; every
+	// other invocation started one.
+	if pids.reuse != 2 {
+		t.Errorf("%d reuses, want exactly 2", pids.reuse)
+	}
+}
+
+// TestWarmOff: with no idle timeout every invocation gets its own spoke
+// and server, as before warm spokes.
+func TestWarmOff(t *testing.T) {
+	pids := &spokePIDs{last: map[ids.UserID]int{}, ends: map[int]string{}}
+	hb, _ := hostileHub(t, 0, 30*time.Second, pids.trace)
+	alice := &scripted.Conversation{A: hb, User: "test:alice", Policy: scripted.AllowPlanned}
+	_, n1 := whoami(t, alice)
+	p1 := pids.of(alice.User)
+	_, n2 := whoami(t, alice)
+	if p2 := pids.of(alice.User); p2 == p1 || n1 != 1 || n2 != 1 {
+		t.Fatalf("warm off: spokes %d, %d, calls %d, %d; want two fresh spokes", p1, p2, n1, n2)
+	}
+	if !gone(t, p1, 3*time.Second) {
+		t.Fatalf("spoke %d of a finished invocation still runs", p1)
+	}
+}
