@@ -475,6 +475,13 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	text, addressed := a.addressed(content)
 	thread := content.RelatesTo.GetThreadParent()
 
+	// An app's question takes its own choices (numbers, labels).
+	if sp, _ := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender); sp != nil && sp.p.Kind == chat.KindElicit {
+		if d, ok := sp.p.ParseChoice(text); ok {
+			a.answer(ctx, sp, evt.Sender, d, "text")
+			return
+		}
+	}
 	if d, ok := chat.ParseDecision(text); ok {
 		sp, waiting := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender)
 		if sp != nil {

@@ -19,6 +19,9 @@ func promptChoices(p chat.Prompt) []struct {
 	decision chat.Decision
 	emoji    string
 } {
+	if p.Kind == chat.KindElicit {
+		return elicitChoices(p)
+	}
 	out := append([]struct {
 		decision chat.Decision
 		emoji    string
@@ -76,4 +79,40 @@ func renderPlan(p chat.Prompt, txt, htm *strings.Builder) {
 		}
 		htm.WriteString("</ul>")
 	}
+}
+
+// keycaps number an app question's options as reactions.
+var keycaps = [...]string{"1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣"}
+
+// elicitChoices are the reactions under an app's question (chat.KindElicit):
+// its options, numbered.
+func elicitChoices(p chat.Prompt) []struct {
+	decision chat.Decision
+	emoji    string
+} {
+	var out []struct {
+		decision chat.Decision
+		emoji    string
+	}
+	for i, d := range p.Options {
+		if i == len(keycaps) {
+			break
+		}
+		out = append(out, struct {
+			decision chat.Decision
+			emoji    string
+		}{d, keycaps[i]})
+	}
+	return out
+}
+
+// elicitDecision maps a reaction under an app's question to its option.
+func elicitDecision(p chat.Prompt, key string) (chat.Decision, bool) {
+	key = stripVariation(key)
+	for _, c := range elicitChoices(p) {
+		if stripVariation(c.emoji) == key {
+			return c.decision, true
+		}
+	}
+	return "", false
 }

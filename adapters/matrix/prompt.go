@@ -81,6 +81,9 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 	}
 	if p.Kind == chat.KindPlan {
 		renderPlan(p, &txt, &htm)
+	} else if p.Kind == chat.KindElicit {
+		txt.WriteString(p.Data + "\n")
+		htm.WriteString("<pre><code>" + esc(p.Data) + "</code></pre>")
 	} else if p.Data != "" {
 		txt.WriteString("Data that would be shared:\n" + p.Data + "\n")
 		htm.WriteString("Data that would be shared:<pre><code>" + esc(p.Data) + "</code></pre>")
@@ -93,8 +96,13 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 			hlegend = append(hlegend, fmt.Sprintf("%s %s (<code>%d</code>)", c.emoji, esc(c.decision.Label()), i+1))
 		}
 		line("React: "+strings.Join(legend, " · "), "<b>React:</b> "+strings.Join(hlegend, " · "))
-		line(`or reply "allow once", "session", "always" or "deny". Only `+who+"'s answer counts.",
-			`or reply <code>allow once</code>, <code>session</code>, <code>always</code> or <code>deny</code>. Only `+esc(who)+"'s answer counts.")
+		if p.Kind == chat.KindElicit {
+			line("or reply with the number of your choice. Only "+who+"'s answer counts.",
+				"or reply with the number of your choice. Only "+esc(who)+"'s answer counts.")
+		} else {
+			line(`or reply "allow once", "session", "always" or "deny". Only `+who+"'s answer counts.",
+				`or reply <code>allow once</code>, <code>session</code>, <code>always</code> or <code>deny</code>. Only `+esc(who)+"'s answer counts.")
+		}
 		if !p.ExpiresAt.IsZero() {
 			at := p.ExpiresAt.UTC().Format("15:04:05 MST")
 			line("Unanswered, this is denied at "+at+".", "<i>Unanswered, this is denied at "+at+".</i>")
@@ -103,7 +111,7 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 		line("⌛ Expired: no answer in time, so it was denied.", "⌛ <b>Expired:</b> no answer in time, so it was denied.")
 	default:
 		mark := "✅"
-		if !res.decision.Allows() {
+		if _, opt := res.decision.OptionValue(); !res.decision.Allows() && res.decision != chat.Accept && !opt {
 			mark = "❌"
 		}
 		by := string(res.by)
@@ -183,6 +191,9 @@ func (a *Adapter) onReaction(ctx context.Context, evt *event.Event) {
 		return
 	}
 	d, ok := decisionForKey(rel.Key)
+	if sp.p.Kind == chat.KindElicit {
+		d, ok = elicitDecision(sp.p, rel.Key)
+	}
 	if !ok {
 		return
 	}

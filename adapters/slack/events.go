@@ -191,7 +191,7 @@ func decodeClicks(raw []byte) ([]click, error) {
 			continue
 		}
 		dec := chat.Decision(d)
-		if !dec.Valid() {
+		if !dec.Known() {
 			return nil, fmt.Errorf("unknown permission action %q", a.ActionID)
 		}
 		var v buttonValue

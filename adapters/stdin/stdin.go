@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 
@@ -158,8 +157,8 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 			return ctx.Err()
 		}
 		if p, ok := a.oldestPending(); ok {
-			d, valid := chat.ParseDecision(line)
-			if !valid || !slices.Contains(p.Choices(), d) {
+			d, valid := p.ParseChoice(line)
+			if !valid {
 				a.printf("Please answer %s (%s) to: %s\n", numbers(len(p.Choices())), choices(p), p.Title())
 				a.showInputPrompt()
 				continue

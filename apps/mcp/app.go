@@ -9,8 +9,8 @@
 // is third-party text: it is cleaned of control characters and bounded
 // here, and the hub treats it like any app's description and output.
 // Sampling requests become the app's own model calls through the hub;
-// elicitation is declined (the hub has no user prompt for it yet); roots
-// are the declared directories only.
+// elicitation becomes a question the hub asks the user; roots are the
+// declared directories only.
 //
 // bot/ wiring imports it (Discover, Register); the spoke builds the app
 // from its config section through apps.NewConfigured.
@@ -56,6 +56,7 @@ type App struct {
 	mu      sync.Mutex // guards the fields below
 	session *sdk.ClientSession
 	samples int
+	elicits int
 }
 
 // New builds the app from its spoke config section.
@@ -143,7 +144,7 @@ func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMe
 // and its session are kept, the per-invocation sampling budget starts over.
 func (a *App) StartTask() {
 	a.mu.Lock()
-	a.samples = 0
+	a.samples, a.elicits = 0, 0
 	a.mu.Unlock()
 }
 
@@ -178,10 +179,8 @@ func (a *App) connect(ctx context.Context, env apps.Env) (*sdk.ClientSession, er
 		return a.session, nil
 	}
 	opts := &sdk.ClientOptions{
-		ElicitationHandler: func(context.Context, *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
-			// No user prompt for elicitation yet: the server is told the
-			// user declined, never that anything was entered.
-			return &sdk.ElicitResult{Action: "decline"}, nil
+		ElicitationHandler: func(ctx context.Context, req *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
+			return a.elicit(ctx, env, req)
 		},
 		Capabilities: &sdk.ClientCapabilities{},
 	}
@@ -291,6 +290,49 @@ func (a *App) sample(ctx context.Context, m modeler, req *sdk.CreateMessageReque
 		return nil, fmt.Errorf("sampling: %w", err)
 	}
 	return &sdk.CreateMessageResult{Content: &sdk.TextContent{Text: resp.Content}, Model: "secgpt", Role: "assistant", StopReason: "endTurn"}, nil
+}
+
+// elicitor is what the spoke's Env offers for elicitation: a question to
+// the app's user, asked by the hub, answered only by the user.
+type elicitor interface {
+	Elicit(ctx context.Context, message string, schema json.RawMessage) (action string, content map[string]any, err error)
+}
+
+// maxElicit bounds the questions one invocation's server may ask.
+const maxElicit = 4
+
+// elicit hands a server's elicitation request to the hub, which asks the
+// user. A URL-mode request (a link to open) is refused: a server's link is
+// not shown to the user as a question from SecGPT.
+func (a *App) elicit(ctx context.Context, env apps.Env, req *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
+	el, ok := env.(elicitor)
+	if !ok {
+		return &sdk.ElicitResult{Action: "decline"}, nil
+	}
+	p := req.Params
+	if p.Mode == "url" || p.URL != "" {
+		return nil, errors.New("this host does not open links for a server (URL elicitation); ask in a form instead")
+	}
+	a.mu.Lock()
+	a.elicits++
+	n := a.elicits
+	a.mu.Unlock()
+	if n > maxElicit {
+		return nil, fmt.Errorf("elicitation limit of %d questions per invocation reached", maxElicit)
+	}
+	var schema json.RawMessage
+	if p.RequestedSchema != nil {
+		b, err := json.Marshal(p.RequestedSchema)
+		if err != nil {
+			return nil, fmt.Errorf("elicitation schema: %w", err)
+		}
+		schema = b
+	}
+	action, content, err := el.Elicit(ctx, clean(p.Message, maxDescription), schema)
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.ElicitResult{Action: action, Content: content}, nil
 }
 
 // subst replaces DataVar in each string.

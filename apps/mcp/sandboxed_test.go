@@ -222,6 +222,9 @@ func (h *harness) invoke(app ids.AppID, cfg json.RawMessage, pol sandbox.Policy,
 			kind, body = isc.KindMemory, isc.Memory{Entries: []isc.MemoryEntry{}}
 		case isc.KindMemoryWrite, isc.KindStatePut:
 			kind, body = isc.KindOK, struct{}{}
+		case isc.KindElicit:
+			// The user this harness plays declines every question.
+			kind, body = isc.KindElicitResult, isc.ElicitResult{Action: "decline"}
 		case isc.KindLog:
 			continue
 		case isc.KindProgress:

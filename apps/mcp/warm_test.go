@@ -245,3 +245,78 @@ func TestWarmOff(t *testing.T) {
 		t.Fatalf("spoke %d of a finished invocation still runs", p1)
 	}
 }
+
+// TestElicitation: the hostile server's elicitation request becomes a
+// question to the user through the hub's prompt path. Only the user's
+// choices go back; the server's message, which tries to paint a fake
+// prompt, is one neutral line marked as the app's; a request that needs
+// typed input is not asked and the server is told why.
+func TestElicitation(t *testing.T) {
+	hb, s := hostileHub(t, 0, 30*time.Second, nil)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		schema  string
+		answers []chat.Decision // to the elicitation prompts, in order
+		want    string          // in the reply
+		prompts int
+	}{
+		{"accept", "none", []chat.Decision{chat.Accept}, `{"action": "accept"}`, 1},
+		{"decline", "none", []chat.Decision{chat.Decline}, `{"action": "decline"}`, 1},
+		{"cancel", "buttons", []chat.Decision{chat.Accept, chat.Cancel}, `{"action": "cancel"}`, 2},
+		{"buttons", "buttons", []chat.Decision{chat.Accept, chat.Option("yes"), chat.Option("large")},
+			`{"action": "accept", "content": {"confirm": true, "size": "large"}}`, 3},
+		{"typed", "text", nil, "cannot take typed answers", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var asked []chat.Prompt
+			c := &scripted.Conversation{A: hb, User: ids.UserID("test:" + tt.name)}
+			c.Policy = func(p chat.Prompt) chat.Decision {
+				if p.Kind != chat.KindElicit {
+					return scripted.AllowPlanned(p)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				asked = append(asked, p)
+				if len(asked) > len(tt.answers) {
+					return chat.Cancel
+				}
+				return tt.answers[len(asked)-1]
+			}
+			// The result is quoted JSON in the reply.
+			reply := strings.ReplaceAll(c.Send(ctx, `hostile__ask {"schema":"`+tt.schema+`"}`), `\"`, `"`)
+			if !strings.Contains(reply, tt.want) {
+				t.Errorf("reply %q, want %q in it", reply, tt.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(asked) != tt.prompts {
+				t.Fatalf("%d elicitation prompts, want %d", len(asked), tt.prompts)
+			}
+			for i, p := range asked {
+				if p.Target != s.ID() || p.Title() != "App "+string(s.ID())+" asks you a question" {
+					t.Errorf("prompt %d: target %q title %q", i, p.Target, p.Title())
+				}
+				for _, d := range p.Choices() {
+					if d.Valid() {
+						t.Errorf("prompt %d offers the permission decision %q", i, d)
+					}
+				}
+				text := p.Text()
+				if strings.ContainsAny(text, "\x1b\r\a\u202e") {
+					t.Errorf("prompt %d: control characters reach the prompt: %q", i, text)
+				}
+				for _, line := range strings.Split(text, "\n") {
+					if strings.HasPrefix(strings.TrimSpace(line), "SecGPT:") {
+						t.Errorf("prompt %d: the server's message starts a line of its own: %q", i, line)
+					}
+				}
+				if i == 0 && !strings.Contains(p.Data, "Message from app "+string(s.ID())+" (its own text, not from SecGPT): «") {
+					t.Errorf("first prompt does not mark the server's message as its own: %q", p.Data)
+				}
+			}
+		})
+	}
+}

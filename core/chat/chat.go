@@ -69,6 +69,9 @@ var PlanDecisions = [...]Decision{AllowOnce, AllowSession, AllowAlways, Deny, Re
 
 // Choices returns the decisions p offers, in display order.
 func (p Prompt) Choices() []Decision {
+	if p.Kind == KindElicit {
+		return p.Options
+	}
 	if p.Kind == KindPlan {
 		return PlanDecisions[:]
 	}
@@ -102,6 +105,15 @@ func (d Decision) Label() string {
 		return "Deny"
 	case Review:
 		return "Review steps one by one"
+	case Accept:
+		return "Accept"
+	case Decline:
+		return "Decline"
+	case Cancel:
+		return "Cancel"
+	}
+	if v, ok := d.OptionValue(); ok {
+		return v
 	}
 	return string(d)
 }
@@ -171,6 +183,9 @@ type Prompt struct {
 	// Components are the exec, data and collab requests the answer decides
 	// (session and always answers store a grant for each).
 	Components []Component
+
+	// Options are the choices of a KindElicit prompt, in display order.
+	Options []Decision
 }
 
 // PlanStep is one step of a plan prompt.
@@ -246,6 +261,8 @@ func (p Prompt) Title() string {
 		return fmt.Sprintf("Share remembered data with app %s?", p.Target)
 	case KindCollab:
 		return fmt.Sprintf("App %s wants to use app %s%s", p.Requester, p.Target, fnSuffix(p.Function))
+	case KindElicit:
+		return fmt.Sprintf("App %s asks you a question%s", p.Target, fnSuffix(p.Function))
 	}
 	return fmt.Sprintf("Permission %s for %s", p.Kind, p.Target)
 }
@@ -381,6 +398,12 @@ func (p Prompt) Text() string {
 	}
 	if p.Reason != "" {
 		b.WriteString("\nWhy: " + p.Reason)
+	}
+	if p.Kind == KindElicit {
+		if p.Data != "" {
+			b.WriteString("\n" + p.Data)
+		}
+		return b.String()
 	}
 	if p.Data != "" {
 		b.WriteString("\nData that would be shared:\n" + p.Data)

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -239,6 +240,28 @@ func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request, rule str
 	return a.d, nil
 }
 
+// Ask shows p, a question that is not a permission (an app's elicitation:
+// Kind chat.KindElicit with its Options), to its user and returns the
+// answer and who gave it. Nothing is stored as a grant. An unanswered
+// question, or a ctx that ends, gives chat.Cancel.
+func (g *Gate) Ask(ctx context.Context, c chat.Conversation, p chat.Prompt) (chat.Decision, error) {
+	if p.Kind != chat.KindElicit || len(p.Options) == 0 {
+		return chat.Cancel, fmt.Errorf("gate: ask: not a question prompt")
+	}
+	r := Request{User: p.User, Conversation: p.Conversation, Session: p.Session, Kind: p.Kind, Target: p.Target, Function: p.Function, Data: p.Data}
+	a, expired, err := g.show(ctx, c, p)
+	if err != nil {
+		g.audit(ctx, r, string(chat.Cancel), "question could not be shown: "+err.Error())
+		return chat.Cancel, err
+	}
+	if expired {
+		g.audit(context.WithoutCancel(ctx), r, string(chat.Cancel), "no answer in time")
+		return chat.Cancel, nil
+	}
+	g.audit(context.WithoutCancel(ctx), r, string(a.d), "answered by "+string(a.by))
+	return a.d, nil
+}
+
 // show records p as pending, shows it and waits for its answer; a prompt
 // not answered in time, or a ctx that ends, gives Deny (expired true).
 func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt) (answer, bool, error) {
@@ -301,7 +324,7 @@ func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt) (an
 // and always grants are stored here, so a grant is kept even if the replica
 // that asked is gone.
 func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
-	if !a.Decision.Valid() {
+	if !a.Decision.Known() {
 		return fmt.Errorf("gate: invalid decision %q", a.Decision)
 	}
 	p, ok, err := g.store.GetPending(ctx, a.Prompt)
@@ -310,6 +333,15 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(p.Nonce), []byte(a.Nonce)) != 1 {
 		return chat.ErrUnknownPrompt
+	}
+	// A question's answer is one of its own options, and a permission's
+	// one of the four decisions: never a grant from a question.
+	if p.Kind == chat.KindElicit {
+		if !slices.Contains(p.Choices(), a.Decision) {
+			return fmt.Errorf("gate: %q does not answer this question", a.Decision)
+		}
+	} else if !a.Decision.Valid() {
+		return fmt.Errorf("gate: invalid decision %q", a.Decision)
 	}
 	if a.Decision == chat.Review && p.Kind != chat.KindPlan {
 		return fmt.Errorf("gate: %q answers only a plan prompt", a.Decision)

@@ -45,6 +45,8 @@ type invocation struct {
 	// warm: the spoke is kept for the next invocation of the same user
 	// and app (warm.go).
 	warm bool
+	// elicits counts the app's questions to the user (elicit.go).
+	elicits int
 }
 
 // invoke runs inv in a fresh spoke and returns its final answer.
@@ -328,6 +330,9 @@ func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
 		}
 		return isc.KindOK, struct{}{}, nil
+
+	case isc.KindElicit:
+		return h.elicit(ctx, inv, f)
 
 	case isc.KindReady:
 		return "", nil, spokeErrorf("protocol: ready sent twice")

@@ -37,6 +37,7 @@ const (
 	KindSpokeError   Kind = "spoke_error"    // body: ErrorBody; the spoke gives up
 	KindLog          Kind = "log"            // body: Log; no answer expected
 	KindProgress     Kind = "progress"       // body: Progress; no answer expected
+	KindElicit       Kind = "elicit_request" // body: Elicit; a question for the user
 
 	// Hub → spoke.
 	KindInit          Kind = "init"                  // body: Init
@@ -49,13 +50,14 @@ const (
 	KindStateValue    Kind = "state_value"           // body: StateValue
 	KindOK            Kind = "ok"                    // body: empty object
 	KindHubError      Kind = "hub_error"             // body: ErrorBody
+	KindElicitResult  Kind = "elicit_result"         // body: ElicitResult
 )
 
 // FromSpoke reports whether k may be sent by a spoke.
 func (k Kind) FromSpoke() bool {
 	switch k {
 	case KindReady, KindProbe, KindAppRequest, KindFinal, KindModelRequest,
-		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog, KindProgress:
+		KindMemoryRead, KindMemoryWrite, KindStateGet, KindStatePut, KindSpokeError, KindLog, KindProgress, KindElicit:
 		return true
 	}
 	return false
@@ -65,7 +67,7 @@ func (k Kind) FromSpoke() bool {
 func (k Kind) FromHub() bool {
 	switch k {
 	case KindInit, KindProbeResponse, KindNoSuch, KindAppResponse, KindDenial,
-		KindModelResponse, KindMemory, KindStateValue, KindOK, KindHubError:
+		KindModelResponse, KindMemory, KindStateValue, KindOK, KindHubError, KindElicitResult:
 		return true
 	}
 	return false
@@ -233,4 +235,23 @@ type Log struct {
 type Progress struct {
 	Done  float64 `json:"done"`
 	Total float64 `json:"total,omitempty"`
+}
+
+// Elicit is an app's question for its user (an MCP server's elicitation
+// request): the server's message and the schema of the answer it wants.
+// Both are the app's text; the hub shows them as such.
+type Elicit struct {
+	Message string          `json:"message"`
+	Schema  json.RawMessage `json:"schema,omitempty"`
+}
+
+// ElicitResult is the user's answer to an Elicit: the action (accept,
+// decline or cancel) and, for accept, the field values the user chose.
+// Nothing in Content comes from anywhere but the user's answer.
+type ElicitResult struct {
+	Action  string         `json:"action"`
+	Content map[string]any `json:"content,omitempty"`
+	// Note says why the hub answered without asking (fields it cannot ask
+	// for); it goes back to the server as the error of its request.
+	Note string `json:"note,omitempty"`
 }

@@ -456,6 +456,38 @@ func (e *env) Generate(_ context.Context, req *llm.Request) (*llm.Response, erro
 	return model(e.conn, req)
 }
 
+// Elicit asks the app's user a question through the hub (an MCP server's
+// elicitation) and returns the user's answer.
+// A note from the hub (fields it cannot ask for) becomes the error the
+// server gets.
+func (e *env) Elicit(_ context.Context, message string, schema json.RawMessage) (string, map[string]any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.idle.Load() {
+		return "", nil, errors.New("elicitation outside a task")
+	}
+	f, err := e.conn.Call(isc.KindElicit, isc.Elicit{Message: message, Schema: schema})
+	if err != nil {
+		return "", nil, fmt.Errorf("elicit: %w", err)
+	}
+	switch f.Kind {
+	case isc.KindElicitResult:
+		var r isc.ElicitResult
+		if err := f.Decode(&r); err != nil {
+			return "", nil, fmt.Errorf("elicit: %w", err)
+		}
+		if r.Note != "" {
+			return "", nil, errors.New(r.Note)
+		}
+		return r.Action, r.Content, nil
+	case isc.KindHubError:
+		var b isc.ErrorBody
+		_ = f.Decode(&b)
+		return "", nil, fmt.Errorf("elicit: %s", b.Message)
+	}
+	return "", nil, fmt.Errorf("elicit: unexpected %q", f.Kind)
+}
+
 // Progress reports how far a long call has come; the hub shows it as
 // numbers in the chat's "working" status. It does not wait for an answer.
 func (e *env) Progress(done, total float64) {

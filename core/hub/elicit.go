@@ -1,0 +1,208 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// Bounds on an app's questions to its user (MCP elicitation).
+const (
+	maxElicitPerRun   = 4
+	maxElicitMessage  = 500
+	maxElicitSchema   = 16 << 10
+	maxElicitFields   = 16
+	maxElicitOptions  = 8
+	maxElicitOptLen   = 60
+	maxElicitFieldDoc = 200
+)
+
+var fieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
+// elicitField is one field of a question's schema, as the hub can ask it.
+type elicitField struct {
+	name     string
+	doc      string
+	boolean  bool
+	options  []string // an enum's values; empty for a free-text field
+	required bool
+}
+
+// buttons reports whether the user can answer the field with buttons.
+func (f elicitField) buttons() bool { return f.boolean || len(f.options) > 0 }
+
+// elicitSchema reads the flat object schema of an elicitation request.
+// Anything the hub cannot show safely (odd names, too many fields or
+// options, option values with characters a prompt would have to escape)
+// is an error, said to the server.
+func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if len(raw) > maxElicitSchema {
+		return nil, fmt.Errorf("schema larger than %d bytes", maxElicitSchema)
+	}
+	var s struct {
+		Type       string `json:"type"`
+		Properties map[string]struct {
+			Type        string            `json:"type"`
+			Title       string            `json:"title"`
+			Description string            `json:"description"`
+			Enum        []json.RawMessage `json:"enum"`
+		} `json:"properties"`
+		Required []string `json:"required"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	if s.Type != "" && s.Type != "object" {
+		return nil, fmt.Errorf("schema of type %q, want object", s.Type)
+	}
+	if len(s.Properties) > maxElicitFields {
+		return nil, fmt.Errorf("more than %d fields", maxElicitFields)
+	}
+	var out []elicitField
+	for name, p := range s.Properties {
+		if !fieldNameRE.MatchString(name) {
+			return nil, fmt.Errorf("field name %q (use letters, digits, _ and -)", truncate(name, 40))
+		}
+		doc := p.Description
+		if doc == "" {
+			doc = p.Title
+		}
+		f := elicitField{name: name, doc: oneLine(doc, maxElicitFieldDoc), boolean: p.Type == "boolean", required: slices.Contains(s.Required, name)}
+		if len(p.Enum) > 0 && p.Type == "string" {
+			if len(p.Enum) > maxElicitOptions {
+				return nil, fmt.Errorf("field %s has more than %d options", name, maxElicitOptions)
+			}
+			for _, e := range p.Enum {
+				var v string
+				if json.Unmarshal(e, &v) != nil || v == "" || len(v) > maxElicitOptLen || chat.Neutralize(v) != v || strings.ContainsAny(v, "\n\t") {
+					return nil, fmt.Errorf("field %s has an option that cannot be shown as a button", name)
+				}
+				if !slices.Contains(f.options, v) {
+					f.options = append(f.options, v)
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// oneLine makes app text one neutral line: a server's message cannot start
+// a line of the prompt of its own, so it cannot paint one.
+func oneLine(s string, n int) string {
+	return truncate(strings.Join(strings.Fields(chat.Neutralize(s)), " "), n)
+}
+
+// elicit serves an app's question for its user: the hub asks through the
+// normal prompt path, the app's message shown as that app's text, and the
+// answer holds nothing but what the user chose. Fields that would need
+// typed input are not asked: a required one makes the hub answer the
+// server with a note, an optional one is left out.
+func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kind, any, error) {
+	var e isc.Elicit
+	if err := f.Decode(&e); err != nil {
+		return "", nil, spokeErr("protocol: elicit", err)
+	}
+	t := inv.turn
+	sp := inv.app.Spec()
+	inv.elicits++
+	if inv.elicits > maxElicitPerRun {
+		return isc.KindHubError, isc.ErrorBody{Message: fmt.Sprintf("at most %d questions per invocation", maxElicitPerRun)}, nil
+	}
+	fields, err := elicitSchema(e.Schema)
+	if err != nil {
+		return isc.KindElicitResult, isc.ElicitResult{Note: "SecGPT did not ask its user: " + err.Error()}, nil
+	}
+	var typed []string
+	for _, fd := range fields {
+		if !fd.buttons() && fd.required {
+			typed = append(typed, fd.name)
+		}
+	}
+	if len(typed) > 0 {
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_refused", App: sp.ID, Detail: "typed fields: " + strings.Join(typed, ", ")})
+		return isc.KindElicitResult, isc.ElicitResult{Note: "SecGPT did not ask its user: it cannot take typed answers for an app yet, and the request needs " +
+			strings.Join(typed, ", ") + "; ask with yes/no or a choice of values instead"}, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Message from app %s (its own text, not from SecGPT): «%s»", sp.ID, oneLine(e.Message, maxElicitMessage))
+	var asks []string
+	for _, fd := range fields {
+		switch {
+		case fd.boolean:
+			asks = append(asks, fd.name+" (yes or no)")
+		case len(fd.options) > 0:
+			asks = append(asks, fd.name+" (one of "+strings.Join(fd.options, ", ")+")")
+		default:
+			asks = append(asks, fd.name+" (typed text: left empty, this chat cannot send typed answers to an app)")
+		}
+	}
+	if len(asks) > 0 {
+		b.WriteString("\nIt asks for: " + strings.Join(asks, "; ") + ".\nAccept to choose the values; nothing is sent unless you accept.")
+	} else {
+		b.WriteString("\nAccept, decline or cancel: only your choice is sent back to the app.")
+	}
+	p := chat.Prompt{User: t.user, Conversation: t.conv, Session: t.session, Kind: chat.KindElicit, Target: sp.ID,
+		Data: b.String(), Options: []chat.Decision{chat.Accept, chat.Decline, chat.Cancel}}
+	d, err := h.gate.Ask(ctx, t.c, p)
+	if err != nil {
+		h.log.Warn("elicitation prompt", "app", sp.ID, "err", err)
+	}
+	if d != chat.Accept {
+		return isc.KindElicitResult, isc.ElicitResult{Action: elicitAction(d)}, nil
+	}
+	content := map[string]any{}
+	for _, fd := range fields {
+		if !fd.buttons() {
+			continue
+		}
+		q := chat.Prompt{User: t.user, Conversation: t.conv, Session: t.session, Kind: chat.KindElicit, Target: sp.ID,
+			Data: fmt.Sprintf("App %s asks for %s", sp.ID, fd.name)}
+		if fd.doc != "" {
+			q.Data += fmt.Sprintf(" (its description: «%s»)", fd.doc)
+		}
+		if fd.boolean {
+			q.Options = []chat.Decision{chat.Option("yes"), chat.Option("no")}
+		} else {
+			for _, o := range fd.options {
+				q.Options = append(q.Options, chat.Option(o))
+			}
+		}
+		q.Options = append(q.Options, chat.Cancel)
+		a, err := h.gate.Ask(ctx, t.c, q)
+		if err != nil {
+			h.log.Warn("elicitation prompt", "app", sp.ID, "err", err)
+		}
+		v, ok := a.OptionValue()
+		if !ok {
+			return isc.KindElicitResult, isc.ElicitResult{Action: elicitAction(a)}, nil
+		}
+		if fd.boolean {
+			content[fd.name] = v == "yes"
+		} else {
+			content[fd.name] = v
+		}
+	}
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_answered", App: sp.ID, Detail: fmt.Sprint(content)})
+	return isc.KindElicitResult, isc.ElicitResult{Action: "accept", Content: content}, nil
+}
+
+// elicitAction is the MCP action for a non-accepting answer.
+func elicitAction(d chat.Decision) string {
+	if d == chat.Decline {
+		return "decline"
+	}
+	return "cancel"
+}
