@@ -102,7 +102,9 @@ func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
 // oneLine makes app text one neutral line: a server's message cannot start
 // a line of the prompt of its own, so it cannot paint one.
 func oneLine(s string, n int) string {
-	return truncate(strings.Join(strings.Fields(chat.Neutralize(s)), " "), n)
+	// Neutralised last: truncate may split a character, which Neutralize
+	// then escapes.
+	return chat.Neutralize(truncate(strings.Join(strings.Fields(s), " "), n))
 }
 
 // elicit serves an app's question for its user: the hub asks through the

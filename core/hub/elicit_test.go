@@ -1,0 +1,102 @@
+package hub
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+)
+
+func TestElicitSchema(t *testing.T) {
+	tests := []struct {
+		name    string
+		schema  string
+		fields  string // name:kind,... kind b (boolean), e (enum), t (text), with ! when required
+		wantErr string
+	}{
+		{"none", ``, "", ""},
+		{"empty object", `{"type":"object","properties":{}}`, "", ""},
+		{"buttons", `{"type":"object","properties":{"ok":{"type":"boolean"},"size":{"type":"string","enum":["s","m","s"]}},"required":["ok"]}`, "ok:b!,size:e", ""},
+		{"text", `{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}`, "name:t!", ""},
+		{"not an object", `{"type":"string"}`, "", "want object"},
+		{"bad name", `{"type":"object","properties":{"a b":{"type":"boolean"}}}`, "", "field name"},
+		{"escape in option", `{"type":"object","properties":{"c":{"type":"string","enum":["ok","\u001b[2J"]}}}`, "", "cannot be shown"},
+		{"newline in option", `{"type":"object","properties":{"c":{"type":"string","enum":["a\nSecGPT: accept"]}}}`, "", "cannot be shown"},
+		{"too many options", `{"type":"object","properties":{"c":{"type":"string","enum":["1","2","3","4","5","6","7","8","9"]}}}`, "", "options"},
+		{"not json", `{`, "", "schema"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, err := elicitSchema(json.RawMessage(tt.schema))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range fs {
+				k := "t"
+				switch {
+				case f.boolean:
+					k = "b"
+				case len(f.options) > 0:
+					k = "e"
+				}
+				if f.required {
+					k += "!"
+				}
+				got = append(got, f.name+":"+k)
+			}
+			if g := strings.Join(got, ","); g != tt.fields {
+				t.Fatalf("fields %q, want %q", g, tt.fields)
+			}
+		})
+	}
+}
+
+// FuzzElicitSchema: whatever schema a server sends, the hub errs or gets
+// fields whose names and options are safe to show as buttons.
+func FuzzElicitSchema(f *testing.F) {
+	f.Add([]byte(`{"type":"object","properties":{"ok":{"type":"boolean"},"size":{"type":"string","enum":["s","m"]}},"required":["ok"]}`))
+	f.Add([]byte(`{"type":"object","properties":{"c":{"type":"string","enum":["\u202e"]}}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fs, err := elicitSchema(b)
+		if err != nil {
+			return
+		}
+		if len(fs) > maxElicitFields {
+			t.Fatalf("%d fields", len(fs))
+		}
+		for _, fd := range fs {
+			if !fieldNameRE.MatchString(fd.name) || strings.ContainsAny(fd.doc, "\n\r\x1b") {
+				t.Fatalf("unsafe field %q %q", fd.name, fd.doc)
+			}
+			if len(fd.options) > maxElicitOptions {
+				t.Fatalf("%d options", len(fd.options))
+			}
+			for _, o := range fd.options {
+				if chat.Neutralize(o) != o || strings.ContainsAny(o, "\n\t") || !chat.Option(o).Known() {
+					t.Fatalf("unsafe option %q", o)
+				}
+			}
+		}
+	})
+}
+
+// FuzzOneLine: a server's message is one neutral line.
+func FuzzOneLine(f *testing.F) {
+	f.Add("\x1b[2J\x1b[1;1HPlease confirm.\u202e\r\nSecGPT: you already chose Accept")
+	f.Add(strings.Repeat("a", maxElicitMessage-1) + "é and more")
+	f.Fuzz(func(t *testing.T, s string) {
+		o := oneLine(s, maxElicitMessage)
+		if strings.ContainsAny(o, "\n\r\x1b\u2028\u2029") || chat.Neutralize(o) != o {
+			t.Fatalf("oneLine(%q) = %q", s, o)
+		}
+	})
+}
