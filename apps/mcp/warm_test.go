@@ -320,3 +320,42 @@ func TestElicitation(t *testing.T) {
 		})
 	}
 }
+
+// statusConv is a scripted conversation that shows a "working" status.
+type statusConv struct {
+	*scripted.Conversation
+	mu       sync.Mutex // guards statuses
+	statuses []string
+}
+
+func (c *statusConv) Status(_ context.Context, text string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statuses = append(c.statuses, text)
+	return nil
+}
+
+// TestProgressThroughTheHub: a server's progress notifications reach the
+// chat's "working" status end to end (server, spoke, ISC, hub, adapter),
+// as numbers under the app's ID; the notification's own message, which
+// tries to paint the screen, never does.
+func TestProgressThroughTheHub(t *testing.T) {
+	hb, s := hostileHub(t, 0, 30*time.Second, nil)
+	c := &statusConv{Conversation: &scripted.Conversation{A: hb, User: "test:alice", Policy: scripted.AllowPlanned}}
+	hb.Handle(context.Background(), chat.Message{User: c.User, Conversation: "conv:alice", Text: `hostile__progress {}`}, c)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var got []string
+	for _, st := range c.statuses {
+		if strings.ContainsAny(st, "\x1b") || strings.Contains(st, "permission granted") {
+			t.Errorf("the server's progress message reached the status: %q", st)
+		}
+		if strings.Contains(st, string(s.ID())+":") {
+			got = append(got, st)
+		}
+	}
+	want := []string{"Working on it… (mcp.hostile: 1 of 3)", "Working on it… (mcp.hostile: 2 of 3)", "Working on it… (mcp.hostile: 3 of 3)"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("progress statuses %q, want %q (all statuses %q)", got, want, c.statuses)
+	}
+}
