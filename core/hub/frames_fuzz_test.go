@@ -74,6 +74,7 @@ func FuzzSpokeFrames(f *testing.F) {
 		`{"kind":"init","body":{"app":"x","task":{"instruction":"x"},"max_steps":1}}`,
 		`{"kind":"app_request","body":{"function":"peer","args":{"q":1}}}`,
 		`{"kind":"final_response","body":{"text":"x","result":{"text":"ok","n":99999999999999999999999999999}}}`,
+		`{"kind":"elicit_request","body":{"message":"\u001b[2Jok?","schema":{"type":"object","properties":{"ok":{"type":"boolean"}}}}}` + "\x00" + `{"kind":"final_response","body":{"text":"x"}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
