@@ -73,6 +73,10 @@ func (c *conversation) Status(ctx context.Context, text string) error {
 
 // Prompt posts the permission request, remembers it, and pre-reacts with one
 // emoji per choice so the asked user can answer with a click.
+// TakesTypedAnswers: a Matrix user answers an app's question with a
+// message in the prompt's thread (or a reply to it).
+func (c *conversation) TakesTypedAnswers() bool { return true }
+
 func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 	asked := matrixUser(p.User)
 	content := renderPrompt(p, asked, nil)

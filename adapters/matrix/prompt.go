@@ -96,7 +96,10 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 			hlegend = append(hlegend, fmt.Sprintf("%s %s (<code>%d</code>)", c.emoji, esc(c.decision.Label()), i+1))
 		}
 		line("React: "+strings.Join(legend, " · "), "<b>React:</b> "+strings.Join(hlegend, " · "))
-		if p.Kind == chat.KindElicit {
+		if p.FreeText {
+			line("or reply with your answer (as text). Only "+who+"'s answer counts.",
+				"or reply with your answer (as text). Only "+esc(who)+"'s answer counts.")
+		} else if p.Kind == chat.KindElicit {
 			line("or reply with the number of your choice. Only "+who+"'s answer counts.",
 				"or reply with the number of your choice. Only "+esc(who)+"'s answer counts.")
 		} else {

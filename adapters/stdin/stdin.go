@@ -287,7 +287,11 @@ func (a *Adapter) showLocked(p chat.Prompt) {
 	if n := len(a.pending); n > 1 {
 		head = fmt.Sprintf("[permission 1 of %d waiting; the others follow one at a time]", n)
 	}
-	fmt.Fprintf(a.out, "\n%s %s\n  %s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), len(p.Choices()), p.Title())
+	if p.FreeText {
+		fmt.Fprintf(a.out, "\n%s %s\n  %s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(p.Text()), choices(p), p.Title())
+	} else {
+		fmt.Fprintf(a.out, "\n%s %s\n  %s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), len(p.Choices()), p.Title())
+	}
 	if _, ok := a.lines.(PromptingLineReader); !ok {
 		fmt.Fprint(a.out, answerPrompt)
 	}
@@ -333,6 +337,10 @@ func choices(p chat.Prompt) string {
 	}
 	return strings.Join(parts, "  ")
 }
+
+// TakesTypedAnswers: the terminal's user answers an app's question by
+// typing it.
+func (a *Adapter) TakesTypedAnswers() bool { return true }
 
 // Reply prints the answer, rendered from Markdown. The text is neutralised
 // here as well as by the hub's wrapper: this adapter writes to a terminal,

@@ -39,6 +39,11 @@ func (f *fakeAssistant) Handle(ctx context.Context, m chat.Message, c chat.Conve
 		f.waiting[id] = ch
 		f.mu.Unlock()
 		p := chat.Prompt{ID: id, Nonce: "n", User: m.User, Kind: chat.KindExec, Target: "app"}
+		if m.Text == "question" {
+			// An app's question: a choice of values, then a typed field.
+			p.Kind, p.Options = chat.KindElicit, []chat.Decision{chat.Option("small"), chat.Option("large"), chat.Cancel}
+			p.FreeText = i == 1
+		}
 		_ = c.Prompt(ctx, p)
 		wg.Add(1)
 		go func(i int, p chat.Prompt) {
@@ -78,6 +83,8 @@ func TestTerminalSession(t *testing.T) {
 		{"a bad answer is asked again", "first\nmaybe\n3\n2\n", []string{"Please answer 1, 2, 3 or 4", "first: always,session"}, 1},
 		{"EOF denies what waits", "first\n1\n", []string{"input closed", "first: once,deny"}, 1},
 		{"quit ends", "plain\n!quit\nplain\n", []string{"plain answer"}, 1},
+		{"a question takes its options and typed text", "question\n2\n1\n", []string{"1) small  2) large  3) Cancel", "Type your answer", "question: =large,=1"}, 1},
+		{"a question refuses a permission answer", "question\nalways\ncancel\nAda Lovelace\n", []string{"Please answer 1, 2 or 3", "question: cancel,=Ada Lovelace"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -260,19 +260,22 @@ func TestElicitation(t *testing.T) {
 		answers []chat.Decision // to the elicitation prompts, in order
 		want    string          // in the reply
 		prompts int
+		typed   bool // the user can type answers (terminal, Matrix)
 	}{
-		{"accept", "none", []chat.Decision{chat.Accept}, `{"action": "accept"}`, 1},
-		{"decline", "none", []chat.Decision{chat.Decline}, `{"action": "decline"}`, 1},
-		{"cancel", "buttons", []chat.Decision{chat.Accept, chat.Cancel}, `{"action": "cancel"}`, 2},
+		{"accept", "none", []chat.Decision{chat.Accept}, `{"action": "accept"}`, 1, false},
+		{"decline", "none", []chat.Decision{chat.Decline}, `{"action": "decline"}`, 1, false},
+		{"cancel", "buttons", []chat.Decision{chat.Accept, chat.Cancel}, `{"action": "cancel"}`, 2, false},
 		{"buttons", "buttons", []chat.Decision{chat.Accept, chat.Option("yes"), chat.Option("large")},
-			`{"action": "accept", "content": {"confirm": true, "size": "large"}}`, 3},
-		{"typed", "text", nil, "cannot take typed answers", 0},
+			`{"action": "accept", "content": {"confirm": true, "size": "large"}}`, 3, false},
+		{"typed, buttons only", "text", nil, "this chat takes no typed answers", 0, false},
+		{"typed", "text", []chat.Decision{chat.Accept, chat.Option("Ada Lovelace")}, `{"action": "accept", "content": {"name": "Ada Lovelace"}}`, 2, true},
+		{"typed, cancelled", "text", []chat.Decision{chat.Accept, chat.Cancel}, `{"action": "cancel"}`, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var asked []chat.Prompt
-			c := &scripted.Conversation{A: hb, User: ids.UserID("test:" + tt.name)}
+			c := &scripted.Conversation{A: hb, User: ids.UserID("test:" + strings.ReplaceAll(tt.name, " ", "_")), Typed: tt.typed}
 			c.Policy = func(p chat.Prompt) chat.Decision {
 				if p.Kind != chat.KindElicit {
 					return scripted.AllowPlanned(p)

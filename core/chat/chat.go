@@ -111,6 +111,8 @@ func (d Decision) Label() string {
 		return "Decline"
 	case Cancel:
 		return "Cancel"
+	case Skip:
+		return "Skip"
 	}
 	if v, ok := d.OptionValue(); ok {
 		return v
@@ -186,6 +188,10 @@ type Prompt struct {
 
 	// Options are the choices of a KindElicit prompt, in display order.
 	Options []Decision
+	// FreeText: a KindElicit question answered by typing (the answer is
+	// Option(text)), or with one of Options (Cancel). Only shown where
+	// the conversation TakesTypedAnswers.
+	FreeText bool
 }
 
 // PlanStep is one step of a plan prompt.

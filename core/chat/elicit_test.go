@@ -4,6 +4,7 @@ import "testing"
 
 func TestParseChoice(t *testing.T) {
 	q := Prompt{Kind: KindElicit, Options: []Decision{Option("yes"), Option("no"), Cancel}}
+	typed := Prompt{Kind: KindElicit, FreeText: true, Options: []Decision{Skip, Cancel}}
 	plan := Prompt{Kind: KindPlan}
 	exec := Prompt{Kind: KindExec}
 	tests := []struct {
@@ -24,6 +25,12 @@ func TestParseChoice(t *testing.T) {
 		{exec, "5", "", false}, // review only for a plan
 		{plan, "5", Review, true},
 		{exec, "accept", "", false},
+		{typed, " Ada Lovelace ", Option("Ada Lovelace"), true},
+		{typed, "1", Option("1"), true}, // a typed number is the answer, not a choice
+		{typed, "cancel", Cancel, true},
+		{typed, "SKIP", Skip, true},
+		{typed, "", "", false},
+		{typed, string(make([]byte, MaxTyped+1)), "", false},
 	}
 	for _, tt := range tests {
 		got, ok := tt.p.ParseChoice(tt.in)
@@ -45,7 +52,7 @@ func TestDecisionKnownAndLabel(t *testing.T) {
 		{Option("large"), true, "large"},
 		{Option(""), false, "="},
 		{"maybe", false, "maybe"},
-		{Decision("=" + string(make([]byte, 80))), false, string(make([]byte, 80))},
+		{Decision("=" + string(make([]byte, MaxTyped+1))), false, string(make([]byte, MaxTyped+1))},
 	}
 	for _, tt := range tests {
 		if tt.d.Known() != tt.known {
@@ -57,5 +64,31 @@ func TestDecisionKnownAndLabel(t *testing.T) {
 	}
 	if (Prompt{Kind: KindElicit}).Title() == "" || (Decision("accept")).Valid() {
 		t.Error("a question's answer must not be a permission decision")
+	}
+}
+
+func TestAnswers(t *testing.T) {
+	q := Prompt{Kind: KindElicit, Options: []Decision{Option("yes"), Cancel}}
+	typed := Prompt{Kind: KindElicit, FreeText: true, Options: []Decision{Cancel}}
+	exec := Prompt{Kind: KindExec}
+	tests := []struct {
+		p    Prompt
+		d    Decision
+		want bool
+	}{
+		{q, Option("yes"), true},
+		{q, Option("maybe"), false}, // only its own options, unless free text
+		{q, AllowAlways, false},
+		{typed, Option("anything the user typed"), true},
+		{typed, Cancel, true},
+		{typed, AllowAlways, false},
+		{typed, Skip, false}, // not offered: the field is required
+		{exec, AllowOnce, true},
+		{exec, Option("x"), false},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Answers(tt.d); got != tt.want {
+			t.Errorf("%s (free text %v) answered by %q: %v, want %v", tt.p.Kind, tt.p.FreeText, tt.d, got, tt.want)
+		}
 	}
 }

@@ -209,6 +209,9 @@ func (n *neutralConversation) Prompt(ctx context.Context, p Prompt) error {
 	return n.c.Prompt(ctx, p.Neutralized())
 }
 
+// TakesTypedAnswers passes on whether the wrapped conversation does.
+func (n *neutralConversation) TakesTypedAnswers() bool { return TakesTypedAnswers(n.c) }
+
 func (n *neutralConversation) Status(ctx context.Context, text string) error {
 	sc, ok := n.c.(StatusConversation)
 	if !ok {

@@ -80,3 +80,37 @@ func TestAskTimesOutToCancel(t *testing.T) {
 		t.Fatalf("unanswered question: %q, %v; want cancel", d, err)
 	}
 }
+
+// TestAskTyped: a free-text question takes the user's typed text, a
+// button-only question does not.
+func TestAskTyped(t *testing.T) {
+	g := New(memstore.New(memstore.Options{}), Options{Timeout: 5 * time.Second})
+	c := newConv()
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name     string
+		freeText bool
+		ok       bool
+	}{{"free text", true, true}, {"buttons only", false, false}} {
+		q := chat.Prompt{User: "u:1", Kind: chat.KindElicit, Target: "mcp.x", FreeText: tt.freeText, Options: []chat.Decision{chat.Cancel}}
+		done := make(chan chat.Decision, 1)
+		go func() { d, _ := g.Ask(ctx, c, q); done <- d }()
+		p := <-c.prompts
+		err := g.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: "u:1", Decision: chat.Option("Ada Lovelace")})
+		if (err == nil) != tt.ok {
+			t.Fatalf("%s: typed answer err = %v", tt.name, err)
+		}
+		if !tt.ok {
+			if err := g.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: "u:1", Decision: chat.Cancel}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := chat.Option("Ada Lovelace")
+		if !tt.ok {
+			want = chat.Cancel
+		}
+		if d := <-done; d != want {
+			t.Errorf("%s: answer %q, want %q", tt.name, d, want)
+		}
+	}
+}

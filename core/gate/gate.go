@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -337,7 +336,7 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 	// A question's answer is one of its own options, and a permission's
 	// one of the four decisions: never a grant from a question.
 	if p.Kind == chat.KindElicit {
-		if !slices.Contains(p.Choices(), a.Decision) {
+		if !p.Answers(a.Decision) {
 			return fmt.Errorf("gate: %q does not answer this question", a.Decision)
 		}
 	} else if !a.Decision.Valid() {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/secgpt-go/secgpt/core/chat"
@@ -33,11 +35,21 @@ type elicitField struct {
 	doc      string
 	boolean  bool
 	options  []string // an enum's values; empty for a free-text field
+	typ      string   // the schema's type
 	required bool
 }
 
 // buttons reports whether the user can answer the field with buttons.
 func (f elicitField) buttons() bool { return f.boolean || len(f.options) > 0 }
+
+// typable reports whether a typed answer can fill the field.
+func (f elicitField) typable() bool {
+	return !f.buttons() && (f.typ == "string" || f.typ == "integer" || f.typ == "number")
+}
+
+// askable reports whether the user can answer the field here: with
+// buttons, or by typing where the conversation takes typed answers.
+func (f elicitField) askable(typed bool) bool { return f.buttons() || (typed && f.typable()) }
 
 // elicitSchema reads the flat object schema of an elicitation request.
 // Anything the hub cannot show safely (odd names, too many fields or
@@ -78,7 +90,7 @@ func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
 		if doc == "" {
 			doc = p.Title
 		}
-		f := elicitField{name: name, doc: oneLine(doc, maxElicitFieldDoc), boolean: p.Type == "boolean", required: slices.Contains(s.Required, name)}
+		f := elicitField{name: name, doc: oneLine(doc, maxElicitFieldDoc), boolean: p.Type == "boolean", typ: p.Type, required: slices.Contains(s.Required, name)}
 		if len(p.Enum) > 0 && p.Type == "string" {
 			if len(p.Enum) > maxElicitOptions {
 				return nil, fmt.Errorf("field %s has more than %d options", name, maxElicitOptions)
@@ -127,16 +139,21 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 	if err != nil {
 		return isc.KindElicitResult, isc.ElicitResult{Note: "SecGPT did not ask its user: " + err.Error()}, nil
 	}
-	var typed []string
+	typed := chat.TakesTypedAnswers(t.c)
+	var unaskable []string
 	for _, fd := range fields {
-		if !fd.buttons() && fd.required {
-			typed = append(typed, fd.name)
+		if !fd.askable(typed) && fd.required {
+			unaskable = append(unaskable, fd.name)
 		}
 	}
-	if len(typed) > 0 {
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_refused", App: sp.ID, Detail: "typed fields: " + strings.Join(typed, ", ")})
-		return isc.KindElicitResult, isc.ElicitResult{Note: "SecGPT did not ask its user: it cannot take typed answers for an app yet, and the request needs " +
-			strings.Join(typed, ", ") + "; ask with yes/no or a choice of values instead"}, nil
+	if len(unaskable) > 0 {
+		why := "this chat takes no typed answers (buttons only)"
+		if typed {
+			why = "it asks only for text, numbers, yes/no and a choice of values"
+		}
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_refused", App: sp.ID, Detail: "fields: " + strings.Join(unaskable, ", ")})
+		return isc.KindElicitResult, isc.ElicitResult{Note: "SecGPT did not ask its user: " + why + ", and the request needs " +
+			strings.Join(unaskable, ", ") + "; ask with yes/no or a choice of values instead"}, nil
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Message from app %s (its own text, not from SecGPT): «%s»", sp.ID, oneLine(e.Message, maxElicitMessage))
@@ -147,8 +164,10 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 			asks = append(asks, fd.name+" (yes or no)")
 		case len(fd.options) > 0:
 			asks = append(asks, fd.name+" (one of "+strings.Join(fd.options, ", ")+")")
+		case fd.askable(typed):
+			asks = append(asks, fd.name+" (typed "+typedWhat(fd.typ)+")")
 		default:
-			asks = append(asks, fd.name+" (typed text: left empty, this chat cannot send typed answers to an app)")
+			asks = append(asks, fd.name+" (left empty: it cannot be answered in this chat)")
 		}
 	}
 	if len(asks) > 0 {
@@ -167,7 +186,18 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 	}
 	content := map[string]any{}
 	for _, fd := range fields {
+		if !fd.askable(typed) {
+			continue
+		}
 		if !fd.buttons() {
+			v, d := h.askTyped(ctx, inv, fd)
+			switch {
+			case d == chat.Skip:
+				continue
+			case d != "":
+				return isc.KindElicitResult, isc.ElicitResult{Action: elicitAction(d)}, nil
+			}
+			content[fd.name] = v
 			continue
 		}
 		q := chat.Prompt{User: t.user, Conversation: t.conv, Session: t.session, Kind: chat.KindElicit, Target: sp.ID,
@@ -197,7 +227,7 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 			content[fd.name] = v
 		}
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_answered", App: sp.ID, Detail: fmt.Sprint(content)})
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_answered", App: sp.ID, Detail: truncate(fmt.Sprint(content), 2000)})
 	return isc.KindElicitResult, isc.ElicitResult{Action: "accept", Content: content}, nil
 }
 
@@ -207,4 +237,58 @@ func elicitAction(d chat.Decision) string {
 		return "decline"
 	}
 	return "cancel"
+}
+
+// typedWhat says what a typed field takes.
+func typedWhat(typ string) string {
+	switch typ {
+	case "integer":
+		return "whole number"
+	case "number":
+		return "number"
+	}
+	return "text"
+}
+
+// askTyped asks the user to type fd's value. It returns the value, or the
+// decision that ended the question instead (Skip for an optional field
+// left empty, Cancel, or Cancel after two answers that are not numbers for
+// a number field).
+func (h *Hub) askTyped(ctx context.Context, inv *invocation, fd elicitField) (any, chat.Decision) {
+	t := inv.turn
+	sp := inv.app.Spec()
+	q := chat.Prompt{User: t.user, Conversation: t.conv, Session: t.session, Kind: chat.KindElicit, Target: sp.ID, FreeText: true,
+		Data: fmt.Sprintf("App %s asks for %s", sp.ID, fd.name)}
+	if fd.doc != "" {
+		q.Data += fmt.Sprintf(" (its description: «%s»)", fd.doc)
+	}
+	q.Data += fmt.Sprintf(".\nType your answer (%s); it goes to app %s as you type it.", typedWhat(fd.typ), sp.ID)
+	if !fd.required {
+		q.Options = append(q.Options, chat.Skip)
+	}
+	q.Options = append(q.Options, chat.Cancel)
+	for range 2 {
+		d, err := h.gate.Ask(ctx, t.c, q)
+		if err != nil {
+			h.log.Warn("elicitation prompt", "app", sp.ID, "err", err)
+		}
+		s, ok := d.OptionValue()
+		if !ok {
+			return nil, d
+		}
+		switch fd.typ {
+		case "integer":
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return n, ""
+			}
+		case "number":
+			if n, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
+				return n, ""
+			}
+		default:
+			return s, ""
+		}
+		q.Data = strings.TrimSuffix(q.Data, " That was not a "+typedWhat(fd.typ)+".") + " That was not a " + typedWhat(fd.typ) + "."
+	}
+	return nil, chat.Cancel
 }

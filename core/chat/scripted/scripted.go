@@ -33,6 +33,9 @@ type Conversation struct {
 	A      chat.Assistant
 	User   ids.UserID
 	Policy Policy // nil: leave prompts unanswered
+	// Typed: the scripted user can answer a question by typing (as in the
+	// terminal or Matrix); the policy's Option(text) is the typed text.
+	Typed bool
 
 	mu       sync.Mutex // guards the fields below
 	replies  []string
@@ -65,6 +68,9 @@ func (c *Conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 	}()
 	return nil
 }
+
+// TakesTypedAnswers reports c.Typed.
+func (c *Conversation) TakesTypedAnswers() bool { return c.Typed }
 
 // Resolved records the decision of a prompt.
 func (c *Conversation) Resolved(_ context.Context, p chat.Prompt, d chat.Decision, _ ids.UserID, _ bool) error {
