@@ -108,7 +108,7 @@ func (w *warmTable) release(ws *warmSpoke) {
 	}
 	ws.busy = false
 	ws.lastAt = w.h.o.Now()
-	ws.idle = time.AfterFunc(w.idle, func() { w.kill(ws, "idle timeout") })
+	ws.idle = time.AfterFunc(w.idle, func() { w.reap(ws, "idle timeout") })
 	var victim *warmSpoke
 	if len(w.spoke) > w.max {
 		for _, o := range w.spoke {
@@ -119,8 +119,23 @@ func (w *warmTable) release(ws *warmSpoke) {
 	}
 	w.mu.Unlock()
 	if victim != nil {
-		w.kill(victim, "too many warm spokes")
+		w.reap(victim, "too many warm spokes")
 	}
+}
+
+// reap ends ws if it is still idle: an invocation that took it in the
+// meantime keeps it.
+func (w *warmTable) reap(ws *warmSpoke, reason string) {
+	w.mu.Lock()
+	if ws.busy || ws.gone {
+		w.mu.Unlock()
+		return
+	}
+	// Marked gone under the lock that take holds: no invocation can take
+	// it between this check and the kill.
+	w.forgetLocked(ws)
+	w.mu.Unlock()
+	ws.proc.Kill(reason)
 }
 
 // kill ends ws now, busy or not.
@@ -133,6 +148,11 @@ func (w *warmTable) kill(ws *warmSpoke, reason string) {
 func (w *warmTable) forget(ws *warmSpoke) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.forgetLocked(ws)
+}
+
+// forgetLocked is forget with w.mu held.
+func (w *warmTable) forgetLocked(ws *warmSpoke) {
 	ws.gone = true
 	if ws.idle != nil {
 		ws.idle.Stop()
