@@ -57,10 +57,19 @@ func (s *spokePIDs) of(u ids.UserID) int {
 	return s.last[u]
 }
 
+// endReason waits a little for the trace of pid's end (it follows the
+// reaping of the process) and returns why it ended.
 func (s *spokePIDs) endReason(pid int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ends[pid]
+	for range 60 {
+		s.mu.Lock()
+		r, ok := s.ends[pid]
+		s.mu.Unlock()
+		if ok {
+			return r
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return ""
 }
 
 // gone waits until no process has pid (the spoke was killed and reaped).
