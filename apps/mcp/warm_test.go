@@ -371,3 +371,28 @@ func TestProgressThroughTheHub(t *testing.T) {
 		t.Fatalf("progress statuses %q, want %q (all statuses %q)", got, want, c.statuses)
 	}
 }
+
+// TestWarmEndsWithForgetAndNewSession: `!forget APP` and `!new` end the
+// user's warm spoke at once, as a revoke does.
+func TestWarmEndsWithForgetAndNewSession(t *testing.T) {
+	pids := &spokePIDs{last: map[ids.UserID]int{}, ends: map[int]string{}}
+	hb, s := hostileHub(t, time.Minute, 30*time.Second, pids.trace)
+	alice := &scripted.Conversation{A: hb, User: "test:alice", Policy: scripted.AllowPlanned}
+	for _, tt := range []struct{ command, reason string }{
+		{"!forget " + string(s.ID()), "user data forgotten"},
+		{"!new", "session ended"},
+	} {
+		whoami(t, alice)
+		pid := pids.of(alice.User)
+		if !alive(pid) {
+			t.Fatalf("spoke %d not kept warm", pid)
+		}
+		alice.Send(context.Background(), tt.command)
+		if !gone(t, pid, 3*time.Second) {
+			t.Fatalf("warm spoke %d still runs after %s", pid, tt.command)
+		}
+		if r := pids.endReason(pid); r != tt.reason {
+			t.Errorf("%s: spoke ended with %q, want %q", tt.command, r, tt.reason)
+		}
+	}
+}
