@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,9 +102,17 @@ func hostileHub(t *testing.T, idle, timeout time.Duration, trace func(hub.TraceE
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The script's directory, read-only.
+	return serverHub(t, Server{Name: "hostile", Command: "/usr/bin/python3", Args: []string{script}}, filepath.Dir(script), idle, timeout, trace)
+}
+
+// serverHub is a hub with server s installed (its files under dir, read
+// only), spokes in the real sandbox, and warm spokes kept for idle.
+func serverHub(t *testing.T, s Server, dir string, idle, timeout time.Duration, trace func(hub.TraceEvent)) (*hub.Hub, Server) {
+	t.Helper()
 	h := newHarness(t)
-	h.npm = filepath.Dir(script) // the script's directory, read-only
-	s := h.discover(Server{Name: "hostile", Command: "/usr/bin/python3", Args: []string{script}})
+	h.npm = dir
+	s = h.discover(s)
 	raw, _ := json.Marshal(s)
 	a, err := New(s.ID(), raw)
 	if err != nil {
@@ -393,6 +402,62 @@ func TestWarmEndsWithForgetAndNewSession(t *testing.T) {
 		}
 		if r := pids.endReason(pid); r != tt.reason {
 			t.Errorf("%s: spoke ended with %q, want %q", tt.command, r, tt.reason)
+		}
+	}
+}
+
+// TestEverythingElicitationThroughTheHub: the real server-everything's
+// elicitation (a dozen fields: text, yes/no, numbers, plain and titled
+// choices, lists) reaches a user who can type (terminal, Matrix) as
+// questions: Accept, each yes/no and choice field with its values as
+// options, the required name typed, the optional typed fields skipped;
+// the server gets exactly those values. For a buttons-only user (Slack)
+// nothing is asked and the server is told why.
+func TestEverythingElicitationThroughTheHub(t *testing.T) {
+	dir := npmDir(t)
+	hb, _ := serverHub(t, node(dir, "server-everything"), dir, 0, 60*time.Second, nil)
+	ctx := context.Background()
+	answer := func(p chat.Prompt) chat.Decision {
+		switch {
+		case p.Kind != chat.KindElicit:
+			return scripted.AllowPlanned(p)
+		case slices.Contains(p.Options, chat.Accept):
+			return chat.Accept
+		case p.FreeText && slices.Contains(p.Options, chat.Skip):
+			return chat.Skip
+		case p.FreeText:
+			return chat.Option("Ada Lovelace")
+		}
+		return p.Options[0] // yes, or the first value
+	}
+	typer := &scripted.Conversation{A: hb, User: "test:typer", Policy: answer, Typed: true}
+	reply := typer.Send(ctx, `everything__trigger-elicitation-request {}`)
+	for _, want := range []string{"Name: Ada Lovelace", "Agreed to terms: true", `\"untitledSingleSelectEnum\": \"Monica\"`, `\"titledSingleSelectEnum\": \"hero-1\"`} {
+		if !strings.Contains(reply, want) {
+			t.Errorf("reply lacks %q:\n%s", want, reply)
+		}
+	}
+	var questions int
+	for _, p := range typer.Prompts() {
+		if p.Kind == chat.KindElicit {
+			questions++
+		}
+	}
+	// Accept; name, then six optional typed fields (firstLine, email,
+	// homepage, birthdate, integer, number), skipped; check; three
+	// single-choice fields. The two list fields cannot be asked and are
+	// left out.
+	if questions != 12 {
+		t.Errorf("%d questions asked, want 12", questions)
+	}
+	clicker := &scripted.Conversation{A: hb, User: "test:clicker", Policy: answer}
+	reply = clicker.Send(ctx, `everything__trigger-elicitation-request {}`)
+	if !strings.Contains(reply, "takes no typed answers") {
+		t.Errorf("buttons-only user: reply %q", reply)
+	}
+	for _, p := range clicker.Prompts() {
+		if p.Kind == chat.KindElicit {
+			t.Errorf("a buttons-only user was asked %q", p.Text())
 		}
 	}
 }

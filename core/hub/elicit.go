@@ -35,6 +35,7 @@ type elicitField struct {
 	doc      string
 	boolean  bool
 	options  []string // an enum's values; empty for a free-text field
+	titles   []string // the options' titles (a oneOf's), when given
 	typ      string   // the schema's type
 	required bool
 }
@@ -69,6 +70,10 @@ func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
 			Title       string            `json:"title"`
 			Description string            `json:"description"`
 			Enum        []json.RawMessage `json:"enum"`
+			OneOf       []struct {
+				Const json.RawMessage `json:"const"`
+				Title string          `json:"title"`
+			} `json:"oneOf"`
 		} `json:"properties"`
 		Required []string `json:"required"`
 	}
@@ -91,17 +96,29 @@ func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
 			doc = p.Title
 		}
 		f := elicitField{name: name, doc: oneLine(doc, maxElicitFieldDoc), boolean: p.Type == "boolean", typ: p.Type, required: slices.Contains(s.Required, name)}
-		if len(p.Enum) > 0 && p.Type == "string" {
-			if len(p.Enum) > maxElicitOptions {
+		// A titled choice (oneOf of consts) is a choice of its consts, its
+		// titles shown beside them.
+		values, titles := p.Enum, []string(nil)
+		if len(values) == 0 {
+			for _, o := range p.OneOf {
+				values = append(values, o.Const)
+				titles = append(titles, oneLine(o.Title, maxElicitOptLen))
+			}
+		}
+		if len(values) > 0 && p.Type == "string" {
+			if len(values) > maxElicitOptions {
 				return nil, fmt.Errorf("field %s has more than %d options", name, maxElicitOptions)
 			}
-			for _, e := range p.Enum {
+			for i, e := range values {
 				var v string
 				if json.Unmarshal(e, &v) != nil || v == "" || len(v) > maxElicitOptLen || chat.Neutralize(v) != v || strings.ContainsAny(v, "\n\t") {
 					return nil, fmt.Errorf("field %s has an option that cannot be shown as a button", name)
 				}
 				if !slices.Contains(f.options, v) {
 					f.options = append(f.options, v)
+					if titles != nil {
+						f.titles = append(f.titles, titles[i])
+					}
 				}
 			}
 		}
@@ -204,6 +221,13 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 			Data: fmt.Sprintf("App %s asks for %s", sp.ID, fd.name)}
 		if fd.doc != "" {
 			q.Data += fmt.Sprintf(" (its description: «%s»)", fd.doc)
+		}
+		if len(fd.titles) > 0 {
+			var vs []string
+			for i, o := range fd.options {
+				vs = append(vs, fmt.Sprintf("%s = «%s»", o, fd.titles[i]))
+			}
+			q.Data += ". Values, with the app's titles: " + strings.Join(vs, ", ")
 		}
 		if fd.boolean {
 			q.Options = []chat.Decision{chat.Option("yes"), chat.Option("no")}

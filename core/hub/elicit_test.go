@@ -19,6 +19,8 @@ func TestElicitSchema(t *testing.T) {
 		{"empty object", `{"type":"object","properties":{}}`, "", ""},
 		{"buttons", `{"type":"object","properties":{"ok":{"type":"boolean"},"size":{"type":"string","enum":["s","m","s"]}},"required":["ok"]}`, "ok:b!,size:e", ""},
 		{"text", `{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}`, "name:t!", ""},
+		{"titled choice", `{"type":"object","properties":{"hero":{"type":"string","oneOf":[{"const":"h1","title":"Super\u001bman"},{"const":"h2","title":"Wonder"}]}}}`, "hero:e", ""},
+		{"titled choice, bad const", `{"type":"object","properties":{"hero":{"type":"string","oneOf":[{"const":1}]}}}`, "", "cannot be shown"},
 		{"not an object", `{"type":"string"}`, "", "want object"},
 		{"bad name", `{"type":"object","properties":{"a b":{"type":"boolean"}}}`, "", "field name"},
 		{"escape in option", `{"type":"object","properties":{"c":{"type":"string","enum":["ok","\u001b[2J"]}}}`, "", "cannot be shown"},
@@ -77,8 +79,13 @@ func FuzzElicitSchema(f *testing.F) {
 			if !fieldNameRE.MatchString(fd.name) || strings.ContainsAny(fd.doc, "\n\r\x1b") {
 				t.Fatalf("unsafe field %q %q", fd.name, fd.doc)
 			}
-			if len(fd.options) > maxElicitOptions {
-				t.Fatalf("%d options", len(fd.options))
+			if len(fd.options) > maxElicitOptions || (fd.titles != nil && len(fd.titles) != len(fd.options)) {
+				t.Fatalf("%d options, %d titles", len(fd.options), len(fd.titles))
+			}
+			for _, ti := range fd.titles {
+				if chat.Neutralize(ti) != ti || strings.ContainsAny(ti, "\n\r") {
+					t.Fatalf("unsafe title %q", ti)
+				}
 			}
 			for _, o := range fd.options {
 				if chat.Neutralize(o) != o || strings.ContainsAny(o, "\n\t") || !chat.Option(o).Known() {
