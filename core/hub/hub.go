@@ -21,6 +21,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
@@ -102,6 +103,10 @@ type Hub struct {
 	gate *gate.Gate
 	log  *slog.Logger
 
+	// frames serves the spokes' frames by kind; built by New, then
+	// only read.
+	frames map[isc.Kind]frameHandler
+
 	mu      sync.Mutex // guards replans and schemas
 	replans map[replanKey]replan
 	schemas map[string]*schema.Schema
@@ -157,6 +162,7 @@ func New(o Options) (*Hub, error) {
 		o.Now = time.Now
 	}
 	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
+	h.frames = h.frameHandlers()
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
 		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules})
 	return h, nil
