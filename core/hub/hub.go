@@ -28,11 +28,6 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-// Spawner starts spoke processes.
-type Spawner interface {
-	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
-}
-
 // TraceEvent is reported to Options.Trace; the evaluation uses it to see
 // what reached which context.
 type TraceEvent struct {

@@ -61,12 +61,12 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID)})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID())})
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
 
-	conn := isc.NewConn(proc.Conn, isc.HubSide, h.o.MaxFrame)
+	conn := isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
 	fin, serr := h.serve(ctx, inv, conn)
 	if serr == nil {
 		// The answer is in; the spoke has nothing left to do. Tearing down
@@ -86,7 +86,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	werr := proc.Wait()
 	reason := proc.KillReason()
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
-	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", reason, "err", serr, "exit", werr)
+	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID(), "reason", reason, "err", serr, "exit", werr)
 	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
 	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))
 	// The app's own message is its output: its user may read it when the

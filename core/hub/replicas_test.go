@@ -46,7 +46,7 @@ func startReplicas(t *testing.T, n int) []*replica {
 			}
 		}})
 		id := fmt.Sprintf("r%d", i)
-		h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl})
+		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := rl.Heartbeat(ctx, id, time.Minute); err != nil {
@@ -175,7 +175,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}})
 	ctx := context.Background()
 	user := ids.UserID("slack:T1/U9")
 	c := &platform{shown: make(chan chat.Prompt, 4)}
