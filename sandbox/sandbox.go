@@ -310,6 +310,9 @@ type Proc struct {
 	app      string
 	cpu      time.Duration
 	timer    *time.Timer
+	// egressStop ends the spoke's egress proxy and its upstream
+	// connections once the spoke is reaped.
+	egressStop context.CancelFunc
 }
 
 // ExitError is what Proc.Wait returns when a spoke did not exit cleanly; it
@@ -516,7 +519,13 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 	pr.timer = time.AfterFunc(p.Timeout, func() { pr.Kill(fmt.Sprintf("wall-clock timeout %s", p.Timeout)) })
 	pr.mu.Unlock()
 	if l.Egress {
-		go serveEgress(context.WithoutCancel(ctx), pr.egress, p, s.cfg, s.log)
+		// The proxy outlives the request that started the spoke but not the
+		// spoke: Wait cancels it, closing every upstream connection.
+		ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		pr.mu.Lock()
+		pr.egressStop = stop
+		pr.mu.Unlock()
+		go serveEgress(ectx, pr.egress, p, s.cfg, s.log)
 	} else {
 		_ = pr.egress.Close()
 	}
@@ -550,6 +559,9 @@ func (p *Proc) Wait() error {
 		p.mu.Lock()
 		if p.timer != nil {
 			p.timer.Stop()
+		}
+		if p.egressStop != nil {
+			p.egressStop()
 		}
 		app := p.app
 		p.mu.Unlock()
