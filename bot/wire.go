@@ -315,7 +315,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		d.sandbox += "; replica " + replicaID
 	}
 	ho := hub.Options{
-		Store: st, Catalog: cat, Model: model, Spawner: d.metrics.Spawner(sp), AppConfig: appCfg,
+		Store: st, Catalog: cat, Model: model, Spawner: hub.Processes(d.metrics.Spawner(sp)), AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
 		Limits:       limits, SpokePolicy: pols.apply,

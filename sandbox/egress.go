@@ -258,6 +258,13 @@ func (px *egressProxy) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader,
 		return
 	}
 	defer up.Close()
+	// A spoke that dies mid-tunnel only half-closes it (its end is gone,
+	// the upstream's is not); the tunnel ends with the spoke's proxy.
+	stop := context.AfterFunc(ctx, func() {
+		_ = up.Close()
+		_ = c.Close()
+	})
+	defer stop()
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -340,4 +341,74 @@ func FuzzEgressProxy(f *testing.F) {
 		_, _ = io.Copy(io.Discard, bufio.NewReader(spoke))
 		<-done
 	})
+}
+
+// A tunnel whose spoke is gone is closed upstream once the spoke's proxy
+// ends (Proc.Wait cancels it), even if the upstream ignores the half-close
+// and stays silent.
+func TestTunnelClosesUpstreamWithTheSpoke(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	halfClosed, probe, upstreamGone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(io.Discard, c) // until the proxy's half-close
+		close(halfClosed)
+		<-probe
+		// Writes fail once the proxy has closed its end.
+		for range 100 {
+			if _, err := c.Write([]byte("x")); err != nil {
+				close(upstreamGone)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	px := newEgressProxy(Policy{App: "t", Domains: []string{"example.com"}}, Config{
+		EgressDial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, ln.Addr().String())
+		},
+	}, discardLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	spoke, hub := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		px.serveConn(ctx, hub)
+	}()
+	go func() {
+		_, _ = io.WriteString(spoke, "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(spoke), &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	spoke.Close() // the spoke dies
+	<-halfClosed
+	select {
+	case <-done:
+		t.Fatal("the tunnel ended before the spoke was reaped: the test proves nothing")
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel() // Proc.Wait reaped the spoke
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the tunnel stayed open after the spoke was reaped")
+	}
+	close(probe)
+	select {
+	case <-upstreamGone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream connection stayed open after the spoke was reaped")
+	}
 }

@@ -162,6 +162,19 @@ var actions = map[string]func(conn *os.File, args []string) outcome{
 			x++
 		}
 	},
+	"fds": func(*os.File, []string) outcome {
+		// The sockets a spoke holds besides its own two (fds 3 and 4):
+		// the fork server's socket must not be among them. /proc/self/fd
+		// is not readable in the sandbox, so every descriptor is probed.
+		var extra []string
+		for fd := EgressFD + 1; fd < 1024; fd++ {
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+				extra = append(extra, strconv.Itoa(fd))
+			}
+		}
+		return outcome{OK: len(extra) == 0, Detail: strings.Join(extra, ", ")}
+	},
 	"hang": func(conn *os.File, _ []string) outcome {
 		var b [1]byte
 		_, err := conn.Read(b[:]) // the hub never writes

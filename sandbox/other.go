@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"syscall"
@@ -81,3 +82,13 @@ func sendLaunch(conn *os.File, frame []byte, _ []int) error {
 	_, err := conn.Write(frame)
 	return err
 }
+
+type forkClient struct{}
+
+func (*forkClient) close() {}
+
+func (*Spawner) forkStart(*Proc, *syscall.SysProcAttr, []string, []string, *os.File, io.Writer, *os.File, *os.File) error {
+	return errUnsupported
+}
+
+func serveForks() int { return 3 }

@@ -153,6 +153,10 @@ type Spawner struct {
 	idle    []*Proc    // pooled spokes waiting for a policy
 	filling int        // pooled spokes being started
 	closed  bool
+	forks   *forkClient // the fork server sandboxed spokes are cloned by (Linux)
+	// direct makes the hub clone sandboxed spokes itself, as before the
+	// fork server (BenchmarkSpawnHubHeap compares the two).
+	direct bool
 }
 
 // New returns a Spawner. It refuses (returns an error) when this host lacks
@@ -208,6 +212,12 @@ func (s *Spawner) Close() error {
 		_ = p.Wait()
 	}
 	s.fills.Wait()
+	s.mu.Lock()
+	fc := s.forks
+	s.mu.Unlock()
+	if fc != nil {
+		fc.close()
+	}
 	return nil
 }
 
@@ -271,10 +281,12 @@ type launch struct {
 	Mounts []launchMount `json:"mounts,omitempty"`
 }
 
-// The last command-line argument of a spoke says whether it is sandboxed.
+// The last command-line argument of a spoke says whether it is sandboxed;
+// argForkServer makes Enter run the fork server instead of returning.
 const (
-	argSandbox = "sandbox"
-	argOff     = "off"
+	argSandbox    = "sandbox"
+	argOff        = "off"
+	argForkServer = "forkserver"
 )
 
 // maxLaunch bounds the launch frame Enter reads.
@@ -286,7 +298,7 @@ type Proc struct {
 	Conn *os.File
 	PID  int
 
-	cmd      *exec.Cmd
+	wait     func() error // reaps the spoke: nil or a *spokeExit
 	cg       *cgroup
 	egress   *net.UnixConn
 	tmp      string
@@ -298,6 +310,9 @@ type Proc struct {
 	app      string
 	cpu      time.Duration
 	timer    *time.Timer
+	// egressStop ends the spoke's egress proxy and its upstream
+	// connections once the spoke is reaped.
+	egressStop context.CancelFunc
 }
 
 // ExitError is what Proc.Wait returns when a spoke did not exit cleanly; it
@@ -420,23 +435,29 @@ func (s *Spawner) prestart() (*Proc, error) {
 	if s.cfg.Off {
 		mode = argOff
 	}
-	cmd := exec.Command(s.cfg.Exe, append(append([]string{}, s.cfg.Args...), mode)...)
-	cmd.Env = env
-	cmd.Dir = "/"
-	cmd.Stdin = devnull
-	if s.cfg.Stderr != nil {
-		cmd.Stdout, cmd.Stderr = s.cfg.Stderr, s.cfg.Stderr
-	} else {
-		out := &spokeOutput{p: pr, log: s.log}
-		cmd.Stdout, cmd.Stderr = out, out
+	args := append(append([]string{s.cfg.Exe}, s.cfg.Args...), mode)
+	var out io.Writer = s.cfg.Stderr
+	if out == nil {
+		out = &spokeOutput{p: pr, log: s.log}
 	}
-	cmd.ExtraFiles = []*os.File{spokeEnd, spokeEgress} // fds 3 and 4
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
+	if s.cfg.Off || s.direct {
+		cmd := &exec.Cmd{Path: s.cfg.Exe, Args: args, Env: env, Dir: "/", Stdin: devnull, Stdout: out, Stderr: out,
+			ExtraFiles:  []*os.File{spokeEnd, spokeEgress}, // fds 3 and 4
+			SysProcAttr: attr}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		pr.PID = cmd.Process.Pid
+		pr.wait = func() error {
+			err := cmd.Wait()
+			if e := exitOf(cmd.ProcessState); e != nil {
+				return e
+			}
+			return err
+		}
+	} else if err := s.forkStart(pr, attr, args, env, devnull, out, spokeEnd, spokeEgress); err != nil {
 		return nil, err
 	}
-	pr.cmd = cmd
-	pr.PID = cmd.Process.Pid
 	ok = true
 	if err := pr.cg.enter(pr.PID); err != nil {
 		pr.Kill("cgroup placement failed")
@@ -498,7 +519,13 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 	pr.timer = time.AfterFunc(p.Timeout, func() { pr.Kill(fmt.Sprintf("wall-clock timeout %s", p.Timeout)) })
 	pr.mu.Unlock()
 	if l.Egress {
-		go serveEgress(context.WithoutCancel(ctx), pr.egress, p, s.cfg, s.log)
+		// The proxy outlives the request that started the spoke but not the
+		// spoke: Wait cancels it, closing every upstream connection.
+		ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		pr.mu.Lock()
+		pr.egressStop = stop
+		pr.mu.Unlock()
+		go serveEgress(ectx, pr.egress, p, s.cfg, s.log)
 	} else {
 		_ = pr.egress.Close()
 	}
@@ -544,10 +571,13 @@ func (p *Proc) KillReason() string {
 // naming the reason.
 func (p *Proc) Wait() error {
 	p.waitOnce.Do(func() {
-		err := p.cmd.Wait()
+		err := p.wait()
 		p.mu.Lock()
 		if p.timer != nil {
 			p.timer.Stop()
+		}
+		if p.egressStop != nil {
+			p.egressStop()
 		}
 		app := p.app
 		p.mu.Unlock()
@@ -575,21 +605,18 @@ func (p *Proc) exitReason(err error, oom, pids bool) string {
 	case pids:
 		return "process/thread limit reached"
 	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
+	var ee *spokeExit
+	if !errors.As(err, &ee) || !ee.ws.Signaled() {
 		return ""
 	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() {
-		return ""
-	}
+	ws := ee.ws
 	p.mu.Lock()
 	cpu := p.cpu
 	p.mu.Unlock()
 	switch {
 	case ws.Signal() == syscall.SIGSYS:
 		return "forbidden system call (seccomp)"
-	case ws.Signal() == syscall.SIGKILL && cpu > 0 && ee.UserTime()+ee.SystemTime() >= cpu/2:
+	case ws.Signal() == syscall.SIGKILL && cpu > 0 && ee.user+ee.sys >= cpu/2:
 		// The kernel's RLIMIT_CPU clock is exact; the rusage the hub gets
 		// back is tick-sampled and reads up to ~15 % low (measured), and no
 		// other SIGKILL is unexplained by now (the hub's own kills carry a
@@ -597,6 +624,32 @@ func (p *Proc) exitReason(err error, oom, pids bool) string {
 		return "CPU time limit exceeded"
 	}
 	return ""
+}
+
+// spokeExit is how a spoke that did not exit cleanly ended, whoever reaped
+// it.
+type spokeExit struct {
+	ws        syscall.WaitStatus
+	user, sys time.Duration
+}
+
+func (e *spokeExit) Error() string {
+	switch {
+	case e.ws.Signaled():
+		return "signal: " + e.ws.Signal().String()
+	case e.ws.Exited():
+		return fmt.Sprintf("exit status %d", e.ws.ExitStatus())
+	}
+	return fmt.Sprintf("wait status %#x", uint32(e.ws))
+}
+
+// exitOf turns a reaped process's state into nil or a *spokeExit.
+func exitOf(ps *os.ProcessState) error {
+	if ps == nil || ps.Success() {
+		return nil
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	return &spokeExit{ws: ws, user: ps.UserTime(), sys: ps.SystemTime()}
 }
 
 // cleanup releases what Start made for the spoke. Safe on a partial Proc.
@@ -642,7 +695,13 @@ func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
 // rlimits, dropped capabilities, no_new_privs, Landlock, and the seccomp
 // filter last) and returns the policy and the ISC socket. If it returns an
 // error the spoke must exit without running app code.
+//
+// Started as the fork server (see forkserver_linux.go), Enter serves the
+// hub's spawn requests and exits the process instead of returning.
 func Enter() (Policy, *os.File, error) {
+	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == argForkServer {
+		os.Exit(serveForks())
+	}
 	f := os.NewFile(ISCFD, "isc")
 	if f == nil {
 		return Policy{}, nil, errors.New("sandbox: no ISC socket on fd 3")

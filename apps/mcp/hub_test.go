@@ -64,7 +64,7 @@ func TestThroughTheHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	hb, err := hub.New(hub.Options{
-		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: h.sp,
+		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: hub.Processes(h.sp),
 		AppConfig: map[ids.AppID]json.RawMessage{s.ID(): raw}, PromptTimeout: 10 * time.Second,
 		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
 		SpokePolicy: func(_ context.Context, app ids.AppID, user ids.UserID, p *sandbox.Policy) error {

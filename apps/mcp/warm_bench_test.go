@@ -49,7 +49,7 @@ func BenchmarkWarmInvocation(b *testing.B) {
 	}{{"cold", 0}, {"warm", time.Minute}} {
 		b.Run(c.name, func(b *testing.B) {
 			hb, err := hub.New(hub.Options{
-				Store: hubtest.Store(b), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: h.sp,
+				Store: hubtest.Store(b), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: hub.Processes(h.sp),
 				AppConfig: map[ids.AppID]json.RawMessage{s.ID(): raw}, PromptTimeout: 10 * time.Second, WarmIdle: c.idle,
 				Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
 				SpokePolicy: func(_ context.Context, _ ids.AppID, user ids.UserID, p *sandbox.Policy) error {

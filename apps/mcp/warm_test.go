@@ -126,7 +126,7 @@ func serverHub(t *testing.T, s Server, dir string, idle, timeout time.Duration, 
 		t.Fatal(err)
 	}
 	hb, err := hub.New(hub.Options{
-		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: h.sp,
+		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: hub.Processes(h.sp),
 		AppConfig: map[ids.AppID]json.RawMessage{s.ID(): raw}, PromptTimeout: 10 * time.Second,
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
 		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},

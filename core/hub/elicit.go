@@ -136,6 +136,12 @@ func oneLine(s string, n int) string {
 	return chat.Neutralize(truncate(strings.Join(strings.Fields(s), " "), n))
 }
 
+// onElicit serves an app's question for its user (elicit).
+func (h *Hub) onElicit(ctx context.Context, r *spokeRun, f isc.Frame) (answer, error) {
+	k, body, err := h.elicit(ctx, r.inv, f)
+	return reply(k, body), err
+}
+
 // elicit serves an app's question for its user: the hub asks through the
 // normal prompt path, the app's message shown as that app's text, and the
 // answer holds nothing but what the user chose. Fields that would need

@@ -35,7 +35,7 @@ func TestForgetDeletesAppState(t *testing.T) {
 	}
 	seed(alice)
 	seed(bob)
-	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"hoarder", "quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"hoarder", "quick_ride"}})
 	c := &scripted.Conversation{A: h, User: alice, Policy: scripted.Always(chat.AllowOnce)}
 	has := func(u ids.UserID, ns, key string) bool {
 		_, ok, err := st.GetAppState(ctx, u, ns, key)

@@ -44,7 +44,7 @@ func init() {
 // refuseSpawner starts nothing: a nested call ends at the gate or here.
 type refuseSpawner struct{}
 
-func (refuseSpawner) Start(context.Context, sandbox.Policy) (*sandbox.Proc, error) {
+func (refuseSpawner) Start(context.Context, sandbox.Policy) (Spoke, error) {
 	return nil, errors.New("no spokes in the fuzzer")
 }
 

@@ -230,7 +230,7 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 // TestAccountCommandsWithoutAccounts: a hub without a Google client says so
 // and does not list the commands in its help.
 func TestAccountCommandsWithoutAccounts(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"quick_ride"}})
 	c := &scripted.Conversation{A: h, User: "test:alice"}
 	for _, tc := range []struct{ msg, want string }{
 		{"!connect google", "not set up"},

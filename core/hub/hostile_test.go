@@ -189,7 +189,7 @@ func TestGarbagePlanRetriedThenReported(t *testing.T) {
 		mu.Unlock()
 		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(`{"steps":[{"app":"rm -rf /","instruction":"x"}]}`)}}}, nil
 	})
-	h := hubtest.New(t, hubtest.Options{Model: bad, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: bad, Apps: []ids.AppID{"quick_ride"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), "anything")
 	if calls != 2 {
@@ -214,7 +214,7 @@ func TestRetrySucceeds(t *testing.T) {
 		}
 		return offline.Model{}.Generate(ctx, req)
 	})
-	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: m, Apps: []ids.AppID{"quick_ride"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	if reply := c.Send(context.Background(), "quick_ride from 'A St' to 'B St'"); !strings.Contains(reply, "$") {
 		t.Fatalf("reply = %q", reply)
@@ -225,7 +225,7 @@ func TestRetrySucceeds(t *testing.T) {
 // session grants ending with the session, and the audit log.
 func TestPermissionFlows(t *testing.T) {
 	st := hubtest.Store(t)
-	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 	ctx := context.Background()
 	q := "quick_ride fare from 'Main Street' to 'Elm Avenue'"
 
@@ -269,7 +269,7 @@ func TestPermissionFlows(t *testing.T) {
 
 // TestClickByAnotherUserChangesNothing: only the asked user can answer.
 func TestClickByAnotherUserChangesNothing(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"quick_ride"}})
 	ctx := context.Background()
 	alice := &scripted.Conversation{A: h, User: "test:alice"}
 	done := make(chan string, 1)

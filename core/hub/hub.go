@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,16 +23,12 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
-
-// Spawner starts spoke processes.
-type Spawner interface {
-	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
-}
 
 // TraceEvent is reported to Options.Trace; the evaluation uses it to see
 // what reached which context.
@@ -108,8 +106,11 @@ type Hub struct {
 	gate *gate.Gate
 	log  *slog.Logger
 
-	mu      sync.Mutex // guards replans and schemas
-	replans map[replanKey]replan
+	// frames serves the spokes' frames by kind; built by New, then
+	// only read.
+	frames map[isc.Kind]frameHandler
+
+	mu      sync.Mutex // guards schemas
 	schemas map[string]*schema.Schema
 
 	warm *warmTable // nil when Options.WarmIdle is 0
@@ -117,16 +118,6 @@ type Hub struct {
 
 // gateRequest is a permission question for the gate.
 type gateRequest = gate.Request
-
-type replanKey struct {
-	user ids.UserID
-	conv ids.ConversationID
-}
-
-type replan struct {
-	query   string
-	exclude map[ids.AppID]bool
-}
 
 // New returns a Hub.
 func New(o Options) (*Hub, error) {
@@ -164,7 +155,8 @@ func New(o Options) (*Hub, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	h := &Hub{o: o, log: o.Logger, replans: map[replanKey]replan{}}
+	h := &Hub{o: o, log: o.Logger}
+	h.frames = h.frameHandlers()
 	if o.WarmIdle > 0 {
 		h.warm = newWarmTable(h, o.WarmIdle, o.MaxWarm)
 	}
@@ -215,16 +207,20 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 		h.reply(ctx, c, reply)
 		return
 	}
-	key := replanKey{m.User, m.Conversation}
-	h.mu.Lock()
-	rp, pending := h.replans[key]
-	delete(h.replans, key)
-	h.mu.Unlock()
+	// Any message answers a pending replan question: a yes runs it, a no
+	// or anything else drops it.
+	rp, pending, err := h.o.Store.TakeReplan(ctx, m.User, m.Conversation)
+	if err != nil {
+		h.log.Error("take replan", "user", m.User, "err", err)
+	}
 	if pending {
 		switch strings.ToLower(strings.Trim(text, " .!")) {
 		case "yes", "y", "ok", "sure", "replan", "try again":
-			t.query = rp.query
-			t.exclude = rp.exclude
+			t.query = rp.Query
+			t.exclude = map[ids.AppID]bool{}
+			for _, a := range rp.Exclude {
+				t.exclude[a] = true
+			}
 		case "no", "n", "cancel":
 			h.reply(ctx, c, "OK, I won't try another plan.")
 			return
@@ -236,21 +232,31 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	}
 	reply, denied := t.run(ctx)
 	if len(denied) > 0 {
-		ex := map[ids.AppID]bool{}
-		for k := range t.exclude {
-			ex[k] = true
-		}
-		var names []string
-		for _, a := range denied {
-			ex[a] = true
-			names = append(names, string(a))
-		}
-		h.mu.Lock()
-		h.replans[key] = replan{query: t.query, exclude: ex}
-		h.mu.Unlock()
-		reply += fmt.Sprintf("\n\nSome steps were denied (%s). Shall I try another plan without them? Reply \"yes\" or \"no\".", strings.Join(names, ", "))
+		reply += h.askReplan(ctx, t, denied)
 	}
 	h.reply(ctx, c, reply)
+}
+
+// askReplan stores the question whether to plan t's query again without
+// the denied apps (and those an earlier replan excluded), for the user's
+// next message in this conversation on any replica, and returns the
+// question; "" when it could not be stored, since a yes would find nothing.
+func (h *Hub) askReplan(ctx context.Context, t *turn, denied []ids.AppID) string {
+	ex := map[ids.AppID]bool{}
+	for k := range t.exclude {
+		ex[k] = true
+	}
+	var names []string
+	for _, a := range denied {
+		ex[a] = true
+		names = append(names, string(a))
+	}
+	rp := state.Replan{User: t.user, Conversation: t.conv, Query: t.query, Exclude: slices.Sorted(maps.Keys(ex))}
+	if err := h.o.Store.PutReplan(ctx, rp, h.o.SessionIdle); err != nil {
+		h.log.Error("put replan", "user", t.user, "err", err)
+		return ""
+	}
+	return fmt.Sprintf("\n\nSome steps were denied (%s). Shall I try another plan without them? Reply \"yes\" or \"no\".", strings.Join(names, ", "))
 }
 
 func (h *Hub) reply(ctx context.Context, c chat.Conversation, text string) {

@@ -12,7 +12,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
-	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
@@ -70,12 +69,12 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID)})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID())})
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
 
-	conn := isc.NewConn(proc.Conn, isc.HubSide, h.o.MaxFrame)
+	conn := isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
 	fin, serr := h.serve(ctx, inv, conn)
 	if serr == nil {
 		// The answer is in; the spoke has nothing left to do. Tearing down
@@ -94,7 +93,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 
 // spokeFailed kills a spoke whose invocation ended without an answer and
 // returns the error its caller may see.
-func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc *sandbox.Proc, serr error) error {
+func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc Spoke, serr error) error {
 	sp := inv.app.Spec()
 	// The kill reason is the hub's own words: it is shown to whoever
 	// started this invocation, and that may be another app.
@@ -102,7 +101,7 @@ func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc *sandbox.Pr
 	werr := proc.Wait()
 	reason := proc.KillReason()
 	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
-	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID, "reason", reason, "err", serr, "exit", werr)
+	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID(), "reason", reason, "err", serr, "exit", werr)
 	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
 	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))
 	// The app's own message is its output: its user may read it when the
@@ -134,7 +133,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 	if err := conn.Send(isc.KindInit, init); err != nil {
 		return isc.Final{}, spokeErr("send init", err)
 	}
-	modelCalls := 0
+	r := &spokeRun{inv: inv}
 	for frames := 0; ; frames++ {
 		if frames >= maxFramesPerRun {
 			return isc.Final{}, spokeErrorf("flooding: more than %d requests", maxFramesPerRun)
@@ -146,41 +145,21 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 			}
 			return isc.Final{}, spokeErr("protocol", err)
 		}
-		switch f.Kind {
-		case isc.KindFinal:
-			var fin isc.Final
-			if err := f.Decode(&fin); err != nil {
-				return isc.Final{}, spokeErr("protocol: final", err)
-			}
-			if err := h.checkFinal(sp, inv.task.Function, &fin); err != nil {
-				return isc.Final{}, err
-			}
-			return fin, nil
-		case isc.KindSpokeError:
-			var e isc.ErrorBody
-			_ = f.Decode(&e)
-			return isc.Final{}, &errSpoke{reason: "the app reported an error", detail: truncate(e.Message, 300), appMessage: e.Message}
-		case isc.KindLog:
-			var l isc.Log
-			if f.Decode(&l) == nil {
-				h.log.Debug("spoke log", "app", sp.ID, "msg", truncate(l.Message, 500))
-			}
-			continue
-		case isc.KindProgress:
-			h.progress(ctx, inv, f)
-			continue
-		case isc.KindModelRequest:
-			modelCalls++
-			if modelCalls > h.o.MaxSpokeSteps*2 {
-				return isc.Final{}, spokeErrorf("too many model calls (more than %d)", h.o.MaxSpokeSteps*2)
-			}
+		handle, ok := h.frames[f.Kind]
+		if !ok {
+			return isc.Final{}, &errSpoke{reason: "protocol: unexpected frame kind", detail: string(f.Kind)}
 		}
-		kind, body, err := h.handle(ctx, inv, f)
-		if err != nil {
+		a, err := handle(ctx, r, f)
+		switch {
+		case err != nil:
 			return isc.Final{}, err
+		case a.final != nil:
+			return *a.final, nil
+		case a.kind == "":
+			continue
 		}
-		if err := conn.Send(kind, body); err != nil {
-			return isc.Final{}, spokeErr("send "+string(kind), err)
+		if err := conn.Send(a.kind, a.body); err != nil {
+			return isc.Final{}, spokeErr("send "+string(a.kind), err)
 		}
 	}
 }
@@ -211,133 +190,6 @@ func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 		return &errSpoke{reason: "its result did not match " + fn + "'s response schema", detail: err.Error()}
 	}
 	return nil
-}
-
-// handle answers one request frame from a spoke. A returned error ends the
-// spoke; answers the spoke can act on (denials, errors in its arguments) are
-// returned as frames.
-func (h *Hub) handle(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kind, any, error) {
-	t := inv.turn
-	sp := inv.app.Spec()
-	switch f.Kind {
-	case isc.KindModelRequest:
-		var req llm.Request
-		if err := f.Decode(&req); err != nil {
-			return "", nil, spokeErr("protocol: model request", err)
-		}
-		if len(req.Messages) == 0 || len(req.Messages) > maxModelMessages || len(req.Tools) > maxModelTools {
-			return isc.KindHubError, isc.ErrorBody{Message: "model request out of bounds"}, nil
-		}
-		h.trace(TraceEvent{User: t.user, App: sp.ID, Type: "model_request", Request: &req})
-		resp, err := h.o.SpokeModel.Generate(ctx, &req)
-		if err != nil {
-			h.log.Warn("spoke model call", "app", sp.ID, "err", err)
-			return isc.KindHubError, isc.ErrorBody{Message: "model call failed"}, nil
-		}
-		return isc.KindModelResponse, resp, nil
-
-	case isc.KindProbe:
-		var p isc.Probe
-		if err := f.Decode(&p); err != nil {
-			return "", nil, spokeErr("protocol: probe", err)
-		}
-		a, fn, ok := h.o.Catalog.ByFunction(p.Function)
-		if !ok || a.Spec().ID == sp.ID {
-			return isc.KindNoSuch, isc.NoSuch(p), nil
-		}
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "probe", App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
-		return isc.KindProbeResponse, isc.ProbeResponse{Function: fn.Name, App: string(a.Spec().ID), Request: fn.Request}, nil
-
-	case isc.KindAppRequest:
-		var r isc.AppRequest
-		if err := f.Decode(&r); err != nil {
-			return "", nil, spokeErr("protocol: app request", err)
-		}
-		return h.appRequest(ctx, inv, r)
-
-	case isc.KindMemoryRead:
-		var r isc.MemoryRead
-		if err := f.Decode(&r); err != nil {
-			return "", nil, spokeErr("protocol: memory read", err)
-		}
-		if r.Limit <= 0 || r.Limit > maxMemoryRead {
-			r.Limit = maxMemoryRead
-		}
-		es, err := h.o.Store.ReadMemory(ctx, t.user, sp.ID, r.Limit)
-		if err != nil {
-			h.log.Error("read app memory", "app", sp.ID, "err", err)
-			return isc.KindHubError, isc.ErrorBody{Message: "memory unavailable"}, nil
-		}
-		out := isc.Memory{Entries: []isc.MemoryEntry{}}
-		for _, e := range es {
-			out.Entries = append(out.Entries, isc.MemoryEntry{Role: e.Role, Content: e.Content})
-		}
-		return isc.KindMemory, out, nil
-
-	case isc.KindMemoryWrite:
-		var w isc.MemoryWrite
-		if err := f.Decode(&w); err != nil {
-			return "", nil, spokeErr("protocol: memory write", err)
-		}
-		if len(w.Entries) > maxMemoryWrite {
-			return isc.KindHubError, isc.ErrorBody{Message: "too many memory entries"}, nil
-		}
-		var es []state.MemoryEntry
-		for _, e := range w.Entries {
-			if e.Role != "user" && e.Role != "assistant" {
-				return isc.KindHubError, isc.ErrorBody{Message: "memory role must be user or assistant"}, nil
-			}
-			es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now()})
-		}
-		if err := h.o.Store.AppendMemory(ctx, t.user, sp.ID, es...); err != nil {
-			h.log.Error("append app memory", "app", sp.ID, "err", err)
-			return isc.KindHubError, isc.ErrorBody{Message: "memory unavailable"}, nil
-		}
-		return isc.KindOK, struct{}{}, nil
-
-	case isc.KindStateGet:
-		var g isc.StateGet
-		if err := f.Decode(&g); err != nil {
-			return "", nil, spokeErr("protocol: state get", err)
-		}
-		if g.Key == "" || len(g.Key) > maxStateKey {
-			return isc.KindHubError, isc.ErrorBody{Message: "bad state key"}, nil
-		}
-		v, ok, err := h.o.Store.GetAppState(ctx, t.user, sp.Namespace(), g.Key)
-		if err != nil {
-			h.log.Error("read app state", "app", sp.ID, "err", err)
-			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
-		}
-		return isc.KindStateValue, isc.StateValue{Found: ok, Value: v}, nil
-
-	case isc.KindStatePut:
-		var p isc.StatePut
-		if err := f.Decode(&p); err != nil {
-			return "", nil, spokeErr("protocol: state put", err)
-		}
-		if p.Key == "" || len(p.Key) > maxStateKey || len(p.Value) > maxStateValue || !json.Valid(p.Value) {
-			return isc.KindHubError, isc.ErrorBody{Message: "bad state key or value"}, nil
-		}
-		err := h.o.Store.PutAppStateWithin(ctx, t.user, sp.Namespace(), p.Key, p.Value, h.o.StateQuota)
-		if errors.Is(err, state.ErrQuota) {
-			h.log.Warn("app state quota", "app", sp.ID, "user", t.user, "err", err)
-			return isc.KindHubError, isc.ErrorBody{Message: fmt.Sprintf(
-				"state quota exceeded: namespace %s may hold %d keys and %d bytes (keys and values) per user; overwrite keys with smaller values (null) to make room",
-				sp.Namespace(), h.o.StateQuota.Keys, h.o.StateQuota.Bytes)}, nil
-		}
-		if err != nil {
-			h.log.Error("write app state", "app", sp.ID, "err", err)
-			return isc.KindHubError, isc.ErrorBody{Message: "state unavailable"}, nil
-		}
-		return isc.KindOK, struct{}{}, nil
-
-	case isc.KindElicit:
-		return h.elicit(ctx, inv, f)
-
-	case isc.KindReady:
-		return "", nil, spokeErrorf("protocol: ready sent twice")
-	}
-	return "", nil, &errSpoke{reason: "protocol: unexpected frame kind", detail: string(f.Kind)}
 }
 
 // appRequest serves a spoke's call of another app: the user is asked (the

@@ -27,8 +27,11 @@ type replica struct {
 	cancel context.CancelFunc
 }
 
-func startReplicas(t *testing.T, n int) []*replica {
+func startReplicas(t *testing.T, n int, apps ...ids.AppID) []*replica {
 	t.Helper()
+	if apps == nil {
+		apps = []ids.AppID{"quick_ride"}
+	}
 	url := redistest.Server(t)
 	ns := fmt.Sprintf("replicas-%d", time.Now().UnixNano())
 	var rs []*replica
@@ -46,7 +49,7 @@ func startReplicas(t *testing.T, n int) []*replica {
 			}
 		}})
 		id := fmt.Sprintf("r%d", i)
-		h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl})
+		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := rl.Heartbeat(ctx, id, time.Minute); err != nil {
@@ -166,6 +169,59 @@ func (c *countingConv) Prompt(context.Context, chat.Prompt) error {
 	return nil
 }
 
+// TestReplanOnAnotherReplica: the "shall I try another plan?" question
+// asked by one replica is answered on another: a yes plans the original
+// question again without the denied app, a no drops it, and either answer
+// is used once.
+func TestReplanOnAnotherReplica(t *testing.T) {
+	rs := startReplicas(t, 2, "quick_ride", "metro_hail")
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U2")
+	// send delivers text to replica r, answering its prompts with d there.
+	send := func(r *replica, text, event string, d chat.Decision) (prompts []chat.Prompt, reply string) {
+		t.Helper()
+		pl := &platform{shown: make(chan chat.Prompt, 4)}
+		go func() {
+			for p := range pl.shown {
+				_ = r.hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: d})
+			}
+		}()
+		r.hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: text, EventID: event}, pl)
+		close(pl.shown)
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		if len(pl.replies) != 1 {
+			t.Fatalf("%q on %s: replies %q, want one", text, r.id, pl.replies)
+		}
+		return pl.prompts, pl.replies[0]
+	}
+
+	if _, reply := send(rs[0], fareQuery, "rp1", chat.Deny); !strings.Contains(reply, "another plan") {
+		t.Fatalf("deny on r0: %q", reply)
+	}
+	prompts, reply := send(rs[1], "yes", "rp2", chat.AllowOnce)
+	// The new plan is for the original question, and quick_ride is out of
+	// it: the offline planner finds no other app named in the question.
+	if !strings.Contains(reply, "Main Street") || !strings.Contains(reply, "installed: metro_hail.") {
+		t.Fatalf("yes on r1 did not plan the question again without quick_ride: %q", reply)
+	}
+	for _, p := range prompts {
+		if p.Target == "quick_ride" {
+			t.Fatalf("the replan asked for the denied app: %+v", p)
+		}
+	}
+	if _, reply := send(rs[0], "yes", "rp3", chat.AllowOnce); strings.Contains(reply, "Main Street") {
+		t.Fatalf("the question was answered twice: %q", reply)
+	}
+
+	if _, reply := send(rs[1], fareQuery, "rp4", chat.Deny); !strings.Contains(reply, "another plan") {
+		t.Fatalf("deny on r1: %q", reply)
+	}
+	if _, reply := send(rs[0], "no", "rp5", chat.AllowOnce); !strings.Contains(reply, "won't try another plan") {
+		t.Fatalf("no on r0: %q", reply)
+	}
+}
+
 // TestRedisOutage: while Redis is down the user is told and nothing
 // crashes; when it is back, service resumes with what was stored before.
 func TestRedisOutage(t *testing.T) {
@@ -175,7 +231,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}})
 	ctx := context.Background()
 	user := ids.UserID("slack:T1/U9")
 	c := &platform{shown: make(chan chat.Prompt, 4)}

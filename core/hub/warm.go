@@ -30,7 +30,7 @@ type warmKey struct {
 // exec decision and its own wall-clock bound.
 type warmSpoke struct {
 	key  warmKey
-	proc *sandbox.Proc
+	proc Spoke
 	conn *isc.Conn
 	// The fields below are guarded by warmTable.mu.
 	busy   bool
@@ -77,7 +77,7 @@ func (w *warmTable) take(k warmKey) *warmSpoke {
 // adopt records a freshly started spoke as k's warm spoke, busy with the
 // invocation that started it. It reports false when k already has one
 // (the new spoke then serves one invocation only).
-func (w *warmTable) adopt(k warmKey, proc *sandbox.Proc, conn *isc.Conn) (*warmSpoke, bool) {
+func (w *warmTable) adopt(k warmKey, proc Spoke, conn *isc.Conn) (*warmSpoke, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if old := w.spoke[k]; old != nil && !old.gone {
@@ -90,8 +90,8 @@ func (w *warmTable) adopt(k warmKey, proc *sandbox.Proc, conn *isc.Conn) (*warmS
 		// table forgets it and the next invocation starts a fresh one.
 		werr := proc.Wait()
 		w.forget(ws)
-		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_end", Detail: strconv.Itoa(proc.PID) + " " + proc.KillReason()})
-		w.h.log.Debug("warm spoke ended", "app", k.app, "pid", proc.PID, "reason", proc.KillReason(), "exit", werr)
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_end", Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason()})
+		w.h.log.Debug("warm spoke ended", "app", k.app, "pid", proc.PID(), "reason", proc.KillReason(), "exit", werr)
 	}()
 	return ws, true
 }
@@ -100,7 +100,7 @@ func (w *warmTable) adopt(k warmKey, proc *sandbox.Proc, conn *isc.Conn) (*warmS
 // waits for the next invocation of its (user, app) until the idle timeout.
 // The least recently used idle spoke is ended when more than max are kept.
 func (w *warmTable) release(ws *warmSpoke) {
-	ws.proc.Rearm(0)
+	rearm(ws.proc, 0)
 	w.mu.Lock()
 	if ws.gone {
 		w.mu.Unlock()
@@ -227,15 +227,15 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 	sp := inv.app.Spec()
 	k := warmKey{user: inv.turn.user, app: sp.ID}
 	ws := h.warm.take(k)
-	var proc *sandbox.Proc
+	var proc Spoke
 	var conn *isc.Conn
 	warm := true
 	if ws != nil {
 		proc, conn = ws.proc, ws.conn
 		// A fresh wall-clock bound for this invocation, as a fresh spoke
 		// would get.
-		proc.Rearm(h.o.SpokeTimeout)
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID)})
+		rearm(proc, h.o.SpokeTimeout)
+		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
 	} else {
 		var err error
 		proc, err = h.o.Spawner.Start(ctx, pol)
@@ -243,9 +243,16 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 			h.log.Error("start spoke", "app", sp.ID, "err", err)
 			return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 		}
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_start", Detail: strconv.Itoa(proc.PID)})
-		conn = isc.NewConn(proc.Conn, isc.HubSide, h.o.MaxFrame)
-		if ws, warm = h.warm.adopt(k, proc, conn); !warm {
+		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_start", Detail: strconv.Itoa(proc.PID())})
+		conn = isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
+		// Only a spoke whose wall-clock bound can be rearmed per
+		// invocation is kept (a sandboxed process; not an in-process
+		// test spoke).
+		warm = false
+		if _, ok := proc.(rearmer); ok {
+			ws, warm = h.warm.adopt(k, proc, conn)
+		}
+		if !warm {
 			go func() { _ = proc.Wait() }()
 		}
 	}
@@ -271,4 +278,17 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		h.warm.forget(ws)
 	}
 	return isc.Final{}, h.spokeFailed(ctx, inv, proc, serr)
+}
+
+// rearmer is a Spoke whose wall-clock bound can be restarted (a sandboxed
+// process, sandbox.Proc.Rearm).
+type rearmer interface {
+	Rearm(d time.Duration)
+}
+
+// rearm restarts s's wall-clock bound at d (d <= 0 disarms it).
+func rearm(s Spoke, d time.Duration) {
+	if r, ok := s.(rearmer); ok {
+		r.Rearm(d)
+	}
 }

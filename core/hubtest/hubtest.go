@@ -1,6 +1,7 @@
 // Package hubtest starts real hubs for tests: real spoke processes (the test
-// binary re-executed as the spoke, under the real sandbox), a real store,
-// and a scripted conversation that answers permission prompts.
+// binary re-executed as the spoke, under the real sandbox) or, for tests of
+// the hub's own logic, in-process spokes (InProcess); a real store; and a
+// scripted conversation that answers permission prompts.
 //
 // Test packages that use it must call Main from TestMain.
 package hubtest
@@ -69,6 +70,9 @@ type Options struct {
 	// EgressDial replaces the egress proxy's dialer (tests point declared
 	// domains at local servers with it).
 	EgressDial sandbox.DialFunc
+	// InProcess runs spokes as goroutines of the test binary (see
+	// InProcess): for tests of the hub's logic, never of the sandbox.
+	InProcess bool
 }
 
 // Spawner returns a spawner that re-executes the test binary.
@@ -99,7 +103,8 @@ func Store(t testing.TB) state.Store {
 	return s
 }
 
-// New returns a hub running real spokes.
+// New returns a hub running real spokes, or in-process ones when
+// o.InProcess is set.
 func New(t testing.TB, o Options) *hub.Hub {
 	t.Helper()
 	if o.Model == nil {
@@ -121,8 +126,14 @@ func New(t testing.TB, o Options) *hub.Hub {
 	if o.SpokeTimeout == 0 {
 		o.SpokeTimeout = 60 * time.Second
 	}
+	var sp hub.Spawner
+	if o.InProcess {
+		sp = InProcess()
+	} else {
+		sp = hub.Processes(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}))
+	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
-		Spawner: spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}), PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
+		Spawner: sp, PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
 		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness,
 		AppConfig: o.AppConfig, Accounts: o.Accounts, Rules: o.Rules})
 	if err != nil {

@@ -34,7 +34,7 @@ func (t timedModel) Generate(ctx context.Context, req *llm.Request) (*llm.Respon
 	return resp, err
 }
 
-// Starter is what the hub calls to start a spoke (hub.Spawner).
+// Starter is what the hub calls to start a spoke process (hub.ProcessStarter).
 type Starter interface {
 	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -62,3 +63,17 @@ func RevokeMatches(g Grant, app ids.AppID) bool {
 
 // NewSessionID returns a fresh random session id for TouchSession.
 func NewSessionID() ids.SessionID { return ids.SessionID("s-" + rand.Text()) }
+
+// CheckReplan validates r and ttl for PutReplan, so that every backend
+// rejects the same records.
+func CheckReplan(r Replan, ttl time.Duration) error {
+	switch {
+	case r.User == "":
+		return fmt.Errorf("replan without user: %w", ErrInvalid)
+	case r.Conversation == "":
+		return fmt.Errorf("replan without conversation: %w", ErrInvalid)
+	case ttl <= 0:
+		return fmt.Errorf("replan with expiry %s (it must expire): %w", ttl, ErrInvalid)
+	}
+	return nil
+}

@@ -1,7 +1,7 @@
 // Package state defines what SecGPT remembers and the Store interface behind
 // which every backend keeps it: per-user per-app conversation memory, the
-// hub's entity memory, per-user app state, grants, sessions, pending prompts
-// and the append-only audit log.
+// hub's entity memory, per-user app state, grants, sessions, pending prompts,
+// pending replan questions and the append-only audit log.
 //
 // Backends live in sub-packages (state/bolt: the embedded single-file
 // default; state/redis: for deployments and replicas) and must pass the
@@ -147,6 +147,30 @@ type Pending interface {
 	TakePending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error)
 }
 
+// Replan is the hub's pending question "shall I try another plan without
+// the steps you denied?" in one conversation, waiting for the user's yes
+// or no.
+type Replan struct {
+	User         ids.UserID         `json:"user"`
+	Conversation ids.ConversationID `json:"conversation"`
+	// Query is the user's message the new plan is for.
+	Query string `json:"query"`
+	// Exclude are the apps the new plan must not use.
+	Exclude []ids.AppID `json:"exclude,omitempty"`
+}
+
+// Replans keeps pending replan questions, so that the answer finds its
+// question on whichever replica it reaches.
+type Replans interface {
+	// PutReplan stores r as the pending question of (r.User,
+	// r.Conversation), replacing any earlier one; it expires after ttl,
+	// which must be positive.
+	PutReplan(ctx context.Context, r Replan, ttl time.Duration) error
+	// TakeReplan deletes the pending question of (user, conv) and returns
+	// it unless it has expired; exactly one caller wins when several race.
+	TakeReplan(ctx context.Context, user ids.UserID, conv ids.ConversationID) (Replan, bool, error)
+}
+
 // AuditEvent is one line of the append-only audit log.
 type AuditEvent struct {
 	// ID is assigned by the store on append (monotonic within a store).
@@ -221,6 +245,7 @@ type Store interface {
 	Grants
 	Sessions
 	Pending
+	Replans
 	Audit
 	Dedup
 	// Describe says which backend and where ("bolt file /path", "redis host:port/db").

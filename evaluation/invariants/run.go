@@ -36,7 +36,7 @@ import (
 // Options configure a run.
 type Options struct {
 	// Spawner starts the real spokes (the binary re-executed). Required.
-	Spawner hub.Spawner
+	Spawner hub.ProcessStarter
 	// Episodes to run, numbered from 0; Seed makes them reproducible.
 	Episodes int
 	Seed     uint64
@@ -159,7 +159,7 @@ func episodeSeed(seed uint64, n int) uint64 {
 // dump, if set, is given the episode's events (for debugging the harness).
 // thief says whether the namespace thief may be installed (see
 // registerHubApps).
-func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
+func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -185,7 +185,7 @@ func runEpisode(ctx context.Context, sp hub.Spawner, seed uint64, n int, thief b
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
 	h, err := hub.New(hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
-		Spawner: tap, PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
+		Spawner: hub.Processes(tap), PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
 		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		add(InvLive, "hub: %v", err)
@@ -382,10 +382,11 @@ func labelled(label string) string {
 		if !strings.Contains(block, want) {
 			continue
 		}
-		// The pool's refill, and the stderr copiers of the spokes it starts,
-		// run on the spawner's behalf, not the episode's; spoke processes
-		// are checked from the hub's trace.
-		if strings.Contains(block, "sandbox.(*Spawner).refill") || strings.Contains(block, "os/exec.(*Cmd).Start") {
+		// The pool's refill, the output copiers of the spokes it starts and
+		// the fork server's reader run on the spawner's behalf, not the
+		// episode's; spoke processes are checked from the hub's trace.
+		if strings.Contains(block, "sandbox.(*Spawner).refill") || strings.Contains(block, "os/exec.(*Cmd).Start") ||
+			strings.Contains(block, "sandbox.copySpokeOutput") || strings.Contains(block, "sandbox.startForkServer") || strings.Contains(block, "sandbox.(*forkClient).read") {
 			continue
 		}
 		out = append(out, block)

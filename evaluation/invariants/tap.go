@@ -20,7 +20,7 @@ import (
 // directions: what each app received is read off the wire, not taken from
 // the hub's word.
 type tapSpawner struct {
-	inner hub.Spawner
+	inner hub.ProcessStarter
 	rec   *recorder
 	// relays counts relay goroutines still running.
 	relays sync.WaitGroup

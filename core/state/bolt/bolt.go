@@ -47,8 +47,9 @@ var (
 	bPending  = []byte("pending")  // prompt id → chat.Prompt
 	bAudit    = []byte("audit")    // seq → AuditEvent
 	bDedup    = []byte("dedup")    // key → expiry unix ns (0 = never)
+	bReplans  = []byte("replans")  // user␀conversation → storedReplan
 
-	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup}
+	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans}
 )
 
 // Store is a state.Store in a bbolt file.
@@ -84,7 +85,10 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		return s.purgeDedup(tx)
+		if err := s.purgeDedup(tx); err != nil {
+			return err
+		}
+		return s.purgeReplans(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -61,6 +61,7 @@ type Store struct {
 	audit    []state.AuditEvent
 	auditSeq uint64
 	dedup    map[string]time.Time // key → expiry; zero means never
+	replans  map[sessKey]replanEntry
 }
 
 // New returns an empty Store.

@@ -75,6 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"SessionEndDropsGrants", testSessionEndDropsGrants},
 		{"Pending", testPending},
 		{"PendingRace", testPendingRace},
+		{"Replans", testReplans},
+		{"ReplanInvalid", testReplanInvalid},
+		{"ReplanExpiry", testReplanExpiry},
+		{"ReplanRace", testReplanRace},
 		{"AuditOrder", testAuditOrder},
 		{"AuditFilter", testAuditFilter},
 		{"Dedup", testDedup},
@@ -988,6 +992,7 @@ func testReopen(t *testing.T, s state.Store, reopen func(*testing.T, state.Store
 	must(t, s.PutGrant(ctx, grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1")), "put")
 	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: "decision", Detail: "before"}), "append")
 	must(t, s.PutPending(ctx, prompt("p1")), "put pending")
+	must(t, s.PutReplan(ctx, replan("alice", "dm", "q", "mail"), time.Hour), "put replan")
 	if _, err := s.FirstSeen(ctx, "ev", time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -1009,6 +1014,9 @@ func testReopen(t *testing.T, s state.Store, reopen func(*testing.T, state.Store
 	checkIDs(t, evs)
 	if _, ok, _ := s.TakePending(ctx, "p1"); !ok {
 		t.Error("pending prompt lost on reopen")
+	}
+	if r, ok, err := s.TakeReplan(ctx, "alice", "dm"); !ok || err != nil || r.Query != "q" {
+		t.Errorf("replan lost on reopen: %+v, %v, %v", r, ok, err)
 	}
 	if first, err := s.FirstSeen(ctx, "ev", time.Hour); err != nil || first {
 		t.Errorf("dedup forgot an event on reopen: first=%v err=%v", first, err)
