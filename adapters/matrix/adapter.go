@@ -37,9 +37,6 @@ type Adapter struct {
 	runCtx      context.Context
 	displayName string
 	e2ee        io.Closer
-	// verify handles emoji verification of the bot's device (nil without
-	// encryption).
-	verify verifyAnswerer
 
 	readyOnce    sync.Once
 	syncFailures atomic.Int32
@@ -352,30 +349,9 @@ type syncer struct {
 	a *Adapter
 }
 
-// Dispatch hands one event to the handlers; the crypto helper calls it with
-// each decrypted event. In-room verification events get their transaction's
-// ID (verificationTxnEvent).
-func (s *syncer) Dispatch(ctx context.Context, evt *event.Event) {
-	if evt = verificationTxnEvent(s.a.cli.UserID, evt); evt != nil {
-		s.DefaultSyncer.Dispatch(ctx, evt)
-	}
-}
-
 // ProcessResponse filters old events out of resp before the handlers run.
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	dropOldEvents(s.a.cli.UserID, resp, since)
-	for roomID, room := range resp.Rooms.Join {
-		// Unencrypted in-room verification events do not pass through
-		// Dispatch.
-		kept := room.Timeline.Events[:0]
-		for _, e := range room.Timeline.Events {
-			if e = verificationTxnEvent(s.a.cli.UserID, e); e != nil {
-				kept = append(kept, e)
-			}
-		}
-		room.Timeline.Events = kept
-		resp.Rooms.Join[roomID] = room
-	}
 	err := s.DefaultSyncer.ProcessResponse(ctx, resp, since)
 	s.a.readyOnce.Do(func() { close(s.a.ready) })
 	return err
@@ -498,9 +474,6 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	content.RemoveReplyFallback()
 	text, addressed := a.addressed(content)
 	thread := content.RelatesTo.GetThreadParent()
-	if a.verify != nil && a.verify.answer(ctx, evt, text, addressed) {
-		return
-	}
 
 	if d, ok := chat.ParseDecision(text); ok {
 		sp, waiting := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender)

@@ -60,10 +60,6 @@ func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
 		return nil, err
 	}
 	a.cli.Crypto = h
-	if err := a.initVerification(ctx, h); err != nil {
-		_ = h.Close()
-		return nil, err
-	}
 	// The directory is 0700 already; keep the store itself private too.
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Chmod(filepath.Join(a.cfg.StateDir, cryptoFile+suffix), 0o600)

@@ -221,10 +221,6 @@ type Client struct {
 type LoginOptions struct {
 	// Encryption gives the client an Olm machine (needs -tags goolm).
 	Encryption bool
-	// Setup, if set, runs after the client is built and before it starts
-	// syncing: the place to register more sync handlers (e.g. a
-	// verification helper) without racing the sync loop.
-	Setup func(*mautrix.Client) error
 }
 
 // Login logs acct in with a new device and starts syncing until the test ends.
@@ -258,12 +254,6 @@ func (s *Server) Login(t testing.TB, acct Account, opts LoginOptions) *Client {
 	} else {
 		cli.StateStore = mautrix.NewMemoryStateStore()
 		syncer.OnEvent(cli.StateStoreSyncHandler)
-	}
-	if opts.Setup != nil {
-		if err := opts.Setup(cli); err != nil {
-			cancel()
-			t.Fatalf("set up %s: %v", acct.UserID, err)
-		}
 	}
 	synced := make(chan struct{})
 	done := make(chan struct{})

@@ -1,5 +1,0 @@
-package matrix
-
-// VerificationTxnEvent exposes verificationTxnEvent to the external tests'
-// own verifying client, which needs the same workaround.
-var VerificationTxnEvent = verificationTxnEvent
