@@ -192,10 +192,11 @@ func geminiToolConfig(c string) json.RawMessage {
 
 // geminiTransport is the Google client's round tripper: it adds the key
 // header and the call's toolConfig, sends through the retrying doer, and
-// turns an answer that is still retryable after the retries into an
-// error. The last step matters: the Google client has its own retry loop
-// for 503, unbounded but for the deadline, which would otherwise start
-// again after ours gave up.
+// turns every error answer (4xx, 5xx) left after the retries into a
+// transport error. The last step matters: the Google client has its own
+// retry loop, unbounded but for the deadline, for any error answer whose
+// code says 503 (the HTTP status, or the code in the error body, even of a
+// 400), which would otherwise start again after ours gave up.
 type geminiTransport struct {
 	next doer
 	key  string
@@ -224,7 +225,7 @@ func (t geminiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	resp, err := t.next.Do(r)
-	if err != nil || !retryableStatus(resp.StatusCode) {
+	if err != nil || resp.StatusCode < http.StatusBadRequest {
 		return resp, err
 	}
 	defer resp.Body.Close()

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/plan"
 )
 
 // The Gemini tests drive langchaingo's llms/googleai (and under it Google's
@@ -393,6 +394,9 @@ func TestGeminiErrors(t *testing.T) {
 	}{
 		{name: "bad request", status: 400, reply: `{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}`, req: hi, wantErr: "API key not valid"},
 		{name: "server error after retries", status: 503, reply: `{"error":{"code":503,"message":"The model is overloaded","status":"UNAVAILABLE"}}`, req: hi, wantErr: "UNAVAILABLE: The model is overloaded"},
+		// The Google client would retry this until the deadline: its
+		// retry test reads the code in the body.
+		{name: "400 whose body says 503", status: 400, reply: gemUnavailable, req: hi, wantErr: "400 Bad Request"},
 		{name: "no candidates", status: 200, reply: `{"candidates":[]}`, req: hi, wantIs: llm.ErrNoResponse},
 		{name: "blocked prompt", status: 200, reply: `{"promptFeedback":{"blockReason":1}}`, req: hi, wantErr: "blocked"},
 		{name: "garbage", status: 200, reply: `<html>`, req: hi, wantErr: "gemini generate"},
@@ -525,4 +529,68 @@ func FuzzGeminiWire(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGeminiPlannerSchema: the planner's real tool (plan.Schema, with a
+// nested array of objects and a free-form "args" object) converts to
+// Gemini's schema subset and goes out with the forced choice; the plan
+// comes back as arguments.
+func TestGeminiPlannerSchema(t *testing.T) {
+	s, m := newGeminiTest(t, -1)
+	s.script(http.StatusOK, gemReply(gemCall(plan.ToolName, map[string]any{"steps": []any{map[string]any{"app": "quick_ride", "instruction": "fare", "args": map[string]any{"start_point": "A"}}}})))
+	resp, err := m.Generate(context.Background(), &llm.Request{
+		Messages:   []llm.Message{{Role: llm.RoleSystem, Content: "plan"}, {Role: llm.RoleUser, Content: "quick_ride fare from A to B"}},
+		Tools:      []llm.Tool{{Name: plan.ToolName, Description: "Submit the plan", Parameters: json.RawMessage(plan.Schema)}},
+		ToolChoice: plan.ToolName,
+	})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if len(resp.ToolCalls) != 1 || resp.ToolCalls[0].Name != plan.ToolName {
+		t.Fatalf("Generate = %+v", resp)
+	}
+	if _, err := plan.Decode(resp.ToolCalls[0].Arguments); err != nil {
+		t.Errorf("plan from Gemini: %v", err)
+	}
+	_, body := s.last(t)
+	var raw struct {
+		Tools []struct {
+			FunctionDeclarations []struct {
+				Parameters json.RawMessage `json:"parameters"`
+			} `json:"functionDeclarations"`
+		} `json:"tools"`
+	}
+	s.mu.Lock()
+	err = json.Unmarshal(s.bodies[len(s.bodies)-1], &raw)
+	s.mu.Unlock()
+	if err != nil || len(raw.Tools) != 1 || len(raw.Tools[0].FunctionDeclarations) != 1 {
+		t.Fatalf("tools = %+v, %v", raw, err)
+	}
+	var params struct {
+		Type       int `json:"type"`
+		Properties struct {
+			Steps struct {
+				Type  int `json:"type"`
+				Items struct {
+					Type       int `json:"type"`
+					Properties map[string]struct {
+						Type int `json:"type"`
+					} `json:"properties"`
+					Required []string `json:"required"`
+				} `json:"items"`
+			} `json:"steps"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(raw.Tools[0].FunctionDeclarations[0].Parameters, &params); err != nil {
+		t.Fatal(err)
+	}
+	st := params.Properties.Steps
+	if params.Type != gemTypeObject || st.Type != 5 /* ARRAY */ || st.Items.Type != gemTypeObject ||
+		st.Items.Properties["app"].Type != gemTypeString || st.Items.Properties["args"].Type != gemTypeObject ||
+		strings.Join(st.Items.Required, ",") != "app,instruction" {
+		t.Errorf("planner schema as sent: %s", raw.Tools[0].FunctionDeclarations[0].Parameters)
+	}
+	if !jsonEqual(t, body.ToolConfig, []byte(`{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["`+plan.ToolName+`"]}}`)) {
+		t.Errorf("toolConfig = %s", body.ToolConfig)
+	}
 }
