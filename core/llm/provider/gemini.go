@@ -192,8 +192,8 @@ func geminiToolConfig(c string) json.RawMessage {
 
 // geminiTransport is the Google client's round tripper: it adds the key
 // header and the call's toolConfig, sends through the retrying doer, and
-// turns every error answer (4xx, 5xx) left after the retries into a
-// transport error. The last step matters: the Google client has its own
+// turns every answer that is not 2xx left after the retries (and redirects)
+// into a transport error. The last step matters: the Google client has its own
 // retry loop, unbounded but for the deadline, for any error answer whose
 // code says 503 (the HTTP status, or the code in the error body, even of a
 // 400), which would otherwise start again after ours gave up.
@@ -225,7 +225,8 @@ func (t geminiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	resp, err := t.next.Do(r)
-	if err != nil || resp.StatusCode < http.StatusBadRequest {
+	// Redirects were followed below; any status but 2xx is an error here.
+	if err != nil || (resp.StatusCode >= 200 && resp.StatusCode < 300) {
 		return resp, err
 	}
 	defer resp.Body.Close()

@@ -397,6 +397,7 @@ func TestGeminiErrors(t *testing.T) {
 		// The Google client would retry this until the deadline: its
 		// retry test reads the code in the body.
 		{name: "400 whose body says 503", status: 400, reply: gemUnavailable, req: hi, wantErr: "400 Bad Request"},
+		{name: "302 without Location whose body says 503", status: 302, reply: gemUnavailable, req: hi, wantErr: "302 Found"},
 		{name: "no candidates", status: 200, reply: `{"candidates":[]}`, req: hi, wantIs: llm.ErrNoResponse},
 		{name: "blocked prompt", status: 200, reply: `{"promptFeedback":{"blockReason":1}}`, req: hi, wantErr: "blocked"},
 		{name: "garbage", status: 200, reply: `<html>`, req: hi, wantErr: "gemini generate"},
