@@ -47,7 +47,8 @@ type Server struct {
 
 // Model selects the LLM.
 type Model struct {
-	// Provider: offline (default), openai, anthropic, ollama.
+	// Provider: offline (default), openai, azure, anthropic, bedrock,
+	// gemini, ollama.
 	Provider string   `yaml:"provider"`
 	Name     string   `yaml:"name"`
 	BaseURL  string   `yaml:"base_url"`
@@ -325,6 +326,7 @@ var Env = []struct{ Name, Key string }{
 	{"SECGPT_MODEL_API_KEY", "model.api_key"},
 	{"OPENAI_API_KEY", "model.api_key (when SECGPT_MODEL_API_KEY is unset and the provider is openai)"},
 	{"ANTHROPIC_API_KEY", "model.api_key (when SECGPT_MODEL_API_KEY is unset and the provider is anthropic)"},
+	{"GEMINI_API_KEY", "model.api_key (when SECGPT_MODEL_API_KEY is unset and the provider is gemini)"},
 	{"SECGPT_STORE", "store.backend"},
 	{"SECGPT_STORE_PATH", "store.path"},
 	{"SECGPT_REDIS_URL", "store.redis_url (and selects the redis backend)"},
@@ -369,6 +371,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 			set("OPENAI_API_KEY", &c.Model.APIKey)
 		case "anthropic":
 			set("ANTHROPIC_API_KEY", &c.Model.APIKey)
+		case "gemini":
+			set("GEMINI_API_KEY", &c.Model.APIKey)
 		}
 	}
 	set("SECGPT_STORE", &c.Store.Backend)
@@ -446,8 +450,15 @@ func (c *Config) Validate() error {
 		if c.Model.Name == "" {
 			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. llama3.1)"}
 		}
+	case "gemini":
+		if c.Model.APIKey == "" && c.Model.BaseURL == "" {
+			return &KeyError{"model.api_key", "the gemini provider needs an API key (set GEMINI_API_KEY or SECGPT_MODEL_API_KEY)"}
+		}
+		if c.Model.Name == "" {
+			return &KeyError{"model.name", "is empty (set SECGPT_MODEL, e.g. gemini-2.0-flash)"}
+		}
 	default:
-		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, azure, anthropic, bedrock or ollama)", c.Model.Provider)}
+		return &KeyError{"model.provider", fmt.Sprintf("unknown provider %q (want offline, openai, azure, anthropic, bedrock, gemini or ollama)", c.Model.Provider)}
 	}
 	if c.Model.Retries < 0 || c.Model.Retries > 10 {
 		return &KeyError{"model.retries", "must be between 0 and 10"}

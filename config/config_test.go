@@ -42,6 +42,14 @@ func TestLoad(t *testing.T) {
 					t.Fatal("OPENAI_API_KEY not used")
 				}
 			}},
+		{name: "gemini without key", env: map[string]string{"SECGPT_MODEL_PROVIDER": "gemini", "SECGPT_MODEL": "gemini-2.0-flash"}, wantKey: "GEMINI_API_KEY"},
+		{name: "gemini key from env", env: map[string]string{"SECGPT_MODEL_PROVIDER": "gemini", "SECGPT_MODEL": "gemini-2.0-flash", "GEMINI_API_KEY": "g"},
+			check: func(t *testing.T, c Config) {
+				if c.Model.APIKey != "g" {
+					t.Fatal("GEMINI_API_KEY not used")
+				}
+			}},
+		{name: "gemini key not taken by openai", env: map[string]string{"SECGPT_MODEL_PROVIDER": "openai", "SECGPT_MODEL": "m", "GEMINI_API_KEY": "g"}, wantKey: "model.api_key"},
 		{name: "redis url selects redis", env: map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}, check: func(t *testing.T, c Config) {
 			if c.Store.Backend != "redis" {
 				t.Fatal("backend not redis")

@@ -2,12 +2,9 @@ package matrix
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
+	"strings"
 	"time"
-
-	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 )
@@ -19,72 +16,38 @@ import (
 const streamInterval = 3 * time.Second
 
 // StreamReply posts a placeholder notice and returns a stream that edits
-// it (m.replace) as the reply grows. Finish shows the final text as Reply
-// would: the first chunk in the edited message, further chunks after it.
+// it (m.replace) as the reply grows, at most once per streamInterval
+// (chat.EditStream does the throttling). Finish shows the final text as
+// Reply would: the first chunk in the edited message, further chunks after
+// it.
 func (c *conversation) StreamReply(ctx context.Context) (chat.ReplyStream, error) {
 	evt, err := c.sendID(ctx, noticeContent("…"))
 	if err != nil {
 		return nil, fmt.Errorf("post matrix streamed reply: %w", err)
 	}
-	return &matrixStream{c: c, evt: evt, now: time.Now}, nil
-}
-
-type matrixStream struct {
-	c   *conversation
-	evt id.EventID
-	now func() time.Time
-
-	mu       sync.Mutex // guards the fields below
-	last     time.Time
-	shown    string
-	finished bool
-}
-
-func (s *matrixStream) Update(ctx context.Context, text string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.finished || s.now().Sub(s.last) < streamInterval {
-		return nil
-	}
-	return s.editLocked(ctx, splitMarkdown(text, maxChunk)[0])
-}
-
-// Preconditions: s.mu held.
-func (s *matrixStream) editLocked(ctx context.Context, chunk string) error {
-	if chunk == s.shown {
-		return nil
-	}
-	content := renderMarkdown(chunk)
-	content.SetEdit(s.evt)
-	s.last = s.now()
-	if err := s.c.send(ctx, content); err != nil {
-		return fmt.Errorf("edit matrix streamed reply: %w", err)
-	}
-	s.shown = chunk
-	return nil
-}
-
-func (s *matrixStream) Finish(ctx context.Context, text string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.finished {
-		return errors.New("matrix stream already finished")
-	}
-	s.finished = true
-	if text == "" {
-		text = "_(empty answer)_"
-	}
-	chunks := splitMarkdown(text, maxChunk)
-	var errs []error
-	if err := s.editLocked(ctx, chunks[0]); err != nil {
-		errs = append(errs, err)
-	}
-	for _, ch := range chunks[1:] {
-		if err := s.c.send(ctx, renderMarkdown(ch)); err != nil {
-			errs = append(errs, fmt.Errorf("post matrix reply: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+	return &chat.EditStream[string]{
+		Interval: streamInterval,
+		Split: func(text string) []string {
+			if strings.TrimSpace(text) == "" {
+				return nil
+			}
+			return splitMarkdown(text, maxChunk)
+		},
+		Edit: func(ctx context.Context, chunk string) error {
+			content := renderMarkdown(chunk)
+			content.SetEdit(evt)
+			if err := c.send(ctx, content); err != nil {
+				return fmt.Errorf("edit matrix streamed reply: %w", err)
+			}
+			return nil
+		},
+		Post: func(ctx context.Context, _, _ int, chunk string) error {
+			if err := c.send(ctx, renderMarkdown(chunk)); err != nil {
+				return fmt.Errorf("post matrix reply: %w", err)
+			}
+			return nil
+		},
+	}, nil
 }
 
 var _ chat.StreamingConversation = (*conversation)(nil)

@@ -15,12 +15,16 @@ import (
 )
 
 // The Slack surfaces besides messages: the /secgpt slash command, the App
-// Home tab, and the AI assistant threads. The first two run the hub's own
-// chat commands (!grants, !revoke …) through chat.Assistant, so they show
-// exactly what the commands say and need no second way into the store.
+// Home tab, and the AI assistant threads. Changes (revoke, disconnect) run
+// the hub's own chat commands through chat.Assistant, so they are audited
+// in one place; the Home tab reads grants and linked accounts as data
+// (homeSource).
 
-// revokeAction is the action id of a Revoke button on the Home tab.
-const revokeAction = "secgpt_revoke"
+// Action ids of the Home tab's buttons.
+const (
+	revokeAction     = "secgpt_revoke"
+	disconnectAction = "secgpt_disconnect"
+)
 
 // eventKind is the first look at an events_api payload, to route the
 // events that are not messages.
@@ -199,34 +203,31 @@ func (a *Adapter) command(ctx context.Context, team, user, cmd string) string {
 	return c.text()
 }
 
-// grantLine is one line of the !grants reply: "- KIND TARGET (SCOPE)" or
-// "- KIND REQUESTER → TARGET (SCOPE)".
-type grantLine struct {
-	text string
-	app  ids.AppID // the app a Revoke button revokes
+// homeSource is what the Home tab needs of the assistant beyond
+// chat.Assistant: the user's grants and linked accounts as data (the hub
+// has both). Changes still go through the hub's commands (!revoke,
+// !disconnect), which audit them. An assistant without it (VanillaGPT)
+// gets a Home tab of command text, without buttons.
+type homeSource interface {
+	Grants(ctx context.Context, user ids.UserID) ([]chat.GrantInfo, error)
+	Accounts(ctx context.Context, user ids.UserID) ([]chat.AccountInfo, error)
 }
 
-func parseGrants(reply string) []grantLine {
-	var out []grantLine
-	for l := range strings.SplitSeq(reply, "\n") {
-		rest, ok := strings.CutPrefix(l, "- ")
+// home returns the assistant's homeSource, looking through wrappers that
+// unwrap (the metrics counter), or nil.
+func (a *Adapter) home() homeSource {
+	x := a.asst
+	for range 8 { // a bound, not a limit anyone reaches
+		if h, ok := x.(homeSource); ok {
+			return h
+		}
+		u, ok := x.(interface{ Unwrap() chat.Assistant })
 		if !ok {
-			continue
+			return nil
 		}
-		f := strings.Fields(rest)
-		if len(f) < 2 {
-			continue
-		}
-		app := f[1]
-		if len(f) >= 4 && f[2] == "→" {
-			app = f[3]
-		}
-		if !validAppID(app) {
-			continue
-		}
-		out = append(out, grantLine{text: rest, app: ids.AppID(app)})
+		x = u.Unwrap()
 	}
-	return out
+	return nil
 }
 
 func validAppID(s string) bool {
@@ -241,42 +242,50 @@ func validAppID(s string) bool {
 	return true
 }
 
+// grantText is one grant as the Home tab shows it, e.g. "exec quick_ride
+// (always)" or "collab quick_ride → metro_hail (this session)", as plain
+// text: app ids come from operator config, but nothing here is trusted to
+// be free of markup.
+func grantText(g chat.GrantInfo) string {
+	target := string(g.App)
+	if g.Requester != "" {
+		target = string(g.Requester) + " → " + target
+	}
+	if g.Function != "" && g.Function != string(g.App) {
+		target += "." + g.Function
+	}
+	scope := "always"
+	if g.Session {
+		scope = "for a session"
+	}
+	if g.Unplanned {
+		scope += ", calls outside a plan"
+	}
+	return fmt.Sprintf("%s %s (%s)", g.Kind, target, scope)
+}
+
 // publishHome renders the user's Home tab: stored permissions, each with a
-// Revoke button, and the installed apps. note, if set, says what was just
-// done.
+// Revoke button, linked accounts with a Disconnect button, and the
+// installed apps. note, if set, says what was just done.
 func (a *Adapter) publishHome(ctx context.Context, team, user, note string) {
-	grants := a.command(ctx, team, user, "!grants")
 	appsText := a.command(ctx, team, user, "!apps")
 	blocks := []slack.Block{slack.NewHeaderBlock(plainText("SecGPT"))}
 	if note != "" {
 		blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(escape(note))))
 	}
 	blocks = append(blocks, section("*Your stored permissions*"))
-	lines := parseGrants(grants)
-	if len(lines) == 0 {
+	src := a.home()
+	if src == nil {
+		grants := a.command(ctx, team, user, "!grants")
 		blocks = append(blocks, slack.NewSectionBlock(plainText(truncate(firstNonEmpty(grants, "You have no stored permissions."), maxSectionText)), nil, nil))
-	}
-	const maxGrantRows = 80 // a home view holds 100 blocks
-	for i, g := range lines {
-		if i == maxGrantRows {
-			blocks = append(blocks, section(fmt.Sprintf("_… and %d more; use `/secgpt grants`._", len(lines)-i)))
-			break
-		}
-		btn := slack.NewButtonBlockElement(revokeAction, string(g.app), plainText("Revoke"))
-		btn.Confirm = slack.NewConfirmationBlockObject(plainText("Revoke?"),
-			plainText(truncate("Delete every stored permission for app "+string(g.app)+"? It will ask again next time.", 290)),
-			plainText("Revoke"), plainText("Cancel"))
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwnText(escape(truncate(g.text, 2900))), nil, slack.NewAccessory(btn)))
-	}
-	if len(lines) > 0 {
-		all := slack.NewButtonBlockElement(revokeAction, "all", plainText("Revoke all"))
-		all.Style = slack.StyleDanger
-		blocks = append(blocks, slack.NewActionBlock("secgpt_revoke_all", all))
+	} else {
+		blocks = append(blocks, a.grantBlocks(ctx, src, UserID(team, user))...)
 	}
 	blocks = append(blocks, slack.NewDividerBlock(), section("*Installed apps*"),
 		slack.NewSectionBlock(plainText(truncate(appsText, maxSectionText-100)), nil, nil),
-		slack.NewDividerBlock(), section("*Connected accounts*"),
-		section("No accounts are linked through Slack: apps that use an account (Gmail, Drive) use the one the operator configured (docs/apps.md)."),
+		slack.NewDividerBlock(), section("*Connected accounts*"))
+	blocks = append(blocks, a.accountBlocks(ctx, src, UserID(team, user))...)
+	blocks = append(blocks,
 		slack.NewContextBlock("", mrkdwnText("Commands: `/secgpt help`, `/secgpt grants`, `/secgpt revoke APP|all`, `/secgpt forget APP|all`, `/secgpt new`.")))
 	err := a.call(ctx, "views.publish home", func(ctx context.Context) error {
 		_, err := a.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user,
@@ -288,10 +297,87 @@ func (a *Adapter) publishHome(ctx context.Context, team, user, note string) {
 	}
 }
 
-// homeAction is a Revoke click on the Home tab.
+// grantBlocks lists the user's grants, each with a Revoke button (with a
+// confirm dialog), and a Revoke all button.
+func (a *Adapter) grantBlocks(ctx context.Context, src homeSource, user ids.UserID) []slack.Block {
+	gs, err := src.Grants(ctx, user)
+	if err != nil {
+		a.log.Error("slack home tab: read grants", "err", err)
+		return []slack.Block{section("_I can't read your permissions right now; try `/secgpt grants`._")}
+	}
+	var blocks []slack.Block
+	if len(gs) == 0 {
+		return append(blocks, slack.NewSectionBlock(plainText("You have no stored permissions."), nil, nil))
+	}
+	const maxGrantRows = 70 // a home view holds 100 blocks
+	for i, g := range gs {
+		if i == maxGrantRows {
+			blocks = append(blocks, section(fmt.Sprintf("_… and %d more; use `/secgpt grants`._", len(gs)-i)))
+			break
+		}
+		text := plainText(truncate(grantText(g), 2900))
+		if !validAppID(string(g.App)) {
+			// No button for an id a click could not carry back.
+			blocks = append(blocks, slack.NewSectionBlock(text, nil, nil))
+			continue
+		}
+		btn := slack.NewButtonBlockElement(revokeAction, string(g.App), plainText("Revoke"))
+		btn.Confirm = slack.NewConfirmationBlockObject(plainText("Revoke?"),
+			plainText(truncate("Delete every stored permission for app "+string(g.App)+"? It will ask again next time.", 290)),
+			plainText("Revoke"), plainText("Cancel"))
+		blocks = append(blocks, slack.NewSectionBlock(text, nil, slack.NewAccessory(btn)))
+	}
+	all := slack.NewButtonBlockElement(revokeAction, "all", plainText("Revoke all"))
+	all.Style = slack.StyleDanger
+	all.Confirm = slack.NewConfirmationBlockObject(plainText("Revoke all?"),
+		plainText("Delete all your stored permissions? Every app will ask again."), plainText("Revoke all"), plainText("Cancel"))
+	return append(blocks, slack.NewActionBlock("secgpt_revoke_all", all))
+}
+
+// accountBlocks shows each account the user can link, with a Disconnect
+// button for a linked one.
+func (a *Adapter) accountBlocks(ctx context.Context, src homeSource, user ids.UserID) []slack.Block {
+	none := section("No accounts can be linked on this bot: apps that use an account (Gmail, Drive) use the one the operator configured (docs/apps.md).")
+	if src == nil {
+		return []slack.Block{none}
+	}
+	accs, err := src.Accounts(ctx, user)
+	if err != nil {
+		a.log.Error("slack home tab: read linked accounts", "err", err)
+		return []slack.Block{section("_I can't read your linked accounts right now._")}
+	}
+	if len(accs) == 0 {
+		return []slack.Block{none}
+	}
+	var blocks []slack.Block
+	for _, acc := range accs {
+		name := accountName(acc.Provider)
+		if !acc.Connected {
+			blocks = append(blocks, section(fmt.Sprintf("%s: not linked. Say `!connect %s` in a message to link it.", name, escape(acc.Provider))))
+			continue
+		}
+		btn := slack.NewButtonBlockElement(disconnectAction, acc.Provider, plainText("Disconnect"))
+		btn.Confirm = slack.NewConfirmationBlockObject(plainText("Disconnect?"),
+			plainText(truncate("Unlink your "+name+" account and delete its token? Apps that use it stop working for you until you link it again.", 290)),
+			plainText("Disconnect"), plainText("Cancel"))
+		blocks = append(blocks, slack.NewSectionBlock(plainText(name+": linked"), nil, slack.NewAccessory(btn)))
+	}
+	return blocks
+}
+
+// accountName is how a provider is shown.
+func accountName(provider string) string {
+	if provider == "google" {
+		return "Google"
+	}
+	return provider
+}
+
+// homeAction is a Revoke or Disconnect click on the Home tab.
 type homeAction struct {
 	team, user string
-	app        string // an app id or "all"
+	action     string // revokeAction or disconnectAction
+	value      string // an app id or "all"; a provider
 }
 
 // decodeHomeAction reads a block_actions payload from the Home tab; ok is
@@ -301,21 +387,38 @@ func decodeHomeAction(raw []byte) (homeAction, bool) {
 		return homeAction{}, false
 	}
 	var p interactivePayload
-	if json.Unmarshal(raw, &p) != nil || p.Type != "block_actions" || len(p.Actions) != 1 || p.Actions[0].ActionID != revokeAction {
+	if json.Unmarshal(raw, &p) != nil || p.Type != "block_actions" || len(p.Actions) != 1 {
 		return homeAction{}, false
 	}
+	act := p.Actions[0]
 	team := firstNonEmpty(p.User.TeamID, p.Team.ID)
-	app := p.Actions[0].Value
-	if !validID(team) || !validID(p.User.ID) || (app != "all" && !validAppID(app)) {
+	if !validID(team) || !validID(p.User.ID) {
 		return homeAction{}, false
 	}
-	return homeAction{team: team, user: p.User.ID, app: app}, true
+	switch act.ActionID {
+	case revokeAction:
+		if act.Value != "all" && !validAppID(act.Value) {
+			return homeAction{}, false
+		}
+	case disconnectAction:
+		// Only providers the hub knows; anything else is not ours.
+		if act.Value != "google" {
+			return homeAction{}, false
+		}
+	default:
+		return homeAction{}, false
+	}
+	return homeAction{team: team, user: p.User.ID, action: act.ActionID, value: act.Value}, true
 }
 
-// onHomeAction revokes for the clicking user (only ever their own grants:
-// the hub command runs as them) and republishes their Home tab.
+// onHomeAction revokes or unlinks for the clicking user (only ever their
+// own: the hub command runs as them) and republishes their Home tab.
 func (a *Adapter) onHomeAction(ctx context.Context, h homeAction) {
-	reply := a.command(ctx, h.team, h.user, "!revoke "+h.app)
+	cmd := "!revoke " + h.value
+	if h.action == disconnectAction {
+		cmd = "!disconnect " + h.value
+	}
+	reply := a.command(ctx, h.team, h.user, cmd)
 	a.publishHome(ctx, h.team, h.user, reply)
 }
 

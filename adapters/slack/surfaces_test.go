@@ -3,6 +3,8 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
 )
 
 // commandAssistant answers the hub's chat commands the way the hub does,
@@ -108,12 +111,111 @@ func TestSlashCommand(t *testing.T) {
 	}
 }
 
-// TestHomeTab: opening the Home tab publishes the user's grants, each with
-// a Revoke button, and the installed apps; a Revoke click revokes for that
-// user and republishes.
+// homeAssistant is a commandAssistant that also gives the Home tab its
+// data (homeSource), as the hub does; revoke and disconnect change it.
+type homeAssistant struct {
+	commandAssistant
+	data   []chat.GrantInfo
+	linked bool
+}
+
+func (h *homeAssistant) Handle(ctx context.Context, m chat.Message, conv chat.Conversation) {
+	switch {
+	case strings.HasPrefix(m.Text, "!revoke "):
+		app := ids.AppID(strings.TrimPrefix(m.Text, "!revoke "))
+		h.mu.Lock()
+		h.handled = append(h.handled, m)
+		var kept []chat.GrantInfo
+		for _, g := range h.data {
+			if app != "all" && g.App != app && g.Requester != app {
+				kept = append(kept, g)
+			}
+		}
+		n := len(h.data) - len(kept)
+		h.data = kept
+		h.mu.Unlock()
+		_ = conv.Reply(ctx, fmt.Sprintf("Revoked %d permission(s).", n))
+	case m.Text == "!disconnect google":
+		h.mu.Lock()
+		h.handled = append(h.handled, m)
+		h.linked = false
+		h.mu.Unlock()
+		_ = conv.Reply(ctx, "Your Google account is unlinked and its token deleted.")
+	default:
+		h.commandAssistant.Handle(ctx, m, conv)
+	}
+}
+
+func (h *homeAssistant) Grants(_ context.Context, user ids.UserID) ([]chat.GrantInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if user != UserID(slackfake.DefaultTeamID, "U1") {
+		return nil, nil
+	}
+	return append([]chat.GrantInfo(nil), h.data...), nil
+}
+
+func (h *homeAssistant) Accounts(context.Context, ids.UserID) ([]chat.AccountInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return []chat.AccountInfo{{Provider: "google", Connected: h.linked}}, nil
+}
+
+// wrapped hides an assistant behind a wrapper that unwraps, as the
+// metrics counter does in the bot.
+type wrapped struct{ next chat.Assistant }
+
+func (w wrapped) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	w.next.Handle(ctx, m, c)
+}
+func (w wrapped) Answer(ctx context.Context, a chat.Answer) error { return w.next.Answer(ctx, a) }
+func (w wrapped) Unwrap() chat.Assistant                          { return w.next }
+
+// homeButtons returns the view's buttons as "action=value" with whether
+// each has a confirm dialog.
+func homeButtons(t *testing.T, view string) (buttons []string, confirmed bool) {
+	t.Helper()
+	var v struct {
+		Blocks slack.Blocks `json:"blocks"`
+	}
+	if err := json.Unmarshal([]byte(view), &v); err != nil {
+		t.Fatal(err)
+	}
+	confirmed = true
+	add := func(b *slack.ButtonBlockElement) {
+		buttons = append(buttons, b.ActionID+"="+b.Value)
+		if b.Confirm == nil {
+			confirmed = false
+		}
+	}
+	for _, b := range v.Blocks.BlockSet {
+		switch b := b.(type) {
+		case *slack.SectionBlock:
+			if b.Accessory != nil && b.Accessory.ButtonElement != nil {
+				add(b.Accessory.ButtonElement)
+			}
+		case *slack.ActionBlock:
+			for _, e := range b.Elements.ElementSet {
+				if btn, ok := e.(*slack.ButtonBlockElement); ok {
+					add(btn)
+				}
+			}
+		}
+	}
+	return buttons, confirmed
+}
+
+// TestHomeTab: opening the Home tab publishes the user's grants (read as
+// data, not parsed from !grants), each with a Revoke button, the linked
+// Google account with a Disconnect button, and the installed apps; every
+// button asks for confirmation; a click revokes or unlinks for that user
+// only and republishes.
 func TestHomeTab(t *testing.T) {
-	asst := &commandAssistant{grants: []string{"exec quick_ride (always)", "collab quick_ride → metro_hail (always)"}}
-	e := startAdapter(t, asst, nil)
+	asst := &homeAssistant{linked: true, data: []chat.GrantInfo{
+		{Kind: chat.KindExec, App: "quick_ride"},
+		{Kind: chat.KindCollab, Requester: "quick_ride", App: "metro_hail", Session: true},
+	}}
+	e := startAdapter(t, wrapped{asst}, nil)
 	e.connected(1)
 	env, err := e.fake.SendEvent(slackfake.Event{Type: "app_home_opened", User: "U1", Channel: "DU1", TS: "1.000001", Extra: map[string]any{"tab": "home"}})
 	if err != nil {
@@ -124,44 +226,79 @@ func TestHomeTab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v struct {
-		Blocks slack.Blocks `json:"blocks"`
+	buttons, confirmed := homeButtons(t, view)
+	want := revokeAction + "=quick_ride," + revokeAction + "=metro_hail," + revokeAction + "=all," + disconnectAction + "=google"
+	if strings.Join(buttons, ",") != want {
+		t.Errorf("buttons %v, want %s", buttons, want)
 	}
-	if err := json.Unmarshal([]byte(view), &v); err != nil {
-		t.Fatal(err)
+	if !confirmed {
+		t.Error("a button has no confirm dialog")
 	}
-	var revokes []string
-	for _, b := range v.Blocks.BlockSet {
-		if s, ok := b.(*slack.SectionBlock); ok && s.Accessory != nil && s.Accessory.ButtonElement != nil {
-			btn := s.Accessory.ButtonElement
-			if btn.ActionID == revokeAction {
-				revokes = append(revokes, btn.Value)
-				if btn.Confirm == nil {
-					t.Error("a Revoke button has no confirm dialog")
-				}
-			}
+	for _, s := range []string{"exec quick_ride (always)", "collab quick_ride → metro_hail (for a session)", "Installed apps", "Connected accounts", "Google: linked"} {
+		if !strings.Contains(view, s) {
+			t.Errorf("home view lacks %q:\n%s", s, view)
 		}
 	}
-	if strings.Join(revokes, ",") != "quick_ride,metro_hail" {
-		t.Errorf("revoke buttons for %v", revokes)
-	}
-	if !strings.Contains(view, "Installed apps") || !strings.Contains(view, "Connected accounts") {
-		t.Errorf("home view lacks sections:\n%s", view)
-	}
+
 	env, _ = e.fake.SendHomeAction(slackfake.HomeAction{User: "U1", ActionID: revokeAction, Value: "metro_hail"})
 	e.acked(env)
 	if _, err := e.fake.WaitHome(e.ctx, "U1", func(v string) bool {
-		return strings.Contains(v, "Revoked 1") && !strings.Contains(v, "metro_hail (always)")
+		return strings.Contains(v, "Revoked 1") && !strings.Contains(v, "→ metro_hail")
 	}); err != nil {
 		t.Fatal(err)
 	}
+	env, _ = e.fake.SendHomeAction(slackfake.HomeAction{User: "U1", ActionID: disconnectAction, Value: "google"})
+	e.acked(env)
+	view, err = e.fake.WaitHome(e.ctx, "U1", func(v string) bool { return strings.Contains(v, "unlinked") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(view, "Google: not linked") {
+		t.Errorf("after Disconnect:\n%s", view)
+	}
+	if buttons, _ := homeButtons(t, view); slices.Contains(buttons, disconnectAction+"=google") {
+		t.Errorf("Disconnect still offered: %v", buttons)
+	}
+	// A click whose value is not a provider we know is not ours.
+	env, _ = e.fake.SendHomeAction(slackfake.HomeAction{User: "U1", ActionID: disconnectAction, Value: "evil"})
+	e.acked(env)
 	if err := e.stop(); err != nil {
 		t.Fatal(err)
+	}
+	got := strings.Join(asst.texts(), "|")
+	if strings.Contains(got, "!grants") || strings.Contains(got, "evil") {
+		t.Errorf("commands run: %q (want no !grants: grants come as data)", got)
+	}
+	if !strings.Contains(got, "!revoke metro_hail") || !strings.Contains(got, "!disconnect google") {
+		t.Errorf("commands run: %q", got)
 	}
 	for _, m := range asst.handled {
 		if m.User != UserID(slackfake.DefaultTeamID, "U1") {
 			t.Errorf("a home command ran as %s", m.User)
 		}
+	}
+}
+
+// TestHomeTabWithoutData: an assistant that cannot give grants as data
+// (VanillaGPT) gets the !grants text and no buttons.
+func TestHomeTabWithoutData(t *testing.T) {
+	asst := &commandAssistant{grants: []string{"exec quick_ride (always)"}}
+	e := startAdapter(t, asst, nil)
+	e.connected(1)
+	env, err := e.fake.SendEvent(slackfake.Event{Type: "app_home_opened", User: "U1", Channel: "DU1", TS: "1.000001", Extra: map[string]any{"tab": "home"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.acked(env)
+	view, err := e.fake.WaitHome(e.ctx, "U1", func(v string) bool { return strings.Contains(v, "quick_ride (always)") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buttons, _ := homeButtons(t, view); len(buttons) != 0 {
+		t.Errorf("buttons %v on a text-only home tab", buttons)
+	}
+	if !strings.Contains(view, "No accounts can be linked") {
+		t.Errorf("home view:\n%s", view)
 	}
 }
 

@@ -2,12 +2,14 @@ package hub_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
 	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/ids"
 )
 
 // TestIntroductionExamplesWork: greetings and "what can you do" get the
@@ -32,6 +34,30 @@ func TestIntroductionExamplesWork(t *testing.T) {
 		reply := c.Send(ctx, e)
 		if !strings.Contains(reply, "$") || strings.Contains(reply, "Sorry") || strings.Contains(reply, "no installed app") {
 			t.Errorf("example %q got %q", e, reply)
+		}
+	}
+}
+
+// TestDemoWeatherByName: on the offline demo, "what's the weather in Paris"
+// says what the demo cannot do (look up an ID by name) and offers
+// requests; each offered request works through a real hub.
+func TestDemoWeatherByName(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"find_locations_by_name", "get_current_weather_for_location", "get_weather_at_location"}})
+	ctx := context.Background()
+	c := &scripted.Conversation{A: h, User: "test:carol", Policy: scripted.Always(chat.AllowOnce)}
+	reply := c.Send(ctx, "what's the weather in Paris")
+	if strings.Contains(reply, "Sorry") || !strings.Contains(reply, "cannot look up the location id") || len(c.Prompts()) != 0 {
+		t.Fatalf("reply %q, %d prompts", reply, len(c.Prompts()))
+	}
+	offered := regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(reply, -1)
+	if len(offered) != 2 {
+		t.Fatalf("reply offers %d requests, want 2: %q", len(offered), reply)
+	}
+	want := []string{`"city":"Miami"`, "Partly Cloudy"}
+	for i, m := range offered {
+		got := c.Send(ctx, m[1])
+		if strings.Contains(got, "Sorry") || !strings.Contains(got, want[i]) {
+			t.Errorf("offered request %q got %q, want it to contain %q", m[1], got, want[i])
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/respond"
+	"github.com/secgpt-go/secgpt/core/schema"
 )
 
 // Name is how the model is described in the start-up banner.
@@ -68,18 +69,31 @@ func Plan(req *llm.Request, extra func(p *plan.Plan, cat []plan.CatalogApp, fact
 	}
 	query := req.LastUser()
 	p := &plan.Plan{Steps: []plan.Step{}}
+	var needID []missingID
 	for _, a := range SelectApps(cat, query) {
 		st := plan.Step{App: a.App, Instruction: query}
 		if len(a.Functions) > 0 {
 			f := a.Functions[0]
 			st.Function = f.Name
 			st.Instruction = fmt.Sprintf("Use %s for: %s", f.Name, query)
-			args, _ := json.Marshal(FillArgs(f.Parameters, query, facts))
+			filled := FillArgs(f.Parameters, query, facts)
+			// The adversary (extra != nil) edits whatever plan it gets;
+			// its plans stay as they were.
+			if prop := unfilledID(f.Parameters, filled); prop != "" && extra == nil {
+				needID = append(needID, missingID{app: a.App, prop: prop})
+			}
+			args, _ := json.Marshal(filled)
 			st.Args = args
 		}
 		p.Steps = append(p.Steps, st)
 	}
-	if len(p.Steps) == 0 {
+	if len(needID) > 0 {
+		// A step without its ID would fail the plan check and the user
+		// would read "could not make a plan"; say what the demo needs.
+		p.Steps = []plan.Step{}
+		p.Answer = needIDAnswer(query, cat, needID[0])
+	}
+	if len(p.Steps) == 0 && p.Answer == "" {
 		p.Answer = noAppAnswer(query, cat)
 	}
 	if extra != nil {
@@ -87,6 +101,94 @@ func Plan(req *llm.Request, extra func(p *plan.Plan, cat []plan.CatalogApp, fact
 	}
 	raw, _ := json.Marshal(p)
 	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "call_plan", Name: plan.ToolName, Arguments: raw}}}, nil
+}
+
+// missingID is a required ID argument the query did not give.
+type missingID struct {
+	app  string
+	prop string
+}
+
+// unfilledID returns the first required "…_id" property (in name order)
+// that FillArgs left empty and whose schema refuses an empty string: an ID
+// the demo model cannot know, since it only copies values from the query.
+func unfilledID(schemaJSON json.RawMessage, filled map[string]any) string {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	if json.Unmarshal(schemaJSON, &s) != nil {
+		return ""
+	}
+	req := append([]string(nil), s.Required...)
+	sort.Strings(req)
+	for _, n := range req {
+		if n != "id" && !strings.HasSuffix(n, "_id") {
+			continue
+		}
+		if v, ok := filled[n]; ok && v != "" {
+			continue
+		}
+		ps, err := schema.Compile(s.Properties[n])
+		if err != nil || ps.Validate(json.RawMessage(`""`)) != nil {
+			return n
+		}
+	}
+	return ""
+}
+
+// needIDAnswer says plainly that the demo cannot turn a name into the ID
+// m.app needs, and offers two requests that work here: the catalog's
+// lookup function for that kind of ID, then the app with an ID.
+func needIDAnswer(query string, cat []plan.CatalogApp, m missingID) string {
+	label := strings.ReplaceAll(m.prop, "_", " ")
+	var b strings.Builder
+	fmt.Fprintf(&b, "The offline demo model cannot look up the %s that %s needs: it only copies values from your message, and cannot turn a name into an ID. ", label, m.app)
+	var tries []string
+	if l, arg := lookupFor(cat, strings.TrimSuffix(m.prop, "_id")); l != "" {
+		tries = append(tries, fmt.Sprintf("%q (lists what the demo knows, with IDs)", strings.TrimSpace(l+" "+arg+" "+lastName(query))))
+	}
+	tries = append(tries, fmt.Sprintf("%q", fmt.Sprintf("%s %s 1", m.app, label)))
+	b.WriteString("Try " + strings.Join(tries, ", then ") + ".")
+	return b.String()
+}
+
+// lookupFor finds a catalog function that looks things of a kind up by
+// name ("find_locations_by_name" for "location") and the label of its
+// first required argument.
+func lookupFor(cat []plan.CatalogApp, kind string) (fn, arg string) {
+	if kind == "" {
+		return "", ""
+	}
+	for _, a := range cat {
+		for _, f := range a.Functions {
+			if !strings.HasPrefix(f.Name, "find_") || !strings.Contains(f.Name, kind) || !strings.HasSuffix(f.Name, "_by_name") {
+				continue
+			}
+			var s struct {
+				Required []string `json:"required"`
+			}
+			_ = json.Unmarshal(f.Parameters, &s)
+			if len(s.Required) > 0 {
+				arg = strings.ReplaceAll(s.Required[0], "_", " ")
+			}
+			return f.Name, arg
+		}
+	}
+	return "", ""
+}
+
+// lastName is the query's last capitalised word after its first, e.g.
+// "Paris" in "What's the weather in Paris?", or "".
+func lastName(query string) string {
+	fs := strings.Fields(query)
+	for i := len(fs) - 1; i > 0; i-- {
+		w := strings.Trim(fs[i], ".,!?;:'\"")
+		if w != "" && w[0] >= 'A' && w[0] <= 'Z' {
+			return w
+		}
+	}
+	return ""
 }
 
 func noAppAnswer(query string, cat []plan.CatalogApp) string {

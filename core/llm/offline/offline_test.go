@@ -118,3 +118,68 @@ func TestAgentAnswersFromResults(t *testing.T) {
 		t.Fatalf("final = %+v", r)
 	}
 }
+
+// TestPlanMissingID: a request that names an app needing an ID it does not
+// give gets a plain answer with requests that work, instead of a plan the
+// hub would reject; the adversary's plans (extra != nil) are left alone.
+func TestPlanMissingID(t *testing.T) {
+	const idSchema = `{"type":"object","properties":{"location_id":{"anyOf":[{"type":"integer"},{"type":"string","pattern":"^[0-9]{1,9}$"}]}},"required":["location_id"]}`
+	const freeIDSchema = `{"type":"object","properties":{"message_id":{"type":"string"}},"required":["message_id"]}`
+	cat, _ := json.Marshal([]plan.CatalogApp{
+		{App: "find_locations_by_name", Description: "Find locations by city name", Functions: []plan.CatalogFunction{{Name: "find_locations_by_name", Parameters: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`)}}},
+		{App: "get_current_weather_for_location", Description: "weather for a location ID", Functions: []plan.CatalogFunction{{Name: "get_current_weather_for_location", Parameters: json.RawMessage(idSchema)}}},
+		{App: "get_gmail_message", Description: "read one message", Functions: []plan.CatalogFunction{{Name: "get_gmail_message", Parameters: json.RawMessage(freeIDSchema)}}},
+	})
+	tests := []struct {
+		name      string
+		query     string
+		extra     bool
+		wantSteps string // apps, comma-separated
+		wantArgs  string
+		wantIn    []string // substrings of the answer
+	}{
+		{name: "name instead of ID", query: "What's the weather in Paris?",
+			wantIn: []string{"cannot look up the location id that get_current_weather_for_location needs", `"find_locations_by_name city Paris"`, `"get_current_weather_for_location location id 1"`}},
+		{name: "ID given", query: "get_current_weather_for_location location id 2", wantSteps: "get_current_weather_for_location", wantArgs: `{"location_id":"2"}`},
+		{name: "adversary plans unchanged", query: "What's the weather in Paris?", extra: true, wantSteps: "get_current_weather_for_location", wantArgs: `{"location_id":""}`},
+		{name: "an ID that may be empty is not asked for", query: "get_gmail_message please", wantSteps: "get_gmail_message", wantArgs: `{"message_id":""}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &llm.Request{
+				Messages: []llm.Message{
+					{Role: llm.RoleSystem, Content: "plan " + plan.AppsOpen + string(cat) + plan.AppsClose},
+					{Role: llm.RoleUser, Content: tt.query},
+				},
+				Tools: []llm.Tool{{Name: plan.ToolName, Parameters: json.RawMessage(plan.Schema)}},
+			}
+			var extra func(*plan.Plan, []plan.CatalogApp, map[string]string)
+			if tt.extra {
+				extra = func(*plan.Plan, []plan.CatalogApp, map[string]string) {}
+			}
+			resp, err := Plan(req, extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Decode(resp.ToolCalls[0].Arguments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var apps []string
+			for _, s := range p.Steps {
+				apps = append(apps, s.App)
+			}
+			if strings.Join(apps, ",") != tt.wantSteps {
+				t.Fatalf("steps = %v, want %q (answer %q)", apps, tt.wantSteps, p.Answer)
+			}
+			if tt.wantArgs != "" && string(p.Steps[0].Args) != tt.wantArgs {
+				t.Errorf("args = %s, want %s", p.Steps[0].Args, tt.wantArgs)
+			}
+			for _, w := range tt.wantIn {
+				if !strings.Contains(p.Answer, w) {
+					t.Errorf("answer %q lacks %q", p.Answer, w)
+				}
+			}
+		})
+	}
+}

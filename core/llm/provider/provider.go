@@ -27,6 +27,8 @@ const (
 	// Azure is Azure OpenAI: BaseURL is the resource endpoint
 	// (https://NAME.openai.azure.com), Model the deployment name.
 	Azure = "azure"
+	// Gemini is Google's Gemini API (generativelanguage v1beta, API key).
+	Gemini = "gemini"
 )
 
 // DefaultAzureAPIVersion is the Azure OpenAI api-version sent when
@@ -60,7 +62,8 @@ const anthropicMaxTokens = 4096
 // environment variables the config package reads (SECGPT_MODEL_PROVIDER,
 // SECGPT_MODEL, SECGPT_MODEL_BASE_URL, SECGPT_MODEL_API_KEY).
 type Config struct {
-	// Provider is "openai", "anthropic" or "ollama".
+	// Provider is "openai", "anthropic", "ollama", "azure", "bedrock" or
+	// "gemini".
 	Provider string
 	// Model is the provider's model name, e.g. "gpt-4o-mini".
 	Model string
@@ -95,8 +98,8 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 	name := normalize(cfg.Provider)
 	switch name {
 	case "":
-		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock or ollama)")
-	case OpenAI, Anthropic, Ollama, Bedrock:
+		return nil, errors.New("model provider is empty (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock, gemini or ollama)")
+	case OpenAI, Anthropic, Ollama, Bedrock, Gemini:
 	case Azure:
 		// Azure has no default endpoint: each resource has its own.
 		if strings.TrimSpace(cfg.BaseURL) == "" {
@@ -106,7 +109,7 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 			return nil, errors.New("azure provider: api key is empty (set SECGPT_MODEL_API_KEY or model.api_key)")
 		}
 	default:
-		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock or ollama)", cfg.Provider)
+		return nil, fmt.Errorf("unknown model provider %q (set SECGPT_MODEL_PROVIDER or model.provider to openai, azure, anthropic, bedrock, gemini or ollama)", cfg.Provider)
 	}
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, fmt.Errorf("%s provider: model is empty (set SECGPT_MODEL or model.name)", name)
@@ -148,6 +151,8 @@ func New(ctx context.Context, cfg Config) (llm.Model, error) {
 		return newBedrock(ctx, cfg.Model, base, cfg.Region, doer, timeout)
 	case Azure:
 		return newAzure(cfg.Model, base, key, cfg.APIVersion, doer, timeout)
+	case Gemini:
+		return newGemini(ctx, cfg.Model, base, key, doer, timeout)
 	}
 	return newOpenAI(name, cfg.Model, base, key, doer, timeout)
 }
@@ -197,6 +202,8 @@ func defaultBaseURL(name string) string {
 		return DefaultAnthropicBaseURL
 	case Ollama:
 		return DefaultOllamaBaseURL
+	case Gemini:
+		return DefaultGeminiBaseURL
 	}
 	return ""
 }

@@ -21,7 +21,10 @@ func TestNewConfigErrors(t *testing.T) {
 		wantErr string // substring; "" means New succeeds
 	}{
 		{"empty provider", Config{Model: "m", APIKey: "k"}, "SECGPT_MODEL_PROVIDER"},
-		{"unknown provider", Config{Provider: "gemini", Model: "m", APIKey: "k"}, `unknown model provider "gemini"`},
+		{"unknown provider", Config{Provider: "mistral", Model: "m", APIKey: "k"}, `unknown model provider "mistral"`},
+		{"gemini without key", Config{Provider: "gemini", Model: "gemini-2.0-flash"}, "gemini provider: api key is empty (set SECGPT_MODEL_API_KEY"},
+		{"gemini", Config{Provider: "gemini", Model: "gemini-2.0-flash", APIKey: "k"}, ""},
+		{"gemini at a local server needs no key", Config{Provider: "gemini", Model: "g", BaseURL: "http://127.0.0.1:1"}, ""},
 		{"openai without model", Config{Provider: "openai", APIKey: "k"}, "openai provider: model is empty (set SECGPT_MODEL"},
 		{"openai without key", Config{Provider: "openai", Model: "gpt-4o-mini"}, "openai provider: api key is empty (set SECGPT_MODEL_API_KEY"},
 		{"anthropic without key", Config{Provider: "anthropic", Model: "claude"}, "anthropic provider: api key is empty"},
@@ -59,6 +62,7 @@ func TestDescribe(t *testing.T) {
 		{Config{Provider: "openai", Model: "gpt-4o-mini", APIKey: "sk-secret"}, "openai gpt-4o-mini at https://api.openai.com/v1"},
 		{Config{Provider: "ollama", Model: "llama3.1"}, "ollama llama3.1 at http://127.0.0.1:11434/v1"},
 		{Config{Provider: "anthropic", Model: "claude-x", APIKey: "sk-secret"}, "anthropic claude-x at https://api.anthropic.com/v1"},
+		{Config{Provider: "gemini", Model: "gemini-2.0-flash", APIKey: "sk-secret"}, "gemini gemini-2.0-flash at https://generativelanguage.googleapis.com"},
 		{Config{Provider: "openai", Model: "qwen", APIKey: "sk-secret", BaseURL: "http://user:sk-secret@127.0.0.1:8000/v1?key=sk-secret"}, "openai qwen at http://127.0.0.1:8000/v1"},
 		{Config{Provider: "openai", APIKey: "sk-secret", BaseURL: "::bad"}, "openai (no model) at (invalid base url)"},
 		{Config{}, "(no provider) (no model)"},
@@ -201,6 +205,7 @@ func TestConcurrentGenerate(t *testing.T) {
 	}{
 		{"openai", "/v1/chat/completions", oaCalls([3]string{"c", "get_weather", `{"city":"Paris"}`})},
 		{"anthropic", "/v1/messages", anReply("tool_use", anToolUse("c", "get_weather", map[string]any{"city": "Paris"}))},
+		{"gemini", "/v1/v1beta/models/m:generateContent", gemReply(gemCall("get_weather", map[string]any{"city": "Paris"}))},
 	} {
 		t.Run(p.name, func(t *testing.T) {
 			s := newWireServer(t, p.path)

@@ -87,11 +87,13 @@ func (r *retryRecord) add(status int, wait time.Duration) {
 }
 
 const (
-	oaRateLimited = `{"error":{"message":"rate limited"}}`
-	oaUnavailable = `{"error":{"message":"overloaded"}}`
-	anRateLimited = `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`
-	anOverloaded  = `{"type":"error","error":{"type":"overloaded_error","message":"overloaded"}}`
-	anHello       = `{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn"}`
+	oaRateLimited  = `{"error":{"message":"rate limited"}}`
+	oaUnavailable  = `{"error":{"message":"overloaded"}}`
+	anRateLimited  = `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`
+	anOverloaded   = `{"type":"error","error":{"type":"overloaded_error","message":"overloaded"}}`
+	gemRateLimited = `{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}}`
+	gemUnavailable = `{"error":{"code":503,"message":"The model is overloaded","status":"UNAVAILABLE"}}`
+	anHello        = `{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn"}`
 )
 
 // TestRetryThroughRealClients drives the real langchaingo clients against a
@@ -133,6 +135,25 @@ func TestRetryThroughRealClients(t *testing.T) {
 				{status: 200, body: anHello},
 			},
 			wantText: "hello", wantSent: 3, wantCodes: []int{429, 529},
+		},
+		{
+			name:     "gemini 429 with Retry-After then 503 then ok",
+			provider: Gemini,
+			script: []answer{
+				{status: 429, retryAfter: "1", body: gemRateLimited},
+				{status: 503, body: gemUnavailable},
+				{status: 200, body: gemReply(gemText("hello"))},
+			},
+			wantText: "hello", wantSent: 3, wantCodes: []int{429, 503}, minGap: time.Second,
+		},
+		{
+			// The Google client has its own 503 loop; it must not start
+			// again once ours has given up.
+			name:     "gemini retries exhausted: sent 1+retries times, no more",
+			provider: Gemini,
+			retries:  2,
+			script:   []answer{{status: 503, retryAfter: "0", body: gemUnavailable}},
+			wantErr:  "503", wantSent: 3, wantCodes: []int{503, 503},
 		},
 		{
 			name:     "connection dropped then ok",
