@@ -13,19 +13,7 @@ export CI="${CI:-true}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-
-missing=()
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-# Dendrite and the goolm pass link Debian's SQLite (-tags libsqlite3) rather
-# than compiling the copy bundled with mattn/go-sqlite3 (a minute of CPU each).
-[ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
-if [ "${#missing[@]}" -gt 0 ]; then
-	log "installing Debian's ${missing[*]}"
-	$SUDO apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
-fi
+scripts/debian-packages.sh
 
 log "building Dendrite v0.13.8 (cached after the first run)"
 DENDRITE_BIN=$(scripts/dendrite-build.sh)
@@ -54,8 +42,10 @@ log "dendrite at $SECGPT_TEST_MATRIX_URL"
 log "installing the real MCP test servers (cached; pinned in scripts/mcp-servers.sh)"
 eval "$(scripts/mcp-servers.sh)"
 
-log "go vet ./..."
-go vet ./...
+# vet with -race: it then type-checks against the same compiled packages
+# the race tests use, instead of compiling everything a second time.
+log "go vet -race ./..."
+go vet -race ./...
 
 if [ "$#" -gt 0 ]; then
 	log "go test -race $*"
@@ -84,5 +74,5 @@ scripts/validate-deploy.sh
 # modernc driver; libsqlite3 links Debian's SQLite instead of compiling the
 # bundled one.
 log "go vet and go test -race -tags goolm ./adapters/matrix/..."
-go vet -tags goolm,libsqlite3 ./adapters/matrix/...
+go vet -race -tags goolm,libsqlite3 ./adapters/matrix/...
 go test -race -count=1 -tags goolm,libsqlite3 -timeout 10m ./adapters/matrix/...
