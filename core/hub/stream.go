@@ -1,0 +1,81 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/secgpt-go/secgpt/core/chat"
+)
+
+// replyOut is where a turn's reply goes: one Reply, or, when the responder
+// streams and the conversation can show a growing reply, a stream opened
+// when the responder's first words arrive and finished with the whole
+// reply (the responder's text and everything the hub adds to it).
+//
+// The conversation is the hub's neutralising wrapper, so every update is
+// neutralised like the final text. A replyOut is used from the turn's
+// goroutine only.
+type replyOut struct {
+	c chat.Conversation
+	s chat.ReplyStream // nil until the first piece
+	// off: the conversation cannot stream, or opening the stream failed;
+	// the reply is posted whole.
+	off  bool
+	text string // the responder's text so far
+}
+
+// streams reports whether pieces are worth producing: the conversation
+// can show them.
+func (o *replyOut) streams() bool {
+	if o == nil || o.off {
+		return false
+	}
+	_, ok := o.c.(chat.StreamingConversation)
+	return ok
+}
+
+// piece shows text as the next part of the responder's answer. A platform
+// that refuses an update costs only that update: Finish shows everything.
+// Only the context's end is returned, which stops the model call.
+func (o *replyOut) piece(ctx context.Context, text string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !o.streams() {
+		return nil
+	}
+	o.text += text
+	if o.s == nil {
+		sc := o.c.(chat.StreamingConversation)
+		s, err := sc.StreamReply(ctx)
+		if err != nil {
+			// Not supported underneath the wrapper, or the placeholder
+			// could not be posted: the reply goes out whole.
+			o.off = true
+			return nil
+		}
+		o.s = s
+	}
+	_ = o.s.Update(ctx, o.text)
+	return nil
+}
+
+// restart forgets the text streamed so far: the model call it came from
+// failed, and the final text replaces it.
+func (o *replyOut) restart() {
+	if o != nil {
+		o.text = ""
+	}
+}
+
+// finish shows the whole reply: it ends the stream when one was opened,
+// and posts the reply otherwise.
+func (o *replyOut) finish(ctx context.Context, text string) error {
+	if o.s == nil {
+		return o.c.Reply(ctx, text)
+	}
+	if err := o.s.Finish(ctx, text); err != nil {
+		return fmt.Errorf("finish streamed reply: %w", err)
+	}
+	return nil
+}
