@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 )
@@ -56,8 +58,27 @@ func (o *replyOut) piece(ctx context.Context, text string) error {
 		}
 		o.s = s
 	}
-	_ = o.s.Update(ctx, o.text)
+	_ = o.s.Update(ctx, settled(o.text))
 	return nil
+}
+
+// settled is text without an end that the next piece may still change the
+// meaning of: a rune cut in two, or a CR that may start a CRLF. Shown as
+// they are, the neutraliser would escape them in this update only.
+func settled(text string) string {
+	for i := 1; i <= utf8.UTFMax && i <= len(text); i++ {
+		c := text[len(text)-i]
+		if c < utf8.RuneSelf {
+			break
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRuneInString(text[len(text)-i:]) {
+				text = text[:len(text)-i]
+			}
+			break
+		}
+	}
+	return strings.TrimSuffix(text, "\r")
 }
 
 // restart forgets the text streamed so far: the model call it came from
