@@ -76,17 +76,18 @@ func Pieces(s string, n int) []string {
 	}
 	var out []string
 	start, words := 0, 0
-	inSpace := false
+	inWord := false
 	for i, r := range s {
 		space := unicode.IsSpace(r)
-		if inSpace && !space {
-			words++
+		if !space && !inWord {
+			// A word starts: it opens the next piece when this one is full.
 			if words == n {
 				out = append(out, s[start:i])
 				start, words = i, 0
 			}
+			words++
 		}
-		inSpace = space
+		inWord = !space
 	}
 	if start < len(s) {
 		out = append(out, s[start:])
@@ -707,3 +708,5 @@ func searchQuery(q string) string {
 	}
 	return strings.Join(keep, " ")
 }
+
+var _ llm.StreamingModel = Model{}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/tmc/langchaingo/llms"
@@ -15,11 +16,17 @@ import (
 //
 // The error onText returns is kept: langchaingo's Gemini client stops the
 // stream on it but then reports success with the text so far.
+//
+// onText is called with the lock held, so calls never overlap, and never
+// after close: the Anthropic client calls the streaming function from a
+// goroutine of its own, and the caller of GenerateStream may rely on no
+// piece arriving once it has returned.
 type textStream struct {
 	onText func(context.Context, string) error
 
-	mu  sync.Mutex // guards err
-	err error
+	mu     sync.Mutex // guards the fields below, and every call of onText
+	err    error
+	closed bool
 }
 
 // options returns the call option that streams, or none when there is no
@@ -32,27 +39,36 @@ func (s *textStream) options() []llms.CallOption {
 		if len(chunk) == 0 {
 			return nil
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return errStreamClosed
+		}
+		if s.err != nil {
+			return s.err
+		}
 		if err := s.onText(ctx, string(chunk)); err != nil {
-			s.mu.Lock()
-			if s.err == nil {
-				s.err = err
-			}
-			s.mu.Unlock()
+			s.err = err
 			return err
 		}
 		return nil
 	})}
 }
 
-// failed returns the first error onText returned.
+// failed ends the stream (no piece is handed over after it) and returns
+// the first error onText returned.
 func (s *textStream) failed() error {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	return s.err
 }
+
+// errStreamClosed stops a client that streams on after its call returned.
+var errStreamClosed = errors.New("stream already ended")
 
 func newTextStream(onText func(context.Context, string) error) *textStream {
 	if onText == nil {
