@@ -23,7 +23,9 @@ func (streaming) GenerateStream(ctx context.Context, _ *llm.Request, onText func
 // comes as one piece (none when it has no text); errors pass through.
 func TestGenerateStream(t *testing.T) {
 	errDown, errGone := errors.New("down"), errors.New("gone")
-	text := llm.ModelFunc(func(context.Context, *llm.Request) (*llm.Response, error) { return &llm.Response{Content: "whole"}, nil })
+	text := llm.ModelFunc(func(context.Context, *llm.Request) (*llm.Response, error) {
+		return &llm.Response{Content: "whole"}, nil
+	})
 	calls := llm.ModelFunc(func(context.Context, *llm.Request) (*llm.Response, error) {
 		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: "f"}}}, nil
 	})
