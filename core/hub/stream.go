@@ -32,8 +32,23 @@ func (o *replyOut) streams() bool {
 	if o == nil || o.off {
 		return false
 	}
-	_, ok := o.c.(chat.StreamingConversation)
-	return ok
+	return canStream(o.c)
+}
+
+// canStream reports whether c shows a growing reply. The hub's neutral
+// wrapper offers streaming on every conversation (and answers
+// chat.ErrNotSupported when the one below cannot), so wrappers are looked
+// through: a model that streams is asked to only when it is seen.
+func canStream(c chat.Conversation) bool {
+	for c != nil {
+		if u, ok := c.(interface{ Unwrap() chat.Conversation }); ok {
+			c = u.Unwrap()
+			continue
+		}
+		_, ok := c.(chat.StreamingConversation)
+		return ok
+	}
+	return false
 }
 
 // piece shows text as the next part of the responder's answer. A platform

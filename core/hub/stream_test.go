@@ -233,6 +233,45 @@ func TestStreamRefusedRepliesWhole(t *testing.T) {
 	}
 }
 
+// countStreams counts the streamed calls of a model.
+type countStreams struct {
+	streamed
+	mu sync.Mutex
+	n  int
+}
+
+func (m *countStreams) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	m.mu.Lock()
+	m.n++
+	m.mu.Unlock()
+	return m.streamed.GenerateStream(ctx, req, onText)
+}
+
+// TestNoStreamWithoutAStreamingConversation: a conversation that cannot
+// show a growing reply gets the model's answer unstreamed; the model is
+// not asked to stream (the demo model would pace its pieces for nothing).
+func TestNoStreamWithoutAStreamingConversation(t *testing.T) {
+	m := &countStreams{streamed: streamed{Model: offline.Model{}}}
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: m, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
+	if reply := c.Send(context.Background(), rideQuery); !strings.Contains(reply, "_Drew on:") {
+		t.Fatalf("reply %q does not come from the responder", reply)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n != 0 {
+		t.Errorf("the model was asked to stream %d times for a conversation that cannot show it", m.n)
+	}
+
+	sc := &streamConv{Conversation: &scripted.Conversation{A: h, User: "test:bob", Policy: scripted.Always(chat.AllowOnce)}}
+	m.mu.Unlock()
+	sc.send(context.Background(), rideQuery)
+	m.mu.Lock()
+	if m.n != 1 {
+		t.Errorf("streamed calls for a streaming conversation: %d, want 1", m.n)
+	}
+}
+
 // TestStreamedInjectionTriggersNoCall: the attacker's responder streams
 // its answer. It obeys the order injected into the newest mail and writes
 // terminal escapes too; still nothing but the planned search runs, its
