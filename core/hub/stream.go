@@ -63,7 +63,11 @@ func (o *replyOut) piece(ctx context.Context, text string) error {
 	}
 	o.text += text
 	if o.s == nil {
-		sc := o.c.(chat.StreamingConversation)
+		sc, ok := o.c.(chat.StreamingConversation)
+		if !ok {
+			o.off = true
+			return nil
+		}
 		s, err := sc.StreamReply(ctx)
 		if err != nil {
 			// Not supported underneath the wrapper, or the placeholder
