@@ -447,10 +447,16 @@ func (s *termStream) flush(text string, final bool) {
 }
 
 func (s *termStream) writeLine(b *strings.Builder, l string) {
+	out := s.r.line(l)
 	if s.lines > 0 {
-		b.WriteString("\n  ")
+		// Indented like Reply's continuation lines; a blank line stays
+		// blank, as in indentReply.
+		b.WriteString("\n")
+		if out != "" {
+			b.WriteString("  ")
+		}
 	}
-	b.WriteString(s.r.line(l))
+	b.WriteString(out)
 	s.lines++
 }
 

@@ -270,6 +270,26 @@ func TestStreamReply(t *testing.T) {
 	}
 }
 
+// TestStreamedReplyLooksLikeReply: a reply streamed in pieces (blank lines,
+// a list, Markdown cut mid-mark) prints exactly what Reply prints.
+func TestStreamedReplyLooksLikeReply(t *testing.T) {
+	const text = "**quick_ride**: $57.00\n\n**metro_hail**: $51.80\n\n- one\n- two\n\n_Drew on: quick_ride, metro_hail._"
+	ctx := context.Background()
+	var whole, streamed bytes.Buffer
+	_ = New(strings.NewReader(""), &syncWriter{w: &whole}, "alice").Reply(ctx, text)
+	s, err := New(strings.NewReader(""), &syncWriter{w: &streamed}, "alice").StreamReply(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(text); i += 7 {
+		_ = s.Update(ctx, text[:i])
+	}
+	_ = s.Finish(ctx, text)
+	if streamed.String() != whole.String() {
+		t.Errorf("streamed:\n%q\nreplied:\n%q", streamed.String(), whole.String())
+	}
+}
+
 func TestLateAnswerIsNotARequest(t *testing.T) {
 	var out bytes.Buffer
 	a := New(strings.NewReader("2\nplain\n"), &syncWriter{w: &out}, "alice")

@@ -198,7 +198,7 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 		h.reply(ctx, c, "Sorry, I can't reach my state store right now; please try again in a moment.")
 		return
 	}
-	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text}
+	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text, out: &replyOut{c: c}}
 	if reply, ok := h.command(ctx, t); ok {
 		h.reply(ctx, c, reply)
 		return
@@ -234,7 +234,11 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	if len(denied) > 0 {
 		reply += h.askReplan(ctx, t, denied)
 	}
-	h.reply(ctx, c, reply)
+	// The responder may have streamed its part already; finishing shows
+	// the whole reply, exactly as one Reply would.
+	if err := t.out.finish(ctx, reply); err != nil {
+		h.log.Error("post reply", "err", err)
+	}
 }
 
 // askReplan stores the question whether to plan t's query again without

@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/respond"
 	"github.com/secgpt-go/secgpt/core/schema"
@@ -30,6 +31,8 @@ type turn struct {
 	c       chat.Conversation
 	query   string
 	exclude map[ids.AppID]bool
+	// out is where the reply goes; the responder streams into it.
+	out *replyOut
 }
 
 // stepResult is what one plan step produced.
@@ -495,7 +498,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	if m == nil {
 		m = h.o.Model
 	}
-	resp, err := m.Generate(ctx, req)
+	resp, err := t.generateReply(ctx, m, req)
 	if err != nil {
 		return "", fmt.Errorf("responder: %w", err)
 	}
@@ -510,6 +513,23 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 		return "", errors.New("responder: empty answer")
 	}
 	return resp.Content, nil
+}
+
+// generateReply makes the responder's model call, streaming its text into
+// the conversation when both the model and the conversation can. The
+// reply shown in the end is the returned Content (with what respond adds),
+// never the pieces: a call that fails after some pieces leaves them to be
+// replaced by the fallback reply.
+func (t *turn) generateReply(ctx context.Context, m llm.Model, req *llm.Request) (*llm.Response, error) {
+	sm, ok := m.(llm.StreamingModel)
+	if !ok || !t.out.streams() {
+		return m.Generate(ctx, req)
+	}
+	resp, err := sm.GenerateStream(ctx, req, t.out.piece)
+	if err != nil {
+		t.out.restart()
+	}
+	return resp, err
 }
 
 // compose builds the reply from the steps' results as the apps gave them,

@@ -111,3 +111,41 @@ func (r *Request) HasTool(name string) bool {
 	}
 	return false
 }
+
+// StreamingModel is a Model that can also hand over the text of its answer
+// while it is being generated, so a reply can be shown as it is written.
+//
+// GenerateStream is Generate, calling onText with each new piece of the
+// answer's text (a delta, in order) as it arrives. The returned Response is
+// the whole answer, as Generate would return it; its Content is what the
+// caller shows in the end, whatever the pieces were. Pieces come from one
+// attempt only: an implementation that retries does so before the first
+// piece (a status or connection error) or not at all, so text is never
+// repeated. When GenerateStream fails after some pieces, the caller must
+// treat them as void. An error from onText ends the call with that error.
+// A request that offers tools may be answered without pieces, or with the
+// whole text as one piece once the call is done: pieces are only ever
+// answer text, never tool-call arguments.
+type StreamingModel interface {
+	Model
+	GenerateStream(ctx context.Context, req *Request, onText func(ctx context.Context, piece string) error) (*Response, error)
+}
+
+// GenerateStream calls m.GenerateStream when m can stream, and otherwise
+// m.Generate followed by one onText with the whole answer text (when there
+// is any), so callers need one path for both kinds of model.
+func GenerateStream(ctx context.Context, m Model, req *Request, onText func(ctx context.Context, piece string) error) (*Response, error) {
+	if sm, ok := m.(StreamingModel); ok {
+		return sm.GenerateStream(ctx, req, onText)
+	}
+	resp, err := m.Generate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp != nil && resp.Content != "" {
+		if err := onText(ctx, resp.Content); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}

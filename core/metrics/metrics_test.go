@@ -115,6 +115,55 @@ func TestModelAndSpawnerAreTimed(t *testing.T) {
 	}
 }
 
+// streamFunc is a model that streams its answer as one piece per word.
+type streamFunc func(context.Context, *llm.Request) (*llm.Response, error)
+
+func (f streamFunc) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	return f(ctx, req)
+}
+
+func (f streamFunc) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	resp, err := f(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range strings.SplitAfter(resp.Content, " ") {
+		if err := onText(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// TestStreamingModelStillStreams: the timing wrapper keeps a model's
+// streaming, and times streamed calls too; a model that cannot stream is
+// not made to look as if it could.
+func TestStreamingModelStillStreams(t *testing.T) {
+	m := New()
+	model := m.Model(streamFunc(func(context.Context, *llm.Request) (*llm.Response, error) {
+		return &llm.Response{Content: "one two three"}, nil
+	}))
+	sm, ok := model.(llm.StreamingModel)
+	if !ok {
+		t.Fatalf("wrapped streaming model %T does not stream", model)
+	}
+	var pieces []string
+	resp, err := sm.GenerateStream(context.Background(), &llm.Request{}, func(_ context.Context, p string) error {
+		pieces = append(pieces, p)
+		return nil
+	})
+	if err != nil || resp.Content != "one two three" || len(pieces) != 3 {
+		t.Fatalf("GenerateStream = %v, %v; pieces %q", resp, err, pieces)
+	}
+	if n := testutil.CollectAndCount(m.modelSeconds); n != 1 {
+		t.Errorf("model histogram series = %d, want 1", n)
+	}
+	plain := m.Model(modelFunc(func(context.Context, *llm.Request) (*llm.Response, error) { return &llm.Response{}, nil }))
+	if _, ok := plain.(llm.StreamingModel); ok {
+		t.Errorf("a model that cannot stream was wrapped as one that can")
+	}
+}
+
 type starterFunc func(context.Context, sandbox.Policy) (*sandbox.Proc, error)
 
 func (f starterFunc) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error) {

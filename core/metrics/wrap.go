@@ -14,12 +14,29 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-// Model times every Generate call of next.
+// Model times every Generate call of next. A next that streams still
+// streams through the wrapper (llm.StreamingModel), timed the same way.
 func (m *Metrics) Model(next llm.Model) llm.Model {
 	if m == nil {
 		return next
 	}
+	if sm, ok := next.(llm.StreamingModel); ok {
+		return timedStreamingModel{timedModel: timedModel{next: next, m: m}, stream: sm}
+	}
 	return timedModel{next: next, m: m}
+}
+
+// timedStreamingModel is timedModel for a model that streams.
+type timedStreamingModel struct {
+	timedModel
+	stream llm.StreamingModel
+}
+
+func (t timedStreamingModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	start := time.Now()
+	resp, err := t.stream.GenerateStream(ctx, req, onText)
+	t.m.ModelDone(time.Since(start), err)
+	return resp, err
 }
 
 type timedModel struct {

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
@@ -23,7 +25,75 @@ import (
 const Name = "offline demo model (deterministic, no network; picks apps by keyword)"
 
 // Model is the demo model. The zero value is ready to use.
-type Model struct{}
+type Model struct {
+	// Pace is the wait between the pieces of a streamed answer, so that
+	// the demo shows a reply being written as a real model's would be; 0
+	// means DefaultPace, negative means no wait.
+	Pace time.Duration
+}
+
+// DefaultPace is Model.Pace when it is zero.
+const DefaultPace = 40 * time.Millisecond
+
+// streamWords is how many words each streamed piece holds.
+const streamWords = 3
+
+// GenerateStream answers like Generate and hands the answer's text to
+// onText a few words at a time, Pace apart. The pieces joined are exactly
+// the answer's Content. A request with tools (a plan, an agent step) is
+// answered whole, like Generate.
+func (m Model) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	resp, err := m.Generate(ctx, req)
+	if err != nil || len(req.Tools) > 0 || resp.Content == "" {
+		return resp, err
+	}
+	pace := m.Pace
+	if pace == 0 {
+		pace = DefaultPace
+	}
+	for i, p := range Pieces(resp.Content, streamWords) {
+		if i > 0 && pace > 0 {
+			t := time.NewTimer(pace)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		if err := onText(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// Pieces cuts s into pieces of n words each (a word with the spaces and
+// newlines after it), which joined are s again.
+func Pieces(s string, n int) []string {
+	if n < 1 {
+		n = 1
+	}
+	var out []string
+	start, words := 0, 0
+	inWord := false
+	for i, r := range s {
+		space := unicode.IsSpace(r)
+		if !space && !inWord {
+			// A word starts: it opens the next piece when this one is full.
+			if words == n {
+				out = append(out, s[start:i])
+				start, words = i, 0
+			}
+			words++
+		}
+		inWord = !space
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
 
 // Generate answers one request.
 func (Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
@@ -638,3 +708,5 @@ func searchQuery(q string) string {
 	}
 	return strings.Join(keep, " ")
 }
+
+var _ llm.StreamingModel = Model{}

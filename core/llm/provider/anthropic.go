@@ -37,6 +37,21 @@ func newAnthropic(model, base, key string, hc doer, timeout time.Duration) *anth
 // Generate sends req as one message request and merges the answer's content
 // blocks, which langchaingo returns as separate choices.
 func (m *anthropicModel) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	return m.call(ctx, req, nil)
+}
+
+// GenerateStream is Generate with the answer streamed (server-sent events)
+// and its text deltas handed to onText. A request with tools is sent
+// unstreamed, like every provider here: its answer is mostly a call.
+func (m *anthropicModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	if len(req.Tools) > 0 {
+		return llm.GenerateStream(ctx, llm.ModelFunc(m.Generate), req, onText)
+	}
+	return m.call(ctx, req, onText)
+}
+
+// call sends req; onText, if set, streams the answer.
+func (m *anthropicModel) call(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
 	const op = "anthropic generate"
 	if err := checkRequest(req); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -55,6 +70,8 @@ func (m *anthropicModel) Generate(ctx context.Context, req *llm.Request) (*llm.R
 		opts = append(opts, llms.WithTools(ts))
 		choice = anthropicToolChoice(req.ToolChoice)
 	}
+	ts := newTextStream(onText)
+	opts = append(opts, ts.options()...)
 	client, err := anthropic.New(
 		anthropic.WithToken(m.key),
 		anthropic.WithModel(m.model),
@@ -67,6 +84,11 @@ func (m *anthropicModel) Generate(ctx context.Context, req *llm.Request) (*llm.R
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, client, msgs, opts)
+	if serr := ts.failed(); serr != nil {
+		// The reader of the stream gave up (the chat went away): its error,
+		// not a partial answer.
+		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
+	}
 	if err != nil {
 		if errors.Is(err, anthropic.ErrEmptyResponse) {
 			return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
@@ -186,4 +208,4 @@ func (d toolChoiceDoer) Do(req *http.Request) (*http.Response, error) {
 	return d.next.Do(r)
 }
 
-var _ llm.Model = (*anthropicModel)(nil)
+var _ llm.StreamingModel = (*anthropicModel)(nil)

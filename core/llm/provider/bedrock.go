@@ -67,6 +67,21 @@ func newBedrock(ctx context.Context, model, base, region string, hc doer, timeou
 // Generate sends req as one InvokeModel call with an Anthropic Messages
 // body and merges the answer's content blocks.
 func (m *bedrockModel) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	return m.call(ctx, req, nil)
+}
+
+// GenerateStream is Generate through InvokeModelWithResponseStream, with
+// the answer's text deltas handed to onText. A request with tools is sent
+// unstreamed, like every provider here: its answer is mostly a call.
+func (m *bedrockModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	if len(req.Tools) > 0 {
+		return llm.GenerateStream(ctx, llm.ModelFunc(m.Generate), req, onText)
+	}
+	return m.call(ctx, req, onText)
+}
+
+// call sends req; onText, if set, streams the answer.
+func (m *bedrockModel) call(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
 	const op = "bedrock generate"
 	if err := checkRequest(req); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -88,9 +103,16 @@ func (m *bedrockModel) Generate(ctx context.Context, req *llm.Request) (*llm.Res
 			opts = append(opts, llms.WithToolChoice(c))
 		}
 	}
+	ts := newTextStream(onText)
+	opts = append(opts, ts.options()...)
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, m.client, msgs, opts)
+	if serr := ts.failed(); serr != nil {
+		// The reader of the stream gave up (the chat went away): its error,
+		// not a partial answer.
+		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
+	}
 	if err != nil {
 		return nil, wrapErr(ctx, op, err)
 	}
@@ -113,4 +135,4 @@ func bedrockToolChoice(c string) any {
 	return map[string]any{"type": "function", "function": map[string]any{"name": c}}
 }
 
-var _ llm.Model = (*bedrockModel)(nil)
+var _ llm.StreamingModel = (*bedrockModel)(nil)

@@ -67,6 +67,21 @@ func newGemini(ctx context.Context, model, base, key string, hc doer, timeout ti
 // Generate sends req as one generateContent call and merges the answer's
 // parts (text and function calls) into one llm.Response.
 func (m *geminiModel) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	return m.call(ctx, req, nil)
+}
+
+// GenerateStream is Generate through streamGenerateContent, with the
+// answer's text parts handed to onText. A request with tools is sent
+// unstreamed, like every provider here: its answer is mostly a call.
+func (m *geminiModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	if len(req.Tools) > 0 {
+		return llm.GenerateStream(ctx, llm.ModelFunc(m.Generate), req, onText)
+	}
+	return m.call(ctx, req, onText)
+}
+
+// call sends req; onText, if set, streams the answer.
+func (m *geminiModel) call(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
 	const op = "gemini generate"
 	if err := checkRequest(req); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -88,9 +103,16 @@ func (m *geminiModel) Generate(ctx context.Context, req *llm.Request) (*llm.Resp
 			ctx = context.WithValue(ctx, geminiToolConfigKey{}, tc)
 		}
 	}
+	ts := newTextStream(onText)
+	opts = append(opts, ts.options()...)
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, m.client, msgs, opts)
+	if serr := ts.failed(); serr != nil {
+		// The reader of the stream gave up (the chat went away): its error,
+		// not a partial answer.
+		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
+	}
 	if err != nil {
 		if errors.Is(err, googleai.ErrNoContentInResponse) {
 			return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
@@ -257,4 +279,4 @@ func geminiErrorMessage(b []byte) string {
 	return s
 }
 
-var _ llm.Model = (*geminiModel)(nil)
+var _ llm.StreamingModel = (*geminiModel)(nil)

@@ -50,6 +50,22 @@ func newAzure(deployment, base, key, version string, hc doer, timeout time.Durat
 
 // Generate sends req as one chat completion and returns the first choice.
 func (m *openAIModel) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	return m.call(ctx, req, nil)
+}
+
+// GenerateStream is Generate with the answer streamed (server-sent events)
+// and its text handed to onText as it arrives. A request with tools is not
+// streamed: the client hands tool-call deltas to the same callback as
+// text, as JSON, and those must never be shown as the reply.
+func (m *openAIModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
+	if len(req.Tools) > 0 {
+		return llm.GenerateStream(ctx, llm.ModelFunc(m.Generate), req, onText)
+	}
+	return m.call(ctx, req, onText)
+}
+
+// call sends req; onText, if set, streams the answer.
+func (m *openAIModel) call(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
 	op := m.name + " generate"
 	if err := checkRequest(req); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -62,9 +78,16 @@ func (m *openAIModel) Generate(ctx context.Context, req *llm.Request) (*llm.Resp
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	ts := newTextStream(onText)
+	opts = append(opts, ts.options()...)
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, m.client, msgs, opts)
+	if serr := ts.failed(); serr != nil {
+		// The reader of the stream gave up (the chat went away): its error,
+		// not a partial answer.
+		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
+	}
 	if err != nil {
 		return nil, wrapErr(ctx, op, err)
 	}
@@ -135,4 +158,4 @@ func openAIOptions(req *llm.Request) ([]llms.CallOption, error) {
 	return opts, nil
 }
 
-var _ llm.Model = (*openAIModel)(nil)
+var _ llm.StreamingModel = (*openAIModel)(nil)
