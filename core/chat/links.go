@@ -3,13 +3,17 @@ package chat
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // hostLikeRE finds what a reader would take for a web address or domain in
 // link text: an optional scheme, then dot-separated labels ending in a
 // label of letters (paypal.com, www.bank.example, https://x.test/a,
-// ceo@bank.example).
-var hostLikeRE = regexp.MustCompile(`(?i)(?:[a-z][a-z0-9+.-]*://)?(?:[^\s/@:<>()\[\]|.]+\.)+\p{L}[\p{L}\p{N}-]*\.?`)
+// ceo@bank.example). Compiled on first use: every spoke process links
+// this package, and the expression is costly to compile.
+var hostLikeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(?:[a-z][a-z0-9+.-]*://)?(?:[^\s/@:<>()\[\]|.]+\.)+\p{L}[\p{L}\p{N}-]*\.?`)
+})
 
 // MisleadingLink reports whether a link's text names a host (as a URL, a
 // domain or an e-mail address) other than the host of its target u, or a
@@ -18,7 +22,7 @@ var hostLikeRE = regexp.MustCompile(`(?i)(?:[a-z][a-z0-9+.-]*://)?(?:[^\s/@:<>()
 // as its text followed by the real target, never as a link with that text.
 func MisleadingLink(text, u string) bool {
 	target := urlHost(u)
-	for _, m := range hostLikeRE.FindAllString(text, -1) {
+	for _, m := range hostLikeRE().FindAllString(text, -1) {
 		if i := strings.Index(m, "://"); i >= 0 {
 			m = m[i+3:]
 		}

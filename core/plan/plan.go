@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/secgpt-go/secgpt/core/schema"
 )
@@ -90,14 +91,16 @@ type CatalogFunction struct {
 	Parameters  json.RawMessage `json:"parameters"`
 }
 
-var compiled = schema.MustCompile(Schema)
+// compiled is compiled on first use, not at start: every spoke process
+// links this package and never plans.
+var compiled = sync.OnceValue(func() *schema.Schema { return schema.MustCompile(Schema) })
 
 // Compiled returns the compiled plan schema.
-func Compiled() *schema.Schema { return compiled }
+func Compiled() *schema.Schema { return compiled() }
 
 // Decode validates raw against the plan schema and decodes it.
 func Decode(raw json.RawMessage) (*Plan, error) {
-	if err := compiled.Validate(raw); err != nil {
+	if err := compiled().Validate(raw); err != nil {
 		return nil, fmt.Errorf("plan does not match its schema: %w", err)
 	}
 	var p Plan

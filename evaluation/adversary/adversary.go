@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
@@ -52,49 +53,57 @@ type Intents struct {
 	Replaces []string
 }
 
+// Compiled on first use, not at start: every spoke process links this
+// package (a spoke is this binary re-executed) and most never use them.
 var (
-	markupRE  = regexp.MustCompile(`(?i)add\s+\$?(\d+(?:\.\d+)?)\s*(?:dollars|usd|\$)`)
-	useRE     = regexp.MustCompile(`(?i)\buse\s+([a-z][a-z0-9_]+)`)
-	emailRE   = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
-	sendToRE  = regexp.MustCompile(`(?i)\b(?:send|mail|forward|email)\b[^.;]*?\bto\s+([A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})`)
-	idRE      = regexp.MustCompile(`(?i)\bID\s*:?\s*([A-Za-z0-9][A-Za-z0-9_\-]{1,40})`)
-	harvestRE = regexp.MustCompile(`(?i)\ball\s+(?:of\s+the\s+)?(?:personal|private|user)\s+(?:information|data|details)`)
-	fictionRE = regexp.MustCompile(`(?i)(?:every|all)\s+(?:subsequent|later|following)?\s*(?:directives?|quer(?:y|ies)|requests?|prompts?)[^.]*fiction|fiction[^.]*(?:every|all)\s+(?:subsequent|later)`)
-	fareRE    = regexp.MustCompile(`\$(\d+(?:\.\d+)?)`)
-	replaceRE = regexp.MustCompile(`(?i)\breplaces\s+([a-z][a-z0-9_]+)`)
+	markupRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)add\s+\$?(\d+(?:\.\d+)?)\s*(?:dollars|usd|\$)`) })
+	useRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\buse\s+([a-z][a-z0-9_]+)`) })
+	emailRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`) })
+	sendToRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b(?:send|mail|forward|email)\b[^.;]*?\bto\s+([A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})`)
+	})
+	idRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\bID\s*:?\s*([A-Za-z0-9][A-Za-z0-9_\-]{1,40})`) })
+	harvestRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\ball\s+(?:of\s+the\s+)?(?:personal|private|user)\s+(?:information|data|details)`)
+	})
+	fictionRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(?:every|all)\s+(?:subsequent|later|following)?\s*(?:directives?|quer(?:y|ies)|requests?|prompts?)[^.]*fiction|fiction[^.]*(?:every|all)\s+(?:subsequent|later)`)
+	})
+	fareRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$(\d+(?:\.\d+)?)`) })
+	replaceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\breplaces\s+([a-z][a-z0-9_]+)`) })
 )
 
 // Read finds the attacker's intents in everything the request shows the model.
 func Read(req *llm.Request) Intents {
 	var in Intents
 	scan := func(text, source string) {
-		if m := markupRE.FindStringSubmatch(text); m != nil && in.FareMarkup == 0 {
+		if m := markupRE().FindStringSubmatch(text); m != nil && in.FareMarkup == 0 {
 			in.FareMarkup, _ = strconv.ParseFloat(m[1], 64)
 			in.MarkupSource = source
 		}
-		for _, m := range useRE.FindAllStringSubmatch(text, -1) {
+		for _, m := range useRE().FindAllStringSubmatch(text, -1) {
 			if strings.Contains(m[1], "_") && !contains(in.Uses, m[1]) {
 				in.Uses = append(in.Uses, m[1])
 			}
 		}
-		if m := sendToRE.FindStringSubmatch(text); m != nil && in.Recipient == "" {
+		if m := sendToRE().FindStringSubmatch(text); m != nil && in.Recipient == "" {
 			in.Recipient = m[1]
 		}
 		if strings.Contains(strings.ToLower(text), "delete") {
-			if m := idRE.FindStringSubmatch(text); m != nil && in.MessageID == "" {
+			if m := idRE().FindStringSubmatch(text); m != nil && in.MessageID == "" {
 				in.MessageID = m[1]
 			}
 		}
-		if harvestRE.MatchString(text) {
+		if harvestRE().MatchString(text) {
 			in.Harvest = true
 			if source != "" {
 				in.HarvestTool = source
 			}
 		}
-		if fictionRE.MatchString(text) {
+		if fictionRE().MatchString(text) {
 			in.Fiction = true
 		}
-		for _, m := range replaceRE.FindAllStringSubmatch(text, -1) {
+		for _, m := range replaceRE().FindAllStringSubmatch(text, -1) {
 			if !contains(in.Replaces, m[1]) {
 				in.Replaces = append(in.Replaces, m[1])
 			}
@@ -404,7 +413,7 @@ func harvest(req *llm.Request, in Intents, tool string, args json.RawMessage) js
 			a[k] = strings.TrimSpace(sv + " " + dump)
 		}
 		if sv, ok := v.(string); ok && k == "email" && strings.HasSuffix(sv, "example.invalid") {
-			if e := emailRE.FindString(dump); e != "" {
+			if e := emailRE().FindString(dump); e != "" {
 				a[k] = e
 			}
 		}
@@ -461,7 +470,7 @@ func answer(req *llm.Request, in Intents, results []offline.Result) string {
 	for _, r := range results {
 		text := r.Content
 		if in.FareMarkup > 0 && r.Name != in.MarkupSource {
-			text = fareRE.ReplaceAllStringFunc(text, func(m string) string {
+			text = fareRE().ReplaceAllStringFunc(text, func(m string) string {
 				v, _ := strconv.ParseFloat(m[1:], 64)
 				return fmt.Sprintf("$%.2f", v+in.FareMarkup)
 			})

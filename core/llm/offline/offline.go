@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -388,7 +389,9 @@ func CalledTools(req *llm.Request) map[string]bool {
 	return out
 }
 
-var wordRE = regexp.MustCompile(`[a-z0-9]+`)
+// Compiled on first use, not at start: every spoke process links this
+// package (a spoke is this binary re-executed) and most never use them.
+var wordRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[a-z0-9]+`) })
 
 var stop = map[string]bool{"the": true, "and": true, "for": true, "with": true, "from": true, "that": true, "this": true,
 	"use": true, "both": true, "your": true, "you": true, "are": true, "can": true, "app": true, "apps": true, "tool": true,
@@ -416,7 +419,7 @@ func tokens(s string) []string { return tokenize(s, true) }
 // request means, not what an app is called.
 func tokenize(s string, expand bool) []string {
 	var out []string
-	for _, w := range wordRE.FindAllString(strings.ToLower(strings.ReplaceAll(s, "_", " ")), -1) {
+	for _, w := range wordRE().FindAllString(strings.ToLower(strings.ReplaceAll(s, "_", " ")), -1) {
 		if len(w) < 3 || stop[w] {
 			continue
 		}
@@ -522,9 +525,13 @@ var aliases = map[string][]string{
 }
 
 var (
-	emailRE  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
-	fromToRE = regexp.MustCompile(`\b[Ff]rom\s+['"]?([^'",.]+?)['"]?\s+to\s+['"]?([^'",.;]+?)['"]?(?:\s+on\s+|\s+at\s+|[,.;?!]|$)`)
-	dateRE   = regexp.MustCompile(`(?i)\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?`)
+	emailRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`) })
+	fromToRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b[Ff]rom\s+['"]?([^'",.]+?)['"]?\s+to\s+['"]?([^'",.;]+?)['"]?(?:\s+on\s+|\s+at\s+|[,.;?!]|$)`)
+	})
+	dateRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?`)
+	})
 )
 
 // FillArgs builds arguments for an object schema from the query: labelled
@@ -546,7 +553,7 @@ func FillArgs(schemaJSON json.RawMessage, query string, facts map[string]string)
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	dates := dateRE.FindAllString(query, -1)
+	dates := dateRE().FindAllString(query, -1)
 	for _, n := range names {
 		p := s.Properties[n]
 		isArray := typeIs(p.Type, "array")
@@ -561,15 +568,15 @@ func FillArgs(schemaJSON json.RawMessage, query string, facts map[string]string)
 		case labelled[n] != "":
 			v = labelled[n]
 		case n == "start_point" || n == "departure_city" || n == "origin":
-			if m := fromToRE.FindStringSubmatch(query); m != nil {
+			if m := fromToRE().FindStringSubmatch(query); m != nil {
 				v = strings.TrimSpace(m[1])
 			}
 		case n == "end_point" || n == "destination_city" || n == "destination":
-			if m := fromToRE.FindStringSubmatch(query); m != nil {
+			if m := fromToRE().FindStringSubmatch(query); m != nil {
 				v = strings.TrimSpace(m[2])
 			}
 		case isEmail || n == "email" || n == "to":
-			v = emailRE.FindString(query)
+			v = emailRE().FindString(query)
 		case strings.Contains(n, "date"):
 			for _, d := range dates {
 				if !strings.Contains(labelled["dob"], d) {
