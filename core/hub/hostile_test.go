@@ -151,7 +151,10 @@ func TestHostileSpokes(t *testing.T) {
 			st := hubtest.Store(t)
 			h := hubtest.New(t, hubtest.Options{
 				Model: planFor("hostile", fmt.Sprintf(`{"action":%q}`, tt.action)), SpokeModel: offline.Model{},
-				Store: st, Apps: []ids.AppID{"hostile", "quick_ride", "metro_hail"}, SpokeTimeout: 3 * time.Second,
+				Store: st, Apps: []ids.AppID{"hostile", "quick_ride", "metro_hail"},
+				// Long enough for the benign spoke on a loaded machine (3 s
+				// failed at load 14+), short enough for the "hang" case.
+				SpokeTimeout: 8 * time.Second,
 			})
 			ctx := context.Background()
 			attacker := &scripted.Conversation{A: h, User: "test:mallory", Policy: scripted.Always(chat.AllowOnce)}
