@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # Integration tests fail, never skip, when a service is missing.
 export CI="${CI:-true}"
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 scripts/debian-packages.sh
 
