@@ -74,10 +74,7 @@ func (m *bedrockModel) Generate(ctx context.Context, req *llm.Request) (*llm.Res
 // the answer's text deltas handed to onText. A request with tools is sent
 // unstreamed, like every provider here: its answer is mostly a call.
 func (m *bedrockModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
-	if len(req.Tools) > 0 {
-		return llm.GenerateStream(ctx, llm.ModelFunc(m.Generate), req, onText)
-	}
-	return m.call(ctx, req, onText)
+	return streamUnlessTools(ctx, req, onText, m.call)
 }
 
 // call sends req; onText, if set, streams the answer.

@@ -58,10 +58,7 @@ func (m *openAIModel) Generate(ctx context.Context, req *llm.Request) (*llm.Resp
 // streamed: the client hands tool-call deltas to the same callback as
 // text, as JSON, and those must never be shown as the reply.
 func (m *openAIModel) GenerateStream(ctx context.Context, req *llm.Request, onText func(context.Context, string) error) (*llm.Response, error) {
-	if len(req.Tools) > 0 {
-		return llm.GenerateStream(ctx, llm.ModelFunc(m.Generate), req, onText)
-	}
-	return m.call(ctx, req, onText)
+	return streamUnlessTools(ctx, req, onText, m.call)
 }
 
 // call sends req; onText, if set, streams the answer.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/tmc/langchaingo/llms"
 )
 
@@ -75,4 +76,17 @@ func newTextStream(onText func(context.Context, string) error) *textStream {
 		return nil
 	}
 	return &textStream{onText: onText}
+}
+
+// streamUnlessTools is every langchaingo provider's GenerateStream: a
+// request with tools is sent unstreamed and its text handed over as one
+// piece (langchaingo passes tool-call deltas to the same callback as text,
+// and those must never reach a reply); any other request streams.
+func streamUnlessTools(ctx context.Context, req *llm.Request, onText func(context.Context, string) error,
+	call func(context.Context, *llm.Request, func(context.Context, string) error) (*llm.Response, error)) (*llm.Response, error) {
+	if len(req.Tools) > 0 {
+		generate := func(ctx context.Context, req *llm.Request) (*llm.Response, error) { return call(ctx, req, nil) }
+		return llm.GenerateStream(ctx, llm.ModelFunc(generate), req, onText)
+	}
+	return call(ctx, req, onText)
 }
