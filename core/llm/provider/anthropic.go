@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,21 +80,11 @@ func (m *anthropicModel) call(ctx context.Context, req *llm.Request, onText func
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, client, msgs, opts)
-	if serr := ts.failed(); serr != nil {
-		// The reader of the stream gave up (the chat went away): its error,
-		// not a partial answer.
-		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
-	}
+	choices, err := callAnswer(ctx, op, ts, resp, err, anthropic.ErrEmptyResponse)
 	if err != nil {
-		if errors.Is(err, anthropic.ErrEmptyResponse) {
-			return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
-		}
-		return nil, wrapErr(ctx, op, err)
+		return nil, err
 	}
-	if resp == nil || len(resp.Choices) == 0 {
-		return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
-	}
-	return response(resp.Choices), nil
+	return response(choices), nil
 }
 
 // anthropicMessages lays the conversation out the way langchaingo's

@@ -105,18 +105,11 @@ func (m *bedrockModel) call(ctx context.Context, req *llm.Request, onText func(c
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, m.client, msgs, opts)
-	if serr := ts.failed(); serr != nil {
-		// The reader of the stream gave up (the chat went away): its error,
-		// not a partial answer.
-		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
-	}
+	choices, err := callAnswer(ctx, op, ts, resp, err, nil)
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
+		return nil, err
 	}
-	if resp == nil || len(resp.Choices) == 0 {
-		return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
-	}
-	return response(resp.Choices), nil
+	return response(choices), nil
 }
 
 // bedrockToolChoice maps our choice to what langchaingo's Bedrock client

@@ -80,19 +80,12 @@ func (m *openAIModel) call(ctx context.Context, req *llm.Request, onText func(co
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	resp, err := generate(ctx, m.client, msgs, opts)
-	if serr := ts.failed(); serr != nil {
-		// The reader of the stream gave up (the chat went away): its error,
-		// not a partial answer.
-		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
-	}
+	choices, err := callAnswer(ctx, op, ts, resp, err, nil)
 	if err != nil {
-		return nil, wrapErr(ctx, op, err)
-	}
-	if resp == nil || len(resp.Choices) == 0 {
-		return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
+		return nil, err
 	}
 	// Only n=1 is requested; a server that sends more gets its first.
-	return response(resp.Choices[:1]), nil
+	return response(choices[:1]), nil
 }
 
 // openAIMessages maps messages one to one; the client puts tool calls and

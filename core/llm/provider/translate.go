@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -151,4 +152,24 @@ func wrapErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, cerr, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// callAnswer is the end of every langchaingo provider's call: the stream
+// reader's own error first (it gave up, so a partial answer must not be
+// returned), then the call's (empty, if not nil, is the client's "no
+// content" error, reported as llm.ErrNoResponse), then an empty answer.
+func callAnswer(ctx context.Context, op string, ts *textStream, resp *llms.ContentResponse, err, empty error) ([]*llms.ContentChoice, error) {
+	if serr := ts.failed(); serr != nil {
+		return nil, fmt.Errorf("%s: stream the answer: %w", op, serr)
+	}
+	if err != nil {
+		if empty != nil && errors.Is(err, empty) {
+			return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
+		}
+		return nil, wrapErr(ctx, op, err)
+	}
+	if resp == nil || len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("%s: %w", op, llm.ErrNoResponse)
+	}
+	return resp.Choices, nil
 }
