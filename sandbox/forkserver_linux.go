@@ -418,7 +418,10 @@ func (s *Spawner) forkStart(pr *Proc, attr *syscall.SysProcAttr, args, env []str
 		return fmt.Errorf("output pipe: %w", err)
 	}
 	defer w.Close()
-	req := forkRequest{Path: args[0], Args: args, Env: env, Cloneflags: attr.Cloneflags,
+	// The fork server runs cfg.Exe, so its /proc/self/exe is the spoke's
+	// binary: exec reaches it without the spoke's uid searching the
+	// directories on cfg.Exe's path (a root hub's spokes run as nobody).
+	req := forkRequest{Path: "/proc/self/exe", Args: args, Env: env, Cloneflags: attr.Cloneflags,
 		UIDMappings: attr.UidMappings, GIDMappings: attr.GidMappings, Setgroups: attr.GidMappingsEnableSetgroups}
 	if c := attr.Credential; c != nil {
 		req.UID, req.GID, req.NoSetGroups = c.Uid, c.Gid, c.NoSetGroups

@@ -108,9 +108,11 @@ type AuditFunc func(ctx context.Context, app, host string, allowed bool)
 
 // Config configures a Spawner.
 type Config struct {
-	// Exe is the binary to re-execute; "" means /proc/self/exe, which is
-	// also what works when the binary sits in a directory the spoke's user
-	// may not search (go run, go test).
+	// Exe is the spoke binary: one whose main calls Enter first when
+	// IsChild (the secgpt binary or cmd/secgpt-spoke). "" means
+	// /proc/self/exe, this binary. The fork server is started from Exe
+	// and execs its own /proc/self/exe, so Exe may sit in a directory
+	// the spoke's user may not search (go run, go test, /root).
 	Exe string
 	// Args are the arguments after argv[0]; nil means {"__spoke"}.
 	Args []string
