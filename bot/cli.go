@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/secgpt-go/secgpt/adapters/stdin"
+	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/config"
 )
 
@@ -110,7 +111,13 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	case "matrix":
 		return runMatrix(ctx, cfg, rest, out, errOut, log)
 	case "eval":
-		return runEval(ctx, sandboxMode(cfg.Sandbox.Mode == "off"), rest, out, errOut)
+		exe, desc, err := spokeBinary(ctx, cfg.Sandbox.SpokeBinary, apps.Registered(), log)
+		if err != nil {
+			fmt.Fprintln(errOut, "secgpt eval:", err)
+			return 1
+		}
+		log.Debug("eval spokes", "binary", desc)
+		return runEval(ctx, evalSandbox{off: cfg.Sandbox.Mode == "off", exe: exe}, rest, out, errOut)
 	case "doctor":
 		return runDoctor(ctx, cfg, rest, out, errOut, log)
 	case "audit":

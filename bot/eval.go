@@ -15,7 +15,7 @@ import (
 
 const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--progress N] [--json]"
 
-func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
+func runEval(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(errOut, evalUsage)
 		return 2
@@ -32,11 +32,11 @@ func runEval(ctx context.Context, cfg sandboxMode, args []string, out, errOut io
 	return 2
 }
 
-func evalSpawner(cfg sandboxMode, errOut io.Writer) (*sandbox.Spawner, error) {
-	return sandbox.New(sandbox.Config{Pool: 2, Off: bool(cfg), Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+func evalSpawner(cfg evalSandbox, errOut io.Writer) (*sandbox.Spawner, error) {
+	return sandbox.New(sandbox.Config{Pool: 2, Off: cfg.off, Exe: cfg.exe, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 }
 
-func runCaseStudies(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
+func runCaseStudies(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	fs := flag.NewFlagSet("eval case-studies", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	asJSON := fs.Bool("json", false, "print a JSON array of {case, system, attack_succeeded, benign_answered, evidence, prompts, reply}")
@@ -67,7 +67,7 @@ func runCaseStudies(ctx context.Context, cfg sandboxMode, args []string, out, er
 	return 0
 }
 
-func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
+func runRelational(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	fs := flag.NewFlagSet("eval relational", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	asJSON := fs.Bool("json", false, "print a JSON array with one row per question, system and run")
@@ -127,7 +127,7 @@ func runRelational(ctx context.Context, cfg sandboxMode, args []string, out, err
 	return 0
 }
 
-func runInvariants(ctx context.Context, cfg sandboxMode, args []string, out, errOut io.Writer) int {
+func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	fs := flag.NewFlagSet("eval invariants", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	episodes := fs.Int("episodes", 1000, "adversarial episodes to run")
@@ -143,7 +143,7 @@ func runInvariants(ctx context.Context, cfg sandboxMode, args []string, out, err
 		fmt.Fprintln(errOut, evalUsage)
 		return 2
 	}
-	sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: bool(cfg), Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
+	sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: cfg.off, Exe: cfg.exe, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 		return 1
@@ -169,5 +169,9 @@ func runInvariants(ctx context.Context, cfg sandboxMode, args []string, out, err
 	return 0
 }
 
-// sandboxMode is true when the sandbox is configured off.
-type sandboxMode bool
+// evalSandbox is what the evaluations take from the config: whether the
+// sandbox is off, and the binary spokes run from ("" for this one).
+type evalSandbox struct {
+	off bool
+	exe string
+}

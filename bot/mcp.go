@@ -18,9 +18,6 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-// A spoke builds an MCP app from the config section the hub hands it.
-func init() { mcp.Register() }
-
 // The least an MCP server's spoke gets, whatever sandbox.open_files and
 // sandbox.procs say; mcp.servers.<name>.limits can set more or less.
 const (

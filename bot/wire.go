@@ -38,6 +38,7 @@ type deployment struct {
 	hub       *hub.Hub
 	modelDesc string
 	sandbox   string
+	spokes    string // which binary spokes run from
 	apps      []ids.AppID
 	vanilla   bool
 	closers   []func() error
@@ -97,8 +98,12 @@ func (d *deployment) Banner() string {
 	for i, a := range d.apps {
 		names[i] = string(a)
 	}
-	return fmt.Sprintf("SecGPT-Go: %s\n  model:   %s\n  store:   %s\n  sandbox: %s\n  apps:    %s\n",
-		mode, d.modelDesc, d.Store.Describe(), d.sandbox, strings.Join(names, ", "))
+	spokes := ""
+	if d.spokes != "" {
+		spokes = "  spokes:  " + d.spokes + "\n"
+	}
+	return fmt.Sprintf("SecGPT-Go: %s\n  model:   %s\n  store:   %s\n  sandbox: %s\n%s  apps:    %s\n",
+		mode, d.modelDesc, d.Store.Describe(), d.sandbox, spokes, strings.Join(names, ", "))
 }
 
 func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
@@ -272,7 +277,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		ok = true
 		return d, nil
 	}
+	exe, spokesDesc, err := spokeBinary(ctx, cfg.Sandbox.SpokeBinary, cat.IDs(), log)
+	if err != nil {
+		return nil, err
+	}
+	d.spokes = spokesDesc
 	sbCfg := sandbox.Config{
+		Exe: exe,
 		// Spokes kept started and confined up to the app's policy make a
 		// spoke's start cost about 2 ms instead of the full spawn.
 		Pool:           cfg.Sandbox.Pool,

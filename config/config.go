@@ -124,6 +124,10 @@ type Sandbox struct {
 	// Pool is how many spokes are kept started and confined, ready for an
 	// app; 0 starts each spoke on demand.
 	Pool int `yaml:"pool"`
+	// SpokeBinary is the binary spokes run from: a secgpt-spoke built
+	// from the same tree (cmd/secgpt-spoke). Empty: secgpt-spoke beside
+	// the secgpt binary if it is there, otherwise the secgpt binary.
+	SpokeBinary string `yaml:"spoke_binary"`
 }
 
 // Hub configures planning and spokes.
@@ -392,6 +396,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		}
 	}
 	set("SECGPT_SANDBOX", &c.Sandbox.Mode)
+	set("SECGPT_SPOKE_BINARY", &c.Sandbox.SpokeBinary)
 	set("SECGPT_REPLICA_ID", &c.Hub.ReplicaID)
 	set("SECGPT_LOG_LEVEL", &c.Log.Level)
 	set("SLACK_BOT_TOKEN", &c.Slack.BotToken)

@@ -18,6 +18,13 @@ import (
 	"time"
 )
 
+// ProtocolVersion numbers the frames' shapes. A hub refuses a separately
+// built spoke binary (cmd/secgpt-spoke) that speaks another version, so
+// bump it with any change a spoke of the previous version would
+// misunderstand: a new kind the spoke must answer, a renamed or retyped
+// field.
+const ProtocolVersion = 1
+
 // Kind is the type of a frame's body.
 type Kind string
 

@@ -119,6 +119,8 @@ func TestDockerfile(t *testing.T) {
 	}
 	for _, c := range []struct{ prefix, sub, why string }{
 		{"RUN go build", "-tags goolm", "end-to-end encryption in the image"},
+		{"RUN go build", "./cmd/secgpt-spoke", "the lean spoke binary is built"},
+		{"COPY --from=build", "/out/secgpt-spoke /usr/local/bin/", "it sits beside secgpt, where the hub looks for it"},
 		{"USER", "10001", "non-root user"},
 		{"HEALTHCHECK", `CMD ["/usr/local/bin/secgpt", "healthcheck"]`, "the health check runs secgpt healthcheck"},
 		{"ENV", "SECGPT_LISTEN=:9090", "the listener the health check asks"},

@@ -7,7 +7,7 @@
 // shown, the audit log and the store.
 //
 // Only bot/ and tests import it. A binary that uses it must call
-// RegisterApps in its spoke entry too (see bot/main.go), so that the
+// RegisterApps in its spoke entry too (see spokemain.Run), so that the
 // re-executed spoke can run the hostile apps.
 package invariants
 

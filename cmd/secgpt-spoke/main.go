@@ -1,0 +1,40 @@
+// Command secgpt-spoke is the lean spoke binary: the bundled apps, the
+// spoke loop and the sandbox, without the hub, the chat front ends or the
+// model providers' SDKs, so that each of the many spoke starts costs less
+// (docs/benchmarks.md). The hub runs it when it sits next to the secgpt
+// binary or sandbox.spoke_binary names it; otherwise the hub re-executes
+// itself. Build both from the same tree:
+//
+//	go build -o bin/ ./bot ./cmd/secgpt-spoke
+//
+// It is not meant to be run by hand: outside a sandbox it only describes
+// what it was built from (`secgpt-spoke describe`), which the hub checks at
+// start-up.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/secgpt-go/secgpt/evaluation/invariants"
+	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/spokemain"
+)
+
+func main() {
+	// A spoke must confine itself before anything else runs.
+	if sandbox.IsChild() {
+		os.Exit(spokemain.Run())
+	}
+	if len(os.Args) == 2 && os.Args[1] == spokemain.DescribeArg {
+		invariants.RegisterApps()
+		if err := json.NewEncoder(os.Stdout).Encode(spokemain.Describe()); err != nil {
+			fmt.Fprintln(os.Stderr, "secgpt-spoke:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Fprintln(os.Stderr, "secgpt-spoke runs spokes for the secgpt hub, which starts it; it is not run by hand.\nusage: secgpt-spoke describe  (print what it was built from, as JSON)")
+	os.Exit(2)
+}
