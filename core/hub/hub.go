@@ -44,6 +44,8 @@ type TraceEvent struct {
 	Detail  string
 	// Step is the 1-based plan step of a "step_run" or "direct_call" event.
 	Step int
+	// PID is the spoke's process ID of a "spoke_start" or "spoke_end".
+	PID int
 }
 
 // Options configure a Hub. Store, Catalog, Model and Spawner are required.

@@ -69,7 +69,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID())})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID()), PID: proc.PID()})
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
@@ -84,7 +84,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		proc.Kill("done")
 		go func() {
 			_ = proc.Wait()
-			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end"})
+			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", PID: proc.PID()})
 		}()
 		return fin, nil
 	}
@@ -100,7 +100,7 @@ func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc Spoke, serr
 	proc.Kill(publicReason(serr, ""))
 	werr := proc.Wait()
 	reason := proc.KillReason()
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason, PID: proc.PID()})
 	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID(), "reason", reason, "err", serr, "exit", werr)
 	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
 	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))

@@ -243,7 +243,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 			h.log.Error("start spoke", "app", sp.ID, "err", err)
 			return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 		}
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_start", Detail: strconv.Itoa(proc.PID())})
+		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_start", Detail: strconv.Itoa(proc.PID()), PID: proc.PID()})
 		conn = isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
 		// Only a spoke whose wall-clock bound can be rearmed per
 		// invocation is kept (a sandboxed process; not an in-process

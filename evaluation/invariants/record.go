@@ -88,17 +88,9 @@ func (r *recorder) snapshot() []*event {
 func (r *recorder) trace(t hub.TraceEvent) {
 	switch t.Type {
 	case "spoke_start":
-		pid := 0
-		for _, c := range t.Detail {
-			if c < '0' || c > '9' {
-				pid = 0
-				break
-			}
-			pid = pid*10 + int(c-'0')
-		}
-		r.add(&event{kind: evSpokeStart, user: t.User, app: t.App, pid: pid})
+		r.add(&event{kind: evSpokeStart, user: t.User, app: t.App, pid: t.PID})
 	case "spoke_end":
-		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, text: t.Detail})
+		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, pid: t.PID, text: t.Detail})
 	}
 }
 

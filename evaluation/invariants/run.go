@@ -19,10 +19,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/secgpt-go/secgpt/apps"
@@ -228,7 +232,17 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 		add(InvLive, "the hub did not answer within %s", episodeDeadline)
 	}
 	// Spokes are reaped after the reply; give them and the hub's goroutines
-	// a bounded time to finish.
+	// a bounded time to finish. A spoke the hub has already killed but
+	// the kernel has not yet torn down (a loaded machine) is given longer:
+	// it is not one the hub let run on.
+	if leaked, slow := waitSpokes(rec, 15*time.Second, 60*time.Second); leaked != "" || slow != "" {
+		if leaked != "" {
+			add(InvLive, "spoke processes still running, not killed, after the episode: %s", leaked)
+		}
+		if slow != "" {
+			add(InvLive, "spoke processes killed but not reaped within 75s: %s", slow)
+		}
+	}
 	if left := waitGoroutines(label, 15*time.Second); left != "" {
 		add(InvLive, "goroutines outlived the episode:\n%s", left)
 	}
@@ -238,15 +252,10 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	if dump != nil {
 		dump(evs)
 	}
-	started := map[int]bool{}
-	ends := 0
 	for _, e := range evs {
 		switch e.kind {
 		case evSpokeStart:
-			started[e.pid] = true
 			st.spokes++
-		case evSpokeEnd:
-			ends++
 		case evPrompt:
 			st.prompts++
 		case evFrameIn, evFrameOut:
@@ -256,9 +265,6 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 				add(InvLive, "the hub panicked handling a message of %s: %s", e.user, e.text)
 			}
 		}
-	}
-	if ends < len(started) {
-		add(InvLive, "%d of %d spoke processes were not reaped when the episode ended", len(started)-ends, len(started))
 	}
 	for _, u := range users {
 		checkReplies(evs, u, add)
@@ -401,4 +407,110 @@ func waitRelays(wg *sync.WaitGroup, max time.Duration) {
 	case <-done:
 	case <-time.After(max):
 	}
+}
+
+// waitSpokes waits until the hub has traced the end of every spoke the
+// episode started. After grace, each spoke still there is judged from
+// /proc: one the hub has let go (killed: SIGKILL pending, exiting, a zombie,
+// or gone and not yet reported) is waited for up to killedGrace more, since
+// tearing down its namespaces can take the kernel long on a loaded machine;
+// one running with no kill on the way is a leak. It returns the PIDs of
+// each kind, comma-separated.
+func waitSpokes(rec *recorder, grace, killedGrace time.Duration) (leaked, slow string) {
+	deadline := time.Now().Add(grace)
+	extended := false
+	for {
+		left := unreaped(rec.snapshot())
+		if len(left) == 0 {
+			return "", ""
+		}
+		if time.Now().After(deadline) {
+			if extended {
+				return "", pidList(left)
+			}
+			var live []int
+			for _, pid := range left {
+				if !released(pid) {
+					live = append(live, pid)
+				}
+			}
+			if len(live) > 0 {
+				return pidList(live), ""
+			}
+			extended = true
+			deadline = time.Now().Add(killedGrace)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// unreaped returns the PIDs of spokes started but not traced as ended.
+func unreaped(evs []*event) []int {
+	open := map[int]int{}
+	for _, e := range evs {
+		switch e.kind {
+		case evSpokeStart:
+			open[e.pid]++
+		case evSpokeEnd:
+			open[e.pid]--
+		}
+	}
+	var left []int
+	for pid, n := range open {
+		if n > 0 {
+			left = append(left, pid)
+		}
+	}
+	slices.Sort(left)
+	return left
+}
+
+// pfExiting is the kernel's PF_EXITING task flag (/proc/PID/stat field 9).
+const pfExiting = 0x4
+
+// released reports whether process pid is gone, a zombie, exiting, or has
+// SIGKILL pending: whether whoever ends it has already done so.
+func released(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// Fields after the command name, which may hold spaces: state is the
+	// first, flags the seventh.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return true
+	}
+	if flags, err := strconv.ParseUint(f[6], 10, 64); err == nil && flags&pfExiting != 0 {
+		return true
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok || (name != "SigPnd" && name != "ShdPnd") {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64); err == nil && mask&(1<<(int(syscall.SIGKILL)-1)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func pidList(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
 }
