@@ -36,9 +36,7 @@ func TestAccessTokenLogin(t *testing.T) {
 	if botID != srv.Bot.UserID || dev != resp.DeviceID {
 		t.Fatalf("session = %s/%s, want %s/%s", botID, dev, srv.Bot.UserID, resp.DeviceID)
 	}
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, _, room := dmWithBot(t, srv, b)
 	alice.SendText(t, room, "token works")
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("token works")))
 }
@@ -70,10 +68,7 @@ func TestStaleTokenRelogin(t *testing.T) {
 	if st2 := readSession(t, dir); st2.AccessToken == st.AccessToken || st2.AccessToken == "" {
 		t.Errorf("stored token not replaced after re-login")
 	}
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b2.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b2)
 	alice.SendText(t, room, "after relogin")
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("after relogin")))
 }
@@ -84,10 +79,7 @@ func TestLongAnswer(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
 	b := startBot(t, srv, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	var words []string
 	for i := 0; i < 9000; i++ {
@@ -114,18 +106,13 @@ func TestLongAnswer(t *testing.T) {
 // requests (more than one request's retries) is waited for.
 func TestStartsWhileHomeserverDown(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
-	px := newFaultProxy(t, srv.URL)
+	px, proxied := behindFaultProxy(t, srv)
 	px.down.Store(8)
-	proxied := *srv
-	proxied.URL = px.URL
-	b := startBot(t, &proxied, "", newFake(), nil)
+	b := startBot(t, proxied, "", newFake(), nil)
 	if n := px.down.Load(); n != 0 {
 		t.Fatalf("bot started with %d injected failures unused", n)
 	}
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 	alice.SendText(t, room, "you made it")
 	alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("you made it")))
 }

@@ -216,6 +216,27 @@ func startBot(t *testing.T, srv *matrixtest.Server, dir string, asst chat.Assist
 	return &bot{Adapter: a, stop: stop}
 }
 
+// dmWithBot logs alice in and opens an unencrypted DM with b's bot,
+// returning once the bot has joined it.
+func dmWithBot(t *testing.T, srv *matrixtest.Server, b *bot) (alice *matrixtest.Client, botID id.UserID, room id.RoomID) {
+	t.Helper()
+	alice = srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	botID, _ = b.Session()
+	room = alice.CreateRoom(t, "dm", false, botID)
+	alice.WaitJoined(t, room, botID, wait)
+	return alice, botID, room
+}
+
+// behindFaultProxy is srv as a bot sees it through a fault-injecting
+// proxy; the people in the test still talk to srv directly.
+func behindFaultProxy(t *testing.T, srv *matrixtest.Server) (*faultProxy, *matrixtest.Server) {
+	t.Helper()
+	px := newFaultProxy(t, srv.URL)
+	proxied := *srv
+	proxied.URL = px.URL
+	return px, &proxied
+}
+
 // Event matchers.
 
 func fromIn(sender id.UserID, room id.RoomID) func(*event.Event) bool {
@@ -381,10 +402,7 @@ func TestDMTextReplyAndMarkdown(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
 	b := startBot(t, srv, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "hello there")
 	echo := alice.Wait(t, wait, "echo", and(fromIn(botID, room), bodyContains("hello there")))
@@ -411,10 +429,7 @@ func TestTyping(t *testing.T) {
 	fake := newFake()
 	fake.release = make(chan struct{})
 	b := startBot(t, srv, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "a slow question")
 	fake.next(t)
@@ -431,10 +446,7 @@ func TestPromptExpires(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
 	b := startBot(t, srv, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "ask and let it expire")
 	pe := alice.Wait(t, wait, "prompt", and(fromIn(botID, room), isPrompt))
@@ -468,10 +480,8 @@ func TestRestartKeepsDeviceAndPosition(t *testing.T) {
 	dir := t.TempDir()
 	fake1 := newFake()
 	b1 := startBot(t, srv, dir, fake1, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, dev1 := b1.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b1)
+	_, dev1 := b1.Session()
 	alice.SendText(t, room, "first")
 	alice.Wait(t, wait, "first answer", and(fromIn(botID, room), bodyContains("first")))
 	fake1.next(t)
@@ -500,15 +510,10 @@ func TestRestartKeepsDeviceAndPosition(t *testing.T) {
 // hits M_LIMIT_EXCEEDED waits retry_after_ms and is posted once.
 func TestSurvivesSyncErrorsAndRateLimits(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
-	px := newFaultProxy(t, srv.URL)
-	proxied := *srv
-	proxied.URL = px.URL
+	px, proxied := behindFaultProxy(t, srv)
 	fake := newFake()
-	b := startBot(t, &proxied, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	b := startBot(t, proxied, "", fake, nil)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	// The sync in flight now was started before the faults: "wake" ends it,
 	// so the syncs after it fail twice (502) and are rate-limited once, and
@@ -541,15 +546,10 @@ func TestSurvivesSyncErrorsAndRateLimits(t *testing.T) {
 // retried request) is answered once.
 func TestDuplicateSyncResponse(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
-	px := newFaultProxy(t, srv.URL)
-	proxied := *srv
-	proxied.URL = px.URL
+	px, proxied := behindFaultProxy(t, srv)
 	fake := newFake()
-	b := startBot(t, &proxied, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	b := startBot(t, proxied, "", fake, nil)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	px.duplicateNext("say it once")
 	alice.SendText(t, room, "say it once")
@@ -628,10 +628,7 @@ func TestTypedAnswerBindsToReply(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
 	b := startBot(t, srv, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "ask first")
 	first := alice.Wait(t, wait, "first prompt", and(fromIn(botID, room), isPrompt))
@@ -680,10 +677,7 @@ func TestStreamedReplyIsEdited(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
 	b := startBot(t, srv, "", fake, nil)
-	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
-	botID, _ := b.Session()
-	room := alice.CreateRoom(t, "dm", false, botID)
-	alice.WaitJoined(t, room, botID, wait)
+	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "stream please")
 	first := alice.Wait(t, wait, "placeholder", and(fromIn(botID, room), func(e *event.Event) bool {

@@ -3,6 +3,7 @@ package stdin
 import (
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // ANSI SGR sequences the renderer adds. They are added after the text was
@@ -24,9 +25,12 @@ var (
 	mdFenceRE   = regexp.MustCompile("^\\s{0,3}(```+|~~~+)")
 	mdLinkRE    = regexp.MustCompile(`!?\[([^\[\]]*)\]\(\s*<?([^\s()<>]+)>?(?:\s+"[^"]*")?\s*\)`)
 	mdAutoRE    = regexp.MustCompile(`<((?:https?|mailto):[^\s<>]+)>`)
-	mdBoldRE    = regexp.MustCompile(`\*\*([^*\n]+?)\*\*|__([^_\n]+?)__`)
+	mdBoldRE    = regexp.MustCompile(`\*\*([^*\n]+?)\*\*`)
 	mdItalicRE  = regexp.MustCompile(`(^|[^\w*])\*([^*\s](?:[^*\n]*?[^*\s])?)\*($|[^\w*])`)
 	mdCodeRE    = regexp.MustCompile("`([^`\n]+)`")
+	// mdBareURLRE finds URLs written without link syntax, whose underscores
+	// must not be read as emphasis.
+	mdBareURLRE = regexp.MustCompile(`(?:https?|mailto):[^\s<>()]+`)
 )
 
 // renderer turns the markdown the hub writes into terminal text one line at
@@ -114,33 +118,148 @@ func (r *renderer) inline(s string, emphasis bool) string {
 			return save(m)
 		})
 	}
+	// A link target is shown as written: its underscores and asterisks are
+	// part of the address, not emphasis (CommonMark parses no emphasis in a
+	// destination), so it is set aside like a code span.
+	url := func(u string) string {
+		if len(saved) >= 10 {
+			return r.style(u, sgrUnderline)
+		}
+		return save(r.style(u, sgrUnderline))
+	}
 	if strings.Contains(s, "](") {
 		s = mdLinkRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := mdLinkRE.FindStringSubmatch(m)
 			text, u := strings.TrimSpace(sub[1]), sub[2]
 			if text == "" || text == u {
-				return r.style(u, sgrUnderline)
+				return url(u)
 			}
-			return text + " (" + r.style(u, sgrUnderline) + ")"
+			return text + " (" + url(u) + ")"
 		})
 	}
 	if strings.Contains(s, "<") {
 		s = mdAutoRE.ReplaceAllStringFunc(s, func(m string) string {
-			return r.style(m[1:len(m)-1], sgrUnderline)
+			return url(m[1 : len(m)-1])
+		})
+	}
+	if emphasis && strings.Contains(s, ":") {
+		s = mdBareURLRE.ReplaceAllStringFunc(s, func(m string) string {
+			// Trailing punctuation ends the sentence (or closes
+			// emphasis around the URL), as GFM's autolinks read it.
+			u := strings.TrimRight(m, ".,:;!?*_~'\"")
+			if len(saved) >= 10 || u == "" {
+				return m
+			}
+			return save(u) + m[len(u):]
 		})
 	}
 	if emphasis {
 		s = mdBoldRE.ReplaceAllStringFunc(s, func(m string) string {
-			sub := mdBoldRE.FindStringSubmatch(m)
-			return r.style(sub[1]+sub[2], sgrBold)
+			return r.style(m[2:len(m)-2], sgrBold)
 		})
 		s = mdItalicRE.ReplaceAllStringFunc(s, func(m string) string {
 			sub := mdItalicRE.FindStringSubmatch(m)
 			return sub[1] + r.style(sub[2], sgrItalic) + sub[3]
 		})
+		if strings.Contains(s, "_") {
+			s = r.underscores(s, 2, sgrBold)
+			s = r.underscores(s, 1, sgrItalic)
+		}
 	}
 	for i, v := range saved {
 		s = strings.Replace(s, "\x00"+string(rune('0'+i))+"\x00", v, 1)
 	}
 	return s
 }
+
+// underscores styles text between two runs of exactly n underscores (n=2
+// strong, n=1 emphasis) by CommonMark's flanking rules, so that an
+// underscore inside a word neither opens nor closes: send_email,
+// snake_case_name and a_b_c stay as written. Runs of another length
+// (___, ____) are left alone.
+func (r *renderer) underscores(s string, n int, sgr string) string {
+	runes := []rune(s)
+	// run reports whether a run of exactly n underscores starts at i, and
+	// whether it can open and close emphasis.
+	run := func(i int) (ok, open, close bool) {
+		if i+n > len(runes) {
+			return false, false, false
+		}
+		for k := i; k < i+n; k++ {
+			if runes[k] != '_' {
+				return false, false, false
+			}
+		}
+		prev, next := ' ', ' ' // the line's ends count as whitespace
+		if i > 0 {
+			prev = runes[i-1]
+		}
+		if i+n < len(runes) {
+			next = runes[i+n]
+		}
+		// An SGR sequence stands where the renderer took out a "**" or
+		// "*" (the text was neutralised, so every ESC is the renderer's):
+		// flank it as that punctuation, so "**_x_**" is bold italic.
+		if prev == 'm' && sgrEndsAt(runes, i-1) {
+			prev = '*'
+		}
+		if next == '\x1b' {
+			next = '*'
+		}
+		if prev == '_' || next == '_' {
+			return false, false, false
+		}
+		left := !unicode.IsSpace(next) && (!isPunct(next) || unicode.IsSpace(prev) || isPunct(prev))
+		right := !unicode.IsSpace(prev) && (!isPunct(prev) || unicode.IsSpace(next) || isPunct(next))
+		return true, left && (!right || isPunct(prev)), right && (!left || isPunct(next))
+	}
+	type delim struct {
+		at          int
+		open, close bool
+	}
+	var ds []delim
+	for i := range runes {
+		if ok, open, closes := run(i); ok && (open || closes) {
+			ds = append(ds, delim{i, open, closes})
+		}
+	}
+	// next[k] is the first delimiter from ds[k] on that can close, so that
+	// a line of openers without closers costs one pass, not a square.
+	next := make([]int, len(ds)+1)
+	next[len(ds)] = -1
+	for k := len(ds) - 1; k >= 0; k-- {
+		next[k] = next[k+1]
+		if ds[k].close {
+			next[k] = k
+		}
+	}
+	var b strings.Builder
+	last := 0 // runes[last:] are not yet written
+	for k := 0; k < len(ds); k++ {
+		if !ds[k].open || next[k+1] < 0 {
+			continue
+		}
+		m := next[k+1]
+		i, j := ds[k].at, ds[m].at
+		b.WriteString(string(runes[last:i]))
+		b.WriteString(r.style(string(runes[i+n:j]), sgr))
+		last = j + n
+		k = m
+	}
+	b.WriteString(string(runes[last:]))
+	return b.String()
+}
+
+// sgrEndsAt reports whether an SGR sequence ("\x1b[" digits "m") ends at
+// runes[end].
+func sgrEndsAt(runes []rune, end int) bool {
+	k := end - 1
+	for k >= 0 && (runes[k] >= '0' && runes[k] <= '9' || runes[k] == ';') {
+		k--
+	}
+	return k >= 1 && runes[k] == '[' && runes[k-1] == '\x1b'
+}
+
+// isPunct is CommonMark's punctuation: ASCII punctuation and Unicode P and
+// S categories.
+func isPunct(c rune) bool { return unicode.IsPunct(c) || unicode.IsSymbol(c) }

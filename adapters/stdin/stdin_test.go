@@ -207,6 +207,17 @@ func TestRender(t *testing.T) {
 	}{
 		{"bold", "a **b** c", "a b c", "a \x1b[1mb\x1b[0m c"},
 		{"italic", "an *it* word", "an it word", "an \x1b[3mit\x1b[0m word"},
+		{"italic underscores", "an _it_ word", "an it word", "an \x1b[3mit\x1b[0m word"},
+		{"italic underscores by punctuation", "(_see_).", "(see).", "(\x1b[3msee\x1b[0m)."},
+		{"underscores inside words stay", "send_email, snake_case_name and my__dunder__name", "send_email, snake_case_name and my__dunder__name", "send_email, snake_case_name and my__dunder__name"},
+		{"underscores inside words beside italic", "run _send_email_ now", "run send_email now", "run \x1b[3msend_email\x1b[0m now"},
+		{"lone underscores stay", "a _ b _ c, then _open and", "a _ b _ c, then _open and", "a _ b _ c, then _open and"},
+		// CommonMark: "__init__" alone is strong emphasis (spec: __foo__);
+		// only a dunder inside a word stays.
+		{"dunder alone is strong", "__init__", "init", "\x1b[1minit\x1b[0m"},
+		{"bold italic", "**_x_**", "x", "\x1b[1m\x1b[3mx\x1b[0m\x1b[0m"},
+		{"link target keeps underscores", "_see_ [the docs](https://x.test/_a_/b_c_)", "see the docs (https://x.test/_a_/b_c_)", "\x1b[3msee\x1b[0m the docs (\x1b[4mhttps://x.test/_a_/b_c_\x1b[0m)"},
+		{"bare URL keeps underscores", "see https://x.test/_a_/b_c. and _this_", "see https://x.test/_a_/b_c. and this", "see https://x.test/_a_/b_c. and \x1b[3mthis\x1b[0m"},
 		{"link shows its target", "see [your bank](https://evil.example/x)", "see your bank (https://evil.example/x)", "see your bank (\x1b[4mhttps://evil.example/x\x1b[0m)"},
 		{"bare link", "[https://x.test](https://x.test)", "https://x.test", "\x1b[4mhttps://x.test\x1b[0m"},
 		{"autolink", "<https://x.test>", "https://x.test", "\x1b[4mhttps://x.test\x1b[0m"},

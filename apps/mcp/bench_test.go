@@ -24,10 +24,7 @@ func BenchmarkCalls(b *testing.B) {
 	dir := npmDir(b)
 	h := newHarness(b)
 	h.npm = dir
-	mem := node(dir, "server-memory")
-	mem.Data = true
-	mem.Env = map[string]string{"MEMORY_FILE_PATH": DataVar + "/memory.jsonl"}
-	mem = h.discover(mem)
+	mem := h.discover(memoryServer(dir))
 	memCfg, _ := json.Marshal(mem)
 	cases := []struct {
 		name string

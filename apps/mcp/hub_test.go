@@ -7,18 +7,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
-	"github.com/secgpt-go/secgpt/core/hub"
-	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // stepPlanner plans one step from a message written "function {args}";
@@ -45,40 +40,8 @@ func (p stepPlanner) Generate(ctx context.Context, req *llm.Request) (*llm.Respo
 // server's claim, and one user's graph never reaches the other.
 func TestThroughTheHub(t *testing.T) {
 	dir := npmDir(t)
-	h := newHarness(t)
-	h.npm = dir
-	s := node(dir, "server-memory")
-	s.Data = true
-	s.Env = map[string]string{"MEMORY_FILE_PATH": DataVar + "/memory.jsonl"}
-	s = h.discover(s)
-	raw, _ := json.Marshal(s)
-	a, err := New(s.ID(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := apps.NewCatalog(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cat.Add(a); err != nil {
-		t.Fatal(err)
-	}
-	hb, err := hub.New(hub.Options{
-		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: hub.Processes(h.sp),
-		AppConfig: map[ids.AppID]json.RawMessage{s.ID(): raw}, PromptTimeout: 10 * time.Second,
-		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
-		SpokePolicy: func(_ context.Context, app ids.AppID, user ids.UserID, p *sandbox.Policy) error {
-			if app != s.ID() {
-				return nil
-			}
-			ms, err := Mounts(s, []sandbox.Mount{{Source: dir}}, h.data, user)
-			p.Mounts = ms
-			return err
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := install(t, memoryServer(dir), dir)
+	h, hb := in.h, in.hub(t, 0, 0, nil)
 	ctx := context.Background()
 	alice := &scripted.Conversation{A: hb, User: "test:alice", Policy: scripted.AllowPlanned}
 	bob := &scripted.Conversation{A: hb, User: "test:bob", Policy: scripted.AllowPlanned}

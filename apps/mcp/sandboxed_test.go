@@ -260,15 +260,22 @@ func node(dir, server string, args ...string) Server {
 	return Server{Name: strings.TrimPrefix(server, "server-"), Command: "/usr/bin/node", Args: append([]string{serverJS(dir, server)}, args...)}
 }
 
+// memoryServer is the real memory server keeping its graph in the user's
+// data directory.
+func memoryServer(dir string) Server {
+	s := node(dir, "server-memory")
+	s.Data = true
+	s.Env = map[string]string{"MEMORY_FILE_PATH": DataVar + "/memory.jsonl"}
+	return s
+}
+
 // TestMemoryServerPerUser: the real memory server, sandboxed, keeps a
 // knowledge graph per user in that user's data directory, and one user's
 // graph never shows in another's.
 func TestMemoryServerPerUser(t *testing.T) {
 	dir := npmDir(t)
 	h := newHarness(t)
-	s := node(dir, "server-memory")
-	s.Data = true
-	s.Env = map[string]string{"MEMORY_FILE_PATH": DataVar + "/memory.jsonl"}
+	s := memoryServer(dir)
 	h.npm = dir
 	s = h.discover(s)
 	if _, ok := newApp(s).Spec().Function("memory__read_graph"); !ok {

@@ -110,6 +110,23 @@ func hostileHub(t *testing.T, idle, timeout time.Duration, trace func(hub.TraceE
 // only), spokes in the real sandbox, and warm spokes kept for idle.
 func serverHub(t *testing.T, s Server, dir string, idle, timeout time.Duration, trace func(hub.TraceEvent)) (*hub.Hub, Server) {
 	t.Helper()
+	in := install(t, s, dir)
+	return in.hub(t, idle, timeout, trace), in.s
+}
+
+// installed is server s discovered in a sandboxed harness (its files under
+// h.npm, read only) and installed alone in a catalog, ready for hubs.
+type installed struct {
+	h   *harness
+	s   Server
+	raw json.RawMessage
+	cat *apps.Catalog
+}
+
+// install discovers s's tools in a new harness and installs it in a catalog
+// of its own, like bot/ does.
+func install(t testing.TB, s Server, dir string) *installed {
+	t.Helper()
 	h := newHarness(t)
 	h.npm = dir
 	s = h.discover(s)
@@ -125,13 +142,22 @@ func serverHub(t *testing.T, s Server, dir string, idle, timeout time.Duration, 
 	if err := cat.Add(a); err != nil {
 		t.Fatal(err)
 	}
+	return &installed{h: h, s: s, raw: raw, cat: cat}
+}
+
+// hub is a hub over in's catalog, closed when t ends: every spoke runs in
+// the real sandbox with the user's own data directory (the hub's
+// SpokePolicy hook), warm spokes are kept for idle and spokes time out
+// after timeout (0: the hub's default).
+func (in *installed) hub(t testing.TB, idle, timeout time.Duration, trace func(hub.TraceEvent)) *hub.Hub {
+	t.Helper()
 	hb, err := hub.New(hub.Options{
-		Store: hubtest.Store(t), Catalog: cat, Model: stepPlanner{app: s.ID()}, Spawner: hub.Processes(h.sp),
-		AppConfig: map[ids.AppID]json.RawMessage{s.ID(): raw}, PromptTimeout: 10 * time.Second,
+		Store: hubtest.Store(t), Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
+		AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
 		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
 		SpokePolicy: func(_ context.Context, _ ids.AppID, user ids.UserID, p *sandbox.Policy) error {
-			ms, err := Mounts(s, []sandbox.Mount{{Source: h.npm}}, h.data, user)
+			ms, err := Mounts(in.s, []sandbox.Mount{{Source: in.h.npm}}, in.h.data, user)
 			p.Mounts = ms
 			return err
 		},
@@ -140,7 +166,7 @@ func serverHub(t *testing.T, s Server, dir string, idle, timeout time.Duration, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = hb.Close() })
-	return hb, s
+	return hb
 }
 
 var whoamiRE = regexp.MustCompile(`pid (\d+) calls (\d+)`)

@@ -118,6 +118,17 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			return "Sorry, I couldn't end the session right now.", true
 		}
 		h.dropWarm(ctx, t.user, "", "session ended")
+		// The question whether to try another plan lives as long as a
+		// session (it expires after the same idle time), so a new session
+		// drops it: a yes later in the fresh session would run the old one.
+		_, pending, err := h.o.Store.TakeReplan(ctx, t.user, t.conv)
+		if err != nil {
+			h.log.Error("drop replan", "user", t.user, "err", err)
+			return "Started a new session; session permissions have ended, but I couldn't drop the pending question whether to try another plan.", true
+		}
+		if pending {
+			return "Started a new session; session permissions have ended and the pending question whether to try another plan is dropped.", true
+		}
 		return "Started a new session; session permissions have ended.", true
 	}
 	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], h.helpText()), true
@@ -136,7 +147,8 @@ func (h *Hub) helpText() string {
 }
 
 // forget deletes what is kept about the user: for "all" the hub's facts,
-// every app's conversation memory and every app's stored state; for an app
+// every app's conversation memory, every app's stored state and the
+// pending replan questions of every conversation; for an app
 // its memory and its state namespace. The reply says exactly what went,
 // and what did not when a step failed.
 func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
@@ -164,6 +176,15 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 			return failed("the apps' stored data", err)
 		}
 		done = append(done, fmt.Sprintf("%d stored item(s) of the apps' data", n))
+		// A pending "shall I try another plan?" holds the user's words; a
+		// later yes would run a plan built from what was just forgotten.
+		n, err = h.o.Store.ForgetReplans(ctx, t.user)
+		if err != nil {
+			return failed("your pending question whether to try another plan", err)
+		}
+		if n > 0 {
+			done = append(done, fmt.Sprintf("%d pending question(s) whether to try another plan", n))
+		}
 		h.audit(ctx, auditEvent(t.user, "forget", "", strings.Join(done, "; ")))
 		return "Forgotten: " + strings.Join(done, "; ") + ". Your permissions stay (use revoke all)."
 	}

@@ -3,8 +3,10 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
@@ -76,5 +78,75 @@ func TestForgetDeletesAppState(t *testing.T) {
 	evs, err := st.ReadAudit(ctx, state.AuditFilter{User: alice, Type: "forget"})
 	if err != nil || len(evs) != 2 || !strings.Contains(evs[1].Detail, "stored item") {
 		t.Errorf("audit = %+v, %v", evs, err)
+	}
+}
+
+// TestCommandsDropPendingReplan: a pending "shall I try another plan?"
+// holds the user's words, so "!forget all" drops the user's questions in
+// every conversation and says so, and "!new" drops this conversation's;
+// a later "yes" then runs nothing from before. "!forget APP" is about an
+// app's memory and keeps them, and another user's question always stays.
+func TestCommandsDropPendingReplan(t *testing.T) {
+	alice, bob := ids.UserID("test:alice"), ids.UserID("test:bob")
+	here := ids.ConversationID("conv:" + string(alice)) // scripted.Conversation's
+	tests := []struct {
+		name      string
+		cmd       string
+		wantReply string
+		// gone and kept are alice's conversations whose question must be
+		// dropped or kept.
+		gone, kept []ids.ConversationID
+		wantAudit  string
+	}{
+		{"forget all", "!forget all", "2 pending question(s) whether to try another plan", []ids.ConversationID{here, "room"}, nil, "2 pending question(s) whether to try another plan"},
+		{"new", "!new", "the pending question whether to try another plan is dropped", []ids.ConversationID{here}, []ids.ConversationID{"room"}, ""},
+		{"forget app", "!forget quick_ride", "quick_ride remembered", nil, []ids.ConversationID{here, "room"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := hubtest.Store(t)
+			for _, r := range []state.Replan{
+				{User: alice, Conversation: here, Query: fareQuery, Exclude: []ids.AppID{"quick_ride"}},
+				{User: alice, Conversation: "room", Query: fareQuery},
+				{User: bob, Conversation: here, Query: fareQuery},
+			} {
+				if err := st.PutReplan(ctx, r, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+			c := &scripted.Conversation{A: h, User: alice, Policy: scripted.Always(chat.AllowOnce)}
+
+			if reply := c.Send(ctx, tc.cmd); !strings.Contains(reply, tc.wantReply) {
+				t.Errorf("%s: reply %q does not say %q", tc.cmd, reply, tc.wantReply)
+			}
+			if tc.wantAudit != "" {
+				evs, err := st.ReadAudit(ctx, state.AuditFilter{User: alice, Type: "forget"})
+				if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, tc.wantAudit) {
+					t.Errorf("audit = %+v, %v; want one forget event saying %q", evs, err, tc.wantAudit)
+				}
+			}
+			if slices.Contains(tc.gone, here) {
+				// The outcome that matters: the yes is a new request, not
+				// the old plan (whose query names Main Street).
+				if reply := c.Send(ctx, "yes"); strings.Contains(reply, "Main Street") {
+					t.Errorf("after %s, yes ran the old plan: %q", tc.cmd, reply)
+				}
+			}
+			for _, conv := range tc.gone {
+				if r, ok, err := st.TakeReplan(ctx, alice, conv); ok || err != nil {
+					t.Errorf("after %s, alice's question in %s survived: %+v, %v", tc.cmd, conv, r, err)
+				}
+			}
+			for _, conv := range tc.kept {
+				if _, ok, err := st.TakeReplan(ctx, alice, conv); !ok || err != nil {
+					t.Errorf("after %s, alice's question in %s was lost: %v, %v", tc.cmd, conv, ok, err)
+				}
+			}
+			if _, ok, err := st.TakeReplan(ctx, bob, here); !ok || err != nil {
+				t.Errorf("after alice's %s, bob's question was lost: %v, %v", tc.cmd, ok, err)
+			}
+		})
 	}
 }

@@ -169,6 +169,10 @@ type Replans interface {
 	// TakeReplan deletes the pending question of (user, conv) and returns
 	// it unless it has expired; exactly one caller wins when several race.
 	TakeReplan(ctx context.Context, user ids.UserID, conv ids.ConversationID) (Replan, bool, error)
+	// ForgetReplans deletes user's pending questions in every conversation
+	// and returns how many had not expired: a question holds the user's
+	// words, and a later yes must not run a plan built from forgotten ones.
+	ForgetReplans(ctx context.Context, user ids.UserID) (int, error)
 }
 
 // AuditEvent is one line of the append-only audit log.

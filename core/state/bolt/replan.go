@@ -67,6 +67,39 @@ func (s *Store) TakeReplan(_ context.Context, user ids.UserID, conv ids.Conversa
 	return v.Replan, true, nil
 }
 
+// ForgetReplans implements state.Replans. Keys are user␀conversation, and
+// user IDs hold no NUL, so the prefix user␀ selects this user's questions.
+func (s *Store) ForgetReplans(_ context.Context, user ids.UserID) (int, error) {
+	if user == "" {
+		return 0, nil
+	}
+	prefix := sessionID(user, "")
+	now := s.now().UnixNano()
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bReplans)
+		var del [][]byte
+		c := b.Cursor()
+		for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+			var v storedReplan
+			if json.Unmarshal(raw, &v) == nil && now < v.Expires {
+				n++
+			}
+			del = append(del, bytes.Clone(k))
+		}
+		for _, k := range del {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("forget replans of %s: %w", user, err)
+	}
+	return n, nil
+}
+
 func wrapTake(user ids.UserID, conv ids.ConversationID, err error) error {
 	if err == nil {
 		return nil

@@ -53,3 +53,21 @@ func (s *Store) TakeReplan(_ context.Context, user ids.UserID, conv ids.Conversa
 	e.r.Exclude = slices.Clone(e.r.Exclude)
 	return e.r, true, nil
 }
+
+// ForgetReplans implements state.Replans.
+func (s *Store) ForgetReplans(_ context.Context, user ids.UserID) (int, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, e := range s.replans {
+		if k.user != user {
+			continue
+		}
+		if now.Before(e.expires) {
+			n++
+		}
+		delete(s.replans, k)
+	}
+	return n, nil
+}

@@ -44,3 +44,27 @@ func (s *Store) TakeReplan(ctx context.Context, user ids.UserID, conv ids.Conver
 	}
 	return r, true, nil
 }
+
+// ForgetReplans implements state.Replans. Escaped parts never hold ':', so
+// the pattern matches this user's questions only; Redis has already
+// dropped the expired ones, so every key deleted was pending.
+func (s *Store) ForgetReplans(ctx context.Context, user ids.UserID) (int, error) {
+	what := "forget replans of " + string(user)
+	pattern := globEscaper.Replace(s.key("replan", string(user))) + ":*"
+	var keys []string
+	iter := s.rdb.Scan(ctx, 0, pattern, 100).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return 0, s.wrap(what, err)
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	n, err := s.rdb.Del(ctx, keys...).Result()
+	if err != nil {
+		return 0, s.wrap(what, err)
+	}
+	return int(n), nil
+}

@@ -102,3 +102,40 @@ func testReplanRace(t *testing.T, s state.Store) {
 		}
 	}
 }
+
+// testReplanForget checks that ForgetReplans takes every conversation's
+// question of one user, counts only the unexpired ones, and leaves users
+// whose IDs share a prefix (or an escaped character) with it alone.
+func testReplanForget(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	must(t, s.PutReplan(ctx, replan("alice", "dm", "q"), time.Hour), "put")
+	must(t, s.PutReplan(ctx, replan("alice", "room", "q"), time.Hour), "put")
+	must(t, s.PutReplan(ctx, replan("alice", "gone", "q"), 50*time.Millisecond), "put")
+	others := []state.Replan{
+		replan("bob", "dm", "q"),
+		replan("alic", "dm", "q"),
+		replan("alice2", "dm", "q"),
+		replan("alice:x", "dm", "q"),
+	}
+	for _, r := range others {
+		must(t, s.PutReplan(ctx, r, time.Hour), "put")
+	}
+	time.Sleep(200 * time.Millisecond) // Redis expires on its own clock
+	n, err := s.ForgetReplans(ctx, "alice")
+	if err != nil || n != 2 {
+		t.Errorf("ForgetReplans(alice) = %d, %v; want 2 (the expired one not counted)", n, err)
+	}
+	for _, conv := range []ids.ConversationID{"dm", "room", "gone"} {
+		if r, ok, err := s.TakeReplan(ctx, "alice", conv); ok || err != nil {
+			t.Errorf("alice's replan in %s survived: %+v, %v", conv, r, err)
+		}
+	}
+	for _, r := range others {
+		if _, ok, err := s.TakeReplan(ctx, r.User, r.Conversation); !ok || err != nil {
+			t.Errorf("%s's replan lost when alice's were forgotten: %v, %v", r.User, ok, err)
+		}
+	}
+	if n, err := s.ForgetReplans(ctx, "alice"); err != nil || n != 0 {
+		t.Errorf("second ForgetReplans(alice) = %d, %v; want 0", n, err)
+	}
+}

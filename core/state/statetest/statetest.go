@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"Replans", testReplans},
 		{"ReplanInvalid", testReplanInvalid},
 		{"ReplanExpiry", testReplanExpiry},
+		{"ReplanForget", testReplanForget},
 		{"ReplanRace", testReplanRace},
 		{"AuditOrder", testAuditOrder},
 		{"AuditFilter", testAuditFilter},
