@@ -349,6 +349,16 @@ func publicDialer() DialFunc {
 	return d.DialContext
 }
 
+// EnterSpoke is Enter in the shape a spoke's entry takes it (core/spoke.Main):
+// it confines the process and returns its ISC socket and EgressClient.
+func EnterSpoke() (*os.File, *http.Client, error) {
+	_, f, err := Enter()
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, EgressClient(), nil
+}
+
 // EgressClient returns the spoke's HTTP client. In a spoke whose app
 // declared network domains it sends every request through the hub's egress
 // proxy over fd 4 (CONNECT for https, absolute-URI requests for http), so

@@ -18,7 +18,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -44,17 +43,7 @@ func Run() int {
 	if slices.Contains(os.Args[1:], invariants.SpokeArg) {
 		invariants.RegisterApps()
 	}
-	return spoke.Main(enter)
-}
-
-// enter confines the spoke process and returns its ISC socket and the HTTP
-// client that reaches the app's declared domains through the hub.
-func enter() (*os.File, *http.Client, error) {
-	_, f, err := sandbox.Enter()
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, sandbox.EgressClient(), nil
+	return spoke.Main(sandbox.EnterSpoke)
 }
 
 // Build says what a spoke binary was built from: the ISC protocol version

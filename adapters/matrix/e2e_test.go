@@ -18,7 +18,6 @@ import (
 	"github.com/secgpt-go/secgpt/adapters/matrix"
 	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
 	"github.com/secgpt-go/secgpt/core/chat"
-	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
@@ -28,7 +27,7 @@ import (
 // re-executes this binary for every app invocation.
 func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
-		os.Exit(spoke.Main(hubtest.Enter))
+		os.Exit(spoke.Main(sandbox.EnterSpoke))
 	}
 	os.Exit(matrixtest.Main(m))
 }

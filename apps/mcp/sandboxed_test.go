@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,13 +27,7 @@ import (
 func TestMain(m *testing.M) {
 	Register()
 	if sandbox.IsChild() {
-		os.Exit(spoke.Main(func() (*os.File, *http.Client, error) {
-			_, f, err := sandbox.Enter()
-			if err != nil {
-				return nil, nil, err
-			}
-			return f, sandbox.EgressClient(), nil
-		}))
+		os.Exit(spoke.Main(sandbox.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }

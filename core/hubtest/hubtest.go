@@ -8,7 +8,6 @@ package hubtest
 
 import (
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,18 +29,9 @@ import (
 // Main runs the tests, or, when the binary was started as a spoke, the spoke.
 func Main(m *testing.M) {
 	if sandbox.IsChild() {
-		os.Exit(spoke.Main(Enter))
+		os.Exit(spoke.Main(sandbox.EnterSpoke))
 	}
 	os.Exit(m.Run())
-}
-
-// Enter is the spoke entry used by test binaries (as bot/ does it).
-func Enter() (*os.File, *http.Client, error) {
-	_, f, err := sandbox.Enter()
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, sandbox.EgressClient(), nil
 }
 
 // Options for New. Zero values mean: offline model, a fresh bolt file,

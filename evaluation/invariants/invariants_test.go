@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -16,7 +15,7 @@ import (
 func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
 		RegisterApps()
-		os.Exit(spoke.Main(hubtest.Enter))
+		os.Exit(spoke.Main(sandbox.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }
