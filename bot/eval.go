@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/secgpt-go/secgpt/evaluation/casestudy"
 	"github.com/secgpt-go/secgpt/evaluation/invariants"
@@ -13,7 +16,7 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--progress N] [--json]"
+const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--json]"
 
 func runEval(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
@@ -131,6 +134,7 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 	fs := flag.NewFlagSet("eval invariants", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	episodes := fs.Int("episodes", 1000, "adversarial episodes to run")
+	from := fs.Int("from", 0, "number of the first episode (a long run done in parts: --from 50000 continues one that ran 0…49999)")
 	seed := fs.Uint64("seed", 1, "seed of the run; a violation names its seed and episode")
 	only := fs.Int("episode", -1, "run only this episode of the seed (the reproduction of a reported violation)")
 	parallel := fs.Int("parallel", 2, "episodes run at once")
@@ -139,7 +143,7 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *episodes < 1 || *parallel < 1 || *only < -1 || fs.NArg() > 0 {
+	if *episodes < 1 || *from < 0 || *parallel < 1 || *only < -1 || fs.NArg() > 0 {
 		fmt.Fprintln(errOut, evalUsage)
 		return 2
 	}
@@ -149,8 +153,10 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 		return 1
 	}
 	defer sp.Close()
-	rep, err := invariants.Run(ctx, invariants.Options{Spawner: sp, Episodes: *episodes, Seed: *seed, Only: *only,
-		Parallel: *parallel, Progress: errOut, ProgressEvery: *progress})
+	run, stop := drainOnStop(ctx, errOut)
+	defer stop()
+	rep, err := invariants.Run(run, invariants.Options{Spawner: sp, Episodes: *episodes, From: *from, Seed: *seed, Only: *only,
+		Stop: ctx.Done(), Parallel: *parallel, Progress: errOut, ProgressEvery: *progress})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 	}
@@ -174,4 +180,31 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 type evalSandbox struct {
 	off bool
 	exe string
+}
+
+// drainOnStop returns the context a long evaluation runs its episodes in.
+// The first interrupt (ctx ending) only stops new episodes, so that the
+// report of a run stopped by hand covers a whole range of episodes; a
+// second interrupt ends the returned context and cuts the running ones.
+func drainOnStop(ctx context.Context, errOut io.Writer) (context.Context, func()) {
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-run.Done():
+			return
+		}
+		// Registered only now: the signal that ended ctx is not counted
+		// twice.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		fmt.Fprintln(errOut, "secgpt eval: stopping; the running episodes finish (interrupt again to cut them short)")
+		select {
+		case <-sigs:
+			cancel()
+		case <-run.Done():
+		}
+	}()
+	return run, cancel
 }

@@ -65,3 +65,51 @@ func TestEpisodes(t *testing.T) {
 		t.Fatalf("%d invariant violations", rep.Violations)
 	}
 }
+
+// TestStopDrains: a run stopped by Stop covers one contiguous range of
+// episodes starting at From, every one of them finished and checked (none
+// cut short into "the hub did not answer").
+func TestStopDrains(t *testing.T) {
+	sp, err := sandbox.New(sandbox.Config{DefaultTimeout: 60 * time.Second, Pool: 4})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	defer sp.Close()
+	stop := make(chan struct{})
+	rep, err := Run(context.Background(), Options{Spawner: sp, Episodes: 1000, From: 40, Seed: 1, Only: -1, Parallel: 2,
+		Stop: stop, Progress: closer{stop}, ProgressEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Episodes < 1 || rep.Episodes > 3 {
+		t.Fatalf("ran %d episodes after a stop at the first to finish, want 1 to 3 (those running)", rep.Episodes)
+	}
+	if rep.From != 40 || rep.To != 40+rep.Episodes || rep.Cut {
+		t.Fatalf("report covers %d…%d (cut %v) for %d episodes from 40", rep.From, rep.To, rep.Cut, rep.Episodes)
+	}
+	if rep.Violations > 0 {
+		t.Fatalf("%d violations in a drained run: %+v", rep.Violations, rep.Reported)
+	}
+
+	closedStop := make(chan struct{})
+	close(closedStop)
+	rep, err = Run(context.Background(), Options{Spawner: sp, Episodes: 10, From: 7, Seed: 1, Only: -1, Parallel: 2, Stop: closedStop})
+	if err != nil || rep.Episodes != 0 || rep.From != 7 || rep.To != 7 {
+		t.Fatalf("run stopped before it began: %d episodes, %d…%d, err %v; want none, 7…7", rep.Episodes, rep.From, rep.To, err)
+	}
+	if _, err := Run(context.Background(), Options{Spawner: sp, Episodes: 1, From: -1, Only: -1}); err == nil {
+		t.Fatal("a negative first episode was accepted")
+	}
+}
+
+// closer closes its channel at the first progress line.
+type closer struct{ c chan struct{} }
+
+func (c closer) Write(p []byte) (int, error) {
+	select {
+	case <-c.c:
+	default:
+		close(c.c)
+	}
+	return len(p), nil
+}

@@ -23,6 +23,13 @@ func WriteText(w io.Writer, r Report) error {
 	if r.Wall > 0 {
 		rate = float64(r.Episodes) / r.Wall.Seconds()
 	}
+	cut := ""
+	if r.Cut {
+		cut = " (stopped: the last running episodes were cut short)"
+	}
+	if r.To > r.From {
+		fmt.Fprintf(w, "seed %d, episodes %d…%d%s\n", r.Seed, r.From, r.To-1, cut)
+	}
 	fmt.Fprintf(w, "seed %d: %d episodes, %d messages, %d spokes, %d prompts, %d ISC frames in %s (%.1f episodes/s)\n",
 		r.Seed, r.Episodes, r.Messages, r.Spokes, r.Prompts, r.Frames, r.Wall.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "violations: %d in %d episodes\n", r.Violations, r.FailedEpisodes)

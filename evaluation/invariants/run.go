@@ -41,13 +41,21 @@ import (
 type Options struct {
 	// Spawner starts the real spokes (the binary re-executed). Required.
 	Spawner hub.ProcessStarter
-	// Episodes to run, numbered from 0; Seed makes them reproducible.
+	// Episodes to run, numbered from From; Seed makes them reproducible.
+	// Episode n of a seed is the same whichever run it is part of, so a
+	// long run can be done in parts (From 0, From 50000, ...) whose reports
+	// together cover the whole range.
 	Episodes int
+	From     int
 	Seed     uint64
 	// Only, if >= 0, runs just that episode (the reproduction of a report).
 	Only int
 	// Parallel is how many episodes run at once (at least 1).
 	Parallel int
+	// Stop, when closed, starts no further episode; the running ones
+	// finish and are checked, so the report covers From … To-1 with no
+	// episode cut short. Cancelling Run's context cuts them instead.
+	Stop <-chan struct{}
 	// Progress, if set, gets a line every ProgressEvery episodes.
 	Progress      io.Writer
 	ProgressEvery int
@@ -58,7 +66,14 @@ type Options struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Seed        uint64         `json:"seed"`
+	Seed uint64 `json:"seed"`
+	// From and To bound the episodes run: From … To-1 (all of them
+	// finished unless Cut).
+	From int `json:"from"`
+	To   int `json:"to"`
+	// Cut says the run's context ended while episodes were running: they
+	// were cut short (and count as "the hub did not answer").
+	Cut         bool           `json:"cut,omitempty"`
 	Episodes    int            `json:"episodes"`
 	Violations  int            `json:"violations"`
 	ByInvariant map[string]int `json:"by_invariant"`
@@ -93,11 +108,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.MaxReported <= 0 {
 		o.MaxReported = 5
 	}
-	first, last := 0, o.Episodes
+	if o.From < 0 {
+		return Report{}, fmt.Errorf("invariants: first episode %d: want 0 or more", o.From)
+	}
+	first, last := o.From, o.From+o.Episodes
 	if o.Only >= 0 {
 		first, last = o.Only, o.Only+1
 	}
-	rep := Report{Seed: o.Seed, ByInvariant: map[string]int{}, ByCause: map[string]int{}}
+	rep := Report{Seed: o.Seed, From: first, ByInvariant: map[string]int{}, ByCause: map[string]int{}}
 	for _, inv := range Invariants {
 		rep.ByInvariant[inv] = 0
 	}
@@ -111,7 +129,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && !closed(o.Stop) {
 				n := int(next.Add(1) - 1)
 				if n >= last {
 					return
@@ -144,7 +162,20 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	wg.Wait()
 	rep.Wall = time.Since(start)
+	// Workers take episodes in order and count each they take, so what
+	// ran is one contiguous range.
+	rep.To = first + rep.Episodes
+	rep.Cut = ctx.Err() != nil
 	return rep, ctx.Err()
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 type stats struct {
