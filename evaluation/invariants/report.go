@@ -23,15 +23,15 @@ func WriteText(w io.Writer, r Report) error {
 	if r.Wall > 0 {
 		rate = float64(r.Episodes) / r.Wall.Seconds()
 	}
-	cut := ""
-	if r.Cut {
-		cut = " (stopped: the last running episodes were cut short)"
-	}
+	span := ""
 	if r.To > r.From {
-		fmt.Fprintf(w, "seed %d, episodes %d…%d%s\n", r.Seed, r.From, r.To-1, cut)
+		span = fmt.Sprintf(" %d…%d", r.From, r.To-1)
 	}
-	fmt.Fprintf(w, "seed %d: %d episodes, %d messages, %d spokes, %d prompts, %d ISC frames in %s (%.1f episodes/s)\n",
-		r.Seed, r.Episodes, r.Messages, r.Spokes, r.Prompts, r.Frames, r.Wall.Round(time.Millisecond), rate)
+	if r.Cut {
+		span += " (stopped: the last running episodes were cut short)"
+	}
+	fmt.Fprintf(w, "seed %d: %d episodes%s, %d messages, %d spokes, %d prompts, %d ISC frames in %s (%.1f episodes/s)\n",
+		r.Seed, r.Episodes, span, r.Messages, r.Spokes, r.Prompts, r.Frames, r.Wall.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "violations: %d in %d episodes\n", r.Violations, r.FailedEpisodes)
 	for _, inv := range Invariants {
 		fmt.Fprintf(w, "  %-18s %d\n", inv, r.ByInvariant[inv])
