@@ -13,7 +13,8 @@
 //     linked Google account (!connect google) or with OAuth2 credentials
 //     from the config, over the hub's egress proxy.
 //
-// Only apps/standard, tests and the evaluation import this package.
+// Only apps/standard, bot/ (which builds the Google backends from the
+// config) and tests and the evaluation import this package.
 package mail
 
 import (

@@ -4,7 +4,8 @@
 // prompting the user through the conversation's adapter, and records every
 // decision in the audit log.
 //
-// Only core/hub and tests import it.
+// Only core/hub, its in-process test double core/hubtest, bot/ (which
+// checks the configured rules at start) and tests import it.
 package gate
 
 import (

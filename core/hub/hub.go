@@ -5,7 +5,8 @@
 //
 // The hub never lets one app's text reach another app or another user
 // without a grant, and it never hands a spoke a key, a store address or
-// another app's memory. Only bot/ wiring, evaluation/ and tests import it.
+// another app's memory. Only bot/ wiring, evaluation/, core/hubtest and
+// tests import it.
 package hub
 
 import (

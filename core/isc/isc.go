@@ -10,7 +10,10 @@
 // connection it reads; no message carries a sender field, so a spoke cannot
 // claim to be another.
 //
-// Imported by core/hub (the hub side), core/spoke (the spoke side) and tests.
+// Imported by the hub side (core/hub, core/hubtest, evaluation/invariants,
+// which reads frames off spoke sockets), the spoke side (core/spoke,
+// spokemain, apps/mcp), core/connect (the credential a spoke receives) and
+// tests.
 package isc
 
 import (

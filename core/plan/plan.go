@@ -2,8 +2,9 @@
 // answer with (through a forced tool call), the catalog of apps the planner
 // is shown, and the checks a plan must pass before anything runs.
 //
-// Imported by core/hub, the models that plan (core/llm/offline,
-// evaluation/adversary) and tests.
+// Imported by core/hub, core/respond, the models that plan (core/llm/offline,
+// evaluation/adversary), the evaluation (evaluation/invariants,
+// evaluation/relational) and tests.
 package plan
 
 import (

@@ -3,7 +3,8 @@
 // model calls, memory, app state and calls to other apps all go through the
 // hub, so the spoke holds no key, no store address and no other app's data.
 //
-// Only bot/ (the spoke entry) and tests import it.
+// Only the spoke entry (spokemain), core/hubtest (in-process spokes), bot/
+// and tests import it.
 package spoke
 
 import (

@@ -6,7 +6,8 @@
 // app received (read off its ISC socket), everything the conversation was
 // shown, the audit log and the store.
 //
-// Only bot/ and tests import it. A binary that uses it must call
+// Only bot/, the spoke entries (spokemain, cmd/secgpt-spoke) and tests
+// import it. A binary that uses it must call
 // RegisterApps in its spoke entry too (see spokemain.Run), so that the
 // re-executed spoke can run the hostile apps.
 package invariants

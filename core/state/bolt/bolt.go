@@ -1,7 +1,8 @@
 // Package bolt is the embedded default state.Store: everything a SecGPT
 // deployment keeps, in one bbolt file. One process at a time may open the
 // file, so it suits a single replica; several replicas share state/redis.
-// Only the wiring (bot/) and tests import it.
+// Only the wiring (bot/), core/hubtest, evaluation/casestudy and tests
+// import it.
 package bolt
 
 import (
