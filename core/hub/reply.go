@@ -34,12 +34,12 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 		}
 	}
 	if len(ok) == 0 || (len(results) == 1 && isAnswer(results[0])) {
-		return compose(results)
+		return compose(results, t.installed())
 	}
 	text, err := t.responder(ctx, ok)
 	if err != nil {
 		t.h.log.Warn("responder failed; replying with the results as they are", "err", err)
-		return compose(results)
+		return compose(results, t.installed())
 	}
 	var b strings.Builder
 	b.WriteString(text)
@@ -85,8 +85,11 @@ const maxPlainAnswer = 280
 
 // responder makes the one model call that writes the reply. Its context
 // holds the question and the approved results and offers no tools; a tool
-// call in its answer is ignored (and audited), so an instruction injected
-// into a result can change the wording of the reply and nothing else.
+// call in its answer is ignored (and audited). An instruction injected
+// into a result can still make the model misreport another app's figures,
+// so every sentence of the answer is checked against the results
+// (respond.Checker) before it is shown, streamed or not: a sentence with a
+// figure that the app it names did not return is replaced (and audited).
 func (t *turn) responder(ctx context.Context, results []respond.Result) (string, error) {
 	req, err := respond.Request(t.query, results)
 	if err != nil {
@@ -98,7 +101,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	if m == nil {
 		m = h.o.Model
 	}
-	resp, err := t.generateReply(ctx, m, req)
+	resp, err := t.generateReply(ctx, m, req, respond.NewChecker(t.query, results, t.installed()))
 	if err != nil {
 		return "", fmt.Errorf("responder: %w", err)
 	}
@@ -112,29 +115,75 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	if strings.TrimSpace(resp.Content) == "" {
 		return "", errors.New("responder: empty answer")
 	}
-	return resp.Content, nil
+	// The whole answer is checked afresh: the streamed pieces went through
+	// the same sentences in the same order, so what was shown is a prefix
+	// of this.
+	ck := respond.NewChecker(t.query, results, t.installed())
+	text := ck.Text(resp.Content)
+	if ck.Replaced > 0 {
+		h.log.Warn("responder misreported a result; sentences replaced", "user", t.user, "sentences", ck.Replaced)
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "reply_sentence_replaced",
+			Detail: truncate(fmt.Sprintf("%d sentence(s) with figures their app did not return: %s", ck.Replaced, resp.Content), 2000)})
+	}
+	return text, nil
 }
 
 // generateReply makes the responder's model call, streaming its text into
-// the conversation when both the model and the conversation can. The
-// reply shown in the end is the returned Content (with what respond adds),
-// never the pieces: a call that fails after some pieces leaves them to be
-// replaced by the fallback reply.
-func (t *turn) generateReply(ctx context.Context, m llm.Model, req *llm.Request) (*llm.Response, error) {
+// the conversation when both the model and the conversation can. What is
+// streamed is checked: the sentences ck has passed (or replaced), then the
+// sentence being written up to its first digit, since a figure can be
+// judged only once its sentence has ended. The reply shown in the end is
+// the returned Content checked whole (with what respond adds), never the
+// pieces: a call that fails after some pieces leaves them to be replaced
+// by the fallback reply.
+func (t *turn) generateReply(ctx context.Context, m llm.Model, req *llm.Request, ck *respond.Checker) (*llm.Response, error) {
 	sm, ok := m.(llm.StreamingModel)
 	if !ok || !t.out.streams() {
 		return m.Generate(ctx, req)
 	}
-	resp, err := sm.GenerateStream(ctx, req, t.out.piece)
+	var checked strings.Builder
+	var pending string
+	resp, err := sm.GenerateStream(ctx, req, func(ctx context.Context, text string) error {
+		done, rest := respond.Sentences(pending + text)
+		pending = rest
+		for _, s := range done {
+			checked.WriteString(ck.Sentence(s))
+		}
+		return t.out.show(ctx, checked.String()+beforeFigure(pending))
+	})
 	if err != nil {
 		t.out.restart()
 	}
 	return resp, err
 }
 
+// beforeFigure returns s up to its first digit.
+func beforeFigure(s string) string {
+	if i := strings.IndexAny(s, "0123456789"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// installed returns the IDs of the apps installed for the turn: the names
+// a reply could attribute a figure to.
+func (t *turn) installed() []string {
+	var out []string
+	for _, id := range t.h.o.Catalog.IDs() {
+		out = append(out, string(id))
+	}
+	return out
+}
+
 // compose builds the reply from the steps' results as the apps gave them,
-// each under its app's name.
-func compose(results []stepResult) (string, []ids.AppID) {
+// each under its app's name. With several results, the other apps' names in a
+// result are masked (respond.MaskApps): under its app's name, a figure it
+// gives for another app would read as that app's.
+func compose(results []stepResult, installed []string) (string, []ids.AppID) {
+	names := installed
+	for _, r := range results {
+		names = append(names, string(r.app))
+	}
 	var b strings.Builder
 	var denied []ids.AppID
 	seen := map[ids.AppID]bool{}
@@ -153,7 +202,7 @@ func compose(results []stepResult) (string, []ids.AppID) {
 		case r.err != nil:
 			body = "failed: " + publicMessage(r.err) + "."
 		default:
-			body = r.text
+			body = respond.MaskApps(r.text, string(r.app), names)
 		}
 		if len(results) == 1 && !r.denied && r.err == nil {
 			b.WriteString(body)
