@@ -34,12 +34,12 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 		}
 	}
 	if len(ok) == 0 || (len(results) == 1 && isAnswer(results[0])) {
-		return compose(results, t.installed())
+		return compose(results)
 	}
 	text, err := t.responder(ctx, ok)
 	if err != nil {
 		t.h.log.Warn("responder failed; replying with the results as they are", "err", err)
-		return compose(results, t.installed())
+		return compose(results)
 	}
 	var b strings.Builder
 	b.WriteString(text)
@@ -101,7 +101,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	if m == nil {
 		m = h.o.Model
 	}
-	resp, err := t.generateReply(ctx, m, req, respond.NewChecker(t.query, results, t.installed()))
+	resp, err := t.generateReply(ctx, m, req, respond.NewChecker(t.query, results))
 	if err != nil {
 		return "", fmt.Errorf("responder: %w", err)
 	}
@@ -118,7 +118,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	// The whole answer is checked afresh: the streamed pieces went through
 	// the same sentences in the same order, so what was shown is a prefix
 	// of this.
-	ck := respond.NewChecker(t.query, results, t.installed())
+	ck := respond.NewChecker(t.query, results)
 	text := ck.Text(resp.Content)
 	if ck.Replaced > 0 {
 		h.log.Warn("responder misreported a result; sentences replaced", "user", t.user, "sentences", ck.Replaced)
@@ -165,22 +165,12 @@ func beforeFigure(s string) string {
 	return s
 }
 
-// installed returns the IDs of the apps installed for the turn: the names
-// a reply could attribute a figure to.
-func (t *turn) installed() []string {
-	var out []string
-	for _, id := range t.h.o.Catalog.IDs() {
-		out = append(out, string(id))
-	}
-	return out
-}
-
 // compose builds the reply from the steps' results as the apps gave them,
 // each under its app's name. With several results, the other apps' names in a
 // result are masked (respond.MaskApps): under its app's name, a figure it
 // gives for another app would read as that app's.
-func compose(results []stepResult, installed []string) (string, []ids.AppID) {
-	names := installed
+func compose(results []stepResult) (string, []ids.AppID) {
+	var names []string
 	for _, r := range results {
 		names = append(names, string(r.app))
 	}

@@ -42,9 +42,6 @@ type Claim struct {
 // named one. The zero value knows no apps; use NewAttributor.
 type Attributor struct {
 	apps []string
-	// all is what a figure is attributed to before any app is named: every
-	// app, unless set otherwise.
-	all  []string
 	prev []string
 	// midLine: the sentence before did not end its line, so the next one
 	// cannot start with a list marker.
@@ -98,8 +95,6 @@ func (a *Attributor) Sentence(s string) []Claim {
 			owner = []string{ms[0].app}
 		case a.prev != nil:
 			owner = a.prev
-		case a.all != nil:
-			owner = a.all
 		default:
 			owner = a.apps
 		}
@@ -275,26 +270,23 @@ type Checker struct {
 }
 
 // NewChecker returns a checker for a reply to question written from
-// results. installed are the other apps a reply could name (every app the
-// user has): an app named with a figure must have returned it, and one
-// that returned nothing has no figures.
-func NewChecker(question string, results []Result, installed []string) *Checker {
+// results. Only the apps of results are read as named: the promise is
+// about what the reply says of a result, and a name the reply gives an app
+// that returned nothing (one that did not run, or a word that looks like
+// an app's ID in a mail) attributes nothing.
+func NewChecker(question string, results []Result) *Checker {
 	c := &Checker{question: Figures(question), own: map[string]map[string]bool{}, results: map[string][]string{}}
-	var ran []string
 	for _, r := range results {
 		if c.own[r.App] == nil {
 			c.own[r.App] = map[string]bool{}
-			ran = append(ran, r.App)
+			c.apps = append(c.apps, r.App)
 		}
 		for k := range Figures(r.Result + " " + string(r.Args)) {
 			c.own[r.App][k] = true
 		}
 		c.results[r.App] = append(c.results[r.App], r.Result)
 	}
-	c.apps = append(ran, installed...)
 	c.at = NewAttributor(c.apps)
-	// Before the reply names an app, a figure may be any result's.
-	c.at.all = ran
 	return c
 }
 
