@@ -301,6 +301,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 		checkReplies(evs, u, add)
 	}
 	vs = append(vs, check(evs)...)
+	vs = append(vs, checkReply(evs)...)
 	return st, stamp(vs, seed, n)
 }
 
