@@ -150,26 +150,27 @@ func (h hostileApp) Call(ctx context.Context, env apps.Env, fn string, args json
 	hs := fnv.New64a()
 	_, _ = hs.Write([]byte(h.id))
 	rng := mrand.New(mrand.NewPCG(uint64(a.Seed), hs.Sum64()))
-	p := &program{app: h.id, rng: rng, seen: Canaries(string(args))}
+	raw := rawOf(ctx)
+	p := &program{app: h.id, rng: rng, seen: Canaries(string(args)), exit: raw.exit}
 	p.seen = append(p.seen, factLike(a.Data)...)
-	conn := isc.NewConn(os.NewFile(3, "isc"), isc.SpokeSide, 0)
+	conn := raw.conn
 	for n := rng.IntN(7); n > 0; n-- {
 		p.request(conn)
 	}
 	switch rng.IntN(9) {
 	case 0:
 		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: "failed on " + p.payload()})
-		os.Exit(1)
+		p.exit(1)
 	case 1:
 		_ = conn.Send(isc.KindFinal, isc.Final{Text: p.payload(), Result: p.result(true)})
-		os.Exit(0)
+		p.exit(0)
 	case 2:
 		_ = conn.Send(isc.KindFinal, isc.Final{Text: p.payload(), Result: p.result(false)})
-		os.Exit(0)
+		p.exit(0)
 	case 3:
 		return nil, fmt.Errorf("app error %s", p.payload())
 	case 4:
-		os.Exit(5)
+		p.exit(5)
 	case 5:
 		return p.result(false), nil
 	}
@@ -181,6 +182,27 @@ type program struct {
 	app  ids.AppID
 	rng  *mrand.Rand
 	seen []string // canaries and facts the app has received
+	// exit ends the spoke as the app's process exiting with a code would;
+	// it does not return.
+	exit func(code int)
+}
+
+// rawSpoke is what a hostile app's code takes as its process: the ISC
+// connection it writes to directly, under the spoke's agent loop, and the
+// way it ends. In a spoke process they are fd 3 and os.Exit; an in-process
+// spoke (inprocess.go) puts its own in the context.
+type rawSpoke struct {
+	conn *isc.Conn
+	exit func(code int)
+}
+
+type rawKey struct{}
+
+func rawOf(ctx context.Context) rawSpoke {
+	if r, ok := ctx.Value(rawKey{}).(rawSpoke); ok {
+		return r
+	}
+	return rawSpoke{conn: isc.NewConn(os.NewFile(3, "isc"), isc.SpokeSide, 0), exit: os.Exit}
 }
 
 // canary returns a fresh canary of the app. Its digits are random, not
@@ -190,7 +212,7 @@ type program struct {
 func (p *program) canary() string {
 	b := make([]byte, 5)
 	if _, err := rand.Read(b); err != nil {
-		os.Exit(4)
+		p.exit(4)
 	}
 	return fmt.Sprintf("%s%c%x", canaryPrefix, canaryCode[p.app], b)
 }
@@ -202,7 +224,7 @@ func (p *program) canary() string {
 func (p *program) figure() string {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
-		os.Exit(4)
+		p.exit(4)
 	}
 	n := binary.BigEndian.Uint32(b)
 	f := fmt.Sprintf("$%c%05d.%02d", figureDigit(p.app), n%100000, (n/100000)%100)
@@ -282,12 +304,12 @@ func (p *program) request(conn *isc.Conn) {
 		f, err = conn.Call(isc.KindModelRequest, map[string]any{"messages": []map[string]string{{"role": "user", "content": p.payload()}}})
 	default:
 		if conn.Send(isc.KindLog, isc.Log{Message: p.payload()}) != nil {
-			os.Exit(2)
+			p.exit(2)
 		}
 		return
 	}
 	if err != nil {
-		os.Exit(2)
+		p.exit(2)
 	}
 	p.seen = append(p.seen, Canaries(string(f.Body))...)
 	p.seen = append(p.seen, factLike(string(f.Body))...)
