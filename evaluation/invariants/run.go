@@ -85,15 +85,16 @@ type Report struct {
 	// Episodes with at least one violation.
 	FailedEpisodes int           `json:"failed_episodes"`
 	Wall           time.Duration `json:"wall_ns"`
+	Spokes         int64         `json:"spokes"`
+	Prompts        int64         `json:"prompts"`
+	Frames         int64         `json:"frames"`
+	Messages       int64         `json:"messages"`
+	Reported       []Violation   `json:"reported"`
+
 	// SpokesMode is how spokes ran (Options.Spokes); Machine is the
 	// machine's state at the start and at the end of the run.
-	SpokesMode string      `json:"spokes_mode"`
-	Machine    []string    `json:"machine"`
-	Spokes     int64       `json:"spokes"`
-	Prompts    int64       `json:"prompts"`
-	Frames     int64       `json:"frames"`
-	Messages   int64       `json:"messages"`
-	Reported   []Violation `json:"reported"`
+	SpokesMode string   `json:"spokes_mode"`
+	Machine    []string `json:"machine"`
 }
 
 // episodeDeadline bounds one episode: a hub that has not answered every
