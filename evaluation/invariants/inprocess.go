@@ -3,17 +3,14 @@ package invariants
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
-	"github.com/secgpt-go/secgpt/core/spoke"
+	"github.com/secgpt-go/secgpt/core/spoke/inproc"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -67,19 +64,20 @@ type inProcessSource struct {
 }
 
 func (s inProcessSource) episode(rec *recorder) episodeSpokes {
-	ip := &inProcess{tap: &tapSpawner{rec: rec}, pids: s.pids, spokes: map[int]*goSpoke{}}
+	ip := &inProcess{tap: &tapSpawner{rec: rec}, pids: s.pids, spokes: map[int]*inproc.Spoke{}}
 	return episodeSpokes{spawner: ip, released: ip.released, relays: &ip.tap.relays}
 }
 
-// inProcess starts one episode's in-process spokes. Each runs core/spoke's
-// agent loop (what a spoke process runs) over a net.Pipe, through a relay
-// that records every frame as the tap does for processes.
+// inProcess starts one episode's in-process spokes (core/spoke/inproc),
+// each over a net.Pipe through a relay that records every frame as the
+// tap does for processes. A hostile app finds its raw connection and its
+// exit in its context (rawSpoke).
 type inProcess struct {
 	tap  *tapSpawner
 	pids *atomic.Int64
 
 	mu     sync.Mutex // guards spokes
-	spokes map[int]*goSpoke
+	spokes map[int]*inproc.Spoke
 }
 
 func (ip *inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, error) {
@@ -89,14 +87,6 @@ func (ip *inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, er
 	pid := firstFakePID + int(ip.pids.Add(1))
 	hubEnd, relayHub := net.Pipe()
 	relaySpoke, spokeEnd := net.Pipe()
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &goSpoke{pid: pid, conn: hubEnd, cancel: cancel, done: make(chan struct{})}
-	if p.Timeout > 0 {
-		s.timer = time.AfterFunc(p.Timeout, func() { s.Kill(fmt.Sprintf("wall-clock timeout %s", p.Timeout)) })
-	}
-	ip.mu.Lock()
-	ip.spokes[pid] = s
-	ip.mu.Unlock()
 	var once sync.Once
 	closeAll := func() {
 		once.Do(func() {
@@ -116,7 +106,13 @@ func (ip *inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, er
 		defer closeAll()
 		ip.tap.relay(relayHub, relaySpoke, evFrameIn, app, pid)
 	}()
-	go s.run(runCtx, spokeEnd)
+	s := inproc.Start(ctx, hubEnd, spokeEnd, inproc.Options{PID: pid, Timeout: p.Timeout,
+		Context: func(ctx context.Context, conn *isc.Conn, exit func(int)) context.Context {
+			return context.WithValue(ctx, rawKey{}, rawSpoke{conn: conn, exit: exit})
+		}})
+	ip.mu.Lock()
+	ip.spokes[pid] = s
+	ip.mu.Unlock()
 	return s, nil
 }
 
@@ -125,83 +121,7 @@ func (ip *inProcess) released(pid int) bool {
 	ip.mu.Lock()
 	s := ip.spokes[pid]
 	ip.mu.Unlock()
-	if s == nil {
-		return true
-	}
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
+	return s == nil || s.Ended()
 }
 
-// goSpoke is one in-process spoke.
-type goSpoke struct {
-	pid    int
-	conn   net.Conn
-	cancel context.CancelFunc
-	timer  *time.Timer
-	done   chan struct{}
-	// err is how the spoke ended, written before done is closed.
-	err error
-
-	mu     sync.Mutex // guards reason
-	reason string
-}
-
-// run is what a spoke process does, minus entering the sandbox. An app's
-// exit (rawSpoke.exit) ends the goroutine as exiting ends the process: the
-// connection closes, and a code other than 0 is the spoke's error.
-func (s *goSpoke) run(ctx context.Context, end net.Conn) {
-	conn := isc.NewConn(end, isc.SpokeSide, 0)
-	defer close(s.done)
-	defer conn.Close()
-	exit := func(code int) {
-		if code != 0 {
-			s.err = fmt.Errorf("exit status %d", code)
-		}
-		runtime.Goexit()
-	}
-	if err := spoke.Run(context.WithValue(ctx, rawKey{}, rawSpoke{conn: conn, exit: exit}), conn, nil); err != nil {
-		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: err.Error()})
-		s.err = err
-	}
-}
-
-func (s *goSpoke) Conn() io.ReadWriteCloser { return s.conn }
-
-func (s *goSpoke) Kill(reason string) {
-	s.mu.Lock()
-	if s.reason == "" {
-		s.reason = reason
-	}
-	s.mu.Unlock()
-	s.cancel()
-	_ = s.conn.Close()
-}
-
-func (s *goSpoke) KillReason() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reason
-}
-
-func (s *goSpoke) Wait() error {
-	<-s.done
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.cancel()
-	if s.err != nil {
-		return fmt.Errorf("in-process spoke: %w", s.err)
-	}
-	return nil
-}
-
-func (s *goSpoke) PID() int { return s.pid }
-
-var (
-	_ hub.Spawner = (*inProcess)(nil)
-	_ hub.Spoke   = (*goSpoke)(nil)
-)
+var _ hub.Spawner = (*inProcess)(nil)
