@@ -36,7 +36,13 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 	if len(ok) == 0 || (len(results) == 1 && isAnswer(results[0])) {
 		return compose(results)
 	}
-	text, err := t.responder(ctx, ok)
+	var idle []string
+	for _, r := range results {
+		if (r.err != nil || r.denied) && !seen[r.app] {
+			idle = append(idle, string(r.app))
+		}
+	}
+	text, err := t.responder(ctx, ok, idle)
 	if err != nil {
 		t.h.log.Warn("responder failed; replying with the results as they are", "err", err)
 		return compose(results)
@@ -90,7 +96,10 @@ const maxPlainAnswer = 280
 // so every sentence of the answer is checked against the results
 // (respond.Checker) before it is shown, streamed or not: a sentence with a
 // figure that the app it names did not return is replaced (and audited).
-func (t *turn) responder(ctx context.Context, results []respond.Result) (string, error) {
+//
+// idle are the apps of the steps that did not run or failed: a reply that
+// gives one of them a figure is checked too.
+func (t *turn) responder(ctx context.Context, results []respond.Result, idle []string) (string, error) {
 	req, err := respond.Request(t.query, results)
 	if err != nil {
 		return "", err
@@ -101,7 +110,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	if m == nil {
 		m = h.o.Model
 	}
-	resp, err := t.generateReply(ctx, m, req, respond.NewChecker(t.query, results))
+	resp, err := t.generateReply(ctx, m, req, respond.NewChecker(t.query, results, idle))
 	if err != nil {
 		return "", fmt.Errorf("responder: %w", err)
 	}
@@ -118,7 +127,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result) (string,
 	// The whole answer is checked afresh: the streamed pieces went through
 	// the same sentences in the same order, so what was shown is a prefix
 	// of this.
-	ck := respond.NewChecker(t.query, results)
+	ck := respond.NewChecker(t.query, results, idle)
 	text := ck.Text(resp.Content)
 	if ck.Replaced > 0 {
 		h.log.Warn("responder misreported a result; sentences replaced", "user", t.user, "sentences", ck.Replaced)

@@ -42,6 +42,8 @@ type Claim struct {
 // named one. The zero value knows no apps; use NewAttributor.
 type Attributor struct {
 	apps []string
+	// all is what a figure belongs to before any app is named (nil: apps).
+	all  []string
 	prev []string
 	// midLine: the sentence before did not end its line, so the next one
 	// cannot start with a list marker.
@@ -95,6 +97,8 @@ func (a *Attributor) Sentence(s string) []Claim {
 			owner = []string{ms[0].app}
 		case a.prev != nil:
 			owner = a.prev
+		case a.all != nil:
+			owner = a.all
 		default:
 			owner = a.apps
 		}
@@ -124,11 +128,13 @@ func (a *Attributor) Named(s string) []string {
 }
 
 func (a *Attributor) mentions(s string) []mention {
-	lower := strings.ToLower(s)
+	// ASCII case only: the lowered text keeps every byte where it was
+	// (strings.ToLower rewrites invalid UTF-8, which moves the offsets).
+	lower := asciiLower(s)
 	taken := make([]bool, len(s))
 	var ms []mention
 	for _, id := range a.apps {
-		lid := strings.ToLower(id)
+		lid := asciiLower(id)
 		for off := 0; ; {
 			i := strings.Index(lower[off:], lid)
 			if i < 0 {
@@ -148,6 +154,16 @@ func (a *Attributor) mentions(s string) []mention {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].start < ms[j].start })
 	return ms
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func isWordByte(c byte) bool {
@@ -270,23 +286,27 @@ type Checker struct {
 }
 
 // NewChecker returns a checker for a reply to question written from
-// results. Only the apps of results are read as named: the promise is
-// about what the reply says of a result, and a name the reply gives an app
-// that returned nothing (one that did not run, or a word that looks like
-// an app's ID in a mail) attributes nothing.
-func NewChecker(question string, results []Result) *Checker {
+// results. idle are the apps of the plan's other steps (denied, failed):
+// named, they have no figures. Only these apps are read as named: a word
+// that looks like the ID of an app outside the plan (in a mail's text)
+// attributes nothing.
+func NewChecker(question string, results []Result, idle []string) *Checker {
 	c := &Checker{question: Figures(question), own: map[string]map[string]bool{}, results: map[string][]string{}}
+	var ran []string
 	for _, r := range results {
 		if c.own[r.App] == nil {
 			c.own[r.App] = map[string]bool{}
-			c.apps = append(c.apps, r.App)
+			ran = append(ran, r.App)
 		}
 		for k := range Figures(r.Result + " " + string(r.Args)) {
 			c.own[r.App][k] = true
 		}
 		c.results[r.App] = append(c.results[r.App], r.Result)
 	}
+	c.apps = append(append([]string(nil), ran...), idle...)
 	c.at = NewAttributor(c.apps)
+	// Before the reply names an app, a figure may be any result's.
+	c.at.all = ran
 	return c
 }
 
@@ -330,7 +350,7 @@ func (c *Checker) Sentence(s string) string {
 	// Each part on a line of its own: a line ends a sentence, so what
 	// follows is never read as part of a quote, nor a quote as part of it.
 	var b strings.Builder
-	fmt.Fprintf(&b, "(SecGPT replaced a sentence here: its figures did not match what %s returned.)\n", strings.Join(named, " and "))
+	fmt.Fprintf(&b, "(SecGPT replaced a sentence here: its figures did not match the results of %s.)\n", strings.Join(named, " and "))
 	for _, a := range named {
 		for _, r := range c.results[a] {
 			fmt.Fprintf(&b, "As %s returned it: %s\n", a, c.Quote(a, r))

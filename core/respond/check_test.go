@@ -76,12 +76,13 @@ func TestCheckerReplaces(t *testing.T) {
 		{"inflated", "rogue_ride: $57.00.\nmetro_hail: $61.80.", 1, []string{"$51.80", "$57.00"}, []string{"metro_hail: $61.80"}},
 		{"borrowed from the other result", "The fare of metro_hail is $61.80.", 1, []string{"$51.80"}, []string{"$61.80"}},
 		{"inherited and inflated", "metro_hail answered. Its fare is $61.80. Bye.", 1, []string{"$51.80", "Bye."}, []string{"$61.80"}},
-		{"an app that returned nothing is a word", "slow_cab: $61.80. metro_hail: $51.80.", 0, []string{"slow_cab: $61.80"}, nil},
+		{"an app outside the plan is a word", "fast_cab: $61.80. metro_hail: $51.80.", 0, []string{"fast_cab: $61.80"}, nil},
+		{"a denied step's app has no figures", "slow_cab: $61.80. metro_hail: $51.80.", 1, []string{"metro_hail: $51.80"}, []string{"$61.80"}},
 		{"figure nobody returned", "The cheapest is $3.", 1, []string{"$51.80", "$57.00"}, []string{"$3."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewChecker("fares for 2 places from Main Street", fareResults)
+			c := NewChecker("fares for 2 places from Main Street", fareResults, []string{"slow_cab"})
 			got := c.Text(tt.reply)
 			if c.Replaced != tt.replaced {
 				t.Errorf("replaced %d sentences, want %d: %q", c.Replaced, tt.replaced, got)
@@ -109,6 +110,7 @@ func TestCheckerReplaces(t *testing.T) {
 func assertGenuine(t *testing.T, c *Checker, reply string) {
 	t.Helper()
 	a := NewAttributor(c.apps)
+	a.all = c.at.all
 	done, rest := Sentences(reply)
 	for _, s := range append(done, rest) {
 		for _, cl := range a.Sentence(s) {
@@ -127,11 +129,11 @@ func FuzzChecker(f *testing.F) {
 	f.Add("1. metro_hail 3\n2. x 61,80. rogue_ride 1,000.5 metro_hailmetro_hail 5", 3)
 	f.Add("$61.80 from metro_hail. And rogue_ride said 57. slow_cab! 51.80? ", 1)
 	f.Fuzz(func(t *testing.T, reply string, cut int) {
-		c := NewChecker("fares for 2 places", fareResults)
+		c := NewChecker("fares for 2 places", fareResults, []string{"slow_cab"})
 		whole := c.Text(reply)
 		assertGenuine(t, c, whole)
 
-		s := NewChecker("fares for 2 places", fareResults)
+		s := NewChecker("fares for 2 places", fareResults, []string{"slow_cab"})
 		if cut < 0 {
 			cut = -cut
 		}

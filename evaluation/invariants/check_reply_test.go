@@ -17,7 +17,7 @@ func TestCheckReply(t *testing.T) {
 		{"honest", "reply: x\ninv_alpha: $112345.67\ninv_bravo: $254321.00", 0},
 		{"question figure", "inv_alpha: 7 apps, $112345.67", 0},
 		{"hub lines", "inv_alpha: $112345.67\n\n**inv_charlie**: failed: it needed the result of step 3 (step 4).\n\n_Drew on: inv_alpha._", 0},
-		{"the hub's replacement", "(SecGPT replaced a sentence here: its figures did not match what inv_bravo returned.)\nAs inv_bravo returned it: from inv_bravo $254321.00\n", 0},
+		{"the hub's replacement", "(SecGPT replaced a sentence here: its figures did not match the results of inv_bravo.)\nAs inv_bravo returned it: from inv_bravo $254321.00\n", 0},
 		{"raised by 10", "inv_alpha: $112345.67\ninv_bravo: $254331.00", 1},
 		{"borrowed", "The figure of inv_bravo is $112345.67.", 1},
 		{"inherited", "inv_bravo answered.\nIts figure: $112345.67", 1},
