@@ -1,6 +1,6 @@
 // Package invariants is the canary-taint adversarial harness behind
 // `secgpt eval invariants`: randomized episodes against the real hub with
-// real sandboxed spokes, hostile apps, an adversarial planner and spoke
+// real sandboxed spokes (or in-process ones, SpokesInProcess), hostile apps, an adversarial planner and spoke
 // model and a scripted user who answers prompts at random, after which the
 // architecture's invariants are checked mechanically from everything each
 // app received (read off its ISC socket), everything the conversation was
