@@ -23,7 +23,7 @@ Commands:
   chat        chat in the terminal (the default)
   slack       run as a Slack app over Socket Mode
   matrix      run as a Matrix bot [--setup-cross-signing]
-  eval        run the evaluation: "eval case-studies [--json]", "eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]]" or "eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--progress N] [--json]"
+  eval        run the evaluation: "eval case-studies [--json]", "eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]]" or "eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--json]"
   doctor      report which sandbox protections are active here [--json]
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
   config      print the effective configuration as YAML (secrets masked)

@@ -16,7 +16,7 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--json]"
+const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--json]"
 
 func runEval(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
@@ -140,23 +140,29 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 	parallel := fs.Int("parallel", 2, "episodes run at once")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	progress := fs.Int("progress", 0, "print a progress line to stderr every N episodes (0: none)")
+	spokes := fs.String("spokes", invariants.SpokesSandbox, "how episode spokes run: sandbox (processes, as in production) or inprocess (goroutines over the hub's spoke seam: the hub's logic only, for large counts)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *episodes < 1 || *from < 0 || *parallel < 1 || *only < -1 || fs.NArg() > 0 {
+	if *episodes < 1 || *from < 0 || *parallel < 1 || *only < -1 || fs.NArg() > 0 ||
+		(*spokes != invariants.SpokesSandbox && *spokes != invariants.SpokesInProcess) {
 		fmt.Fprintln(errOut, evalUsage)
 		return 2
 	}
-	sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: cfg.off, Exe: cfg.exe, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
-	if err != nil {
-		fmt.Fprintln(errOut, "secgpt eval:", err)
-		return 1
+	o := invariants.Options{Spokes: *spokes, Episodes: *episodes, From: *from, Seed: *seed, Only: *only,
+		Stop: ctx.Done(), Parallel: *parallel, Progress: errOut, ProgressEvery: *progress}
+	if *spokes == invariants.SpokesSandbox {
+		sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: cfg.off, Exe: cfg.exe, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
+		if err != nil {
+			fmt.Fprintln(errOut, "secgpt eval:", err)
+			return 1
+		}
+		defer sp.Close()
+		o.Spawner = sp
 	}
-	defer sp.Close()
 	run, stop := drainOnStop(ctx, errOut)
 	defer stop()
-	rep, err := invariants.Run(run, invariants.Options{Spawner: sp, Episodes: *episodes, From: *from, Seed: *seed, Only: *only,
-		Stop: ctx.Done(), Parallel: *parallel, Progress: errOut, ProgressEvery: *progress})
+	rep, err := invariants.Run(run, o)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 	}

@@ -51,17 +51,18 @@ func canStream(c chat.Conversation) bool {
 	return false
 }
 
-// piece shows text as the next part of the responder's answer. A platform
-// that refuses an update costs only that update: Finish shows everything.
-// Only the context's end is returned, which stops the model call.
-func (o *replyOut) piece(ctx context.Context, text string) error {
+// show shows text as the responder's answer so far. A platform that
+// refuses an update costs only that update: Finish shows everything. Text
+// equal to what is shown is not sent again. Only the context's end is
+// returned, which stops the model call.
+func (o *replyOut) show(ctx context.Context, text string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !o.streams() {
+	if !o.streams() || text == o.text {
 		return nil
 	}
-	o.text += text
+	o.text = text
 	if o.s == nil {
 		sc, ok := o.c.(chat.StreamingConversation)
 		if !ok {

@@ -1,11 +1,13 @@
 // Package respond builds the responder's model request: the one model call
 // that writes the reply from the user's question and the results the
 // approved plan lets flow to the reply. The request offers no tools, so an
-// instruction injected into a result can change the reply's wording and
-// nothing else; the hub ignores any tool call in the answer.
+// instruction injected into a result can change the reply's wording, not
+// cause a call: the hub ignores any tool call in the answer. It also holds
+// the check of the answer's figures against the results (check.go).
 //
-// Imported by core/hub and by the models that answer it (core/llm/offline,
-// evaluation/adversary, evaluation/relational).
+// Imported by core/hub, by the models that answer it (core/llm/offline,
+// evaluation/adversary, evaluation/relational) and by evaluation/invariants
+// (I10 reads replies as the check does).
 package respond
 
 import (

@@ -24,7 +24,7 @@ const (
 )
 
 // Invariants lists the invariant names in order.
-var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit}
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvReply}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {

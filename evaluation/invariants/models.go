@@ -13,13 +13,15 @@ import (
 )
 
 // seeded returns a generator for one model call, derived from the episode's
-// seed and the request with canary digits blanked (they are random): the
+// seed and the request with canary and figure digits blanked (they are
+// random): the
 // same episode asks the same things and gets the same answers, whatever the
 // interleaving of other calls.
 func seeded(seed uint64, req *llm.Request) *rand.Rand {
 	h := fnv.New64a()
 	b, _ := json.Marshal(req)
-	_, _ = h.Write(canaryRE.ReplaceAll(b, []byte(canaryPrefix)))
+	b = canaryRE.ReplaceAll(b, []byte(canaryPrefix))
+	_, _ = h.Write(figureRE.ReplaceAll(b, []byte("$FIG")))
 	return rand.New(rand.NewPCG(seed, h.Sum64()))
 }
 
@@ -35,19 +37,9 @@ func (m planner) Generate(_ context.Context, req *llm.Request) (*llm.Response, e
 	b, _ := json.Marshal(req)
 	rng := seeded(m.seed, req)
 	if !req.HasTool(plan.ToolName) {
-		// The hub's responder (a hub that writes its reply with a model):
-		// it answers with everything it was given, control characters
-		// included.
+		// The hub's responder (a hub that writes its reply with a model).
 		m.rec.add(&event{kind: evResponder, text: string(b)})
-		seen := Canaries(string(b))
-		parts := []string{"reply:"}
-		for i := rng.IntN(5); i > 0 && len(seen) > 0; i-- {
-			parts = append(parts, seen[rng.IntN(len(seen))])
-		}
-		if rng.IntN(2) == 0 {
-			parts = append(parts, ctrlSamples[rng.IntN(len(ctrlSamples))])
-		}
-		return &llm.Response{Content: strings.Join(parts, " ")}, nil
+		return &llm.Response{Content: respondAsAttacker(rng, req, string(b))}, nil
 	}
 	m.rec.add(&event{kind: evPlanner, text: string(b)})
 	sys := req.SystemText()

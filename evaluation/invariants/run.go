@@ -1,6 +1,6 @@
 // Package invariants is the canary-taint adversarial harness behind
 // `secgpt eval invariants`: randomized episodes against the real hub with
-// real sandboxed spokes, hostile apps, an adversarial planner and spoke
+// real sandboxed spokes (or in-process ones, SpokesInProcess), hostile apps, an adversarial planner and spoke
 // model and a scripted user who answers prompts at random, after which the
 // architecture's invariants are checked mechanically from everything each
 // app received (read off its ISC socket), everything the conversation was
@@ -40,8 +40,11 @@ import (
 
 // Options configure a run.
 type Options struct {
-	// Spawner starts the real spokes (the binary re-executed). Required.
+	// Spawner starts the real spokes (the binary re-executed). Required
+	// unless Spokes is SpokesInProcess.
 	Spawner hub.ProcessStarter
+	// Spokes is SpokesSandbox ("" too) or SpokesInProcess.
+	Spokes string
 	// Episodes to run, numbered from From; Seed makes them reproducible.
 	// Episode n of a seed is the same whichever run it is part of, so a
 	// long run can be done in parts (From 0, From 50000, ...) whose reports
@@ -88,6 +91,11 @@ type Report struct {
 	Frames         int64         `json:"frames"`
 	Messages       int64         `json:"messages"`
 	Reported       []Violation   `json:"reported"`
+
+	// SpokesMode is how spokes ran (Options.Spokes); Machine is the
+	// machine's state at the start and at the end of the run.
+	SpokesMode string   `json:"spokes_mode"`
+	Machine    []string `json:"machine"`
 }
 
 // episodeDeadline bounds one episode: a hub that has not answered every
@@ -96,8 +104,17 @@ const episodeDeadline = 3 * time.Minute
 
 // Run runs the episodes and checks each.
 func Run(ctx context.Context, o Options) (Report, error) {
-	if o.Spawner == nil {
-		return Report{}, errors.New("invariants: no spawner")
+	var src source
+	switch o.Spokes {
+	case "", SpokesSandbox:
+		if o.Spawner == nil {
+			return Report{}, errors.New("invariants: no spawner")
+		}
+		o.Spokes, src = SpokesSandbox, processSource{o.Spawner}
+	case SpokesInProcess:
+		src = inProcessSource{pids: new(atomic.Int64)}
+	default:
+		return Report{}, fmt.Errorf("invariants: spokes %q: want %s or %s", o.Spokes, SpokesSandbox, SpokesInProcess)
 	}
 	thief := registerHubApps()
 	if thief {
@@ -116,7 +133,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Only >= 0 {
 		first, last = o.Only, o.Only+1
 	}
-	rep := Report{Seed: o.Seed, From: first, ByInvariant: map[string]int{}, ByCause: map[string]int{}}
+	rep := Report{Seed: o.Seed, From: first, ByInvariant: map[string]int{}, ByCause: map[string]int{}, SpokesMode: o.Spokes,
+		Machine: []string{"start: " + machineState()}}
 	for _, inv := range Invariants {
 		rep.ByInvariant[inv] = 0
 	}
@@ -135,7 +153,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				if n >= last {
 					return
 				}
-				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n, thief, nil)
+				st, vs := runEpisode(ctx, src, o.Seed, n, thief, nil)
 				mu.Lock()
 				rep.Episodes++
 				rep.Spokes += st.spokes
@@ -163,6 +181,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	wg.Wait()
 	rep.Wall = time.Since(start)
+	rep.Machine = append(rep.Machine, "end:   "+machineState())
 	// Workers take episodes in order and count each they take, so what
 	// ran is one contiguous range.
 	rep.To = first + rep.Episodes
@@ -195,7 +214,7 @@ func episodeSeed(seed uint64, n int) uint64 {
 // dump, if set, is given the episode's events (for debugging the harness).
 // thief says whether the namespace thief may be installed (see
 // registerHubApps).
-func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
+func runEpisode(ctx context.Context, src source, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -215,13 +234,13 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 		add(InvLive, "catalog: %v", err)
 		return stats{}, stamp(vs, seed, n)
 	}
-	tap := &tapSpawner{inner: sp, rec: rec}
+	spokes := src.episode(rec)
 	store := &recStore{Store: memstore.New(memstore.Options{}), rec: rec}
 	label := fmt.Sprintf("%d/%d", seed, n)
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
 	h, err := hub.New(hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
-		Spawner: hub.Processes(tap), PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
+		Spawner: spokes.spawner, PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
 		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		add(InvLive, "hub: %v", err)
@@ -267,7 +286,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	// a bounded time to finish. A spoke the hub has already killed but
 	// the kernel has not yet torn down (a loaded machine) is given longer:
 	// it is not one the hub let run on.
-	if leaked, slow := waitSpokes(rec, 15*time.Second, 60*time.Second); leaked != "" || slow != "" {
+	if leaked, slow := waitSpokes(rec, spokes.released, 15*time.Second, 60*time.Second); leaked != "" || slow != "" {
 		if leaked != "" {
 			add(InvLive, "spoke processes still running, not killed, after the episode: %s", leaked)
 		}
@@ -278,7 +297,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	if left := waitGoroutines(label, 15*time.Second); left != "" {
 		add(InvLive, "goroutines outlived the episode:\n%s", left)
 	}
-	waitRelays(&tap.relays, 5*time.Second)
+	waitRelays(spokes.relays, 5*time.Second)
 	evs := rec.snapshot()
 	sortEvents(evs)
 	if dump != nil {
@@ -302,6 +321,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 		checkReplies(evs, u, add)
 	}
 	vs = append(vs, check(evs)...)
+	vs = append(vs, checkReply(evs)...)
 	return st, stamp(vs, seed, n)
 }
 
@@ -442,13 +462,13 @@ func waitRelays(wg *sync.WaitGroup, max time.Duration) {
 }
 
 // waitSpokes waits until the hub has traced the end of every spoke the
-// episode started. After grace, each spoke still there is judged from
-// /proc: one the hub has let go (killed: SIGKILL pending, exiting, a zombie,
+// episode started. After grace, each spoke still there is judged by
+// released (from /proc for a process): one the hub has let go (killed: SIGKILL pending, exiting, a zombie,
 // or gone and not yet reported) is waited for up to killedGrace more, since
 // tearing down its namespaces can take the kernel long on a loaded machine;
 // one running with no kill on the way is a leak. It returns the PIDs of
 // each kind, comma-separated.
-func waitSpokes(rec *recorder, grace, killedGrace time.Duration) (leaked, slow string) {
+func waitSpokes(rec *recorder, released func(pid int) bool, grace, killedGrace time.Duration) (leaked, slow string) {
 	deadline := time.Now().Add(grace)
 	extended := false
 	for {

@@ -21,6 +21,10 @@ func Canaries(s string) []string {
 	return canaryRE.FindAllString(s, -1)
 }
 
+// figureRE finds the hostile apps' figures ("$312345.67", see figure) and
+// what a responder makes of them (any dollar amount with cents).
+var figureRE = regexp.MustCompile(`\$\d+\.\d{2}`)
+
 // Remembered facts look like "qzkfpd 4821": "qz", six letters, four digits.
 // The planner rewords them (case, hyphens, spacing); factLike finds every
 // spelling that normalises to one.
