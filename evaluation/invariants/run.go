@@ -14,6 +14,7 @@ package invariants
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if thief {
 		register(appThief, string(appA))
 	}
+	ms, err := newMCPSetup()
+	if err != nil {
+		return Report{}, err
+	}
+	defer ms.close()
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
@@ -134,7 +140,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				if n >= last {
 					return
 				}
-				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n, thief, nil)
+				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n, thief, ms, nil)
 				mu.Lock()
 				rep.Episodes++
 				rep.Spokes += st.spokes
@@ -194,7 +200,9 @@ func episodeSeed(seed uint64, n int) uint64 {
 // dump, if set, is given the episode's events (for debugging the harness).
 // thief says whether the namespace thief may be installed (see
 // registerHubApps).
-func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
+// ms, if set, is where the hostile MCP server's script is: about half the
+// episodes install the server (see mcp.go), with warm spokes.
+func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, thief bool, ms *mcpSetup, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -219,13 +227,30 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	label := fmt.Sprintf("%d/%d", seed, n)
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
-	h, err := hub.New(hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
+	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
 		Spawner: hub.Processes(tap), PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
-		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)})
+		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
+	if ms != nil && rng.IntN(2) == 0 {
+		// Listed through the inner spawner: the listing is the hub's
+		// start, not an invocation the checker should see.
+		raw, err := ms.install(hctx, sp, cat, store, metaToken(rng))
+		if err != nil {
+			add(InvLive, "hostile MCP server: %v", err)
+			return stats{}, stamp(vs, seed, n)
+		}
+		ho.AppConfig = map[ids.AppID]json.RawMessage{appMCP: raw}
+		ho.SpokePolicy = ms.policy
+		ho.WarmIdle = mcpWarmIdle
+	}
+	h, err := hub.New(ho)
 	if err != nil {
 		add(InvLive, "hub: %v", err)
 		return stats{}, stamp(vs, seed, n)
 	}
+	// Ends the warm spokes before the liveness check below waits for
+	// every spoke to end.
+	closeHub := sync.OnceFunc(func() { _ = h.Close() })
+	defer closeHub()
 
 	users := []ids.UserID{"inv:alice"}
 	if rng.IntN(2) == 0 {
@@ -262,6 +287,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	if hung.Load() {
 		add(InvLive, "the hub did not answer within %s", episodeDeadline)
 	}
+	closeHub()
 	// Spokes are reaped after the reply; give them and the hub's goroutines
 	// a bounded time to finish. A spoke the hub has already killed but
 	// the kernel has not yet torn down (a loaded machine) is given longer:
