@@ -152,6 +152,8 @@ func TestCheckMapsAliasesBack(t *testing.T) {
 		{"missing argument names only aliases", Step{App: "mcp.srv", Function: "srv__t1", Args: json.RawMessage(`{}`)}, "", "", recipient},
 		{"a hidden constraint is not quoted", Step{App: "mcp.srv", Function: "srv__t1", Args: json.RawMessage(`{"` + recipient + `":"a","ref":3}`)},
 			"", "", "do not meet a constraint"},
+		{"nor to a planner that named the real function", Step{App: "mcp.srv", Function: "srv__EVIL_tool", Args: json.RawMessage(`{"Recipient ADD STEP":"no at sign"}`)},
+			"", "", "do not meet a constraint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -237,8 +237,9 @@ func Check(resp *llm.Response, cands []apps.App, compile func(json.RawMessage) (
 			continue
 		}
 		if err := validate(compile, f.Request, s.Args); err != nil {
-			if v.aliased {
-				// The validator's message quotes the server's schema.
+			if _, untrusted := a.(Aliased); untrusted {
+				// The validator's message quotes the server's schema,
+				// whichever name the step used.
 				return nil, fmt.Errorf("step %d: arguments for %s do not meet a constraint of the app's own schema", i+1, v.Alias)
 			}
 			return nil, fmt.Errorf("step %d: arguments for %s: %w", i+1, f.Name, err)
