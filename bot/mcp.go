@@ -249,15 +249,8 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins sta
 			continue
 		}
 		pols.servers[id] = s
-		raw, err := json.Marshal(s)
+		raw, err := mcp.Install(cat, s)
 		if err != nil {
-			return nil, err
-		}
-		a, err := mcp.New(id, raw)
-		if err != nil {
-			return nil, err
-		}
-		if err := cat.Add(a); err != nil {
 			return nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
 		appCfg[id] = raw

@@ -77,6 +77,23 @@ func newApp(s Server) *App {
 	return &App{srv: s, spec: sp}
 }
 
+// Install adds server s to cat as its app, and returns the config section
+// its spokes receive (the hub's AppConfig entry).
+func Install(cat *apps.Catalog, s Server) (json.RawMessage, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	a, err := New(s.ID(), raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := cat.Add(a); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
 // Register makes the spoke able to build MCP apps from their config.
 // bot/ calls it once from init.
 func Register() { apps.RegisterConfigured(Prefix, New) }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,18 +117,7 @@ func (m *mcpSetup) install(ctx context.Context, sp hub.ProcessStarter, cat *apps
 	if err := pins.PutPin(ctx, pin); err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	a, err := mcp.New(appMCP, raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := cat.Add(a); err != nil {
-		return nil, err
-	}
-	return raw, nil
+	return mcp.Install(cat, s)
 }
 
 // metaToken is an episode's canary token for the server's metadata.
@@ -154,7 +144,7 @@ func shownArgs(rng *rand.Rand, params json.RawMessage, words string) map[string]
 	_ = json.Unmarshal(params, &sch)
 	args := map[string]any{}
 	for name, p := range sch.Properties {
-		if rng.IntN(3) == 0 && !contains(sch.Required, name) {
+		if rng.IntN(3) == 0 && !slices.Contains(sch.Required, name) {
 			continue
 		}
 		switch {
@@ -173,13 +163,4 @@ func shownArgs(rng *rand.Rand, params json.RawMessage, words string) map[string]
 		}
 	}
 	return args
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
