@@ -10,7 +10,6 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
-	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -96,8 +95,7 @@ func (m *aliasPlanner) Generate(_ context.Context, req *llm.Request) (*llm.Respo
 // its own names.
 func TestAliasedMetadataStaysOutOfModelContexts(t *testing.T) {
 	m := &aliasPlanner{}
-	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"third_party"}, InProcess: true,
-		Trace: func(hub.TraceEvent) {}})
+	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"third_party"}, InProcess: true})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), "fares please")
 	got, ok := thirdPartyCalls.Load(aliasFnCanary)

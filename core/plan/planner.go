@@ -217,10 +217,10 @@ func Check(resp *llm.Response, cands []apps.App, compile func(json.RawMessage) (
 		if len(s.Args) == 0 {
 			s.Args = json.RawMessage(`{}`)
 		}
-		if compile == nil {
+		refs := len(s.Refs()) > 0
+		if compile == nil && !refs {
 			return nil, errors.New("plan check: no schema compiler")
 		}
-		refs := len(s.Refs()) > 0
 		if v.aliased && !refs {
 			// Checked first as shown, so that what the planner is told
 			// names only what it was shown.

@@ -230,10 +230,13 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
 		Spawner: hub.Processes(tap), PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
 		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
-	if ms != nil && rng.IntN(2) == 0 {
+	// Drawn whether or not this machine can run the server, so that the
+	// rest of the episode is the same on every machine.
+	withMCP, token := rng.IntN(2) == 0, metaToken(rng)
+	if ms != nil && withMCP {
 		// Listed through the inner spawner: the listing is the hub's
 		// start, not an invocation the checker should see.
-		raw, err := ms.install(hctx, sp, cat, store, metaToken(rng))
+		raw, err := ms.install(hctx, sp, cat, store, token)
 		if err != nil {
 			add(InvLive, "hostile MCP server: %v", err)
 			return stats{}, stamp(vs, seed, n)
