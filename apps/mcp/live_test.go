@@ -15,17 +15,8 @@ import (
 // it is started for a call than when its tools were listed and approved
 // (a rug pull) gets no call of that tool.
 func TestRedefinedToolRefused(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 missing under CI")
-		}
-		t.Skip("python3 not installed")
-	}
+	script := hostileScript(t)
 	h := newHarness(t)
-	script, err := filepath.Abs("testdata/hostile_server.py")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h.npm = filepath.Dir(script)
 	s := h.discover(Server{Name: "hostile", Command: "/usr/bin/python3", Args: []string{script}})
 	if r := h.mustCall(s, "u:a", "hostile__add", `{"a":2,"b":3}`); !strings.HasPrefix(r.Text, "5 ") {
@@ -54,4 +45,21 @@ func TestRedefinedToolRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostileScript is the path of the hostile Python server (testdata); the
+// test is skipped without python3, and fails under CI.
+func hostileScript(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 missing under CI")
+		}
+		t.Skip("python3 not installed")
+	}
+	script, err := filepath.Abs("testdata/hostile_server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
 }
