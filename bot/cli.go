@@ -127,6 +127,9 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	case "healthcheck":
 		return runHealthcheck(ctx, cfg, rest, out, errOut)
 	case "mcp":
+		if isMCPPins(rest) {
+			return runMCPPins(ctx, cfg, rest, out, errOut)
+		}
 		return runMCP(ctx, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)

@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -165,6 +166,11 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 	if err := s.Check(); err != nil {
 		return s, nil, &config.KeyError{Key: key, Msg: err.Error()}
 	}
+	for tool, a := range c.Aliases {
+		if err := mcp.CheckAlias(a); err != nil {
+			return s, nil, &config.KeyError{Key: key + ".aliases." + tool, Msg: err.Error()}
+		}
+	}
 	return s, files, nil
 }
 
@@ -201,7 +207,7 @@ func hasMount(ms []sandbox.Mount, p string) bool {
 // spoke of its own) and installs the servers in the catalog. A server that
 // cannot be started or listed is left out with a warning: one broken
 // server does not keep the bot from starting.
-func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, cat *apps.Catalog, appCfg map[ids.AppID]json.RawMessage,
+func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins state.Pins, cat *apps.Catalog, appCfg map[ids.AppID]json.RawMessage,
 	pols *appPolicies, limits func(config.Limits) sandbox.Policy, log *slog.Logger) ([]ids.AppID, error) {
 	var installed []ids.AppID
 	timeout := cfg.MCP.DiscoverTimeout.D()
@@ -235,16 +241,16 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, cat *app
 			log.Warn("MCP server left out: its tools could not be listed", "server", name, "err", err)
 			continue
 		}
+		if s, err = pinTools(ctx, pins, s, c.Aliases, log); err != nil {
+			return nil, fmt.Errorf("mcp server %s: %w", name, err)
+		}
+		if len(s.Tools) == 0 {
+			log.Warn("MCP server left out: none of its tools is approved (see secgpt mcp pins)", "server", name)
+			continue
+		}
 		pols.servers[id] = s
-		raw, err := json.Marshal(s)
+		raw, err := mcp.Install(cat, s)
 		if err != nil {
-			return nil, err
-		}
-		a, err := mcp.New(id, raw)
-		if err != nil {
-			return nil, err
-		}
-		if err := cat.Add(a); err != nil {
 			return nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
 		appCfg[id] = raw
@@ -252,4 +258,28 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, cat *app
 		log.Info("MCP server installed", "app", id, "tools", len(s.Tools))
 	}
 	return installed, nil
+}
+
+// pinTools holds a server's listed tools against its pin in the store
+// (mcp.Reconcile): the first listing is pinned; later, a new or changed
+// tool is withheld, with a warning, until `secgpt mcp approve` approves it.
+func pinTools(ctx context.Context, pins state.Pins, s mcp.Server, aliases map[string]string, log *slog.Logger) (mcp.Server, error) {
+	pin, have, err := pins.GetPin(ctx, s.ID())
+	if err != nil {
+		return s, err
+	}
+	out, next, changed := mcp.Reconcile(s, pin, have, aliases, time.Now())
+	if changed {
+		if err := pins.PutPin(ctx, next); err != nil {
+			return s, err
+		}
+	}
+	if !have {
+		log.Info("MCP server's tools pinned on first listing", "server", s.Name, "tools", len(next.Tools))
+	}
+	if len(next.Pending) > 0 {
+		log.Warn("MCP server's tools changed since they were approved; the changed and new ones are withheld (secgpt mcp pins shows the difference, secgpt mcp approve approves it)",
+			"server", s.Name, "withheld", len(next.Pending))
+	}
+	return out, nil
 }

@@ -306,7 +306,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
 	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
-	mcpApps, err := installMCP(ctx, cfg, sp, cat, appCfg, pols,
+	mcpApps, err := installMCP(ctx, cfg, sp, st, cat, appCfg, pols,
 		func(config.Limits) sandbox.Policy {
 			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
 		}, log)

@@ -66,6 +66,11 @@ type MCPServer struct {
 	Secrets map[string]Secret `yaml:"secrets"`
 	// Limits override the sandbox's bounds for this server's spokes.
 	Limits Limits `yaml:"limits"`
+	// Aliases name the server's tools for the planner: tool name → alias
+	// (lowercase letters, digits and _, at most 32). A tool without one
+	// is shown as t<N>, its pinned place; its own name is the server's
+	// text and never reaches the planner.
+	Aliases map[string]string `yaml:"aliases"`
 }
 
 // File is a host path an app may use.

@@ -57,6 +57,9 @@ type App struct {
 	session *sdk.ClientSession
 	samples int
 	elicits int
+	// live are the running server's tool definitions, by function, listed
+	// once per invocation (checkLive).
+	live map[string]json.RawMessage
 }
 
 // New builds the app from its spoke config section.
@@ -77,6 +80,23 @@ func newApp(s Server) *App {
 	return &App{srv: s, spec: sp}
 }
 
+// Install adds server s to cat as its app, and returns the config section
+// its spokes receive (the hub's AppConfig entry).
+func Install(cat *apps.Catalog, s Server) (json.RawMessage, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	a, err := New(s.ID(), raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := cat.Add(a); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
 // Register makes the spoke able to build MCP apps from their config.
 // bot/ calls it once from init.
 func Register() { apps.RegisterConfigured(Prefix, New) }
@@ -91,15 +111,9 @@ func (a *App) Describe(ctx context.Context, env apps.Env) (apps.Spec, error) {
 	if err != nil {
 		return apps.Spec{}, err
 	}
-	var tools []*sdk.Tool
-	for t, err := range cs.Tools(ctx, nil) {
-		if err != nil {
-			return apps.Spec{}, fmt.Errorf("list tools: %w", err)
-		}
-		if len(tools) == maxTools {
-			break
-		}
-		tools = append(tools, t)
+	tools, err := listTools(ctx, cs)
+	if err != nil {
+		return apps.Spec{}, err
 	}
 	fns, err := functions(a.srv, tools)
 	if err != nil {
@@ -125,6 +139,9 @@ func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMe
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkLive(ctx, cs, f); err != nil {
+		return nil, err
+	}
 	var in map[string]any
 	if err := json.Unmarshal(args, &in); err != nil {
 		return nil, fmt.Errorf("mcp %s: arguments: %w", a.srv.Name, err)
@@ -144,7 +161,7 @@ func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMe
 // and its session are kept, the per-invocation sampling budget starts over.
 func (a *App) StartTask() {
 	a.mu.Lock()
-	a.samples, a.elicits = 0, 0
+	a.samples, a.elicits, a.live = 0, 0, nil
 	a.mu.Unlock()
 }
 
@@ -152,7 +169,7 @@ func (a *App) StartTask() {
 func (a *App) Close() error {
 	a.mu.Lock()
 	cs := a.session
-	a.session = nil
+	a.session, a.live = nil, nil
 	a.mu.Unlock()
 	if cs == nil {
 		return nil

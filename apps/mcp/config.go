@@ -64,6 +64,11 @@ type Server struct {
 	Instructions string `json:"instructions,omitempty"`
 	// Tools are the server's tools as functions, learnt at start.
 	Tools []apps.Function `json:"tools,omitempty"`
+	// Aliases name the server's tools for the planner and the responder:
+	// tool name → alias (without the "<name>__" prefix). The operator's
+	// mcp.servers.<name>.aliases, then the pins, decide them; a tool
+	// without one is shown as t<N> (see Aliases).
+	Aliases map[string]string `json:"aliases,omitempty"`
 }
 
 // DefaultEffect is a function's Effect when its server's annotations are

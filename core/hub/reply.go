@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/respond"
 	"github.com/secgpt-go/secgpt/core/state"
 )
@@ -27,7 +28,9 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 		if r.err != nil || r.denied {
 			continue
 		}
-		ok = append(ok, respond.Result{Step: i + 1, App: string(r.app), Function: steps[i].Function, Args: steps[i].Args, Result: r.text})
+		// A third-party app's names reach the responder as the planner saw them.
+		fn, args := plan.Shown(steps[i].app, steps[i].Function, steps[i].Args)
+		ok = append(ok, respond.Result{Step: i + 1, App: string(r.app), Function: fn, Args: args, Result: r.text})
 		if !seen[r.app] {
 			seen[r.app] = true
 			drew = append(drew, string(r.app))

@@ -90,7 +90,7 @@ func (w *warmTable) adopt(k warmKey, proc Spoke, conn *isc.Conn) (*warmSpoke, bo
 		// table forgets it and the next invocation starts a fresh one.
 		werr := proc.Wait()
 		w.forget(ws)
-		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_end", Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason()})
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_end", Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason(), PID: proc.PID()})
 		w.h.log.Debug("warm spoke ended", "app", k.app, "pid", proc.PID(), "reason", proc.KillReason(), "exit", werr)
 	}()
 	return ws, true
@@ -253,7 +253,10 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 			ws, warm = h.warm.adopt(k, proc, conn)
 		}
 		if !warm {
-			go func() { _ = proc.Wait() }()
+			go func() {
+				_ = proc.Wait()
+				h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_end", Detail: proc.KillReason(), PID: proc.PID()})
+			}()
 		}
 	}
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")

@@ -80,14 +80,16 @@ func truncate(s string, n int) string {
 // metadata only — app ids, function names, declared effects and argument
 // types. App, function and schema descriptions are third-party text; they
 // are left out, so they cannot add steps, apps or flows to a plan. They
-// reach only the app's own spoke.
+// reach only the app's own spoke. An Aliased app's function names,
+// argument names and enum values are third-party text too: it is shown
+// through View, under aliases.
 func Catalog(cands []apps.App) []CatalogApp {
 	cat := make([]CatalogApp, 0, len(cands))
 	for _, a := range cands {
 		sp := a.Spec()
 		ca := CatalogApp{App: string(sp.ID), Annotation: len(sp.Functions) == 0}
-		for _, f := range sp.Functions {
-			ca.Functions = append(ca.Functions, CatalogFunction{Name: f.Name, Effect: string(f.Declared()), Parameters: TypesOnly(f.Request)})
+		for _, v := range View(a) {
+			ca.Functions = append(ca.Functions, CatalogFunction{Name: v.Alias, Effect: string(v.Effect), Parameters: v.Parameters})
 		}
 		cat = append(cat, ca)
 	}
@@ -207,28 +209,60 @@ func Check(resp *llm.Response, cands []apps.App, compile func(json.RawMessage) (
 			s.Args = nil
 			continue
 		}
-		if s.Function == "" && len(sp.Functions) == 1 {
-			s.Function = sp.Functions[0].Name
-		}
-		f, ok := sp.Function(s.Function)
+		v, ok := stepFunction(a, s.Function)
 		if !ok {
 			return nil, fmt.Errorf("step %d: app %s has no function %q", i+1, s.App, s.Function)
 		}
+		f, _ := sp.Function(v.Real)
 		if len(s.Args) == 0 {
 			s.Args = json.RawMessage(`{}`)
 		}
-		if len(s.Refs()) == 0 {
-			if compile == nil {
-				return nil, errors.New("plan check: no schema compiler")
+		refs := len(s.Refs()) > 0
+		if compile == nil && !refs {
+			return nil, errors.New("plan check: no schema compiler")
+		}
+		if v.aliased && !refs {
+			// Checked first as shown, so that what the planner is told
+			// names only what it was shown.
+			if err := validate(compile, v.Parameters, s.Args); err != nil {
+				return nil, fmt.Errorf("step %d: arguments for %s: %w", i+1, v.Alias, err)
 			}
-			sc, err := compile(f.Request)
-			if err != nil {
-				return nil, err
+		}
+		real, err := v.ToReal(s.Args)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		s.Function, s.Args = v.Real, real
+		if refs {
+			continue
+		}
+		if err := validate(compile, f.Request, s.Args); err != nil {
+			if _, untrusted := a.(Aliased); untrusted {
+				// The validator's message quotes the server's schema,
+				// whichever name the step used.
+				return nil, fmt.Errorf("step %d: arguments for %s do not meet a constraint of the app's own schema", i+1, v.Alias)
 			}
-			if err := sc.Validate(s.Args); err != nil {
-				return nil, fmt.Errorf("step %d: arguments for %s: %w", i+1, f.Name, err)
-			}
+			return nil, fmt.Errorf("step %d: arguments for %s: %w", i+1, f.Name, err)
 		}
 	}
 	return p, nil
+}
+
+// stepFunction is the function a step names; a step of an app with one
+// function may leave it out.
+func stepFunction(a apps.App, name string) (FunctionView, bool) {
+	if name == "" {
+		if vs := View(a); len(vs) == 1 {
+			return vs[0], true
+		}
+	}
+	return Lookup(a, name)
+}
+
+func validate(compile func(json.RawMessage) (*schema.Schema, error), sch, args json.RawMessage) error {
+	sc, err := compile(sch)
+	if err != nil {
+		return err
+	}
+	return sc.Validate(args)
 }

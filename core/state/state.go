@@ -250,6 +250,7 @@ type Store interface {
 	Sessions
 	Pending
 	Replans
+	Pins
 	Audit
 	Dedup
 	// Describe says which backend and where ("bolt file /path", "redis host:port/db").

@@ -24,7 +24,7 @@ const (
 )
 
 // Invariants lists the invariant names in order.
-var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvReply}
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvMeta, InvReply}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {
@@ -179,10 +179,12 @@ func check(evs []*event) []Violation {
 		case evAnswer:
 			c.answer(e)
 		case evPlanner:
+			c.checkMetadata(e)
 			for _, t := range Canaries(e.text) {
 				c.violate(InvCanary, "planner context", t, "app output %s reached the hub planner's context", t)
 			}
 		case evResponder:
+			c.checkMetadata(e)
 			// The request carries the user's message, which names its user.
 			if m := userTagRE.FindStringSubmatch(e.text); m != nil {
 				for _, t := range Canaries(e.text) {
@@ -646,6 +648,12 @@ func (c *checker) auditDecisions() {
 	for _, r := range c.resolved {
 		p := r.prompt
 		found := false
+		want := string(r.decision)
+		if p.Kind == chat.KindElicit && r.expired {
+			// An unanswered question is cancelled (gate.Ask), whatever
+			// the expiry reports.
+			want = string(chat.Cancel)
+		}
 		for _, a := range c.events {
 			if a.kind == evAudit && p.Kind == kindPlan && a.seq > r.seq && a.audit.Type == "decision" && a.audit.User == p.User &&
 				a.audit.Decision == string(r.decision) && strings.HasPrefix(a.audit.Detail, "plan prompt") {
@@ -653,7 +661,7 @@ func (c *checker) auditDecisions() {
 				break
 			}
 			if a.kind == evAudit && a.audit.Type == "decision" && a.audit.User == p.User && a.audit.Kind == p.Kind &&
-				a.audit.App == p.Target && a.audit.Requester == p.Requester && a.audit.Decision == string(r.decision) {
+				a.audit.App == p.Target && a.audit.Requester == p.Requester && a.audit.Decision == want {
 				found = true
 				break
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -15,6 +16,7 @@ import (
 func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
 		RegisterApps()
+		mcp.Register()
 		os.Exit(spoke.Main(sandbox.EnterSpoke))
 	}
 	os.Exit(m.Run())

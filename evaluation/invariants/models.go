@@ -80,6 +80,10 @@ func (m planner) Generate(_ context.Context, req *llm.Request) (*llm.Response, e
 			if len(parts) > 0 {
 				args["data"] = strings.Join(parts, " ")
 			}
+			if a.App == string(appMCP) {
+				f := a.Functions[rng.IntN(len(a.Functions))]
+				st.Function, args = f.Name, shownArgs(rng, f.Parameters, strings.Join(parts, " "))
+			}
 			st.Args, _ = json.Marshal(args)
 			if rng.IntN(3) > 0 {
 				st.Instruction = "run"

@@ -89,7 +89,7 @@ func (r *recorder) trace(t hub.TraceEvent) {
 	switch t.Type {
 	case "spoke_start":
 		r.add(&event{kind: evSpokeStart, user: t.User, app: t.App, pid: t.PID})
-	case "spoke_end":
+	case "spoke_end", "warm_end":
 		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, pid: t.PID, text: t.Detail})
 	}
 }

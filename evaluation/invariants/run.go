@@ -15,6 +15,7 @@ package invariants
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -120,6 +121,16 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if thief {
 		register(appThief, string(appA))
 	}
+	// The hostile MCP server is a real Python process: it runs only in
+	// sandboxed spokes.
+	var ms *mcpSetup
+	if o.Spokes == SpokesSandbox {
+		var err error
+		if ms, err = newMCPSetup(); err != nil {
+			return Report{}, err
+		}
+		defer ms.close()
+	}
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
@@ -153,7 +164,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				if n >= last {
 					return
 				}
-				st, vs := runEpisode(ctx, src, o.Seed, n, thief, nil)
+				st, vs := runEpisode(ctx, src, o.Spawner, o.Seed, n, thief, ms, nil)
 				mu.Lock()
 				rep.Episodes++
 				rep.Spokes += st.spokes
@@ -214,7 +225,11 @@ func episodeSeed(seed uint64, n int) uint64 {
 // dump, if set, is given the episode's events (for debugging the harness).
 // thief says whether the namespace thief may be installed (see
 // registerHubApps).
-func runEpisode(ctx context.Context, src source, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
+// src gives the episode its spokes. sp is the sandbox's starter the
+// hostile MCP server's tools are listed through; ms, if set, is where
+// that server's script is: about half the episodes install the server
+// (see mcp.go), with warm spokes.
+func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uint64, n int, thief bool, ms *mcpSetup, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -239,13 +254,33 @@ func runEpisode(ctx context.Context, src source, seed uint64, n int, thief bool,
 	label := fmt.Sprintf("%d/%d", seed, n)
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
-	h, err := hub.New(hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
+	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
 		Spawner: spokes.spawner, PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
-		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)})
+		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
+	// Drawn whether or not this machine can run the server, so that the
+	// rest of the episode is the same on every machine.
+	withMCP, token := rng.IntN(2) == 0, metaToken(rng)
+	if ms != nil && withMCP {
+		// Listed through the inner spawner: the listing is the hub's
+		// start, not an invocation the checker should see.
+		raw, err := ms.install(hctx, sp, cat, store, token)
+		if err != nil {
+			add(InvLive, "hostile MCP server: %v", err)
+			return stats{}, stamp(vs, seed, n)
+		}
+		ho.AppConfig = map[ids.AppID]json.RawMessage{appMCP: raw}
+		ho.SpokePolicy = ms.policy
+		ho.WarmIdle = mcpWarmIdle
+	}
+	h, err := hub.New(ho)
 	if err != nil {
 		add(InvLive, "hub: %v", err)
 		return stats{}, stamp(vs, seed, n)
 	}
+	// Ends the warm spokes before the liveness check below waits for
+	// every spoke to end.
+	closeHub := sync.OnceFunc(func() { _ = h.Close() })
+	defer closeHub()
 
 	users := []ids.UserID{"inv:alice"}
 	if rng.IntN(2) == 0 {
@@ -282,6 +317,7 @@ func runEpisode(ctx context.Context, src source, seed uint64, n int, thief bool,
 	if hung.Load() {
 		add(InvLive, "the hub did not answer within %s", episodeDeadline)
 	}
+	closeHub()
 	// Spokes are reaped after the reply; give them and the hub's goroutines
 	// a bounded time to finish. A spoke the hub has already killed but
 	// the kernel has not yet torn down (a loaded machine) is given longer:

@@ -40,17 +40,17 @@ type Options struct {
 // Top-level buckets. Nested buckets are named by user (then app or
 // namespace), so one user's records are never in another user's bucket.
 var (
-	bMemory   = []byte("memory")   // user / app / seq → MemoryEntry
-	bEntities = []byte("entities") // user / field → value
-	bAppState = []byte("appstate") // user / ns / key → raw JSON
-	bGrants   = []byte("grants")   // user / kind␀requester␀target␀session → Grant
-	bSessions = []byte("sessions") // user␀conversation → Session
-	bPending  = []byte("pending")  // prompt id → chat.Prompt
-	bAudit    = []byte("audit")    // seq → AuditEvent
-	bDedup    = []byte("dedup")    // key → expiry unix ns (0 = never)
-	bReplans  = []byte("replans")  // user␀conversation → storedReplan
-
-	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans}
+	bMemory    = []byte("memory")   // user / app / seq → MemoryEntry
+	bEntities  = []byte("entities") // user / field → value
+	bAppState  = []byte("appstate") // user / ns / key → raw JSON
+	bGrants    = []byte("grants")   // user / kind␀requester␀target␀session → Grant
+	bSessions  = []byte("sessions") // user␀conversation → Session
+	bPending   = []byte("pending")  // prompt id → chat.Prompt
+	bAudit     = []byte("audit")    // seq → AuditEvent
+	bDedup     = []byte("dedup")    // key → expiry unix ns (0 = never)
+	bReplans   = []byte("replans")  // user␀conversation → storedReplan
+	bPins      = []byte("pins")     // server → state.Pin
+	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans, bPins}
 )
 
 // Store is a state.Store in a bbolt file.

@@ -62,6 +62,7 @@ type Store struct {
 	auditSeq uint64
 	dedup    map[string]time.Time // key → expiry; zero means never
 	replans  map[sessKey]replanEntry
+	pins     map[ids.AppID][]byte // server → encoded state.Pin
 }
 
 // New returns an empty Store.

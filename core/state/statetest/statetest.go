@@ -80,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"ReplanExpiry", testReplanExpiry},
 		{"ReplanForget", testReplanForget},
 		{"ReplanRace", testReplanRace},
+		{"Pins", testPins},
+		{"PinInvalid", testPinInvalid},
 		{"AuditOrder", testAuditOrder},
 		{"AuditFilter", testAuditFilter},
 		{"Dedup", testDedup},
