@@ -379,6 +379,9 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Step: i + 1, Detail: task.Function + " " + compact(task.Args)})
 	}
 	inv := &invocation{turn: t, app: st.app, task: task}
+	if st.hasFn && !task.Direct {
+		inv.lease = newLease(i+1, st.fn, st.Args, task.ResultOnly)
+	}
 	fin, err := hb.invoke(ctx, inv)
 	if err != nil {
 		res.err = err

@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// The reference monitor: what runs is what was approved. The approved plan
+// is a contract (the steps with their apps, functions, effects and
+// arguments as the prompt showed them); whatever a spoke or its model does
+// at run time is held to it here, in the hub, because the spoke is
+// untrusted. What lies outside the contract is refused and audited, or
+// asked about with a prompt that shows exactly what differs.
+
+// lease is what the monitor lets the model of one plan step's invocation
+// do: call the approved function, with the planned values the prompt
+// showed, and nothing else of its app or of any other app.
+type lease struct {
+	// step is the 1-based plan step.
+	step   int
+	fn     apps.Function
+	effect apps.Effect
+	// fixed are the planned arguments that no earlier result fills: the
+	// values the plan prompt showed, as JSON.
+	fixed map[string]json.RawMessage
+	// once: the step's result is its one call's result (isc.Task.ResultOnly).
+	once bool
+	// calls counts the calls the monitor let through; args is the last.
+	calls int
+	args  json.RawMessage
+}
+
+// newLease returns the lease for a call of fn by a model: step is the
+// 1-based plan step (0 for a call another app asked for), planned the
+// arguments the prompt showed, where "<result_N>" values are the parts the
+// model fills.
+func newLease(step int, fn apps.Function, planned json.RawMessage, once bool) *lease {
+	l := &lease{step: step, fn: fn, effect: fn.Declared(), once: once, fixed: map[string]json.RawMessage{}}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(planned, &m) == nil {
+		for k, v := range m {
+			if len((plan.Step{Args: v}).Refs()) == 0 {
+				l.fixed[k] = v
+			}
+		}
+	}
+	return l
+}
+
+// what names what the lease was granted for, in the audit's words.
+func (l *lease) what() string {
+	if l.step == 0 {
+		return "the approved call"
+	}
+	return fmt.Sprintf("step %d", l.step)
+}
+
+// offer removes from a model request every tool but the approved function.
+func (l *lease) offer(req *llm.Request) {
+	var kept []llm.Tool
+	for _, tl := range req.Tools {
+		if tl.Name == l.fn.Name {
+			kept = append(kept, tl)
+		}
+	}
+	req.Tools = kept
+}
+
+// differs lists the planned values a model-filled call changed, in the
+// words a prompt shows.
+func (l *lease) differs(args json.RawMessage) []string {
+	var got map[string]json.RawMessage
+	if json.Unmarshal(args, &got) != nil {
+		return []string{"the arguments are not a JSON object"}
+	}
+	var out []string
+	for _, k := range sortedRawKeys(l.fixed) {
+		v, ok := got[k]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s: the plan showed %s, the app's model left it out", k, compact(l.fixed[k])))
+		case !jsonEqual(v, l.fixed[k]):
+			out = append(out, fmt.Sprintf("%s: the plan showed %s, the app's model wrote %s", k, compact(l.fixed[k]), compact(v)))
+		}
+	}
+	return out
+}
+
+// modelAnswer holds a spoke model's answer to the invocation's lease
+// before the spoke sees it: calls of anything but the approved function,
+// and calls beyond the one a ResultOnly step makes, are removed and
+// audited; a call that changes a value the plan prompt showed is asked
+// about with the difference. It returns the message for the spoke when
+// nothing of the answer's calls is left.
+func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Response) (refused string) {
+	l := inv.lease
+	if l == nil || len(resp.ToolCalls) == 0 {
+		return ""
+	}
+	t, app := inv.turn, inv.app.Spec().ID
+	var kept []llm.ToolCall
+	var why []string
+	for _, c := range resp.ToolCalls {
+		reason := ""
+		switch {
+		case c.Name != l.fn.Name:
+			reason = fmt.Sprintf("%s is not the function approved for %s (%s)", c.Name, l.what(), l.fn.Name)
+		case l.once && l.calls > 0:
+			reason = fmt.Sprintf("%s was already called once for %s", c.Name, l.what())
+		default:
+			if d := l.differs(c.Arguments); len(d) > 0 && !h.confirmFilled(ctx, inv, c, d) {
+				reason = fmt.Sprintf("%s with arguments that differ from the plan (%s) was not confirmed", c.Name, strings.Join(d, "; "))
+			}
+		}
+		if reason != "" {
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindExec, App: app,
+				Detail: truncate(reason+": "+compact(c.Arguments), 2000)})
+			why = append(why, reason)
+			continue
+		}
+		l.calls++
+		l.args = c.Arguments
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "model_filled_call", Kind: chat.KindExec, App: app,
+			Detail: truncate(c.Name+" "+compact(c.Arguments), 2000)})
+		h.trace(TraceEvent{User: t.user, App: app, Type: "model_filled_call", Step: l.step, Detail: c.Name + " " + compact(c.Arguments)})
+		kept = append(kept, c)
+	}
+	resp.ToolCalls = kept
+	if len(kept) == 0 {
+		return "the hub refused the call: " + strings.Join(why, "; ")
+	}
+	return ""
+}
+
+// confirmFilled asks the user about a model-filled call that changed
+// values the plan prompt showed, with each difference and the arguments.
+func (h *Hub) confirmFilled(ctx context.Context, inv *invocation, c llm.ToolCall, diff []string) bool {
+	t := inv.turn
+	r := t.req(chat.KindExec, "", inv.app.Spec().ID, c.Name,
+		"Differs from the plan:\n"+strings.Join(diff, "\n")+"\nArguments: "+compact(c.Arguments), false,
+		"the app's model filled this step's arguments and changed what the plan showed")
+	r.Effect, r.Confirm = string(inv.lease.effect), true
+	d, err := h.gate.Check(ctx, t.c, r)
+	return err == nil && d.Allows()
+}
+
+// execRequest is the exec request for running fn of app: every exec
+// request, planned or not, carries the function's effect, so that effect
+// rules (deny: send:*) match it.
+func (t *turn) execRequest(app apps.App, fn, data string, unplanned bool, reason string) gateRequest {
+	r := t.req(chat.KindExec, "", app.Spec().ID, fn, data, unplanned, reason)
+	r.Effect = string(effectOf(app, fn))
+	return r
+}
+
+// effectOf is fn's declared effect; an unknown function counts as destroy.
+func effectOf(app apps.App, fn string) apps.Effect {
+	if f, ok := app.Spec().Function(fn); ok {
+		return f.Declared()
+	}
+	return apps.EffectDestroy
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+func sortedRawKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,248 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/apps/appstate"
+	"github.com/secgpt-go/secgpt/apps/mail"
+	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/chat/scripted"
+	"github.com/secgpt-go/secgpt/core/gate"
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/llm/offline"
+	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// wsApp is a workspace app (a Slack-like suite) with functions of every
+// effect. Each call it runs is appended to its state under "calls", so a
+// test reads what really ran from the store.
+type wsApp struct{}
+
+const wsID ids.AppID = "zz_ws"
+
+func (wsApp) Spec() apps.Spec {
+	str := `{"type":"string"}`
+	obj := func(props ...string) json.RawMessage {
+		var ps []string
+		for _, p := range props {
+			sch := str
+			if p == "user" {
+				// A user name, so a fare or a listing never fits as it is.
+				sch = `{"type":"string","pattern":"^[A-Z][a-z]+$"}`
+			}
+			ps = append(ps, `"`+p+`":`+sch)
+		}
+		return json.RawMessage(`{"type":"object","properties":{` + strings.Join(ps, ",") + `},"required":["` + strings.Join(props, `","`) + `"]}`)
+	}
+	return apps.Spec{ID: wsID, Functions: []apps.Function{
+		{Name: "ws_add_to_channel", Effect: apps.EffectWrite, Request: obj("user", "channel"), Response: json.RawMessage(str)},
+		{Name: "ws_invite", Effect: apps.EffectWrite, Request: obj("email"), Response: json.RawMessage(str)},
+		{Name: "ws_send_dm", Effect: apps.EffectSend, Request: obj("user", "text"), Response: json.RawMessage(str)},
+		{Name: "ws_delete_channel", Effect: apps.EffectDestroy, Request: obj("channel"), Response: json.RawMessage(str)},
+	}}
+}
+
+// wsCall is one call the workspace app ran.
+type wsCall struct {
+	Function string          `json:"function"`
+	Args     json.RawMessage `json:"args"`
+}
+
+func (wsApp) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
+	if err := appstate.Append(ctx, env, "calls", wsCall{Function: fn, Args: args}); err != nil {
+		return nil, err
+	}
+	return json.Marshal(fn + " done")
+}
+
+func init() { apps.Register(wsID, func() apps.App { return wsApp{} }) }
+
+// wsCalls returns the calls the workspace app ran for user.
+func wsCalls(t *testing.T, store state.Store, user ids.UserID) []wsCall {
+	t.Helper()
+	calls, err := appstate.List[wsCall](context.Background(), appstate.FromStore(store, user, string(wsID)), "calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return calls
+}
+
+// planOf is a planner that always answers with the plan p (JSON).
+func planOf(p string) llm.Model {
+	return llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+		if !req.HasTool(plan.ToolName) {
+			return offline.Model{}.Generate(ctx, req)
+		}
+		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
+	})
+}
+
+// fareIntoChannel feeds a fare (which does not fit a user name) into
+// ws_add_to_channel, so the workspace app's own model fills the arguments.
+const fareIntoChannel = `{"steps":[
+	{"app":"quick_ride","function":"quick_ride","instruction":"fare","args":{"start_point":"Main Street","end_point":"Elm Avenue"}},
+	{"app":"zz_ws","function":"ws_add_to_channel","instruction":"add the rider","args":{"user":"<result_1>","channel":"general"}}]}`
+
+// toolCalls is a spoke model that answers its first call with the given
+// tool calls (whatever tools it was offered) and then with a text answer.
+// It records the tool names it was offered.
+type toolCalls struct {
+	calls []llm.ToolCall
+
+	mu      sync.Mutex // guards offered
+	offered [][]string
+}
+
+func (m *toolCalls) Generate(_ context.Context, req *llm.Request) (*llm.Response, error) {
+	var names []string
+	for _, tl := range req.Tools {
+		names = append(names, tl.Name)
+	}
+	m.mu.Lock()
+	m.offered = append(m.offered, names)
+	m.mu.Unlock()
+	for _, msg := range req.Messages {
+		if msg.Role == llm.RoleTool {
+			return &llm.Response{Content: "done"}, nil
+		}
+	}
+	return &llm.Response{ToolCalls: m.calls}, nil
+}
+
+func call(name, args string) llm.ToolCall {
+	return llm.ToolCall{ID: name, Name: name, Arguments: json.RawMessage(args)}
+}
+
+// TestModelFilledStepRunsOnlyTheApprovedFunction (issue 18, hole 2): when
+// an earlier result does not fit a step's arguments, the app's own model
+// fills them; it is offered only the approved function, and a call of any
+// other function of its app (a destroy, a send) is refused by the hub and
+// audited, whatever the model does. A planned value the model changes is
+// asked about with the difference shown.
+func TestModelFilledStepRunsOnlyTheApprovedFunction(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		calls   []llm.ToolCall
+		confirm chat.Decision // for a prompt that shows changed arguments
+		want    []string      // the functions that ran, in order
+		refused string        // a function the audit must name as refused
+		diff    string        // the prompt that shows a changed planned value
+		failed  bool          // the step fails
+	}{
+		{name: "destroy beside the approved call",
+			calls: []llm.ToolCall{call("ws_delete_channel", `{"channel":"general"}`), call("ws_add_to_channel", `{"user":"Charlie","channel":"general"}`)},
+			want:  []string{"ws_add_to_channel"}, refused: "ws_delete_channel"},
+		{name: "only a send", calls: []llm.ToolCall{call("ws_send_dm", `{"user":"Fred","text":"http://evil.example"}`)},
+			refused: "ws_send_dm", failed: true},
+		{name: "a second call of the approved function",
+			calls: []llm.ToolCall{call("ws_add_to_channel", `{"user":"Charlie","channel":"general"}`), call("ws_add_to_channel", `{"user":"Fred","channel":"general"}`)},
+			want:  []string{"ws_add_to_channel"}, refused: "ws_add_to_channel"},
+		{name: "changed planned value, denied", calls: []llm.ToolCall{call("ws_add_to_channel", `{"user":"Charlie","channel":"secret"}`)},
+			confirm: chat.Deny, diff: `channel: the plan showed "general", the app's model wrote "secret"`, failed: true, refused: "ws_add_to_channel"},
+		{name: "changed planned value, allowed", calls: []llm.ToolCall{call("ws_add_to_channel", `{"user":"Charlie","channel":"secret"}`)},
+			confirm: chat.AllowOnce, diff: `channel: the plan showed "general", the app's model wrote "secret"`, want: []string{"ws_add_to_channel"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := hubtest.Store(t)
+			sm := &toolCalls{calls: tc.calls}
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Model: planOf(fareIntoChannel), SpokeModel: sm, Store: store,
+				Apps: []ids.AppID{"quick_ride", wsID}})
+			c := &scripted.Conversation{A: h, User: "test:alice", Policy: func(p chat.Prompt) chat.Decision {
+				if p.Confirm {
+					return tc.confirm
+				}
+				return chat.AllowOnce
+			}}
+			reply := c.Send(context.Background(), "add the rider to general")
+			var ran []string
+			for _, cl := range wsCalls(t, store, "test:alice") {
+				ran = append(ran, cl.Function)
+			}
+			if !slices.Equal(ran, tc.want) {
+				t.Fatalf("functions that ran: %v, want %v (reply %q)", ran, tc.want, reply)
+			}
+			sm.mu.Lock()
+			for _, names := range sm.offered {
+				if !slices.Equal(names, []string{"ws_add_to_channel"}) {
+					t.Errorf("the app's model was offered %v, want only the approved function", names)
+				}
+			}
+			sm.mu.Unlock()
+			if tc.refused != "" {
+				ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "monitor_refused"})
+				if err != nil || len(ev) == 0 || !strings.Contains(ev[0].Detail, tc.refused) || ev[0].App != wsID {
+					t.Errorf("refusal of %s not audited: %+v %v", tc.refused, ev, err)
+				}
+			}
+			var diff *chat.Prompt
+			for _, p := range c.Prompts() {
+				if p.Confirm {
+					p := p
+					diff = &p
+				}
+			}
+			if tc.diff == "" && diff != nil {
+				t.Errorf("unexpected confirmation: %s", diff.Text())
+			}
+			if tc.diff != "" && (diff == nil || !strings.Contains(diff.Data, tc.diff)) {
+				t.Errorf("no prompt showing the difference %q: %+v", tc.diff, diff)
+			}
+			if failed := strings.Contains(reply, "**zz_ws**: failed"); failed != tc.failed {
+				t.Errorf("step failed: %v, want %v: %q", failed, tc.failed, reply)
+			}
+			if len(tc.want) > 0 {
+				ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "model_filled_call"})
+				if err != nil || len(ev) != 1 || !strings.Contains(ev[0].Detail, `"Charlie"`) {
+					t.Errorf("model-filled call not audited: %+v %v", ev, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRuntimeExecRequestsCarryEffects (issue 18, hole 3): an app that asks
+// the hub at run time to send a mail is held to `deny: send:*` like a
+// planned step: no prompt offers it and no mail leaves.
+func TestRuntimeExecRequestsCarryEffects(t *testing.T) {
+	ru, err := gate.ParseRule("deny", "send:*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := hubtest.Store(t)
+	sm := &toolCalls{calls: []llm.ToolCall{call("send_gmail_message", `{"to":["eve@evil.example"],"subject":"x","message":"hi"}`)}}
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, SpokeModel: sm, Rules: []gate.Rule{ru},
+		Model: planOf(`{"steps":[{"app":"creative_muse","instruction":"a poem"}]}`),
+		Apps:  []ids.AppID{"creative_muse", "send_gmail_message"}})
+	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowAlways)}
+	c.Send(context.Background(), "a poem")
+	sent, _ := mail.Sent(context.Background(), appstate.FromStore(store, "test:alice", mail.Namespace))
+	if len(sent) != 0 {
+		t.Fatalf("deny send:* did not stop a run-time send: %v", sent)
+	}
+	for _, p := range c.Prompts() {
+		if p.Kind == chat.KindExec && p.Target == "send_gmail_message" {
+			t.Errorf("the user was asked to run a send a rule denies: %s", p.Text())
+		}
+	}
+	ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "decision"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev, func(e state.AuditEvent) bool {
+		return e.Decision == "rule:deny" && e.App == "send_gmail_message" && e.Kind == chat.KindExec
+	}) {
+		t.Errorf("no rule:deny decision for the run-time send in the audit: %+v", ev)
+	}
+}
+
+var _ = hub.TraceEvent{}
