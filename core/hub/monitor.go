@@ -10,6 +10,8 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
@@ -188,4 +190,55 @@ func sortedRawKeys(m map[string]json.RawMessage) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// replanned holds a step planned again without the facts the user withheld
+// to the step the user approved: it may drop or change only the arguments
+// that carried a withheld fact. It returns the step to run and, when it is
+// anything else (another function, another value where no fact was, an
+// instruction-only step's new instruction), what differs, for a prompt
+// that shows it.
+func (t *turn) replanned(approved step, ns plan.Step, withheld map[string]string) (step, []string) {
+	a, _ := t.h.o.Catalog.App(ids.AppID(ns.App))
+	st := step{Step: ns, app: a, spec: a.Spec(), effect: apps.EffectRead}
+	if f, ok := st.spec.Function(ns.Function); ok {
+		st.fn, st.hasFn, st.effect = f, true, f.Declared()
+	}
+	var diff []string
+	if ns.Function != approved.Function {
+		diff = append(diff, fmt.Sprintf("function: the plan showed %s, the new plan runs %s (%s)", approved.Function, ns.Function, st.effect))
+	}
+	if !approved.hasFn || !st.hasFn {
+		if ns.Instruction != approved.Instruction {
+			diff = append(diff, fmt.Sprintf("instruction: the plan showed %q, the new plan has %q", approved.Instruction, ns.Instruction))
+		}
+		return st, diff
+	}
+	var was, now map[string]json.RawMessage
+	_ = json.Unmarshal(approved.Args, &was)
+	_ = json.Unmarshal(ns.Args, &now)
+	keys := map[string]json.RawMessage{}
+	for k, v := range was {
+		keys[k] = v
+	}
+	for k, v := range now {
+		keys[k] = v
+	}
+	for _, k := range sortedRawKeys(keys) {
+		w, inWas := was[k]
+		n, inNow := now[k]
+		if inWas && len(t.rememberedIn(isc.Task{Args: w}, withheld)) > 0 {
+			// It carried a withheld fact: the new plan may drop or change it.
+			continue
+		}
+		switch {
+		case !inWas:
+			diff = append(diff, fmt.Sprintf("%s: not in the plan, the new plan adds %s", k, compact(n)))
+		case !inNow:
+			diff = append(diff, fmt.Sprintf("%s: the plan showed %s, the new plan leaves it out", k, compact(w)))
+		case !jsonEqual(w, n):
+			diff = append(diff, fmt.Sprintf("%s: the plan showed %s, the new plan has %s", k, compact(w), compact(n)))
+		}
+	}
+	return st, diff
 }

@@ -246,3 +246,102 @@ func TestRuntimeExecRequestsCarryEffects(t *testing.T) {
 }
 
 var _ = hub.TraceEvent{}
+
+// replanner plans withFacts while the planner is shown remembered facts,
+// and without once they are hidden (the re-plan after a withheld fact).
+func replanner(withFacts, without string) llm.Model {
+	return llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+		if !req.HasTool(plan.ToolName) {
+			return offline.Model{}.Generate(ctx, req)
+		}
+		p := without
+		if f := plan.ExtractBlock(req.Messages[0].Content, plan.FactsOpen, plan.FactsClose); f != "" && f != "{}" {
+			p = withFacts
+		}
+		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
+	})
+}
+
+// TestReplanWithoutFactIsHeldToThePlan (issue 18, hole 1): after the user
+// withholds a remembered fact the step is planned again; the new step runs
+// without a prompt only when it is the approved function with the approved
+// arguments minus the fact. Another function, or another value where the
+// fact was not, is asked about with exactly what differs.
+func TestReplanWithoutFactIsHeldToThePlan(t *testing.T) {
+	const approved = `{"steps":[{"app":"zz_ws","function":"ws_send_dm","instruction":"tell Bob","args":{"user":"Bob","text":"my code is 4711-secret"}}]}`
+	for _, tc := range []struct {
+		name    string
+		replan  string
+		confirm chat.Decision
+		diff    []string // in the prompt that shows the difference; nil: no such prompt
+		want    []string // functions that ran
+	}{
+		{name: "same call minus the fact",
+			replan: `{"steps":[{"app":"zz_ws","function":"ws_send_dm","instruction":"tell Bob","args":{"user":"Bob","text":"my code"}}]}`,
+			want:   []string{"ws_send_dm"}},
+		{name: "another function, denied",
+			replan:  `{"steps":[{"app":"zz_ws","function":"ws_delete_channel","instruction":"x","args":{"channel":"general"}}]}`,
+			confirm: chat.Deny, diff: []string{"function: the plan showed ws_send_dm, the new plan runs ws_delete_channel", `"channel":"general"`}},
+		{name: "another function, allowed",
+			replan:  `{"steps":[{"app":"zz_ws","function":"ws_delete_channel","instruction":"x","args":{"channel":"general"}}]}`,
+			confirm: chat.AllowOnce, diff: []string{"function: the plan showed ws_send_dm, the new plan runs ws_delete_channel"}, want: []string{"ws_delete_channel"}},
+		{name: "another recipient, denied",
+			replan:  `{"steps":[{"app":"zz_ws","function":"ws_send_dm","instruction":"tell Bob","args":{"user":"Eve","text":"my code"}}]}`,
+			confirm: chat.Deny, diff: []string{`user: the plan showed "Bob", the new plan has "Eve"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := hubtest.Store(t)
+			ctx := context.Background()
+			user := ids.UserID("test:alice")
+			if err := store.PutEntities(ctx, user, map[string]string{"code": "4711-secret"}); err != nil {
+				t.Fatal(err)
+			}
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: replanner(approved, tc.replan), Apps: []ids.AppID{wsID}})
+			// Reviewing the plan's parts one by one lets the user deny the
+			// data alone.
+			c := &scripted.Conversation{A: h, User: user, Policy: func(p chat.Prompt) chat.Decision {
+				switch {
+				case p.Kind == chat.KindPlan:
+					return chat.Review
+				case p.Kind == chat.KindData:
+					return chat.Deny
+				case p.Confirm:
+					return tc.confirm
+				}
+				return chat.AllowOnce
+			}}
+			reply := c.Send(ctx, "tell Bob my code")
+			var ran []string
+			for _, cl := range wsCalls(t, store, user) {
+				ran = append(ran, cl.Function)
+				if strings.Contains(string(cl.Args), "4711") {
+					t.Errorf("the withheld fact reached the app: %s", cl.Args)
+				}
+			}
+			if !slices.Equal(ran, tc.want) {
+				t.Fatalf("ran %v, want %v (reply %q)", ran, tc.want, reply)
+			}
+			var diff *chat.Prompt
+			for _, p := range c.Prompts() {
+				if p.Kind == chat.KindExec && p.Function != "ws_send_dm" && p.Function != "ws_delete_channel" {
+					t.Errorf("exec prompt for %q", p.Function)
+				}
+				if p.Confirm {
+					p := p
+					diff = &p
+				}
+				if p.Kind == chat.KindExec && !p.Confirm && p.Function == "ws_send_dm" && len(tc.want) > 0 && tc.want[0] != "ws_send_dm" {
+					t.Errorf("the exec prompt names the old function: %s", p.Text())
+				}
+			}
+			if (diff != nil) != (tc.diff != nil) {
+				t.Fatalf("difference prompt %+v, want one: %v", diff, tc.diff != nil)
+			}
+			for _, want := range tc.diff {
+				if !strings.Contains(diff.Data, want) {
+					t.Errorf("difference prompt lacks %q:\n%s", want, diff.Data)
+				}
+			}
+		})
+	}
+}

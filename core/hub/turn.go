@@ -263,6 +263,9 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	st := steps[i]
 	sp := st.spec
 	res := stepResult{app: sp.ID}
+	// replanDiff is what a step planned again without withheld facts
+	// changed of the approved step.
+	var replanDiff []string
 	if !ap.exec[i] && !ap.askExec[i] {
 		hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
 		res.denied = true
@@ -323,11 +326,15 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			allowed = d.Allows()
 		}
 		if !allowed {
-			var err error
-			if task, err = t.withoutFacts(ctx, sp.ID, st.shared); err != nil {
+			ns, err := t.withoutFacts(ctx, sp.ID, st.shared)
+			if err != nil {
 				res.err = err
 				return res
 			}
+			// The monitor holds the new step to the approved one: anything
+			// but the approved call minus the fact is asked about below.
+			st, replanDiff = t.replanned(st, ns, st.shared)
+			task = isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
 		} else {
 			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(st.shared)})
 		}
@@ -356,9 +363,12 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			task.ResultOnly = true
 		}
 	}
-	if ap.askExec[i] {
-		r := t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task), false, "the plan for your message uses this app")
-		r.Effect = string(st.effect)
+	if ap.askExec[i] || len(replanDiff) > 0 {
+		r := t.execRequest(st.app, task.Function, describeTask(task), false, "the plan for your message uses this app")
+		if len(replanDiff) > 0 {
+			r.Data = "Differs from the plan you approved:\n" + strings.Join(replanDiff, "\n") + "\n" + r.Data
+			r.Reason, r.Confirm = "without the data you withheld the step was planned again, and it changed", true
+		}
 		d, err := hb.gate.Check(ctx, t.c, r)
 		if err != nil || !d.Allows() {
 			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
@@ -587,10 +597,10 @@ func (t *turn) rememberedIn(task isc.Task, facts map[string]string) map[string]s
 
 // withoutFacts replans one step with the remembered facts hidden from the
 // planner, then makes sure none of the withheld values is left in it.
-func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[string]string) (isc.Task, error) {
+func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[string]string) (plan.Step, error) {
 	p, err := t.plan(ctx, nil, map[ids.AppID]bool{app: true})
 	if err != nil {
-		return isc.Task{}, err
+		return plan.Step{}, err
 	}
 	var ns *plan.Step
 	for i := range p.Steps {
@@ -600,13 +610,12 @@ func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[str
 		}
 	}
 	if ns == nil {
-		return isc.Task{}, publicf(errors.New("replan dropped the step"), "without the data you withheld there was no plan for %s", app)
+		return plan.Step{}, publicf(errors.New("replan dropped the step"), "without the data you withheld there was no plan for %s", app)
 	}
-	task := isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
-	if left := t.rememberedIn(task, withheld); len(left) > 0 {
-		return isc.Task{}, publicf(errors.New("withheld data still in plan"), "the model kept using data you withheld, so %s was not run", app)
+	if left := t.rememberedIn(isc.Task{Instruction: ns.Instruction, Args: ns.Args}, withheld); len(left) > 0 {
+		return plan.Step{}, publicf(errors.New("withheld data still in plan"), "the model kept using data you withheld, so %s was not run", app)
 	}
-	return task, nil
+	return *ns, nil
 }
 
 // remember stores, as entity facts, the argument values the user gave in
