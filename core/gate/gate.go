@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -60,6 +61,9 @@ type Request struct {
 	Reason    string
 	// Effect is the target function's effect (read, write, send, destroy).
 	Effect string
+	// Args are the arguments the target function would run with, for rule
+	// conditions (rules.go); "<result_N>" values are not known yet.
+	Args json.RawMessage
 	// Confirm asks again even when a grant is stored: a send or destroy
 	// step shown with the concrete arguments it got at run time. Rules
 	// still apply.

@@ -234,7 +234,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
-	d, err = h.gate.Check(ctx, t.c, t.execRequest(callee, fn.Name, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
+	d, err = h.gate.Check(ctx, t.c, t.execRequest(callee, fn.Name, r.Args, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -119,6 +120,8 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 			reason = fmt.Sprintf("%s is not the function approved for %s (%s)", c.Name, l.what(), l.fn.Name)
 		case l.once && l.calls > 0:
 			reason = fmt.Sprintf("%s was already called once for %s", c.Name, l.what())
+		case h.denied(t.execRequest(inv.app, c.Name, c.Arguments, "", false, "")) != "":
+			reason = fmt.Sprintf("%s with these arguments is denied by the rule %s", c.Name, h.denied(t.execRequest(inv.app, c.Name, c.Arguments, "", false, "")))
 		default:
 			if d := l.differs(c.Arguments); len(d) > 0 && !h.confirmFilled(ctx, inv, c, d) {
 				reason = fmt.Sprintf("%s with arguments that differ from the plan (%s) was not confirmed", c.Name, strings.Join(d, "; "))
@@ -148,21 +151,32 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 // values the plan prompt showed, with each difference and the arguments.
 func (h *Hub) confirmFilled(ctx context.Context, inv *invocation, c llm.ToolCall, diff []string) bool {
 	t := inv.turn
-	r := t.req(chat.KindExec, "", inv.app.Spec().ID, c.Name,
+	r := t.execRequest(inv.app, c.Name, c.Arguments,
 		"Differs from the plan:\n"+strings.Join(diff, "\n")+"\nArguments: "+compact(c.Arguments), false,
 		"the app's model filled this step's arguments and changed what the plan showed")
-	r.Effect, r.Confirm = string(inv.lease.effect), true
+	r.Confirm = true
 	d, err := h.gate.Check(ctx, t.c, r)
 	return err == nil && d.Allows()
 }
 
-// execRequest is the exec request for running fn of app: every exec
-// request, planned or not, carries the function's effect, so that effect
-// rules (deny: send:*) match it.
-func (t *turn) execRequest(app apps.App, fn, data string, unplanned bool, reason string) gateRequest {
+// execRequest is the exec request for running fn of app with args: every
+// exec request, planned or not, carries the function's effect and its
+// arguments, so that effect rules (deny: send:*) and their argument
+// conditions match it.
+func (t *turn) execRequest(app apps.App, fn string, args json.RawMessage, data string, unplanned bool, reason string) gateRequest {
 	r := t.req(chat.KindExec, "", app.Spec().ID, fn, data, unplanned, reason)
-	r.Effect = string(effectOf(app, fn))
+	r.Effect, r.Args = string(effectOf(app, fn)), args
 	return r
+}
+
+// denied names the operator rule that denies r with the values it carries,
+// or "": the monitor holds a call to the rules with its concrete
+// arguments, whatever was decided before they were known.
+func (h *Hub) denied(r gateRequest) string {
+	if ru, ok := h.gate.Rule(r); ok && ru.Action == gate.ActionDeny {
+		return ru.String()
+	}
+	return ""
 }
 
 // effectOf is fn's declared effect; an unknown function counts as destroy.

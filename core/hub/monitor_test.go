@@ -345,3 +345,30 @@ func TestReplanWithoutFactIsHeldToThePlan(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleArgumentConditions (issue 18 item 9): a rule's argument
+// condition is matched against the values a step would run with.
+func TestRuleArgumentConditions(t *testing.T) {
+	ru, err := gate.ParseRule("allow", "write:ws_add_to_channel(user=Charlie)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user       string
+		wantPrompt bool
+	}{{"Charlie", false}, {"Fred", true}} {
+		t.Run(tc.user, func(t *testing.T) {
+			store := hubtest.Store(t)
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Rules: []gate.Rule{ru}, Apps: []ids.AppID{wsID},
+				Model: planOf(`{"steps":[{"app":"zz_ws","function":"ws_add_to_channel","instruction":"add","args":{"user":"` + tc.user + `","channel":"general"}}]}`)})
+			c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
+			c.Send(context.Background(), "add "+tc.user)
+			if got := len(c.Prompts()) > 0; got != tc.wantPrompt {
+				t.Errorf("prompted: %v, want %v", got, tc.wantPrompt)
+			}
+			if n := len(wsCalls(t, store, "test:alice")); n != 1 {
+				t.Errorf("%d calls ran, want 1", n)
+			}
+		})
+	}
+}

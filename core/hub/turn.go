@@ -204,7 +204,7 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 		}
 		pr.Steps = append(pr.Steps, ps)
 		pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindExec, Target: s.spec.ID, Function: s.Function,
-			Effect: string(s.effect), Data: describeTask(isc.Task{Instruction: s.Instruction, Args: s.Args}),
+			Effect: string(s.effect), Args: s.Args, Data: describeTask(isc.Task{Instruction: s.Instruction, Args: s.Args}),
 			Reason: "the plan for your message uses this app"}, Step: i, Flow: -1})
 		at = append(at, where{chat.KindExec, i, 0})
 		ap.flow[i], ap.askFlow[i] = map[int]bool{}, map[int]bool{}
@@ -364,7 +364,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		}
 	}
 	if ap.askExec[i] || len(replanDiff) > 0 {
-		r := t.execRequest(st.app, task.Function, describeTask(task), false, "the plan for your message uses this app")
+		r := t.execRequest(st.app, task.Function, task.Args, describeTask(task), false, "the plan for your message uses this app")
 		if len(replanDiff) > 0 {
 			r.Data = "Differs from the plan you approved:\n" + strings.Join(replanDiff, "\n") + "\n" + r.Data
 			r.Reason, r.Confirm = "without the data you withheld the step was planned again, and it changed", true
@@ -381,6 +381,14 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
 			res.denied = true
 			res.err = err
+			return res
+		}
+	}
+	if task.Direct {
+		if ru := hb.denied(t.execRequest(st.app, task.Function, task.Args, "", false, "")); ru != "" {
+			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindExec, App: sp.ID,
+				Detail: truncate(task.Function+" "+compact(task.Args)+": denied by the rule "+ru, 2000)})
+			res.denied = true
 			return res
 		}
 	}
@@ -422,7 +430,7 @@ func (t *turn) confirm(ctx context.Context, steps []step, i int, task isc.Task) 
 		return true, nil
 	}
 	d, err := t.h.gate.Check(ctx, t.c, gate.Request{User: t.user, Session: t.session, Conversation: t.conv, Kind: chat.KindExec,
-		Target: st.spec.ID, Function: st.Function, Effect: string(st.effect), Confirm: true, Data: "Arguments: " + string(task.Args),
+		Target: st.spec.ID, Function: st.Function, Effect: string(st.effect), Args: task.Args, Confirm: true, Data: "Arguments: " + string(task.Args),
 		Reason: "its arguments were filled from another app's result; these are the values it will use"})
 	return err == nil && d.Allows(), err
 }
