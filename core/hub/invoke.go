@@ -49,6 +49,9 @@ type invocation struct {
 	// lease, for a plan step whose app's model fills the call, is what the
 	// monitor lets that model do (monitor.go); nil otherwise.
 	lease *lease
+	// label is what the invocation's inputs derive from, its own app
+	// included; what its calls of other apps return is added to it.
+	label *label
 }
 
 // invoke runs inv in a fresh spoke and returns its final answer.
@@ -234,6 +237,9 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
+	if !h.sourcesReach(ctx, inv, inv.inputs(), caller, cs.ID, fn.Name, string(r.Args)) {
+		return isc.KindDenial, isc.Denial{Reason: "the user denied passing what " + string(caller) + " holds to " + string(cs.ID)}, nil
+	}
 	d, err = h.gate.Check(ctx, t.c, t.execRequest(callee, fn.Name, r.Args, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
@@ -246,6 +252,9 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	// The prompt showed exactly this call: the callee's model may make it
 	// and nothing else.
 	sub.lease = newLease(0, fn, r.Args, false)
+	sl := inv.inputs()
+	sl.add(newLabel(cs.ID, nil))
+	sub.label = &sl
 	fin, err := h.invoke(ctx, sub)
 	if err != nil {
 		return isc.KindHubError, isc.ErrorBody{Message: publicMessage(err)}, nil
@@ -265,6 +274,21 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
+	// What the callee's own calls returned went into its answer too.
+	nested := newLabel("", nil)
+	for _, a := range sl.sources(cs.ID, caller) {
+		if !inv.inputs().apps[a] {
+			nested.apps[a] = true
+		}
+	}
+	if !h.sourcesReach(ctx, inv, nested, cs.ID, caller, "", string(result)) {
+		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
+	}
 	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+	if inv.label == nil {
+		l := inv.inputs()
+		inv.label = &l
+	}
+	inv.label.add(sl)
 	return isc.KindAppResponse, isc.AppResponse{Function: fn.Name, Result: result}, nil
 }

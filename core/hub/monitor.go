@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -255,4 +256,98 @@ func (t *turn) replanned(approved step, ns plan.Step, withheld map[string]string
 		}
 	}
 	return st, diff
+}
+
+// flowsIn admits the results that flow into step i, each checked against
+// every source its label names: the sources the plan showed as the
+// approval decided (or, after "Review steps one by one", asked now with
+// the data that moves), and any other source (an app an earlier step
+// called at run time) asked on its own. It returns the label of the
+// step's inputs, its own app included.
+func (t *turn) flowsIn(ctx context.Context, st step, i int, results []stepResult, ap approval) (label, bool, error) {
+	h, to := t.h, st.spec.ID
+	in := newLabel(to, nil)
+	planned := map[ids.AppID]bool{}
+	for _, n := range st.Refs() {
+		planned[results[n-1].app] = true
+	}
+	for _, u := range st.upstream {
+		planned[u.app] = true
+	}
+	for _, n := range st.Refs() {
+		src := results[n-1]
+		if src.err != nil || src.denied {
+			return in, false, publicf(errors.New("dependency missing"), "it needed the result of step %d, which did not run", n)
+		}
+		if !ap.askFlow[i][n] && !ap.flow[i][n] {
+			return in, true, nil
+		}
+		for _, a := range src.label.sources(to) {
+			if planned[a] && !ap.askFlow[i][n] {
+				continue
+			}
+			reason := fmt.Sprintf("the plan passes the result of %s to %s", a, to)
+			if a != src.app {
+				reason = fmt.Sprintf("the result of step %d, which %s passes to %s, derives from what %s returned", n, src.app, to, a)
+			}
+			d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, a, to, st.Function, src.text, !planned[a], reason))
+			if err != nil || !d.Allows() {
+				h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: to, Requester: a, Detail: truncate(src.text, 2000)})
+				return in, true, err
+			}
+		}
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: to, Requester: src.app,
+			Detail: truncate(sourcesNote(src.label, src.app, to)+src.text, 2000)})
+		in.add(src.label)
+	}
+	return in, false, nil
+}
+
+// sourcesNote names the sources of a flow besides the app it comes from.
+func sourcesNote(l label, from, to ids.AppID) string {
+	s := l.sources(from, to)
+	if len(s) == 0 {
+		return ""
+	}
+	var names []string
+	for _, a := range s {
+		names = append(names, string(a))
+	}
+	return "(derives also from " + strings.Join(names, ", ") + ") "
+}
+
+// inputs is a copy of the label of what inv holds; an invocation that
+// was given none holds only its own app's data.
+func (inv *invocation) inputs() label {
+	l := newLabel(inv.app.Spec().ID, nil)
+	if inv.label != nil {
+		l.add(*inv.label)
+	}
+	return l
+}
+
+// sourcesReach checks, for data that from passes to to at run time, each
+// source its label l names besides from and to (a collab request from that
+// source), and each remembered fact it carries (a data request for to).
+// Every such request is unplanned: the plan did not show it.
+func (h *Hub) sourcesReach(ctx context.Context, inv *invocation, l label, from, to ids.AppID, fn, data string) bool {
+	t := inv.turn
+	for _, a := range l.sources(from, to) {
+		d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, a, to, fn, data, true,
+			fmt.Sprintf("what %s passes to %s derives from what %s returned", from, to, a)))
+		if err != nil || !d.Allows() {
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: to, Requester: a, Detail: truncate(data, 2000)})
+			return false
+		}
+	}
+	if len(l.facts) > 0 {
+		d, err := h.gate.Check(ctx, t.c, t.req(chat.KindData, "", to, fn, formatFacts(l.facts), true,
+			fmt.Sprintf("what %s passes to %s may carry these remembered facts", from, to)))
+		if err != nil || !d.Allows() {
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)})
+			return false
+		}
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)})
+	}
+	return true
 }

@@ -49,6 +49,7 @@ func (wsApp) Spec() apps.Spec {
 		{Name: "ws_invite", Effect: apps.EffectWrite, Request: obj("email"), Response: json.RawMessage(str)},
 		{Name: "ws_send_dm", Effect: apps.EffectSend, Request: obj("user", "text"), Response: json.RawMessage(str)},
 		{Name: "ws_delete_channel", Effect: apps.EffectDestroy, Request: obj("channel"), Response: json.RawMessage(str)},
+		{Name: "ws_note", Effect: apps.EffectWrite, Request: obj("text"), Response: json.RawMessage(str)},
 	}}
 }
 
@@ -368,6 +369,74 @@ func TestRuleArgumentConditions(t *testing.T) {
 			}
 			if n := len(wsCalls(t, store, "test:alice")); n != 1 {
 				t.Errorf("%d calls ran, want 1", n)
+			}
+		})
+	}
+}
+
+// TestLabelsCarrySourcesThroughIntermediateApps (issue 18, hole 4): a
+// result carries every app and remembered fact it derives from, through
+// plan substitution and through an app another app called at run time;
+// deny: collab:A->B holds however many apps lie between A and B, and a fact
+// one step received needs a data decision for every app its result reaches.
+func TestLabelsCarrySourcesThroughIntermediateApps(t *testing.T) {
+	deny := func(p string) []gate.Rule {
+		ru, err := gate.ParseRule("deny", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []gate.Rule{ru}
+	}
+	const chain = `{"steps":[
+		{"app":"quick_ride","function":"quick_ride","instruction":"fare","args":{"start_point":"Main Street","end_point":"Elm Avenue"}},
+		{"app":"metro_hail","function":"metro_hail","instruction":"fare","args":{"start_point":"<result_1>","end_point":"Elm Avenue"}},
+		{"app":"zz_ws","function":"ws_note","instruction":"note","args":{"text":"<result_2>"}}]}`
+	const called = `{"steps":[
+		{"app":"creative_muse","instruction":"a poem about the fare"},
+		{"app":"zz_ws","function":"ws_note","instruction":"note","args":{"text":"<result_1>"}}]}`
+	const withFact = `{"steps":[
+		{"app":"quick_ride","function":"quick_ride","instruction":"fare","args":{"start_point":"Main Street","end_point":"clinic for type 2 diabetes"}},
+		{"app":"zz_ws","function":"ws_note","instruction":"note","args":{"text":"<result_1>"}}]}`
+	for _, tc := range []struct {
+		name   string
+		plan   string
+		rules  []gate.Rule
+		apps   []ids.AppID
+		fact   bool
+		wantWS int // zz_ws calls that ran
+	}{
+		{name: "through a planned intermediate", plan: chain, rules: deny("collab:quick_ride->zz_ws"),
+			apps: []ids.AppID{"quick_ride", "metro_hail", wsID}},
+		{name: "planned intermediate, other rule", plan: chain, rules: deny("collab:metro_hail->quick_ride"),
+			apps: []ids.AppID{"quick_ride", "metro_hail", wsID}, wantWS: 1},
+		{name: "through an app called at run time", plan: called, rules: deny("collab:quick_ride->zz_ws"),
+			apps: []ids.AppID{"quick_ride", "creative_muse", wsID}},
+		{name: "a fact through a result", plan: withFact, rules: deny("data:zz_ws"), fact: true,
+			apps: []ids.AppID{"quick_ride", wsID}},
+		{name: "a fact through a result, no rule", plan: withFact, fact: true,
+			apps: []ids.AppID{"quick_ride", wsID}, wantWS: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := hubtest.Store(t)
+			ctx := context.Background()
+			user := ids.UserID("test:alice")
+			if tc.fact {
+				if err := store.PutEntities(ctx, user, map[string]string{"condition": "type 2 diabetes"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sm := &toolCalls{calls: []llm.ToolCall{call("quick_ride", `{"start_point":"Main Street","end_point":"Elm Avenue"}`)}}
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Rules: tc.rules, Apps: tc.apps, Model: planOf(tc.plan), SpokeModel: sm})
+			c := &scripted.Conversation{A: h, User: user, Policy: scripted.Always(chat.AllowOnce)}
+			reply := c.Send(ctx, "a fare, noted")
+			if n := len(wsCalls(t, store, user)); n != tc.wantWS {
+				t.Fatalf("zz_ws ran %d times, want %d (reply %q)", n, tc.wantWS, reply)
+			}
+			if tc.fact {
+				ps := c.Prompts()
+				if len(ps) == 0 || !slices.ContainsFunc(ps[0].Facts, func(f chat.PlanFact) bool { return f.App == wsID && f.Value == "type 2 diabetes" }) {
+					t.Errorf("the plan prompt does not show the fact reaching zz_ws through step 1's result: %+v", ps)
+				}
 			}
 		})
 	}

@@ -46,6 +46,8 @@ type stepResult struct {
 	direct bool
 	denied bool
 	err    error
+	// label is what the result derives from (label.go).
+	label label
 }
 
 // errPublic is an error whose message may be shown to the user.
@@ -85,6 +87,32 @@ type step struct {
 	// shared are the remembered facts in its planned arguments or
 	// instruction that the user did not give in this message.
 	shared map[string]string
+	// inherited are the remembered facts that earlier steps' results
+	// carry into this one (their shared and inherited facts).
+	inherited map[string]string
+	// upstream are the apps, besides the referenced steps' own, that the
+	// results flowing into this step derive from, each with the first step
+	// it ran in and the referenced step it comes through.
+	upstream []upstream
+}
+
+// upstream is an app whose output reaches a step through another step.
+type upstream struct {
+	app     ids.AppID
+	origin  int // 1-based step the app ran in
+	through int // 1-based referenced step that carries it
+}
+
+// facts are every remembered fact the step would receive.
+func (s step) facts() map[string]string {
+	out := map[string]string{}
+	for k, v := range s.inherited {
+		out[k] = v
+	}
+	for k, v := range s.shared {
+		out[k] = v
+	}
+	return out
 }
 
 // approval is what the user (or a rule or stored grant) decided for the
@@ -172,6 +200,27 @@ func (t *turn) prepare(p *plan.Plan, facts map[string]string) []step {
 			st.fn, st.hasFn, st.effect = f, true, f.Declared()
 		}
 		st.shared = t.rememberedIn(isc.Task{Instruction: s.Instruction, Args: s.Args}, facts)
+		// The labels the plan implies: what flows in carries every app and
+		// fact it derives from.
+		st.inherited = map[string]string{}
+		seen := map[ids.AppID]bool{st.spec.ID: true}
+		for _, n := range s.Refs() {
+			seen[out[n-1].spec.ID] = true
+		}
+		for _, n := range s.Refs() {
+			src := out[n-1]
+			for k, v := range src.facts() {
+				if _, own := st.shared[k]; !own {
+					st.inherited[k] = v
+				}
+			}
+			for _, u := range append([]upstream{{app: src.spec.ID, origin: n}}, src.upstream...) {
+				if !seen[u.app] {
+					seen[u.app] = true
+					st.upstream = append(st.upstream, upstream{app: u.app, origin: u.origin, through: n})
+				}
+			}
+		}
 		out[i] = st
 	}
 	return out
@@ -216,12 +265,22 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 				Reason: fmt.Sprintf("the plan passes the result of %s to %s", src.spec.ID, s.spec.ID)}, Step: i, Flow: len(pr.Flows) - 1})
 			at = append(at, where{chat.KindCollab, i, n})
 		}
-		if len(s.shared) > 0 {
-			for _, k := range sortedKeys(s.shared) {
-				pr.Facts = append(pr.Facts, chat.PlanFact{Step: i + 1, App: s.spec.ID, Key: k, Value: s.shared[k]})
+		// An app whose output reaches this step through another step is a
+		// source of its own: rules, grants and the prompt see that flow too.
+		for _, u := range s.upstream {
+			pr.Flows = append(pr.Flows, chat.PlanFlow{From: u.origin, To: i + 1, FromApp: u.app, ToApp: s.spec.ID,
+				Into: fmt.Sprintf("%s (through step %d)", strings.Join(s.Into(u.through), ", "), u.through)})
+			pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindCollab, Requester: u.app, Target: s.spec.ID,
+				Function: s.Function, Data: fmt.Sprintf("the result of step %d, which derives from %s's result", u.through, u.app),
+				Reason: fmt.Sprintf("the plan passes what %s returned, through step %d, to %s", u.app, u.through, s.spec.ID)}, Step: i, Flow: len(pr.Flows) - 1})
+			at = append(at, where{chat.KindCollab, i, u.through})
+		}
+		if all := s.facts(); len(all) > 0 {
+			for _, k := range sortedKeys(all) {
+				pr.Facts = append(pr.Facts, chat.PlanFact{Step: i + 1, App: s.spec.ID, Key: k, Value: all[k]})
 			}
 			pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindData, Target: s.spec.ID, Function: s.Function,
-				Data: formatFacts(s.shared), Reason: "remembered from an earlier conversation; you did not mention it in this message"}, Step: i, Flow: -1})
+				Data: formatFacts(all), Reason: "remembered from an earlier conversation; you did not mention it in this message"}, Step: i, Flow: -1})
 			at = append(at, where{chat.KindData, i, 0})
 		}
 	}
@@ -249,7 +308,9 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 		case chat.KindData:
 			ap.data[w.i] = d.Allows()
 		case chat.KindCollab:
-			ap.flow[w.i][w.n] = d.Allows()
+			// A flow is allowed when each of its sources is.
+			prev, seen := ap.flow[w.i][w.n]
+			ap.flow[w.i][w.n] = d.Allows() && (!seen || prev)
 		}
 	}
 	return ap, nil
@@ -271,26 +332,10 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		res.denied = true
 		return res
 	}
-	// Results of earlier steps flow into this one only as the plan's
-	// approval allows.
-	for _, n := range st.Refs() {
-		src := results[n-1]
-		if src.err != nil || src.denied {
-			res.err = publicf(errors.New("dependency missing"), "it needed the result of step %d, which did not run", n)
-			return res
-		}
-		if ap.askFlow[i][n] {
-			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindCollab, src.app, sp.ID, st.Function, src.text, false,
-				fmt.Sprintf("the plan passes the result of %s to %s", src.app, sp.ID)))
-			if err != nil || !d.Allows() {
-				res.denied, res.err = true, err
-				return res
-			}
-		} else if !ap.flow[i][n] {
-			res.denied = true
-			return res
-		}
-		hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: sp.ID, Requester: src.app, Detail: truncate(src.text, 2000)})
+	in, denied, err := t.flowsIn(ctx, st, i, results, ap)
+	if denied || err != nil {
+		res.denied, res.err = denied, err
+		return res
 	}
 	// Only the referenced steps' results are read: they are in this step's
 	// group and done; other groups may still be writing theirs.
@@ -312,12 +357,24 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	if !st.hasFn && strings.TrimSpace(task.Instruction) == "" {
 		task.Instruction = t.query
 	}
-	// Remembered facts reach an app only as approved; without approval the
-	// step is planned again with the facts hidden from the planner.
-	if len(st.shared) > 0 {
+	// Remembered facts reach an app only as approved: those the step's
+	// own arguments carry, and those the results flowing in carry. Without
+	// approval the step is planned again with the facts hidden from the
+	// planner; facts an earlier result carries cannot be taken out of it.
+	inherited := map[string]string{}
+	for k, v := range in.facts {
+		if _, own := st.shared[k]; !own {
+			inherited[k] = v
+		}
+	}
+	if len(st.shared)+len(inherited) > 0 {
+		all := st.facts()
+		for k, v := range inherited {
+			all[k] = v
+		}
 		allowed := ap.data[i]
 		if ap.askData[i] {
-			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindData, "", sp.ID, st.Function, formatFacts(st.shared), false,
+			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindData, "", sp.ID, st.Function, formatFacts(all), false,
 				"remembered from an earlier conversation; you did not mention it in this message"))
 			if err != nil {
 				res.err = err
@@ -325,7 +382,12 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			}
 			allowed = d.Allows()
 		}
-		if !allowed {
+		switch {
+		case !allowed && len(inherited) > 0:
+			res.denied = true
+			res.err = publicf(errors.New("inherited facts withheld"), "an earlier step's result carries remembered data you did not let %s have", sp.ID)
+			return res
+		case !allowed:
 			ns, err := t.withoutFacts(ctx, sp.ID, st.shared)
 			if err != nil {
 				res.err = err
@@ -335,8 +397,9 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			// but the approved call minus the fact is asked about below.
 			st, replanDiff = t.replanned(st, ns, st.shared)
 			task = isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
-		} else {
-			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(st.shared)})
+		default:
+			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(all)})
+			in.add(newLabel("", st.shared))
 		}
 	}
 	if st.hasFn {
@@ -396,7 +459,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	if task.Direct {
 		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Step: i + 1, Detail: task.Function + " " + compact(task.Args)})
 	}
-	inv := &invocation{turn: t, app: st.app, task: task}
+	inv := &invocation{turn: t, app: st.app, task: task, label: &in}
 	if st.hasFn && !task.Direct {
 		inv.lease = newLease(i+1, st.fn, st.Args, task.ResultOnly)
 	}
@@ -406,7 +469,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		return res
 	}
 	res.text, res.direct = fin.Text, task.Direct
-	res.json = fin.Result
+	res.json, res.label = fin.Result, *inv.label
 	if len(res.json) == 0 {
 		res.json, _ = json.Marshal(fin.Text)
 	}
