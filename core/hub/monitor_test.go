@@ -246,7 +246,7 @@ func TestRuntimeExecRequestsCarryEffects(t *testing.T) {
 	}
 }
 
-var _ = hub.TraceEvent{}
+
 
 // replanner plans withFacts while the planner is shown remembered facts,
 // and without once they are hidden (the re-plan after a withheld fact).
@@ -439,5 +439,53 @@ func TestLabelsCarrySourcesThroughIntermediateApps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResponderGetsNoWithheldFact (issue 18, hole 7): the responder is
+// given the arguments each step ran with, never the planned ones that held
+// a fact the user withheld.
+func TestResponderGetsNoWithheldFact(t *testing.T) {
+	const withFact = `{"steps":[
+		{"app":"quick_ride","function":"quick_ride","instruction":"fare","args":{"start_point":"Main Street","end_point":"clinic for type 2 diabetes"}},
+		{"app":"metro_hail","function":"metro_hail","instruction":"fare","args":{"start_point":"Main Street","end_point":"Elm Avenue"}}]}`
+	const without = `{"steps":[{"app":"quick_ride","function":"quick_ride","instruction":"fare","args":{"start_point":"Main Street","end_point":"the clinic"}}]}`
+	store := hubtest.Store(t)
+	ctx := context.Background()
+	user := ids.UserID("test:alice")
+	if err := store.PutEntities(ctx, user, map[string]string{"condition": "type 2 diabetes"}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var saw string
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: replanner(withFact, without), Apps: []ids.AppID{"quick_ride", "metro_hail"},
+		Trace: func(e hub.TraceEvent) {
+			if e.Type == "responder_request" {
+				raw, _ := json.Marshal(e.Request.Messages)
+				mu.Lock()
+				saw = string(raw)
+				mu.Unlock()
+			}
+		}})
+	c := &scripted.Conversation{A: h, User: user, Policy: func(p chat.Prompt) chat.Decision {
+		switch p.Kind {
+		case chat.KindPlan:
+			return chat.Review
+		case chat.KindData:
+			return chat.Deny
+		}
+		return chat.AllowOnce
+	}}
+	c.Send(ctx, "fares to the clinic and to Elm Avenue")
+	mu.Lock()
+	defer mu.Unlock()
+	if saw == "" {
+		t.Fatal("no responder request")
+	}
+	if strings.Contains(saw, "diabetes") {
+		t.Errorf("the responder was given the withheld fact: %s", saw)
+	}
+	if !strings.Contains(saw, "the clinic") {
+		t.Errorf("the responder was not given the arguments the step ran with: %s", saw)
 	}
 }

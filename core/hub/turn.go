@@ -48,6 +48,10 @@ type stepResult struct {
 	err    error
 	// label is what the result derives from (label.go).
 	label label
+	// fn and args are the call the step ran: after a re-plan without a
+	// withheld fact they are not the planned ones.
+	fn   string
+	args json.RawMessage
 }
 
 // errPublic is an error whose message may be shown to the user.
@@ -470,6 +474,10 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	}
 	res.text, res.direct = fin.Text, task.Direct
 	res.json, res.label = fin.Result, *inv.label
+	res.fn, res.args = task.Function, task.Args
+	if inv.lease != nil && inv.lease.args != nil {
+		res.args = inv.lease.args
+	}
 	if len(res.json) == 0 {
 		res.json, _ = json.Marshal(fin.Text)
 	}
@@ -511,7 +519,9 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 		if r.err != nil || r.denied {
 			continue
 		}
-		ok = append(ok, respond.Result{Step: i + 1, App: string(r.app), Function: steps[i].Function, Args: steps[i].Args, Result: r.text})
+		// The call as it ran: the planned arguments may hold a fact the
+		// user withheld.
+		ok = append(ok, respond.Result{Step: i + 1, App: string(r.app), Function: r.fn, Args: r.args, Result: r.text})
 		if !seen[r.app] {
 			seen[r.app] = true
 			drew = append(drew, string(r.app))
