@@ -39,6 +39,10 @@ type lease struct {
 	fixed map[string]json.RawMessage
 	// once: the step's result is its one call's result (isc.Task.ResultOnly).
 	once bool
+	// confirm: the call sends or destroys with values a model chose from
+	// another app's result; it is shown with them before it runs, whatever
+	// grant is stored.
+	confirm bool
 	// calls counts the calls the monitor let through; args is the last.
 	calls int
 	args  json.RawMessage
@@ -124,8 +128,11 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 		case h.denied(t.execRequest(inv.app, c.Name, c.Arguments, "", false, "")) != "":
 			reason = fmt.Sprintf("%s with these arguments is denied by the rule %s", c.Name, h.denied(t.execRequest(inv.app, c.Name, c.Arguments, "", false, "")))
 		default:
-			if d := l.differs(c.Arguments); len(d) > 0 && !h.confirmFilled(ctx, inv, c, d) {
-				reason = fmt.Sprintf("%s with arguments that differ from the plan (%s) was not confirmed", c.Name, strings.Join(d, "; "))
+			if d := l.differs(c.Arguments); (len(d) > 0 || l.confirm) && !h.confirmFilled(ctx, inv, c, d) {
+				reason = fmt.Sprintf("%s with the arguments the app's model filled was not confirmed", c.Name)
+				if len(d) > 0 {
+					reason = fmt.Sprintf("%s with arguments that differ from the plan (%s) was not confirmed", c.Name, strings.Join(d, "; "))
+				}
 			}
 		}
 		if reason != "" {
@@ -148,13 +155,16 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 	return ""
 }
 
-// confirmFilled asks the user about a model-filled call that changed
-// values the plan prompt showed, with each difference and the arguments.
+// confirmFilled asks the user about a model-filled call, with its
+// arguments and each value it changed of what the plan prompt showed.
 func (h *Hub) confirmFilled(ctx context.Context, inv *invocation, c llm.ToolCall, diff []string) bool {
 	t := inv.turn
-	r := t.execRequest(inv.app, c.Name, c.Arguments,
-		"Differs from the plan:\n"+strings.Join(diff, "\n")+"\nArguments: "+compact(c.Arguments), false,
-		"the app's model filled this step's arguments and changed what the plan showed")
+	data, reason := "Arguments: "+compact(c.Arguments), "the app's model filled these arguments from another app's result; these are the values it will use"
+	if len(diff) > 0 {
+		data = "Differs from the plan:\n" + strings.Join(diff, "\n") + "\n" + data
+		reason = "the app's model filled this step's arguments and changed what the plan showed"
+	}
+	r := t.execRequest(inv.app, c.Name, c.Arguments, data, false, reason)
 	r.Confirm = true
 	d, err := h.gate.Check(ctx, t.c, r)
 	return err == nil && d.Allows()

@@ -246,8 +246,6 @@ func TestRuntimeExecRequestsCarryEffects(t *testing.T) {
 	}
 }
 
-
-
 // replanner plans withFacts while the planner is shown remembered facts,
 // and without once they are hidden (the re-plan after a withheld fact).
 func replanner(withFacts, without string) llm.Model {
@@ -487,5 +485,52 @@ func TestResponderGetsNoWithheldFact(t *testing.T) {
 	}
 	if !strings.Contains(saw, "the clinic") {
 		t.Errorf("the responder was not given the arguments the step ran with: %s", saw)
+	}
+}
+
+// TestRiskyModelFilledCallIsShownFirst (issue 18 item 13): a send or
+// destroy step (every MCP tool by default) whose arguments another app's
+// result does not fit is no longer refused: the app's model fills them,
+// and the hub shows that call, with its concrete values, before the spoke
+// may make it, even when an always grant covers the flow.
+func TestRiskyModelFilledCallIsShownFirst(t *testing.T) {
+	const p = `{"steps":[
+		{"app":"quick_ride","function":"quick_ride","instruction":"fare","args":{"start_point":"Main Street","end_point":"Elm Avenue"}},
+		{"app":"zz_ws","function":"ws_send_dm","instruction":"tell the rider","args":{"user":"<result_1>","text":"your fare"}}]}`
+	for _, tc := range []struct {
+		name     string
+		plan     chat.Decision
+		confirm  chat.Decision
+		wantSent int
+	}{
+		{"confirmed", chat.AllowOnce, chat.AllowOnce, 1},
+		{"denied", chat.AllowOnce, chat.Deny, 0},
+		{"denied under an always grant", chat.AllowAlways, chat.Deny, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := hubtest.Store(t)
+			sm := &toolCalls{calls: []llm.ToolCall{call("ws_send_dm", `{"user":"Fred","text":"your fare"}`)}}
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: planOf(p), SpokeModel: sm, Apps: []ids.AppID{"quick_ride", wsID}})
+			c := &scripted.Conversation{A: h, User: "test:alice", Policy: func(p chat.Prompt) chat.Decision {
+				if p.Confirm {
+					return tc.confirm
+				}
+				return tc.plan
+			}}
+			reply := c.Send(context.Background(), "tell the rider the fare")
+			var confirm *chat.Prompt
+			for _, p := range c.Prompts() {
+				if p.Confirm {
+					p := p
+					confirm = &p
+				}
+			}
+			if confirm == nil || !strings.Contains(confirm.Data, `"Fred"`) || confirm.Function != "ws_send_dm" {
+				t.Fatalf("the model-filled send was not shown with its values first: %+v (reply %q)", confirm, reply)
+			}
+			if n := len(wsCalls(t, store, "test:alice")); n != tc.wantSent {
+				t.Errorf("%d sends ran, want %d", n, tc.wantSent)
+			}
+		})
 	}
 }

@@ -417,16 +417,13 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 		case err != nil && len(st.Refs()) == 0:
 			res.err = publicf(err, "its arguments did not match %s's request schema", task.Function)
 			return res
-		case err != nil && st.effect.Risky():
-			// A model filling a send or destroy call inside the spoke would
-			// act before the user saw the concrete arguments.
-			res.err = publicf(err, "it would %s, and the result it was given did not fit its arguments, so it was not run", st.effect)
-			return res
 		default:
 			// An earlier result did not fit the arguments as it is (a
 			// search's hits where an ID is wanted): the app's own model
 			// fills them from its task, and the function's result is the
-			// step's answer.
+			// step's answer. The monitor holds that model to the approved
+			// call, and shows a send or destroy call with its values before
+			// the spoke may make it (lease.confirm).
 			task.ResultOnly = true
 		}
 	}
@@ -466,6 +463,7 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	inv := &invocation{turn: t, app: st.app, task: task, label: &in}
 	if st.hasFn && !task.Direct {
 		inv.lease = newLease(i+1, st.fn, st.Args, task.ResultOnly)
+		inv.lease.confirm = st.effect.Risky() && len(st.Refs()) > 0
 	}
 	fin, err := hb.invoke(ctx, inv)
 	if err != nil {
