@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/appstate"
@@ -60,6 +61,10 @@ type wsCall struct {
 }
 
 func (wsApp) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
+	if fn == "ws_invite" {
+		// Slow, so that a step racing it would finish first.
+		time.Sleep(150 * time.Millisecond)
+	}
 	if err := appstate.Append(ctx, env, "calls", wsCall{Function: fn, Args: args}); err != nil {
 		return nil, err
 	}
@@ -530,6 +535,40 @@ func TestRiskyModelFilledCallIsShownFirst(t *testing.T) {
 			}
 			if n := len(wsCalls(t, store, "test:alice")); n != tc.wantSent {
 				t.Errorf("%d sends ran, want %d", n, tc.wantSent)
+			}
+		})
+	}
+}
+
+// TestSameAppStepsRunInOrder (issue 18 item 13): steps that change the
+// same app's state run in the plan's order ("invite Dora", then "add Dora
+// to a channel"), unless the plan marks the later one independent.
+func TestSameAppStepsRunInOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		independent string
+		want        []string
+	}{
+		{"in order", "", []string{"ws_invite", "ws_add_to_channel"}},
+		// Concurrent: both run, in whichever order (sorted here).
+		{"independent", `,"independent":true`, []string{"ws_add_to_channel", "ws_invite"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := hubtest.Store(t)
+			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Apps: []ids.AppID{wsID}, Model: planOf(`{"steps":[
+				{"app":"zz_ws","function":"ws_invite","instruction":"invite","args":{"email":"dora@example.com"}},
+				{"app":"zz_ws","function":"ws_add_to_channel","instruction":"add","args":{"user":"Dora","channel":"general"}` + tc.independent + `}]}`)})
+			c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
+			c.Send(context.Background(), "invite Dora and add her to general")
+			var ran []string
+			for _, cl := range wsCalls(t, store, "test:alice") {
+				ran = append(ran, cl.Function)
+			}
+			if tc.independent != "" {
+				slices.Sort(ran)
+			}
+			if !slices.Equal(ran, tc.want) {
+				t.Fatalf("ran %v, want %v", ran, tc.want)
 			}
 		})
 	}

@@ -160,7 +160,12 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 	}
 	results := make([]stepResult, len(steps))
 	var wg sync.WaitGroup
-	for _, g := range p.Groups() {
+	// Steps that change one app's state run in the plan's order.
+	sharedState := func(i, j int) bool {
+		a, b := steps[i], steps[j]
+		return a.spec.Namespace() == b.spec.Namespace() && (a.effect != apps.EffectRead || b.effect != apps.EffectRead)
+	}
+	for _, g := range p.GroupsOrdered(sharedState) {
 		wg.Add(1)
 		go func(g []int) {
 			defer wg.Done()
