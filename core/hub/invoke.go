@@ -240,7 +240,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	if !h.sourcesReach(ctx, inv, inv.inputs(), caller, cs.ID, fn.Name, string(r.Args)) {
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing what " + string(caller) + " holds to " + string(cs.ID)}, nil
 	}
-	d, err = h.gate.Check(ctx, t.c, t.execRequest(callee, fn.Name, r.Args, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
+	d, err = h.gate.Check(ctx, t.c, t.execRequest(callee, fn.Name, r.Args, "Function: "+fn.Name+"\nArguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")

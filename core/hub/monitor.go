@@ -159,7 +159,7 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 // arguments and each value it changed of what the plan prompt showed.
 func (h *Hub) confirmFilled(ctx context.Context, inv *invocation, c llm.ToolCall, diff []string) bool {
 	t := inv.turn
-	data, reason := "Arguments: "+compact(c.Arguments), "the app's model filled these arguments from another app's result; these are the values it will use"
+	data, reason := "Function: "+c.Name+"\nArguments: "+compact(c.Arguments), "the app's model filled these arguments from another app's result; these are the values it will use"
 	if len(diff) > 0 {
 		data = "Differs from the plan:\n" + strings.Join(diff, "\n") + "\n" + data
 		reason = "the app's model filled this step's arguments and changed what the plan showed"

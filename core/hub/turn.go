@@ -262,7 +262,7 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 		}
 		pr.Steps = append(pr.Steps, ps)
 		pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindExec, Target: s.spec.ID, Function: s.Function,
-			Effect: string(s.effect), Args: s.Args, Data: describeTask(isc.Task{Instruction: s.Instruction, Args: s.Args}),
+			Effect: string(s.effect), Args: s.Args, Data: describeTask(isc.Task{Function: s.Function, Instruction: s.Instruction, Args: s.Args}),
 			Reason: "the plan for your message uses this app"}, Step: i, Flow: -1})
 		at = append(at, where{chat.KindExec, i, 0})
 		ap.flow[i], ap.askFlow[i] = map[int]bool{}, map[int]bool{}
@@ -504,7 +504,7 @@ func (t *turn) confirm(ctx context.Context, steps []step, i int, task isc.Task) 
 		return true, nil
 	}
 	d, err := t.h.gate.Check(ctx, t.c, gate.Request{User: t.user, Session: t.session, Conversation: t.conv, Kind: chat.KindExec,
-		Target: st.spec.ID, Function: st.Function, Effect: string(st.effect), Args: task.Args, Confirm: true, Data: "Arguments: " + string(task.Args),
+		Target: st.spec.ID, Function: st.Function, Effect: string(st.effect), Args: task.Args, Confirm: true, Data: "Function: " + task.Function + "\nArguments: " + string(task.Args),
 		Reason: "its arguments were filled from another app's result; these are the values it will use"})
 	return err == nil && d.Allows(), err
 }
@@ -753,8 +753,14 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// describeTask is what an exec prompt and its audit record show of a
+// call: the function (so that what ran can be matched to what was shown),
+// the instruction and the arguments.
 func describeTask(t isc.Task) string {
 	s := "Instruction: " + t.Instruction
+	if t.Function != "" {
+		s = "Function: " + t.Function + "\n" + s
+	}
 	if len(t.Args) > 0 {
 		s += "\nArguments: " + string(t.Args)
 	}
