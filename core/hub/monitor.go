@@ -37,6 +37,8 @@ type lease struct {
 	// fixed are the planned arguments that no earlier result fills: the
 	// values the plan prompt showed, as JSON.
 	fixed map[string]json.RawMessage
+	// planned names every argument the plan had, fixed or filled.
+	planned map[string]bool
 	// once: the step's result is its one call's result (isc.Task.ResultOnly).
 	once bool
 	// confirm: the call sends or destroys with values a model chose from
@@ -53,10 +55,11 @@ type lease struct {
 // arguments the prompt showed, where "<result_N>" values are the parts the
 // model fills.
 func newLease(step int, fn apps.Function, planned json.RawMessage, once bool) *lease {
-	l := &lease{step: step, fn: fn, effect: fn.Declared(), once: once, fixed: map[string]json.RawMessage{}}
+	l := &lease{step: step, fn: fn, effect: fn.Declared(), once: once, fixed: map[string]json.RawMessage{}, planned: map[string]bool{}}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(planned, &m) == nil {
 		for k, v := range m {
+			l.planned[k] = true
 			if len((plan.Step{Args: v}).Refs()) == 0 {
 				l.fixed[k] = v
 			}
@@ -99,6 +102,11 @@ func (l *lease) differs(args json.RawMessage) []string {
 			out = append(out, fmt.Sprintf("%s: the plan showed %s, the app's model left it out", k, compact(l.fixed[k])))
 		case !jsonEqual(v, l.fixed[k]):
 			out = append(out, fmt.Sprintf("%s: the plan showed %s, the app's model wrote %s", k, compact(l.fixed[k]), compact(v)))
+		}
+	}
+	for _, k := range sortedRawKeys(got) {
+		if !l.planned[k] {
+			out = append(out, fmt.Sprintf("%s: not in the plan, the app's model added %s", k, compact(got[k])))
 		}
 	}
 	return out

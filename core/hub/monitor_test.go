@@ -155,6 +155,8 @@ func TestModelFilledStepRunsOnlyTheApprovedFunction(t *testing.T) {
 			want:  []string{"ws_add_to_channel"}, refused: "ws_add_to_channel"},
 		{name: "changed planned value, denied", calls: []llm.ToolCall{call("ws_add_to_channel", `{"user":"Charlie","channel":"secret"}`)},
 			confirm: chat.Deny, diff: `channel: the plan showed "general", the app's model wrote "secret"`, failed: true, refused: "ws_add_to_channel"},
+		{name: "added argument, denied", calls: []llm.ToolCall{call("ws_add_to_channel", `{"user":"Charlie","channel":"general","notify":"all"}`)},
+			confirm: chat.Deny, diff: `notify: not in the plan, the app's model added "all"`, failed: true, refused: "ws_add_to_channel"},
 		{name: "changed planned value, allowed", calls: []llm.ToolCall{call("ws_add_to_channel", `{"user":"Charlie","channel":"secret"}`)},
 			confirm: chat.AllowOnce, diff: `channel: the plan showed "general", the app's model wrote "secret"`, want: []string{"ws_add_to_channel"}},
 	} {
