@@ -434,6 +434,16 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	}
 	if ap.askExec[i] || len(replanDiff) > 0 {
 		r := t.execRequest(st.app, task.Function, task.Args, describeTask(task), false, "the plan for your message uses this app")
+		if task.ResultOnly {
+			// The substituted values do not fit, so they are not what will
+			// run: the app's model fills the "<result_N>" parts, and the
+			// monitor holds it to the rest (and shows a send or destroy
+			// call with its values before it is made).
+			shown := task
+			shown.Args = st.Args
+			r.Args = st.Args
+			r.Data = describeTask(shown) + "\nThe app's own model fills the <result_N> values from those results."
+		}
 		if len(replanDiff) > 0 {
 			r.Data = "Differs from the plan you approved:\n" + strings.Join(replanDiff, "\n") + "\n" + r.Data
 			r.Reason, r.Confirm = "without the data you withheld the step was planned again, and it changed", true
