@@ -168,5 +168,3 @@ func checkPlanConformance(evs []*event, add func(inv, format string, a ...any)) 
 		}
 	}
 }
-
-
