@@ -437,6 +437,16 @@ func TestLabelsCarrySourcesThroughIntermediateApps(t *testing.T) {
 			if n := len(wsCalls(t, store, user)); n != tc.wantWS {
 				t.Fatalf("zz_ws ran %d times, want %d (reply %q)", n, tc.wantWS, reply)
 			}
+			if tc.plan == chain {
+				// The plan prompt shows the source two steps up, and is the
+				// only prompt.
+				ps := c.Prompts()
+				if len(ps) != 1 || !slices.ContainsFunc(ps[0].Flows, func(f chat.PlanFlow) bool {
+					return f.From == 1 && f.FromApp == "quick_ride" && f.ToApp == wsID && strings.Contains(f.Into, "through step 2")
+				}) {
+					t.Errorf("want one plan prompt showing quick_ride's result reaching zz_ws through step 2: %+v", ps)
+				}
+			}
 			if tc.fact {
 				ps := c.Prompts()
 				if len(ps) == 0 || !slices.ContainsFunc(ps[0].Facts, func(f chat.PlanFact) bool { return f.App == wsID && f.Value == "type 2 diabetes" }) {

@@ -98,6 +98,9 @@ type step struct {
 	// results flowing into this step derive from, each with the first step
 	// it ran in and the referenced step it comes through.
 	upstream []upstream
+	// sources are every app its result derives from as planned, its own
+	// first, each with the first step it ran in.
+	sources []upstream
 }
 
 // upstream is an app whose output reaches a step through another step.
@@ -223,10 +226,20 @@ func (t *turn) prepare(p *plan.Plan, facts map[string]string) []step {
 					st.inherited[k] = v
 				}
 			}
-			for _, u := range append([]upstream{{app: src.spec.ID, origin: n}}, src.upstream...) {
+			for _, u := range src.sources {
 				if !seen[u.app] {
 					seen[u.app] = true
 					st.upstream = append(st.upstream, upstream{app: u.app, origin: u.origin, through: n})
+				}
+			}
+		}
+		st.sources = []upstream{{app: st.spec.ID, origin: i + 1}}
+		have := map[ids.AppID]bool{st.spec.ID: true}
+		for _, n := range s.Refs() {
+			for _, u := range out[n-1].sources {
+				if !have[u.app] {
+					have[u.app] = true
+					st.sources = append(st.sources, u)
 				}
 			}
 		}
