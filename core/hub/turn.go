@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
@@ -135,8 +134,11 @@ type approval struct {
 	askFlow          []map[int]bool
 }
 
-// run plans and executes the turn's query and returns the reply and the
-// apps whose steps the user denied.
+// run handles the turn's query as a pipeline of named stages: plan (the
+// hub's model), approve (one prompt for the whole plan, the monitor's
+// contract), execute (each step admitted by the monitor, then run in its
+// own spoke), remember (the values the user gave) and respond. It returns
+// the reply and the apps whose steps the user denied.
 func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 	h := t.h
 	facts, err := h.o.Store.Entities(ctx, t.user)
@@ -161,23 +163,7 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 		h.log.Error("plan approval", "user", t.user, "err", err)
 		return "Sorry, I could not ask for your permission: " + publicMessage(err) + ".", nil
 	}
-	results := make([]stepResult, len(steps))
-	var wg sync.WaitGroup
-	// Steps that change one app's state run in the plan's order.
-	sharedState := func(i, j int) bool {
-		a, b := steps[i], steps[j]
-		return a.spec.Namespace() == b.spec.Namespace() && (a.effect != apps.EffectRead || b.effect != apps.EffectRead)
-	}
-	for _, g := range p.GroupsOrdered(sharedState) {
-		wg.Add(1)
-		go func(g []int) {
-			defer wg.Done()
-			for _, i := range g {
-				results[i] = t.runStep(ctx, steps, i, results, ap)
-			}
-		}(g)
-	}
-	wg.Wait()
+	results := t.execute(ctx, p, steps, ap)
 	t.remember(ctx, p, results)
 	return t.respond(ctx, steps, results)
 }
@@ -336,178 +322,6 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 		}
 	}
 	return ap, nil
-}
-
-// runStep runs step i in its own spoke, as the approval allows: a direct
-// call when its function's arguments validate after substitution, else the
-// app's own model with the task.
-func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepResult, ap approval) stepResult {
-	hb := t.h
-	st := steps[i]
-	sp := st.spec
-	res := stepResult{app: sp.ID}
-	// replanDiff is what a step planned again without withheld facts
-	// changed of the approved step.
-	var replanDiff []string
-	if !ap.exec[i] && !ap.askExec[i] {
-		hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
-		res.denied = true
-		return res
-	}
-	in, denied, err := t.flowsIn(ctx, st, i, results, ap)
-	if denied || err != nil {
-		res.denied, res.err = denied, err
-		return res
-	}
-	// Only the referenced steps' results are read: they are in this step's
-	// group and done; other groups may still be writing theirs.
-	texts := make([]string, len(results))
-	typed := make([]plan.Result, len(results))
-	for _, n := range st.Refs() {
-		texts[n-1] = results[n-1].text
-		typed[n-1] = plan.Result{JSON: results[n-1].json, Text: results[n-1].text}
-	}
-	task := isc.Task{Instruction: plan.Substitute(st.Instruction, texts, false), Function: st.Function}
-	if len(st.Args) > 0 {
-		args, err := plan.SubstituteArgs(st.Args, typed)
-		if err != nil {
-			res.err = publicf(err, "its arguments could not be filled in")
-			return res
-		}
-		task.Args = args
-	}
-	if !st.hasFn && strings.TrimSpace(task.Instruction) == "" {
-		task.Instruction = t.query
-	}
-	// Remembered facts reach an app only as approved: those the step's
-	// own arguments carry, and those the results flowing in carry. Without
-	// approval the step is planned again with the facts hidden from the
-	// planner; facts an earlier result carries cannot be taken out of it.
-	inherited := map[string]string{}
-	for k, v := range in.facts {
-		if _, own := st.shared[k]; !own {
-			inherited[k] = v
-		}
-	}
-	if len(st.shared)+len(inherited) > 0 {
-		all := st.facts()
-		for k, v := range inherited {
-			all[k] = v
-		}
-		allowed := ap.data[i]
-		if ap.askData[i] {
-			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindData, "", sp.ID, st.Function, formatFacts(all), false,
-				"remembered from an earlier conversation; you did not mention it in this message"))
-			if err != nil {
-				res.err = err
-				return res
-			}
-			allowed = d.Allows()
-		}
-		switch {
-		case !allowed && len(inherited) > 0:
-			res.denied = true
-			res.err = publicf(errors.New("inherited facts withheld"), "an earlier step's result carries remembered data you did not let %s have", sp.ID)
-			return res
-		case !allowed:
-			ns, err := t.withoutFacts(ctx, sp.ID, st.shared)
-			if err != nil {
-				res.err = err
-				return res
-			}
-			// The monitor holds the new step to the approved one: anything
-			// but the approved call minus the fact is asked about below.
-			st, replanDiff = t.replanned(st, ns, st.shared)
-			task = isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
-		default:
-			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(all)})
-			in.add(newLabel("", st.shared))
-		}
-	}
-	if st.hasFn {
-		sc, err := hb.compile(st.fn.Request)
-		if err == nil {
-			err = sc.Validate(task.Args)
-		}
-		switch {
-		case err == nil && !st.fn.NeedsModel:
-			task.Direct = true
-		case err != nil && len(st.Refs()) == 0:
-			res.err = publicf(err, "its arguments did not match %s's request schema", task.Function)
-			return res
-		default:
-			// An earlier result did not fit the arguments as it is (a
-			// search's hits where an ID is wanted): the app's own model
-			// fills them from its task, and the function's result is the
-			// step's answer. The monitor holds that model to the approved
-			// call, and shows a send or destroy call with its values before
-			// the spoke may make it (lease.confirm).
-			task.ResultOnly = true
-		}
-	}
-	if ap.askExec[i] || len(replanDiff) > 0 {
-		r := t.execRequest(st.app, task.Function, task.Args, describeTask(task), false, "the plan for your message uses this app")
-		if task.ResultOnly {
-			// The substituted values do not fit, so they are not what will
-			// run: the app's model fills the "<result_N>" parts, and the
-			// monitor holds it to the rest (and shows a send or destroy
-			// call with its values before it is made).
-			shown := task
-			shown.Args = st.Args
-			r.Args = st.Args
-			r.Data = describeTask(shown) + "\nThe app's own model fills the <result_N> values from those results."
-		}
-		if len(replanDiff) > 0 {
-			r.Data = "Differs from the plan you approved:\n" + strings.Join(replanDiff, "\n") + "\n" + r.Data
-			r.Reason, r.Confirm = "without the data you withheld the step was planned again, and it changed", true
-		}
-		d, err := hb.gate.Check(ctx, t.c, r)
-		if err != nil || !d.Allows() {
-			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
-			res.denied, res.err = true, err
-			return res
-		}
-	}
-	if st.confirms() && task.Direct && !ap.askExec[i] {
-		if ok, err := t.confirm(ctx, steps, i, task); !ok {
-			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
-			res.denied = true
-			res.err = err
-			return res
-		}
-	}
-	if task.Direct {
-		if ru := hb.denied(t.execRequest(st.app, task.Function, task.Args, "", false, "")); ru != "" {
-			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindExec, App: sp.ID,
-				Detail: truncate(task.Function+" "+compact(task.Args)+": denied by the rule "+ru, 2000)})
-			res.denied = true
-			return res
-		}
-	}
-	hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "step_run", Step: i + 1})
-	if task.Direct {
-		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Step: i + 1, Detail: task.Function + " " + compact(task.Args)})
-	}
-	inv := &invocation{turn: t, app: st.app, task: task, label: &in}
-	if st.hasFn && !task.Direct {
-		inv.lease = newLease(i+1, st.fn, st.Args, task.ResultOnly)
-		inv.lease.confirm = st.effect.Risky() && len(st.Refs()) > 0
-	}
-	fin, err := hb.invoke(ctx, inv)
-	if err != nil {
-		res.err = err
-		return res
-	}
-	res.text, res.direct = fin.Text, task.Direct
-	res.json, res.label = fin.Result, *inv.label
-	res.fn, res.args = task.Function, task.Args
-	if inv.lease != nil && inv.lease.args != nil {
-		res.args = inv.lease.args
-	}
-	if len(res.json) == 0 {
-		res.json, _ = json.Marshal(fin.Text)
-	}
-	return res
 }
 
 // confirm shows a send or destroy step again with its concrete arguments,
