@@ -16,6 +16,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/respond"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
@@ -53,27 +54,16 @@ type stepResult struct {
 	args json.RawMessage
 }
 
-// errPublic is an error whose message may be shown to the user.
-type errPublic struct {
-	msg string
-	err error
-}
-
-func (e *errPublic) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *errPublic) Unwrap() error { return e.err }
-
+// publicf is an error whose message (format) the user may see, wrapping
+// err for the log (core/public).
 func publicf(err error, format string, a ...any) error {
-	return &errPublic{msg: fmt.Sprintf(format, a...), err: err}
+	return public.Errorf(err, format, a...)
 }
 
+// publicMessage is what the user may see of err.
 func publicMessage(err error) string {
-	var pe *errPublic
-	if errors.As(err, &pe) {
-		return pe.msg
-	}
-	var pl *plan.Error
-	if errors.As(err, &pl) {
-		return pl.PublicMessage()
+	if m, ok := public.Message(err); ok {
+		return m
 	}
 	return "something went wrong (see the assistant's log)"
 }

@@ -10,20 +10,9 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/schema"
 )
-
-// Error is a planning error with a message that may be shown to the user.
-type Error struct {
-	Public string
-	Err    error
-}
-
-func (e *Error) Error() string { return e.Public + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
-// PublicMessage is the part of the error the user may see.
-func (e *Error) PublicMessage() string { return e.Public }
 
 // Planner asks the hub's model for a plan and checks it.
 type Planner struct {
@@ -46,7 +35,7 @@ func (pl *Planner) Make(ctx context.Context, query string, cands []apps.App, fac
 	for attempt := 0; attempt < 2; attempt++ {
 		resp, err := pl.Model.Generate(ctx, req)
 		if err != nil {
-			lastErr = &Error{"the model could not be reached", err}
+			lastErr = public.Errorf(err, "the model could not be reached")
 			if ctx.Err() != nil {
 				break
 			}
@@ -56,7 +45,7 @@ func (pl *Planner) Make(ctx context.Context, query string, cands []apps.App, fac
 		if err == nil {
 			return p, nil
 		}
-		lastErr = &Error{"the model's answer was not a valid plan", err}
+		lastErr = public.Errorf(err, "the model's answer was not a valid plan")
 		if pl.Logger != nil {
 			pl.Logger.Warn("invalid plan", "attempt", attempt+1, "err", err)
 		}
