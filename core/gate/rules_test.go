@@ -77,3 +77,34 @@ func TestBadRulesAreRefused(t *testing.T) {
 }
 
 func appID(s string) ids.AppID { return ids.AppID(s) }
+
+// FuzzRule: any pattern either parses or is refused with an error, and a
+// parsed rule matches any request (arguments of any shape) without
+// panicking; a deny or ask rule with conditions matches whatever an allow
+// rule with the same pattern matches (conditions only make allow
+// stricter).
+func FuzzRule(f *testing.F) {
+	for _, s := range []string{"send:send_gmail_message(to=*@example.com)", "mcp:github:*", "collab:a->b", "exec:x(a=1,b=[a-z]*)", "write:*(x=<result_1>)"} {
+		f.Add(s, `{"to":["a@example.com","b@corp.test"]}`)
+	}
+	f.Add("send:*(to=*)", `{"to":"<result_2>"}`)
+	f.Add("destroy:*(n=1)", `[1,2]`)
+	f.Fuzz(func(t *testing.T, pattern, args string) {
+		allow, err := ParseRule("allow", pattern)
+		if err != nil {
+			return
+		}
+		deny, err := ParseRule("deny", pattern)
+		if err != nil {
+			t.Fatalf("%q parses as allow, not as deny: %v", pattern, err)
+		}
+		for _, k := range []chat.Kind{chat.KindExec, chat.KindData, chat.KindCollab} {
+			for _, eff := range []string{"", "read", "write", "send", "destroy"} {
+				r := Request{Kind: k, Requester: "mcp.github", Target: "send_gmail_message", Function: "send_gmail_message", Effect: eff, Args: json.RawMessage(args)}
+				if allow.Matches(r) && !deny.Matches(r) {
+					t.Fatalf("%q: allow matches %+v, deny does not", pattern, r)
+				}
+			}
+		}
+	})
+}
