@@ -173,7 +173,7 @@ func (g *Gate) Check(ctx context.Context, c chat.Conversation, r Request) (chat.
 // it; decided is false when the user must be asked (rule then names the
 // ask rule that forced it, if any).
 func (g *Gate) precheck(ctx context.Context, r Request) (d chat.Decision, rule string, decided bool, err error) {
-	if ru, ok := match(g.rules, r); ok {
+	if ru, ok := Decide(g.rules, r); ok {
 		switch ru.Action {
 		case ActionDeny:
 			g.audit(ctx, r, "rule:deny", ru.String())

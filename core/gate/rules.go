@@ -246,9 +246,11 @@ func nameMatch(glob, app, fn string) bool {
 	return fn != "" && ok
 }
 
-// match returns the rule that decides req (deny over ask over allow), or
-// false when none matches.
-func match(rules []Rule, req Request) (Rule, bool) {
+// Decide returns the rule among rules that decides req (deny over ask
+// over allow), or false when none matches. It prompts, stores and audits
+// nothing: the gate uses it first, and a checker (the invariant harness)
+// can ask what a set of rules decides.
+func Decide(rules []Rule, req Request) (Rule, bool) {
 	var best Rule
 	found := false
 	rank := map[Action]int{ActionAllow: 1, ActionAsk: 2, ActionDeny: 3}
@@ -263,4 +265,4 @@ func match(rules []Rule, req Request) (Rule, bool) {
 // Rule returns the operator rule that decides req (deny over ask over
 // allow), without prompting, storing or auditing: the hub's monitor uses it
 // to hold a call to the rules with the values it will really run with.
-func (g *Gate) Rule(req Request) (Rule, bool) { return match(g.rules, req) }
+func (g *Gate) Rule(req Request) (Rule, bool) { return Decide(g.rules, req) }

@@ -54,20 +54,6 @@ func drawRules(es uint64) []gate.Rule {
 	return out
 }
 
-// decider returns the rule that decides r among rules, as the gate ranks
-// them (deny over ask over allow).
-func decider(rules []gate.Rule, r gate.Request) (gate.Rule, bool) {
-	var best gate.Rule
-	found := false
-	rank := map[gate.Action]int{gate.ActionAllow: 1, gate.ActionAsk: 2, gate.ActionDeny: 3}
-	for _, ru := range rules {
-		if ru.Matches(r) && (!found || rank[ru.Action] > rank[best.Action]) {
-			best, found = ru, true
-		}
-	}
-	return best, found
-}
-
 // effectOf is a hostile function's declared effect (as its spec declares
 // it; undeclared is destroy).
 func effectOf(app ids.AppID, fn string) string {
@@ -103,7 +89,7 @@ func checkRuleConformance(evs []*event, rules []gate.Rule, add func(inv, format 
 			r.Function, r.Args = shownCall(a.Detail)
 			r.Effect = effectOf(a.App, r.Function)
 		}
-		ru, ok := decider(rules, r)
+		ru, ok := gate.Decide(rules, r)
 		switch {
 		case !ok:
 		case ru.Action == gate.ActionDeny && allowing(a.Decision):
@@ -114,7 +100,7 @@ func checkRuleConformance(evs []*event, rules []gate.Rule, add func(inv, format 
 	}
 	for _, c := range ranCalls(evs) {
 		r := gate.Request{User: c.user, Kind: chat.KindExec, Target: c.app, Function: c.fn, Effect: effectOf(c.app, c.fn), Args: c.args}
-		if ru, ok := decider(rules, r); ok && ru.Action == gate.ActionDeny {
+		if ru, ok := gate.Decide(rules, r); ok && ru.Action == gate.ActionDeny {
 			add(InvRules, "ran what a rule denies: app %s of %s ran %s %s against %q (pid %d, #%d)", c.app, c.user, c.fn, clip(compact(c.args)), ru.String(), c.pid, c.seq)
 		}
 	}
@@ -144,7 +130,7 @@ func checkRuleConformance(evs []*event, rules []gate.Rule, add func(inv, format 
 					continue
 				}
 				r := gate.Request{User: s.user, Kind: chat.KindCollab, Requester: from, Target: s.app}
-				if ru, ok := decider(rules, r); ok && ru.Action == gate.ActionDeny {
+				if ru, ok := gate.Decide(rules, r); ok && ru.Action == gate.ActionDeny {
 					add(InvRules, "data reached an app a rule keeps it from: canary %s of %s reached %s of %s in a %s frame against %q (pid %d, #%d)",
 						t, from, s.app, s.user, e.frame, ru.String(), e.pid, e.seq)
 				}
