@@ -131,7 +131,8 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 	}
 	var others []string
 	for _, fn := range h.o.Catalog.Functions() {
-		if _, own := sp.Function(fn); !own && (inv.lease == nil || !inv.lease.once) {
+		// A model under a lease is offered only the approved function.
+		if _, own := sp.Function(fn); !own && inv.lease == nil {
 			others = append(others, fn)
 		}
 	}

@@ -40,6 +40,7 @@ type lease struct {
 	// planned names every argument the plan had, fixed or filled.
 	planned map[string]bool
 	// once: the step's result is its one call's result (isc.Task.ResultOnly).
+	// Every lease lets one call through: the decision showed one.
 	once bool
 	// confirm: the call sends or destroys with values a model chose from
 	// another app's result; it is shown with them before it runs, whatever
@@ -114,10 +115,12 @@ func (l *lease) differs(args json.RawMessage) []string {
 
 // modelAnswer holds a spoke model's answer to the invocation's lease
 // before the spoke sees it: calls of anything but the approved function,
-// and calls beyond the one a ResultOnly step makes, are removed and
-// audited; a call that changes a value the plan prompt showed is asked
-// about with the difference. It returns the message for the spoke when
-// nothing of the answer's calls is left.
+// and calls beyond the one the decision showed, are removed and audited; a
+// call that changes a value the plan prompt showed is asked about with the
+// difference. When the answer had calls and none is left, it returns the
+// message for the spoke if the approved call was not made yet (the step
+// fails), and otherwise lets the answer through without calls (the agent
+// loop ends with the call it made).
 func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Response) (refused string) {
 	l := inv.lease
 	if l == nil || len(resp.ToolCalls) == 0 {
@@ -131,10 +134,10 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 		switch {
 		case c.Name != l.fn.Name:
 			reason = fmt.Sprintf("%s is not the function approved for %s (%s)", c.Name, l.what(), l.fn.Name)
-		case l.once && l.calls > 0:
+		case l.calls > 0:
 			reason = fmt.Sprintf("%s was already called once for %s", c.Name, l.what())
 		case h.denied(t.execRequest(inv.app, c.Name, c.Arguments, "", false, "")) != "":
-			reason = fmt.Sprintf("%s with these arguments is denied by the rule %s", c.Name, h.denied(t.execRequest(inv.app, c.Name, c.Arguments, "", false, "")))
+			reason = fmt.Sprintf("%s with these arguments is denied by an operator rule", c.Name)
 		default:
 			if d := l.differs(c.Arguments); (len(d) > 0 || l.confirm) && !h.confirmFilled(ctx, inv, c, d) {
 				reason = fmt.Sprintf("%s with the arguments the app's model filled was not confirmed", c.Name)
@@ -157,7 +160,7 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 		kept = append(kept, c)
 	}
 	resp.ToolCalls = kept
-	if len(kept) == 0 {
+	if len(kept) == 0 && l.calls == 0 {
 		return "the hub refused the call: " + strings.Join(why, "; ")
 	}
 	return ""

@@ -595,3 +595,41 @@ func TestSameAppStepsRunInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestCalleeRunsOnlyTheCallItsPromptShowed (issue 18 item 8): an app that
+// another app called at run time runs exactly the call the user was shown,
+// once: its model's call of another function, or a second call, is
+// removed by the hub and audited.
+func TestCalleeRunsOnlyTheCallItsPromptShowed(t *testing.T) {
+	const args = `{"user":"Charlie","channel":"general"}`
+	sm := llm.ModelFunc(func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+		for _, msg := range req.Messages {
+			if msg.Role == llm.RoleTool {
+				return &llm.Response{Content: "done"}, nil
+			}
+		}
+		if strings.Contains(req.Messages[0].Content, `"zz_ws"`) {
+			// The callee: another function, the shown call, and the shown
+			// call again, whatever it is offered.
+			return &llm.Response{ToolCalls: []llm.ToolCall{call("ws_delete_channel", `{"channel":"general"}`), call("ws_add_to_channel", args), call("ws_add_to_channel", args)}}, nil
+		}
+		// The caller (creative_muse) asks for the call through the hub.
+		return &llm.Response{ToolCalls: []llm.ToolCall{call("ws_add_to_channel", args)}}, nil
+	})
+	store := hubtest.Store(t)
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, SpokeModel: sm, Apps: []ids.AppID{"creative_muse", wsID},
+		Model: planOf(`{"steps":[{"app":"creative_muse","instruction":"a poem, then add Charlie to general"}]}`)})
+	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
+	reply := c.Send(context.Background(), "a poem")
+	var ran []string
+	for _, cl := range wsCalls(t, store, "test:alice") {
+		ran = append(ran, cl.Function)
+	}
+	if !slices.Equal(ran, []string{"ws_add_to_channel"}) {
+		t.Fatalf("the callee ran %v, want the shown call once (reply %q)", ran, reply)
+	}
+	ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "monitor_refused"})
+	if err != nil || len(ev) < 2 {
+		t.Errorf("refused calls not audited: %+v %v", ev, err)
+	}
+}
