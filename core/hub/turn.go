@@ -191,10 +191,12 @@ func (t *turn) prepare(p *plan.Plan, facts map[string]string) []step {
 		// The labels the plan implies: what flows in carries every app and
 		// fact it derives from.
 		st.inherited = map[string]string{}
+		st.sources = []upstream{{app: st.spec.ID, origin: i + 1}}
 		seen := map[ids.AppID]bool{st.spec.ID: true}
 		for _, n := range s.Refs() {
 			seen[out[n-1].spec.ID] = true
 		}
+		have := map[ids.AppID]bool{st.spec.ID: true}
 		for _, n := range s.Refs() {
 			src := out[n-1]
 			for k, v := range src.facts() {
@@ -203,19 +205,14 @@ func (t *turn) prepare(p *plan.Plan, facts map[string]string) []step {
 				}
 			}
 			for _, u := range src.sources {
-				if !seen[u.app] {
-					seen[u.app] = true
-					st.upstream = append(st.upstream, upstream{app: u.app, origin: u.origin, through: n})
-				}
-			}
-		}
-		st.sources = []upstream{{app: st.spec.ID, origin: i + 1}}
-		have := map[ids.AppID]bool{st.spec.ID: true}
-		for _, n := range s.Refs() {
-			for _, u := range out[n-1].sources {
 				if !have[u.app] {
 					have[u.app] = true
 					st.sources = append(st.sources, u)
+				}
+				// The referenced steps' own apps are flows of their own.
+				if !seen[u.app] {
+					seen[u.app] = true
+					st.upstream = append(st.upstream, upstream{app: u.app, origin: u.origin, through: n})
 				}
 			}
 		}
