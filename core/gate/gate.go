@@ -5,7 +5,8 @@
 // decision in the audit log.
 //
 // Only core/hub, its in-process test double core/hubtest, bot/ (which
-// checks the configured rules at start) and tests import it.
+// checks the configured rules at start), evaluation/invariants (which draws
+// rule sets and checks decisions against them) and tests import it.
 package gate
 
 import (
@@ -14,6 +15,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -61,6 +63,9 @@ type Request struct {
 	Reason    string
 	// Effect is the target function's effect (read, write, send, destroy).
 	Effect string
+	// Args are the arguments the target function would run with, for rule
+	// conditions (rules.go); "<result_N>" values are not known yet.
+	Args json.RawMessage
 	// Confirm asks again even when a grant is stored: a send or destroy
 	// step shown with the concrete arguments it got at run time. Rules
 	// still apply.
@@ -170,7 +175,7 @@ func (g *Gate) Check(ctx context.Context, c chat.Conversation, r Request) (chat.
 // it; decided is false when the user must be asked (rule then names the
 // ask rule that forced it, if any).
 func (g *Gate) precheck(ctx context.Context, r Request) (d chat.Decision, rule string, decided bool, err error) {
-	if ru, ok := match(g.rules, r); ok {
+	if ru, ok := Decide(g.rules, r); ok {
 		switch ru.Action {
 		case ActionDeny:
 			g.audit(ctx, r, "rule:deny", ru.String())

@@ -76,6 +76,9 @@ func (h *Hub) onFinal(_ context.Context, r *spokeRun, f isc.Frame) (answer, erro
 	if err := h.checkFinal(r.inv.app.Spec(), r.inv.task.Function, &fin); err != nil {
 		return answer{}, err
 	}
+	if l := r.inv.lease; l != nil && l.once && l.calls == 0 {
+		return answer{}, spokeErrorf("its model answered without the call of %s the plan approved", l.fn.Name)
+	}
 	return answer{final: &fin}, nil
 }
 
@@ -115,11 +118,17 @@ func (h *Hub) onModelRequest(ctx context.Context, r *spokeRun, f isc.Frame) (ans
 		return hubError("model request out of bounds"), nil
 	}
 	sp := r.inv.app.Spec()
+	if r.inv.lease != nil {
+		r.inv.lease.offer(&req)
+	}
 	h.trace(TraceEvent{User: r.inv.turn.user, App: sp.ID, Type: "model_request", Request: &req})
 	resp, err := h.o.SpokeModel.Generate(ctx, &req)
 	if err != nil {
 		h.log.Warn("spoke model call", "app", sp.ID, "err", err)
 		return hubError("model call failed"), nil
+	}
+	if msg := h.modelAnswer(ctx, r.inv, resp); msg != "" {
+		return hubError(msg), nil
 	}
 	return reply(isc.KindModelResponse, resp), nil
 }

@@ -46,6 +46,12 @@ type invocation struct {
 	warm bool
 	// elicits counts the app's questions to the user (elicit.go).
 	elicits int
+	// lease, for a plan step whose app's model fills the call, is what the
+	// monitor lets that model do (monitor.go); nil otherwise.
+	lease *lease
+	// label is what the invocation's inputs derive from, its own app
+	// included; what its calls of other apps return is added to it.
+	label *label
 }
 
 // invoke runs inv in a fresh spoke and returns its final answer.
@@ -125,7 +131,8 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 	}
 	var others []string
 	for _, fn := range h.o.Catalog.Functions() {
-		if _, own := sp.Function(fn); !own {
+		// A model under a lease is offered only the approved function.
+		if _, own := sp.Function(fn); !own && inv.lease == nil {
 			others = append(others, fn)
 		}
 	}
@@ -208,6 +215,13 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		return isc.KindHubError, isc.ErrorBody{Message: "call your own functions directly"}, nil
 	}
 	h.trace(TraceEvent{User: t.user, App: caller, Type: "app_request", Detail: r.Function + " " + truncate(string(r.Args), 500)})
+	if inv.lease != nil && inv.lease.once {
+		// A step whose model fills one approved call was offered no other
+		// app: a request for one comes from the spoke's own code.
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindCollab, App: cs.ID, Requester: caller,
+			Detail: truncate(fmt.Sprintf("%s asked for %s during %s, which approved only %s", caller, r.Function, inv.lease.what(), inv.lease.fn.Name), 2000)})
+		return isc.KindDenial, isc.Denial{Reason: "this step may call only " + inv.lease.fn.Name}, nil
+	}
 	if inv.depth+1 > maxNesting {
 		return isc.KindDenial, isc.Denial{Reason: "calls between apps are nested too deeply"}, nil
 	}
@@ -224,7 +238,10 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
-	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindExec, "", cs.ID, fn.Name, "Arguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
+	if !h.sourcesReach(ctx, inv, inv.inputs(), caller, cs.ID, fn.Name, string(r.Args)) {
+		return isc.KindDenial, isc.Denial{Reason: "the user denied passing what " + string(caller) + " holds to " + string(cs.ID)}, nil
+	}
+	d, err = h.gate.Check(ctx, t.c, t.execRequest(callee, fn.Name, r.Args, "Function: "+fn.Name+"\nArguments: "+string(r.Args)+effectNote(callee, fn.Name), true,
 		fmt.Sprintf("%s asked to run it", caller)))
 	if err != nil || !d.Allows() {
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")
@@ -233,6 +250,12 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
 		task: isc.Task{Instruction: fmt.Sprintf("Run %s with the given arguments (requested by app %s through the hub).", fn.Name, caller), Function: fn.Name, Args: r.Args}}
+	// The prompt showed exactly this call: the callee's model may make it
+	// and nothing else.
+	sub.lease = newLease(0, fn, r.Args, false)
+	sl := inv.inputs()
+	sl.add(newLabel(cs.ID, nil))
+	sub.label = &sl
 	fin, err := h.invoke(ctx, sub)
 	if err != nil {
 		return isc.KindHubError, isc.ErrorBody{Message: publicMessage(err)}, nil
@@ -252,6 +275,21 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
+	// What the callee's own calls returned went into its answer too.
+	nested := newLabel("", nil)
+	for _, a := range sl.sources(cs.ID, caller) {
+		if !inv.inputs().apps[a] {
+			nested.apps[a] = true
+		}
+	}
+	if !h.sourcesReach(ctx, inv, nested, cs.ID, caller, "", string(result)) {
+		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
+	}
 	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+	if inv.label == nil {
+		l := inv.inputs()
+		inv.label = &l
+	}
+	inv.label.add(sl)
 	return isc.KindAppResponse, isc.AppResponse{Function: fn.Name, Result: result}, nil
 }

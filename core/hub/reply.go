@@ -28,8 +28,9 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 		if r.err != nil || r.denied {
 			continue
 		}
-		// A third-party app's names reach the responder as the planner saw them.
-		fn, args := plan.Shown(steps[i].app, steps[i].Function, steps[i].Args)
+		// The call as it ran (the planned arguments may hold a fact the user
+		// withheld), with a third-party app's names as the planner saw them.
+		fn, args := plan.Shown(steps[i].app, r.fn, r.args)
 		ok = append(ok, respond.Result{Step: i + 1, App: string(r.app), Function: fn, Args: args, Result: r.text})
 		if !seen[r.app] {
 			seen[r.app] = true

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
@@ -16,8 +15,8 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/plan"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/schema"
-	"github.com/secgpt-go/secgpt/core/state"
 )
 
 // turn is the handling of one user message.
@@ -44,29 +43,24 @@ type stepResult struct {
 	direct bool
 	denied bool
 	err    error
+	// label is what the result derives from (label.go).
+	label label
+	// fn and args are the call the step ran: after a re-plan without a
+	// withheld fact they are not the planned ones.
+	fn   string
+	args json.RawMessage
 }
 
-// errPublic is an error whose message may be shown to the user.
-type errPublic struct {
-	msg string
-	err error
-}
-
-func (e *errPublic) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *errPublic) Unwrap() error { return e.err }
-
+// publicf is an error whose message (format) the user may see, wrapping
+// err for the log (core/public).
 func publicf(err error, format string, a ...any) error {
-	return &errPublic{msg: fmt.Sprintf(format, a...), err: err}
+	return public.Errorf(err, format, a...)
 }
 
+// publicMessage is what the user may see of err.
 func publicMessage(err error) string {
-	var pe *errPublic
-	if errors.As(err, &pe) {
-		return pe.msg
-	}
-	var pl *plan.Error
-	if errors.As(err, &pl) {
-		return pl.PublicMessage()
+	if m, ok := public.Message(err); ok {
+		return m
 	}
 	return "something went wrong (see the assistant's log)"
 }
@@ -83,6 +77,35 @@ type step struct {
 	// shared are the remembered facts in its planned arguments or
 	// instruction that the user did not give in this message.
 	shared map[string]string
+	// inherited are the remembered facts that earlier steps' results
+	// carry into this one (their shared and inherited facts).
+	inherited map[string]string
+	// upstream are the apps, besides the referenced steps' own, that the
+	// results flowing into this step derive from, each with the first step
+	// it ran in and the referenced step it comes through.
+	upstream []upstream
+	// sources are every app its result derives from as planned, its own
+	// first, each with the first step it ran in.
+	sources []upstream
+}
+
+// upstream is an app whose output reaches a step through another step.
+type upstream struct {
+	app     ids.AppID
+	origin  int // 1-based step the app ran in
+	through int // 1-based referenced step that carries it
+}
+
+// facts are every remembered fact the step would receive.
+func (s step) facts() map[string]string {
+	out := map[string]string{}
+	for k, v := range s.inherited {
+		out[k] = v
+	}
+	for k, v := range s.shared {
+		out[k] = v
+	}
+	return out
 }
 
 // approval is what the user (or a rule or stored grant) decided for the
@@ -98,8 +121,11 @@ type approval struct {
 	askFlow          []map[int]bool
 }
 
-// run plans and executes the turn's query and returns the reply and the
-// apps whose steps the user denied.
+// run handles the turn's query as a pipeline of named stages: plan (the
+// hub's model), approve (one prompt for the whole plan, the monitor's
+// contract), execute (each step admitted by the monitor, then run in its
+// own spoke), remember (the values the user gave) and respond. It returns
+// the reply and the apps whose steps the user denied.
 func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 	h := t.h
 	facts, err := h.o.Store.Entities(ctx, t.user)
@@ -124,18 +150,7 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 		h.log.Error("plan approval", "user", t.user, "err", err)
 		return "Sorry, I could not ask for your permission: " + publicMessage(err) + ".", nil
 	}
-	results := make([]stepResult, len(steps))
-	var wg sync.WaitGroup
-	for _, g := range p.Groups() {
-		wg.Add(1)
-		go func(g []int) {
-			defer wg.Done()
-			for _, i := range g {
-				results[i] = t.runStep(ctx, steps, i, results, ap)
-			}
-		}(g)
-	}
-	wg.Wait()
+	results := t.execute(ctx, p, steps, ap)
 	t.remember(ctx, p, results)
 	return t.respond(ctx, steps, results)
 }
@@ -170,6 +185,34 @@ func (t *turn) prepare(p *plan.Plan, facts map[string]string) []step {
 			st.fn, st.hasFn, st.effect = f, true, f.Declared()
 		}
 		st.shared = t.rememberedIn(isc.Task{Instruction: s.Instruction, Args: s.Args}, facts)
+		// The labels the plan implies: what flows in carries every app and
+		// fact it derives from.
+		st.inherited = map[string]string{}
+		st.sources = []upstream{{app: st.spec.ID, origin: i + 1}}
+		seen := map[ids.AppID]bool{st.spec.ID: true}
+		for _, n := range s.Refs() {
+			seen[out[n-1].spec.ID] = true
+		}
+		have := map[ids.AppID]bool{st.spec.ID: true}
+		for _, n := range s.Refs() {
+			src := out[n-1]
+			for k, v := range src.facts() {
+				if _, own := st.shared[k]; !own {
+					st.inherited[k] = v
+				}
+			}
+			for _, u := range src.sources {
+				if !have[u.app] {
+					have[u.app] = true
+					st.sources = append(st.sources, u)
+				}
+				// The referenced steps' own apps are flows of their own.
+				if !seen[u.app] {
+					seen[u.app] = true
+					st.upstream = append(st.upstream, upstream{app: u.app, origin: u.origin, through: n})
+				}
+			}
+		}
 		out[i] = st
 	}
 	return out
@@ -202,7 +245,7 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 		}
 		pr.Steps = append(pr.Steps, ps)
 		pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindExec, Target: s.spec.ID, Function: s.Function,
-			Effect: string(s.effect), Data: describeTask(isc.Task{Instruction: s.Instruction, Args: s.Args}),
+			Effect: string(s.effect), Args: s.Args, Data: describeTask(isc.Task{Function: s.Function, Instruction: s.Instruction, Args: s.Args}),
 			Reason: "the plan for your message uses this app"}, Step: i, Flow: -1})
 		at = append(at, where{chat.KindExec, i, 0})
 		ap.flow[i], ap.askFlow[i] = map[int]bool{}, map[int]bool{}
@@ -214,12 +257,22 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 				Reason: fmt.Sprintf("the plan passes the result of %s to %s", src.spec.ID, s.spec.ID)}, Step: i, Flow: len(pr.Flows) - 1})
 			at = append(at, where{chat.KindCollab, i, n})
 		}
-		if len(s.shared) > 0 {
-			for _, k := range sortedKeys(s.shared) {
-				pr.Facts = append(pr.Facts, chat.PlanFact{Step: i + 1, App: s.spec.ID, Key: k, Value: s.shared[k]})
+		// An app whose output reaches this step through another step is a
+		// source of its own: rules, grants and the prompt see that flow too.
+		for _, u := range s.upstream {
+			pr.Flows = append(pr.Flows, chat.PlanFlow{From: u.origin, To: i + 1, FromApp: u.app, ToApp: s.spec.ID,
+				Into: fmt.Sprintf("%s (through step %d)", strings.Join(s.Into(u.through), ", "), u.through)})
+			pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindCollab, Requester: u.app, Target: s.spec.ID,
+				Function: s.Function, Data: fmt.Sprintf("the result of step %d, which derives from %s's result", u.through, u.app),
+				Reason: fmt.Sprintf("the plan passes what %s returned, through step %d, to %s", u.app, u.through, s.spec.ID)}, Step: i, Flow: len(pr.Flows) - 1})
+			at = append(at, where{chat.KindCollab, i, u.through})
+		}
+		if all := s.facts(); len(all) > 0 {
+			for _, k := range sortedKeys(all) {
+				pr.Facts = append(pr.Facts, chat.PlanFact{Step: i + 1, App: s.spec.ID, Key: k, Value: all[k]})
 			}
 			pr.Parts = append(pr.Parts, gate.PlanPart{Request: gate.Request{Kind: chat.KindData, Target: s.spec.ID, Function: s.Function,
-				Data: formatFacts(s.shared), Reason: "remembered from an earlier conversation; you did not mention it in this message"}, Step: i, Flow: -1})
+				Data: formatFacts(all), Reason: "remembered from an earlier conversation; you did not mention it in this message"}, Step: i, Flow: -1})
 			at = append(at, where{chat.KindData, i, 0})
 		}
 	}
@@ -247,147 +300,12 @@ func (t *turn) approve(ctx context.Context, steps []step) (approval, error) {
 		case chat.KindData:
 			ap.data[w.i] = d.Allows()
 		case chat.KindCollab:
-			ap.flow[w.i][w.n] = d.Allows()
+			// A flow is allowed when each of its sources is.
+			prev, seen := ap.flow[w.i][w.n]
+			ap.flow[w.i][w.n] = d.Allows() && (!seen || prev)
 		}
 	}
 	return ap, nil
-}
-
-// runStep runs step i in its own spoke, as the approval allows: a direct
-// call when its function's arguments validate after substitution, else the
-// app's own model with the task.
-func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepResult, ap approval) stepResult {
-	hb := t.h
-	st := steps[i]
-	sp := st.spec
-	res := stepResult{app: sp.ID}
-	if !ap.exec[i] && !ap.askExec[i] {
-		hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
-		res.denied = true
-		return res
-	}
-	// Results of earlier steps flow into this one only as the plan's
-	// approval allows.
-	for _, n := range st.Refs() {
-		src := results[n-1]
-		if src.err != nil || src.denied {
-			res.err = publicf(errors.New("dependency missing"), "it needed the result of step %d, which did not run", n)
-			return res
-		}
-		if ap.askFlow[i][n] {
-			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindCollab, src.app, sp.ID, st.Function, src.text, false,
-				fmt.Sprintf("the plan passes the result of %s to %s", src.app, sp.ID)))
-			if err != nil || !d.Allows() {
-				res.denied, res.err = true, err
-				return res
-			}
-		} else if !ap.flow[i][n] {
-			res.denied = true
-			return res
-		}
-		hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: sp.ID, Requester: src.app, Detail: truncate(src.text, 2000)})
-	}
-	// Only the referenced steps' results are read: they are in this step's
-	// group and done; other groups may still be writing theirs.
-	texts := make([]string, len(results))
-	typed := make([]plan.Result, len(results))
-	for _, n := range st.Refs() {
-		texts[n-1] = results[n-1].text
-		typed[n-1] = plan.Result{JSON: results[n-1].json, Text: results[n-1].text}
-	}
-	task := isc.Task{Instruction: plan.Substitute(st.Instruction, texts, false), Function: st.Function}
-	if len(st.Args) > 0 {
-		args, err := plan.SubstituteArgs(st.Args, typed)
-		if err != nil {
-			res.err = publicf(err, "its arguments could not be filled in")
-			return res
-		}
-		task.Args = args
-	}
-	if !st.hasFn && strings.TrimSpace(task.Instruction) == "" {
-		task.Instruction = t.query
-	}
-	// Remembered facts reach an app only as approved; without approval the
-	// step is planned again with the facts hidden from the planner.
-	if len(st.shared) > 0 {
-		allowed := ap.data[i]
-		if ap.askData[i] {
-			d, err := hb.gate.Check(ctx, t.c, t.req(chat.KindData, "", sp.ID, st.Function, formatFacts(st.shared), false,
-				"remembered from an earlier conversation; you did not mention it in this message"))
-			if err != nil {
-				res.err = err
-				return res
-			}
-			allowed = d.Allows()
-		}
-		if !allowed {
-			var err error
-			if task, err = t.withoutFacts(ctx, sp.ID, st.shared); err != nil {
-				res.err = err
-				return res
-			}
-		} else {
-			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(st.shared)})
-		}
-	}
-	if st.hasFn {
-		sc, err := hb.compile(st.fn.Request)
-		if err == nil {
-			err = sc.Validate(task.Args)
-		}
-		switch {
-		case err == nil && !st.fn.NeedsModel:
-			task.Direct = true
-		case err != nil && len(st.Refs()) == 0:
-			res.err = publicf(err, "its arguments did not match %s's request schema", task.Function)
-			return res
-		case err != nil && st.effect.Risky():
-			// A model filling a send or destroy call inside the spoke would
-			// act before the user saw the concrete arguments.
-			res.err = publicf(err, "it would %s, and the result it was given did not fit its arguments, so it was not run", st.effect)
-			return res
-		default:
-			// An earlier result did not fit the arguments as it is (a
-			// search's hits where an ID is wanted): the app's own model
-			// fills them from its task, and the function's result is the
-			// step's answer.
-			task.ResultOnly = true
-		}
-	}
-	if ap.askExec[i] {
-		r := t.req(chat.KindExec, "", sp.ID, st.Function, describeTask(task), false, "the plan for your message uses this app")
-		r.Effect = string(st.effect)
-		d, err := hb.gate.Check(ctx, t.c, r)
-		if err != nil || !d.Allows() {
-			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
-			res.denied, res.err = true, err
-			return res
-		}
-	}
-	if st.confirms() && task.Direct && !ap.askExec[i] {
-		if ok, err := t.confirm(ctx, steps, i, task); !ok {
-			hb.dropWarm(ctx, t.user, sp.ID, "exec denied")
-			res.denied = true
-			res.err = err
-			return res
-		}
-	}
-	hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "step_run", Step: i + 1})
-	if task.Direct {
-		hb.trace(TraceEvent{User: t.user, App: sp.ID, Type: "direct_call", Step: i + 1, Detail: task.Function + " " + compact(task.Args)})
-	}
-	inv := &invocation{turn: t, app: st.app, task: task}
-	fin, err := hb.invoke(ctx, inv)
-	if err != nil {
-		res.err = err
-		return res
-	}
-	res.text, res.direct = fin.Text, task.Direct
-	res.json = fin.Result
-	if len(res.json) == 0 {
-		res.json, _ = json.Marshal(fin.Text)
-	}
-	return res
 }
 
 // confirm shows a send or destroy step again with its concrete arguments,
@@ -407,7 +325,7 @@ func (t *turn) confirm(ctx context.Context, steps []step, i int, task isc.Task) 
 		return true, nil
 	}
 	d, err := t.h.gate.Check(ctx, t.c, gate.Request{User: t.user, Session: t.session, Conversation: t.conv, Kind: chat.KindExec,
-		Target: st.spec.ID, Function: st.Function, Effect: string(st.effect), Confirm: true, Data: "Arguments: " + string(task.Args),
+		Target: st.spec.ID, Function: st.Function, Effect: string(st.effect), Args: task.Args, Confirm: true, Data: "Function: " + task.Function + "\nArguments: " + string(task.Args),
 		Reason: "its arguments were filled from another app's result; these are the values it will use"})
 	return err == nil && d.Allows(), err
 }
@@ -432,10 +350,10 @@ func (t *turn) rememberedIn(task isc.Task, facts map[string]string) map[string]s
 
 // withoutFacts replans one step with the remembered facts hidden from the
 // planner, then makes sure none of the withheld values is left in it.
-func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[string]string) (isc.Task, error) {
+func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[string]string) (plan.Step, error) {
 	p, err := t.plan(ctx, nil, map[ids.AppID]bool{app: true})
 	if err != nil {
-		return isc.Task{}, err
+		return plan.Step{}, err
 	}
 	var ns *plan.Step
 	for i := range p.Steps {
@@ -445,13 +363,12 @@ func (t *turn) withoutFacts(ctx context.Context, app ids.AppID, withheld map[str
 		}
 	}
 	if ns == nil {
-		return isc.Task{}, publicf(errors.New("replan dropped the step"), "without the data you withheld there was no plan for %s", app)
+		return plan.Step{}, publicf(errors.New("replan dropped the step"), "without the data you withheld there was no plan for %s", app)
 	}
-	task := isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
-	if left := t.rememberedIn(task, withheld); len(left) > 0 {
-		return isc.Task{}, publicf(errors.New("withheld data still in plan"), "the model kept using data you withheld, so %s was not run", app)
+	if left := t.rememberedIn(isc.Task{Instruction: ns.Instruction, Args: ns.Args}, withheld); len(left) > 0 {
+		return plan.Step{}, publicf(errors.New("withheld data still in plan"), "the model kept using data you withheld, so %s was not run", app)
 	}
-	return task, nil
+	return *ns, nil
 }
 
 // remember stores, as entity facts, the argument values the user gave in
@@ -505,8 +422,14 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// describeTask is what an exec prompt and its audit record show of a
+// call: the function (so that what ran can be matched to what was shown),
+// the instruction and the arguments.
 func describeTask(t isc.Task) string {
 	s := "Instruction: " + t.Instruction
+	if t.Function != "" {
+		s = "Function: " + t.Function + "\n" + s
+	}
 	if len(t.Args) > 0 {
 		s += "\nArguments: " + string(t.Args)
 	}

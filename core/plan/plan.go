@@ -2,9 +2,9 @@
 // answer with (through a forced tool call), the catalog of apps the planner
 // is shown, and the checks a plan must pass before anything runs.
 //
-// Imported by core/hub, core/respond, the models that plan (core/llm/offline,
-// evaluation/adversary), the evaluation (evaluation/invariants,
-// evaluation/relational) and tests.
+// Imported by core/hub, core/respond, apps/mcp (its tools' aliases), the
+// models that plan (core/llm/offline, evaluation/adversary), the evaluation
+// (evaluation/invariants, evaluation/relational) and tests.
 package plan
 
 import (
@@ -50,7 +50,8 @@ const Schema = `{
           "app": {"type": "string", "minLength": 1, "maxLength": 64},
           "function": {"type": "string", "maxLength": 64},
           "instruction": {"type": "string", "maxLength": 4000},
-          "args": {"type": "object"}
+          "args": {"type": "object"},
+          "independent": {"type": "boolean"}
         }
       }
     },
@@ -72,6 +73,10 @@ type Step struct {
 	Function    string          `json:"function,omitempty"`
 	Instruction string          `json:"instruction"`
 	Args        json.RawMessage `json:"args,omitempty"`
+	// Independent: the step does not depend on the earlier steps that
+	// change the same app's state, so it need not wait for them
+	// (GroupsOrdered).
+	Independent bool `json:"independent,omitempty"`
 }
 
 // CatalogApp is how one app is shown to the planner: operator-trusted
@@ -169,7 +174,13 @@ func (p *Plan) CheckRefs() error {
 
 // Groups partitions the steps into groups connected by references; steps in
 // a group run in order, groups run concurrently. Indices are 0-based.
-func (p *Plan) Groups() [][]int {
+func (p *Plan) Groups() [][]int { return p.GroupsOrdered(nil) }
+
+// GroupsOrdered is Groups where, besides references, a step j joins the
+// group of each earlier step i with shared(i, j) (both change the same
+// state) unless step j is marked Independent: such steps run in the plan's
+// order, never concurrently.
+func (p *Plan) GroupsOrdered(shared func(i, j int) bool) [][]int {
 	parent := make([]int, len(p.Steps))
 	for i := range parent {
 		parent[i] = i
@@ -181,13 +192,20 @@ func (p *Plan) Groups() [][]int {
 		}
 		return i
 	}
+	join := func(i, j int) {
+		if a, b := find(i), find(j); a != b {
+			parent[a] = b
+		}
+	}
 	for i, s := range p.Steps {
 		for _, n := range s.Refs() {
 			if n >= 1 && n <= len(p.Steps) {
-				a, b := find(i), find(n-1)
-				if a != b {
-					parent[a] = b
-				}
+				join(i, n-1)
+			}
+		}
+		for j := 0; shared != nil && !s.Independent && j < i; j++ {
+			if shared(j, i) {
+				join(i, j)
 			}
 		}
 	}

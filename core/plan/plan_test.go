@@ -57,6 +57,28 @@ func TestGroupsAndRefs(t *testing.T) {
 	}
 }
 
+// TestGroupsKeepStateOrder: steps that the caller says share state join
+// one group, run in plan order, unless the later one is marked
+// independent.
+func TestGroupsKeepStateOrder(t *testing.T) {
+	p := &Plan{Steps: []Step{
+		{App: "ws", Instruction: "invite"},
+		{App: "ride", Instruction: "fare"},
+		{App: "ws", Instruction: "add to channel"},
+		{App: "ws", Instruction: "post", Independent: true},
+	}}
+	same := func(i, j int) bool { return p.Steps[i].App == p.Steps[j].App }
+	if got, want := p.GroupsOrdered(same), [][]int{{0, 2}, {1}, {3}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("GroupsOrdered() = %v, want %v", got, want)
+	}
+	if got, want := p.Groups(), [][]int{{0}, {1}, {2}, {3}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("Groups() = %v, want %v", got, want)
+	}
+	if _, err := Decode(json.RawMessage(`{"steps":[{"app":"a","instruction":"x","independent":true}]}`)); err != nil {
+		t.Fatalf("independent refused: %v", err)
+	}
+}
+
 func TestSubstitute(t *testing.T) {
 	got := Substitute(`{"x":"<result_1> and <result_3>"}`, []string{`say "hi"`}, true)
 	if got != `{"x":"say \"hi\" and <result_3>"}` {

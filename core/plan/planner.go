@@ -10,20 +10,9 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/schema"
 )
-
-// Error is a planning error with a message that may be shown to the user.
-type Error struct {
-	Public string
-	Err    error
-}
-
-func (e *Error) Error() string { return e.Public + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
-// PublicMessage is the part of the error the user may see.
-func (e *Error) PublicMessage() string { return e.Public }
 
 // Planner asks the hub's model for a plan and checks it.
 type Planner struct {
@@ -46,7 +35,7 @@ func (pl *Planner) Make(ctx context.Context, query string, cands []apps.App, fac
 	for attempt := 0; attempt < 2; attempt++ {
 		resp, err := pl.Model.Generate(ctx, req)
 		if err != nil {
-			lastErr = &Error{"the model could not be reached", err}
+			lastErr = public.Errorf(err, "the model could not be reached")
 			if ctx.Err() != nil {
 				break
 			}
@@ -56,7 +45,7 @@ func (pl *Planner) Make(ctx context.Context, query string, cands []apps.App, fac
 		if err == nil {
 			return p, nil
 		}
-		lastErr = &Error{"the model's answer was not a valid plan", err}
+		lastErr = public.Errorf(err, "the model's answer was not a valid plan")
 		if pl.Logger != nil {
 			pl.Logger.Warn("invalid plan", "attempt", attempt+1, "err", err)
 		}
@@ -138,7 +127,7 @@ func strip(v any, inProps bool) any {
 }
 
 const plannerPrompt = `You are the planner of SecGPT, a personal assistant that uses apps. Each app runs isolated; the user approves the whole plan before anything runs.
-Make a plan for the user's message by calling the tool ` + ToolName + ` exactly once. Each step names one app and, for apps with functions, one of its functions with arguments matching that function's parameters. A step may use an earlier step's result by writing <result_N> (N is the 1-based step number): as a whole argument value it is replaced by that result's JSON value; inside a longer text, by its text. Steps that do not depend on each other run concurrently. Annotation apps have no functions: give them an instruction only. If no app is needed, return no steps and put your reply in "answer".
+Make a plan for the user's message by calling the tool ` + ToolName + ` exactly once. Each step names one app and, for apps with functions, one of its functions with arguments matching that function's parameters. A step may use an earlier step's result by writing <result_N> (N is the 1-based step number): as a whole argument value it is replaced by that result's JSON value; inside a longer text, by its text. Steps that do not depend on each other run concurrently, except that steps changing the same app's state run in plan order; mark such a step "independent": true only when it does not depend on the earlier ones. Annotation apps have no functions: give them an instruction only. If no app is needed, return no steps and put your reply in "answer".
 Each function's effect says what it does: read, write (changes the user's own data), send (data leaves to a third party), destroy. Use send and destroy functions only when the user asks for that.
 The catalog lists app ids, function names, effects and argument types only.
 The installed apps, as JSON:

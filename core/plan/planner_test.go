@@ -8,6 +8,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/schema"
 )
 
@@ -108,8 +109,7 @@ func TestPlannerRetriesOnceThenFails(t *testing.T) {
 	})
 	pl := &Planner{Model: bad, Compile: schema.Compile}
 	_, err := pl.Make(context.Background(), "q", []apps.App{hostileApp()}, nil)
-	var pe *Error
-	if calls != 2 || err == nil || !asError(err, &pe) || pe.PublicMessage() != "the model's answer was not a valid plan" {
+	if msg, ok := public.Message(err); calls != 2 || !ok || msg != "the model's answer was not a valid plan" {
 		t.Errorf("calls %d, err %v", calls, err)
 	}
 	good := llm.ModelFunc(func(context.Context, *llm.Request) (*llm.Response, error) {
@@ -128,21 +128,6 @@ func TestPlannerRetriesOnceThenFails(t *testing.T) {
 	if _, err := (&Planner{Model: badArgs, Compile: schema.Compile}).Make(context.Background(), "q", []apps.App{hostileApp()}, nil); err == nil {
 		t.Error("invalid arguments accepted")
 	}
-}
-
-func asError(err error, target **Error) bool {
-	for err != nil {
-		if e, ok := err.(*Error); ok {
-			*target = e
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 // SubstituteArgs reads plan arguments a model wrote and results apps

@@ -3,8 +3,8 @@
 // model calls, memory, app state and calls to other apps all go through the
 // hub, so the spoke holds no key, no store address and no other app's data.
 //
-// Only the spoke entry (spokemain), core/hubtest (in-process spokes), bot/
-// and tests import it.
+// Only the spoke entry (spokemain), the in-process spokes (core/spoke/inproc,
+// core/hubtest), bot/ and tests import it.
 package spoke
 
 import (

@@ -24,7 +24,7 @@ const (
 )
 
 // Invariants lists the invariant names in order.
-var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvMeta, InvReply}
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {
@@ -197,6 +197,7 @@ func check(evs []*event) []Violation {
 			c.turnStart(e)
 		case evAudit:
 			c.planPart(e)
+			c.ruleAllow(e)
 		case evTurnEnd:
 			c.query[e.user] = ""
 		}

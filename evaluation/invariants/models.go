@@ -76,7 +76,18 @@ func (m planner) Generate(_ context.Context, req *llm.Request) (*llm.Response, e
 		st := plan.Step{App: a.App, Instruction: "do it " + strings.Join(parts, " ")}
 		if !a.Annotation && len(a.Functions) > 0 {
 			st.Function = a.Functions[0].Name
+			if len(a.Functions) > 1 && rng.IntN(3) == 0 {
+				// Another function of the app: a re-plan without the
+				// facts may name a different one than the approved plan.
+				st.Function = a.Functions[rng.IntN(len(a.Functions))].Name
+			}
 			args := map[string]any{"seed": rng.Int64N(1 << 40)}
+			if i > 0 && rng.IntN(4) == 0 {
+				// A whole result where a number is wanted: it does not fit,
+				// so the app's own model fills the arguments (and may try
+				// to call another function: the I7 check).
+				args["seed"] = fmt.Sprintf("<result_%d>", 1+rng.IntN(i))
+			}
 			if len(parts) > 0 {
 				args["data"] = strings.Join(parts, " ")
 			}

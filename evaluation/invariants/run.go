@@ -254,7 +254,8 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	label := fmt.Sprintf("%d/%d", seed, n)
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
-	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
+	rules := drawRules(es)
+	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es}, Rules: rules,
 		Spawner: spokes.spawner, PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
 		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
 	// Drawn whether or not this machine can run the server, so that the
@@ -358,6 +359,8 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	}
 	vs = append(vs, check(evs)...)
 	vs = append(vs, checkReply(evs)...)
+	checkPlanConformance(evs, add)
+	checkRuleConformance(evs, rules, add)
 	return st, stamp(vs, seed, n)
 }
 
