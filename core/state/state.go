@@ -249,6 +249,7 @@ type Store interface {
 	Grants
 	Sessions
 	Pending
+	Decisions
 	Replans
 	Audit
 	Dedup

@@ -48,8 +48,9 @@ var (
 	bAudit    = []byte("audit")    // seq → AuditEvent
 	bDedup    = []byte("dedup")    // key → expiry unix ns (0 = never)
 	bReplans  = []byte("replans")  // user␀conversation → storedReplan
+	bDecided  = []byte("decided")  // prompt id → state.Decided
 
-	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans}
+	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans, bDecided}
 )
 
 // Store is a state.Store in a bbolt file.

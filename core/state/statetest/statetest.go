@@ -75,6 +75,8 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"SessionEndDropsGrants", testSessionEndDropsGrants},
 		{"Pending", testPending},
 		{"PendingRace", testPendingRace},
+		{"Decide", testDecide},
+		{"DecideRace", testDecideRace},
 		{"Replans", testReplans},
 		{"ReplanInvalid", testReplanInvalid},
 		{"ReplanExpiry", testReplanExpiry},
