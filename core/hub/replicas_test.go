@@ -14,6 +14,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
 )
@@ -261,5 +262,62 @@ func TestRedisOutage(t *testing.T) {
 	}
 	if len(c.prompts) != 1 {
 		t.Fatalf("the always grant was lost across the outage: %d prompts", len(c.prompts))
+	}
+}
+
+// resolvingPlatform also records how each prompt was shown as resolved.
+type resolvingPlatform struct {
+	platform
+	resolved []string
+}
+
+func (p *resolvingPlatform) Resolved(_ context.Context, pr chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.resolved = append(p.resolved, fmt.Sprintf("%s by %q expired %v", d, by, expired))
+	return nil
+}
+
+// TestClickOnAnotherReplicaWhileRelayDown: replica A asks while its relay
+// subscription is down (a Redis restart's back-off); the "Always allow"
+// clicked on B is what A runs with and shows, and the audit log says who
+// decided it and on which replica.
+func TestClickOnAnotherReplicaWhileRelayDown(t *testing.T) {
+	rs := startReplicas(t, 2)
+	rs[0].cancel() // A stops listening; its heartbeat key lives on
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U5")
+	pl := &resolvingPlatform{platform: platform{shown: make(chan chat.Prompt, 4)}}
+	done := make(chan struct{})
+	go func() {
+		rs[0].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery, EventID: "rd1"}, pl)
+		close(done)
+	}()
+	p := <-pl.shown
+	if err := rs[1].hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if len(pl.resolved) != 1 || pl.resolved[0] != fmt.Sprintf("always by %q expired false", user) {
+		t.Fatalf("A showed the prompt as %q, want the stored always", pl.resolved)
+	}
+	if !strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") {
+		t.Fatalf("A did not run the allowed request: %q", pl.replies)
+	}
+	es, err := rs[0].store.ReadAudit(ctx, state.AuditFilter{User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byWhere bool
+	for _, e := range es {
+		byWhere = byWhere || (e.Type == "decision" && strings.Contains(e.Detail, "answered by "+string(user)+" on replica r1"))
+		if strings.Contains(e.Detail, "no answer in time") {
+			t.Fatalf("audited as expired: %+v", e)
+		}
+	}
+	if !byWhere {
+		t.Fatalf("no decision entry names who and where: %+v", es)
 	}
 }

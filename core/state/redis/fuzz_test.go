@@ -9,12 +9,14 @@ func FuzzDecodeRelayed(f *testing.F) {
 	f.Add(`{"id":"p1","decision":"once","by":"slack:T/U"}`)
 	f.Add(`{"id":"","decision":"always"}`)
 	f.Add(`not json`)
+	f.Add(`{"id":"p2","decision":"=large","by":"slack:T/U"}`)
+	f.Add(`{"id":"p3","decision":"accept","by":"slack:T/U"}`)
 	f.Fuzz(func(t *testing.T, payload string) {
 		m, err := decodeRelayed(payload)
 		if err != nil {
 			return
 		}
-		if m.ID == "" || !m.Decision.Valid() {
+		if m.ID == "" || !m.Decision.Known() {
 			t.Fatalf("accepted invalid answer %+v", m)
 		}
 		// A decoded answer encodes and decodes to itself.

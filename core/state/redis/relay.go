@@ -51,13 +51,15 @@ type relayed struct {
 }
 
 // decodeRelayed reads one channel message; anything that is not a valid
-// answer is rejected, since any client of the Redis could publish.
+// answer of some prompt (a permission decision, or a question's answer) is
+// rejected, since any client of the Redis could publish. A message only
+// wakes the waiting replica, which acts on the outcome in the store.
 func decodeRelayed(payload string) (relayed, error) {
 	var m relayed
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
 		return m, fmt.Errorf("decode relayed answer: %w", err)
 	}
-	if m.ID == "" || !m.Decision.Valid() {
+	if m.ID == "" || !m.Decision.Known() {
 		return m, fmt.Errorf("relayed answer %q with decision %q: %w", m.ID, m.Decision, state.ErrInvalid)
 	}
 	return m, nil
@@ -78,9 +80,9 @@ func (r *Relay) Publish(ctx context.Context, id ids.PromptID, d chat.Decision, b
 // Subscribe calls fn for every answer published in this deployment
 // (including this replica's own) until ctx is done, then returns nil. fn
 // runs on Subscribe's goroutine, one call at a time. When the subscription
-// fails (a Redis outage) it resubscribes with exponential backoff; answers
-// published meanwhile are lost, which the gate covers with its prompt
-// timeout.
+// fails (a Redis outage) it resubscribes with exponential backoff;
+// announcements published meanwhile are lost, which the gate covers by
+// reading the stored outcome (state.Decisions) on a poll and at timeout.
 func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.Decision, by ids.UserID)) error {
 	const minBackoff = 50 * time.Millisecond
 	backoff := minBackoff
