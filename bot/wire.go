@@ -341,6 +341,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 			if e.Type == "spoke_end" && e.Detail != "" {
 				d.metrics.SpokeKilled(e.Detail)
 			}
+			if e.Type == "unaudited" {
+				d.metrics.Unaudited(e.Detail)
+			}
 		}
 	}
 	if relay != nil {

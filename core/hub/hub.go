@@ -38,7 +38,8 @@ type TraceEvent struct {
 	// Type: "model_request" (Request set), "spoke_start", "spoke_end",
 	// "app_request", "direct_call" (Detail: "function {args}"),
 	// "responder_request" (Request set), "step_run" (a plan step's spoke is
-	// about to start; Step set).
+	// about to start; Step set), "unaudited" (an audit entry of type Detail
+	// could not be written; what it recorded was refused).
 	Type    string
 	Request *llm.Request
 	Detail  string
@@ -97,9 +98,13 @@ type Options struct {
 	// ReplicaID names this replica; Liveness tells whether others still run.
 	ReplicaID string
 	Liveness  gate.Liveness
-	Logger    *slog.Logger
-	Trace     func(TraceEvent)
-	Now       func() time.Time
+	// AuditRetry bounds how long an audit entry the store cannot take is
+	// retried before the action it records is refused; 0 means
+	// state.DefaultAuditRetry.
+	AuditRetry time.Duration
+	Logger     *slog.Logger
+	Trace      func(TraceEvent)
+	Now        func() time.Time
 }
 
 // Hub is the trusted hub. It implements chat.Assistant.
@@ -163,7 +168,8 @@ func New(o Options) (*Hub, error) {
 		h.warm = newWarmTable(h, o.WarmIdle, o.MaxWarm)
 	}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
-		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules})
+		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules,
+		AuditRetry: o.AuditRetry, Unaudited: h.unaudited})
 	return h, nil
 }
 
@@ -271,13 +277,24 @@ func (h *Hub) reply(ctx context.Context, c chat.Conversation, text string) {
 	}
 }
 
-func (h *Hub) audit(ctx context.Context, e state.AuditEvent) {
+// audit appends e, retrying while the store is unavailable. The error
+// wraps state.ErrUnaudited; a flow whose entry fails does not happen.
+func (h *Hub) audit(ctx context.Context, e state.AuditEvent) error {
 	if e.At.IsZero() {
 		e.At = h.o.Now()
 	}
-	if err := h.o.Store.AppendAudit(ctx, e); err != nil {
+	err := state.AppendDurable(ctx, h.o.Store, e, h.o.AuditRetry)
+	if err != nil {
 		h.log.Error("append audit", "type", e.Type, "err", err)
+		h.unaudited(e.Type)
 	}
+	return err
+}
+
+// unaudited reports an audit entry that could not be written (the
+// "unaudited" trace event, which bot/ counts as a metric).
+func (h *Hub) unaudited(what string) {
+	h.trace(TraceEvent{Type: "unaudited", Detail: what})
 }
 
 func (h *Hub) trace(e TraceEvent) {

@@ -230,7 +230,9 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)}); err != nil {
+		return isc.KindDenial, isc.Denial{Reason: "the call of " + string(cs.ID) + " could not be audited"}, nil
+	}
 	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
 		task: isc.Task{Instruction: fmt.Sprintf("Run %s with the given arguments (requested by app %s through the hub).", fn.Name, caller), Function: fn.Name, Args: r.Args}}
 	fin, err := h.invoke(ctx, sub)
@@ -252,6 +254,8 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)}); err != nil {
+		return isc.KindDenial, isc.Denial{Reason: "the answer of " + string(cs.ID) + " could not be audited"}, nil
+	}
 	return isc.KindAppResponse, isc.AppResponse{Function: fn.Name, Result: result}, nil
 }

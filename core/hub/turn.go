@@ -70,6 +70,9 @@ func publicMessage(err error) string {
 	if errors.As(err, &pl) {
 		return pl.PublicMessage()
 	}
+	if errors.Is(err, state.ErrUnaudited) {
+		return "the audit log could not be written, so it was not done"
+	}
 	return "something went wrong (see the assistant's log)"
 }
 
@@ -287,7 +290,10 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 			res.denied = true
 			return res
 		}
-		hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: sp.ID, Requester: src.app, Detail: truncate(src.text, 2000)})
+		if err := hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: sp.ID, Requester: src.app, Detail: truncate(src.text, 2000)}); err != nil {
+			res.err = err
+			return res
+		}
 	}
 	// Only the referenced steps' results are read: they are in this step's
 	// group and done; other groups may still be writing theirs.
@@ -328,8 +334,9 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 				res.err = err
 				return res
 			}
-		} else {
-			hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(st.shared)})
+		} else if err := hb.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: sp.ID, Detail: formatFacts(st.shared)}); err != nil {
+			res.err = err
+			return res
 		}
 	}
 	if st.hasFn {
