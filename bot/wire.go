@@ -333,6 +333,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
 		WarmIdle: cfg.MCP.IdleTimeout.D(), MaxWarm: cfg.MCP.MaxWarm,
 		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
+		UserData:   userData(cfg),
 	}
 	if d.metrics != nil {
 		ho.Trace = func(e hub.TraceEvent) {

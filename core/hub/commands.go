@@ -185,6 +185,11 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 		if n > 0 {
 			done = append(done, fmt.Sprintf("%d pending question(s) whether to try another plan", n))
 		}
+		if what, err := h.forgetUserData(ctx, t.user, ""); err != nil {
+			return failed("the apps' data folders", err)
+		} else if what != "" {
+			done = append(done, what)
+		}
 		h.audit(ctx, auditEvent(t.user, "forget", "", strings.Join(done, "; ")))
 		return "Forgotten: " + strings.Join(done, "; ") + ". Your permissions stay (use revoke all)."
 	}
@@ -204,6 +209,11 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 			item += " (shared with " + strings.Join(shared, ", ") + ")"
 		}
 		done = append(done, item)
+	}
+	if what, err := h.forgetUserData(ctx, t.user, app); err != nil {
+		return failed(arg+"'s data folder", err)
+	} else if what != "" {
+		done = append(done, what)
 	}
 	h.audit(ctx, auditEvent(t.user, "forget", app, strings.Join(done, "; ")))
 	return "Forgotten: " + strings.Join(done, "; ") + "."

@@ -66,6 +66,9 @@ type Options struct {
 	Spawner Spawner
 	// AppConfig is each app's own config section, handed to its spoke.
 	AppConfig map[ids.AppID]json.RawMessage
+	// UserData is users' data kept outside the store (MCP servers'
+	// per-user directories), deleted by forget; nil: none.
+	UserData UserData
 	// Accounts links users' accounts (!connect google) and gives the apps
 	// it allows a per-invocation credential; nil: no linking.
 	Accounts Accounts

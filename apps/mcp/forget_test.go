@@ -1,0 +1,93 @@
+//go:build linux
+
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgpt-go/secgpt/core/chat/scripted"
+	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state/redis"
+	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// replicaHubs are n hubs over in's catalog sharing one real Redis and one
+// data root (the volume every replica mounts), as n bot replicas are.
+func (in *installed) replicaHubs(t *testing.T, n int, idle time.Duration) []*hub.Hub {
+	t.Helper()
+	url := redistest.Server(t)
+	ns := fmt.Sprintf("mcp-forget-%d", time.Now().UnixNano())
+	var hs []*hub.Hub
+	for i := range n {
+		st, err := redis.Open(context.Background(), url, redis.Options{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		rl := st.Relay(redis.RelayOptions{})
+		hb, err := hub.New(hub.Options{
+			Store: st, Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
+			AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
+			WarmIdle: idle, Relay: rl, Liveness: rl, ReplicaID: fmt.Sprintf("r%d", i),
+			UserData: UserDirs{Root: in.h.data},
+			Limits:   sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
+			SpokePolicy: func(_ context.Context, _ ids.AppID, user ids.UserID, p *sandbox.Policy) error {
+				ms, err := Mounts(in.s, []sandbox.Mount{{Source: in.h.npm}}, in.h.data, user)
+				p.Mounts = ms
+				return err
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = hb.Close() })
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go hb.Run(ctx)
+		hs = append(hs, hb)
+	}
+	return hs
+}
+
+// TestForgetReachesServerData: "!forget all" and "!forget <server>" on
+// one replica delete what the memory server keeps for the user in its
+// per-user data directory, so the next call on another replica does not
+// read the forgotten fact back; another user's data stays.
+func TestForgetReachesServerData(t *testing.T) {
+	dir := npmDir(t)
+	in := install(t, memoryServer(dir), dir)
+	hs := in.replicaHubs(t, 2, 0)
+	ctx := context.Background()
+	for _, arg := range []string{"all", string(in.s.ID())} {
+		t.Run(arg, func(t *testing.T) {
+			create := `memory__create_entities {"entities":[{"name":"Trip ` + arg + `","entityType":"plan","observations":["flight AB123 to Lisbon"]}]}`
+			alice := func(h *hub.Hub) *scripted.Conversation {
+				return &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.AllowPlanned}
+			}
+			bob := &scripted.Conversation{A: hs[0], User: "test:bob", Policy: scripted.AllowPlanned}
+			if reply := alice(hs[0]).Send(ctx, create); !strings.Contains(reply, "AB123") {
+				t.Fatalf("create: %q\n%s", reply, in.h.log)
+			}
+			if reply := bob.Send(ctx, create); !strings.Contains(reply, "AB123") {
+				t.Fatalf("create for bob: %q", reply)
+			}
+			reply := alice(hs[1]).Send(ctx, "!forget "+arg)
+			if !strings.Contains(reply, "data folder") {
+				t.Errorf("forget does not say the server's data went: %q", reply)
+			}
+			if reply := alice(hs[0]).Send(ctx, `memory__read_graph {}`); strings.Contains(reply, "AB123") {
+				t.Fatalf("after !forget %s the next call read the forgotten fact back: %q", arg, reply)
+			}
+			if reply := bob.Send(ctx, `memory__read_graph {}`); !strings.Contains(reply, "AB123") {
+				t.Fatalf("forgetting alice lost bob's data: %q", reply)
+			}
+		})
+	}
+}
