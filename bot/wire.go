@@ -348,7 +348,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		}
 	}
 	if relay != nil {
-		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
+		ho.Relay, ho.Liveness, ho.ReplicaID, ho.UserEvents = relay, relay, replicaID, relay
 	}
 	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
 		return nil, err

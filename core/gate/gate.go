@@ -89,7 +89,15 @@ type Gate struct {
 	rules      []Rule
 
 	mu      sync.Mutex // guards waiters
-	waiters map[ids.PromptID]chan struct{}
+	waiters map[ids.PromptID]waiter
+}
+
+// waiter is a prompt this replica waits on.
+type waiter struct {
+	ch   chan struct{}
+	user ids.UserID
+	// dflt is its outcome when nobody answers (deny, or cancel).
+	dflt chat.Decision
 }
 
 // answer is a prompt's outcome as the store holds it.
@@ -145,7 +153,7 @@ func New(store Store, o Options) *Gate {
 	}
 	return &Gate{store: store, relay: o.Relay, replica: o.ReplicaID, live: o.Liveness, timeout: o.Timeout, poll: o.Poll,
 		auditRetry: o.AuditRetry, unaudited: o.Unaudited, now: o.Now, log: o.Logger, rules: o.Rules,
-		waiters: map[ids.PromptID]chan struct{}{}}
+		waiters: map[ids.PromptID]waiter{}}
 }
 
 // Run forwards relayed answers to local waiters until ctx is done. It is
@@ -166,13 +174,13 @@ func (g *Gate) Run(ctx context.Context) error {
 // stored.
 func (g *Gate) wake(id ids.PromptID) bool {
 	g.mu.Lock()
-	ch, ok := g.waiters[id]
+	w, ok := g.waiters[id]
 	g.mu.Unlock()
 	if !ok {
 		return false
 	}
 	select {
-	case ch <- struct{}{}:
+	case w.ch <- struct{}{}:
 	default:
 	}
 	return true
@@ -320,7 +328,7 @@ func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt, dfl
 	p.Replica = g.replica
 	ch := make(chan struct{}, 1)
 	g.mu.Lock()
-	g.waiters[p.ID] = ch
+	g.waiters[p.ID] = waiter{ch: ch, user: p.User, dflt: dflt}
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()

@@ -83,3 +83,34 @@ func (g *Gate) expire(ctx context.Context, id ids.PromptID, dflt chat.Decision) 
 		backoff = min(2*backoff, time.Second)
 	}
 }
+
+// Withdraw ends user's prompts waiting on this replica with their default
+// outcome (deny, or cancel for a question), stored as for an expiry, so
+// an answer given later changes nothing: after a forget they hold words
+// and data the user asked to be forgotten. It returns how many it ended.
+func (g *Gate) Withdraw(ctx context.Context, user ids.UserID) int {
+	g.mu.Lock()
+	var mine []ids.PromptID
+	var dflts []chat.Decision
+	for id, w := range g.waiters {
+		if w.user == user {
+			mine = append(mine, id)
+			dflts = append(dflts, w.dflt)
+		}
+	}
+	g.mu.Unlock()
+	n := 0
+	for i, id := range mine {
+		_, took, err := g.store.DecidePending(context.WithoutCancel(ctx), state.Decided{Prompt: id, Decision: dflts[i],
+			Replica: g.replica, At: g.now(), Expired: true}, nil)
+		if err != nil {
+			g.log.Error("withdraw prompt", "prompt", id, "err", err)
+			continue
+		}
+		if took {
+			n++
+			g.wake(id)
+		}
+	}
+	return n
+}

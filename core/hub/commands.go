@@ -109,6 +109,9 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			app = ""
 		}
 		h.dropWarm(ctx, t.user, app, "user data forgotten")
+		if app == "" {
+			h.withdraw(ctx, t.user)
+		}
 		return h.forget(ctx, t, arg), true
 	case "connect", "disconnect":
 		return h.accountCommand(ctx, t, strings.ToLower(fields[0]), arg), true

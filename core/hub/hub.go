@@ -98,6 +98,9 @@ type Options struct {
 	StateQuota state.Quota
 	// Relay forwards permission answers between replicas (nil: one replica).
 	Relay gate.Relay
+	// UserEvents carries forgets, revokes, new sessions and denials to
+	// the other replicas (nil: one replica).
+	UserEvents UserEvents
 	// ReplicaID names this replica; Liveness tells whether others still run.
 	ReplicaID string
 	Liveness  gate.Liveness
@@ -176,8 +179,16 @@ func New(o Options) (*Hub, error) {
 	return h, nil
 }
 
-// Run serves background work (relayed permission answers) until ctx ends.
-func (h *Hub) Run(ctx context.Context) error { return h.gate.Run(ctx) }
+// Run serves background work (relayed permission answers, other
+// replicas' user events) until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	if h.o.UserEvents != nil {
+		go func() {
+			_ = h.o.UserEvents.SubscribeUserEvents(ctx, func(e state.UserEvent) { h.hear(ctx, e) })
+		}()
+	}
+	return h.gate.Run(ctx)
+}
 
 // Answer delivers a permission answer from an adapter.
 func (h *Hub) Answer(ctx context.Context, a chat.Answer) error { return h.gate.Answer(ctx, a) }

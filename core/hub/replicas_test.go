@@ -50,7 +50,7 @@ func startReplicas(t *testing.T, n int, apps ...ids.AppID) []*replica {
 			}
 		}})
 		id := fmt.Sprintf("r%d", i)
-		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl})
+		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := rl.Heartbeat(ctx, id, time.Minute); err != nil {
@@ -319,5 +319,39 @@ func TestClickOnAnotherReplicaWhileRelayDown(t *testing.T) {
 	}
 	if !byWhere {
 		t.Fatalf("no decision entry names who and where: %+v", es)
+	}
+}
+
+// TestForgetWithdrawsPendingPrompts: a prompt waiting on replica A holds
+// the user's words; "!forget all" on B (or on A itself) withdraws it:
+// A's query ends denied at once, and a click on the old prompt changes
+// nothing.
+func TestForgetWithdrawsPendingPrompts(t *testing.T) {
+	rs := startReplicas(t, 2)
+	ctx := context.Background()
+	for _, on := range []int{1, 0} {
+		user := ids.UserID(fmt.Sprintf("slack:T1/W%d", on))
+		pl := &resolvingPlatform{platform: platform{shown: make(chan chat.Prompt, 4)}}
+		done := make(chan struct{})
+		go func() {
+			rs[0].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery}, pl)
+			close(done)
+		}()
+		p := <-pl.shown
+		rs[on].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: "!forget all"}, &platform{shown: make(chan chat.Prompt, 1)})
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("forget on r%d left the prompt on r0 waiting", on)
+		}
+		err := rs[1].hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways})
+		if !errors.Is(err, chat.ErrUnknownPrompt) {
+			t.Fatalf("forget on r%d: a click on the withdrawn prompt: %v", on, err)
+		}
+		pl.mu.Lock()
+		if strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") || len(pl.resolved) != 1 || strings.HasPrefix(pl.resolved[0], "always") {
+			t.Fatalf("forget on r%d: replies %q, resolved %q", on, pl.replies, pl.resolved)
+		}
+		pl.mu.Unlock()
 	}
 }

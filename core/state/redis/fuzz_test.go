@@ -27,3 +27,23 @@ func FuzzDecodeRelayed(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeUserEvent(f *testing.F) {
+	f.Add(`{"user":"slack:T/U","app":"mcp.memory","kind":"forget","replica":"r1"}`)
+	f.Add(`{"user":"","kind":"new"}`)
+	f.Add(`{"user":"u","kind":"explode"}`)
+	f.Fuzz(func(t *testing.T, payload string) {
+		e, err := decodeUserEvent(payload)
+		if err != nil {
+			return
+		}
+		if !e.Valid() {
+			t.Fatalf("accepted invalid event %+v", e)
+		}
+		v, _ := json.Marshal(e)
+		e2, err := decodeUserEvent(string(v))
+		if err != nil || e2 != e {
+			t.Fatalf("round trip %+v → %s → %+v, %v", e, v, e2, err)
+		}
+	})
+}

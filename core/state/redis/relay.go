@@ -84,17 +84,30 @@ func (r *Relay) Publish(ctx context.Context, id ids.PromptID, d chat.Decision, b
 // announcements published meanwhile are lost, which the gate covers by
 // reading the stored outcome (state.Decisions) on a poll and at timeout.
 func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.Decision, by ids.UserID)) error {
+	return r.subscribe(ctx, r.channel(), "prompt answers", func(payload string) {
+		m, err := decodeRelayed(payload)
+		if err != nil {
+			r.opts.Logger.Warn("dropping relayed message", "err", err)
+			return
+		}
+		fn(m.ID, m.Decision, m.By)
+	})
+}
+
+// subscribe hands every message of channel to fn until ctx is done,
+// resubscribing with exponential backoff when the subscription fails.
+func (r *Relay) subscribe(ctx context.Context, channel, what string, fn func(payload string)) error {
 	const minBackoff = 50 * time.Millisecond
 	backoff := minBackoff
 	for {
-		joined, err := r.subscribeOnce(ctx, fn)
+		joined, err := r.subscribeOnce(ctx, channel, what, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if joined {
 			backoff = minBackoff
 		}
-		r.opts.Logger.Warn("prompt relay subscription lost; resubscribing", "err", err, "in", backoff)
+		r.opts.Logger.Warn("relay subscription lost; resubscribing", "channel", what, "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -106,15 +119,15 @@ func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.D
 
 // subscribeOnce subscribes and delivers messages until an error. joined
 // reports whether the subscription was confirmed first.
-func (r *Relay) subscribeOnce(ctx context.Context, fn func(ids.PromptID, chat.Decision, ids.UserID)) (joined bool, err error) {
-	ps := r.s.rdb.Subscribe(ctx, r.channel())
+func (r *Relay) subscribeOnce(ctx context.Context, channel, what string, fn func(string)) (joined bool, err error) {
+	ps := r.s.rdb.Subscribe(ctx, channel)
 	defer ps.Close()
 	// A blocked receive does not watch ctx; closing the subscription ends it.
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
 	defer stop()
 	// The first reply confirms the subscription (or reports the outage).
 	if _, err := ps.Receive(ctx); err != nil {
-		return false, r.s.wrap("subscribe to prompt answers", err)
+		return false, r.s.wrap("subscribe to "+what, err)
 	}
 	if r.opts.OnSubscribe != nil {
 		r.opts.OnSubscribe()
@@ -122,14 +135,9 @@ func (r *Relay) subscribeOnce(ctx context.Context, fn func(ids.PromptID, chat.De
 	for {
 		msg, err := ps.ReceiveMessage(ctx)
 		if err != nil {
-			return true, r.s.wrap("receive prompt answers", err)
+			return true, r.s.wrap("receive "+what, err)
 		}
-		m, err := decodeRelayed(msg.Payload)
-		if err != nil {
-			r.opts.Logger.Warn("dropping relayed message", "err", err)
-			continue
-		}
-		fn(m.ID, m.Decision, m.By)
+		fn(msg.Payload)
 	}
 }
 

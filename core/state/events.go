@@ -1,0 +1,33 @@
+package state
+
+import "github.com/secgpt-go/secgpt/core/ids"
+
+// UserEvent says that a user's data or permissions changed on one replica
+// (a forget, a revoke, a new session, a denied app), so that every replica
+// ends what it holds of the old state: warm MCP servers with their
+// memory, prompts waiting for an answer.
+type UserEvent struct {
+	User ids.UserID `json:"user"`
+	// App is the app concerned, "" for every app of the user.
+	App ids.AppID `json:"app,omitempty"`
+	// Kind is "forget", "revoke", "new" or "deny".
+	Kind string `json:"kind"`
+	// Replica is the replica it happened on.
+	Replica string `json:"replica,omitempty"`
+}
+
+// UserEventKinds are the kinds of UserEvent.
+var UserEventKinds = [...]string{"forget", "revoke", "new", "deny"}
+
+// Valid reports whether e names a user and one of UserEventKinds.
+func (e UserEvent) Valid() bool {
+	if e.User == "" {
+		return false
+	}
+	for _, k := range UserEventKinds {
+		if e.Kind == k {
+			return true
+		}
+	}
+	return false
+}
