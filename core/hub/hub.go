@@ -221,7 +221,7 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 		return
 	}
 	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text, out: &replyOut{c: c}}
-	if reply, ok := h.command(ctx, t); ok {
+	if reply, ok := h.command(ctx, t, m.Threads); ok {
 		h.reply(ctx, c, reply)
 		return
 	}

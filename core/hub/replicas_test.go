@@ -355,3 +355,39 @@ func TestForgetWithdrawsPendingPrompts(t *testing.T) {
 		pl.mu.Unlock()
 	}
 }
+
+// TestNewEndsThreadSessions: "/secgpt new" in a Slack channel (a command
+// with Threads set) handled on replica B ends the session of the user's
+// threads in that channel too, and says which; the same request in the
+// thread then asks again on replica A.
+func TestNewEndsThreadSessions(t *testing.T) {
+	rs := startReplicas(t, 2)
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U7")
+	thread := ids.ConversationID("slack:T1/C1/1700.1")
+	ask := func(r *replica, ev string) *platform {
+		pl := &platform{shown: make(chan chat.Prompt, 4)}
+		go func() {
+			for p := range pl.shown {
+				_ = r.hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowSession})
+			}
+		}()
+		r.hub.Handle(ctx, chat.Message{User: user, Conversation: thread, Text: fareQuery, EventID: ev}, pl)
+		close(pl.shown)
+		return pl
+	}
+	if pl := ask(rs[0], "t1"); len(pl.prompts) != 1 {
+		t.Fatalf("first request: %d prompts", len(pl.prompts))
+	}
+	if pl := ask(rs[0], "t2"); len(pl.prompts) != 0 {
+		t.Fatalf("the session grant did not hold in the thread: %d prompts", len(pl.prompts))
+	}
+	cmd := &platform{shown: make(chan chat.Prompt, 1)}
+	rs[1].hub.Handle(ctx, chat.Message{User: user, Conversation: "slack:T1/C1", Text: "!new", Threads: true, EventID: "t3"}, cmd)
+	if len(cmd.replies) != 1 || !strings.Contains(cmd.replies[0], "1 thread") {
+		t.Fatalf("the reply does not say which threads ended: %q", cmd.replies)
+	}
+	if pl := ask(rs[0], "t4"); len(pl.prompts) != 1 {
+		t.Fatalf("after /secgpt new in the channel the thread's session grant still held: %d prompts", len(pl.prompts))
+	}
+}

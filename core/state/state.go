@@ -135,6 +135,10 @@ type Sessions interface {
 	TouchSession(ctx context.Context, user ids.UserID, conv ids.ConversationID, idle time.Duration, now time.Time) (Session, error)
 	// EndSession ends the current session of (user, conv), if any.
 	EndSession(ctx context.Context, user ids.UserID, conv ids.ConversationID) error
+	// EndSessionsUnder ends user's sessions in the conversations under
+	// conv (IDs that start with conv + "/": a Slack channel's threads),
+	// not conv's own, and returns those conversations, sorted.
+	EndSessionsUnder(ctx context.Context, user ids.UserID, conv ids.ConversationID) ([]ids.ConversationID, error)
 }
 
 // Pending keeps permission prompts that wait for an answer, so that a click

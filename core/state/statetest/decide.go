@@ -1,6 +1,7 @@
 package statetest
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 
@@ -74,5 +75,45 @@ func testDecideRace(t *testing.T, s state.Store) {
 		if wins != 1 {
 			t.Errorf("round %d: %d racers decided the prompt, want exactly 1", round, wins)
 		}
+	}
+}
+
+// testEndSessionsUnder: ending the sessions under a channel ends its
+// threads' sessions and their session grants, not the channel's own, not
+// another channel's whose ID shares a prefix, not another user's.
+func testEndSessionsUnder(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	touch := func(user ids.UserID, conv ids.ConversationID) state.Session {
+		t.Helper()
+		se, err := s.TouchSession(ctx, user, conv, 0, t0)
+		must(t, err, "touch")
+		must(t, s.PutGrant(ctx, grant(user, chat.KindExec, "", ids.AppID("app-"+se.ID), chat.AllowSession, se.ID)), "grant")
+		return se
+	}
+	ch := ids.ConversationID("slack:T1/C1")
+	own := touch("alice", ch)
+	touch("alice", ch+"/1700.1")
+	touch("alice", ch+"/1700:2%")
+	other := touch("alice", "slack:T1/C10/1700.3")
+	bob := touch("bob", ch+"/1700.1")
+	ended, err := s.EndSessionsUnder(ctx, "alice", ch)
+	must(t, err, "end under")
+	if len(ended) != 2 || ended[0] != ch+"/1700.1" || ended[1] != ch+"/1700:2%" {
+		t.Fatalf("ended %q", ended)
+	}
+	gs, err := s.ListGrants(ctx, "alice")
+	must(t, err, "list")
+	var left []ids.SessionID
+	for _, g := range gs {
+		left = append(left, g.Session)
+	}
+	if len(left) != 2 || !slices.Contains(left, own.ID) || !slices.Contains(left, other.ID) {
+		t.Errorf("alice's session grants left: %v, want the channel's and the other channel's", left)
+	}
+	if gs, _ := s.ListGrants(ctx, "bob"); len(gs) != 1 || gs[0].Session != bob.ID {
+		t.Errorf("bob's grants: %+v", gs)
+	}
+	if again, err := s.EndSessionsUnder(ctx, "alice", ch); err != nil || len(again) != 0 {
+		t.Errorf("second call ended %q, %v", again, err)
 	}
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"GrantRevoke", testGrantRevoke},
 		{"Sessions", testSessions},
 		{"SessionEndDropsGrants", testSessionEndDropsGrants},
+		{"EndSessionsUnder", testEndSessionsUnder},
 		{"Pending", testPending},
 		{"PendingRace", testPendingRace},
 		{"Decide", testDecide},
