@@ -32,6 +32,9 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	fmt.Fprintf(w, "seed %d: %d episodes%s, %d messages, %d spokes, %d prompts, %d ISC frames in %s (%.1f episodes/s)\n",
 		r.Seed, r.Episodes, span, r.Messages, r.Spokes, r.Prompts, r.Frames, r.Wall.Round(time.Millisecond), rate)
+	if r.Replicas > 1 {
+		fmt.Fprintf(w, "replicas: %d per episode on one Redis; %d Redis connection cuts\n", r.Replicas, r.RedisCuts)
+	}
 	fmt.Fprintf(w, "violations: %d in %d episodes\n", r.Violations, r.FailedEpisodes)
 	for _, inv := range Invariants {
 		fmt.Fprintf(w, "  %-18s %d\n", inv, r.ByInvariant[inv])

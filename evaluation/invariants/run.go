@@ -33,6 +33,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -62,6 +63,12 @@ type Options struct {
 	// MaxReported bounds the violations of each invariant and cause kept
 	// in the report (all are counted).
 	MaxReported int
+	// Replicas, if 2 or more, runs each episode on that many hubs sharing
+	// the Redis at RedisURL (each episode in a namespace of its own): every
+	// message and every answer goes to a random replica, and the
+	// episode's Redis connections are cut at random points (replicas.go).
+	Replicas int
+	RedisURL string
 }
 
 // Report is the outcome of a run.
@@ -86,7 +93,10 @@ type Report struct {
 	Prompts        int64         `json:"prompts"`
 	Frames         int64         `json:"frames"`
 	Messages       int64         `json:"messages"`
-	Reported       []Violation   `json:"reported"`
+	// Replicas per episode, and the Redis connection cuts made (replicas.go).
+	Replicas  int         `json:"replicas,omitempty"`
+	RedisCuts int64       `json:"redis_cuts,omitempty"`
+	Reported  []Violation `json:"reported"`
 }
 
 // episodeDeadline bounds one episode: a hub that has not answered every
@@ -111,11 +121,18 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.From < 0 {
 		return Report{}, fmt.Errorf("invariants: first episode %d: want 0 or more", o.From)
 	}
+	rc := replicaConfig{n: o.Replicas, url: o.RedisURL}
+	if rc.n > 1 && rc.url == "" {
+		return Report{}, errors.New("invariants: replicas need a Redis URL")
+	}
 	first, last := o.From, o.From+o.Episodes
 	if o.Only >= 0 {
 		first, last = o.Only, o.Only+1
 	}
 	rep := Report{Seed: o.Seed, From: first, ByInvariant: map[string]int{}, ByCause: map[string]int{}}
+	if rc.n > 1 {
+		rep.Replicas = rc.n
+	}
 	for _, inv := range Invariants {
 		rep.ByInvariant[inv] = 0
 	}
@@ -134,13 +151,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				if n >= last {
 					return
 				}
-				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n, thief, nil)
+				st, vs := runEpisode(ctx, o.Spawner, o.Seed, n, thief, rc, nil)
 				mu.Lock()
 				rep.Episodes++
 				rep.Spokes += st.spokes
 				rep.Prompts += st.prompts
 				rep.Frames += st.frames
 				rep.Messages += st.messages
+				rep.RedisCuts += st.cuts
 				if len(vs) > 0 {
 					rep.FailedEpisodes++
 				}
@@ -179,7 +197,7 @@ func closed(c <-chan struct{}) bool {
 }
 
 type stats struct {
-	spokes, prompts, frames, messages int64
+	spokes, prompts, frames, messages, cuts int64
 }
 
 // episodeSeed derives episode n's seed from the run's.
@@ -194,7 +212,8 @@ func episodeSeed(seed uint64, n int) uint64 {
 // dump, if set, is given the episode's events (for debugging the harness).
 // thief says whether the namespace thief may be installed (see
 // registerHubApps).
-func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, thief bool, dump func([]*event)) (stats, []Violation) {
+// rc, with n of 2 or more, runs it on replicas sharing one Redis.
+func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, thief bool, rc replicaConfig, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -219,9 +238,22 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	label := fmt.Sprintf("%d/%d", seed, n)
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
-	h, err := hub.New(hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
+	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
 		Spawner: hub.Processes(tap), PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
-		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)})
+		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
+	var h chat.Assistant
+	var truth state.Decisions = store
+	var rs *replicas
+	if rc.n > 1 {
+		rs, err = startReplicas(hctx, rc, fmt.Sprintf("inv-%d-%d-%d", seed, n, time.Now().UnixNano()), rng,
+			func(st state.Store) state.Store { return &recStore{Store: st, rec: rec} }, ho)
+		if err == nil {
+			defer rs.close()
+			h, truth = rs.set, rs.truth
+		}
+	} else {
+		h, err = hub.New(ho)
+	}
 	if err != nil {
 		add(InvLive, "hub: %v", err)
 		return stats{}, stamp(vs, seed, n)
@@ -258,6 +290,10 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	wg.Wait()
 	for _, cu := range convs {
 		cu.clicks.Wait()
+	}
+	if rs != nil {
+		rs.stop()
+		st.cuts = rs.cuts.Load()
 	}
 	if hung.Load() {
 		add(InvLive, "the hub did not answer within %s", episodeDeadline)
@@ -301,6 +337,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 		checkReplies(evs, u, add)
 	}
 	vs = append(vs, check(evs)...)
+	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
 	return st, stamp(vs, seed, n)
 }
 
@@ -350,7 +387,7 @@ func letters(rng *rand.Rand, n int) string {
 }
 
 // send hands one message to the hub and reports whether it returned in time.
-func send(ctx context.Context, h *hub.Hub, u *user, m message, rec *recorder) bool {
+func send(ctx context.Context, h chat.Assistant, u *user, m message, rec *recorder) bool {
 	rec.add(&event{kind: evTurnStart, user: u.id, text: m.text})
 	done := make(chan *event, 1)
 	go func() {

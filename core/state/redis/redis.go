@@ -48,6 +48,9 @@ type Options struct {
 	// CA's RootCAs, client certificates. An empty ServerName is filled with
 	// the URL's host. It is ignored for redis:// URLs.
 	TLS *tls.Config
+	// ClientName, if set, names the store's connections (CLIENT SETNAME),
+	// so an operator, or the replica harness, can tell them apart.
+	ClientName string
 }
 
 // Store is a state.Store in Redis. Its methods are safe for concurrent use.
@@ -98,6 +101,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	if o.DialerRetries == 0 {
 		o.DialerRetries = 2
+	}
+	if opts.ClientName != "" {
+		o.ClientName = opts.ClientName
 	}
 	s := &Store{
 		rdb:       goredis.NewClient(o),
