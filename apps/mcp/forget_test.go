@@ -4,7 +4,6 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,10 +13,8 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
 	"github.com/secgpt-go/secgpt/core/hub"
-	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // replicaHubs are n hubs over in's catalog sharing one real Redis and one
@@ -40,18 +37,10 @@ func (in *installed) replicaHubs(t *testing.T, n int, idle time.Duration, listen
 		if i < len(trace) {
 			tr = trace[i]
 		}
-		hb, err := hub.New(hub.Options{Trace: tr, UserEvents: rl,
-			Store: st, Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
-			AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
-			WarmIdle: idle, Relay: rl, Liveness: rl, ReplicaID: fmt.Sprintf("r%d", i),
-			UserData: UserDirs{Root: in.h.data},
-			Limits:   sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
-			SpokePolicy: func(_ context.Context, _ ids.AppID, user ids.UserID, p *sandbox.Policy) error {
-				ms, err := Mounts(in.s, []sandbox.Mount{{Source: in.h.npm}}, in.h.data, user)
-				p.Mounts = ms
-				return err
-			},
-		})
+		o := in.options(idle, 0, tr)
+		o.Store, o.Relay, o.Liveness, o.UserEvents, o.ReplicaID = st, rl, rl, rl, fmt.Sprintf("r%d", i)
+		o.UserData = UserDirs{Root: in.h.data}
+		hb, err := hub.New(o)
 		if err != nil {
 			t.Fatal(err)
 		}

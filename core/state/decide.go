@@ -43,26 +43,30 @@ type Decisions interface {
 	Decided(ctx context.Context, id ids.PromptID) (Decided, bool, error)
 }
 
-// CheckDecided validates d and grants for DecidePending and returns the
-// grants normalised (see CheckGrant). Backends call it so that every
-// backend rejects the same outcomes.
-func CheckDecided(d Decided, grants []Grant) ([]Grant, error) {
+// CheckDecided validates d and grants for DecidePending and returns them
+// normalised: a zero d.At is stamped with now(), grants are checked as by
+// CheckGrant and take d.At when they have no time. Backends call it so
+// that every backend rejects the same outcomes.
+func CheckDecided(d Decided, grants []Grant, now func() time.Time) (Decided, []Grant, error) {
 	if d.Prompt == "" || !d.Decision.Known() {
-		return nil, fmt.Errorf("outcome %q of prompt %q: %w", d.Decision, d.Prompt, ErrInvalid)
+		return d, nil, fmt.Errorf("outcome %q of prompt %q: %w", d.Decision, d.Prompt, ErrInvalid)
+	}
+	if d.At.IsZero() {
+		d.At = now()
 	}
 	out := make([]Grant, 0, len(grants))
 	for _, g := range grants {
 		g, err := CheckGrant(g)
 		if err != nil {
-			return nil, err
+			return d, nil, err
 		}
 		if len(out) > 0 && g.User != out[0].User {
-			return nil, fmt.Errorf("grants of %s and %s in one outcome: %w", out[0].User, g.User, ErrInvalid)
+			return d, nil, fmt.Errorf("grants of %s and %s in one outcome: %w", out[0].User, g.User, ErrInvalid)
 		}
 		if g.At.IsZero() {
 			g.At = d.At
 		}
 		out = append(out, g)
 	}
-	return out, nil
+	return d, out, nil
 }

@@ -15,10 +15,7 @@ import (
 // DecidePending implements state.Decisions in one write transaction.
 // Outcomes older than state.DecidedTTL are purged in the same transaction.
 func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
-	if d.At.IsZero() {
-		d.At = s.now()
-	}
-	gs, err := state.CheckDecided(d, grants)
+	d, gs, err := state.CheckDecided(d, grants, s.now)
 	if err != nil {
 		return chat.Prompt{}, false, err
 	}

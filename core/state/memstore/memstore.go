@@ -439,10 +439,7 @@ var _ state.Store = (*Store)(nil)
 
 // DecidePending implements state.Decisions under the store's lock.
 func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
-	if d.At.IsZero() {
-		d.At = s.now()
-	}
-	gs, err := state.CheckDecided(d, grants)
+	d, gs, err := state.CheckDecided(d, grants, s.now)
 	if err != nil {
 		return chat.Prompt{}, false, err
 	}

@@ -29,10 +29,7 @@ return p
 
 // DecidePending implements state.Decisions with one script.
 func (s *Store) DecidePending(ctx context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
-	if d.At.IsZero() {
-		d.At = s.now()
-	}
-	gs, err := state.CheckDecided(d, grants)
+	d, gs, err := state.CheckDecided(d, grants, s.now)
 	if err != nil {
 		return chat.Prompt{}, false, err
 	}
