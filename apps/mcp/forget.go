@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/secgpt-go/secgpt/core/ids"
 )
@@ -18,6 +20,11 @@ import (
 func ForgetUser(root string, app ids.AppID, user ids.UserID) (int, error) {
 	if root == "" || user == "" {
 		return 0, nil
+	}
+	// app comes from the user's "!forget APP": it names a directory under
+	// root, never a path.
+	if app != "" && (!filepath.IsLocal(string(app)) || strings.ContainsAny(string(app), `/\`)) {
+		return 0, fmt.Errorf("forget data of %q: not an app id", app)
 	}
 	servers := []ids.AppID{app}
 	if app == "" {

@@ -19,13 +19,19 @@ type UserEvents interface {
 	UserEpoch(ctx context.Context, user ids.UserID, app ids.AppID) (int64, error)
 }
 
-// eventKinds maps the reasons the hub ends warm spokes for to the user
-// events other replicas hear.
-var eventKinds = map[string]string{
-	"user data forgotten": "forget",
-	"permission revoked":  "revoke",
-	"session ended":       "new",
-	"exec denied":         "deny",
+// eventKind is the user event other replicas hear for a reason the hub
+// ends warm spokes for.
+func eventKind(reason string) string {
+	switch reason {
+	case "user data forgotten":
+		return state.EventForget
+	case "permission revoked":
+		return state.EventRevoke
+	case "session ended":
+		return state.EventNew
+	default: // "exec denied"
+		return state.EventDeny
+	}
 }
 
 // publishUserEvent tells the other replicas that user's data or
@@ -37,7 +43,7 @@ func (h *Hub) publishUserEvent(ctx context.Context, user ids.UserID, app ids.App
 	if h.o.UserEvents == nil {
 		return
 	}
-	e := state.UserEvent{User: user, App: app, Kind: eventKinds[reason], Replica: h.o.ReplicaID}
+	e := state.UserEvent{User: user, App: app, Kind: eventKind(reason), Replica: h.o.ReplicaID}
 	if err := h.o.UserEvents.PublishUserEvent(context.WithoutCancel(ctx), e); err != nil {
 		h.log.Error("publish user event", "user", user, "kind", e.Kind, "err", err)
 	}
@@ -63,7 +69,7 @@ func (h *Hub) hear(ctx context.Context, e state.UserEvent) {
 		return
 	}
 	h.dropLocal(ctx, e.User, e.App, e.Kind+" on replica "+e.Replica)
-	if e.Kind == "forget" && e.App == "" {
+	if e.Kind == state.EventForget && e.App == "" {
 		h.withdraw(ctx, e.User)
 	}
 }

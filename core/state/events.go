@@ -16,18 +16,19 @@ type UserEvent struct {
 	Replica string `json:"replica,omitempty"`
 }
 
-// UserEventKinds are the kinds of UserEvent.
-var UserEventKinds = [...]string{"forget", "revoke", "new", "deny"}
+// The kinds of UserEvent.
+const (
+	EventForget = "forget"
+	EventRevoke = "revoke"
+	EventNew    = "new"
+	EventDeny   = "deny"
+)
 
-// Valid reports whether e names a user and one of UserEventKinds.
+// Valid reports whether e names a user and one of the event kinds.
 func (e UserEvent) Valid() bool {
-	if e.User == "" {
-		return false
-	}
-	for _, k := range UserEventKinds {
-		if e.Kind == k {
-			return true
-		}
+	switch e.Kind {
+	case EventForget, EventRevoke, EventNew, EventDeny:
+		return e.User != ""
 	}
 	return false
 }
