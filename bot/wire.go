@@ -316,12 +316,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.apps = append(d.apps, mcpApps...)
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
+	if replicaID == "" {
+		// Audit entries name the replica that took each answer, with one
+		// replica too.
+		host, _ := os.Hostname()
+		replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	if rs, ok := rawStore.(*redis.Store); ok {
 		relay = rs.Relay(redis.RelayOptions{Logger: log})
-		if replicaID == "" {
-			host, _ := os.Hostname()
-			replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
-		}
 		d.heartbeat = func(ctx context.Context) { heartbeat(ctx, relay, replicaID, log) }
 		d.sandbox += "; replica " + replicaID
 	}
@@ -334,6 +336,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		WarmIdle: cfg.MCP.IdleTimeout.D(), MaxWarm: cfg.MCP.MaxWarm,
 		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
 		UserData:   userData(cfg),
+		ReplicaID:  replicaID,
 	}
 	if d.metrics != nil {
 		ho.Trace = func(e hub.TraceEvent) {
@@ -348,7 +351,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		}
 	}
 	if relay != nil {
-		ho.Relay, ho.Liveness, ho.ReplicaID, ho.UserEvents = relay, relay, replicaID, relay
+		ho.Relay, ho.Liveness, ho.UserEvents = relay, relay, relay
 	}
 	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
 		return nil, err
