@@ -155,6 +155,20 @@ func TestReplicas(t *testing.T) {
 	if !errors.Is(err, chat.ErrAskAgain) {
 		t.Fatalf("answer for a dead replica's prompt: err = %v, want ErrAskAgain", err)
 	}
+	// The grant it gave has an audit entry saying who gave it and where,
+	// though the replica that asked never audits the decision.
+	answers, err := rs[0].store.ReadAudit(ctx, state.AuditFilter{User: user, Type: "answer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named bool
+	for _, e := range answers {
+		named = named || (e.Decision == string(chat.AllowAlways) &&
+			strings.Contains(e.Detail, "answered by "+string(user)+" on replica r0 (asked on replica r2)"))
+	}
+	if !named {
+		t.Fatalf("no audit entry names who gave the always grant and where: %+v", answers)
+	}
 	// The grant was kept: asking again on replica 1 needs no prompt.
 	pl3 := &platform{shown: make(chan chat.Prompt, 4)}
 	rs[1].hub.Handle(ctx, chat.Message{User: user, Conversation: "c2", Text: fareQuery, EventID: "ev3"}, pl3)
