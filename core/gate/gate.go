@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -454,6 +455,11 @@ func (g *Gate) audit(ctx context.Context, r Request, decision, detail string) er
 	d := r.Data
 	if len(d) > 2000 {
 		d = d[:2000] + "…"
+	}
+	// Where: the replica whose query the decision is for (who answered,
+	// and where, is in detail).
+	if g.replica != "" {
+		detail = strings.TrimSpace(detail + " (recorded on replica " + g.replica + ")")
 	}
 	if detail != "" {
 		d = detail + "; data: " + d

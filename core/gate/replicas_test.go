@@ -137,7 +137,7 @@ func TestDecisionWhileRelayDown(t *testing.T) {
 	}
 	var found bool
 	for _, e := range es {
-		if e.Decision == string(chat.AllowAlways) && strings.Contains(e.Detail, "answered by u:1 on replica r1") {
+		if e.Decision == string(chat.AllowAlways) && strings.Contains(e.Detail, "answered by u:1 on replica r1 (recorded on replica r0)") {
 			found = true
 		}
 		if strings.Contains(e.Detail, "no answer in time") {
