@@ -405,3 +405,63 @@ func TestNewEndsThreadSessions(t *testing.T) {
 		t.Fatalf("after /secgpt new in the channel the thread's session grant still held: %d prompts", len(pl.prompts))
 	}
 }
+
+// TestClickAcrossRedisRestart: Redis restarts (with its data, as with
+// persistence) while replica A waits for an answer; the click taken on B
+// after the restart is what A acts on and shows.
+func TestClickAcrossRedisRestart(t *testing.T) {
+	in := redistest.Start(t)
+	ns := fmt.Sprintf("restart-%d", time.Now().UnixNano())
+	var hs []*hub.Hub
+	for i := range 2 {
+		st, err := redis.Open(context.Background(), in.URL(), redis.Options{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		rl := st.Relay(redis.RelayOptions{})
+		id := fmt.Sprintf("r%d", i)
+		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		if err := rl.Heartbeat(ctx, id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		go h.Run(ctx)
+		hs = append(hs, h)
+	}
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U8")
+	pl := &resolvingPlatform{platform: platform{shown: make(chan chat.Prompt, 4)}}
+	done := make(chan struct{})
+	go func() {
+		hs[0].Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery, EventID: "rr1"}, pl)
+		close(done)
+	}()
+	p := <-pl.shown
+	in.Stop()
+	in.Restart()
+	var err error
+	for i := 0; i < 50; i++ {
+		// B's first commands after the restart may still meet the old
+		// connections.
+		if err = hs[1].Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("answer on B after the restart: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("A did not resume")
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if len(pl.resolved) != 1 || pl.resolved[0] != fmt.Sprintf("always by %q expired false", user) ||
+		!strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") {
+		t.Fatalf("A showed %q and replied %q, want the stored always and the fare", pl.resolved, pl.replies)
+	}
+}

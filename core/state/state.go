@@ -185,7 +185,9 @@ type AuditEvent struct {
 	ID   string     `json:"id,omitempty"`
 	At   time.Time  `json:"at"`
 	User ids.UserID `json:"user,omitempty"`
-	// Type: "decision", "flow", "exec", "egress", "spoke", "denied", …
+	// Type: "decision", "answer" (a click as the replica that took it
+	// recorded it, before it took effect), "flow", "exec", "egress",
+	// "spoke", "denied", …
 	Type      string    `json:"type"`
 	Kind      chat.Kind `json:"kind,omitempty"`
 	App       ids.AppID `json:"app,omitempty"`
