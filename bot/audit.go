@@ -72,7 +72,11 @@ func readAudit(ctx context.Context, cfg config.Config, f state.AuditFilter) ([]s
 		return nil, fmt.Errorf("open state file %s: %w", cfg.Store.Path, err)
 	}
 	sock := auditsock.Path(cfg.Store.Path)
-	evs, serr := auditsock.Read(ctx, sock, f)
+	owner, err := auditsock.FileOwner(cfg.Store.Path)
+	if err != nil {
+		return nil, err
+	}
+	evs, serr := auditsock.Read(ctx, sock, owner, f)
 	if serr != nil {
 		return nil, fmt.Errorf("state file %s is locked by another process (a running secgpt?), and its audit socket did not answer: %w", cfg.Store.Path, serr)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--json]"
+const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--replicas N --store redis [--redis-url URL]] [--json]"
 
 func runEval(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 {
@@ -141,16 +141,22 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	progress := fs.Int("progress", 0, "print a progress line to stderr every N episodes (0: none)")
 	spokes := fs.String("spokes", invariants.SpokesSandbox, "how episode spokes run: sandbox (processes, as in production) or inprocess (goroutines over the hub's spoke seam: the hub's logic only, for large counts)")
+	replicas := fs.Int("replicas", 1, "hubs per episode; 2 or more need --store redis")
+	storeKind := fs.String("store", "memory", `episodes' store: "memory" (one hub each) or "redis" (the hubs of an episode share the Redis at --redis-url, and its connections are cut at random points)`)
+	redisURL := fs.String("redis-url", os.Getenv("SECGPT_TEST_REDIS_URL"), "Redis for --store redis (default $SECGPT_TEST_REDIS_URL); each episode uses a namespace of its own and deletes it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *episodes < 1 || *from < 0 || *parallel < 1 || *only < -1 || fs.NArg() > 0 ||
-		(*spokes != invariants.SpokesSandbox && *spokes != invariants.SpokesInProcess) {
+	if *episodes < 1 || *from < 0 || *parallel < 1 || *only < -1 || fs.NArg() > 0 || *replicas < 1 ||
+		(*spokes != invariants.SpokesSandbox && *spokes != invariants.SpokesInProcess) ||
+		(*storeKind != "memory" && *storeKind != "redis") || (*storeKind == "redis") != (*replicas > 1) ||
+		(*storeKind == "redis" && *redisURL == "") {
 		fmt.Fprintln(errOut, evalUsage)
+		fmt.Fprintln(errOut, "(--replicas 2 or more goes with --store redis and a --redis-url)")
 		return 2
 	}
 	o := invariants.Options{Spokes: *spokes, Episodes: *episodes, From: *from, Seed: *seed, Only: *only,
-		Stop: ctx.Done(), Parallel: *parallel, Progress: errOut, ProgressEvery: *progress}
+		Stop: ctx.Done(), Parallel: *parallel, Progress: errOut, ProgressEvery: *progress, Replicas: *replicas, RedisURL: *redisURL}
 	if *spokes == invariants.SpokesSandbox {
 		sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: cfg.off, Exe: cfg.exe, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
 		if err != nil {

@@ -316,12 +316,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.apps = append(d.apps, mcpApps...)
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
+	if replicaID == "" {
+		// Audit entries name the replica that took each answer, with one
+		// replica too.
+		host, _ := os.Hostname()
+		replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	if rs, ok := rawStore.(*redis.Store); ok {
 		relay = rs.Relay(redis.RelayOptions{Logger: log})
-		if replicaID == "" {
-			host, _ := os.Hostname()
-			replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
-		}
 		d.heartbeat = func(ctx context.Context) { heartbeat(ctx, relay, replicaID, log) }
 		d.sandbox += "; replica " + replicaID
 	}
@@ -333,6 +335,8 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
 		WarmIdle: cfg.MCP.IdleTimeout.D(), MaxWarm: cfg.MCP.MaxWarm,
 		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
+		UserData:   userData(cfg),
+		ReplicaID:  replicaID,
 	}
 	if d.metrics != nil {
 		ho.Trace = func(e hub.TraceEvent) {
@@ -341,10 +345,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 			if e.Type == "spoke_end" && e.Detail != "" {
 				d.metrics.SpokeKilled(e.Detail)
 			}
+			if e.Type == "unaudited" {
+				d.metrics.Unaudited(e.Detail)
+			}
 		}
 	}
 	if relay != nil {
-		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
+		ho.Relay, ho.Liveness, ho.UserEvents = relay, relay, relay
 	}
 	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
 		return nil, err

@@ -64,6 +64,13 @@ log "1000 invariant episodes (evaluation/invariants)"
 SECGPT_INVARIANTS_EPISODES=${SECGPT_INVARIANTS_EPISODES:-1000} \
 	go test -vet=off -count=1 -run 'TestEpisodes$' -timeout 40m ./evaluation/invariants/
 
+# The same harness on several replicas: 200 episodes, each on 3 hubs sharing
+# the test Redis (SECGPT_TEST_REDIS_URL), every message and answer on a random
+# replica, the episode's Redis connections cut at random points.
+log "200 invariant episodes on 3 replicas over one Redis (evaluation/invariants)"
+SECGPT_INVARIANTS_REPLICA_EPISODES=${SECGPT_INVARIANTS_REPLICA_EPISODES:-200} \
+	go test -vet=off -count=1 -run 'TestReplicaEpisodes$' -timeout 20m ./evaluation/invariants/
+
 # deploy/ (Kubernetes manifests, compose file, Dockerfile) is checked by its
 # own module, so the bot's go.mod does not carry k8s.io/api and compose-go.
 log "validating deploy/ (scripts/validate-deploy.sh)"

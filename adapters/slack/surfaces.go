@@ -136,8 +136,10 @@ func (a *Adapter) onSlash(ctx context.Context, payload []byte) {
 	text = "!" + strings.TrimLeft(text, "!/")
 	c := &ephemeralConversation{a: a, channel: sc.ChannelID, user: sc.UserID}
 	a.wg.Go(func() {
+		// The command names the channel: it acts on the user's threads
+		// there too.
 		a.asst.Handle(ctx, chat.Message{User: UserID(sc.TeamID, sc.UserID),
-			Conversation: conversationID(sc.TeamID, sc.ChannelID, ""), Text: text}, c)
+			Conversation: conversationID(sc.TeamID, sc.ChannelID, ""), Text: text, Threads: true}, c)
 	})
 }
 

@@ -151,8 +151,20 @@ func install(t testing.TB, s Server, dir string) *installed {
 // after timeout (0: the hub's default).
 func (in *installed) hub(t testing.TB, idle, timeout time.Duration, trace func(hub.TraceEvent)) *hub.Hub {
 	t.Helper()
-	hb, err := hub.New(hub.Options{
-		Store: hubtest.Store(t), Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
+	o := in.options(idle, timeout, trace)
+	o.Store = hubtest.Store(t)
+	hb, err := hub.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hb.Close() })
+	return hb
+}
+
+// options are the options of a hub over in's catalog, without a store.
+func (in *installed) options(idle, timeout time.Duration, trace func(hub.TraceEvent)) hub.Options {
+	return hub.Options{
+		Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
 		AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
 		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
@@ -161,12 +173,7 @@ func (in *installed) hub(t testing.TB, idle, timeout time.Duration, trace func(h
 			p.Mounts = ms
 			return err
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = hb.Close() })
-	return hb
 }
 
 var whoamiRE = regexp.MustCompile(`pid (\d+) calls (\d+)`)

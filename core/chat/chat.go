@@ -24,6 +24,10 @@ type Message struct {
 	Text string
 	// EventID is the platform's id for the event, used to drop duplicates.
 	EventID string
+	// Threads: a command acts on the conversations under Conversation
+	// too (its ID followed by "/"): a Slack slash command names a
+	// channel, whose threads are conversations of their own.
+	Threads bool
 }
 
 // Kind is what a permission is for.

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 type Store interface {
 	state.Grants
 	state.Pending
+	state.Decisions
 	state.Audit
 }
 
@@ -81,22 +83,35 @@ func (r Request) Key() state.GrantKey {
 
 // Gate decides permission requests. It is safe for concurrent use.
 type Gate struct {
-	store   Store
-	relay   Relay
-	replica string
-	live    Liveness
-	timeout time.Duration
-	now     func() time.Time
-	log     *slog.Logger
-	rules   []Rule
+	store      Store
+	relay      Relay
+	replica    string
+	live       Liveness
+	timeout    time.Duration
+	poll       time.Duration
+	auditRetry time.Duration
+	unaudited  func(what string)
+	now        func() time.Time
+	log        *slog.Logger
+	rules      []Rule
 
 	mu      sync.Mutex // guards waiters
-	waiters map[ids.PromptID]chan answer
+	waiters map[ids.PromptID]waiter
 }
 
+// waiter is a prompt this replica waits on.
+type waiter struct {
+	ch   chan struct{}
+	user ids.UserID
+	// dflt is its outcome when nobody answers (deny, or cancel).
+	dflt chat.Decision
+}
+
+// answer is a prompt's outcome as the store holds it.
 type answer struct {
-	d  chat.Decision
-	by ids.UserID
+	d       chat.Decision
+	by      ids.UserID
+	replica string
 }
 
 // Options configure a Gate.
@@ -105,13 +120,25 @@ type Options struct {
 	Timeout time.Duration
 	// Relay, if set, forwards answers between replicas.
 	Relay Relay
-	// ReplicaID names this replica in the prompts it asks.
+	// ReplicaID names this replica in the prompts it asks and in the
+	// outcomes and audit entries of the answers it takes.
 	ReplicaID string
 	// Liveness, if set, lets an answer for a prompt of a dead replica be
 	// reported (chat.ErrAskAgain) instead of published to nobody.
 	Liveness Liveness
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Poll is how often a replica waiting for an answer reads the store
+	// for it, in case the relay missed it (its subscription was down);
+	// 0 means 1 s. Used only with a Relay.
+	Poll time.Duration
+	// AuditRetry bounds how long an audit entry the store cannot take is
+	// retried before the action it records is refused; 0 means
+	// state.DefaultAuditRetry.
+	AuditRetry time.Duration
+	// Unaudited, if set, is called with the entry's type each time an
+	// audit entry could not be written (a metric).
+	Unaudited func(what string)
+	Now       func() time.Time
+	Logger    *slog.Logger
 	// Rules are the operator's allow / deny / ask rules, checked before
 	// stored grants and prompts.
 	Rules []Rule
@@ -128,7 +155,12 @@ func New(store Store, o Options) *Gate {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Gate{store: store, relay: o.Relay, replica: o.ReplicaID, live: o.Liveness, timeout: o.Timeout, now: o.Now, log: o.Logger, rules: o.Rules, waiters: map[ids.PromptID]chan answer{}}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	return &Gate{store: store, relay: o.Relay, replica: o.ReplicaID, live: o.Liveness, timeout: o.Timeout, poll: o.Poll,
+		auditRetry: o.AuditRetry, unaudited: o.Unaudited, now: o.Now, log: o.Logger, rules: o.Rules,
+		waiters: map[ids.PromptID]waiter{}}
 }
 
 // Run forwards relayed answers to local waiters until ctx is done. It is
@@ -138,20 +170,24 @@ func (g *Gate) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	return g.relay.Subscribe(ctx, func(id ids.PromptID, d chat.Decision, by ids.UserID) {
-		g.deliver(id, answer{d, by})
+	// An announcement only wakes the waiter: what it acts on is the
+	// outcome it reads from the store.
+	return g.relay.Subscribe(ctx, func(id ids.PromptID, _ chat.Decision, _ ids.UserID) {
+		g.wake(id)
 	})
 }
 
-func (g *Gate) deliver(id ids.PromptID, a answer) bool {
+// wake tells the local waiter of prompt id, if any, that its outcome is
+// stored.
+func (g *Gate) wake(id ids.PromptID) bool {
 	g.mu.Lock()
-	ch, ok := g.waiters[id]
+	w, ok := g.waiters[id]
 	g.mu.Unlock()
 	if !ok {
 		return false
 	}
 	select {
-	case ch <- a:
+	case w.ch <- struct{}{}:
 	default:
 	}
 	return true
@@ -178,10 +214,13 @@ func (g *Gate) precheck(ctx context.Context, r Request) (d chat.Decision, rule s
 	if ru, ok := Decide(g.rules, r); ok {
 		switch ru.Action {
 		case ActionDeny:
-			g.audit(ctx, r, "rule:deny", ru.String())
+			// A deny needs no record to hold: nothing runs either way.
+			_ = g.audit(ctx, r, "rule:deny", ru.String())
 			return chat.Deny, ru.String(), true, nil
 		case ActionAllow:
-			g.audit(ctx, r, "rule:allow", ru.String())
+			if err := g.audit(ctx, r, "rule:allow", ru.String()); err != nil {
+				return chat.Deny, ru.String(), true, err
+			}
 			return chat.AllowOnce, ru.String(), true, nil
 		case ActionAsk:
 			return "", ru.String(), false, nil
@@ -195,7 +234,9 @@ func (g *Gate) precheck(ctx context.Context, r Request) (d chat.Decision, rule s
 		return chat.Deny, "", true, fmt.Errorf("gate: look up grant: %w", err)
 	}
 	if ok {
-		g.audit(ctx, r, "grant:"+string(gr.Decision), "")
+		if err := g.audit(ctx, r, "grant:"+string(gr.Decision), ""); err != nil {
+			return chat.Deny, "", true, err
+		}
 		return gr.Decision, "", true, nil
 	}
 	return "", "", false, nil
@@ -232,51 +273,69 @@ func (g *Gate) ask(ctx context.Context, c chat.Conversation, r Request, rule str
 		Rule:         rule,
 		Confirm:      r.Confirm,
 	}
-	a, expired, err := g.show(ctx, c, p)
+	a, expired, err := g.show(ctx, c, p, chat.Deny)
 	if err != nil {
-		g.audit(ctx, r, string(chat.Deny), "prompt could not be shown: "+err.Error())
+		_ = g.audit(ctx, r, string(chat.Deny), "prompt could not be shown: "+err.Error())
 		return chat.Deny, err
 	}
-	detail := "answered by " + string(a.by)
+	detail := a.answeredBy()
 	if expired {
 		detail = "no answer in time: denied"
 	}
-	g.audit(context.WithoutCancel(ctx), r, string(a.d), detail)
+	if err := g.audit(ctx, r, string(a.d), detail); err != nil && a.d.Allows() {
+		return chat.Deny, err
+	}
 	return a.d, nil
+}
+
+// answeredBy says who answered and on which replica, for the audit log.
+func (a answer) answeredBy() string {
+	s := "answered by " + string(a.by)
+	if a.replica != "" {
+		s += " on replica " + a.replica
+	}
+	return s
 }
 
 // Ask shows p, a question that is not a permission (an app's elicitation:
 // Kind chat.KindElicit with its Options), to its user and returns the
 // answer and who gave it. Nothing is stored as a grant. An unanswered
-// question, or a ctx that ends, gives chat.Cancel.
+// question, or a ctx that ends, gives chat.Cancel; so does an answer that
+// cannot be audited.
 func (g *Gate) Ask(ctx context.Context, c chat.Conversation, p chat.Prompt) (chat.Decision, error) {
 	if p.Kind != chat.KindElicit || len(p.Options) == 0 {
 		return chat.Cancel, fmt.Errorf("gate: ask: not a question prompt")
 	}
 	r := Request{User: p.User, Conversation: p.Conversation, Session: p.Session, Kind: p.Kind, Target: p.Target, Function: p.Function, Data: p.Data}
-	a, expired, err := g.show(ctx, c, p)
+	a, expired, err := g.show(ctx, c, p, chat.Cancel)
 	if err != nil {
-		g.audit(ctx, r, string(chat.Cancel), "question could not be shown: "+err.Error())
+		_ = g.audit(ctx, r, string(chat.Cancel), "question could not be shown: "+err.Error())
 		return chat.Cancel, err
 	}
 	if expired {
-		g.audit(context.WithoutCancel(ctx), r, string(chat.Cancel), "no answer in time")
+		_ = g.audit(ctx, r, string(chat.Cancel), "no answer in time")
 		return chat.Cancel, nil
 	}
-	g.audit(context.WithoutCancel(ctx), r, string(a.d), "answered by "+string(a.by))
+	if err := g.audit(ctx, r, string(a.d), a.answeredBy()); err != nil {
+		return chat.Cancel, err
+	}
 	return a.d, nil
 }
 
-// show records p as pending, shows it and waits for its answer; a prompt
-// not answered in time, or a ctx that ends, gives Deny (expired true).
-func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt) (answer, bool, error) {
+// show records p as pending, shows it and waits for its outcome in the
+// store: woken by a local answer or the relay, or finding it by polling
+// when the relay is down. A prompt not answered in time, or a ctx that
+// ends, gets dflt as its stored outcome (expired true) unless an answer
+// was stored first; what show returns, and what the conversation shows,
+// is the stored outcome.
+func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt, dflt chat.Decision) (answer, bool, error) {
 	p.ID = ids.PromptID(randomHex(12))
 	p.Nonce = randomToken(24)
 	p.ExpiresAt = g.now().Add(g.timeout)
 	p.Replica = g.replica
-	ch := make(chan answer, 1)
+	ch := make(chan struct{}, 1)
 	g.mu.Lock()
-	g.waiters[p.ID] = ch
+	g.waiters[p.ID] = waiter{ch: ch, user: p.User, dflt: dflt}
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
@@ -284,40 +343,15 @@ func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt) (an
 		g.mu.Unlock()
 	}()
 	if err := g.store.PutPending(ctx, p); err != nil {
-		return answer{d: chat.Deny}, false, fmt.Errorf("gate: record prompt: %w", err)
+		return answer{d: dflt}, false, fmt.Errorf("gate: record prompt: %w", err)
 	}
 	if err := c.Prompt(ctx, p); err != nil {
 		_, _, _ = g.store.TakePending(context.WithoutCancel(ctx), p.ID)
-		return answer{d: chat.Deny}, false, fmt.Errorf("gate: show prompt: %w", err)
+		return answer{d: dflt}, false, fmt.Errorf("gate: show prompt: %w", err)
 	}
-	timer := time.NewTimer(g.timeout)
-	defer timer.Stop()
-	var a answer
-	expired := false
-	select {
-	case a = <-ch:
-	case <-timer.C:
-		expired = true
-	case <-ctx.Done():
-		expired = true
-	}
-	if expired {
-		// Whoever takes the pending record decides it. If an answer won the
-		// race, it has been or is being delivered to ch.
-		if _, took, err := g.store.TakePending(context.WithoutCancel(ctx), p.ID); err == nil && !took {
-			select {
-			case a = <-ch:
-				expired = false
-			case <-time.After(2 * time.Second):
-			}
-		}
-		if expired {
-			a = answer{d: chat.Deny}
-		}
-	}
-	bg := context.WithoutCancel(ctx)
+	a, expired := g.wait(ctx, p.ID, ch, dflt)
 	if rc, ok := c.(chat.ResolvingConversation); ok {
-		if err := rc.Resolved(bg, p, a.d, a.by, expired); err != nil {
+		if err := rc.Resolved(context.WithoutCancel(ctx), p, a.d, a.by, expired); err != nil {
 			g.log.Warn("update resolved prompt", "prompt", p.ID, "err", err)
 		}
 	}
@@ -325,9 +359,12 @@ func (g *Gate) show(ctx context.Context, c chat.Conversation, p chat.Prompt) (an
 }
 
 // Answer applies a user's answer to a pending prompt. Only the asked user
-// with the prompt's nonce can answer; the first valid answer wins. Session
-// and always grants are stored here, so a grant is kept even if the replica
-// that asked is gone.
+// with the prompt's nonce can answer, before the prompt expires; the first
+// valid answer wins. The answer is audited (who, on which replica) before
+// it takes effect, and refused if it cannot be; then the prompt's outcome
+// and any session or always grants are stored in one step
+// (state.Decisions), so a grant is kept even if the replica that asked is
+// gone, and the asking replica acts on exactly what was stored.
 func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 	if !a.Decision.Known() {
 		return fmt.Errorf("gate: invalid decision %q", a.Decision)
@@ -356,11 +393,21 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 			App: p.Target, Requester: p.Requester, Decision: string(a.Decision), Detail: "prompt " + string(p.ID) + " belongs to " + string(p.User)})
 		return chat.ErrNotYours
 	}
-	if _, took, err := g.store.TakePending(ctx, a.Prompt); err != nil {
-		return fmt.Errorf("gate: take prompt: %w", err)
-	} else if !took {
+	// The asking replica stores the expiry outcome once the prompt is
+	// past ExpiresAt; an answer after that would decide a prompt whose
+	// query has already been told "denied".
+	if !p.ExpiresAt.IsZero() && g.now().After(p.ExpiresAt) {
 		return chat.ErrUnknownPrompt
 	}
+	detail := fmt.Sprintf("prompt %s %s", p.ID, answer{by: a.User, replica: g.replica}.answeredBy())
+	if p.Replica != "" && p.Replica != g.replica {
+		detail += " (asked on replica " + p.Replica + ")"
+	}
+	if err := g.durable(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: "answer", Kind: p.Kind, App: p.Target,
+		Requester: p.Requester, Decision: string(a.Decision), Detail: detail}); err != nil {
+		return fmt.Errorf("gate: answer not recorded: %w", err)
+	}
+	var grants []state.Grant
 	if a.Decision == chat.AllowSession || a.Decision == chat.AllowAlways {
 		// A plan prompt's answer is stored per component, so a later plan
 		// made only of granted parts runs without a prompt.
@@ -377,12 +424,16 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 			if a.Decision == chat.AllowSession {
 				g2.Session = p.Session
 			}
-			if err := g.store.PutGrant(ctx, g2); err != nil {
-				return fmt.Errorf("gate: store grant: %w", err)
-			}
+			grants = append(grants, g2)
 		}
 	}
-	if g.deliver(p.ID, answer{a.Decision, a.User}) {
+	out := state.Decided{Prompt: p.ID, Decision: a.Decision, By: a.User, Replica: g.replica, At: g.now()}
+	if _, took, err := g.store.DecidePending(ctx, out, grants); err != nil {
+		return fmt.Errorf("gate: store answer: %w", err)
+	} else if !took {
+		return chat.ErrUnknownPrompt
+	}
+	if g.wake(p.ID) {
 		return nil
 	}
 	if g.relay == nil {
@@ -398,24 +449,41 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 		}
 	}
 	if err := g.relay.Publish(ctx, p.ID, a.Decision, a.User); err != nil {
-		return fmt.Errorf("gate: relay answer: %w", err)
+		// The outcome is stored; the waiting replica finds it by polling.
+		g.log.Warn("relay answer", "prompt", p.ID, "err", err)
 	}
 	return nil
 }
 
-func (g *Gate) audit(ctx context.Context, r Request, decision, detail string) {
+// audit records a decision on r; the error wraps state.ErrUnaudited when
+// it could not be written, and the caller refuses what it would allow.
+func (g *Gate) audit(ctx context.Context, r Request, decision, detail string) error {
 	d := r.Data
 	if len(d) > 2000 {
 		d = d[:2000] + "…"
 	}
+	// Where: the replica whose query the decision is for (who answered,
+	// and where, is in detail).
+	if g.replica != "" {
+		detail = strings.TrimSpace(detail + " (recorded on replica " + g.replica + ")")
+	}
 	if detail != "" {
 		d = detail + "; data: " + d
 	}
-	err := g.store.AppendAudit(ctx, state.AuditEvent{At: g.now(), User: r.User, Type: "decision", Kind: r.Kind,
+	return g.durable(ctx, state.AuditEvent{At: g.now(), User: r.User, Type: "decision", Kind: r.Kind,
 		App: r.Target, Requester: r.Requester, Decision: decision, Detail: d})
+}
+
+// durable appends e, retrying while the store is unavailable.
+func (g *Gate) durable(ctx context.Context, e state.AuditEvent) error {
+	err := state.AppendDurable(ctx, g.store, e, g.auditRetry)
 	if err != nil {
-		g.log.Error("append audit", "err", err)
+		g.log.Error("append audit", "type", e.Type, "decision", e.Decision, "err", err)
+		if g.unaudited != nil {
+			g.unaudited(e.Type)
+		}
 	}
+	return err
 }
 
 func randomHex(n int) string {

@@ -95,30 +95,35 @@ func (g *Gate) CheckPlan(ctx context.Context, c chat.Conversation, pr PlanReques
 	}
 	p.Data = strings.Join(sum, "\n")
 	res.Prompted = true
-	a, expired, err := g.show(ctx, c, p)
+	a, expired, err := g.show(ctx, c, p, chat.Deny)
 	if err != nil {
 		for _, i := range open {
 			res.Decisions[i] = chat.Deny
-			g.audit(ctx, pr.Parts[i].Request, string(chat.Deny), "plan prompt could not be shown: "+err.Error())
+			_ = g.audit(ctx, pr.Parts[i].Request, string(chat.Deny), "plan prompt could not be shown: "+err.Error())
 		}
 		return res, err
 	}
-	detail := "plan prompt answered by " + string(a.by)
+	detail := "plan prompt " + a.answeredBy()
 	if expired {
 		detail = "plan prompt: no answer in time: denied"
 	}
 	if a.d == chat.Review {
 		res.Review = true
 		for _, i := range open {
-			g.audit(context.WithoutCancel(ctx), pr.Parts[i].Request, string(chat.Review), detail)
+			_ = g.audit(ctx, pr.Parts[i].Request, string(chat.Review), detail)
 		}
 		return res, nil
 	}
+	// A part whose allowing decision cannot be audited is denied, and the
+	// error says why.
+	var unaudited error
 	for _, i := range open {
 		res.Decisions[i] = a.d
-		g.audit(context.WithoutCancel(ctx), pr.Parts[i].Request, string(a.d), detail)
+		if err := g.audit(ctx, pr.Parts[i].Request, string(a.d), detail); err != nil && a.d.Allows() {
+			res.Decisions[i], unaudited = chat.Deny, err
+		}
 	}
-	return res, nil
+	return res, unaudited
 }
 
 // mark shows a decided part as already allowed in the plan view.

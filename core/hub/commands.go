@@ -22,7 +22,9 @@ const HelpText = `Commands (start with !, e.g. !grants):
 Anything else is a request: I plan which apps to use and ask your permission before each one runs.`
 
 // command handles a chat command; ok is false for ordinary messages.
-func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
+// threads: the command acts on the conversations under t's too
+// (chat.Message.Threads).
+func (h *Hub) command(ctx context.Context, t *turn, threads bool) (reply string, ok bool) {
 	q := t.query
 	if !strings.HasPrefix(q, "/") && !strings.HasPrefix(q, "!") {
 		return "", false
@@ -109,6 +111,9 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			app = ""
 		}
 		h.dropWarm(ctx, t.user, app, "user data forgotten")
+		if app == "" {
+			h.withdraw(ctx, t.user)
+		}
 		return h.forget(ctx, t, arg), true
 	case "connect", "disconnect":
 		return h.accountCommand(ctx, t, strings.ToLower(fields[0]), arg), true
@@ -117,21 +122,54 @@ func (h *Hub) command(ctx context.Context, t *turn) (reply string, ok bool) {
 			h.log.Error("end session", "err", err)
 			return "Sorry, I couldn't end the session right now.", true
 		}
+		var under []ids.ConversationID
+		if threads {
+			var err error
+			if under, err = h.o.Store.EndSessionsUnder(ctx, t.user, t.conv); err != nil {
+				h.log.Error("end thread sessions", "err", err)
+				return "Started a new session here, but I couldn't end the sessions of your threads in it right now; try again.", true
+			}
+		}
 		h.dropWarm(ctx, t.user, "", "session ended")
 		// The question whether to try another plan lives as long as a
 		// session (it expires after the same idle time), so a new session
 		// drops it: a yes later in the fresh session would run the old one.
-		_, pending, err := h.o.Store.TakeReplan(ctx, t.user, t.conv)
-		if err != nil {
-			h.log.Error("drop replan", "user", t.user, "err", err)
-			return "Started a new session; session permissions have ended, but I couldn't drop the pending question whether to try another plan.", true
+		pending := false
+		for _, conv := range append([]ids.ConversationID{t.conv}, under...) {
+			_, p, err := h.o.Store.TakeReplan(ctx, t.user, conv)
+			if err != nil {
+				h.log.Error("drop replan", "user", t.user, "err", err)
+				return "Started a new session" + threadsText(t.conv, under) + "; session permissions have ended, but I couldn't drop the pending question whether to try another plan.", true
+			}
+			pending = pending || p
 		}
 		if pending {
-			return "Started a new session; session permissions have ended and the pending question whether to try another plan is dropped.", true
+			return "Started a new session" + threadsText(t.conv, under) + "; session permissions have ended and the pending question whether to try another plan is dropped.", true
 		}
-		return "Started a new session; session permissions have ended.", true
+		return "Started a new session" + threadsText(t.conv, under) + "; session permissions have ended.", true
 	}
 	return fmt.Sprintf("Unknown command %q.\n%s", fields[0], h.helpText()), true
+}
+
+// threadsText says which threads under conv a new session also covered
+// ("" for none): their IDs' last part (Slack's thread timestamps).
+func threadsText(conv ids.ConversationID, under []ids.ConversationID) string {
+	if len(under) == 0 {
+		return ""
+	}
+	var names []string
+	for i, c := range under {
+		if i == 5 {
+			names = append(names, fmt.Sprintf("and %d more", len(under)-i))
+			break
+		}
+		names = append(names, strings.TrimPrefix(string(c), string(conv)+"/"))
+	}
+	noun := "threads"
+	if len(under) == 1 {
+		noun = "thread"
+	}
+	return fmt.Sprintf(" here and in your %d %s of this channel (%s)", len(under), noun, strings.Join(names, ", "))
 }
 
 // helpText is HelpText with the account commands when linking is set up.
@@ -185,6 +223,11 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 		if n > 0 {
 			done = append(done, fmt.Sprintf("%d pending question(s) whether to try another plan", n))
 		}
+		if what, err := h.forgetUserData(ctx, t.user, ""); err != nil {
+			return failed("the apps' data folders", err)
+		} else if what != "" {
+			done = append(done, what)
+		}
 		h.audit(ctx, auditEvent(t.user, "forget", "", strings.Join(done, "; ")))
 		return "Forgotten: " + strings.Join(done, "; ") + ". Your permissions stay (use revoke all)."
 	}
@@ -204,6 +247,11 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 			item += " (shared with " + strings.Join(shared, ", ") + ")"
 		}
 		done = append(done, item)
+	}
+	if what, err := h.forgetUserData(ctx, t.user, app); err != nil {
+		return failed(arg+"'s data folder", err)
+	} else if what != "" {
+		done = append(done, what)
 	}
 	h.audit(ctx, auditEvent(t.user, "forget", app, strings.Join(done, "; ")))
 	return "Forgotten: " + strings.Join(done, "; ") + "."

@@ -189,7 +189,9 @@ func (t *turn) admitFacts(ctx context.Context, sr *stepRun, ap approval) error {
 		sr.st, sr.diff = t.replanned(st, ns, st.shared)
 		sr.task = isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
 	default:
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: st.spec.ID, Detail: formatFacts(all)})
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: st.spec.ID, Detail: formatFacts(all)}); err != nil {
+			return err
+		}
 		sr.in.add(newLabel("", st.shared))
 	}
 	return nil

@@ -39,7 +39,8 @@ type TraceEvent struct {
 	// Type: "model_request" (Request set), "spoke_start", "spoke_end",
 	// "app_request", "direct_call" (Detail: "function {args}"),
 	// "responder_request" (Request set), "step_run" (a plan step's spoke is
-	// about to start; Step set).
+	// about to start; Step set), "unaudited" (an audit entry of type Detail
+	// could not be written; what it recorded was refused).
 	Type    string
 	Request *llm.Request
 	Detail  string
@@ -66,6 +67,9 @@ type Options struct {
 	Spawner Spawner
 	// AppConfig is each app's own config section, handed to its spoke.
 	AppConfig map[ids.AppID]json.RawMessage
+	// UserData is users' data kept outside the store (MCP servers'
+	// per-user directories), deleted by forget; nil: none.
+	UserData UserData
 	// Accounts links users' accounts (!connect google) and gives the apps
 	// it allows a per-invocation credential; nil: no linking.
 	Accounts Accounts
@@ -95,12 +99,19 @@ type Options struct {
 	StateQuota state.Quota
 	// Relay forwards permission answers between replicas (nil: one replica).
 	Relay gate.Relay
+	// UserEvents carries forgets, revokes, new sessions and denials to
+	// the other replicas (nil: one replica).
+	UserEvents UserEvents
 	// ReplicaID names this replica; Liveness tells whether others still run.
 	ReplicaID string
 	Liveness  gate.Liveness
-	Logger    *slog.Logger
-	Trace     func(TraceEvent)
-	Now       func() time.Time
+	// AuditRetry bounds how long an audit entry the store cannot take is
+	// retried before the action it records is refused; 0 means
+	// state.DefaultAuditRetry.
+	AuditRetry time.Duration
+	Logger     *slog.Logger
+	Trace      func(TraceEvent)
+	Now        func() time.Time
 }
 
 // Hub is the trusted hub. It implements chat.Assistant.
@@ -164,12 +175,21 @@ func New(o Options) (*Hub, error) {
 		h.warm = newWarmTable(h, o.WarmIdle, o.MaxWarm)
 	}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
-		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules})
+		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules,
+		AuditRetry: o.AuditRetry, Unaudited: h.unaudited})
 	return h, nil
 }
 
-// Run serves background work (relayed permission answers) until ctx ends.
-func (h *Hub) Run(ctx context.Context) error { return h.gate.Run(ctx) }
+// Run serves background work (relayed permission answers, other
+// replicas' user events) until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	if h.o.UserEvents != nil {
+		go func() {
+			_ = h.o.UserEvents.SubscribeUserEvents(ctx, func(e state.UserEvent) { h.hear(ctx, e) })
+		}()
+	}
+	return h.gate.Run(ctx)
+}
 
 // Answer delivers a permission answer from an adapter.
 func (h *Hub) Answer(ctx context.Context, a chat.Answer) error { return h.gate.Answer(ctx, a) }
@@ -202,7 +222,7 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 		return
 	}
 	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text, out: &replyOut{c: c}}
-	if reply, ok := h.command(ctx, t); ok {
+	if reply, ok := h.command(ctx, t, m.Threads); ok {
 		h.reply(ctx, c, reply)
 		return
 	}
@@ -272,13 +292,24 @@ func (h *Hub) reply(ctx context.Context, c chat.Conversation, text string) {
 	}
 }
 
-func (h *Hub) audit(ctx context.Context, e state.AuditEvent) {
+// audit appends e, retrying while the store is unavailable. The error
+// wraps state.ErrUnaudited; a flow whose entry fails does not happen.
+func (h *Hub) audit(ctx context.Context, e state.AuditEvent) error {
 	if e.At.IsZero() {
 		e.At = h.o.Now()
 	}
-	if err := h.o.Store.AppendAudit(ctx, e); err != nil {
+	err := state.AppendDurable(ctx, h.o.Store, e, h.o.AuditRetry)
+	if err != nil {
 		h.log.Error("append audit", "type", e.Type, "err", err)
+		h.unaudited(e.Type)
 	}
+	return err
+}
+
+// unaudited reports an audit entry that could not be written (the
+// "unaudited" trace event, which bot/ counts as a metric).
+func (h *Hub) unaudited(what string) {
+	h.trace(TraceEvent{Type: "unaudited", Detail: what})
 }
 
 func (h *Hub) trace(e TraceEvent) {

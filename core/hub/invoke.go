@@ -247,7 +247,9 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)}); err != nil {
+		return isc.KindDenial, isc.Denial{Reason: "the call of " + string(cs.ID) + " could not be audited"}, nil
+	}
 	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
 		task: isc.Task{Instruction: fmt.Sprintf("Run %s with the given arguments (requested by app %s through the hub).", fn.Name, caller), Function: fn.Name, Args: r.Args}}
 	// The prompt showed exactly this call: the callee's model may make it
@@ -285,7 +287,9 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	if !h.sourcesReach(ctx, inv, nested, cs.ID, caller, "", string(result)) {
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)}); err != nil {
+		return isc.KindDenial, isc.Denial{Reason: "the answer of " + string(cs.ID) + " could not be audited"}, nil
+	}
 	if inv.label == nil {
 		l := inv.inputs()
 		inv.label = &l

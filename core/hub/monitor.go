@@ -152,10 +152,14 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 			why = append(why, reason)
 			continue
 		}
+		// A call that cannot be audited does not run (docs/state.md).
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "model_filled_call", Kind: chat.KindExec, App: app,
+			Detail: truncate(c.Name+" "+compact(c.Arguments), 2000)}); err != nil {
+			why = append(why, c.Name+" could not be audited")
+			continue
+		}
 		l.calls++
 		l.args = c.Arguments
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "model_filled_call", Kind: chat.KindExec, App: app,
-			Detail: truncate(c.Name+" "+compact(c.Arguments), 2000)})
 		h.trace(TraceEvent{User: t.user, App: app, Type: "model_filled_call", Step: l.step, Detail: c.Name + " " + compact(c.Arguments)})
 		kept = append(kept, c)
 	}
@@ -317,8 +321,10 @@ func (t *turn) flowsIn(ctx context.Context, st step, i int, results []stepResult
 				return in, true, err
 			}
 		}
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: to, Requester: src.app,
-			Detail: truncate(sourcesNote(src.label, src.app, to)+src.text, 2000)})
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: to, Requester: src.app,
+			Detail: truncate(sourcesNote(src.label, src.app, to)+src.text, 2000)}); err != nil {
+			return in, false, err
+		}
 		in.add(src.label)
 	}
 	return in, false, nil
@@ -368,7 +374,9 @@ func (h *Hub) sourcesReach(ctx context.Context, inv *invocation, l label, from, 
 			h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)})
 			return false
 		}
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)})
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)}); err != nil {
+			return false
+		}
 	}
 	return true
 }

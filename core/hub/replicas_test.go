@@ -14,6 +14,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
 )
@@ -49,7 +50,7 @@ func startReplicas(t *testing.T, n int, apps ...ids.AppID) []*replica {
 			}
 		}})
 		id := fmt.Sprintf("r%d", i)
-		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl})
+		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := rl.Heartbeat(ctx, id, time.Minute); err != nil {
@@ -153,6 +154,20 @@ func TestReplicas(t *testing.T) {
 	err := rs[0].hub.Answer(ctx, chat.Answer{Prompt: p2.ID, Nonce: p2.Nonce, User: user, Decision: chat.AllowAlways})
 	if !errors.Is(err, chat.ErrAskAgain) {
 		t.Fatalf("answer for a dead replica's prompt: err = %v, want ErrAskAgain", err)
+	}
+	// The grant it gave has an audit entry saying who gave it and where,
+	// though the replica that asked never audits the decision.
+	answers, err := rs[0].store.ReadAudit(ctx, state.AuditFilter{User: user, Type: "answer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named bool
+	for _, e := range answers {
+		named = named || (e.Decision == string(chat.AllowAlways) &&
+			strings.Contains(e.Detail, "answered by "+string(user)+" on replica r0 (asked on replica r2)"))
+	}
+	if !named {
+		t.Fatalf("no audit entry names who gave the always grant and where: %+v", answers)
 	}
 	// The grant was kept: asking again on replica 1 needs no prompt.
 	pl3 := &platform{shown: make(chan chat.Prompt, 4)}
@@ -261,5 +276,192 @@ func TestRedisOutage(t *testing.T) {
 	}
 	if len(c.prompts) != 1 {
 		t.Fatalf("the always grant was lost across the outage: %d prompts", len(c.prompts))
+	}
+}
+
+// resolvingPlatform also records how each prompt was shown as resolved.
+type resolvingPlatform struct {
+	platform
+	resolved []string
+}
+
+func (p *resolvingPlatform) Resolved(_ context.Context, pr chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.resolved = append(p.resolved, fmt.Sprintf("%s by %q expired %v", d, by, expired))
+	return nil
+}
+
+// TestClickOnAnotherReplicaWhileRelayDown: replica A asks while its relay
+// subscription is down (a Redis restart's back-off); the "Always allow"
+// clicked on B is what A runs with and shows, and the audit log says who
+// decided it and on which replica.
+func TestClickOnAnotherReplicaWhileRelayDown(t *testing.T) {
+	rs := startReplicas(t, 2)
+	rs[0].cancel() // A stops listening; its heartbeat key lives on
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U5")
+	pl := &resolvingPlatform{platform: platform{shown: make(chan chat.Prompt, 4)}}
+	done := make(chan struct{})
+	go func() {
+		rs[0].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery, EventID: "rd1"}, pl)
+		close(done)
+	}()
+	p := <-pl.shown
+	if err := rs[1].hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if len(pl.resolved) != 1 || pl.resolved[0] != fmt.Sprintf("always by %q expired false", user) {
+		t.Fatalf("A showed the prompt as %q, want the stored always", pl.resolved)
+	}
+	if !strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") {
+		t.Fatalf("A did not run the allowed request: %q", pl.replies)
+	}
+	es, err := rs[0].store.ReadAudit(ctx, state.AuditFilter{User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byWhere bool
+	for _, e := range es {
+		byWhere = byWhere || (e.Type == "decision" && strings.Contains(e.Detail, "answered by "+string(user)+" on replica r1"))
+		if strings.Contains(e.Detail, "no answer in time") {
+			t.Fatalf("audited as expired: %+v", e)
+		}
+	}
+	if !byWhere {
+		t.Fatalf("no decision entry names who and where: %+v", es)
+	}
+}
+
+// TestForgetWithdrawsPendingPrompts: a prompt waiting on replica A holds
+// the user's words; "!forget all" on B (or on A itself) withdraws it:
+// A's query ends denied at once, and a click on the old prompt changes
+// nothing.
+func TestForgetWithdrawsPendingPrompts(t *testing.T) {
+	rs := startReplicas(t, 2)
+	ctx := context.Background()
+	for _, on := range []int{1, 0} {
+		user := ids.UserID(fmt.Sprintf("slack:T1/W%d", on))
+		pl := &resolvingPlatform{platform: platform{shown: make(chan chat.Prompt, 4)}}
+		done := make(chan struct{})
+		go func() {
+			rs[0].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery}, pl)
+			close(done)
+		}()
+		p := <-pl.shown
+		rs[on].hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: "!forget all"}, &platform{shown: make(chan chat.Prompt, 1)})
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("forget on r%d left the prompt on r0 waiting", on)
+		}
+		err := rs[1].hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways})
+		if !errors.Is(err, chat.ErrUnknownPrompt) {
+			t.Fatalf("forget on r%d: a click on the withdrawn prompt: %v", on, err)
+		}
+		pl.mu.Lock()
+		if strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") || len(pl.resolved) != 1 || strings.HasPrefix(pl.resolved[0], "always") {
+			t.Fatalf("forget on r%d: replies %q, resolved %q", on, pl.replies, pl.resolved)
+		}
+		pl.mu.Unlock()
+	}
+}
+
+// TestNewEndsThreadSessions: "/secgpt new" in a Slack channel (a command
+// with Threads set) handled on replica B ends the session of the user's
+// threads in that channel too, and says which; the same request in the
+// thread then asks again on replica A.
+func TestNewEndsThreadSessions(t *testing.T) {
+	rs := startReplicas(t, 2)
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U7")
+	thread := ids.ConversationID("slack:T1/C1/1700.1")
+	ask := func(r *replica, ev string) *platform {
+		pl := &platform{shown: make(chan chat.Prompt, 4)}
+		go func() {
+			for p := range pl.shown {
+				_ = r.hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowSession})
+			}
+		}()
+		r.hub.Handle(ctx, chat.Message{User: user, Conversation: thread, Text: fareQuery, EventID: ev}, pl)
+		close(pl.shown)
+		return pl
+	}
+	if pl := ask(rs[0], "t1"); len(pl.prompts) != 1 {
+		t.Fatalf("first request: %d prompts", len(pl.prompts))
+	}
+	if pl := ask(rs[0], "t2"); len(pl.prompts) != 0 {
+		t.Fatalf("the session grant did not hold in the thread: %d prompts", len(pl.prompts))
+	}
+	cmd := &platform{shown: make(chan chat.Prompt, 1)}
+	rs[1].hub.Handle(ctx, chat.Message{User: user, Conversation: "slack:T1/C1", Text: "!new", Threads: true, EventID: "t3"}, cmd)
+	if len(cmd.replies) != 1 || !strings.Contains(cmd.replies[0], "1 thread") {
+		t.Fatalf("the reply does not say which threads ended: %q", cmd.replies)
+	}
+	if pl := ask(rs[0], "t4"); len(pl.prompts) != 1 {
+		t.Fatalf("after /secgpt new in the channel the thread's session grant still held: %d prompts", len(pl.prompts))
+	}
+}
+
+// TestClickAcrossRedisRestart: Redis restarts (with its data, as with
+// persistence) while replica A waits for an answer; the click taken on B
+// after the restart is what A acts on and shows.
+func TestClickAcrossRedisRestart(t *testing.T) {
+	in := redistest.Start(t)
+	ns := fmt.Sprintf("restart-%d", time.Now().UnixNano())
+	var hs []*hub.Hub
+	for i := range 2 {
+		st, err := redis.Open(context.Background(), in.URL(), redis.Options{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		rl := st.Relay(redis.RelayOptions{})
+		id := fmt.Sprintf("r%d", i)
+		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		if err := rl.Heartbeat(ctx, id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		go h.Run(ctx)
+		hs = append(hs, h)
+	}
+	ctx := context.Background()
+	user := ids.UserID("slack:T1/U8")
+	pl := &resolvingPlatform{platform: platform{shown: make(chan chat.Prompt, 4)}}
+	done := make(chan struct{})
+	go func() {
+		hs[0].Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: fareQuery, EventID: "rr1"}, pl)
+		close(done)
+	}()
+	p := <-pl.shown
+	in.Stop()
+	in.Restart()
+	var err error
+	for i := 0; i < 50; i++ {
+		// B's first commands after the restart may still meet the old
+		// connections.
+		if err = hs[1].Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: chat.AllowAlways}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("answer on B after the restart: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("A did not resume")
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if len(pl.resolved) != 1 || pl.resolved[0] != fmt.Sprintf("always by %q expired false", user) ||
+		!strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") {
+		t.Fatalf("A showed %q and replied %q, want the stored always and the fare", pl.resolved, pl.replies)
 	}
 }

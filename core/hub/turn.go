@@ -17,6 +17,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/schema"
+	"github.com/secgpt-go/secgpt/core/state"
 )
 
 // turn is the handling of one user message.
@@ -61,6 +62,9 @@ func publicf(err error, format string, a ...any) error {
 func publicMessage(err error) string {
 	if m, ok := public.Message(err); ok {
 		return m
+	}
+	if errors.Is(err, state.ErrUnaudited) {
+		return "the audit log could not be written, so it was not done"
 	}
 	return "something went wrong (see the assistant's log)"
 }

@@ -32,6 +32,10 @@ type warmSpoke struct {
 	key  warmKey
 	proc Spoke
 	conn *isc.Conn
+	// epoch is the user's epoch for the app when the spoke started; a
+	// spoke of another epoch holds state from before a forget, revoke,
+	// new session or denial on some replica, and is not reused.
+	epoch int64
 	// The fields below are guarded by warmTable.mu.
 	busy   bool
 	gone   bool        // killed or exited: never handed out again
@@ -58,14 +62,23 @@ func newWarmTable(h *Hub, idle time.Duration, max int) *warmTable {
 
 // take returns the idle warm spoke of k, marked busy, or nil when there is
 // none (or it is busy with another invocation of the same user and app,
-// which then runs in a spoke of its own).
-func (w *warmTable) take(k warmKey) *warmSpoke {
+// which then runs in a spoke of its own). An idle spoke of another epoch
+// is ended instead.
+func (w *warmTable) take(k warmKey, epoch int64) *warmSpoke {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	ws := w.spoke[k]
 	if ws == nil || ws.busy || ws.gone {
+		w.mu.Unlock()
 		return nil
 	}
+	if ws.epoch != epoch {
+		w.forgetLocked(ws)
+		w.mu.Unlock()
+		ws.proc.Kill("stale: the user's data or permissions changed on another replica")
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_drop", Detail: "stale epoch"})
+		return nil
+	}
+	defer w.mu.Unlock()
 	if ws.idle != nil {
 		ws.idle.Stop()
 		ws.idle = nil
@@ -77,13 +90,13 @@ func (w *warmTable) take(k warmKey) *warmSpoke {
 // adopt records a freshly started spoke as k's warm spoke, busy with the
 // invocation that started it. It reports false when k already has one
 // (the new spoke then serves one invocation only).
-func (w *warmTable) adopt(k warmKey, proc Spoke, conn *isc.Conn) (*warmSpoke, bool) {
+func (w *warmTable) adopt(k warmKey, proc Spoke, conn *isc.Conn, epoch int64) (*warmSpoke, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if old := w.spoke[k]; old != nil && !old.gone {
 		return nil, false
 	}
-	ws := &warmSpoke{key: k, proc: proc, conn: conn, busy: true}
+	ws := &warmSpoke{key: k, proc: proc, conn: conn, busy: true, epoch: epoch}
 	w.spoke[k] = ws
 	go func() {
 		// Whatever ends the process (a limit, a kill, its own exit), the
@@ -200,8 +213,15 @@ func (w *warmTable) closeAll() {
 // when an idle timeout is configured.
 func (h *Hub) warmable(external bool) bool { return h.warm != nil && external }
 
-// dropWarm kills user's warm spokes of app ("" for all), auditing why.
+// dropWarm kills user's warm spokes of app ("" for all), auditing why,
+// and tells the other replicas to do the same (see replicas.go).
 func (h *Hub) dropWarm(ctx context.Context, user ids.UserID, app ids.AppID, reason string) {
+	h.dropLocal(ctx, user, app, reason)
+	h.publishUserEvent(ctx, user, app, reason)
+}
+
+// dropLocal kills this replica's warm spokes of user's app ("" for all).
+func (h *Hub) dropLocal(ctx context.Context, user ids.UserID, app ids.AppID, reason string) {
 	if h.warm == nil {
 		return
 	}
@@ -226,7 +246,13 @@ func (h *Hub) Close() error {
 func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Policy) (isc.Final, error) {
 	sp := inv.app.Spec()
 	k := warmKey{user: inv.turn.user, app: sp.ID}
-	ws := h.warm.take(k)
+	// A spoke is kept or reused only at a known epoch: without one, this
+	// invocation gets a spoke of its own.
+	epoch, eerr := h.userEpoch(ctx, k.user, k.app)
+	var ws *warmSpoke
+	if eerr == nil {
+		ws = h.warm.take(k, epoch)
+	}
 	var proc Spoke
 	var conn *isc.Conn
 	warm := true
@@ -249,8 +275,8 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		// invocation is kept (a sandboxed process; not an in-process
 		// test spoke).
 		warm = false
-		if _, ok := proc.(rearmer); ok {
-			ws, warm = h.warm.adopt(k, proc, conn)
+		if _, ok := proc.(rearmer); ok && eerr == nil {
+			ws, warm = h.warm.adopt(k, proc, conn, epoch)
 		}
 		if !warm {
 			go func() {

@@ -53,6 +53,9 @@ type Options struct {
 	Relay     gate.Relay
 	ReplicaID string
 	Liveness  gate.Liveness
+	// UserEvents carries forgets, revokes, new sessions and denials
+	// between replicas.
+	UserEvents hub.UserEvents
 	// AppConfig is each app's config section.
 	AppConfig map[ids.AppID]json.RawMessage
 	// Accounts links users' accounts (core/connect in tests).
@@ -124,7 +127,7 @@ func New(t testing.TB, o Options) *hub.Hub {
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: sp, PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
-		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness,
+		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness, UserEvents: o.UserEvents,
 		AppConfig: o.AppConfig, Accounts: o.Accounts, Rules: o.Rules})
 	if err != nil {
 		t.Fatal(err)

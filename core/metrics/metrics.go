@@ -35,6 +35,7 @@ type Metrics struct {
 	modelRetries  *prometheus.CounterVec
 	egressDenied  *prometheus.CounterVec
 	storeErrors   *prometheus.CounterVec
+	unaudited     *prometheus.CounterVec
 }
 
 // Latency buckets: spawns take ~2 ms from the pool and ~50 ms cold; model
@@ -79,9 +80,12 @@ func New() *Metrics {
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "secgpt_store_errors_total", Help: "State store calls that failed (not-found excluded), by operation.",
 		}, []string{"op"}),
+		unaudited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "secgpt_unaudited_total", Help: "Audit entries that could not be written after retries, so what they recorded was refused, by entry type.",
+		}, []string{"type"}),
 	}
 	m.reg.MustRegister(m.messages, m.prompts, m.grantsUsed, m.spokesStarted, m.spokesKilled,
-		m.spawnSeconds, m.modelSeconds, m.modelRetries, m.egressDenied, m.storeErrors,
+		m.spawnSeconds, m.modelSeconds, m.modelRetries, m.egressDenied, m.storeErrors, m.unaudited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -179,10 +183,20 @@ func (m *Metrics) StoreError(op string) {
 	m.storeErrors.WithLabelValues(op).Inc()
 }
 
+// Unaudited counts one audit entry that could not be written; the hub
+// refused the decision or flow it recorded.
+func (m *Metrics) Unaudited(entryType string) {
+	if m == nil {
+		return
+	}
+	m.unaudited.WithLabelValues(boundLabel(entryType, knownAuditTypes)).Inc()
+}
+
 var (
-	knownPlatforms = []string{"slack", "matrix", "terminal"}
-	knownKinds     = []string{"exec", "data", "collab"}
-	knownDecisions = []string{"once", "session", "always", "deny"}
+	knownAuditTypes = []string{"decision", "answer", "flow", "blocked_flow"}
+	knownPlatforms  = []string{"slack", "matrix", "terminal"}
+	knownKinds      = []string{"exec", "data", "collab"}
+	knownDecisions  = []string{"once", "session", "always", "deny"}
 )
 
 // boundLabel keeps label values to a known set: values that come from

@@ -70,6 +70,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.ModelRetry(429, time.Second)
 	m.EgressDenied("a")
 	m.StoreError("x")
+	m.Unaudited("flow")
 	var model llm.Model = modelFunc(func(context.Context, *llm.Request) (*llm.Response, error) { return &llm.Response{}, nil })
 	if m.Model(model) == nil || m.Store(nil) != nil {
 		t.Error("nil Metrics must hand the wrapped value back")
@@ -269,11 +270,16 @@ func TestHandlerServesEveryFamily(t *testing.T) {
 	m.ModelRetry(429, 0)
 	m.EgressDenied("a")
 	m.StoreError("x")
+	m.Unaudited("flow")
+	m.Unaudited("made-up")
 	body := scrape(t, m)
+	if !strings.Contains(body, `secgpt_unaudited_total{type="flow"} 1`) || !strings.Contains(body, `secgpt_unaudited_total{type="other"} 1`) {
+		t.Errorf("unaudited entries not counted by bounded type:\n%s", body)
+	}
 	for _, fam := range []string{
 		"secgpt_messages_total", "secgpt_prompts_total", "secgpt_grants_used_total", "secgpt_spokes_started_total",
 		"secgpt_spokes_killed_total", "secgpt_spawn_seconds_bucket", "secgpt_model_seconds_bucket",
-		"secgpt_model_retries_total", "secgpt_egress_denied_total", "secgpt_store_errors_total", "go_goroutines",
+		"secgpt_model_retries_total", "secgpt_egress_denied_total", "secgpt_store_errors_total", "secgpt_unaudited_total", "go_goroutines",
 	} {
 		if !strings.Contains(body, "\n"+fam) {
 			t.Errorf("/metrics lacks %s", fam)

@@ -232,6 +232,18 @@ func (s *countingStore) TakePending(ctx context.Context, id ids.PromptID) (chat.
 	return p, ok, err
 }
 
+func (s *countingStore) DecidePending(ctx context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
+	p, ok, err := s.Store.DecidePending(ctx, d, grants)
+	s.count("decide_pending", err)
+	return p, ok, err
+}
+
+func (s *countingStore) Decided(ctx context.Context, id ids.PromptID) (state.Decided, bool, error) {
+	d, ok, err := s.Store.Decided(ctx, id)
+	s.count("decided", err)
+	return d, ok, err
+}
+
 func (s *countingStore) AppendAudit(ctx context.Context, e state.AuditEvent) error {
 	err := s.Store.AppendAudit(ctx, e)
 	s.count("append_audit", err)

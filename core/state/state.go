@@ -135,6 +135,10 @@ type Sessions interface {
 	TouchSession(ctx context.Context, user ids.UserID, conv ids.ConversationID, idle time.Duration, now time.Time) (Session, error)
 	// EndSession ends the current session of (user, conv), if any.
 	EndSession(ctx context.Context, user ids.UserID, conv ids.ConversationID) error
+	// EndSessionsUnder ends user's sessions in the conversations under
+	// conv (IDs that start with conv + "/": a Slack channel's threads),
+	// not conv's own, and returns those conversations, sorted.
+	EndSessionsUnder(ctx context.Context, user ids.UserID, conv ids.ConversationID) ([]ids.ConversationID, error)
 }
 
 // Pending keeps permission prompts that wait for an answer, so that a click
@@ -181,7 +185,9 @@ type AuditEvent struct {
 	ID   string     `json:"id,omitempty"`
 	At   time.Time  `json:"at"`
 	User ids.UserID `json:"user,omitempty"`
-	// Type: "decision", "flow", "exec", "egress", "spoke", "denied", …
+	// Type: "decision", "answer" (a click as the replica that took it
+	// recorded it, before it took effect), "flow", "exec", "egress",
+	// "spoke", "denied", …
 	Type      string    `json:"type"`
 	Kind      chat.Kind `json:"kind,omitempty"`
 	App       ids.AppID `json:"app,omitempty"`
@@ -249,6 +255,7 @@ type Store interface {
 	Grants
 	Sessions
 	Pending
+	Decisions
 	Replans
 	Pins
 	Audit

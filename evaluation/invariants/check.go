@@ -21,10 +21,11 @@ const (
 	InvControl = "I4 control-chars" // no control character from an app reached the conversation unescaped
 	InvLive    = "I5 liveness"      // the hub answered, did not crash, left no goroutine or spoke behind
 	InvAudit   = "I6 audit"         // every decision and cross-app flow is in the audit log
+	InvTruth   = "I11 stored truth" // every prompt's outcome is shown as the store holds it, on any replica
 )
 
 // Invariants lists the invariant names in order.
-var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply}
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply, InvTruth}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {

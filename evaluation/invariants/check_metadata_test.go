@@ -58,7 +58,7 @@ func TestMetadataEpisodes(t *testing.T) {
 	registerHubApps()
 	var catalogs, inits, starts, elicits int
 	for n := 0; n < 40 && (catalogs == 0 || inits <= starts || elicits == 0); n++ {
-		_, vs := runEpisode(context.Background(), processSource{sp}, sp, 9, n, false, ms, func(evs []*event) {
+		_, vs := runEpisode(context.Background(), processSource{sp}, sp, 9, n, false, ms, replicaConfig{}, func(evs []*event) {
 			for _, e := range evs {
 				switch {
 				case e.kind == evPlanner && strings.Contains(e.text, string(appMCP)):

@@ -36,6 +36,9 @@ func WriteText(w io.Writer, r Report) error {
 	for _, m := range r.Machine {
 		fmt.Fprintf(w, "machine %s\n", m)
 	}
+	if r.Replicas > 1 {
+		fmt.Fprintf(w, "replicas: %d per episode on one Redis; %d Redis connection cuts\n", r.Replicas, r.RedisCuts)
+	}
 	fmt.Fprintf(w, "violations: %d in %d episodes\n", r.Violations, r.FailedEpisodes)
 	for _, inv := range Invariants {
 		fmt.Fprintf(w, "  %-18s %d\n", inv, r.ByInvariant[inv])

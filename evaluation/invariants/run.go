@@ -35,6 +35,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -67,6 +68,12 @@ type Options struct {
 	// MaxReported bounds the violations of each invariant and cause kept
 	// in the report (all are counted).
 	MaxReported int
+	// Replicas, if 2 or more, runs each episode on that many hubs sharing
+	// the Redis at RedisURL (each episode in a namespace of its own): every
+	// message and every answer goes to a random replica, and the
+	// episode's Redis connections are cut at random points (replicas.go).
+	Replicas int
+	RedisURL string
 }
 
 // Report is the outcome of a run.
@@ -91,7 +98,10 @@ type Report struct {
 	Prompts        int64         `json:"prompts"`
 	Frames         int64         `json:"frames"`
 	Messages       int64         `json:"messages"`
-	Reported       []Violation   `json:"reported"`
+	// Replicas per episode, and the Redis connection cuts made (replicas.go).
+	Replicas  int         `json:"replicas,omitempty"`
+	RedisCuts int64       `json:"redis_cuts,omitempty"`
+	Reported  []Violation `json:"reported"`
 
 	// SpokesMode is how spokes ran (Options.Spokes); Machine is the
 	// machine's state at the start and at the end of the run.
@@ -140,12 +150,19 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.From < 0 {
 		return Report{}, fmt.Errorf("invariants: first episode %d: want 0 or more", o.From)
 	}
+	rc := replicaConfig{n: o.Replicas, url: o.RedisURL}
+	if rc.n > 1 && rc.url == "" {
+		return Report{}, errors.New("invariants: replicas need a Redis URL")
+	}
 	first, last := o.From, o.From+o.Episodes
 	if o.Only >= 0 {
 		first, last = o.Only, o.Only+1
 	}
 	rep := Report{Seed: o.Seed, From: first, ByInvariant: map[string]int{}, ByCause: map[string]int{}, SpokesMode: o.Spokes,
 		Machine: []string{"start: " + machineState()}}
+	if rc.n > 1 {
+		rep.Replicas = rc.n
+	}
 	for _, inv := range Invariants {
 		rep.ByInvariant[inv] = 0
 	}
@@ -164,13 +181,14 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				if n >= last {
 					return
 				}
-				st, vs := runEpisode(ctx, src, o.Spawner, o.Seed, n, thief, ms, nil)
+				st, vs := runEpisode(ctx, src, o.Spawner, o.Seed, n, thief, ms, rc, nil)
 				mu.Lock()
 				rep.Episodes++
 				rep.Spokes += st.spokes
 				rep.Prompts += st.prompts
 				rep.Frames += st.frames
 				rep.Messages += st.messages
+				rep.RedisCuts += st.cuts
 				if len(vs) > 0 {
 					rep.FailedEpisodes++
 				}
@@ -210,7 +228,7 @@ func closed(c <-chan struct{}) bool {
 }
 
 type stats struct {
-	spokes, prompts, frames, messages int64
+	spokes, prompts, frames, messages, cuts int64
 }
 
 // episodeSeed derives episode n's seed from the run's.
@@ -228,8 +246,9 @@ func episodeSeed(seed uint64, n int) uint64 {
 // src gives the episode its spokes. sp is the sandbox's starter the
 // hostile MCP server's tools are listed through; ms, if set, is where
 // that server's script is: about half the episodes install the server
-// (see mcp.go), with warm spokes.
-func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uint64, n int, thief bool, ms *mcpSetup, dump func([]*event)) (stats, []Violation) {
+// (see mcp.go), with warm spokes. rc, with n of 2 or more, runs it on
+// replicas sharing one Redis.
+func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uint64, n int, thief bool, ms *mcpSetup, rc replicaConfig, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -273,7 +292,23 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 		ho.SpokePolicy = ms.policy
 		ho.WarmIdle = mcpWarmIdle
 	}
-	h, err := hub.New(ho)
+	// h is the episode's assistant: one hub, or the set of replicas.
+	var h interface {
+		chat.Assistant
+		Close() error
+	}
+	var truth state.Decisions = store
+	var rs *replicas
+	if rc.n > 1 {
+		rs, err = startReplicas(hctx, rc, fmt.Sprintf("inv-%d-%d-%d", seed, n, time.Now().UnixNano()), rng,
+			func(st state.Store) state.Store { return &recStore{Store: st, rec: rec} }, ho)
+		if err == nil {
+			defer rs.close()
+			h, truth = rs.set, rs.truth
+		}
+	} else {
+		h, err = hub.New(ho)
+	}
 	if err != nil {
 		add(InvLive, "hub: %v", err)
 		return stats{}, stamp(vs, seed, n)
@@ -314,6 +349,10 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	wg.Wait()
 	for _, cu := range convs {
 		cu.clicks.Wait()
+	}
+	if rs != nil {
+		rs.stop()
+		st.cuts = rs.cuts.Load()
 	}
 	if hung.Load() {
 		add(InvLive, "the hub did not answer within %s", episodeDeadline)
@@ -361,6 +400,7 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	vs = append(vs, checkReply(evs)...)
 	checkPlanConformance(evs, add)
 	checkRuleConformance(evs, rules, add)
+	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
 	return st, stamp(vs, seed, n)
 }
 
@@ -410,7 +450,7 @@ func letters(rng *rand.Rand, n int) string {
 }
 
 // send hands one message to the hub and reports whether it returned in time.
-func send(ctx context.Context, h *hub.Hub, u *user, m message, rec *recorder) bool {
+func send(ctx context.Context, h chat.Assistant, u *user, m message, rec *recorder) bool {
 	rec.add(&event{kind: evTurnStart, user: u.id, text: m.text})
 	done := make(chan *event, 1)
 	go func() {

@@ -37,6 +37,10 @@ const maxPathLen = 107
 // Path is the socket of the bolt file at storePath.
 func Path(storePath string) string { return storePath + ".audit.sock" }
 
+// ErrUntrusted is returned (wrapped) by Read when the socket's server runs
+// as neither the state file's owner nor root.
+var ErrUntrusted = errors.New("untrusted audit socket server")
+
 type request struct {
 	Filter state.AuditFilter `json:"filter"`
 }
@@ -122,14 +126,24 @@ func serveConn(ctx context.Context, c net.Conn, a state.Audit) error {
 	return enc.Encode(response{Events: evs})
 }
 
-// Read asks the bot serving path for the events matching f.
-func Read(ctx context.Context, path string, f state.AuditFilter) ([]state.AuditEvent, error) {
+// Read asks the bot serving path for the events matching f. It believes
+// only a server that runs as owner (the uid that owns the state file:
+// FileOwner) or as root, by the socket's peer credentials: another local
+// user who bound the path first would otherwise serve a forged log.
+func Read(ctx context.Context, path string, owner int, f state.AuditFilter) ([]state.AuditEvent, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("audit socket %s: %w", path, err)
 	}
 	defer c.Close()
+	uid, pid, err := peerUID(c)
+	if err != nil {
+		return nil, err
+	}
+	if uid != owner && uid != 0 {
+		return nil, fmt.Errorf("audit socket %s is served by uid %d (pid %d), not by the state file's owner (uid %d) or root: %w", path, uid, pid, owner, ErrUntrusted)
+	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
 	b, err := json.Marshal(request{Filter: f})

@@ -70,7 +70,7 @@ func TestReadWhileFileIsLocked(t *testing.T) {
 		{"none", state.AuditFilter{User: "nobody"}, 0},
 	}
 	for _, tt := range tests {
-		evs, err := Read(context.Background(), sock, tt.filter)
+		evs, err := Read(context.Background(), sock, os.Getuid(), tt.filter)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -112,7 +112,7 @@ func TestBadRequestsGetAnErrorAndServerGoesOn(t *testing.T) {
 			}
 		}
 	}
-	if evs, err := Read(context.Background(), sock, state.AuditFilter{}); err != nil || len(evs) != 2 {
+	if evs, err := Read(context.Background(), sock, os.Getuid(), state.AuditFilter{}); err != nil || len(evs) != 2 {
 		t.Errorf("after bad requests: %d events, %v", len(evs), err)
 	}
 }
@@ -152,7 +152,7 @@ func TestListen(t *testing.T) {
 }
 
 func TestReadWithoutServer(t *testing.T) {
-	_, err := Read(context.Background(), filepath.Join(t.TempDir(), "none.sock"), state.AuditFilter{})
+	_, err := Read(context.Background(), filepath.Join(t.TempDir(), "none.sock"), os.Getuid(), state.AuditFilter{})
 	if err == nil {
 		t.Fatal("Read without a server succeeded")
 	}

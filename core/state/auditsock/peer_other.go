@@ -14,3 +14,12 @@ func listenPrivate(string) (net.Listener, error) {
 }
 
 func checkPeer(net.Conn) error { return errors.New("the audit socket is only available on Linux") }
+
+func peerUID(net.Conn) (int, int, error) {
+	return 0, 0, errors.New("the audit socket is only available on Linux")
+}
+
+// FileOwner is not needed where the socket is not offered.
+func FileOwner(string) (int, error) {
+	return 0, errors.New("the audit socket is only available on Linux")
+}

@@ -50,7 +50,8 @@ var (
 	bDedup     = []byte("dedup")    // key → expiry unix ns (0 = never)
 	bReplans   = []byte("replans")  // user␀conversation → storedReplan
 	bPins      = []byte("pins")     // server → state.Pin
-	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans, bPins}
+	bDecided   = []byte("decided")  // prompt id → state.Decided
+	topBuckets = [][]byte{bMemory, bEntities, bAppState, bGrants, bSessions, bPending, bAudit, bDedup, bReplans, bPins, bDecided}
 )
 
 // Store is a state.Store in a bbolt file.

@@ -58,6 +58,7 @@ type Store struct {
 	grants   map[grantKey]state.Grant
 	sessions map[sessKey]state.Session
 	pending  map[ids.PromptID]chat.Prompt
+	decided  map[ids.PromptID]state.Decided
 	audit    []state.AuditEvent
 	auditSeq uint64
 	dedup    map[string]time.Time // key → expiry; zero means never
@@ -80,6 +81,7 @@ func New(opts Options) *Store {
 		grants:    map[grantKey]state.Grant{},
 		sessions:  map[sessKey]state.Session{},
 		pending:   map[ids.PromptID]chat.Prompt{},
+		decided:   map[ids.PromptID]state.Decided{},
 		dedup:     map[string]time.Time{},
 	}
 }
@@ -435,3 +437,36 @@ func firstErr(errs ...error) error {
 }
 
 var _ state.Store = (*Store)(nil)
+
+// DecidePending implements state.Decisions under the store's lock.
+func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
+	d, gs, err := state.CheckDecided(d, grants, s.now)
+	if err != nil {
+		return chat.Prompt{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pending[d.Prompt]
+	if !ok {
+		return chat.Prompt{}, false, nil
+	}
+	delete(s.pending, d.Prompt)
+	for id, old := range s.decided {
+		if d.At.Sub(old.At) > state.DecidedTTL {
+			delete(s.decided, id)
+		}
+	}
+	s.decided[d.Prompt] = d
+	for _, g := range gs {
+		s.grants[grantKey{g.GrantKey, g.Session}] = g
+	}
+	return p, true, nil
+}
+
+// Decided implements state.Decisions.
+func (s *Store) Decided(_ context.Context, id ids.PromptID) (state.Decided, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.decided[id]
+	return d, ok, nil
+}

@@ -2,7 +2,8 @@
 // replica of one deployment points at one Redis (REDIS_URL) and shares
 // memory, grants, sessions, pending prompts, the audit stream and event
 // dedup. It also carries the cross-replica prompt Relay and replica liveness.
-// Only the wiring (bot/) and tests import it.
+// Only the wiring (bot/), evaluation/invariants (episodes on replicas) and
+// tests import it.
 package redis
 
 import (
@@ -48,6 +49,9 @@ type Options struct {
 	// CA's RootCAs, client certificates. An empty ServerName is filled with
 	// the URL's host. It is ignored for redis:// URLs.
 	TLS *tls.Config
+	// ClientName, if set, names the store's connections (CLIENT SETNAME),
+	// so an operator, or the replica harness, can tell them apart.
+	ClientName string
 }
 
 // Store is a state.Store in Redis. Its methods are safe for concurrent use.
@@ -98,6 +102,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	if o.DialerRetries == 0 {
 		o.DialerRetries = 2
+	}
+	if opts.ClientName != "" {
+		o.ClientName = opts.ClientName
 	}
 	s := &Store{
 		rdb:       goredis.NewClient(o),

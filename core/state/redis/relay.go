@@ -51,13 +51,15 @@ type relayed struct {
 }
 
 // decodeRelayed reads one channel message; anything that is not a valid
-// answer is rejected, since any client of the Redis could publish.
+// answer of some prompt (a permission decision, or a question's answer) is
+// rejected, since any client of the Redis could publish. A message only
+// wakes the waiting replica, which acts on the outcome in the store.
 func decodeRelayed(payload string) (relayed, error) {
 	var m relayed
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
 		return m, fmt.Errorf("decode relayed answer: %w", err)
 	}
-	if m.ID == "" || !m.Decision.Valid() {
+	if m.ID == "" || !m.Decision.Known() {
 		return m, fmt.Errorf("relayed answer %q with decision %q: %w", m.ID, m.Decision, state.ErrInvalid)
 	}
 	return m, nil
@@ -78,21 +80,34 @@ func (r *Relay) Publish(ctx context.Context, id ids.PromptID, d chat.Decision, b
 // Subscribe calls fn for every answer published in this deployment
 // (including this replica's own) until ctx is done, then returns nil. fn
 // runs on Subscribe's goroutine, one call at a time. When the subscription
-// fails (a Redis outage) it resubscribes with exponential backoff; answers
-// published meanwhile are lost, which the gate covers with its prompt
-// timeout.
+// fails (a Redis outage) it resubscribes with exponential backoff;
+// announcements published meanwhile are lost, which the gate covers by
+// reading the stored outcome (state.Decisions) on a poll and at timeout.
 func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.Decision, by ids.UserID)) error {
+	return r.subscribe(ctx, r.channel(), "prompt answers", func(payload string) {
+		m, err := decodeRelayed(payload)
+		if err != nil {
+			r.opts.Logger.Warn("dropping relayed message", "err", err)
+			return
+		}
+		fn(m.ID, m.Decision, m.By)
+	})
+}
+
+// subscribe hands every message of channel to fn until ctx is done,
+// resubscribing with exponential backoff when the subscription fails.
+func (r *Relay) subscribe(ctx context.Context, channel, what string, fn func(payload string)) error {
 	const minBackoff = 50 * time.Millisecond
 	backoff := minBackoff
 	for {
-		joined, err := r.subscribeOnce(ctx, fn)
+		joined, err := r.subscribeOnce(ctx, channel, what, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if joined {
 			backoff = minBackoff
 		}
-		r.opts.Logger.Warn("prompt relay subscription lost; resubscribing", "err", err, "in", backoff)
+		r.opts.Logger.Warn("relay subscription lost; resubscribing", "channel", what, "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -104,15 +119,15 @@ func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.D
 
 // subscribeOnce subscribes and delivers messages until an error. joined
 // reports whether the subscription was confirmed first.
-func (r *Relay) subscribeOnce(ctx context.Context, fn func(ids.PromptID, chat.Decision, ids.UserID)) (joined bool, err error) {
-	ps := r.s.rdb.Subscribe(ctx, r.channel())
+func (r *Relay) subscribeOnce(ctx context.Context, channel, what string, fn func(string)) (joined bool, err error) {
+	ps := r.s.rdb.Subscribe(ctx, channel)
 	defer ps.Close()
 	// A blocked receive does not watch ctx; closing the subscription ends it.
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
 	defer stop()
 	// The first reply confirms the subscription (or reports the outage).
 	if _, err := ps.Receive(ctx); err != nil {
-		return false, r.s.wrap("subscribe to prompt answers", err)
+		return false, r.s.wrap("subscribe to "+what, err)
 	}
 	if r.opts.OnSubscribe != nil {
 		r.opts.OnSubscribe()
@@ -120,14 +135,9 @@ func (r *Relay) subscribeOnce(ctx context.Context, fn func(ids.PromptID, chat.De
 	for {
 		msg, err := ps.ReceiveMessage(ctx)
 		if err != nil {
-			return true, r.s.wrap("receive prompt answers", err)
+			return true, r.s.wrap("receive "+what, err)
 		}
-		m, err := decodeRelayed(msg.Payload)
-		if err != nil {
-			r.opts.Logger.Warn("dropping relayed message", "err", err)
-			continue
-		}
-		fn(m.ID, m.Decision, m.By)
+		fn(msg.Payload)
 	}
 }
 
