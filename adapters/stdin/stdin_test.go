@@ -251,7 +251,7 @@ func TestPromptsQueued(t *testing.T) {
 	_ = a.Prompt(ctx, chat.Prompt{ID: "b", Kind: chat.KindExec, Target: "second_app"})
 	s := out.String()
 	if !strings.Contains(s, "Answer 1-4 for: Run app first_app?") || strings.Contains(s, "Run app second_app?") ||
-		!strings.Contains(s, "2 waiting") {
+		!strings.Contains(s, "(1 more permission request waiting after this one: this is 1 of 2)") {
 		t.Fatalf("after two prompts:\n%s", s)
 	}
 	_ = a.Resolved(ctx, chat.Prompt{ID: "a", Kind: chat.KindExec, Target: "first_app"}, chat.AllowOnce, "", false)
