@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -158,6 +159,14 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 			return ctx.Err()
 		}
 		if p, ok := a.oldestPending(); ok {
+			if strings.EqualFold(line, showAllKey) && !p.FreeText && valuesShortened(p) {
+				if _, ok := a.lines.(PromptingLineReader); ok {
+					a.printf("%s\n", allValues(p))
+				} else {
+					a.printf("\n%s\n%s", allValues(p), answerPrompt)
+				}
+				continue
+			}
 			d, valid := p.ParseChoice(line)
 			if !valid {
 				a.printf("Please answer %s (%s) to: %s\n", numbers(len(p.Choices())), choices(p), p.Title())
@@ -317,14 +326,50 @@ func (a *Adapter) showLocked(p chat.Prompt) {
 	if n := len(a.pending); n > 1 {
 		head = fmt.Sprintf("[permission 1 of %d; the others follow one at a time]", n)
 	}
+	var notes []string
+	if e := chat.ExpiryText(p.ExpiresAt, time.Now()); e != "" {
+		notes = append(notes, e)
+	}
+	if !p.FreeText && valuesShortened(p) {
+		notes = append(notes, fmt.Sprintf("type %s to see every value in full", showAllKey))
+	}
+	note := ""
+	if len(notes) > 0 {
+		note = "\n  (" + strings.Join(notes, "; ") + ")"
+	}
 	if p.FreeText {
-		fmt.Fprintf(a.out, "\n%s %s\n  %s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(p.Text()), choices(p), p.Title())
+		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(p.Text()), choices(p), note, p.Title())
 	} else {
-		fmt.Fprintf(a.out, "\n%s %s\n  %s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), len(p.Choices()), p.Title())
+		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), note, len(p.Choices()), p.Title())
 	}
 	if _, ok := a.lines.(PromptingLineReader); !ok {
 		fmt.Fprint(a.out, answerPrompt)
 	}
+}
+
+// showAllKey, typed while a prompt is on screen, shows the values its step
+// lines shortened.
+const showAllKey = "v"
+
+// valuesShortened reports whether a plan prompt's step lines shorten a value.
+func valuesShortened(p chat.Prompt) bool {
+	return slices.ContainsFunc(p.Steps, func(s chat.PlanStep) bool { return chat.Shortened(s.Args) })
+}
+
+// allValues lists every argument of a plan prompt's steps in full.
+func allValues(p chat.Prompt) string {
+	var b strings.Builder
+	b.WriteString("Every value in full:")
+	for _, s := range p.Steps {
+		if len(s.Args) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  step %d (%s):", s.N, chat.AppFunction(s.App, s.Function))
+		for _, l := range chat.FullArgs(s.Args) {
+			b.WriteString("\n    " + indent(indent(l)))
+		}
+	}
+	return b.String()
 }
 
 func (a *Adapter) oldestPending() (chat.Prompt, bool) {
