@@ -16,11 +16,10 @@ import (
 // arrives while the user types does not tear the input apart. Pastes are
 // taken whole (paste.go), never character by character.
 type Editor struct {
-	rl    *readline.Instance
-	max   int
-	in    *pasteReader
-	out   io.Writer
-	outFD int
+	rl  *readline.Instance
+	max int
+	in  *pasteReader
+	out io.Writer
 
 	// Used by ReadLine's caller only.
 	queued []pastedLine // lines of a paste not yet returned
@@ -84,7 +83,7 @@ func newEditor(in, out *os.File, historyFile string, max int) (*Editor, error) {
 		return nil, fmt.Errorf("start line editor: %w", err)
 	}
 	_, _ = out.Write(pasteOn)
-	return &Editor{rl: rl, max: max, in: pr, out: out, outFD: outFD}, nil
+	return &Editor{rl: rl, max: max, in: pr, out: out}, nil
 }
 
 // ReadLine reads one edited line. Ctrl-C clears the line being typed (and

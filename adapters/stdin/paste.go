@@ -102,11 +102,11 @@ func (p *pasteReader) feed(b []byte) {
 		if i < 0 {
 			// Keep what may be the start of a marker split across reads.
 			k := partialSuffix(data, marker)
-			p.take1(data[:len(data)-k])
+			p.pass(data[:len(data)-k])
 			p.tail = append([]byte(nil), data[len(data)-k:]...)
 			return
 		}
-		p.take1(data[:i])
+		p.pass(data[:i])
 		data = data[i+len(marker):]
 		if !p.inPaste {
 			p.inPaste, p.cur = true, []pastedLine{{}}
@@ -121,8 +121,9 @@ func (p *pasteReader) feed(b []byte) {
 	}
 }
 
-// take1 passes typed bytes on, or adds pasted ones to the current paste.
-func (p *pasteReader) take1(b []byte) {
+// pass passes typed bytes on to the editor, or adds pasted ones to the
+// current paste.
+func (p *pasteReader) pass(b []byte) {
 	if !p.inPaste {
 		p.out = append(p.out, b...)
 		return
