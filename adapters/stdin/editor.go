@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/chzyer/readline"
@@ -46,7 +47,7 @@ func newEditor(in, out *os.File, historyFile string, max int) (*Editor, error) {
 		_ = f.Close()
 	}
 	inFD, outFD := int(in.Fd()), int(out.Fd())
-	var raw *readline.State
+	raw := &rawMode{fd: inFD}
 	pr := newPasteReader(readline.NewCancelableStdin(in), max)
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:                 inputPrompt,
@@ -67,17 +68,8 @@ func newEditor(in, out *os.File, historyFile string, max int) (*Editor, error) {
 			}
 			return w
 		},
-		FuncMakeRaw: func() error {
-			st, err := readline.MakeRaw(inFD)
-			raw = st
-			return err
-		},
-		FuncExitRaw: func() error {
-			if raw == nil {
-				return nil
-			}
-			return readline.Restore(inFD, raw)
-		},
+		FuncMakeRaw: raw.enter,
+		FuncExitRaw: raw.exit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start line editor: %w", err)
@@ -153,6 +145,33 @@ func shortened(l string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes pasted)", l[:cut], len(l))
+}
+
+// rawMode puts the editor's terminal in raw mode and back. Readline enters
+// it from the reading goroutine and leaves it from Close's.
+type rawMode struct {
+	fd int
+
+	mu    sync.Mutex // guards state
+	state *readline.State
+}
+
+func (r *rawMode) enter() error {
+	st, err := readline.MakeRaw(r.fd)
+	r.mu.Lock()
+	r.state = st
+	r.mu.Unlock()
+	return err
+}
+
+func (r *rawMode) exit() error {
+	r.mu.Lock()
+	st := r.state
+	r.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return readline.Restore(r.fd, st)
 }
 
 // SetPrompt changes the input prompt and redraws it.

@@ -134,7 +134,30 @@ func ptyChat(t *testing.T, as chat.Assistant) (master *os.File, scr *screen) {
 	if !scr.waitFor(inputPrompt, 10*time.Second) {
 		t.Fatalf("no input prompt on the terminal: %q", scr.String())
 	}
+	waitRaw(t, slave)
 	return master, scr
+}
+
+// waitRaw waits until the editor has put the terminal in raw mode: the
+// prompt is drawn just before, and text typed while the terminal is still
+// in line mode is held by the kernel up to a line end (a paste's end marker
+// follows its last line end), which no user is quick enough to hit.
+func waitRaw(t *testing.T, slave *os.File) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatalf("read terminal mode: %v", err)
+		}
+		if tio.Lflag&unix.ICANON == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the editor never put the terminal in raw mode")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // type_ writes keystrokes from a goroutine (a large paste blocks until the
@@ -211,7 +234,7 @@ func TestPasteOnTerminal(t *testing.T) {
 					t.Fatalf("got %q, want %q", got, want)
 				}
 			case <-time.After(bound):
-				t.Fatalf("%q not sent", want)
+				t.Fatalf("%q not sent: %q", want, tailOf(scr.String()))
 			}
 		}
 		type_(t, master, "ee\r")
