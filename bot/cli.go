@@ -23,13 +23,16 @@ Commands:
   chat        chat in the terminal (the default)
   slack       run as a Slack app over Socket Mode
   matrix      run as a Matrix bot [--setup-cross-signing]
-  eval        run the evaluation: "eval case-studies [--json]", "eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]]" or "eval invariants [--episodes N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--json]"
+  eval        run the evaluation: "eval case-studies [--json]", "eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]]" or "eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--replicas N --store redis [--redis-url URL]] [--json]"
   doctor      report which sandbox protections are active here [--json]
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
   config      print the effective configuration as YAML (secrets masked)
   healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
   mcp         "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
-  help        show this help
+  version     print the version, Go version and source revision
+  help        show this help; "secgpt COMMAND --help" shows one command's
+
+Global flags may also follow the command (secgpt chat --user bob).
 
 Global flags:
 `
@@ -74,8 +77,32 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		cmd, rest = rest[0], rest[1:]
 	}
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		if wantsHelp(rest) {
+			rest = []string{"help"}
+		}
+		if len(rest) > 0 && printCommandHelp(out, rest[0]) {
+			return 0
+		}
 		fs.Usage()
 		return 0
+	}
+	if wantsHelp(rest) {
+		if !printCommandHelp(out, cmd) {
+			fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
+			return 2
+		}
+		return 0
+	}
+	if cmd == "version" {
+		return runVersion(out)
+	}
+	// Global flags after the command are parsed as if they came first.
+	var lifted []string
+	lifted, rest = liftGlobals(rest, map[string]bool{"user": cmd == "audit"})
+	if len(lifted) > 0 {
+		if err := fs.Parse(lifted); err != nil {
+			return 2
+		}
 	}
 	cfg, err := config.Load(g.configPath, nil)
 	if err != nil {

@@ -54,7 +54,7 @@ func TestCLI(t *testing.T) {
 		{name: "missing api key", env: map[string]string{"SECGPT_MODEL_PROVIDER": "openai", "SECGPT_MODEL": "gpt-4o-mini"}, wantCode: 2, wantErr: []string{"model.api_key"}},
 		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-secret"}, wantCode: 0, wantOut: []string{"bot_token: '***'"}},
 		{name: "chat on embedded defaults", stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", wantCode: 0,
-			wantOut: []string{"model:   offline demo model", "store:   bolt file", "spokes:  this binary", "[permission] Run this 1-step plan?", "1. quick_ride (quick_ride) — reads only", "5) Review steps one by one", "$57.00"}},
+			wantOut: []string{"model:   offline demo model", "store:   bolt file", "spokes:  this binary", "[permission] Run this 1-step plan?", "1. quick_ride(end_point=Elm Avenue, start_point=Main Street) — reads only", "5) Review steps one by one", "$57.00"}},
 		{name: "vanilla chat", args: []string{"--vanilla"}, stdin: "quick_ride fare from 'Main Street' to 'Elm Avenue'\n", wantCode: 0,
 			wantOut: []string{"VanillaGPT baseline (NOT isolated", "$57.00"}},
 		{name: "audit after nothing", args: []string{"audit", "--kind", "exec"}, wantCode: 0, wantOut: []string{"TIME"}},

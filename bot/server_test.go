@@ -82,6 +82,7 @@ func TestListenerServesHealthReadinessAndMetrics(t *testing.T) {
 			`secgpt_spokes_started_total{result="ok"}`,
 			`secgpt_spawn_seconds_count`,
 			`secgpt_model_seconds_count{result="ok"}`,
+			`secgpt_build_info{goversion="go`,
 		}},
 	} {
 		resp, err := http.Get(base + tt.path)

@@ -120,7 +120,10 @@ func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
 		}
 		s, err := bolt.Open(cfg.Store.Path, bolt.Options{MemoryRetention: cfg.Store.MemoryRetention.D()})
 		if err != nil {
-			return nil, fmt.Errorf("open state file %s: %w", cfg.Store.Path, err)
+			return nil, fmt.Errorf("open state file %s: %w", cfg.Store.Path, lockedError(cfg.Store.Path, err))
+		}
+		if err := writeStoreOwner(cfg.Store.Path); err != nil {
+			slog.Warn("a second process on this state file will not learn who holds it", "err", err)
 		}
 		return s, nil
 	}
@@ -206,6 +209,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d := &deployment{vanilla: cfg.Hub.Vanilla, log: log}
 	if cfg.Server.Listen != "" {
 		d.metrics = metrics.New()
+		d.metrics.Registry().MustRegister(buildInfoGauge(readBuildInfo()))
 	}
 	ok := false
 	defer func() {

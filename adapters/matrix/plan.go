@@ -50,13 +50,16 @@ func renderPlan(p chat.Prompt, txt, htm *strings.Builder) {
 			txt.WriteString("     instruction: " + s.Instruction + "\n")
 			htm.WriteString("<br><i>instruction:</i> <code>" + esc(s.Instruction) + "</code>")
 		}
-		if len(s.Args) > 0 {
-			htm.WriteString("<ul>")
+		if chat.Shortened(s.Args) || (s.Function == "" && len(s.Args) > 0) {
+			// The step line shortens long values; all of them follow in
+			// full, folded away where the client folds <details>.
+			txt.WriteString("     all values:\n")
+			htm.WriteString("<details><summary>Show all values</summary><ul>")
 			for _, a := range s.Args {
-				txt.WriteString("     " + a.Name + ": " + a.Value + "\n")
+				txt.WriteString("       " + a.Name + ": " + a.Value + "\n")
 				htm.WriteString("<li><code>" + esc(a.Name) + "</code>: <code>" + esc(a.Value) + "</code></li>")
 			}
-			htm.WriteString("</ul>")
+			htm.WriteString("</ul></details>")
 		}
 		htm.WriteString("</li>")
 	}

@@ -85,8 +85,9 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 		txt.WriteString(p.Data + "\n")
 		htm.WriteString("<pre><code>" + esc(p.Data) + "</code></pre>")
 	} else if p.Data != "" {
-		txt.WriteString("Data that would be shared:\n" + p.Data + "\n")
-		htm.WriteString("Data that would be shared:<pre><code>" + esc(p.Data) + "</code></pre>")
+		data := chat.DataText(p.Data)
+		txt.WriteString("What it would receive:\n" + data + "\n")
+		htm.WriteString("What it would receive:<pre><code>" + esc(data) + "</code></pre>")
 	}
 	switch {
 	case res == nil:

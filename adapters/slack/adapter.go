@@ -45,6 +45,9 @@ type Adapter struct {
 	shown map[ids.PromptID]*shownPrompt
 	// busy counts each user's messages being answered.
 	busy map[ids.UserID]int
+	// freed is closed and replaced when a busy count drops, so a test can
+	// wait for a slot to free instead of retrying on a timer.
+	freed chan struct{}
 
 	wg sync.WaitGroup // handler goroutines
 }
@@ -106,6 +109,7 @@ func New(cfg Config, a chat.Assistant, logger *slog.Logger) (*Adapter, error) {
 		titled:    newSeenSet(cfg.DedupSize),
 		shown:     map[ids.PromptID]*shownPrompt{},
 		busy:      map[ids.UserID]int{},
+		freed:     make(chan struct{}),
 	}, nil
 }
 
@@ -323,6 +327,8 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 			if a.busy[m.User]--; a.busy[m.User] <= 0 {
 				delete(a.busy, m.User)
 			}
+			close(a.freed)
+			a.freed = make(chan struct{})
 			a.mu.Unlock()
 		}()
 		if a.isAssistantThread(in.Channel, thread) {

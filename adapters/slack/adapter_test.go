@@ -2,7 +2,6 @@ package slack
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
 )
 
 func TestNewValidatesTokens(t *testing.T) {
@@ -515,33 +515,36 @@ func TestPerUserLimit(t *testing.T) {
 		t.Errorf("assistant handled %d messages, want 3", n)
 	}
 	// Once one finishes, U1 may ask again.
-	var first slackfake.Message
-	for _, m := range e.fake.Messages() {
-		if m.Channel == "DU1" && len(m.Buttons()) > 0 {
-			first = m
-			break
-		}
-	}
-	e.click("U1", first, chat.Deny)
+	// The fake assistant has both prompts before Slack has them posted:
+	// wait for one to be there.
+	e.click("U1", e.prompt("DU1"), chat.Deny)
 	e.message("denial", func(m slackfake.Message) bool { return strings.Contains(m.AllText(), "Denied.") })
-	// The slot frees just after the answer is posted, so a message sent
-	// right then may still be turned away; each try waits for its answer.
-	for try := 0; ; try++ {
-		text := fmt.Sprintf("again %d", try)
-		seen := map[string]bool{}
-		for _, m := range e.botMessagesWith("still working on your earlier") {
-			seen[m.TS] = true
+	// The slot frees only after the answer is posted and the status
+	// cleared; wait for that (not for a number of tries), then U1 is
+	// served at once.
+	e.waitInFlight(asst.handledCopy()[0].User, 1)
+	e.dm("U1", "again")
+	e.message("answer to again", func(m slackfake.Message) bool { return strings.Contains(m.AllText(), "Echo:* again") })
+	if n := len(e.botMessagesWith("still working on your earlier")); n != 1 {
+		t.Errorf("turned away %d times, want 1 (only the third question)", n)
+	}
+}
+
+// waitInFlight waits until at most n of user's messages are being answered,
+// woken by each change of the count rather than by a number of tries.
+func (e *env) waitInFlight(user ids.UserID, n int) {
+	e.t.Helper()
+	for {
+		e.a.mu.Lock()
+		busy, changed := e.a.busy[user], e.a.freed
+		e.a.mu.Unlock()
+		if busy <= n {
+			return
 		}
-		e.dm("U1", text)
-		m := e.message("answer to "+text, func(m slackfake.Message) bool {
-			return strings.Contains(m.AllText(), "Echo:* "+text) ||
-				(strings.Contains(m.AllText(), "still working on your earlier") && !seen[m.TS])
-		})
-		if strings.Contains(m.AllText(), "Echo:* "+text) {
-			break
-		}
-		if try == 3 {
-			t.Fatal("U1 still turned away after an answer freed a slot")
+		select {
+		case <-changed:
+		case <-e.ctx.Done():
+			e.t.Fatalf("%s still has %d messages in flight, want at most %d", user, busy, n)
 		}
 	}
 }

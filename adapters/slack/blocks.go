@@ -49,10 +49,7 @@ func promptHead(p chat.Prompt) []slack.Block {
 	if p.Requester != "" {
 		who = "app `" + escape(string(p.Requester)) + "`"
 	}
-	target := "app `" + escape(string(p.Target)) + "`"
-	if p.Function != "" {
-		target += " (function `" + escape(p.Function) + "`)"
-	}
+	target := "app `" + escape(chat.AppFunction(p.Target, p.Function)) + "`"
 	facts := fmt.Sprintf("*Asked by:* %s\n*For:* %s\n*Kind:* %s\n*Only %s can answer.*", who, target, escape(kindText(p.Kind)), mention(p.User))
 	blocks = append(blocks, section(facts))
 	if w := p.Warning(); w != "" {
@@ -65,9 +62,9 @@ func promptHead(p chat.Prompt) []slack.Block {
 		blocks = append(blocks, section("_No data would be shared._"))
 		return blocks
 	}
-	blocks = append(blocks, section("*Exact data that would be shared:*"))
+	blocks = append(blocks, section("*What it would receive (exactly):*"))
 	// plain_text shows the data verbatim: no markup in it can take effect.
-	chunks := splitPlain(p.Data, maxSectionText-100)
+	chunks := splitPlain(chat.DataText(p.Data), maxSectionText-100)
 	if len(chunks) > maxDataSections {
 		hidden := 0
 		for _, c := range chunks[maxDataSections:] {

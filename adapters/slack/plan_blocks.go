@@ -30,16 +30,15 @@ func planHead(p chat.Prompt) []slack.Block {
 			break
 		}
 		var fields []*slack.TextBlockObject
-		for j, a := range s.Args {
-			if j == 10 { // Slack allows 10 fields per section
-				break
-			}
-			fields = append(fields, plainText(truncate(a.Name+": "+a.Value, 1900)))
-		}
 		if s.Instruction != "" && len(s.Args) == 0 {
 			fields = append(fields, plainText(truncate("instruction: "+s.Instruction, 1900)))
 		}
 		blocks = append(blocks, slack.NewSectionBlock(plainText(truncate(s.StepLine(), 2900)), fields, nil))
+		if chat.Shortened(s.Args) || (s.Function == "" && len(s.Args) > 0) {
+			// The step line shortens long values; every value in full
+			// follows, small, under it.
+			blocks = append(blocks, slack.NewContextBlock("", plainText(truncate("All values: "+strings.Join(chat.FullArgs(s.Args), "\n"), 1900))))
+		}
 	}
 	if len(p.Flows) > 0 {
 		var lines []string

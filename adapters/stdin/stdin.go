@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -157,6 +159,14 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 			return ctx.Err()
 		}
 		if p, ok := a.oldestPending(); ok {
+			if strings.EqualFold(line, showAllKey) && !p.FreeText && valuesShortened(p) {
+				if _, ok := a.lines.(PromptingLineReader); ok {
+					a.printf("%s\n", allValues(p))
+				} else {
+					a.printf("\n%s\n%s", allValues(p), answerPrompt)
+				}
+				continue
+			}
 			d, valid := p.ParseChoice(line)
 			if !valid {
 				a.printf("Please answer %s (%s) to: %s\n", numbers(len(p.Choices())), choices(p), p.Title())
@@ -165,8 +175,12 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 			}
 			if err := as.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: a.user, Decision: d}); err != nil {
 				a.printf("That answer changed nothing: %v\n", err)
+				a.dropPending(p.ID)
+				continue
 			}
-			a.dropPending(p.ID)
+			// The decision is echoed here, before the next prompt is
+			// shown, not when the hub's Resolved comes (after it).
+			a.resolve(p, d, false)
 			continue
 		}
 		if line == "/quit" || line == "!quit" || line == "exit" || line == "quit" {
@@ -266,6 +280,32 @@ func (a *Adapter) denyPending(ctx context.Context, as chat.Assistant) {
 // answers the prompt the user just read.
 func (a *Adapter) dropPending(id ids.PromptID) {
 	a.mu.Lock()
+	a.dropLocked(id)
+	a.mu.Unlock()
+	a.showInputPrompt()
+}
+
+// resolve prints a waiting prompt's outcome and then drops it (showing the
+// next), in that order and at once; a prompt no longer waiting (its
+// outcome already printed) prints nothing.
+func (a *Adapter) resolve(p chat.Prompt, d chat.Decision, expired bool) {
+	a.mu.Lock()
+	if !slices.ContainsFunc(a.pending, func(q chat.Prompt) bool { return q.ID == p.ID }) {
+		a.mu.Unlock()
+		return
+	}
+	if expired {
+		fmt.Fprintf(a.out, "[permission] no answer in time: denied: %s\n", p.Title())
+	} else {
+		fmt.Fprintf(a.out, "[permission] %s: %s\n", d.Label(), p.Title())
+	}
+	a.dropLocked(p.ID)
+	a.mu.Unlock()
+	a.showInputPrompt()
+}
+
+// dropLocked is dropPending's work. Preconditions: a.mu held.
+func (a *Adapter) dropLocked(id ids.PromptID) {
 	for i, q := range a.pending {
 		if q.ID == id {
 			a.pending = append(a.pending[:i], a.pending[i+1:]...)
@@ -273,28 +313,63 @@ func (a *Adapter) dropPending(id ids.PromptID) {
 				a.showLocked(a.pending[0])
 			}
 			a.signalLocked()
-			break
+			return
 		}
 	}
-	a.mu.Unlock()
-	a.showInputPrompt()
 }
 
-// showLocked prints a prompt: which one of how many waiting, what it asks,
-// and the choices. Preconditions: a.mu held.
+// showLocked prints a prompt: which one of how many waiting ("1 of N",
+// counting the one shown), what it asks, and the choices. Preconditions:
+// a.mu held.
 func (a *Adapter) showLocked(p chat.Prompt) {
 	head := "[permission]"
 	if n := len(a.pending); n > 1 {
-		head = fmt.Sprintf("[permission 1 of %d waiting; the others follow one at a time]", n)
+		head = fmt.Sprintf("[permission 1 of %d; the others follow one at a time]", n)
+	}
+	var notes []string
+	if e := chat.ExpiryText(p.ExpiresAt, time.Now()); e != "" {
+		notes = append(notes, e)
+	}
+	if !p.FreeText && valuesShortened(p) {
+		notes = append(notes, fmt.Sprintf("type %s to see every value in full", showAllKey))
+	}
+	note := ""
+	if len(notes) > 0 {
+		note = "\n  (" + strings.Join(notes, "; ") + ")"
 	}
 	if p.FreeText {
-		fmt.Fprintf(a.out, "\n%s %s\n  %s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(p.Text()), choices(p), p.Title())
+		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(p.Text()), choices(p), note, p.Title())
 	} else {
-		fmt.Fprintf(a.out, "\n%s %s\n  %s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), len(p.Choices()), p.Title())
+		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), note, len(p.Choices()), p.Title())
 	}
 	if _, ok := a.lines.(PromptingLineReader); !ok {
 		fmt.Fprint(a.out, answerPrompt)
 	}
+}
+
+// showAllKey, typed while a prompt is on screen, shows the values its step
+// lines shortened.
+const showAllKey = "v"
+
+// valuesShortened reports whether a plan prompt's step lines shorten a value.
+func valuesShortened(p chat.Prompt) bool {
+	return slices.ContainsFunc(p.Steps, func(s chat.PlanStep) bool { return chat.Shortened(s.Args) })
+}
+
+// allValues lists every argument of a plan prompt's steps in full.
+func allValues(p chat.Prompt) string {
+	var b strings.Builder
+	b.WriteString("Every value in full:")
+	for _, s := range p.Steps {
+		if len(s.Args) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  step %d (%s):", s.N, chat.AppFunction(s.App, s.Function))
+		for _, l := range chat.FullArgs(s.Args) {
+			b.WriteString("\n    " + indent(indent(l)))
+		}
+	}
+	return b.String()
 }
 
 func (a *Adapter) oldestPending() (chat.Prompt, bool) {
@@ -358,7 +433,11 @@ func (a *Adapter) Prompt(_ context.Context, p chat.Prompt) error {
 	if len(a.pending) == 1 {
 		a.showLocked(p)
 	} else {
-		fmt.Fprintf(a.out, "(another permission request is queued: %d waiting)\n", len(a.pending))
+		note := fmt.Sprintf("(%s waiting after this one: this is 1 of %d)\n", requests(len(a.pending)-1), len(a.pending))
+		if _, ok := a.lines.(PromptingLineReader); !ok {
+			note = "\n" + note + answerPrompt
+		}
+		fmt.Fprint(a.out, note)
 	}
 	a.signalLocked()
 	a.mu.Unlock()
@@ -366,16 +445,19 @@ func (a *Adapter) Prompt(_ context.Context, p chat.Prompt) error {
 	return nil
 }
 
-// Resolved prints the outcome of a prompt and stops waiting for it.
+// Resolved prints the outcome of a prompt and stops waiting for it, unless
+// the typed answer already did.
 func (a *Adapter) Resolved(_ context.Context, p chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
-	p = p.Neutralized()
-	if expired {
-		a.printf("[permission] no answer in time: denied: %s\n", p.Title())
-	} else {
-		a.printf("[permission] %s: %s\n", d.Label(), p.Title())
-	}
-	a.dropPending(p.ID)
+	a.resolve(p.Neutralized(), d, expired)
 	return nil
+}
+
+// requests is "1 more permission request" or "N more permission requests".
+func requests(n int) string {
+	if n == 1 {
+		return "1 more permission request"
+	}
+	return fmt.Sprintf("%d more permission requests", n)
 }
 
 // Status prints progress.
@@ -392,9 +474,10 @@ func (a *Adapter) Status(_ context.Context, text string) error {
 
 // StreamReply starts a reply printed line by line as it is written: each
 // complete line is rendered and printed once, the last partial line when
-// the reply is finished.
+// the reply is finished. Every write ends its line: a line editor redraws
+// its prompt after each write, over whatever the write left unfinished
+// (the "secgpt>" prefix, written alone, was lost that way).
 func (a *Adapter) StreamReply(context.Context) (chat.ReplyStream, error) {
-	a.printf("\n%s ", a.bold("secgpt>"))
 	return &termStream{a: a, r: renderer{styled: a.styled}}, nil
 }
 
@@ -434,12 +517,9 @@ func (s *termStream) flush(text string, final bool) {
 		rest = rest[i+1:]
 		s.printed += i + 1
 	}
-	if final {
-		if rest != "" {
-			s.writeLine(&b, rest)
-			s.printed += len(rest)
-		}
-		b.WriteString("\n")
+	if final && (rest != "" || s.lines == 0) {
+		s.writeLine(&b, rest)
+		s.printed += len(rest)
 	}
 	if b.Len() > 0 {
 		s.a.printf("%s", b.String())
@@ -448,15 +528,14 @@ func (s *termStream) flush(text string, final bool) {
 
 func (s *termStream) writeLine(b *strings.Builder, l string) {
 	out := s.r.line(l)
-	if s.lines > 0 {
+	if s.lines == 0 {
+		b.WriteString("\n" + s.a.bold("secgpt>") + " ")
+	} else if out != "" {
 		// Indented like Reply's continuation lines; a blank line stays
 		// blank, as in indentReply.
-		b.WriteString("\n")
-		if out != "" {
-			b.WriteString("  ")
-		}
+		b.WriteString("  ")
 	}
-	b.WriteString(out)
+	b.WriteString(out + "\n")
 	s.lines++
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -251,7 +252,7 @@ func TestPromptsQueued(t *testing.T) {
 	_ = a.Prompt(ctx, chat.Prompt{ID: "b", Kind: chat.KindExec, Target: "second_app"})
 	s := out.String()
 	if !strings.Contains(s, "Answer 1-4 for: Run app first_app?") || strings.Contains(s, "Run app second_app?") ||
-		!strings.Contains(s, "2 waiting") {
+		!strings.Contains(s, "(1 more permission request waiting after this one: this is 1 of 2)") {
 		t.Fatalf("after two prompts:\n%s", s)
 	}
 	_ = a.Resolved(ctx, chat.Prompt{ID: "a", Kind: chat.KindExec, Target: "first_app"}, chat.AllowOnce, "", false)
@@ -310,5 +311,45 @@ func TestLateAnswerIsNotARequest(t *testing.T) {
 	}
 	if len(fa.handled) != 1 || !strings.Contains(out.String(), "No permission request is waiting") {
 		t.Fatalf("handled %v; output:\n%s", fa.handled, out.String())
+	}
+}
+
+// planAsker asks one plan prompt whose step has a long value.
+type planAsker struct{ answers chan chat.Answer }
+
+const longValue = "Dear Ada, here are the minutes of the meeting that you asked for yesterday"
+
+func (f *planAsker) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
+	p := chat.Prompt{ID: "plan", Nonce: "n", User: m.User, Kind: chat.KindPlan, ExpiresAt: time.Now().Add(5 * time.Minute),
+		Steps: []chat.PlanStep{{N: 1, App: "gmail", Function: "send", Effect: "send", Args: []chat.Field{{Name: "to", Value: "ada@example.com"}, {Name: "body", Value: longValue}}}}}
+	_ = c.Prompt(ctx, p)
+	a := <-f.answers
+	_ = c.(chat.ResolvingConversation).Resolved(ctx, p, a.Decision, a.User, false)
+	_ = c.Reply(ctx, "done")
+}
+
+func (f *planAsker) Answer(_ context.Context, a chat.Answer) error {
+	f.answers <- a
+	return nil
+}
+
+// TestPromptWording: a step reads as one call with long values shortened,
+// the prompt says when it expires, and "v" shows every value in full.
+func TestPromptWording(t *testing.T) {
+	var out bytes.Buffer
+	a := New(strings.NewReader("go\nv\n4\n"), &syncWriter{w: &out}, "alice")
+	if err := a.Run(context.Background(), &planAsker{answers: make(chan chat.Answer, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{
+		"1. gmail · send(to=ada@example.com, body=Dear Ada, here are the minutes of the m…) — sends data to a third party",
+		"(no answer means Deny; expires at ", "(in 5 min); type v to see every value in full)",
+		"Every value in full:\n  step 1 (gmail · send):\n    to: ada@example.com\n    body: " + longValue,
+		"[permission] Deny: Run this 1-step plan?",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
 	}
 }

@@ -3,6 +3,12 @@
 // IsolateGPT installed them to measure the overhead of isolation. They read
 // small fixed tables of users, locations and foods.
 //
+// The weather answers name their city ("Miami: Partly Cloudy,
+// Temperature: 80°F"), where the benchmark gave the bare value: asked for
+// "location id 1" after a search for a city the tables lack, the answer
+// must say whose weather it is. The benchmark's reference answers are
+// still contained in them.
+//
 // As in the benchmark, an ID that names no row is answered with an error
 // text ("User ID 7 cannot be resolved") as the result, which is what the
 // model saw there (tool-error handling on); response schemas allow it.
@@ -211,13 +217,13 @@ func tools() []tool {
 		{name: "get_user_favorite_foods", desc: "Get the IDs of the favorite foods of the user with the given user ID.", param: uid, paramDesc: uDesc, result: intsSchema,
 			run: userField(func(u user) any { return u.FavoriteFoods })},
 		{name: "get_weather_at_location", desc: "Get the current weather at the location with the given location ID.", param: lid, paramDesc: lDesc, result: strSchema,
-			run: locationField(func(l location) any { return l.CurrentWeather })},
+			run: locationField(func(l location) any { return l.City + ": " + l.CurrentWeather })},
 		{name: "get_city_for_location", desc: "Get the city name of the location with the given location ID.", param: lid, paramDesc: lDesc, result: strSchema,
 			run: locationField(func(l location) any { return l.City })},
 		{name: "get_current_time_for_location", desc: "Get the current local time at the location with the given location ID.", param: lid, paramDesc: lDesc, result: strSchema,
 			run: locationField(func(l location) any { return l.CurrentTime })},
 		{name: "get_current_weather_for_location", desc: "Get the current weather for the location with the given location ID.", param: lid, paramDesc: lDesc, result: strSchema,
-			run: locationField(func(l location) any { return l.CurrentWeather })},
+			run: locationField(func(l location) any { return l.City + ": " + l.CurrentWeather })},
 		{name: "get_food_name", desc: "Get the name of the food with the given food ID.", param: fid, paramDesc: fDesc, result: strSchema,
 			run: foodField(func(f food) any { return f.Name })},
 		{name: "get_food_calories", desc: "Get the calories per serving of the food with the given food ID.", param: fid, paramDesc: fDesc, result: intSchema,

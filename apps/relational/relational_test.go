@@ -63,11 +63,11 @@ func TestLookups(t *testing.T) {
 		{"get_user_location", `{"user_id":2}`, `"User ID 2 cannot be resolved"`},
 		{"get_user_favorite_color", `{"user_id":41}`, `"green"`},
 		{"get_user_favorite_foods", `{"user_id":35}`, `[3,7,2]`},
-		{"get_weather_at_location", `{"location_id":4}`, `"Rainy, Temperature: 55°F"`},
+		{"get_weather_at_location", `{"location_id":4}`, `"Houston: Rainy, Temperature: 55°F"`},
 		{"get_city_for_location", `{"location_id":3}`, `"Chicago"`},
 		{"get_city_for_location", `{"location_id":9}`, `"Location ID 9 cannot be resolved"`},
 		{"get_current_time_for_location", `{"location_id":2}`, `"2023-11-14 7:45 AM"`},
-		{"get_current_weather_for_location", `{"location_id":5}`, `"Partly Cloudy, Temperature: 80°F"`},
+		{"get_current_weather_for_location", `{"location_id":5}`, `"Miami: Partly Cloudy, Temperature: 80°F"`},
 		{"get_food_name", `{"food_id":5}`, `"Ice Cream"`},
 		{"get_food_calories", `{"food_id":1}`, `285`},
 		{"get_food_calories", `{"food_id":8}`, `"Food ID 8 cannot be resolved"`},
@@ -122,7 +122,7 @@ func TestSearchRanking(t *testing.T) {
 func TestChain(t *testing.T) {
 	uid := call(t, "get_current_user_id", `{}`)
 	loc := call(t, "get_user_location", `{"user_id":`+uid+`}`)
-	if got := call(t, "get_current_weather_for_location", `{"location_id":`+loc+`}`); got != `"Mostly Cloudy, Temperature: 60°F"` {
+	if got := call(t, "get_current_weather_for_location", `{"location_id":`+loc+`}`); got != `"Chicago: Mostly Cloudy, Temperature: 60°F"` {
 		t.Errorf("weather %s", got)
 	}
 }

@@ -264,24 +264,26 @@ func (p Prompt) Title() string {
 		return fmt.Sprintf("Run this %d-step plan?", len(p.Steps))
 	case KindExec:
 		if p.Confirm {
-			return fmt.Sprintf("Confirm: app %s%s is about to %s with these arguments", p.Target, fnSuffix(p.Function), effectVerb(p.Effect))
+			return fmt.Sprintf("Confirm: app %s is about to %s with these arguments", AppFunction(p.Target, p.Function), effectVerb(p.Effect))
 		}
-		return fmt.Sprintf("Run app %s%s?", p.Target, fnSuffix(p.Function))
+		return fmt.Sprintf("Run app %s?", AppFunction(p.Target, p.Function))
 	case KindData:
 		return fmt.Sprintf("Share remembered data with app %s?", p.Target)
 	case KindCollab:
-		return fmt.Sprintf("App %s wants to use app %s%s", p.Requester, p.Target, fnSuffix(p.Function))
+		return fmt.Sprintf("App %s wants to use app %s", p.Requester, AppFunction(p.Target, p.Function))
 	case KindElicit:
-		return fmt.Sprintf("App %s asks you a question%s", p.Target, fnSuffix(p.Function))
+		return fmt.Sprintf("App %s asks you a question", AppFunction(p.Target, p.Function))
 	}
 	return fmt.Sprintf("Permission %s for %s", p.Kind, p.Target)
 }
 
-func fnSuffix(fn string) string {
-	if fn == "" {
-		return ""
+// AppFunction names an app's function as "app · function", or "app" alone
+// when the function is unknown or named like the app.
+func AppFunction(app ids.AppID, fn string) string {
+	if fn == "" || fn == string(app) {
+		return string(app)
 	}
-	return " (" + fn + ")"
+	return string(app) + " · " + fn
 }
 
 // Warning is the text adapters show for an unplanned request, or "".
@@ -320,14 +322,17 @@ func EffectNote(e string) string {
 	return ""
 }
 
-// StepLine is one plan step on one line: "1. search_gmail (search_gmail) — reads only".
+// StepLine is one plan step on one line, its call with values shortened
+// (Call) and its effect: "1. search_gmail(query=from:ada) — reads only".
+// A step without a function shows the app alone; its instruction follows
+// on a line of its own.
 func (s PlanStep) StepLine() string {
-	line := fmt.Sprintf("%d. %s%s", s.N, s.App, fnSuffix(s.Function))
-	if n := EffectNote(s.Effect); n != "" {
-		line += " — " + n
+	line := fmt.Sprintf("%d. %s", s.N, s.App)
+	if s.Function != "" {
+		line = fmt.Sprintf("%d. %s", s.N, Call(string(s.App), s.Function, s.Args))
 	}
-	if s.Claims != "" {
-		line += " (the app's own claim, not verified: " + s.Claims + ")"
+	if n := EffectText(s.Effect, s.Claims); n != "" {
+		line += " — " + n
 	}
 	if s.Granted {
 		line += " [already allowed]"
@@ -368,8 +373,10 @@ func (p Prompt) planText(b *strings.Builder) {
 		if s.Instruction != "" && len(s.Args) == 0 {
 			b.WriteString("\n     instruction: " + s.Instruction)
 		}
-		for _, a := range s.Args {
-			b.WriteString("\n     " + a.Name + ": " + a.Value)
+		if s.Function == "" {
+			for _, a := range s.Args {
+				b.WriteString("\n     " + a.Name + ": " + a.Value)
+			}
 		}
 	}
 	if len(p.Flows) > 0 {
@@ -397,7 +404,7 @@ func (p Prompt) Text() string {
 		p.planText(&b)
 		return b.String()
 	}
-	if n := EffectNote(p.Effect); n != "" {
+	if n := EffectText(p.Effect, ""); n != "" {
 		b.WriteString("\nEffect: " + n)
 	}
 	if p.Rule != "" {
@@ -416,7 +423,7 @@ func (p Prompt) Text() string {
 		return b.String()
 	}
 	if p.Data != "" {
-		b.WriteString("\nData that would be shared:\n" + p.Data)
+		b.WriteString("\nWhat it would receive:\n" + DataText(p.Data))
 	}
 	return b.String()
 }

@@ -49,7 +49,9 @@ func TestPromptText(t *testing.T) {
 		not  []string
 	}{
 		{"exec", Prompt{Kind: KindExec, Target: "quick_ride", Function: "quick_ride", Data: `{"a":1}`},
-			[]string{"Run app quick_ride (quick_ride)?", `{"a":1}`}, []string{"Warning"}},
+			[]string{"Run app quick_ride?", "What it would receive:\n  a: 1"}, []string{"Warning", "(quick_ride)", `{"a":1}`}},
+		{"confirm", Prompt{Kind: KindExec, Confirm: true, Target: "gmail", Function: "send", Effect: "send", Data: `Arguments: {"to":"ada@example.com","n":2}`},
+			[]string{"Confirm: app gmail · send is about to send data to a third party", "Arguments:\n  to: ada@example.com\n  n: 2"}, []string{"{"}},
 		{"collab unplanned", Prompt{Kind: KindCollab, Requester: "search_gmail", Target: "send_gmail_message", Unplanned: true, Data: "to: x"},
 			[]string{"App search_gmail wants to use app send_gmail_message", "not part of the plan", "to: x"}, nil},
 		{"data", Prompt{Kind: KindData, Target: "travel_mate", Data: "dob: 1980", Reason: "remembered"},
@@ -83,9 +85,9 @@ func TestPlanPromptText(t *testing.T) {
 	}
 	got := p.Text()
 	for _, want := range []string{"Run this 2-step plan?", "Rule: ask: send:*",
-		"1. search_gmail (search_gmail) — reads only [already allowed]",
-		"2. send_gmail_message (send_gmail_message) — sends data to a third party [asks again with the final values]",
-		"to: bob@example.com", "step 1's result (search_gmail) → step 2's message (send_gmail_message)",
+		"1. search_gmail(query=newest) — reads only [already allowed]",
+		"2. send_gmail_message(to=bob@example.com, message=(step 1's result)) — sends data to a third party [asks again with the final values]",
+		"step 1's result (search_gmail) → step 2's message (send_gmail_message)",
 		"name: Bob → step 2 (send_gmail_message)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("plan prompt text lacks %q:\n%s", want, got)

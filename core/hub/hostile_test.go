@@ -224,7 +224,7 @@ func TestRetrySucceeds(t *testing.T) {
 	}
 }
 
-// TestPermissionFlows covers deny → replan question, always remembered,
+// TestPermissionFlows covers deny, always remembered,
 // session grants ending with the session, and the audit log.
 func TestPermissionFlows(t *testing.T) {
 	st := hubtest.Store(t)
@@ -234,11 +234,10 @@ func TestPermissionFlows(t *testing.T) {
 
 	deny := &scripted.Conversation{A: h, User: "test:bob", Policy: scripted.Always(chat.Deny)}
 	reply := deny.Send(ctx, q)
-	if !strings.Contains(reply, "denied") || !strings.Contains(reply, "another plan") {
+	// Without quick_ride no app fits the question, so no replan is offered
+	// (TestReplanOfferedOnlyWhereOneExists).
+	if !strings.Contains(reply, "denied") || !strings.Contains(reply, "no other plan") {
 		t.Fatalf("deny reply = %q", reply)
-	}
-	if reply := deny.Send(ctx, "no"); !strings.Contains(reply, "won't") {
-		t.Fatalf("reply to no = %q", reply)
 	}
 
 	alice := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowAlways)}

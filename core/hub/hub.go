@@ -267,7 +267,9 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 // askReplan stores the question whether to plan t's query again without
 // the denied apps (and those an earlier replan excluded), for the user's
 // next message in this conversation on any replica, and returns the
-// question; "" when it could not be stored, since a yes would find nothing.
+// question. The question is asked only when the planner finds a plan
+// without those apps, since a yes would find nothing otherwise (then it
+// says so); "" when it could not be stored.
 func (h *Hub) askReplan(ctx context.Context, t *turn, denied []ids.AppID) string {
 	ex := map[ids.AppID]bool{}
 	for k := range t.exclude {
@@ -277,6 +279,9 @@ func (h *Hub) askReplan(ctx context.Context, t *turn, denied []ids.AppID) string
 	for _, a := range denied {
 		ex[a] = true
 		names = append(names, string(a))
+	}
+	if !h.replanExists(ctx, t, ex) {
+		return fmt.Sprintf("\n\nSome steps were denied (%s), and no other plan without them can answer this.", strings.Join(names, ", "))
 	}
 	rp := state.Replan{User: t.user, Conversation: t.conv, Query: t.query, Exclude: slices.Sorted(maps.Keys(ex))}
 	if err := h.o.Store.PutReplan(ctx, rp, h.o.SessionIdle); err != nil {

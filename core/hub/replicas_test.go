@@ -192,13 +192,22 @@ func TestReplanOnAnotherReplica(t *testing.T) {
 	rs := startReplicas(t, 2, "quick_ride", "metro_hail")
 	ctx := context.Background()
 	user := ids.UserID("slack:T1/U2")
-	// send delivers text to replica r, answering its prompts with d there.
+	// send delivers text to replica r, answering its prompts with d there;
+	// Review reviews the plan and denies only quick_ride's step, so that a
+	// plan without it exists (metro_hail) and is offered.
 	send := func(r *replica, text, event string, d chat.Decision) (prompts []chat.Prompt, reply string) {
 		t.Helper()
 		pl := &platform{shown: make(chan chat.Prompt, 4)}
 		go func() {
 			for p := range pl.shown {
-				_ = r.hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: d})
+				dec := d
+				if d == chat.Review && p.Kind != chat.KindPlan {
+					dec = chat.AllowOnce
+					if p.Target == "quick_ride" {
+						dec = chat.Deny
+					}
+				}
+				_ = r.hub.Answer(ctx, chat.Answer{Prompt: p.ID, Nonce: p.Nonce, User: user, Decision: dec})
 			}
 		}()
 		r.hub.Handle(ctx, chat.Message{User: user, Conversation: "c1", Text: text, EventID: event}, pl)
@@ -211,13 +220,13 @@ func TestReplanOnAnotherReplica(t *testing.T) {
 		return pl.prompts, pl.replies[0]
 	}
 
-	if _, reply := send(rs[0], fareQuery, "rp1", chat.Deny); !strings.Contains(reply, "another plan") {
+	if _, reply := send(rs[0], rideQuery, "rp1", chat.Review); !strings.Contains(reply, "another plan") {
 		t.Fatalf("deny on r0: %q", reply)
 	}
 	prompts, reply := send(rs[1], "yes", "rp2", chat.AllowOnce)
 	// The new plan is for the original question, and quick_ride is out of
-	// it: the offline planner finds no other app named in the question.
-	if !strings.Contains(reply, "Main Street") || !strings.Contains(reply, "installed: metro_hail.") {
+	// it: metro_hail alone answers ($51.80).
+	if !strings.Contains(reply, "Main Street") || !strings.Contains(reply, "$51.80") {
 		t.Fatalf("yes on r1 did not plan the question again without quick_ride: %q", reply)
 	}
 	for _, p := range prompts {
@@ -229,7 +238,7 @@ func TestReplanOnAnotherReplica(t *testing.T) {
 		t.Fatalf("the question was answered twice: %q", reply)
 	}
 
-	if _, reply := send(rs[1], fareQuery, "rp4", chat.Deny); !strings.Contains(reply, "another plan") {
+	if _, reply := send(rs[1], rideQuery, "rp4", chat.Review); !strings.Contains(reply, "another plan") {
 		t.Fatalf("deny on r1: %q", reply)
 	}
 	if _, reply := send(rs[0], "no", "rp5", chat.AllowOnce); !strings.Contains(reply, "won't try another plan") {

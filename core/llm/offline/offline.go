@@ -115,11 +115,11 @@ func (Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, err
 func Respond(req *llm.Request) string {
 	_, results := respond.Parse(req)
 	if len(results) == 1 {
-		return results[0].Result
+		return resultText(results[0].Result)
 	}
 	var parts []string
 	for _, r := range results {
-		parts = append(parts, "**"+r.App+"**: "+r.Result)
+		parts = append(parts, "**"+r.App+"**: "+resultText(r.Result))
 	}
 	return strings.Join(parts, "\n\n")
 }
