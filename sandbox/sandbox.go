@@ -732,6 +732,9 @@ func Enter() (Policy, *os.File, error) {
 	if !l.Egress {
 		_ = unix.Close(EgressFD) // no domains: EgressClient refuses everything
 	}
+	if err := keepInherited(); err != nil {
+		return Policy{}, nil, fmt.Errorf("sandbox: keep descriptors from programs the spoke starts: %w", err)
+	}
 	if !l.Sandbox {
 		return l.Policy, f, nil
 	}
