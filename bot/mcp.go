@@ -113,8 +113,9 @@ func mounts(fs []config.File) []sandbox.Mount {
 
 // mcpServer turns one configured server into what its spoke receives, and
 // the host files its spokes may use: the declared ones, plus the program
-// and every absolute path named in its arguments that exists (read-only),
-// since a spoke sees nothing of the host that is not named.
+// and every absolute path named in its arguments that exists (read-only,
+// with the host's owners and modes), since a spoke sees nothing of the
+// host that is not named.
 func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp.Server, []sandbox.Mount, error) {
 	key := "mcp.servers." + name
 	s := mcp.Server{Name: name, Command: c.Command, Args: c.Args, URL: c.URL, BearerToken: c.BearerToken,
@@ -158,7 +159,9 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 			}
 			a = packageTree(filepath.Clean(a))
 			if _, err := os.Stat(a); err == nil && !hasMount(files, a) {
-				files = append(files, sandbox.Mount{Source: a})
+				// With the host's owners: naming /etc in an argument must
+				// not make /etc/shadow the spoke's own file.
+				files = append(files, sandbox.Mount{Source: a, RealOwners: true})
 			}
 		}
 	}

@@ -78,6 +78,14 @@ type Mount struct {
 	Target string `json:"target,omitempty"`
 	// Write lets the spoke change it; otherwise it is mounted read-only.
 	Write bool `json:"write,omitempty"`
+	// RealOwners shows the source with its host owners and modes. A root
+	// hub otherwise maps host root to the spoke's user inside the mount
+	// (so an operator's root-only file is usable); with RealOwners the
+	// spoke gets only what the host's other users get, which is what a
+	// path an MCP server's arguments name deserves: a server given /etc
+	// reads /etc/hosts, not /etc/shadow. An unprivileged hub's spokes
+	// share its uid and see its files as it does either way.
+	RealOwners bool `json:"real_owners,omitempty"`
 }
 
 // Limits are the resource bounds of a spoke.
