@@ -16,6 +16,35 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 )
 
+// googleScopes are the scopes each bundled app's token carries: only what
+// its one function calls (search and get read, send sends, delete moves to
+// the trash, drive reads).
+var googleScopes = map[ids.AppID][]string{
+	mail.SearchID: {connect.ScopeGmailReadonly},
+	mail.GetID:    {connect.ScopeGmailReadonly},
+	mail.SendID:   {connect.ScopeGmailSend},
+	mail.DeleteID: {connect.ScopeGmailModify},
+	drive.ID:      {connect.ScopeDriveReadonly},
+}
+
+// googleAppScopes are the apps that get a linked user's token, each with
+// the scopes its token carries: google.app_scopes, else the built-in ones.
+// An app without either is a configuration error.
+func googleAppScopes(cfg config.Config, apps []ids.AppID) (map[ids.AppID][]string, error) {
+	out := map[ids.AppID][]string{}
+	for _, a := range apps {
+		sc, ok := cfg.Google.AppScopes[string(a)]
+		if !ok {
+			sc, ok = googleScopes[a]
+		}
+		if !ok || len(sc) == 0 {
+			return nil, &config.KeyError{Key: "google.app_scopes." + string(a), Msg: "is needed: which scopes this app's token carries"}
+		}
+		out[a] = sc
+	}
+	return out, nil
+}
+
 // googleApps are the apps that get a linked user's token by default: the
 // mail and drive apps whose configured backend is Google's.
 func googleApps(cfg config.Config, installed []ids.AppID, settings map[ids.AppID]json.RawMessage) ([]ids.AppID, error) {
@@ -68,7 +97,11 @@ func newGoogle(cfg config.Config, d *deployment, st state.Store, installed []ids
 	if len(allowed) == 0 {
 		log.Warn("google.client_id is set but no installed app uses Google (set apps.settings.search_gmail.backend: gmail, or google.apps)")
 	}
-	c := connect.Config{ClientID: gc.ClientID, ClientSecret: gc.ClientSecret, Scopes: gc.Scopes, Apps: allowed, Key: key, Logger: log}
+	scopes, err := googleAppScopes(cfg, allowed)
+	if err != nil {
+		return nil, err
+	}
+	c := connect.Config{ClientID: gc.ClientID, ClientSecret: gc.ClientSecret, Scopes: gc.Scopes, Apps: scopes, Key: key, Logger: log}
 	if gc.RedirectBaseURL != "" {
 		if d.Server == nil {
 			return nil, &config.KeyError{Key: "google.redirect_base_url", Msg: "needs server.listen: the callback is served on the bot's HTTP listener"}

@@ -203,9 +203,14 @@ type Google struct {
 	// Apps may receive a linked user's access token. Empty means the mail
 	// and drive apps whose backend is Google's.
 	Apps []string `yaml:"apps"`
-	// Scopes requested at consent; empty means gmail.modify and
-	// drive.readonly.
+	// Scopes asked for at "!connect google" beside the account's
+	// identity (openid, email); empty means none: each app's scopes are
+	// asked for when it first needs them.
 	Scopes []string `yaml:"scopes"`
+	// AppScopes are the scopes an app's token carries, for apps beyond
+	// the bundled mail and drive apps (whose scopes are built in), or to
+	// change those.
+	AppScopes map[string][]string `yaml:"app_scopes"`
 }
 
 // Duration is a time.Duration written as "90s", "2m".

@@ -16,10 +16,12 @@ import (
 // implements it.
 type Accounts interface {
 	// ConnectURL returns the consent link that links user's account at
-	// provider, bound to conversation conv. It does no network I/O.
+	// provider, bound to conversation conv; it cancels user's earlier
+	// link. It writes to the state store, nothing else.
 	ConnectURL(ctx context.Context, provider string, user ids.UserID, conv ids.ConversationID) (string, error)
 	// Disconnect removes user's linked account at provider (and revokes
-	// its token there); false means none was linked.
+	// its token there) and cancels a pending consent link; false means
+	// none was linked.
 	Disconnect(ctx context.Context, provider string, user ids.UserID) (bool, error)
 	// Credential returns the access token one invocation of app for user
 	// gets, or nil when app gets none or user linked no account. It may
@@ -48,8 +50,8 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 			return fmt.Sprintf("I can't link a %s account: %s", truncate(provider, 40), publicAccountErr(err))
 		}
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "connect", Detail: provider + ": consent link issued"})
-		return "Open this link to let me use your Google account (it works once, for a few minutes, and only for you; don't share it):\n" + u +
-			"\nAfterwards the mail and drive apps act on your account. Say !disconnect google to unlink it."
+		return "Open this link to link your Google account (it works once, for a few minutes, and only for you; don't share it; a newer !connect google or !disconnect google cancels it):\n" + u +
+			"\nEach app then asks for its own permission (read mail, send mail, …) the first time it needs it. Say !disconnect google to unlink it."
 	}
 	ok, err := h.o.Accounts.Disconnect(ctx, provider, t.user)
 	if err != nil {
