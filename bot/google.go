@@ -101,7 +101,8 @@ func newGoogle(cfg config.Config, d *deployment, st state.Store, installed []ids
 	if err != nil {
 		return nil, err
 	}
-	c := connect.Config{ClientID: gc.ClientID, ClientSecret: gc.ClientSecret, Scopes: gc.Scopes, Apps: scopes, Key: key, Logger: log}
+	c := connect.Config{ClientID: gc.ClientID, ClientSecret: gc.ClientSecret, Scopes: gc.Scopes, Apps: scopes, Key: key, Logger: log,
+		Linked: d.accountLinked}
 	if gc.RedirectBaseURL != "" {
 		if d.Server == nil {
 			return nil, &config.KeyError{Key: "google.redirect_base_url", Msg: "needs server.listen: the callback is served on the bot's HTTP listener"}

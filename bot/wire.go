@@ -54,6 +54,8 @@ type deployment struct {
 	listener net.Listener
 	// auditLn serves `secgpt audit` while this process holds the bolt file.
 	auditLn net.Listener
+	// notices reach users' DMs through the platform adapter.
+	notices notices
 }
 
 func (d *deployment) Close() {

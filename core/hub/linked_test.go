@@ -1,0 +1,42 @@
+package hub_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/core/hubtest"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state"
+)
+
+// TestAccountLinkedNotice: the notice a user gets when an account is
+// linked in their name names the account and the undo, and is audited.
+func TestAccountLinkedNotice(t *testing.T) {
+	ctx := context.Background()
+	st := hubtest.Store(t)
+	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}})
+	for _, tc := range []struct {
+		name  string
+		grown bool
+		want  string
+	}{
+		{"linked", false, "was just linked to you"},
+		{"grown", true, "given more permissions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := h.AccountLinked(ctx, "test:alice", "google", "mallory@example.com", tc.grown)
+			if !strings.Contains(n.Text, "mallory@example.com") || !strings.Contains(n.Text, tc.want) ||
+				!strings.Contains(n.Text, "!disconnect google") || n.Disconnect != "google" {
+				t.Errorf("notice %+v", n)
+			}
+		})
+	}
+	evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: "connect"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].User != "test:alice" || !strings.Contains(evs[0].Detail, "mallory@example.com") {
+		t.Errorf("audit %+v", evs)
+	}
+}
