@@ -79,8 +79,8 @@ func googleApps(cfg config.Config, installed []ids.AppID, settings map[ids.AppID
 // newGoogle wires "!connect google" when google.client_id is set: it
 // returns nil when it is not. Without google.redirect_base_url it opens
 // the loopback listener (the terminal's flow) and serves the callback there
-// until the deployment closes; with it, the callback is one of the
-// deployment's HTTP handlers, for the bot's public listener.
+// until the deployment closes; with it, the callback is the one handler of
+// the public listener (server.public_listen).
 func newGoogle(cfg config.Config, d *deployment, st state.Store, installed []ids.AppID, settings map[ids.AppID]json.RawMessage, log *slog.Logger) (*connect.Google, error) {
 	gc := cfg.Google
 	if gc.ClientID == "" {
@@ -104,15 +104,17 @@ func newGoogle(cfg config.Config, d *deployment, st state.Store, installed []ids
 	c := connect.Config{ClientID: gc.ClientID, ClientSecret: gc.ClientSecret, Scopes: gc.Scopes, Apps: scopes, Key: key, Logger: log,
 		Linked: d.accountLinked}
 	if gc.RedirectBaseURL != "" {
-		if d.Server == nil {
-			return nil, &config.KeyError{Key: "google.redirect_base_url", Msg: "needs server.listen: the callback is served on the bot's HTTP listener"}
+		// Not on server.listen: that one serves /metrics and /readyz
+		// without authentication and must stay off the internet.
+		if d.Public == nil {
+			return nil, &config.KeyError{Key: "google.redirect_base_url", Msg: "needs server.public_listen: the callback is served on a listener of its own, apart from server.listen's /metrics and /readyz"}
 		}
 		c.RedirectURL = strings.TrimRight(gc.RedirectBaseURL, "/") + connect.CallbackPath
 		g, err := connect.New(c, st)
 		if err != nil {
 			return nil, err
 		}
-		if err := d.Server.Handle(connect.CallbackPath, g); err != nil {
+		if err := d.Public.Handle(connect.CallbackPath, g); err != nil {
 			return nil, fmt.Errorf("mount the google callback: %w", err)
 		}
 		return g, nil

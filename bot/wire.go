@@ -52,6 +52,11 @@ type deployment struct {
 	Server *server.Server
 	// listener is bound in build, so a taken port fails at start.
 	listener net.Listener
+	// Public is the internet-facing listener (server.public_listen), nil
+	// when off: only mounted handlers (the OAuth callback), nothing of
+	// Server's. publicLn is bound in build like listener.
+	Public   *server.Server
+	publicLn net.Listener
 	// auditLn serves `secgpt audit` while this process holds the bolt file.
 	auditLn net.Listener
 	// notices reach users' DMs through the platform adapter.
@@ -80,6 +85,13 @@ func (d *deployment) Run(ctx context.Context) error {
 		go func() {
 			if err := d.Server.Serve(ctx, ln); err != nil {
 				d.log.Error("http listener", "err", err)
+			}
+		}()
+	}
+	if ln := d.publicLn; d.Public != nil && ln != nil {
+		go func() {
+			if err := d.Public.Serve(ctx, ln); err != nil {
+				d.log.Error("public http listener", "err", err)
 			}
 		}()
 	}
@@ -148,6 +160,9 @@ func newModel(ctx context.Context, cfg config.Config, met *metrics.Metrics) (llm
 // /readyz's store check, and the bound port (so a taken port fails at
 // start, not in the background).
 func (d *deployment) newServer(ctx context.Context, cfg config.Config, st state.Store) error {
+	if err := d.newPublicServer(ctx, cfg); err != nil {
+		return err
+	}
 	if cfg.Server.Listen == "" {
 		return nil
 	}
