@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -230,7 +231,12 @@ func (a *App) transport(env apps.Env) (sdk.Transport, error) {
 	if s.URL != "" {
 		hc := env.HTTPClient()
 		if s.BearerToken != "" {
-			hc = &http.Client{Transport: bearer{token: s.BearerToken, next: hc.Transport}, Timeout: hc.Timeout}
+			u, err := url.Parse(s.URL)
+			if err != nil {
+				return nil, fmt.Errorf("mcp %s: url: %w", s.Name, err)
+			}
+			hc = &http.Client{Transport: bearer{token: s.BearerToken, origin: origin(u), next: hc.Transport}, Timeout: hc.Timeout,
+				CheckRedirect: hc.CheckRedirect, Jar: hc.Jar}
 		}
 		// No standing GET stream: each call's answer comes on its own
 		// request, and the spoke lives for one invocation anyway.
@@ -344,19 +350,37 @@ func subst(ss []string) []string {
 	return out
 }
 
+// bearer adds the server's token to requests for the server's own origin
+// only. The transport sees every hop of a redirect, so a token added here
+// unconditionally would follow a 307 to any host the spoke may reach.
 type bearer struct {
-	token string
-	next  http.RoundTripper
+	token  string
+	origin string // scheme://host:port of the server's URL
+	next   http.RoundTripper
 }
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
+	if origin(r.URL) == b.origin {
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	} else {
+		r.Header.Del("Authorization")
+	}
 	next := b.next
 	if next == nil {
 		next = http.DefaultTransport
 	}
 	return next.RoundTrip(r)
+}
+
+// origin is u's scheme, host and port (the default port written out), in
+// lower case.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Hostname() + ":" + port)
 }
 
 // limitWriter passes on at most n bytes, then drops the rest.
