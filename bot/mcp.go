@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,8 @@ type appPolicies struct {
 	servers  map[ids.AppID]mcp.Server
 	files    map[ids.AppID][]sandbox.Mount
 	limits   map[ids.AppID]config.Limits
+	// private are the non-public blocks an operator opened per server.
+	private map[ids.AppID][]netip.Prefix
 }
 
 // apply is the hub's PolicyFunc.
@@ -45,6 +48,7 @@ func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, p
 		files = ms
 	}
 	pol.Mounts = append(pol.Mounts, files...)
+	pol.PrivateNets = append(pol.PrivateNets, p.private[app]...)
 	if _, ok := p.servers[app]; ok {
 		// An interpreter opens far more files and starts more threads than
 		// a Go spoke (measured: Node loading the memory server's modules
@@ -76,7 +80,7 @@ func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, p
 // which only that app's spokes receive.
 func newAppPolicies(cfg config.Config, appCfg map[ids.AppID]json.RawMessage, getenv func(string) string) (*appPolicies, error) {
 	p := &appPolicies{dataRoot: cfg.MCPDataDir(), servers: map[ids.AppID]mcp.Server{},
-		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}}
+		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}, private: map[ids.AppID][]netip.Prefix{}}
 	for app, fs := range cfg.Apps.Files {
 		p.files[ids.AppID(app)] = mounts(fs)
 	}
@@ -218,6 +222,9 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, cat *app
 			return nil, err
 		}
 		id := s.ID()
+		if pols.private[id], err = privateNetworks(name, c, log); err != nil {
+			return nil, err
+		}
 		pols.servers[id], pols.files[id], pols.limits[id] = s, files, c.Limits
 		pol := limits(c.Limits)
 		tmp, err := os.MkdirTemp("", "secgpt-mcp-discover-")

@@ -48,6 +48,10 @@ type MCPServer struct {
 	BearerToken string `yaml:"bearer_token"`
 	// Domains the server may reach through the egress proxy.
 	Domains []string `yaml:"domains"`
+	// PrivateNetworks are non-public address blocks (CIDR) the server's
+	// egress may reach: an internal server on the LAN or in the cluster.
+	// Empty, the default, means public addresses only.
+	PrivateNetworks []string `yaml:"private_networks"`
 	// Files are host files and directories the server may use (read-only
 	// unless write), seen inside its spoke at the same path.
 	Files []File `yaml:"files"`

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -56,6 +57,12 @@ type Policy struct {
 	// Ports are the TCP ports besides 443 the app may reach on its domains
 	// (80 for plain http must be declared too).
 	Ports []int `json:"ports,omitempty"`
+	// PrivateNets are non-public address blocks this app's egress may
+	// reach, by an address inside them or by a declared name resolving
+	// into them: the operator's per-app opt-in for an internal server (an
+	// MCP server on the LAN or in the cluster). Empty, the default, means
+	// public addresses only. Each must pass CheckPrivateNet.
+	PrivateNets []netip.Prefix `json:"private_nets,omitempty"`
 	// AllowExec lets the spoke execve (external-program apps only).
 	AllowExec bool `json:"allow_exec,omitempty"`
 	// Limits bound the spoke's resources.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -183,6 +184,10 @@ func Domains(s Server) []string {
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil {
+		return out
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		// An address is never a domain: only private_networks can open it.
 		return out
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(u.Hostname())
