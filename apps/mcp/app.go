@@ -238,9 +238,12 @@ func (a *App) transport(env apps.Env) (sdk.Transport, error) {
 			hc = &http.Client{Transport: bearer{token: s.BearerToken, origin: origin(u), next: hc.Transport}, Timeout: hc.Timeout,
 				CheckRedirect: hc.CheckRedirect, Jar: hc.Jar}
 		}
-		// No standing GET stream: each call's answer comes on its own
-		// request, and the spoke lives for one invocation anyway.
-		return &sdk.StreamableClientTransport{Endpoint: s.URL, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}, nil
+		// The standalone GET stream stays open: a server may send its own
+		// requests (an elicitation, a sampling request) outside any call's
+		// answer. They reach the same handlers as the ones on a call's
+		// stream, with the same bounds; a warm spoke waiting between
+		// invocations refuses them.
+		return &sdk.StreamableClientTransport{Endpoint: s.URL, HTTPClient: hc, MaxRetries: -1}, nil
 	}
 	for _, d := range []string{HomeDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
