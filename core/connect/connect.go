@@ -420,64 +420,29 @@ func (g *Google) Credential(ctx context.Context, user ids.UserID, app ids.AppID)
 	return &isc.Credential{Provider: ProviderGoogle, AccessToken: tok.AccessToken, TokenType: "Bearer", Expiry: tok.Expiry}, nil
 }
 
-// maxTokenAnswer bounds what the token and userinfo endpoints may send.
-const maxTokenAnswer = 64 << 10
-
 // refresh mints an access token carrying only scope (space-separated) from
 // the grant's refresh token (RFC 6749 section 6). golang.org/x/oauth2's
 // refresh cannot name a scope, so the request is made here; its errors
 // are oauth2's *RetrieveError, as the library's would be.
 func (g *Google) refresh(ctx context.Context, refreshToken, scope string) (*oauth2.Token, error) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "scope": {scope}}
-	if g.cfg.Endpoint.AuthStyle != oauth2.AuthStyleInHeader {
+	var basic *clientAuth
+	if g.cfg.Endpoint.AuthStyle == oauth2.AuthStyleInHeader {
+		basic = &clientAuth{id: g.cfg.ClientID, secret: g.cfg.ClientSecret}
+	} else {
 		form.Set("client_id", g.cfg.ClientID)
 		form.Set("client_secret", g.cfg.ClientSecret)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.cfg.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	tok, granted, err := postToken(ctx, g.cfg.HTTPClient, g.cfg.Endpoint.TokenURL, form, basic, g.cfg.Now())
 	if err != nil {
-		return nil, fmt.Errorf("build refresh request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if g.cfg.Endpoint.AuthStyle == oauth2.AuthStyleInHeader {
-		req.SetBasicAuth(url.QueryEscape(g.cfg.ClientID), url.QueryEscape(g.cfg.ClientSecret))
-	}
-	resp, err := g.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("post refresh: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenAnswer))
-	if err != nil {
-		return nil, fmt.Errorf("read refresh answer: %w", err)
-	}
-	var tr struct {
-		AccessToken  string `json:"access_token"`
-		TokenType    string `json:"token_type"`
-		RefreshToken string `json:"refresh_token"`
-		ExpiresIn    int64  `json:"expires_in"`
-		Scope        string `json:"scope"`
-		Error        string `json:"error"`
-		Description  string `json:"error_description"`
-	}
-	jerr := json.Unmarshal(body, &tr)
-	if resp.StatusCode/100 != 2 || tr.Error != "" {
-		return nil, &oauth2.RetrieveError{Response: resp, Body: body, ErrorCode: tr.Error, ErrorDescription: tr.Description}
-	}
-	if jerr != nil || tr.AccessToken == "" {
-		return nil, fmt.Errorf("refresh answer without an access token (http %d)", resp.StatusCode)
+		return nil, err
 	}
 	// A server that ignored the narrowing must not hand a spoke more than
 	// it asked for.
-	if tr.Scope != "" {
-		if extra := minus(strings.Fields(tr.Scope), strings.Fields(scope)); len(extra) > 0 {
+	if granted != "" {
+		if extra := minus(strings.Fields(granted), strings.Fields(scope)); len(extra) > 0 {
 			return nil, fmt.Errorf("the token endpoint granted %v beyond the scopes asked for", extra)
 		}
-	}
-	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: tr.TokenType, RefreshToken: tr.RefreshToken}
-	if tr.ExpiresIn > 0 {
-		tok.Expiry = g.cfg.Now().Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
 	return tok, nil
 }
