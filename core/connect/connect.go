@@ -558,7 +558,19 @@ func (g *Google) save(ctx context.Context, user ids.UserID, rec record) error {
 // getSealed reads and opens the value of user at key into v; false when
 // there is none. A value sealed for another user or purpose does not open.
 func (g *Google) getSealed(ctx context.Context, user ids.UserID, key, aad string, v any) (bool, error) {
-	raw, ok, err := g.st.GetAppState(ctx, user, Namespace, key)
+	return getSealed(ctx, g.st, g.seal, user, key, aad, v)
+}
+
+// putSealed seals v for user and stores it at key.
+func (g *Google) putSealed(ctx context.Context, user ids.UserID, key, aad string, v any) error {
+	return putSealed(ctx, g.st, g.seal, user, key, aad, v)
+}
+
+// getSealed reads and opens the value of user at key in Namespace into v;
+// false when there is none. A value sealed for another user or purpose
+// does not open (errUnreadable).
+func getSealed(ctx context.Context, st Store, s *sealer, user ids.UserID, key, aad string, v any) (bool, error) {
+	raw, ok, err := st.GetAppState(ctx, user, Namespace, key)
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", key, err)
 	}
@@ -566,7 +578,7 @@ func (g *Google) getSealed(ctx context.Context, user ids.UserID, key, aad string
 	if !ok || string(raw) == "null" || json.Unmarshal(raw, &sealed) != nil || sealed == "" {
 		return false, nil
 	}
-	plain, err := g.seal.open(sealed, []byte(aad+string(user)))
+	plain, err := s.open(sealed, []byte(aad+string(user)))
 	if err != nil {
 		return false, fmt.Errorf("%w: %s: %w", errUnreadable, key, err)
 	}
@@ -576,22 +588,22 @@ func (g *Google) getSealed(ctx context.Context, user ids.UserID, key, aad string
 	return true, nil
 }
 
-// errUnreadable: a stored value that does not open with this key for this
-// user, or does not decode.
-var errUnreadable = errors.New("stored value unreadable")
-
-// putSealed seals v for user and stores it at key.
-func (g *Google) putSealed(ctx context.Context, user ids.UserID, key, aad string, v any) error {
+// putSealed seals v for user and stores it at key in Namespace.
+func putSealed(ctx context.Context, st Store, s *sealer, user ids.UserID, key, aad string, v any) error {
 	plain, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	b, _ := json.Marshal(g.seal.seal(plain, []byte(aad+string(user))))
-	if err := g.st.PutAppState(ctx, user, Namespace, key, b); err != nil {
+	b, _ := json.Marshal(s.seal(plain, []byte(aad+string(user))))
+	if err := st.PutAppState(ctx, user, Namespace, key, b); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
 }
+
+// errUnreadable: a stored value that does not open with this key for this
+// user, or does not decode.
+var errUnreadable = errors.New("stored value unreadable")
 
 // takePending consumes user's pending flow if st belongs to it: a link
 // works once, and only while it is the user's latest.
