@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -35,6 +36,8 @@ type appPolicies struct {
 	limits   map[ids.AppID]config.Limits
 	// private are the non-public blocks an operator opened per server.
 	private map[ids.AppID][]netip.Prefix
+	// signIn runs the MCP authorization flow for servers with oauth.
+	signIn *connect.MCP
 }
 
 // apply is the hub's PolicyFunc.
@@ -123,7 +126,7 @@ func mounts(fs []config.File) []sandbox.Mount {
 func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp.Server, []sandbox.Mount, error) {
 	key := "mcp.servers." + name
 	s := mcp.Server{Name: name, Command: c.Command, Args: c.Args, URL: c.URL, BearerToken: c.BearerToken,
-		Domains: c.Domains, Data: c.Data, HideRoots: c.HideRoots, TrustAnnotations: c.TrustAnnotations}
+		Domains: c.Domains, Data: c.Data, HideRoots: c.HideRoots, TrustAnnotations: c.TrustAnnotations, OAuth: c.OAuth}
 	if len(c.Env) > 0 || len(c.Secrets) > 0 {
 		s.Env = map[string]string{}
 	}
@@ -238,7 +241,7 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, cat *app
 			return nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
 		dctx, cancel := context.WithTimeout(ctx, timeout)
-		s, err = mcp.Discover(dctx, st, s, pol)
+		s, err = mcp.DiscoverWith(dctx, st, s, pol, pols.discoveryCredential(dctx, id, log))
 		cancel()
 		os.RemoveAll(tmp)
 		if err != nil {

@@ -323,6 +323,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
 	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
+	if pols.signIn, err = newMCPAuth(cfg, d, st, log); err != nil {
+		return nil, err
+	}
 	mcpApps, err := installMCP(ctx, cfg, sp, cat, appCfg, pols,
 		func(config.Limits) sandbox.Policy {
 			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
@@ -363,11 +366,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	if relay != nil {
 		ho.Relay, ho.Liveness, ho.ReplicaID = relay, relay, replicaID
 	}
-	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
+	g, err := newGoogle(cfg, d, st, installed, appCfg, log)
+	if err != nil {
 		return nil, err
-	} else if g != nil {
-		ho.Accounts = g
 	}
+	ho.Accounts = hubAccounts(g, pols.signIn)
 	if ho.Rules, err = permissionRules(cfg.Permissions.Rules); err != nil {
 		return nil, err
 	}

@@ -361,6 +361,7 @@ var Env = []struct{ Name, Key string }{
 	{"SECGPT_MODEL_REGION", "model.region"},
 	{"SECGPT_LISTEN", "server.listen"},
 	{"SECGPT_PUBLIC_LISTEN", "server.public_listen"},
+	{"SECGPT_MCP_TOKEN_KEY", "mcp.token_key"},
 	{"SECGPT_LOG_FORMAT", "log.format"},
 	{"SECGPT_GOOGLE_CLIENT_ID", "google.client_id"},
 	{"SECGPT_GOOGLE_CLIENT_SECRET", "google.client_secret"},
@@ -421,6 +422,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("SECGPT_MODEL_REGION", &c.Model.Region)
 	set("SECGPT_LISTEN", &c.Server.Listen)
 	set("SECGPT_PUBLIC_LISTEN", &c.Server.PublicListen)
+	set("SECGPT_MCP_TOKEN_KEY", &c.MCP.TokenKey)
 	set("SECGPT_LOG_FORMAT", &c.Log.Format)
 	set("SECGPT_GOOGLE_CLIENT_ID", &c.Google.ClientID)
 	set("SECGPT_GOOGLE_CLIENT_SECRET", &c.Google.ClientSecret)

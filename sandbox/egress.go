@@ -346,6 +346,20 @@ func refuse(c net.Conn, code int, msg string) {
 // service). The check runs on the address actually dialed, after DNS.
 func publicDialer() DialFunc { return publicDialerExcept(nil) }
 
+// PublicDialer dials public unicast addresses only, plus those inside
+// private (blocks an operator opened, each passing CheckPrivateNet): for
+// the hub's own requests to hosts that third-party text named (an MCP
+// server's authorization metadata).
+func PublicDialer(private []netip.Prefix) DialFunc {
+	var ok []netip.Prefix
+	for _, p := range private {
+		if CheckPrivateNet(p) == nil {
+			ok = append(ok, p.Masked())
+		}
+	}
+	return publicDialerExcept(ok)
+}
+
 // publicDialerExcept is publicDialer that also dials the addresses inside
 // private (an operator's per-app opt-in, CheckPrivateNet).
 func publicDialerExcept(private []netip.Prefix) DialFunc {

@@ -488,7 +488,7 @@ func (s *Spawner) prestart() (*Proc, error) {
 // frame (after which Enter confines the spoke and returns to app code), the
 // wall-clock timer and the egress proxy.
 func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
-	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0, Nproc: p.Limits.Procs}
+	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
 	if pr.cg != nil && pr.cg.pidsFile != "" {
 		l.Nproc += p.Limits.Procs / 2
 	}

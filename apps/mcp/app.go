@@ -230,12 +230,12 @@ func (a *App) transport(env apps.Env) (sdk.Transport, error) {
 	s := a.srv
 	if s.URL != "" {
 		hc := env.HTTPClient()
-		if s.BearerToken != "" {
+		if tok := a.bearerToken(env); tok != nil {
 			u, err := url.Parse(s.URL)
 			if err != nil {
 				return nil, fmt.Errorf("mcp %s: url: %w", s.Name, err)
 			}
-			hc = &http.Client{Transport: bearer{token: s.BearerToken, origin: origin(u), next: hc.Transport}, Timeout: hc.Timeout,
+			hc = &http.Client{Transport: bearer{token: tok, origin: origin(u), next: hc.Transport}, Timeout: hc.Timeout,
 				CheckRedirect: hc.CheckRedirect, Jar: hc.Jar}
 		}
 		// The standalone GET stream stays open: a server may send its own
@@ -353,19 +353,46 @@ func subst(ss []string) []string {
 	return out
 }
 
+// CredentialProvider names the credential the hub hands a server's spoke
+// when the server uses the MCP authorization flow (core/connect's
+// ProviderMCP).
+const CredentialProvider = "mcp"
+
+// bearerToken returns how requests to a remote server get their token:
+// the configured one, or with OAuth the user's access token of the
+// current invocation (read at each request: a warm spoke's next
+// invocation brings its own, and between invocations there is none), or
+// nil for no token.
+func (a *App) bearerToken(env apps.Env) func() string {
+	if a.srv.OAuth {
+		ce, ok := env.(apps.CredentialEnv)
+		if !ok {
+			return func() string { return "" }
+		}
+		return func() string {
+			c, _ := ce.Credential(CredentialProvider)
+			return c.AccessToken
+		}
+	}
+	if t := a.srv.BearerToken; t != "" {
+		return func() string { return t }
+	}
+	return nil
+}
+
 // bearer adds the server's token to requests for the server's own origin
 // only. The transport sees every hop of a redirect, so a token added here
 // unconditionally would follow a 307 to any host the spoke may reach.
 type bearer struct {
-	token  string
+	token  func() string
 	origin string // scheme://host:port of the server's URL
 	next   http.RoundTripper
 }
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	if origin(r.URL) == b.origin {
-		r.Header.Set("Authorization", "Bearer "+b.token)
+	if t := b.token(); t != "" && origin(r.URL) == b.origin {
+		r.Header.Set("Authorization", "Bearer "+t)
 	} else {
 		r.Header.Del("Authorization")
 	}

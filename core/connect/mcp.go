@@ -168,7 +168,7 @@ func NewMCP(cfg MCPConfig, st Store) (*MCP, error) {
 	m := &MCP{cfg: cfg, seal: s, st: st, servers: map[ids.AppID]MCPServer{}, auth: map[ids.AppID]*mcpAuth{},
 		log: cfg.Logger.With("component", "connect.mcp")}
 	for _, srv := range cfg.Servers {
-		if err := m.checkURL("server url", srv.URL); err != nil {
+		if err := m.checkURL(srv, "server url", srv.URL); err != nil {
 			return nil, fmt.Errorf("mcp authorization for %s: %w", srv.App, err)
 		}
 		m.servers[srv.App] = srv
@@ -372,7 +372,7 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 		return nil, errors.New("protected resource metadata names no authorization server")
 	}
 	issuer := prm.AuthorizationServers[0]
-	if err := m.checkURL("authorization server", issuer); err != nil {
+	if err := m.checkURL(srv, "authorization server", issuer); err != nil {
 		return nil, err
 	}
 	var asm struct {
@@ -397,11 +397,11 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 		return nil, errors.New("the authorization server does not advertise PKCE S256")
 	}
 	for what, u := range map[string]string{"authorization_endpoint": asm.AuthURL, "token_endpoint": asm.TokenURL, "registration_endpoint": asm.RegistrationURL} {
-		if err := m.checkURL(what, u); err != nil {
+		if err := m.checkURL(srv, what, u); err != nil {
 			return nil, err
 		}
 	}
-	if asm.RevokeURL != "" && m.checkURL("revocation_endpoint", asm.RevokeURL) != nil {
+	if asm.RevokeURL != "" && m.checkURL(srv, "revocation_endpoint", asm.RevokeURL) != nil {
 		asm.RevokeURL = ""
 	}
 	clientID, err := m.register(ctx, hc, asm.RegistrationURL)
@@ -478,11 +478,14 @@ func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v an
 	return errors.Join(errs...)
 }
 
-// checkURL accepts an absolute https URL (http too with AllowHTTP)
-// without user info or fragment.
-func (m *MCP) checkURL(what, s string) error {
+// checkURL accepts an absolute https URL without user info or fragment;
+// http too with AllowHTTP, or when the operator configured srv itself at
+// an http URL (an internal server without TLS: its authorization server
+// gets no more protection than the server's own traffic).
+func (m *MCP) checkURL(srv MCPServer, what, s string) error {
+	plain := m.cfg.AllowHTTP || strings.HasPrefix(srv.URL, "http://")
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || (u.Scheme != "https" && !(m.cfg.AllowHTTP && u.Scheme == "http")) {
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || (u.Scheme != "https" && !(plain && u.Scheme == "http")) {
 		return fmt.Errorf("%s %q is not an absolute https URL", what, truncate(s, 200))
 	}
 	return nil

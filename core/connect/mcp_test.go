@@ -225,4 +225,3 @@ func FuzzMCPCallback(f *testing.F) {
 		}
 	})
 }
-

@@ -50,6 +50,10 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 			return fmt.Sprintf("I can't link a %s account: %s", truncate(provider, 40), publicAccountErr(err))
 		}
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "connect", Detail: provider + ": consent link issued"})
+		if provider != "google" {
+			return "Open this link to sign in to " + truncate(provider, 60) + "'s server (it works once, for a few minutes, and only for you; don't share it; a newer !connect or !disconnect cancels it):\n" + u +
+				"\nSay !disconnect " + truncate(provider, 60) + " to sign out."
+		}
 		return "Open this link to link your Google account (it works once, for a few minutes, and only for you; don't share it; a newer !connect google or !disconnect google cancels it):\n" + u +
 			"\nEach app then asks for its own permission (read mail, send mail, …) the first time it needs it. Say !disconnect google to unlink it."
 	}
@@ -62,6 +66,9 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 		return "No " + truncate(provider, 40) + " account is linked."
 	}
 	h.audit(ctx, state.AuditEvent{User: t.user, Type: "disconnect", Detail: provider})
+	if provider != "google" {
+		return "You are signed out of " + truncate(provider, 60) + "'s server and its token is deleted."
+	}
 	return "Your Google account is unlinked and its token deleted."
 }
 

@@ -121,6 +121,16 @@ func (s *Server) SetMutate(f func(kind string, doc map[string]any)) {
 	s.Mutate = f
 }
 
+// IssueToken returns a new access token of account for the MCP server, as
+// if account had signed in (for tests of the client alone).
+func (s *Server) IssueToken(account string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := randToken("at-")
+	s.access[at] = grant{client: "issued", account: account, resource: s.ResourceURL, expiry: time.Now().Add(s.lifetime)}
+	return at
+}
+
 // Registrations counts dynamic client registrations.
 func (s *Server) Registrations() int {
 	s.mu.Lock()
