@@ -239,6 +239,13 @@ func (s *Server) TokenScopes(token string) []string {
 	return slices.Clone(s.access[token].scopes)
 }
 
+// TokenAccount returns the account a live access token belongs to, or "".
+func (s *Server) TokenAccount(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.access[token].account
+}
+
 // LastCallScopes returns the scopes of the token that made the last
 // authorised Gmail or Drive call.
 func (s *Server) LastCallScopes() []string {

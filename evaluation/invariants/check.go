@@ -24,7 +24,8 @@ const (
 )
 
 // Invariants lists the invariant names in order.
-var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit}
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit,
+	InvCredential}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {

@@ -219,18 +219,24 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	label := fmt.Sprintf("%d/%d", seed, n)
 	hctx, cancel := context.WithTimeout(ctx, episodeDeadline)
 	defer cancel()
+	users := []ids.UserID{"inv:alice"}
+	if rng.IntN(2) == 0 {
+		users = append(users, "inv:bob")
+	}
+	accts, err := newEpisodeAccounts(hctx, store.Store, users)
+	if err != nil {
+		add(InvLive, "accounts: %v", err)
+		return stats{}, stamp(vs, seed, n)
+	}
+	defer accts.close()
 	h, err := hub.New(hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es},
 		Spawner: hub.Processes(tap), PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
-		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)})
+		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler), Accounts: accts.g})
 	if err != nil {
 		add(InvLive, "hub: %v", err)
 		return stats{}, stamp(vs, seed, n)
 	}
 
-	users := []ids.UserID{"inv:alice"}
-	if rng.IntN(2) == 0 {
-		users = append(users, "inv:bob")
-	}
 	var convs []*user
 	var wg sync.WaitGroup
 	var st stats
@@ -301,6 +307,7 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 		checkReplies(evs, u, add)
 	}
 	vs = append(vs, check(evs)...)
+	vs = append(vs, accts.check(evs)...)
 	return st, stamp(vs, seed, n)
 }
 
