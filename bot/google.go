@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -129,15 +128,7 @@ func newGoogle(cfg config.Config, d *deployment, st state.Store, installed []ids
 		ln.Close()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := connect.Serve(ctx, ln, g); err != nil {
-			log.Error("google callback listener", "err", err)
-		}
-	}()
-	d.closers = append(d.closers, func() error { cancel(); <-done; return nil })
+	d.serveLoopback(ln, connect.CallbackPath, g, "google callback listener")
 	log.Info("google accounts: consent links come back to a loopback listener; they work only in a browser on this machine (set google.redirect_base_url for Slack or Matrix)", "callback", redirect)
 	return g, nil
 }

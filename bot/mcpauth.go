@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -79,16 +80,21 @@ func newMCPAuth(cfg config.Config, d *deployment, st state.Store, log *slog.Logg
 		ln.Close()
 		return nil, err
 	}
+	d.serveLoopback(ln, connect.MCPCallbackPath, m, "mcp sign-in callback listener")
+	return m, nil
+}
+
+// serveLoopback serves h at path on ln until the deployment closes.
+func (d *deployment) serveLoopback(ln net.Listener, path string, h http.Handler, what string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := connect.ServePath(ctx, ln, connect.MCPCallbackPath, m); err != nil {
-			log.Error("mcp sign-in callback listener", "err", err)
+		if err := connect.ServePath(ctx, ln, path, h); err != nil {
+			d.log.Error(what, "err", err)
 		}
 	}()
 	d.closers = append(d.closers, func() error { cancel(); <-done; return nil })
-	return m, nil
 }
 
 // discoveryCredential is the operator's token for listing app's tools at

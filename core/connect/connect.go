@@ -626,21 +626,32 @@ func (g *Google) takePending(ctx context.Context, st oauthState) (pending, error
 // hundred bytes, Google's code about a hundred).
 const maxQuery = 8 << 10
 
-// ServeHTTP completes the exchange: Google redirects the user's browser
-// here with the code and the state of the consent link.
-func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// callbackQuery answers what every OAuth callback refuses (a method other
+// than GET, an oversized query, the authorization server's error, shown
+// with refused, a format with one %s) and otherwise returns the query.
+func callbackQuery(w http.ResponseWriter, r *http.Request, refused string) (url.Values, bool) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		page(w, http.StatusMethodNotAllowed, "Method not allowed.")
-		return
+		return nil, false
 	}
 	if len(r.URL.RawQuery) > maxQuery {
-		page(w, http.StatusRequestURITooLong, "This link is too long to be a Google sign-in.")
-		return
+		page(w, http.StatusRequestURITooLong, "This link is too long to be a sign-in.")
+		return nil, false
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		page(w, http.StatusBadRequest, "Google did not link your account ("+truncate(e, 80)+"). You can ask again with !connect google in the chat.")
+		page(w, http.StatusBadRequest, fmt.Sprintf(refused, truncate(e, 80)))
+		return nil, false
+	}
+	return q, true
+}
+
+// ServeHTTP completes the exchange: Google redirects the user's browser
+// here with the code and the state of the consent link.
+func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q, ok := callbackQuery(w, r, "Google did not link your account (%s). You can ask again with !connect google in the chat.")
+	if !ok {
 		return
 	}
 	st, err := g.openState(q.Get("state"))

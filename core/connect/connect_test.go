@@ -78,15 +78,22 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// browse is the user's browser: it opens link signed in as account and
-// follows the redirect back to the callback.
+// browse is the user's browser: it opens link signed in to Google as
+// account and follows the redirect back to the callback.
 func browse(t *testing.T, link, account string) (int, string) {
+	t.Helper()
+	return browseWith(t, googlefake.AccountHeader, link, account)
+}
+
+// browseWith is browse at a fake whose signed-in account is named in
+// header.
+func browseWith(t *testing.T, header, link, account string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, link, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(googlefake.AccountHeader, account)
+	req.Header.Set(header, account)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -527,18 +527,8 @@ func (m *MCP) putSealed(ctx context.Context, user ids.UserID, key, aad string, v
 // ServeHTTP completes a sign-in: the authorization server redirects the
 // user's browser here with the code and the state of the consent link.
 func (m *MCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		page(w, http.StatusMethodNotAllowed, "Method not allowed.")
-		return
-	}
-	if len(r.URL.RawQuery) > maxQuery {
-		page(w, http.StatusRequestURITooLong, "This link is too long to be a sign-in.")
-		return
-	}
-	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		page(w, http.StatusBadRequest, "The server did not sign you in ("+truncate(e, 80)+"). You can ask again in the chat.")
+	q, ok := callbackQuery(w, r, "The server did not sign you in (%s). You can ask again in the chat.")
+	if !ok {
 		return
 	}
 	var st mcpState
@@ -558,7 +548,7 @@ func (m *MCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var p mcpPending
-	ok, err := m.getSealed(ctx, st.User, pendingKeyOf(st.App), aadMCPPending, &p)
+	ok, err = m.getSealed(ctx, st.User, pendingKeyOf(st.App), aadMCPPending, &p)
 	if err != nil || !ok || p.Nonce != st.Nonce || m.cfg.Now().Unix() > p.Expires {
 		page(w, http.StatusBadRequest, "This sign-in link no longer works: it was used already, or a newer link or !disconnect replaced it. Ask again in the chat.")
 		return

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,15 +56,7 @@ func (r *mcpRig) signInLink(t *testing.T, user ids.UserID) string {
 
 func browseAs(t *testing.T, link, account string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, link, nil)
-	req.Header.Set(authfake.AccountHeader, account)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return browseWith(t, authfake.AccountHeader, link, account)
 }
 
 // callMCP makes one authenticated request to the MCP endpoint with tok.
