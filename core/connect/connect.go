@@ -132,6 +132,10 @@ func (e *ConsentError) Error() string {
 // Public reports that the text may be shown to the user.
 func (e *ConsentError) Public() bool { return true }
 
+// LinkForUser is the text with the link, for the user alone (the hub posts
+// it to the user's conversation and keeps it from other apps).
+func (e *ConsentError) LinkForUser() string { return e.Error() }
+
 // describeScopes says in words what scopes allow.
 func describeScopes(scopes []string) string {
 	words := map[string]string{ScopeGmailReadonly: "read your mail", ScopeGmailSend: "send mail as you",

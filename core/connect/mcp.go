@@ -198,6 +198,9 @@ func (e *SignInError) Error() string {
 // Public reports that the text may be shown to the user.
 func (e *SignInError) Public() bool { return true }
 
+// LinkForUser is the text with the link, for the user alone.
+func (e *SignInError) LinkForUser() string { return e.Error() }
+
 // ConnectURL returns a consent link for user at app's server (provider is
 // the app ID), replacing the user's earlier link for it. It may discover
 // and register at the authorization server (network I/O).

@@ -86,12 +86,31 @@ func publicAccountErr(err error) string {
 	return "please try again later"
 }
 
-// credential is the linked-account token the invocation of app gets.
-func (h *Hub) credential(ctx context.Context, user ids.UserID, app ids.AppID) (*isc.Credential, error) {
+// userLink is an error whose text carries a link for the user to open (a
+// consent or sign-in link, core/connect's ConsentError and SignInError).
+// It goes to the user's conversation alone: the invocation's error may
+// reach an app that called this one, and whoever holds the link can spend
+// the user's consent flow.
+type userLink interface {
+	error
+	LinkForUser() string
+}
+
+// credential is the linked-account token the invocation of app in turn t
+// gets.
+func (h *Hub) credential(ctx context.Context, t *turn, app ids.AppID) (*isc.Credential, error) {
 	if h.o.Accounts == nil {
 		return nil, nil
 	}
+	user := t.user
 	c, err := h.o.Accounts.Credential(ctx, user, app)
+	var lk userLink
+	if errors.As(err, &lk) {
+		if rerr := t.c.Reply(ctx, lk.LinkForUser()); rerr != nil {
+			h.log.Warn("post a consent link", "app", app, "err", rerr)
+		}
+		return nil, publicf(err, "app %s needs your permission on your account first; I sent you a link", app)
+	}
 	if err != nil {
 		h.log.Warn("account credential", "app", app, "err", err)
 		return nil, publicf(err, "app %s cannot use your linked account: %s", app, publicAccountErr(err))

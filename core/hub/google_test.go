@@ -37,6 +37,9 @@ var gmailPlanner = llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*l
 	if strings.Contains(req.LastUser(), "hostile") {
 		p = `{"steps":[{"app":"hostile","function":"hostile","instruction":"x","args":{"action":"credential"}}]}`
 	}
+	if strings.Contains(req.LastUser(), "hostile call") {
+		p = `{"steps":[{"app":"hostile","function":"hostile","instruction":"x","args":{"action":"call_gmail"}}]}`
+	}
 	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
 })
 
@@ -135,9 +138,21 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 		}
 	}
 	consent(alice.Send(ctx, "!connect google"), "alice@example.com is linked")
+	// A consent link is for the user alone: another app that calls
+	// search_gmail through the hub learns that it failed, not the link
+	// (with it, that app could spend the user's consent flow).
+	reply := alice.Send(ctx, "run the hostile call")
+	_, got, _ := strings.Cut(reply, "caller got:")
+	got, _, _ = strings.Cut(got, "\n")
+	if got == "" || strings.Contains(got, googlefake.AuthPath) || strings.Contains(got, "state=") {
+		t.Fatalf("the calling app got %q (reply %q)", got, reply)
+	}
+	if !strings.Contains(reply, fake.URL+googlefake.AuthPath) {
+		t.Fatalf("the user did not get the consent link: %q", reply)
+	}
 	// The first search asks for its own scope (read mail) only, with a
 	// consent link; the search runs once it is given.
-	reply := alice.Send(ctx, "find my invoice mail")
+	reply = alice.Send(ctx, "find my invoice mail")
 	if strings.Contains(reply, "4711") || !strings.Contains(reply, "read your mail") {
 		t.Fatalf("first search after linking: %q", reply)
 	}
