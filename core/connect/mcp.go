@@ -364,7 +364,14 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 		AuthorizationServers []string `json:"authorization_servers"`
 		Scopes               []string `json:"scopes_supported"`
 	}
-	if err := m.getFirst(ctx, hc, wellKnown(srv.URL, "oauth-protected-resource"), &prm); err != nil {
+	// The server's own 401 may name where its metadata is and what scope
+	// to ask for (RFC 9728 section 5.1); the well-known places follow.
+	where := wellKnown(srv.URL, "oauth-protected-resource")
+	metaURL, challengeScope := m.challenge(ctx, hc, srv.URL)
+	if metaURL != "" && m.checkURL(srv, "resource_metadata", metaURL) == nil {
+		where = append([]string{metaURL}, where...)
+	}
+	if err := m.getFirst(ctx, hc, where, &prm); err != nil {
 		return nil, fmt.Errorf("protected resource metadata: %w", err)
 	}
 	// RFC 9728 section 3.3: the metadata must be about this resource.
@@ -387,8 +394,7 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 		ChallengeMethods     []string `json:"code_challenge_methods_supported"`
 		TokenEndpointMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
-	candidates := append(wellKnown(issuer, "oauth-authorization-server"), wellKnown(issuer, "openid-configuration")...)
-	if err := m.getFirst(ctx, hc, candidates, &asm); err != nil {
+	if err := m.getFirst(ctx, hc, issuerMetadata(issuer), &asm); err != nil {
 		return nil, fmt.Errorf("authorization server metadata: %w", err)
 	}
 	// RFC 8414 section 3.3: the issuer must be the one asked about.
@@ -413,6 +419,9 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	}
 	scopes := srv.Scopes
 	if len(scopes) == 0 {
+		scopes = strings.Fields(challengeScope)
+	}
+	if len(scopes) == 0 {
 		scopes = prm.Scopes
 	}
 	a = &mcpAuth{Issuer: issuer, AuthURL: asm.AuthURL, TokenURL: asm.TokenURL, RevokeURL: asm.RevokeURL, ClientID: clientID,
@@ -422,6 +431,77 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	m.mu.Unlock()
 	m.log.Info("mcp authorization discovered", "app", srv.App, "issuer", issuer)
 	return a, nil
+}
+
+// challenge asks the server without a token and reads its 401's
+// WWW-Authenticate: the resource_metadata URL and the scope, if named.
+func (m *MCP) challenge(ctx context.Context, hc *http.Client, endpoint string) (metadata, scope string) {
+	body := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"secgpt","version":"1"}}}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
+	if err != nil {
+		return "", ""
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", ""
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxTokenAnswer))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", ""
+	}
+	for _, h := range resp.Header.Values("WWW-Authenticate") {
+		params := bearerParams(h)
+		if params != nil {
+			return params["resource_metadata"], params["scope"]
+		}
+	}
+	return "", ""
+}
+
+// bearerParams reads the parameters of a Bearer challenge (RFC 6750
+// section 3: auth-param = token "=" ( token / quoted-string )), or nil
+// when h is not one. It reads at most 4 KiB.
+func bearerParams(h string) map[string]string {
+	if len(h) > 4096 {
+		h = h[:4096]
+	}
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return nil
+	}
+	out := map[string]string{}
+	for rest = strings.TrimSpace(rest); rest != ""; {
+		name, after, ok := strings.Cut(rest, "=")
+		if !ok {
+			break
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		after = strings.TrimSpace(after)
+		var val string
+		if strings.HasPrefix(after, `"`) {
+			var b strings.Builder
+			i := 1
+			for ; i < len(after) && after[i] != '"'; i++ {
+				if after[i] == '\\' && i+1 < len(after) {
+					i++
+				}
+				b.WriteByte(after[i])
+			}
+			val, rest = b.String(), after[min(i+1, len(after)):]
+		} else {
+			val, rest, _ = strings.Cut(after, ",")
+			val = strings.TrimSpace(val)
+		}
+		if _, seen := out[name]; !seen {
+			out[name] = val
+		}
+		rest = strings.TrimLeft(strings.TrimSpace(rest), ",")
+		rest = strings.TrimSpace(rest)
+	}
+	return out
 }
 
 // register registers the hub as a public client (no secret: the tokens
@@ -508,6 +588,25 @@ func wellKnown(base, name string) []string {
 		return []string{root}
 	}
 	return []string{root + path, root}
+}
+
+// issuerMetadata lists where an authorization server's metadata may be,
+// in the order the MCP specification gives: for an issuer with a path,
+// RFC 8414's and OpenID Connect's well-known names inserted before the
+// path, then OpenID Connect's appended to it (never the host's root, which
+// belongs to another issuer); for one without, both at the root.
+func issuerMetadata(issuer string) []string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil
+	}
+	root := u.Scheme + "://" + u.Host
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	if path == "" {
+		return []string{root + "/.well-known/oauth-authorization-server", root + "/.well-known/openid-configuration"}
+	}
+	return []string{root + "/.well-known/oauth-authorization-server" + path, root + "/.well-known/openid-configuration" + path,
+		root + path + "/.well-known/openid-configuration"}
 }
 
 // originOf is the scheme and host of s.

@@ -216,3 +216,58 @@ func FuzzMCPCallback(f *testing.F) {
 		}
 	})
 }
+
+// TestBearerParams: the parameters of a 401's Bearer challenge, quoted or
+// not, with escapes; anything but Bearer is not one.
+func TestBearerParams(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want map[string]string
+	}{
+		{`Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource", scope="files:read files:write"`,
+			map[string]string{"resource_metadata": "https://mcp.example.com/.well-known/oauth-protected-resource", "scope": "files:read files:write"}},
+		{`bearer error=invalid_token, scope=a`, map[string]string{"error": "invalid_token", "scope": "a"}},
+		{`Bearer realm="a \"b\" c"`, map[string]string{"realm": `a "b" c`}},
+		{`Bearer`, map[string]string{}},
+		{`Basic realm="x"`, nil},
+	} {
+		got := bearerParams(tc.in)
+		if len(got) != len(tc.want) || (got == nil) != (tc.want == nil) {
+			t.Errorf("%q: %v, want %v", tc.in, got, tc.want)
+			continue
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%q: %s = %q, want %q", tc.in, k, got[k], v)
+			}
+		}
+	}
+}
+
+// FuzzBearerParams: any header is read without panicking, within bounds.
+func FuzzBearerParams(f *testing.F) {
+	f.Add(`Bearer resource_metadata="x", scope="a b"`)
+	f.Add(`Bearer a="\`)
+	f.Add(`Bearer ,,,=,"=`)
+	f.Fuzz(func(t *testing.T, h string) {
+		for k, v := range bearerParams(h) {
+			if len(k) > 4096 || len(v) > 4096 {
+				t.Fatalf("%q: oversized parameter", h)
+			}
+		}
+	})
+}
+
+// TestIssuerMetadata: authorization server metadata locations in the MCP
+// specification's order; an issuer with a path is never looked up at the
+// host's root.
+func TestIssuerMetadata(t *testing.T) {
+	for _, tc := range []struct{ issuer, want string }{
+		{"https://as.example.com", "https://as.example.com/.well-known/oauth-authorization-server https://as.example.com/.well-known/openid-configuration"},
+		{"https://as.example.com/tenant1", "https://as.example.com/.well-known/oauth-authorization-server/tenant1 https://as.example.com/.well-known/openid-configuration/tenant1 https://as.example.com/tenant1/.well-known/openid-configuration"},
+	} {
+		if got := strings.Join(issuerMetadata(tc.issuer), " "); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.issuer, got, tc.want)
+		}
+	}
+}
