@@ -454,8 +454,8 @@ func CheckPrivateNet(p netip.Prefix) error {
 	}
 	p = p.Masked()
 	a := p.Addr()
-	if min := map[bool]int{true: 8, false: 16}[a.Unmap().Is4()]; p.Bits() < min {
-		return fmt.Errorf("%s is wider than /%d", p, min)
+	if least := map[bool]int{true: 8, false: 16}[a.Unmap().Is4()]; p.Bits() < least {
+		return fmt.Errorf("%s is wider than /%d", p, least)
 	}
 	last := lastAddr(p)
 	if checkPublic(a) == nil || checkPublic(last) == nil {

@@ -709,6 +709,10 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.Warn("google sent no refresh token; the link works until the access token expires", "user", st.User)
 	}
 	granted := strings.Fields(cmpOr(tokenScope(tok), strings.Join(p.Scopes, " ")))
+	if p.Grow {
+		// The grown grant keeps what it had, whatever the answer lists.
+		granted = union(old.Granted, granted)
+	}
 	rec := record{Token: *tok, Account: email, Subject: sub, Granted: granted, Conv: st.Conv, Linked: g.cfg.Now().UTC(), State: stateID}
 	if err := g.save(ctx, st.User, rec); err != nil {
 		g.log.Error("store google token", "user", st.User, "err", err)
