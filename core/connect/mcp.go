@@ -100,13 +100,37 @@ type MCP struct {
 
 // mcpAuth is what discovery learnt about one server's authorization.
 type mcpAuth struct {
-	Issuer     string   `json:"issuer"`
-	AuthURL    string   `json:"authorization_endpoint"`
-	TokenURL   string   `json:"token_endpoint"`
-	RevokeURL  string   `json:"revocation_endpoint,omitempty"`
-	ClientID   string   `json:"client_id"`
+	Issuer     string `json:"issuer"`
+	AuthURL    string `json:"authorization_endpoint"`
+	TokenURL   string `json:"token_endpoint"`
+	RevokeURL  string `json:"revocation_endpoint,omitempty"`
+	Client     mcpClient
 	Scopes     []string `json:"scopes,omitempty"`
 	registered time.Time
+}
+
+// mcpClient is the client the hub registered at an authorization server:
+// public ("none", the default) or, where the server takes no public
+// clients, confidential with the secret it issued.
+type mcpClient struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret,omitempty"`
+	// Method is how the client authenticates at the token endpoint:
+	// "none", "client_secret_basic" or "client_secret_post".
+	Method string `json:"method,omitempty"`
+}
+
+// authenticate adds the client to a token or revocation request's form,
+// or returns the credentials to send as HTTP Basic authentication.
+func (c mcpClient) authenticate(form url.Values) *clientAuth {
+	switch c.Method {
+	case "client_secret_basic":
+		return &clientAuth{id: c.ID, secret: c.Secret}
+	case "client_secret_post":
+		form.Set("client_secret", c.Secret)
+	}
+	form.Set("client_id", c.ID)
+	return nil
 }
 
 // mcpRecord is a user's stored token for one server, sealed. It keeps the
@@ -116,7 +140,7 @@ type mcpRecord struct {
 	Token    oauth2.Token `json:"token"`
 	TokenURL string       `json:"token_url"`
 	Revoke   string       `json:"revoke_url,omitempty"`
-	ClientID string       `json:"client_id"`
+	Client   mcpClient    `json:"client"`
 	Linked   time.Time    `json:"linked"`
 }
 
@@ -131,11 +155,11 @@ type mcpState struct {
 
 // mcpPending is the flow a user started last for one server.
 type mcpPending struct {
-	Nonce    string `json:"nonce"`
-	Expires  int64  `json:"expires"`
-	TokenURL string `json:"token_url"`
-	Revoke   string `json:"revoke_url,omitempty"`
-	ClientID string `json:"client_id"`
+	Nonce    string    `json:"nonce"`
+	Expires  int64     `json:"expires"`
+	TokenURL string    `json:"token_url"`
+	Revoke   string    `json:"revoke_url,omitempty"`
+	Client   mcpClient `json:"client"`
 }
 
 // NewMCP checks cfg and returns an MCP.
@@ -231,8 +255,9 @@ func (m *MCP) Credential(ctx context.Context, user ids.UserID, app ids.AppID) (*
 			return &isc.Credential{Provider: ProviderMCP, AccessToken: tok.AccessToken, TokenType: "Bearer", Expiry: tok.Expiry}, nil
 		}
 		if tok.RefreshToken != "" {
-			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {rec.ClientID}, "resource": {srv.URL}}
-			fresh, _, rerr := postToken(ctx, m.client(srv), rec.TokenURL, form, nil, m.cfg.Now())
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "resource": {srv.URL}}
+			basic := rec.Client.authenticate(form)
+			fresh, _, rerr := postToken(ctx, m.client(srv), rec.TokenURL, form, basic, m.cfg.Now())
 			if rerr == nil {
 				if fresh.RefreshToken == "" {
 					fresh.RefreshToken = tok.RefreshToken
@@ -290,12 +315,16 @@ func (m *MCP) Disconnect(ctx context.Context, provider string, user ids.UserID) 
 func (m *MCP) revoke(ctx context.Context, srv MCPServer, rec mcpRecord, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	form := url.Values{"token": {token}, "client_id": {rec.ClientID}}
+	form := url.Values{"token": {token}}
+	basic := rec.Client.authenticate(form)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.Revoke, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic != nil {
+		req.SetBasicAuth(url.QueryEscape(basic.id), url.QueryEscape(basic.secret))
+	}
 	resp, err := m.client(srv).Do(req)
 	if err != nil {
 		return err
@@ -332,14 +361,14 @@ func (m *MCP) consentURL(ctx context.Context, user ids.UserID, app ids.AppID) (s
 	v := oauth2.GenerateVerifier()
 	nonce := oauth2.GenerateVerifier()
 	exp := m.cfg.Now().Add(m.cfg.StateTTL).Unix()
-	if err := m.putSealed(ctx, user, pendingKeyOf(app), aadMCPPending, mcpPending{Nonce: nonce, Expires: exp, TokenURL: a.TokenURL, Revoke: a.RevokeURL, ClientID: a.ClientID}); err != nil {
+	if err := m.putSealed(ctx, user, pendingKeyOf(app), aadMCPPending, mcpPending{Nonce: nonce, Expires: exp, TokenURL: a.TokenURL, Revoke: a.RevokeURL, Client: a.Client}); err != nil {
 		return "", err
 	}
 	b, err := json.Marshal(mcpState{User: user, App: app, Verifier: v, Expires: exp, Nonce: nonce})
 	if err != nil {
 		return "", fmt.Errorf("encode state: %w", err)
 	}
-	oc := oauth2.Config{ClientID: a.ClientID, Endpoint: oauth2.Endpoint{AuthURL: a.AuthURL, TokenURL: a.TokenURL}, RedirectURL: m.cfg.RedirectURL, Scopes: a.Scopes}
+	oc := oauth2.Config{ClientID: a.Client.ID, Endpoint: oauth2.Endpoint{AuthURL: a.AuthURL, TokenURL: a.TokenURL}, RedirectURL: m.cfg.RedirectURL, Scopes: a.Scopes}
 	return oc.AuthCodeURL(m.seal.seal(b, []byte(aadMCPState)), oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", srv.URL)), nil
 }
 
@@ -413,7 +442,11 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	if asm.RevokeURL != "" && m.checkURL(srv, "revocation_endpoint", asm.RevokeURL) != nil {
 		asm.RevokeURL = ""
 	}
-	clientID, err := m.register(ctx, hc, asm.RegistrationURL)
+	method, err := authMethod(asm.TokenEndpointMethods)
+	if err != nil {
+		return nil, err
+	}
+	client, err := m.register(ctx, hc, asm.RegistrationURL, method)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client registration: %w", err)
 	}
@@ -424,7 +457,7 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	if len(scopes) == 0 {
 		scopes = prm.Scopes
 	}
-	a = &mcpAuth{Issuer: issuer, AuthURL: asm.AuthURL, TokenURL: asm.TokenURL, RevokeURL: asm.RevokeURL, ClientID: clientID,
+	a = &mcpAuth{Issuer: issuer, AuthURL: asm.AuthURL, TokenURL: asm.TokenURL, RevokeURL: asm.RevokeURL, Client: client,
 		Scopes: scopes, registered: m.cfg.Now()}
 	m.mu.Lock()
 	m.auth[srv.App] = a
@@ -504,32 +537,70 @@ func bearerParams(h string) map[string]string {
 	return out
 }
 
-// register registers the hub as a public client (no secret: the tokens
-// are the user's, and PKCE binds each code to its flow).
-func (m *MCP) register(ctx context.Context, hc *http.Client, endpoint string) (string, error) {
+// authMethod picks how the hub's client authenticates at the token
+// endpoint: as a public client ("none": the tokens are the user's, and
+// PKCE binds each code to its flow) unless the server lists methods
+// without it, then with the secret the registration issues.
+func authMethod(supported []string) (string, error) {
+	if len(supported) == 0 || slices.Contains(supported, "none") {
+		return "none", nil
+	}
+	for _, m := range []string{"client_secret_basic", "client_secret_post"} {
+		if slices.Contains(supported, m) {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("the authorization server supports none of the token endpoint authentication methods none, client_secret_basic, client_secret_post (it lists %v)", truncateList(supported))
+}
+
+func truncateList(l []string) []string {
+	if len(l) > 8 {
+		l = l[:8]
+	}
+	out := make([]string, len(l))
+	for i, x := range l {
+		out[i] = truncate(x, 40)
+	}
+	return out
+}
+
+// register registers the hub as a client authenticating with method.
+func (m *MCP) register(ctx context.Context, hc *http.Client, endpoint, method string) (mcpClient, error) {
 	body, _ := json.Marshal(map[string]any{"client_name": "SecGPT", "redirect_uris": []string{m.cfg.RedirectURL},
 		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-		"token_endpoint_auth_method": "none"})
+		"token_endpoint_auth_method": method})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return mcpClient{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", err
+		return mcpClient{}, err
 	}
 	defer resp.Body.Close()
 	var out struct {
-		ClientID string `json:"client_id"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		Method       string `json:"token_endpoint_auth_method"`
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("http %d", resp.StatusCode)
+		return mcpClient{}, fmt.Errorf("http %d", resp.StatusCode)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxTokenAnswer)).Decode(&out); err != nil || out.ClientID == "" {
-		return "", fmt.Errorf("no client_id in the answer (%v)", err)
+		return mcpClient{}, fmt.Errorf("no client_id in the answer (%v)", err)
 	}
-	return truncate(out.ClientID, 512), nil
+	c := mcpClient{ID: truncate(out.ClientID, 512), Secret: truncate(out.ClientSecret, 512), Method: method}
+	if out.Method != "" && out.Method != method {
+		if _, err := authMethod([]string{out.Method}); err != nil {
+			return mcpClient{}, fmt.Errorf("registered with token endpoint authentication %q", truncate(out.Method, 40))
+		}
+		c.Method = out.Method
+	}
+	if c.Method != "none" && c.Secret == "" {
+		return mcpClient{}, fmt.Errorf("registered for %s without a client_secret", c.Method)
+	}
+	return c, nil
 }
 
 // getFirst decodes the first of urls that answers 200 with JSON into v.
@@ -660,14 +731,15 @@ func (m *MCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {m.cfg.RedirectURL},
-		"client_id": {p.ClientID}, "code_verifier": {st.Verifier}, "resource": {srv.URL}}
-	tok, _, err := postToken(ctx, m.client(srv), p.TokenURL, form, nil, m.cfg.Now())
+		"code_verifier": {st.Verifier}, "resource": {srv.URL}}
+	basic := p.Client.authenticate(form)
+	tok, _, err := postToken(ctx, m.client(srv), p.TokenURL, form, basic, m.cfg.Now())
 	if err != nil {
 		m.log.Warn("mcp code exchange", "app", st.App, "user", st.User, "err", err)
 		page(w, http.StatusBadGateway, "The server did not accept the sign-in. Ask again in the chat.")
 		return
 	}
-	rec := mcpRecord{Token: *tok, TokenURL: p.TokenURL, Revoke: p.Revoke, ClientID: p.ClientID, Linked: m.cfg.Now().UTC()}
+	rec := mcpRecord{Token: *tok, TokenURL: p.TokenURL, Revoke: p.Revoke, Client: p.Client, Linked: m.cfg.Now().UTC()}
 	if err := m.putSealed(ctx, st.User, tokenKeyOf(st.App), aadMCPToken, rec); err != nil {
 		m.log.Error("store mcp token", "app", st.App, "user", st.User, "err", err)
 		page(w, http.StatusInternalServerError, "Your sign-in could not be saved. Please try again later.")

@@ -37,6 +37,13 @@ type code struct {
 	client, redirect, challenge, account, resource string
 }
 
+// client is a registered client: its redirect URIs, and for a
+// confidential one its secret and how it sends it.
+type client struct {
+	redirects      []string
+	secret, method string
+}
+
 type grant struct {
 	client, account, resource string
 	expiry                    time.Time
@@ -55,7 +62,7 @@ type Server struct {
 	// served: kind is "resource" or "authorization".
 	Mutate        func(kind string, doc map[string]any)
 	lifetime      time.Duration
-	clients       map[string][]string // client id → redirect URIs
+	clients       map[string]client
 	codes         map[string]code
 	access        map[string]grant
 	refresh       map[string]grant
@@ -66,7 +73,7 @@ type Server struct {
 
 // Start starts the authorization server and the MCP server.
 func Start() *Server {
-	s := &Server{lifetime: time.Hour, clients: map[string][]string{}, codes: map[string]code{},
+	s := &Server{lifetime: time.Hour, clients: map[string]client{}, codes: map[string]code{},
 		access: map[string]grant{}, refresh: map[string]grant{}}
 	am := http.NewServeMux()
 	am.HandleFunc("GET /.well-known/oauth-authorization-server", s.asMetadata)
@@ -213,31 +220,41 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		RedirectURIs []string `json:"redirect_uris"`
 		AuthMethod   string   `json:"token_endpoint_auth_method"`
 	}
+	// Default per RFC 7591 section 2.
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || len(req.RedirectURIs) == 0 {
 		oauthError(w, http.StatusBadRequest, "invalid_client_metadata")
 		return
 	}
+	if req.AuthMethod == "" {
+		req.AuthMethod = "client_secret_basic"
+	}
 	id := randToken("client-")
+	c := client{redirects: req.RedirectURIs, method: req.AuthMethod}
+	out := map[string]any{"client_id": id, "redirect_uris": req.RedirectURIs, "token_endpoint_auth_method": req.AuthMethod}
+	if req.AuthMethod != "none" {
+		c.secret = randToken("secret-")
+		out["client_secret"] = c.secret
+	}
 	s.mu.Lock()
-	s.clients[id] = req.RedirectURIs
+	s.clients[id] = c
 	s.registrations++
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(map[string]any{"client_id": id, "redirect_uris": req.RedirectURIs, "token_endpoint_auth_method": "none"})
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	account := r.Header.Get(AccountHeader)
 	s.mu.Lock()
-	redirects, known := s.clients[q.Get("client_id")]
+	c, known := s.clients[q.Get("client_id")]
 	s.mu.Unlock()
 	switch {
 	case account == "":
 		http.Error(w, "not signed in", http.StatusUnauthorized)
 		return
-	case !known || !slices.Contains(redirects, q.Get("redirect_uri")):
+	case !known || !slices.Contains(c.redirects, q.Get("redirect_uri")):
 		http.Error(w, "unknown client or redirect_uri", http.StatusBadRequest)
 		return
 	case q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
@@ -247,13 +264,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid_target", http.StatusBadRequest)
 		return
 	}
-	c := randToken("code-")
+	cd := randToken("code-")
 	s.mu.Lock()
-	s.codes[c] = code{client: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), account: account, resource: q.Get("resource")}
+	s.codes[cd] = code{client: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), account: account, resource: q.Get("resource")}
 	s.mu.Unlock()
 	red, _ := url.Parse(q.Get("redirect_uri"))
 	rq := red.Query()
-	rq.Set("code", c)
+	rq.Set("code", cd)
 	rq.Set("state", q.Get("state"))
 	red.RawQuery = rq.Encode()
 	http.Redirect(w, r, red.String(), http.StatusFound)
@@ -268,6 +285,24 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokenCalls = append(s.tokenCalls, f)
+	// The client authenticates as it registered (RFC 6749 section 2.3).
+	id := f.Get("client_id")
+	bid, bsecret, basic := r.BasicAuth()
+	if basic {
+		id, _ = url.QueryUnescape(bid)
+		bsecret, _ = url.QueryUnescape(bsecret)
+		f.Set("client_id", id)
+	}
+	c, known := s.clients[id]
+	switch {
+	case !known:
+		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	case c.method == "client_secret_basic" && (!basic || bsecret != c.secret),
+		c.method == "client_secret_post" && (basic || f.Get("client_secret") != c.secret):
+		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
 	var g grant
 	var newRefresh bool
 	switch f.Get("grant_type") {
