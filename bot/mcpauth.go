@@ -55,7 +55,7 @@ func newMCPAuth(cfg config.Config, d *deployment, st state.Store, log *slog.Logg
 	if err != nil {
 		return nil, &config.KeyError{Key: "mcp.token_key", Msg: err.Error() + " (servers with oauth need it; set SECGPT_MCP_TOKEN_KEY; generate one with: openssl rand -base64 32)"}
 	}
-	mc := connect.MCPConfig{Servers: servers, Key: key, Logger: log}
+	mc := connect.MCPConfig{Servers: servers, Key: key, Logger: log, Linked: d.accountLinked}
 	if base := cfg.MCP.RedirectBaseURL; base != "" {
 		if d.Public == nil {
 			return nil, &config.KeyError{Key: "mcp.redirect_base_url", Msg: "needs server.public_listen: the callback is served on a listener of its own"}

@@ -49,6 +49,6 @@ func (d *deployment) accountLinked(ctx context.Context, l connect.Link) {
 	if d.hub == nil {
 		return
 	}
-	n := d.hub.AccountLinked(ctx, l.User, connect.ProviderGoogle, l.Account, l.Grown)
+	n := d.hub.AccountLinked(ctx, l.User, l.Provider, l.Account, l.Grown)
 	d.notices.notify(ctx, l.User, n, d.log)
 }

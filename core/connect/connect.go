@@ -201,11 +201,15 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// Link is one completed consent, as Config.Linked reports it.
+// Link is one completed consent, as Config.Linked (and MCPConfig.Linked)
+// reports it.
 type Link struct {
-	User ids.UserID
-	Conv ids.ConversationID
-	// Account is the Google account's email address.
+	// Provider is ProviderGoogle, or the MCP server's app ID.
+	Provider string
+	User     ids.UserID
+	Conv     ids.ConversationID
+	// Account is the Google account's email address; "" for an MCP
+	// server, whose accounts have no standard name.
 	Account string
 	// Scopes are all the scopes the grant now carries.
 	Scopes []string
@@ -727,7 +731,7 @@ func (g *Google) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.log.Info("google account linked", "user", st.User, "conversation", st.Conv, "grown", p.Grow)
 	if g.cfg.Linked != nil {
-		g.cfg.Linked(ctx, Link{User: st.User, Conv: st.Conv, Account: email, Scopes: granted, Grown: p.Grow})
+		g.cfg.Linked(ctx, Link{Provider: ProviderGoogle, User: st.User, Conv: st.Conv, Account: email, Scopes: granted, Grown: p.Grow})
 	}
 	if p.Grow {
 		page(w, http.StatusOK, "Your Google account "+email+" now allows "+describeScopes(minus(granted, IdentityScopes))+". You can close this tab and go back to the chat.")

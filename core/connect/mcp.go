@@ -80,6 +80,10 @@ type MCPConfig struct {
 	MinLifetime time.Duration
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// Linked, if set, is called after a user signed in, from the
+	// callback's goroutine, so the hub can tell the user (a link someone
+	// else opened signs the user in to that person's account).
+	Linked func(ctx context.Context, l Link)
 }
 
 // MCP runs the authorization flow for the configured servers. It answers
@@ -746,6 +750,9 @@ func (m *MCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.log.Info("mcp server signed in", "app", st.App, "user", st.User)
+	if m.cfg.Linked != nil {
+		m.cfg.Linked(ctx, Link{Provider: string(st.App), User: st.User})
+	}
 	page(w, http.StatusOK, "You are signed in to "+string(st.App)+". You can close this tab and go back to the chat.")
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,11 +20,13 @@ import (
 const remote = ids.AppID("mcp.remote")
 
 type mcpRig struct {
-	fake *authfake.Server
-	m    *MCP
-	st   *memstore.Store
-	cb   *httptest.Server
-	now  time.Time
+	fake  *authfake.Server
+	m     *MCP
+	st    *memstore.Store
+	cb    *httptest.Server
+	now   time.Time
+	mu    sync.Mutex // guards links
+	links []Link     // what MCPConfig.Linked reported
 }
 
 func newMCPRig(t *testing.T) *mcpRig {
@@ -33,7 +37,12 @@ func newMCPRig(t *testing.T) *mcpRig {
 	r.cb = httptest.NewServer(mux)
 	t.Cleanup(r.cb.Close)
 	m, err := NewMCP(MCPConfig{Servers: []MCPServer{{App: remote, URL: r.fake.ResourceURL}}, RedirectURL: r.cb.URL + MCPCallbackPath,
-		Key: testKey(3), AllowHTTP: true, Now: func() time.Time { return r.now }}, r.st)
+		Key: testKey(3), AllowHTTP: true, Now: func() time.Time { return r.now },
+		Linked: func(_ context.Context, l Link) {
+			r.mu.Lock()
+			r.links = append(r.links, l)
+			r.mu.Unlock()
+		}}, r.st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +105,12 @@ func TestMCPSignIn(t *testing.T) {
 	}
 	if code, _ := browseAs(t, link, "mallory"); code == http.StatusOK {
 		t.Error("a used link signed in again")
+	}
+	r.mu.Lock()
+	links := slices.Clone(r.links)
+	r.mu.Unlock()
+	if len(links) != 1 || links[0].Provider != string(remote) || links[0].User != "u:alice" {
+		t.Errorf("sign-ins reported: %+v", links)
 	}
 	c, err := r.m.Credential(ctx, "u:alice", remote)
 	if err != nil || c == nil || c.Provider != ProviderMCP {

@@ -26,8 +26,11 @@ func (h *Hub) AccountLinked(ctx context.Context, user ids.UserID, provider, acco
 	h.audit(ctx, state.AuditEvent{User: user, Type: "connect", Detail: fmt.Sprintf("%s: account %s %s", provider, account, what)})
 	name := accountDisplay(provider)
 	text := fmt.Sprintf("The %s account **%s** was just linked to you here: apps you allow act on it.", name, account)
-	if grown {
+	switch {
+	case grown:
 		text = fmt.Sprintf("Your linked %s account **%s** was just given more permissions here.", name, account)
+	case account == "":
+		text = fmt.Sprintf("You were just signed in to %s's server here: it acts on that sign-in when you use it.", name)
 	}
 	return chat.Notice{
 		Text: text + "\nIf that was not you, or not the account you meant, unlink it now: say `!disconnect " + provider +

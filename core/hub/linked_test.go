@@ -17,17 +17,19 @@ func TestAccountLinkedNotice(t *testing.T) {
 	st := hubtest.Store(t)
 	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}})
 	for _, tc := range []struct {
-		name  string
-		grown bool
-		want  string
+		name              string
+		provider, account string
+		grown             bool
+		want              string
 	}{
-		{"linked", false, "was just linked to you"},
-		{"grown", true, "given more permissions"},
+		{"linked", "google", "mallory@example.com", false, "was just linked to you"},
+		{"grown", "google", "mallory@example.com", true, "given more permissions"},
+		{"mcp sign-in", "mcp.notes", "", false, "signed in to mcp.notes's server"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := h.AccountLinked(ctx, "test:alice", "google", "mallory@example.com", tc.grown)
-			if !strings.Contains(n.Text, "mallory@example.com") || !strings.Contains(n.Text, tc.want) ||
-				!strings.Contains(n.Text, "!disconnect google") || n.Disconnect != "google" {
+			n := h.AccountLinked(ctx, "test:alice", tc.provider, tc.account, tc.grown)
+			if !strings.Contains(n.Text, tc.account) || !strings.Contains(n.Text, tc.want) ||
+				!strings.Contains(n.Text, "!disconnect "+tc.provider) || n.Disconnect != tc.provider {
 				t.Errorf("notice %+v", n)
 			}
 		})
@@ -36,7 +38,7 @@ func TestAccountLinkedNotice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 2 || evs[0].User != "test:alice" || !strings.Contains(evs[0].Detail, "mallory@example.com") {
+	if len(evs) != 3 || evs[0].User != "test:alice" || !strings.Contains(evs[0].Detail, "mallory@example.com") {
 		t.Errorf("audit %+v", evs)
 	}
 }
