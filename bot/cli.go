@@ -197,6 +197,7 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 		opts.Lines, opts.Styled, out = ed, true, ed.Stdout()
 	}
 	a := stdin.NewWithOptions(in, out, g.user, opts)
+	d.notices.set(a)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = d.Run(runCtx) }()

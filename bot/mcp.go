@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
@@ -33,6 +35,10 @@ type appPolicies struct {
 	servers  map[ids.AppID]mcp.Server
 	files    map[ids.AppID][]sandbox.Mount
 	limits   map[ids.AppID]config.Limits
+	// private are the non-public blocks an operator opened per server.
+	private map[ids.AppID][]netip.Prefix
+	// signIn runs the MCP authorization flow for servers with oauth.
+	signIn *connect.MCP
 }
 
 // apply is the hub's PolicyFunc.
@@ -46,6 +52,7 @@ func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, p
 		files = ms
 	}
 	pol.Mounts = append(pol.Mounts, files...)
+	pol.PrivateNets = append(pol.PrivateNets, p.private[app]...)
 	if _, ok := p.servers[app]; ok {
 		// An interpreter opens far more files and starts more threads than
 		// a Go spoke (measured: Node loading the memory server's modules
@@ -77,7 +84,7 @@ func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, p
 // which only that app's spokes receive.
 func newAppPolicies(cfg config.Config, appCfg map[ids.AppID]json.RawMessage, getenv func(string) string) (*appPolicies, error) {
 	p := &appPolicies{dataRoot: cfg.MCPDataDir(), servers: map[ids.AppID]mcp.Server{},
-		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}}
+		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}, private: map[ids.AppID][]netip.Prefix{}}
 	for app, fs := range cfg.Apps.Files {
 		p.files[ids.AppID(app)] = mounts(fs)
 	}
@@ -114,12 +121,13 @@ func mounts(fs []config.File) []sandbox.Mount {
 
 // mcpServer turns one configured server into what its spoke receives, and
 // the host files its spokes may use: the declared ones, plus the program
-// and every absolute path named in its arguments that exists (read-only),
-// since a spoke sees nothing of the host that is not named.
+// and every absolute path named in its arguments that exists (read-only,
+// with the host's owners and modes), since a spoke sees nothing of the
+// host that is not named.
 func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp.Server, []sandbox.Mount, error) {
 	key := "mcp.servers." + name
 	s := mcp.Server{Name: name, Command: c.Command, Args: c.Args, URL: c.URL, BearerToken: c.BearerToken,
-		Domains: c.Domains, Data: c.Data, HideRoots: c.HideRoots, TrustAnnotations: c.TrustAnnotations}
+		Domains: c.Domains, Data: c.Data, HideRoots: c.HideRoots, TrustAnnotations: c.TrustAnnotations, OAuth: c.OAuth}
 	if len(c.Env) > 0 || len(c.Secrets) > 0 {
 		s.Env = map[string]string{}
 	}
@@ -159,7 +167,9 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 			}
 			a = packageTree(filepath.Clean(a))
 			if _, err := os.Stat(a); err == nil && !hasMount(files, a) {
-				files = append(files, sandbox.Mount{Source: a})
+				// With the host's owners: naming /etc in an argument must
+				// not make /etc/shadow the spoke's own file.
+				files = append(files, sandbox.Mount{Source: a, RealOwners: true})
 			}
 		}
 	}
@@ -221,6 +231,9 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins sta
 			return nil, err
 		}
 		id := s.ID()
+		if pols.private[id], err = privateNetworks(name, c, log); err != nil {
+			return nil, err
+		}
 		pols.servers[id], pols.files[id], pols.limits[id] = s, files, c.Limits
 		pol := limits(c.Limits)
 		tmp, err := os.MkdirTemp("", "secgpt-mcp-discover-")
@@ -234,7 +247,7 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins sta
 			return nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
 		dctx, cancel := context.WithTimeout(ctx, timeout)
-		s, err = mcp.Discover(dctx, st, s, pol)
+		s, err = mcp.DiscoverWith(dctx, st, s, pol, pols.discoveryCredential(dctx, id, log))
 		cancel()
 		os.RemoveAll(tmp)
 		if err != nil {

@@ -110,6 +110,7 @@ type readier interface {
 // and returns run wrapped so the check fails once run has returned. An
 // adapter without Ready counts as ready while its loop runs.
 func (d *deployment) platformReady(name string, adapter any, run func(context.Context) error) func(context.Context) error {
+	d.notices.set(adapter)
 	if d.Server == nil {
 		return run
 	}

@@ -52,8 +52,15 @@ type deployment struct {
 	Server *server.Server
 	// listener is bound in build, so a taken port fails at start.
 	listener net.Listener
+	// Public is the internet-facing listener (server.public_listen), nil
+	// when off: only mounted handlers (the OAuth callback), nothing of
+	// Server's. publicLn is bound in build like listener.
+	Public   *server.Server
+	publicLn net.Listener
 	// auditLn serves `secgpt audit` while this process holds the bolt file.
 	auditLn net.Listener
+	// notices reach users' DMs through the platform adapter.
+	notices notices
 }
 
 func (d *deployment) Close() {
@@ -78,6 +85,13 @@ func (d *deployment) Run(ctx context.Context) error {
 		go func() {
 			if err := d.Server.Serve(ctx, ln); err != nil {
 				d.log.Error("http listener", "err", err)
+			}
+		}()
+	}
+	if ln := d.publicLn; d.Public != nil && ln != nil {
+		go func() {
+			if err := d.Public.Serve(ctx, ln); err != nil {
+				d.log.Error("public http listener", "err", err)
 			}
 		}()
 	}
@@ -149,6 +163,9 @@ func newModel(ctx context.Context, cfg config.Config, met *metrics.Metrics) (llm
 // /readyz's store check, and the bound port (so a taken port fails at
 // start, not in the background).
 func (d *deployment) newServer(ctx context.Context, cfg config.Config, st state.Store) error {
+	if err := d.newPublicServer(ctx, cfg); err != nil {
+		return err
+	}
 	if cfg.Server.Listen == "" {
 		return nil
 	}
@@ -310,6 +327,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
 	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
+	if pols.signIn, err = newMCPAuth(cfg, d, st, log); err != nil {
+		return nil, err
+	}
 	mcpApps, err := installMCP(ctx, cfg, sp, st, cat, appCfg, pols,
 		func(config.Limits) sandbox.Policy {
 			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
@@ -357,11 +377,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	if relay != nil {
 		ho.Relay, ho.Liveness, ho.UserEvents = relay, relay, relay
 	}
-	if g, err := newGoogle(cfg, d, st, installed, appCfg, log); err != nil {
+	g, err := newGoogle(cfg, d, st, installed, appCfg, log)
+	if err != nil {
 		return nil, err
-	} else if g != nil {
-		ho.Accounts = g
 	}
+	ho.Accounts = hubAccounts(g, pols.signIn)
 	if ho.Rules, err = permissionRules(cfg.Permissions.Rules); err != nil {
 		return nil, err
 	}

@@ -43,6 +43,10 @@ type Server struct {
 	// Listen is host:port, e.g. "127.0.0.1:9090"; empty (default) means no
 	// listener.
 	Listen string `yaml:"listen"`
+	// PublicListen is host:port of the listener the internet reaches: it
+	// serves only the OAuth callback (google.redirect_base_url), never
+	// /metrics or /readyz. Empty (default) means none.
+	PublicListen string `yaml:"public_listen"`
 }
 
 // Model selects the LLM.
@@ -203,9 +207,14 @@ type Google struct {
 	// Apps may receive a linked user's access token. Empty means the mail
 	// and drive apps whose backend is Google's.
 	Apps []string `yaml:"apps"`
-	// Scopes requested at consent; empty means gmail.modify and
-	// drive.readonly.
+	// Scopes asked for at "!connect google" beside the account's
+	// identity (openid, email); empty means none: each app's scopes are
+	// asked for when it first needs them.
 	Scopes []string `yaml:"scopes"`
+	// AppScopes are the scopes an app's token carries, for apps beyond
+	// the bundled mail and drive apps (whose scopes are built in), or to
+	// change those.
+	AppScopes map[string][]string `yaml:"app_scopes"`
 }
 
 // Duration is a time.Duration written as "90s", "2m".
@@ -351,6 +360,8 @@ var Env = []struct{ Name, Key string }{
 	{"MATRIX_RECOVERY_KEY", "matrix.recovery_key"},
 	{"SECGPT_MODEL_REGION", "model.region"},
 	{"SECGPT_LISTEN", "server.listen"},
+	{"SECGPT_PUBLIC_LISTEN", "server.public_listen"},
+	{"SECGPT_MCP_TOKEN_KEY", "mcp.token_key"},
 	{"SECGPT_LOG_FORMAT", "log.format"},
 	{"SECGPT_GOOGLE_CLIENT_ID", "google.client_id"},
 	{"SECGPT_GOOGLE_CLIENT_SECRET", "google.client_secret"},
@@ -410,6 +421,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	set("MATRIX_RECOVERY_KEY", &c.Matrix.RecoveryKey)
 	set("SECGPT_MODEL_REGION", &c.Model.Region)
 	set("SECGPT_LISTEN", &c.Server.Listen)
+	set("SECGPT_PUBLIC_LISTEN", &c.Server.PublicListen)
+	set("SECGPT_MCP_TOKEN_KEY", &c.MCP.TokenKey)
 	set("SECGPT_LOG_FORMAT", &c.Log.Format)
 	set("SECGPT_GOOGLE_CLIENT_ID", &c.Google.ClientID)
 	set("SECGPT_GOOGLE_CLIENT_SECRET", &c.Google.ClientSecret)
@@ -544,6 +557,14 @@ func (c *Config) Validate() error {
 	if c.Server.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
 			return &KeyError{"server.listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9090 or :9090)", c.Server.Listen)}
+		}
+	}
+	if c.Server.PublicListen != "" {
+		if _, port, err := net.SplitHostPort(c.Server.PublicListen); err != nil || port == "" {
+			return &KeyError{"server.public_listen", fmt.Sprintf("%q is not host:port (e.g. :8443)", c.Server.PublicListen)}
+		}
+		if c.Server.PublicListen == c.Server.Listen {
+			return &KeyError{"server.public_listen", "must differ from server.listen: the public listener must not serve /metrics and /readyz"}
 		}
 	}
 	if err := c.Google.validate(); err != nil {

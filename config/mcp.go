@@ -26,6 +26,13 @@ type MCP struct {
 	// MaxWarm bounds the warm spokes kept at once, over all users and
 	// servers; the least recently used idle one ends first (default 32).
 	MaxWarm int `yaml:"max_warm"`
+	// TokenKey seals the users' tokens of servers with oauth: 32 bytes
+	// as base64 or hex; required when any server has oauth.
+	TokenKey string `yaml:"token_key"`
+	// RedirectBaseURL is the bot's public base URL for the MCP sign-in
+	// callback (+ /oauth/mcp/callback, on server.public_listen); empty
+	// means a loopback listener (the terminal's flow).
+	RedirectBaseURL string `yaml:"redirect_base_url"`
 	// Servers are keyed by name, in the shape Claude Desktop and VS Code
 	// use (command, args, env; or url), plus SecGPT's keys.
 	Servers map[string]MCPServer `yaml:"servers"`
@@ -48,6 +55,14 @@ type MCPServer struct {
 	BearerToken string `yaml:"bearer_token"`
 	// Domains the server may reach through the egress proxy.
 	Domains []string `yaml:"domains"`
+	// OAuth makes the hub sign each chat user in to this remote server
+	// with the MCP authorization flow; the server's spoke gets that
+	// user's token.
+	OAuth bool `yaml:"oauth"`
+	// PrivateNetworks are non-public address blocks (CIDR) the server's
+	// egress may reach: an internal server on the LAN or in the cluster.
+	// Empty, the default, means public addresses only.
+	PrivateNetworks []string `yaml:"private_networks"`
 	// Files are host files and directories the server may use (read-only
 	// unless write), seen inside its spoke at the same path.
 	Files []File `yaml:"files"`

@@ -75,3 +75,29 @@ func TestNewRefusesWithoutKernelSupport(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorSaysWhoseRightsMountsHave: the doctor names how declared files
+// and the paths in an MCP server's args are mounted (issue 19, item 6).
+func TestDoctorSaysWhoseRightsMountsHave(t *testing.T) {
+	tests := []struct {
+		name string
+		root bool
+		want string
+	}{
+		{"root hub", true, "keep their real owners and modes"},
+		{"unprivileged hub", false, "shares the hub's uid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Check
+			for _, hc := range (hostSupport{seccomp: true, root: tc.root}).checks() {
+				if hc.Name == "file mounts" {
+					c = hc
+				}
+			}
+			if !c.Active || !strings.Contains(c.Detail, tc.want) {
+				t.Errorf("file mounts check %+v, want %q", c, tc.want)
+			}
+		})
+	}
+}

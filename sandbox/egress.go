@@ -45,8 +45,9 @@ const (
 // requests for plain HTTP.
 type egressProxy struct {
 	app      string
-	declared []string // registrable domains the app declared
-	ports    []int    // ports besides 443 the app declared
+	declared []string       // registrable domains the app declared
+	ports    []int          // ports besides 443 the app declared
+	private  []netip.Prefix // non-public blocks the operator opened for this app
 	dial     DialFunc
 	audit    AuditFunc
 	log      *slog.Logger
@@ -55,6 +56,13 @@ type egressProxy struct {
 
 func newEgressProxy(p Policy, cfg Config, log *slog.Logger) *egressProxy {
 	px := &egressProxy{app: p.App, dial: cfg.EgressDial, audit: cfg.Audit, log: log}
+	for _, n := range p.PrivateNets {
+		if err := CheckPrivateNet(n); err != nil {
+			log.Warn("sandbox: egress: ignoring a private network", "app", p.App, "err", err)
+			continue
+		}
+		px.private = append(px.private, n.Masked())
+	}
 	for _, port := range p.Ports {
 		if port < 1 || port > 65535 {
 			log.Warn("sandbox: egress: ignoring a declared port", "app", p.App, "port", port)
@@ -75,7 +83,7 @@ func newEgressProxy(p Policy, cfg Config, log *slog.Logger) *egressProxy {
 		}
 	}
 	if px.dial == nil {
-		px.dial = publicDialer()
+		px.dial = publicDialerExcept(px.private)
 	}
 	px.tr = &http.Transport{
 		DialContext:           px.dial,
@@ -101,8 +109,13 @@ func registrable(host string) (string, error) {
 	return publicsuffix.EffectiveTLDPlusOne(host)
 }
 
-// allow decides whether the app may reach host.
+// allow decides whether the app may reach host: a name under a declared
+// registrable domain, or an address inside a private block the operator
+// opened for this app.
 func (px *egressProxy) allow(host string) bool {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return inPrefixes(a, px.private)
+	}
 	reg, err := registrable(host)
 	return err == nil && slices.Contains(px.declared, reg)
 }
@@ -331,7 +344,25 @@ func refuse(c net.Conn, code int, msg string) {
 // declared domain that resolves to loopback or a private network cannot
 // reach the hub's own services (the store, the LLM endpoint, the metadata
 // service). The check runs on the address actually dialed, after DNS.
-func publicDialer() DialFunc {
+func publicDialer() DialFunc { return publicDialerExcept(nil) }
+
+// PublicDialer dials public unicast addresses only, plus those inside
+// private (blocks an operator opened, each passing CheckPrivateNet): for
+// the hub's own requests to hosts that third-party text named (an MCP
+// server's authorization metadata).
+func PublicDialer(private []netip.Prefix) DialFunc {
+	var ok []netip.Prefix
+	for _, p := range private {
+		if CheckPrivateNet(p) == nil {
+			ok = append(ok, p.Masked())
+		}
+	}
+	return publicDialerExcept(ok)
+}
+
+// publicDialerExcept is publicDialer that also dials the addresses inside
+// private (an operator's per-app opt-in, CheckPrivateNet).
+func publicDialerExcept(private []netip.Prefix) DialFunc {
 	d := &net.Dialer{Timeout: 30 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
@@ -341,7 +372,7 @@ func publicDialer() DialFunc {
 		if err != nil {
 			return fmt.Errorf("egress: refusing non-public address %s: %w", host, err)
 		}
-		if err := checkPublic(a); err != nil {
+		if err := checkPublic(a); err != nil && !inPrefixes(a, private) {
 			return fmt.Errorf("egress: refusing non-public address: %w", err)
 		}
 		return nil
@@ -412,3 +443,43 @@ func isUnixSocket(fd int) bool {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// CheckPrivateNet accepts a block an operator may open for one app's egress
+// (an MCP server on the LAN or in the cluster): non-public at both ends,
+// and no wider than a /8 (IPv4) or a /16 (IPv6), so that "everything" is
+// never one entry.
+func CheckPrivateNet(p netip.Prefix) error {
+	if !p.IsValid() {
+		return errors.New("not a network (want CIDR, e.g. 10.1.2.0/24)")
+	}
+	p = p.Masked()
+	a := p.Addr()
+	if least := map[bool]int{true: 8, false: 16}[a.Unmap().Is4()]; p.Bits() < least {
+		return fmt.Errorf("%s is wider than /%d", p, least)
+	}
+	last := lastAddr(p)
+	if checkPublic(a) == nil || checkPublic(last) == nil {
+		return fmt.Errorf("%s holds public addresses; only non-public blocks (RFC 1918, loopback, ULA, …) can be opened", p)
+	}
+	return nil
+}
+
+// lastAddr is the highest address of p (masked).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
+	a = a.Unmap().WithZone("")
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

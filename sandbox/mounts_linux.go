@@ -74,7 +74,14 @@ func (s *Spawner) prepareMounts(pid int, ms []Mount) ([]launchMount, []int, erro
 			lm.Cover = s.firstUnsearchable(tgt)
 		}
 		if userns >= 0 {
-			fd, err := idmappedTree(src, userns, m.Write)
+			// A RealOwners copy is not idmapped: host root's files stay
+			// root's (unmapped in the spoke's namespace, so shown as
+			// nobody), and the spoke, host nobody, gets the others' bits.
+			ns := userns
+			if m.RealOwners {
+				ns = -1
+			}
+			fd, err := detachedTree(src, ns, m.Write)
 			if err != nil {
 				return nil, nil, fmt.Errorf("mount %s: %w", m.Source, err)
 			}
@@ -87,21 +94,25 @@ func (s *Spawner) prepareMounts(pid int, ms []Mount) ([]launchMount, []int, erro
 	return out, fds, nil
 }
 
-// idmappedTree returns a detached copy of the mount at path, idmapped
-// through userns (host root becomes the spoke's user), nosuid, nodev, and
-// read-only unless write.
-func idmappedTree(path string, userns int, write bool) (int, error) {
+// detachedTree returns a detached copy of the mount at path, nosuid,
+// nodev, read-only unless write, and idmapped through userns (host root
+// becomes the spoke's user) when userns is not negative.
+func detachedTree(path string, userns int, write bool) (int, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("open_tree: %w", err)
 	}
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Userns_fd: uint64(userns)}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if userns >= 0 {
+		attr.Attr_set |= unix.MOUNT_ATTR_IDMAP
+		attr.Userns_fd = uint64(userns)
+	}
 	if !write {
 		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
 	}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("idmap: %w", err)
+		return -1, fmt.Errorf("mount attributes: %w", err)
 	}
 	return fd, nil
 }

@@ -92,3 +92,11 @@ func (*Spawner) forkStart(*Proc, *syscall.SysProcAttr, []string, []string, *os.F
 }
 
 func serveForks() int { return 3 }
+
+// keepInherited marks the ISC and egress sockets close-on-exec, so a
+// program the spoke starts does not inherit them.
+func keepInherited() error {
+	syscall.CloseOnExec(ISCFD)
+	syscall.CloseOnExec(EgressFD)
+	return nil
+}

@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -58,6 +59,12 @@ type Policy struct {
 	// Ports are the TCP ports besides 443 the app may reach on its domains
 	// (80 for plain http must be declared too).
 	Ports []int `json:"ports,omitempty"`
+	// PrivateNets are non-public address blocks this app's egress may
+	// reach, by an address inside them or by a declared name resolving
+	// into them: the operator's per-app opt-in for an internal server (an
+	// MCP server on the LAN or in the cluster). Empty, the default, means
+	// public addresses only. Each must pass CheckPrivateNet.
+	PrivateNets []netip.Prefix `json:"private_nets,omitempty"`
 	// AllowExec lets the spoke execve (external-program apps only).
 	AllowExec bool `json:"allow_exec,omitempty"`
 	// Limits bound the spoke's resources.
@@ -80,6 +87,14 @@ type Mount struct {
 	Target string `json:"target,omitempty"`
 	// Write lets the spoke change it; otherwise it is mounted read-only.
 	Write bool `json:"write,omitempty"`
+	// RealOwners shows the source with its host owners and modes. A root
+	// hub otherwise maps host root to the spoke's user inside the mount
+	// (so an operator's root-only file is usable); with RealOwners the
+	// spoke gets only what the host's other users get, which is what a
+	// path an MCP server's arguments name deserves: a server given /etc
+	// reads /etc/hosts, not /etc/shadow. An unprivileged hub's spokes
+	// share its uid and see its files as it does either way.
+	RealOwners bool `json:"real_owners,omitempty"`
 }
 
 // Limits are the resource bounds of a spoke.
@@ -475,7 +490,7 @@ func (s *Spawner) prestart() (*Proc, error) {
 // frame (after which Enter confines the spoke and returns to app code), the
 // wall-clock timer and the egress proxy.
 func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
-	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0, Nproc: p.Limits.Procs}
+	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
 	if pr.cg != nil && pr.cg.pidsFile != "" {
 		l.Nproc += p.Limits.Procs / 2
 	}
@@ -733,6 +748,9 @@ func Enter() (Policy, *os.File, error) {
 	}
 	if !l.Egress {
 		_ = unix.Close(EgressFD) // no domains: EgressClient refuses everything
+	}
+	if err := keepInherited(); err != nil {
+		return Policy{}, nil, fmt.Errorf("sandbox: keep descriptors from programs the spoke starts: %w", err)
 	}
 	if !l.Sandbox {
 		return l.Policy, f, nil

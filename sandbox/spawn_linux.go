@@ -168,9 +168,22 @@ func (h hostSupport) checks() []Check {
 	}
 	return append(cs, mem, pids,
 		Check{Name: "rlimits", Active: true, Detail: "CPU (soft = hard), file size, open files, processes, core = 0; hub wall-clock timeout"},
-		priv,
+		priv, h.fileMounts(),
 		Check{Name: "egress proxy", Active: true, Detail: "hub-side HTTP(S) proxy per spoke over a unix socket; declared eTLD+1 only"},
 	)
+}
+
+// fileMounts says with whose rights a spoke uses the host files its policy
+// names (Mount.RealOwners).
+func (h hostSupport) fileMounts() Check {
+	c := Check{Name: "file mounts", Active: true}
+	if h.root {
+		c.Detail = "declared files (apps.files, an MCP server's files: and data) are idmapped: host root's files are the spoke's own; " +
+			"paths named in an MCP server's command or args keep their real owners and modes: the spoke (nobody) gets what other users get"
+	} else {
+		c.Detail = "bind mounts: the spoke shares the hub's uid and gets what the hub's user gets, for declared files and the paths in an MCP server's args alike"
+	}
+	return c
 }
 
 // kernelRelease is uname -r.

@@ -2,7 +2,8 @@
 // in-memory apps.Env, and helpers that compile an app's schemas and call it
 // the way the hub does (request validated before, response after).
 //
-// Only tests import it.
+// Only tests and evaluation/conformance (the MCP conformance client) import
+// it.
 package appstest
 
 import (

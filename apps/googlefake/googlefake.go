@@ -10,7 +10,14 @@
 // the signed-in account in the AccountHeader header, and consent is given
 // at once (a redirect back to the client with a code).
 //
-// Only tests import this package.
+// Scopes are Google's: a grant carries the scopes consented to (with
+// include_granted_scopes=true, also those the account gave the client
+// before), a refresh may ask for a subset of them (RFC 6749 section 6), and
+// every API call needs a token carrying one of the scopes Google accepts for
+// that method, else 403 "insufficient authentication scopes".
+//
+// Only tests and evaluation/invariants (episodes link fake Google accounts)
+// import this package.
 package googlefake
 
 import (
@@ -36,9 +43,32 @@ const AccountHeader = "X-Googlefake-Account"
 
 // Paths of the OAuth endpoints (the API paths are Google's).
 const (
-	AuthPath   = "/o/oauth2/auth"
-	TokenPath  = "/token"
-	RevokePath = "/revoke"
+	AuthPath     = "/o/oauth2/auth"
+	TokenPath    = "/token"
+	RevokePath   = "/revoke"
+	UserinfoPath = "/v1/userinfo"
+)
+
+// Scopes the fake knows, by their Google names.
+const (
+	ScopeGmailReadonly = "https://www.googleapis.com/auth/gmail.readonly"
+	ScopeGmailSend     = "https://www.googleapis.com/auth/gmail.send"
+	ScopeGmailModify   = "https://www.googleapis.com/auth/gmail.modify"
+	ScopeMailFull      = "https://mail.google.com/"
+	ScopeDriveReadonly = "https://www.googleapis.com/auth/drive.readonly"
+	ScopeDrive         = "https://www.googleapis.com/auth/drive"
+)
+
+// allScopes is what IssueToken's tokens carry.
+var allScopes = []string{ScopeGmailModify, ScopeDriveReadonly, "openid", "email"}
+
+// Scopes Google accepts for each kind of call (any one of them).
+var (
+	readMail  = []string{ScopeGmailReadonly, ScopeGmailModify, ScopeMailFull}
+	sendMail  = []string{ScopeGmailSend, ScopeGmailModify, ScopeMailFull}
+	trashMail = []string{ScopeGmailModify, ScopeMailFull}
+	readDrive = []string{ScopeDriveReadonly, ScopeDrive}
+	identity  = []string{"openid", "email", "profile"}
 )
 
 // Message is a Gmail message of an account.
@@ -65,12 +95,20 @@ type Sent struct {
 }
 
 type grant struct {
-	clientID, redirect, challenge, account, scope string
+	clientID, redirect, challenge, account string
+	scopes                                 []string
 }
 
 type access struct {
 	account string
 	expiry  time.Time
+	scopes  []string
+}
+
+// refreshGrant is what a refresh token stands for.
+type refreshGrant struct {
+	account string
+	scopes  []string
 }
 
 // Server is the fake. Its zero value is not usable; call Start.
@@ -83,10 +121,13 @@ type Server struct {
 
 	mu sync.Mutex // guards all following fields
 	// Lifetime is how long an access token lives.
-	lifetime  time.Duration
-	codes     map[string]grant
-	access    map[string]access
-	refresh   map[string]string // refresh token → account
+	lifetime time.Duration
+	codes    map[string]grant
+	access   map[string]access
+	refresh  map[string]refreshGrant
+	// given are the scopes each account gave the client so far.
+	given     map[string][]string
+	lastCall  []string // scopes of the token of the last authorised API call
 	mail      map[string][]Message
 	files     map[string][]File
 	sent      []Sent
@@ -99,20 +140,21 @@ type Server struct {
 // Start starts a fake that accepts the OAuth client (clientID, secret).
 func Start(clientID, secret string) *Server {
 	s := &Server{ClientID: clientID, Secret: secret, lifetime: time.Hour,
-		codes: map[string]grant{}, access: map[string]access{}, refresh: map[string]string{},
+		codes: map[string]grant{}, access: map[string]access{}, refresh: map[string]refreshGrant{}, given: map[string][]string{},
 		mail: map[string][]Message{}, files: map[string][]File{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+AuthPath, s.consent)
 	mux.HandleFunc("POST "+TokenPath, s.token)
 	mux.HandleFunc("POST "+RevokePath, s.revoke)
-	mux.HandleFunc("GET /gmail/v1/users/me/messages", s.api(s.listMessages))
-	mux.HandleFunc("GET /gmail/v1/users/me/messages/{id}", s.api(s.getMessage))
-	mux.HandleFunc("POST /gmail/v1/users/me/messages/send", s.api(s.send))
-	mux.HandleFunc("POST /gmail/v1/users/me/messages/{id}/trash", s.api(s.trash))
-	mux.HandleFunc("GET /gmail/v1/users/me/threads", s.api(s.listThreads))
-	mux.HandleFunc("GET /gmail/v1/users/me/threads/{id}", s.api(s.getThread))
-	mux.HandleFunc("GET /drive/v3/files", s.api(s.listFiles))
-	mux.HandleFunc("GET /drive/v3/files/{id}", s.api(s.getFile))
+	mux.HandleFunc("GET "+UserinfoPath, s.api(identity, s.userinfo))
+	mux.HandleFunc("GET /gmail/v1/users/me/messages", s.api(readMail, s.listMessages))
+	mux.HandleFunc("GET /gmail/v1/users/me/messages/{id}", s.api(readMail, s.getMessage))
+	mux.HandleFunc("POST /gmail/v1/users/me/messages/send", s.api(sendMail, s.send))
+	mux.HandleFunc("POST /gmail/v1/users/me/messages/{id}/trash", s.api(trashMail, s.trash))
+	mux.HandleFunc("GET /gmail/v1/users/me/threads", s.api(readMail, s.listThreads))
+	mux.HandleFunc("GET /gmail/v1/users/me/threads/{id}", s.api(readMail, s.getThread))
+	mux.HandleFunc("GET /drive/v3/files", s.api(readDrive, s.listFiles))
+	mux.HandleFunc("GET /drive/v3/files/{id}", s.api(readDrive, s.getFile))
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s
@@ -181,13 +223,36 @@ func (s *Server) APICalls() int {
 }
 
 // IssueToken returns a new access token of account, as if the account had
-// consented (for tests of one app, without the consent round trip).
+// consented to reading and changing its mail and reading its drive (for
+// tests of one app, without the consent round trip).
 func (s *Server) IssueToken(account string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at := randToken("ya29.")
-	s.access[at] = access{account: account, expiry: time.Now().Add(s.lifetime)}
+	s.access[at] = access{account: account, expiry: time.Now().Add(s.lifetime), scopes: allScopes}
 	return at
+}
+
+// TokenScopes returns the scopes a live access token carries, or nil.
+func (s *Server) TokenScopes(token string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.access[token].scopes)
+}
+
+// TokenAccount returns the account a live access token belongs to, or "".
+func (s *Server) TokenAccount(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.access[token].account
+}
+
+// LastCallScopes returns the scopes of the token that made the last
+// authorised Gmail or Drive call.
+func (s *Server) LastCallScopes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lastCall)
 }
 
 // AccessTokens lists the access tokens currently valid.
@@ -255,13 +320,18 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := randToken("code-")
+	scopes := strings.Fields(q.Get("scope"))
 	s.mu.Lock()
-	s.codes[code] = grant{clientID: s.ClientID, redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), account: account, scope: q.Get("scope")}
+	if q.Get("include_granted_scopes") == "true" {
+		scopes = union(s.given[account], scopes)
+	}
+	s.given[account] = union(s.given[account], scopes)
+	s.codes[code] = grant{clientID: s.ClientID, redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), account: account, scopes: scopes}
 	s.mu.Unlock()
 	rq := red.Query()
 	rq.Set("code", code)
 	rq.Set("state", q.Get("state"))
-	rq.Set("scope", q.Get("scope"))
+	rq.Set("scope", strings.Join(scopes, " "))
 	red.RawQuery = rq.Encode()
 	http.Redirect(w, r, red.String(), http.StatusFound)
 }
@@ -290,6 +360,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var account, refresh string
+	var scopes []string
 	switch r.PostForm.Get("grant_type") {
 	case "authorization_code":
 		code := r.PostForm.Get("code")
@@ -307,24 +378,34 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "Invalid code verifier.")
 			return
 		}
-		account = g.account
+		account, scopes = g.account, g.scopes
 		refresh = randToken("1//refresh-")
-		s.refresh[refresh] = account
+		s.refresh[refresh] = refreshGrant{account: account, scopes: scopes}
 	case "refresh_token":
-		a, ok := s.refresh[r.PostForm.Get("refresh_token")]
+		rg, ok := s.refresh[r.PostForm.Get("refresh_token")]
 		if !ok {
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
 			return
 		}
-		account = a
+		account, scopes = rg.account, rg.scopes
+		// A refresh may narrow the scopes, never widen them (RFC 6749 §6).
+		if want := strings.Fields(r.PostForm.Get("scope")); len(want) > 0 {
+			for _, sc := range want {
+				if !slices.Contains(rg.scopes, sc) {
+					oauthError(w, http.StatusBadRequest, "invalid_scope", "Some requested scopes were invalid. {invalid=["+sc+"]}")
+					return
+				}
+			}
+			scopes = want
+		}
 		s.refreshes++
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type.")
 		return
 	}
 	at := randToken("ya29.")
-	s.access[at] = access{account: account, expiry: time.Now().Add(s.lifetime)}
-	out := map[string]any{"access_token": at, "expires_in": int(s.lifetime / time.Second), "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/gmail.modify https://www.googleapis.com/auth/drive.readonly"}
+	s.access[at] = access{account: account, expiry: time.Now().Add(s.lifetime), scopes: scopes}
+	out := map[string]any{"access_token": at, "expires_in": int(s.lifetime / time.Second), "token_type": "Bearer", "scope": strings.Join(scopes, " ")}
 	if refresh != "" {
 		out["refresh_token"] = refresh
 	}
@@ -339,7 +420,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	t := r.PostForm.Get("token")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	account, ok := s.refresh[t]
+	rg, ok := s.refresh[t]
+	account := rg.account
 	if !ok {
 		if a, ok2 := s.access[t]; ok2 {
 			account, ok = a.account, true
@@ -351,11 +433,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	s.revoked = append(s.revoked, t)
 	// Revoking either token revokes the grant: every token of the account.
-	for k, a := range s.refresh {
-		if a == account {
+	for k, g := range s.refresh {
+		if g.account == account {
 			delete(s.refresh, k)
 		}
 	}
+	delete(s.given, account)
 	for k, a := range s.access {
 		if a.account == account {
 			delete(s.access, k)
@@ -364,18 +447,24 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// api authorises a Gmail or Drive call and passes the account on.
-func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, account string)) http.HandlerFunc {
+// api authorises a call that needs one of scopes and passes the account on.
+func (s *Server) api(scopes []string, h func(w http.ResponseWriter, r *http.Request, account string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		a, found := s.access[tok]
-		if found && ok {
+		allowed := slices.ContainsFunc(a.scopes, func(sc string) bool { return slices.Contains(scopes, sc) })
+		if found && ok && allowed {
 			s.apiCalls++
+			s.lastCall = slices.Clone(a.scopes)
 		}
 		s.mu.Unlock()
 		if !ok || !found || time.Now().After(a.expiry) {
 			apiError(w, http.StatusUnauthorized, "Request had invalid authentication credentials.")
+			return
+		}
+		if !allowed {
+			apiError(w, http.StatusForbidden, "Request had insufficient authentication scopes.")
 			return
 		}
 		h(w, r, a.account)
@@ -549,4 +638,21 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, account string)
 		return
 	}
 	apiError(w, http.StatusNotFound, "File not found: "+r.PathValue("id")+".")
+}
+
+// userinfo is the OpenID Connect userinfo endpoint: who the token's account is.
+func (s *Server) userinfo(w http.ResponseWriter, _ *http.Request, account string) {
+	sum := sha256.Sum256([]byte(account))
+	writeJSON(w, map[string]any{"sub": hex.EncodeToString(sum[:8]), "email": account, "email_verified": true})
+}
+
+// union returns a's scopes followed by those of b that a lacks.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -246,12 +247,20 @@ func (a *App) transport(env apps.Env) (sdk.Transport, error) {
 	s := a.srv
 	if s.URL != "" {
 		hc := env.HTTPClient()
-		if s.BearerToken != "" {
-			hc = &http.Client{Transport: bearer{token: s.BearerToken, next: hc.Transport}, Timeout: hc.Timeout}
+		if tok := a.bearerToken(env); tok != nil {
+			u, err := url.Parse(s.URL)
+			if err != nil {
+				return nil, fmt.Errorf("mcp %s: url: %w", s.Name, err)
+			}
+			hc = &http.Client{Transport: bearer{token: tok, origin: origin(u), next: hc.Transport}, Timeout: hc.Timeout,
+				CheckRedirect: hc.CheckRedirect, Jar: hc.Jar}
 		}
-		// No standing GET stream: each call's answer comes on its own
-		// request, and the spoke lives for one invocation anyway.
-		return &sdk.StreamableClientTransport{Endpoint: s.URL, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}, nil
+		// The standalone GET stream stays open: a server may send its own
+		// requests (an elicitation, a sampling request) outside any call's
+		// answer. They reach the same handlers as the ones on a call's
+		// stream, with the same bounds; a warm spoke waiting between
+		// invocations refuses them.
+		return &sdk.StreamableClientTransport{Endpoint: s.URL, HTTPClient: hc, MaxRetries: -1}, nil
 	}
 	for _, d := range []string{HomeDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -361,19 +370,64 @@ func subst(ss []string) []string {
 	return out
 }
 
+// CredentialProvider names the credential the hub hands a server's spoke
+// when the server uses the MCP authorization flow (core/connect's
+// ProviderMCP).
+const CredentialProvider = "mcp"
+
+// bearerToken returns how requests to a remote server get their token:
+// the configured one, or with OAuth the user's access token of the
+// current invocation (read at each request: a warm spoke's next
+// invocation brings its own, and between invocations there is none), or
+// nil for no token.
+func (a *App) bearerToken(env apps.Env) func() string {
+	if a.srv.OAuth {
+		ce, ok := env.(apps.CredentialEnv)
+		if !ok {
+			return func() string { return "" }
+		}
+		return func() string {
+			c, _ := ce.Credential(CredentialProvider)
+			return c.AccessToken
+		}
+	}
+	if t := a.srv.BearerToken; t != "" {
+		return func() string { return t }
+	}
+	return nil
+}
+
+// bearer adds the server's token to requests for the server's own origin
+// only. The transport sees every hop of a redirect, so a token added here
+// unconditionally would follow a 307 to any host the spoke may reach.
 type bearer struct {
-	token string
-	next  http.RoundTripper
+	token  func() string
+	origin string // scheme://host:port of the server's URL
+	next   http.RoundTripper
 }
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
+	if t := b.token(); t != "" && origin(r.URL) == b.origin {
+		r.Header.Set("Authorization", "Bearer "+t)
+	} else {
+		r.Header.Del("Authorization")
+	}
 	next := b.next
 	if next == nil {
 		next = http.DefaultTransport
 	}
 	return next.RoundTrip(r)
+}
+
+// origin is u's scheme, host and port (the default port written out), in
+// lower case.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Hostname() + ":" + port)
 }
 
 // limitWriter passes on at most n bytes, then drops the rest.

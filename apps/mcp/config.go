@@ -44,6 +44,10 @@ type Server struct {
 	URL string `json:"url,omitempty"`
 	// BearerToken is sent to a remote server as Authorization: Bearer.
 	BearerToken string `json:"bearer_token,omitempty"`
+	// OAuth makes the remote server's token the user's own, from the MCP
+	// authorization flow the hub runs (core/connect): the invocation's
+	// credential, never a configured one.
+	OAuth bool `json:"oauth,omitempty"`
 	// Domains the server may reach through the egress proxy.
 	Domains []string `json:"domains,omitempty"`
 	// Roots are the directories announced to the server as its roots
@@ -87,6 +91,9 @@ func (s Server) Check() error {
 		return fmt.Errorf("%s: needs command (a stdio server) or url (a remote server)", s.Name)
 	case s.Command != "" && s.URL != "":
 		return fmt.Errorf("%s: has both command and url; a server is one or the other", s.Name)
+	}
+	if s.OAuth && (s.URL == "" || s.BearerToken != "") {
+		return fmt.Errorf("%s: oauth is for a remote server (url) without a bearer token", s.Name)
 	}
 	if s.URL != "" {
 		u, err := url.Parse(s.URL)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -32,6 +33,13 @@ const maxDiscoverFrames = 32
 // returns s with Tools and Instructions filled in. The spoke gets no model
 // and no state: requests for them are refused.
 func Discover(ctx context.Context, st Starter, s Server, pol sandbox.Policy) (Server, error) {
+	return DiscoverWith(ctx, st, s, pol, nil)
+}
+
+// DiscoverWith is Discover for a server that needs a user's token even to
+// list its tools (oauth): cred is the operator's own, for this one
+// listing, never a chat user's.
+func DiscoverWith(ctx context.Context, st Starter, s Server, pol sandbox.Policy, cred *isc.Credential) (Server, error) {
 	if err := s.Check(); err != nil {
 		return s, err
 	}
@@ -50,7 +58,7 @@ func Discover(ctx context.Context, st Starter, s Server, pol sandbox.Policy) (Se
 	}
 	stop := context.AfterFunc(ctx, func() { proc.Kill("discovery cancelled") })
 	defer stop()
-	sp, err := describeOver(isc.NewConn(proc.Conn, isc.HubSide, 4<<20), s, cfg)
+	sp, err := describeOver(isc.NewConn(proc.Conn, isc.HubSide, 4<<20), s, cfg, cred)
 	proc.Kill("discovery done")
 	werr := proc.Wait()
 	if err != nil {
@@ -67,7 +75,7 @@ func Discover(ctx context.Context, st Starter, s Server, pol sandbox.Policy) (Se
 }
 
 // describeOver speaks the hub's side of a describe task.
-func describeOver(conn *isc.Conn, s Server, cfg json.RawMessage) (apps.Spec, error) {
+func describeOver(conn *isc.Conn, s Server, cfg json.RawMessage, cred *isc.Credential) (apps.Spec, error) {
 	var sp apps.Spec
 	for i := 0; i < maxDiscoverFrames; i++ {
 		f, err := conn.Recv()
@@ -78,7 +86,7 @@ func describeOver(conn *isc.Conn, s Server, cfg json.RawMessage) (apps.Spec, err
 		var body any
 		switch f.Kind {
 		case isc.KindReady:
-			kind, body = isc.KindInit, isc.Init{App: string(s.ID()), Task: isc.Task{Instruction: "describe", Function: apps.DescribeFunction}, Config: cfg, MaxSteps: 1}
+			kind, body = isc.KindInit, isc.Init{App: string(s.ID()), Task: isc.Task{Instruction: "describe", Function: apps.DescribeFunction}, Config: cfg, MaxSteps: 1, Credential: cred}
 		case isc.KindFinal:
 			var fin isc.Final
 			if err := f.Decode(&fin); err != nil {
@@ -183,6 +191,10 @@ func Domains(s Server) []string {
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil {
+		return out
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		// An address is never a domain: only private_networks can open it.
 		return out
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(u.Hostname())

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps/googlefake"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 )
 
@@ -25,6 +27,7 @@ const (
 	bob   = ids.UserID("slack:T1:bob")
 	conv  = ids.ConversationID("slack:T1:C1")
 	mail  = ids.AppID("search_gmail")
+	send  = ids.AppID("send_gmail_message")
 	other = ids.AppID("weather")
 )
 
@@ -37,6 +40,9 @@ type rig struct {
 	st    *memstore.Store
 	now   time.Time
 	clock func() time.Time
+
+	mu    sync.Mutex // guards links
+	links []Link     // what Config.Linked reported
 }
 
 // newRig starts the fake Google, a callback listener and a Google linker
@@ -52,11 +58,17 @@ func newRig(t *testing.T) *rig {
 	g, err := New(Config{
 		ClientID: r.fake.ClientID, ClientSecret: r.fake.Secret,
 		RedirectURL: r.cb.URL + CallbackPath,
-		Apps:        []ids.AppID{mail},
+		Apps:        map[ids.AppID][]string{mail: {ScopeGmailReadonly}, send: {ScopeGmailSend}},
 		Key:         testKey(7),
 		Endpoint:    oauth2.Endpoint{AuthURL: r.fake.URL + googlefake.AuthPath, TokenURL: r.fake.URL + googlefake.TokenPath, AuthStyle: oauth2.AuthStyleInParams},
 		RevokeURL:   r.fake.URL + googlefake.RevokePath,
+		UserinfoURL: r.fake.URL + googlefake.UserinfoPath,
 		Now:         func() time.Time { return r.clock() },
+		Linked: func(_ context.Context, l Link) {
+			r.mu.Lock()
+			r.links = append(r.links, l)
+			r.mu.Unlock()
+		},
 	}, r.st)
 	if err != nil {
 		t.Fatal(err)
@@ -66,15 +78,22 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// browse is the user's browser: it opens link signed in as account and
-// follows the redirect back to the callback.
+// browse is the user's browser: it opens link signed in to Google as
+// account and follows the redirect back to the callback.
 func browse(t *testing.T, link, account string) (int, string) {
+	t.Helper()
+	return browseWith(t, googlefake.AccountHeader, link, account)
+}
+
+// browseWith is browse at a fake whose signed-in account is named in
+// header.
+func browseWith(t *testing.T, header, link, account string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, link, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(googlefake.AccountHeader, account)
+	req.Header.Set(header, account)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +143,30 @@ func (r *rig) link(t *testing.T, user ids.UserID, account string) {
 	}
 }
 
+// grant asks for app's credential, which the linked grant lacks the scopes
+// of, opens the consent link it answers with as account, and returns the
+// credential asked for again.
+func (r *rig) grant(t *testing.T, user ids.UserID, app ids.AppID, account string) *isc.Credential {
+	t.Helper()
+	ctx := context.Background()
+	_, err := r.g.Credential(ctx, user, app)
+	var ce *ConsentError
+	if !errors.As(err, &ce) {
+		t.Fatalf("credential for %s before its consent: %v, want a *ConsentError", app, err)
+	}
+	if !strings.Contains(err.Error(), ce.URL) {
+		t.Fatalf("the consent error does not show its link: %q", err)
+	}
+	if code, body := browse(t, ce.URL, account); code != http.StatusOK {
+		t.Fatalf("consent for %s: %d %s", app, code, body)
+	}
+	c, err := r.g.Credential(ctx, user, app)
+	if err != nil || c == nil {
+		t.Fatalf("credential for %s after its consent: %+v %v", app, c, err)
+	}
+	return c
+}
+
 func TestConnectURL(t *testing.T) {
 	r := newRig(t)
 	u, err := r.g.ConnectURL(context.Background(), ProviderGoogle, alice, conv)
@@ -138,7 +181,7 @@ func TestConnectURL(t *testing.T) {
 	for k, want := range map[string]string{
 		"client_id": r.fake.ClientID, "redirect_uri": r.cb.URL + CallbackPath, "response_type": "code",
 		"code_challenge_method": "S256", "access_type": "offline", "prompt": "consent",
-		"scope": strings.Join(DefaultScopes, " "),
+		"scope": strings.Join(IdentityScopes, " "),
 	} {
 		if q.Get(k) != want {
 			t.Errorf("%s = %q, want %q", k, q.Get(k), want)
@@ -175,15 +218,9 @@ func TestLinkCredentialDisconnect(t *testing.T) {
 		t.Fatalf("token stored in the clear: %s", raw)
 	}
 
-	c, err := r.g.Credential(ctx, alice, mail)
-	if err != nil || c == nil {
-		t.Fatalf("credential: %v %v", c, err)
-	}
+	c := r.grant(t, alice, mail, "alice@example.com")
 	if c.Provider != ProviderGoogle || c.TokenType != "Bearer" || !containsStr(r.fake.AccessTokens(), c.AccessToken) {
 		t.Fatalf("credential %+v is not a live access token of the fake", c)
-	}
-	if r.fake.Refreshes() != 0 {
-		t.Errorf("a fresh token was refreshed")
 	}
 	for _, tc := range []struct {
 		name string
@@ -229,20 +266,23 @@ func containsStr(list []string, s string) bool {
 func TestRefresh(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
-	r.fake.SetTokenLifetime(time.Minute) // below MinLifetime: refreshed before use
 	r.link(t, alice, "alice@example.com")
-	first := r.fake.AccessTokens()
+	r.fake.SetTokenLifetime(time.Minute) // below MinLifetime: refreshed before use
+	first := r.grant(t, alice, mail, "alice@example.com")
+	if r.fake.Refreshes() != 1 {
+		t.Fatalf("%d refreshes, want one that minted the app's token", r.fake.Refreshes())
+	}
 	r.fake.SetTokenLifetime(time.Hour)
 	c, err := r.g.Credential(ctx, alice, mail)
 	if err != nil || c == nil {
 		t.Fatalf("credential: %v %v", c, err)
 	}
-	if r.fake.Refreshes() != 1 || containsStr(first, c.AccessToken) {
-		t.Fatalf("refreshes %d, token reused %v: want one refresh and a new token", r.fake.Refreshes(), containsStr(first, c.AccessToken))
+	if r.fake.Refreshes() != 2 || c.AccessToken == first.AccessToken {
+		t.Fatalf("refreshes %d, token reused %v: want one more refresh and a new token", r.fake.Refreshes(), c.AccessToken == first.AccessToken)
 	}
 	// The refreshed token was stored: the next invocation needs no refresh.
 	c2, err := r.g.Credential(ctx, alice, mail)
-	if err != nil || c2.AccessToken != c.AccessToken || r.fake.Refreshes() != 1 {
+	if err != nil || c2.AccessToken != c.AccessToken || r.fake.Refreshes() != 2 {
 		t.Fatalf("second credential %v %v, refreshes %d", c2, err, r.fake.Refreshes())
 	}
 	// Revoked at Google (say, from the account's security page): the user

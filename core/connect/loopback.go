@@ -34,8 +34,13 @@ func ListenLoopback(addr string) (net.Listener, string, error) {
 
 // Serve serves h at CallbackPath on ln until ctx ends.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return ServePath(ctx, ln, CallbackPath, h)
+}
+
+// ServePath serves h at path on ln until ctx ends.
+func ServePath(ctx context.Context, ln net.Listener, path string, h http.Handler) error {
 	mux := http.NewServeMux()
-	mux.Handle(CallbackPath, h)
+	mux.Handle(path, h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -16,10 +16,12 @@ import (
 // implements it.
 type Accounts interface {
 	// ConnectURL returns the consent link that links user's account at
-	// provider, bound to conversation conv. It does no network I/O.
+	// provider, bound to conversation conv; it cancels user's earlier
+	// link. It writes to the state store, nothing else.
 	ConnectURL(ctx context.Context, provider string, user ids.UserID, conv ids.ConversationID) (string, error)
 	// Disconnect removes user's linked account at provider (and revokes
-	// its token there); false means none was linked.
+	// its token there) and cancels a pending consent link; false means
+	// none was linked.
 	Disconnect(ctx context.Context, provider string, user ids.UserID) (bool, error)
 	// Credential returns the access token one invocation of app for user
 	// gets, or nil when app gets none or user linked no account. It may
@@ -48,8 +50,12 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 			return fmt.Sprintf("I can't link a %s account: %s", truncate(provider, 40), publicAccountErr(err))
 		}
 		h.audit(ctx, state.AuditEvent{User: t.user, Type: "connect", Detail: provider + ": consent link issued"})
-		return "Open this link to let me use your Google account (it works once, for a few minutes, and only for you; don't share it):\n" + u +
-			"\nAfterwards the mail and drive apps act on your account. Say !disconnect google to unlink it."
+		if provider != "google" {
+			return "Open this link to sign in to " + truncate(provider, 60) + "'s server (it works once, for a few minutes, and only for you; don't share it; a newer !connect or !disconnect cancels it):\n" + u +
+				"\nSay !disconnect " + truncate(provider, 60) + " to sign out."
+		}
+		return "Open this link to link your Google account (it works once, for a few minutes, and only for you; don't share it; a newer !connect google or !disconnect google cancels it):\n" + u +
+			"\nEach app then asks for its own permission (read mail, send mail, …) the first time it needs it. Say !disconnect google to unlink it."
 	}
 	ok, err := h.o.Accounts.Disconnect(ctx, provider, t.user)
 	if err != nil {
@@ -60,6 +66,9 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 		return "No " + truncate(provider, 40) + " account is linked."
 	}
 	h.audit(ctx, state.AuditEvent{User: t.user, Type: "disconnect", Detail: provider})
+	if provider != "google" {
+		return "You are signed out of " + truncate(provider, 60) + "'s server and its token is deleted."
+	}
 	return "Your Google account is unlinked and its token deleted."
 }
 
@@ -77,12 +86,31 @@ func publicAccountErr(err error) string {
 	return "please try again later"
 }
 
-// credential is the linked-account token the invocation of app gets.
-func (h *Hub) credential(ctx context.Context, user ids.UserID, app ids.AppID) (*isc.Credential, error) {
+// userLink is an error whose text carries a link for the user to open (a
+// consent or sign-in link, core/connect's ConsentError and SignInError).
+// It goes to the user's conversation alone: the invocation's error may
+// reach an app that called this one, and whoever holds the link can spend
+// the user's consent flow.
+type userLink interface {
+	error
+	LinkForUser() string
+}
+
+// credential is the linked-account token the invocation of app in turn t
+// gets.
+func (h *Hub) credential(ctx context.Context, t *turn, app ids.AppID) (*isc.Credential, error) {
 	if h.o.Accounts == nil {
 		return nil, nil
 	}
+	user := t.user
 	c, err := h.o.Accounts.Credential(ctx, user, app)
+	var lk userLink
+	if errors.As(err, &lk) {
+		if rerr := t.c.Reply(ctx, lk.LinkForUser()); rerr != nil {
+			h.log.Warn("post a consent link", "app", app, "err", rerr)
+		}
+		return nil, publicf(err, "app %s needs your permission on your account first; I sent you a link", app)
+	}
 	if err != nil {
 		h.log.Warn("account credential", "app", app, "err", err)
 		return nil, publicf(err, "app %s cannot use your linked account: %s", app, publicAccountErr(err))

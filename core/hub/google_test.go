@@ -37,6 +37,9 @@ var gmailPlanner = llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*l
 	if strings.Contains(req.LastUser(), "hostile") {
 		p = `{"steps":[{"app":"hostile","function":"hostile","instruction":"x","args":{"action":"credential"}}]}`
 	}
+	if strings.Contains(req.LastUser(), "hostile call") {
+		p = `{"steps":[{"app":"hostile","function":"hostile","instruction":"x","args":{"action":"call_gmail"}}]}`
+	}
 	return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(p)}}}, nil
 })
 
@@ -63,10 +66,11 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 	g, err := connect.New(connect.Config{
 		ClientID: fake.ClientID, ClientSecret: fake.Secret,
 		RedirectURL: cb.URL + connect.CallbackPath,
-		Apps:        []ids.AppID{"search_gmail"},
+		Apps:        map[ids.AppID][]string{"search_gmail": {connect.ScopeGmailReadonly}},
 		Key:         bytes.Repeat([]byte{42}, connect.KeySize),
 		Endpoint:    oauth2.Endpoint{AuthURL: fake.URL + googlefake.AuthPath, TokenURL: fake.URL + googlefake.TokenPath, AuthStyle: oauth2.AuthStyleInParams},
 		RevokeURL:   fake.URL + googlefake.RevokePath,
+		UserinfoURL: fake.URL + googlefake.UserinfoPath,
 	}, st)
 	if err != nil {
 		t.Fatal(err)
@@ -104,36 +108,55 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 	if help := alice.Send(ctx, "!help"); !strings.Contains(help, "connect google") {
 		t.Errorf("help without the account commands: %q", help)
 	}
-	reply := alice.Send(ctx, "!connect google")
-	link := ""
-	for _, line := range strings.Split(reply, "\n") {
-		if strings.HasPrefix(line, fake.URL+googlefake.AuthPath) {
-			link = line
+	// consent opens the consent link in reply as the user's browser,
+	// signed in to Google as alice@example.com: it consents and follows
+	// Google's redirect to the hub's callback.
+	consent := func(reply, want string) {
+		t.Helper()
+		link := ""
+		for _, line := range strings.Split(reply, "\n") {
+			if i := strings.Index(line, fake.URL+googlefake.AuthPath); i >= 0 {
+				link = strings.Fields(line[i:])[0]
+			}
+		}
+		if link == "" {
+			t.Fatalf("no consent link in %q", reply)
+		}
+		req, _ := http.NewRequest(http.MethodGet, link, nil)
+		req.Header.Set(googlefake.AccountHeader, "alice@example.com")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), want) {
+			t.Fatalf("callback: %d %s", resp.StatusCode, page)
+		}
+		if u, _ := url.Parse(resp.Request.URL.String()); u.Host != strings.TrimPrefix(cb.URL, "http://") {
+			t.Fatalf("browser ended at %s, not the hub's callback", u)
 		}
 	}
-	if link == "" {
-		t.Fatalf("no consent link in %q", reply)
+	consent(alice.Send(ctx, "!connect google"), "alice@example.com is linked")
+	// A consent link is for the user alone: another app that calls
+	// search_gmail through the hub learns that it failed, not the link
+	// (with it, that app could spend the user's consent flow).
+	reply := alice.Send(ctx, "run the hostile call")
+	_, got, _ := strings.Cut(reply, "caller got:")
+	got, _, _ = strings.Cut(got, "\n")
+	if got == "" || strings.Contains(got, googlefake.AuthPath) || strings.Contains(got, "state=") {
+		t.Fatalf("the calling app got %q (reply %q)", got, reply)
 	}
-	// The user's browser: signed in to Google as alice@example.com, it
-	// consents and follows Google's redirect to the hub's callback. The
-	// first access token lives a minute: the hub refreshes it before the
-	// first invocation, which must outlive it.
-	fake.SetTokenLifetime(time.Minute)
-	req, _ := http.NewRequest(http.MethodGet, link, nil)
-	req.Header.Set(googlefake.AccountHeader, "alice@example.com")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(reply, fake.URL+googlefake.AuthPath) {
+		t.Fatalf("the user did not get the consent link: %q", reply)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "linked") {
-		t.Fatalf("callback: %d %s", resp.StatusCode, page)
+	// The first search asks for its own scope (read mail) only, with a
+	// consent link; the search runs once it is given.
+	reply = alice.Send(ctx, "find my invoice mail")
+	if strings.Contains(reply, "4711") || !strings.Contains(reply, "read your mail") {
+		t.Fatalf("first search after linking: %q", reply)
 	}
-	fake.SetTokenLifetime(time.Hour)
-	if u, _ := url.Parse(resp.Request.URL.String()); u.Host != strings.TrimPrefix(cb.URL, "http://") {
-		t.Fatalf("browser ended at %s, not the hub's callback", u)
-	}
+	consent(reply, "now allows read your mail")
 
 	// Stored sealed: no token of the fake appears in the store.
 	raw, ok, err := st.GetAppState(ctx, "test:alice", connect.Namespace, "google")
@@ -154,8 +177,12 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 	if !strings.Contains(reply, "Quarterly invoice 4711") || strings.Contains(reply, "Bob's private") {
 		t.Fatalf("alice's search: %q", reply)
 	}
-	// One refresh, by the hub: the spoke can reach only gmail.googleapis.com
-	// and holds no refresh token.
+	// The spoke's token could read mail and do nothing else.
+	if sc := fake.LastCallScopes(); len(sc) != 1 || sc[0] != connect.ScopeGmailReadonly {
+		t.Errorf("search_gmail's spoke called Gmail with a token carrying %v, want only gmail.readonly", sc)
+	}
+	// One refresh, by the hub, minted the search's token: the spoke can
+	// reach only gmail.googleapis.com and holds no refresh token.
 	if fake.Refreshes() != 1 {
 		t.Errorf("%d refreshes, want the hub's one", fake.Refreshes())
 	}

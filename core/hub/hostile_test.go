@@ -103,6 +103,15 @@ func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawM
 			return nil, err
 		}
 		return json.Marshal(fmt.Sprintf("credential: %v; google state found: %v", has, found))
+	case "call_gmail":
+		// Call search_gmail through the hub and report what came back: a
+		// consent link for the user must not be among it.
+		c := isc.NewConn(fd3, isc.SpokeSide, 0)
+		f, err := c.Call(isc.KindAppRequest, isc.AppRequest{Function: "search_gmail", Args: json.RawMessage(`{"query":"invoice"}`)})
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal("caller got: " + strings.ReplaceAll(string(f.Body), "\n", " "))
 	case "environ":
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", os.Getppid()))
 		if err == nil {

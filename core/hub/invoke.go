@@ -57,7 +57,7 @@ type invocation struct {
 // invoke runs inv in a fresh spoke and returns its final answer.
 func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 	sp := inv.app.Spec()
-	cred, err := h.credential(ctx, inv.turn.user, sp.ID)
+	cred, err := h.credential(ctx, inv.turn, sp.ID)
 	if err != nil {
 		return isc.Final{}, err
 	}

@@ -12,8 +12,8 @@
 //
 // Imported by the hub side (core/hub, core/hubtest, evaluation/invariants,
 // which reads frames off spoke sockets), the spoke side (core/spoke,
-// core/spoke/inproc, spokemain, apps/mcp), core/connect (the credential a
-// spoke receives) and tests.
+// core/spoke/inproc, spokemain, apps/mcp), core/connect and bot/ (the
+// credential a spoke receives) and tests.
 package isc
 
 import (

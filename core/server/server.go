@@ -1,7 +1,9 @@
-// Package server is the bot's optional HTTP listener (config server.listen):
-// /healthz (the process serves), /readyz (every readiness check passes:
-// store reachable, platform connected) and /metrics, plus any handler
-// another part of the bot mounts by path, such as an OAuth callback.
+// Package server is the bot's optional HTTP listeners. The internal one
+// (config server.listen) serves /healthz (the process serves), /readyz
+// (every readiness check passes: store reachable, platform connected) and
+// /metrics, none of them authenticated. The public one (server.public_listen,
+// Options.Public) serves only what another part of the bot mounts by path,
+// such as the OAuth callback, which the internet must reach.
 package server
 
 import (
@@ -31,6 +33,9 @@ type Options struct {
 	Addr string
 	// Metrics serves /metrics; nil leaves the path unmounted.
 	Metrics http.Handler
+	// Public makes a listener for the internet: it serves only mounted
+	// handlers, never /healthz, /readyz or /metrics (Metrics must be nil).
+	Public bool
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -63,6 +68,12 @@ func New(o Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{o: o, log: log, mux: http.NewServeMux(), paths: map[string]bool{}, checks: map[string]Check{}}
+	if o.Public {
+		if o.Metrics != nil {
+			return nil, errors.New("server: a public listener does not serve /metrics")
+		}
+		return s, nil
+	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if o.Metrics != nil {
@@ -91,7 +102,8 @@ func (s *Server) Handle(path string, h http.Handler) error {
 	return nil
 }
 
-// AddCheck adds a readiness check under name ("store", "slack").
+// AddCheck adds a readiness check under name ("store", "slack"). A public
+// server keeps it but serves no /readyz.
 func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,7 +138,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	s.log.Info("http listener", "addr", ln.Addr().String())
+	s.log.Info("http listener", "addr", ln.Addr().String(), "public", s.o.Public)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

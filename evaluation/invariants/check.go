@@ -25,7 +25,8 @@ const (
 )
 
 // Invariants lists the invariant names in order.
-var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply, InvTruth}
+var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply, InvTruth,
+	InvCredential}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {

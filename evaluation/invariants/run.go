@@ -292,6 +292,17 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 		ho.SpokePolicy = ms.policy
 		ho.WarmIdle = mcpWarmIdle
 	}
+	users := []ids.UserID{"inv:alice"}
+	if rng.IntN(2) == 0 {
+		users = append(users, "inv:bob")
+	}
+	accts, err := newEpisodeAccounts(hctx, store.Store, users)
+	if err != nil {
+		add(InvLive, "accounts: %v", err)
+		return stats{}, stamp(vs, seed, n)
+	}
+	defer accts.close()
+	ho.Accounts = accts.g
 	// h is the episode's assistant: one hub, or the set of replicas.
 	var h interface {
 		chat.Assistant
@@ -318,10 +329,6 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	closeHub := sync.OnceFunc(func() { _ = h.Close() })
 	defer closeHub()
 
-	users := []ids.UserID{"inv:alice"}
-	if rng.IntN(2) == 0 {
-		users = append(users, "inv:bob")
-	}
 	var convs []*user
 	var wg sync.WaitGroup
 	var st stats
@@ -401,6 +408,7 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	checkPlanConformance(evs, add)
 	checkRuleConformance(evs, rules, add)
 	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
+	vs = append(vs, accts.check(evs)...)
 	return st, stamp(vs, seed, n)
 }
 
