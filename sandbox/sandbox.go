@@ -234,7 +234,7 @@ func (s *Spawner) refill() {
 		s.fills.Add(1)
 		go func() {
 			defer s.fills.Done()
-			p, err := s.prestart()
+			p, err := s.prestart(false) // the policy is not known yet
 			s.mu.Lock()
 			s.filling--
 			closed := s.closed
@@ -302,18 +302,21 @@ type Proc struct {
 	Conn *os.File
 	PID  int
 
-	wait     func() error // reaps the spoke: nil or a *spokeExit
-	cg       *cgroup
-	egress   *net.UnixConn
-	tmp      string
-	onWait   func() // run after the spoke is reaped (pool refill)
-	waitOnce sync.Once
-	waitErr  error
-	mu       sync.Mutex // guards the fields below
-	reason   string
-	app      string
-	cpu      time.Duration
-	timer    *time.Timer
+	wait   func() error // reaps the spoke: nil or a *spokeExit
+	cg     *cgroup
+	egress *net.UnixConn
+	tmp    string
+	// sharedNet: started in the fork server's shared empty network
+	// namespace, so it may not get egress or exec.
+	sharedNet bool
+	onWait    func() // run after the spoke is reaped (pool refill)
+	waitOnce  sync.Once
+	waitErr   error
+	mu        sync.Mutex // guards the fields below
+	reason    string
+	app       string
+	cpu       time.Duration
+	timer     *time.Timer
 	// egressStop ends the spoke's egress proxy and its upstream
 	// connections once the spoke is reaped.
 	egressStop context.CancelFunc
@@ -369,7 +372,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 			_ = pr.Wait()
 		}
 	}
-	pr, err := s.prestart()
+	pr, err := s.prestart(sharesNet(p))
 	if err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
@@ -384,9 +387,18 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	return pr, nil
 }
 
+// sharesNet reports whether a spoke under p may be started in the fork
+// server's shared empty network namespace (sharednet_linux.go): it has no
+// egress socket and runs no program, so its filter leaves it no socket
+// with an address.
+func sharesNet(p Policy) bool {
+	return len(p.Domains) == 0 && !p.AllowExec
+}
+
 // prestart starts a spoke process in its namespaces and cgroup; it waits in
-// Enter for its launch frame.
-func (s *Spawner) prestart() (*Proc, error) {
+// Enter for its launch frame. sharedNet puts it in the shared empty network
+// namespace; only a policy for which sharesNet holds may then claim it.
+func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -432,7 +444,7 @@ func (s *Spawner) prestart() (*Proc, error) {
 			return nil, fmt.Errorf("temp dir: %w", err)
 		}
 		env = append(env, "TMPDIR="+pr.tmp)
-	} else if err := s.confine(pr, attr); err != nil {
+	} else if err := s.confine(pr, attr, sharedNet); err != nil {
 		return nil, err
 	}
 	mode := argSandbox
@@ -476,6 +488,9 @@ func (s *Spawner) prestart() (*Proc, error) {
 // wall-clock timer and the egress proxy.
 func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
 	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0, Nproc: p.Limits.Procs}
+	if pr.sharedNet && !sharesNet(p) {
+		return fmt.Errorf("spoke %s needs a network namespace of its own (egress or exec) but was started in the shared one", p.App)
+	}
 	if pr.cg != nil && pr.cg.pidsFile != "" {
 		l.Nproc += p.Limits.Procs / 2
 	}
