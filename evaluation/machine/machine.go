@@ -1,0 +1,118 @@
+// Package machine describes the state of the machine a measurement ran in,
+// so that a figure is never recorded without it: load, CPUs, uptime, and
+// the kernel objects sandboxed spokes leave behind (network namespaces,
+// memory cgroups) with the kernel's work of tearing them down. The
+// invariant harness (evaluation/invariants) and the scale benchmarks
+// (core/hub, sandbox) import it; nothing at run time does.
+package machine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// State is one reading. A count that could not be read is -1.
+type State struct {
+	// Load is /proc/loadavg's 1, 5 and 15 minute figures.
+	Load string
+	// CPUs is how many CPUs this process may use.
+	CPUs int
+	// Uptime is how long the kernel has run; 0 if unknown.
+	Uptime time.Duration
+	// NetNS counts the distinct network namespaces of the processes this
+	// process can see (each sandboxed spoke with egress has its own).
+	NetNS int
+	// NetNSKernel counts the network namespaces the kernel still holds
+	// (the net_namespace slab's active objects, root only): more than NetNS
+	// means namespaces whose processes ended are still being torn down.
+	NetNSKernel int
+	// MemCgroups counts the memory controller's cgroups (/proc/cgroups);
+	// each spoke has one while it runs.
+	MemCgroups int
+	// NetnsWorkers counts the kernel workers running the netns workqueue
+	// (cleanup_net) at the moment of reading.
+	NetnsWorkers int
+}
+
+// Read reads the state now.
+func Read() State {
+	s := State{Load: "?", CPUs: runtime.NumCPU(), NetNS: -1, NetNSKernel: -1, MemCgroups: -1, NetnsWorkers: -1}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			s.Load = strings.Join(f[:3], " ")
+		}
+	}
+	if b, err := os.ReadFile("/proc/uptime"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 1 {
+			if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+				s.Uptime = time.Duration(v) * time.Second
+			}
+		}
+	}
+	s.NetNS, s.NetnsWorkers = scanProcs()
+	if b, err := os.ReadFile("/proc/slabinfo"); err == nil {
+		s.NetNSKernel = field(string(b), "net_namespace", 1)
+	}
+	if b, err := os.ReadFile("/proc/cgroups"); err == nil {
+		s.MemCgroups = field(string(b), "memory", 2)
+	}
+	return s
+}
+
+// String is the state on one line, "?" for what could not be read.
+func (s State) String() string {
+	n := func(v int) string {
+		if v < 0 {
+			return "?"
+		}
+		return strconv.Itoa(v)
+	}
+	up := "?"
+	if s.Uptime > 0 {
+		up = s.Uptime.String()
+	}
+	return fmt.Sprintf("load average %s, nproc %d, uptime %s, network namespaces %s (kernel %s, netns workers %s), memory cgroups %s",
+		s.Load, s.CPUs, up, n(s.NetNS), n(s.NetNSKernel), n(s.NetnsWorkers), n(s.MemCgroups))
+}
+
+// scanProcs counts the distinct network namespaces of visible processes and
+// the kernel workers whose name says they run the netns workqueue (a
+// worker's comm carries the workqueue it is executing, "kworker/u4:1-netns").
+func scanProcs() (netns, workers int) {
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil || len(dirs) == 0 {
+		return -1, -1
+	}
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if t, err := os.Readlink(d + "/ns/net"); err == nil {
+			seen[t] = true
+		}
+		if c, err := os.ReadFile(d + "/comm"); err == nil && strings.HasPrefix(string(c), "kworker/") && strings.HasSuffix(strings.TrimSpace(string(c)), "-netns") {
+			workers++
+		}
+	}
+	if len(seen) == 0 {
+		return -1, workers
+	}
+	return len(seen), workers
+}
+
+// field returns column col (0 is the name) of the line of table whose first
+// column is name, or -1.
+func field(table, name string, col int) int {
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) > col && f[0] == name {
+			if v, err := strconv.Atoi(f[col]); err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
