@@ -34,7 +34,7 @@ type State struct {
 	// MemCgroups counts the memory controller's cgroups (/proc/cgroups);
 	// each spoke has one while it runs.
 	MemCgroups int
-	// NetnsWorkers counts the kernel workers running the netns workqueue
+	// NetnsWorkers counts the kernel workers busy on the netns workqueue
 	// (cleanup_net) at the moment of reading.
 	NetnsWorkers int
 }
@@ -76,13 +76,14 @@ func (s State) String() string {
 	if s.Uptime > 0 {
 		up = s.Uptime.String()
 	}
-	return fmt.Sprintf("load average %s, nproc %d, uptime %s, network namespaces %s (kernel %s, netns workers %s), memory cgroups %s",
+	return fmt.Sprintf("load average %s, nproc %d, uptime %s, network namespaces %s (kernel %s, netns workers busy %s), memory cgroups %s",
 		s.Load, s.CPUs, up, n(s.NetNS), n(s.NetNSKernel), n(s.NetnsWorkers), n(s.MemCgroups))
 }
 
 // scanProcs counts the distinct network namespaces of visible processes and
-// the kernel workers whose name says they run the netns workqueue (a
-// worker's comm carries the workqueue it is executing, "kworker/u4:1-netns").
+// the kernel workers whose name says they are running the netns workqueue
+// (a worker's comm carries the workqueue it last ran, after "+" while it
+// runs it and "-" once idle: "kworker/u4:1+netns").
 func scanProcs() (netns, workers int) {
 	dirs, err := filepath.Glob("/proc/[0-9]*")
 	if err != nil || len(dirs) == 0 {
@@ -93,7 +94,7 @@ func scanProcs() (netns, workers int) {
 		if t, err := os.Readlink(d + "/ns/net"); err == nil {
 			seen[t] = true
 		}
-		if c, err := os.ReadFile(d + "/comm"); err == nil && strings.HasPrefix(string(c), "kworker/") && strings.HasSuffix(strings.TrimSpace(string(c)), "-netns") {
+		if c, err := os.ReadFile(d + "/comm"); err == nil && strings.HasPrefix(string(c), "kworker/") && strings.HasSuffix(strings.TrimSpace(string(c)), "+netns") {
 			workers++
 		}
 	}

@@ -32,7 +32,7 @@ func TestField(t *testing.T) {
 
 func TestString(t *testing.T) {
 	s := State{Load: "1.00 2.00 3.00", CPUs: 2, Uptime: 90 * time.Second, NetNS: 4, NetNSKernel: 30, MemCgroups: -1, NetnsWorkers: 0}
-	want := "load average 1.00 2.00 3.00, nproc 2, uptime 1m30s, network namespaces 4 (kernel 30, netns workers 0), memory cgroups ?"
+	want := "load average 1.00 2.00 3.00, nproc 2, uptime 1m30s, network namespaces 4 (kernel 30, netns workers busy 0), memory cgroups ?"
 	if got := s.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
