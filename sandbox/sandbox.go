@@ -159,8 +159,12 @@ type Spawner struct {
 	closed  bool
 	forks   *forkClient // the fork server sandboxed spokes are cloned by (Linux)
 	// direct makes the hub clone sandboxed spokes itself, as before the
-	// fork server (BenchmarkSpawnHubHeap compares the two).
+	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
+	// every spoke a network namespace of its own.
 	direct bool
+	// ownNet gives every spoke a network namespace of its own, as before
+	// the shared one (BenchmarkBurst compares the two).
+	ownNet bool
 }
 
 // New returns a Spawner. It refuses (returns an error) when this host lacks

@@ -86,7 +86,7 @@ func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr, sharedNet bool) e
 	h := s.host
 	attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID |
 		syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP
-	if sharedNet && !s.direct {
+	if sharedNet && !s.direct && !s.ownNet {
 		attr.Cloneflags &^= syscall.CLONE_NEWNET
 		pr.sharedNet = true
 	}
