@@ -139,7 +139,9 @@ type Config struct {
 	// Pool is how many spokes to keep started, sandboxed up to the point
 	// where they wait for their policy, so that Start only hands one its
 	// policy (BenchmarkSpawn measures the difference). 0 starts every spoke
-	// when asked. Pooled processes end with Close or with the hub.
+	// when asked. Pooled processes end with Close or with the hub. Pooled
+	// spokes are in the shared network namespace, so a policy with egress
+	// or exec is always started on demand, in a namespace of its own.
 	Pool int
 }
 
@@ -238,7 +240,9 @@ func (s *Spawner) refill() {
 		s.fills.Add(1)
 		go func() {
 			defer s.fills.Done()
-			p, err := s.prestart(false) // the policy is not known yet
+			// Most policies share the network namespace; the others
+			// (egress, exec) are started on demand with their own.
+			p, err := s.prestart(true)
 			s.mu.Lock()
 			s.filling--
 			closed := s.closed
@@ -359,7 +363,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.cfg.Pool > 0 {
+	if s.cfg.Pool > 0 && sharesNet(p) {
 		// Refill when the spoke ends rather than now, so that starting a
 		// replacement does not compete for the CPU with this spoke's start.
 		pr := s.take()

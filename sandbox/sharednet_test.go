@@ -81,8 +81,20 @@ func init() {
 // spoke can neither listen on nor connect to an abstract unix socket, and
 // a datagram it addresses to one bound there (by the test, as root, since
 // no spoke can) is refused.
+// Pooled spokes, started before their policy is known, are in the shared
+// namespace too; an egress spoke is then started on demand.
 func TestSharedNetworkNamespace(t *testing.T) {
-	s := newSpawner(t, Config{})
+	for _, tc := range []struct {
+		name string
+		pool int
+	}{{"on demand", 0}, {"pooled", 2}} {
+		t.Run(tc.name, func(t *testing.T) { testSharedNetworkNamespace(t, tc.pool) })
+	}
+}
+
+func testSharedNetworkNamespace(t *testing.T, pool int) {
+	s := newSpawner(t, Config{Pool: pool})
+	t.Cleanup(func() { _ = s.Close() })
 	name := fmt.Sprintf("secgpt-sharednet-%d-%d", os.Getpid(), time.Now().UnixNano())
 
 	// start starts a spoke and returns it with its first outcome.
