@@ -141,6 +141,8 @@ func (h hostSupport) checks() []Check {
 			c.Detail = "not in this kernel"
 		} else if ns == "user" && h.userns != "" {
 			c.Active, c.Detail = false, h.userns
+		} else if ns == "net" {
+			c.Detail = "own for spokes with egress or exec; one shared empty namespace for the others (root hub; own otherwise)"
 		}
 		cs = append(cs, c)
 	}
