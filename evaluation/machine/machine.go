@@ -37,11 +37,15 @@ type State struct {
 	// NetnsWorkers counts the kernel workers busy on the netns workqueue
 	// (cleanup_net) at the moment of reading.
 	NetnsWorkers int
+	// Steal is the share of CPU time since boot that the hypervisor gave
+	// to others (/proc/stat); -1 if unknown. On a VM a fork's TLB
+	// shootdown waits for every vCPU to answer, so steal slows spawns.
+	Steal float64
 }
 
 // Read reads the state now.
 func Read() State {
-	s := State{Load: "?", CPUs: runtime.NumCPU(), NetNS: -1, NetNSKernel: -1, MemCgroups: -1, NetnsWorkers: -1}
+	s := State{Load: "?", CPUs: runtime.NumCPU(), NetNS: -1, NetNSKernel: -1, MemCgroups: -1, NetnsWorkers: -1, Steal: -1}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(b)); len(f) >= 3 {
 			s.Load = strings.Join(f[:3], " ")
@@ -61,7 +65,37 @@ func Read() State {
 	if b, err := os.ReadFile("/proc/cgroups"); err == nil {
 		s.MemCgroups = field(string(b), "memory", 2)
 	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		s.Steal = steal(string(b))
+	}
 	return s
+}
+
+// steal is the steal share of the "cpu" line of /proc/stat (user nice
+// system idle iowait irq softirq steal ...), or -1.
+func steal(stat string) float64 {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1
+	}
+	var total, st float64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return -1
+		}
+		if i < 8 { // guest time is already counted in user and nice
+			total += n
+		}
+		if i == 7 {
+			st = n
+		}
+	}
+	if total == 0 {
+		return -1
+	}
+	return 100 * st / total
 }
 
 // String is the state on one line, "?" for what could not be read.
@@ -76,8 +110,12 @@ func (s State) String() string {
 	if s.Uptime > 0 {
 		up = s.Uptime.String()
 	}
-	return fmt.Sprintf("load average %s, nproc %d, uptime %s, network namespaces %s (kernel %s, netns workers busy %s), memory cgroups %s",
-		s.Load, s.CPUs, up, n(s.NetNS), n(s.NetNSKernel), n(s.NetnsWorkers), n(s.MemCgroups))
+	st := "?"
+	if s.Steal >= 0 {
+		st = fmt.Sprintf("%.1f%%", s.Steal)
+	}
+	return fmt.Sprintf("load average %s, nproc %d, uptime %s, steal since boot %s, network namespaces %s (kernel %s, netns workers busy %s), memory cgroups %s",
+		s.Load, s.CPUs, up, st, n(s.NetNS), n(s.NetNSKernel), n(s.NetnsWorkers), n(s.MemCgroups))
 }
 
 // scanProcs counts the distinct network namespaces of visible processes and

@@ -30,9 +30,30 @@ func TestField(t *testing.T) {
 	}
 }
 
+func TestSteal(t *testing.T) {
+	tests := []struct {
+		name, stat string
+		want       float64
+	}{
+		{"steal counted, guest not", "cpu  100 0 100 600 0 0 0 200 50 0\ncpu0 1 2 3\n", 20},
+		{"no steal", "cpu  1 1 1 1 0 0 0 0 0 0\n", 0},
+		{"too few fields", "cpu  1 2 3\n", -1},
+		{"not the cpu line", "intr 1 2 3 4 5 6 7 8 9\n", -1},
+		{"not a number", "cpu  1 2 3 4 5 6 7 x\n", -1},
+		{"all zero", "cpu  0 0 0 0 0 0 0 0\n", -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := steal(tc.stat); got != tc.want {
+				t.Errorf("steal = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestString(t *testing.T) {
-	s := State{Load: "1.00 2.00 3.00", CPUs: 2, Uptime: 90 * time.Second, NetNS: 4, NetNSKernel: 30, MemCgroups: -1, NetnsWorkers: 0}
-	want := "load average 1.00 2.00 3.00, nproc 2, uptime 1m30s, network namespaces 4 (kernel 30, netns workers busy 0), memory cgroups ?"
+	s := State{Load: "1.00 2.00 3.00", CPUs: 2, Uptime: 90 * time.Second, NetNS: 4, NetNSKernel: 30, MemCgroups: -1, NetnsWorkers: 0, Steal: 1.25}
+	want := "load average 1.00 2.00 3.00, nproc 2, uptime 1m30s, steal since boot 1.2%, network namespaces 4 (kernel 30, netns workers busy 0), memory cgroups ?"
 	if got := s.String(); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
