@@ -178,9 +178,9 @@ func forkStart(req forkRequest, files []*os.File, shared *sharedNet) (*exec.Cmd,
 	}
 	cmd.SysProcAttr = attr
 	if req.SharedNet {
-		ns, host, err := shared.get()
-		if err == nil {
-			if err := startIn(ns, host, cmd.Start); err != nil {
+		started := false
+		if err := shared.start(func() error { started = true; return cmd.Start() }); started {
+			if err != nil {
 				return nil, err
 			}
 			return cmd, nil

@@ -37,64 +37,75 @@ import (
 // keep a namespace of their own, as do pooled spokes (their policy is not
 // known when they start).
 
-// sharedNet is the fork server's shared network namespace, made on first
-// use.
+// sharedNet is the fork server's shared network namespace and the threads
+// that clone spokes into it, made on first use.
+//
+// The threads are locked to goroutines that never end: a spoke's
+// parent-death signal follows the thread that cloned it, and Go ends a
+// locked thread whose goroutine returns, which would kill every spoke that
+// thread had ever cloned (a thread goes back to Go's pool after a start
+// and may clone others later). So no thread here changes namespace and is
+// then given back or ended.
 type sharedNet struct {
 	once sync.Once
-	ns   int // the shared namespace, O_RDONLY
-	host int // the fork server's own namespace, to return to
 	err  error
+	jobs chan func() // run on a thread inside the shared namespace
 }
 
-// get returns the shared namespace's descriptor, making it once.
-func (n *sharedNet) get() (shared, host int, err error) {
-	n.once.Do(func() { n.ns, n.host, n.err = makeSharedNet() })
-	return n.ns, n.host, n.err
+// start runs fn (a fork) on a thread inside the shared namespace, so the
+// child is cloned into it. It returns an error without running fn when the
+// namespace cannot be made here (an unprivileged fork server).
+func (n *sharedNet) start(fn func() error) error {
+	n.once.Do(n.open)
+	if n.err != nil {
+		return n.err
+	}
+	done := make(chan error, 1)
+	n.jobs <- func() { done <- fn() }
+	return <-done
 }
 
-// makeSharedNet makes an empty network namespace on a thread of its own
-// and returns a descriptor of it and of the fork server's namespace. The
-// thread that made it stays locked and ends with its goroutine, so no
-// other goroutine runs in the new namespace by accident.
-func makeSharedNet() (shared, host int, err error) {
-	shared, host = -1, -1
-	done := make(chan struct{})
+// open makes the namespace with unshare on a thread of its own and starts
+// maxConcurrentForks threads in it (that one included) to run start's
+// jobs, so that starts still overlap as they do outside it.
+func (n *sharedNet) open() {
+	n.jobs = make(chan func())
+	ready := make(chan error)
 	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if host, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-			err = fmt.Errorf("open own network namespace: %w", err)
+		runtime.LockOSThread() // never unlocked once the namespace changed
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread() // unchanged: safe to give back
+			ready <- fmt.Errorf("make the shared network namespace: %w", err)
 			return
 		}
-		if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			err = fmt.Errorf("make the shared network namespace: %w", err)
-			return
+		ns, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ready <- fmt.Errorf("open the shared network namespace: %w", err)
+			select {} // this thread is in the namespace: park it for good
 		}
-		if shared, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-			err = fmt.Errorf("open the shared network namespace: %w", err)
+		joined := make(chan bool)
+		for range maxConcurrentForks - 1 {
+			go func() {
+				runtime.LockOSThread()
+				if unix.Setns(ns, unix.CLONE_NEWNET) != nil {
+					runtime.UnlockOSThread() // unchanged: safe to give back
+					joined <- false
+					return
+				}
+				joined <- true
+				for job := range n.jobs {
+					job()
+				}
+			}()
+		}
+		for range maxConcurrentForks - 1 {
+			<-joined
+		}
+		_ = unix.Close(ns)
+		ready <- nil
+		for job := range n.jobs {
+			job()
 		}
 	}()
-	<-done
-	if err != nil && host >= 0 {
-		_ = unix.Close(host)
-		host = -1
-	}
-	return shared, host, err
-}
-
-// startIn runs start (a fork) on a thread that is in the network namespace
-// ns for the call, so the child is cloned into it; host is the namespace
-// the thread returns to. If it cannot return, the thread stays locked and
-// ends with the calling goroutine.
-func startIn(ns, host int, start func() error) error {
-	runtime.LockOSThread()
-	if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter the shared network namespace: %w", err)
-	}
-	err := start()
-	if unix.Setns(host, unix.CLONE_NEWNET) == nil {
-		runtime.UnlockOSThread()
-	}
-	return err
+	n.err = <-ready
 }

@@ -188,7 +188,9 @@ func testSharedNetworkNamespace(t *testing.T, pool int) {
 
 // listenIn binds an abstract stream listener NAME and datagram socket
 // NAME-dgram inside the network namespace at nsPath (the test runs as
-// root), from a thread that returns to its own namespace afterwards.
+// root), from a thread that returns to its own namespace afterwards. The
+// thread must not end while in the other namespace: the fork server's
+// parent-death signal follows the thread that started it.
 func listenIn(t *testing.T, nsPath, name string) (net.Listener, net.PacketConn) {
 	t.Helper()
 	type result struct {
@@ -198,25 +200,36 @@ func listenIn(t *testing.T, nsPath, name string) (net.Listener, net.PacketConn) 
 	}
 	done := make(chan result, 1)
 	go func() {
-		// The thread changes namespace and ends with this goroutine,
-		// locked, so no other goroutine runs in the spokes' namespace.
 		runtime.LockOSThread()
 		var r result
-		defer func() { done <- r }()
+		own, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: err}
+			return
+		}
+		defer unix.Close(own)
 		ns, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			r.err = err
+			runtime.UnlockOSThread()
+			done <- result{err: err}
 			return
 		}
 		defer unix.Close(ns)
 		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-			r.err = fmt.Errorf("setns: %w", err)
+			runtime.UnlockOSThread()
+			done <- result{err: fmt.Errorf("setns: %w", err)}
 			return
 		}
-		if r.ln, r.err = net.Listen("unix", "@"+name); r.err != nil {
-			return
+		if r.ln, r.err = net.Listen("unix", "@"+name); r.err == nil {
+			r.pc, r.err = net.ListenPacket("unixgram", "@"+name+"-dgram")
 		}
-		r.pc, r.err = net.ListenPacket("unixgram", "@"+name+"-dgram")
+		if err := unix.Setns(own, unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("setns back: %w", err)}
+			select {} // park the thread for good rather than end it
+		}
+		runtime.UnlockOSThread()
+		done <- r
 	}()
 	r := <-done
 	if r.err != nil {
@@ -227,4 +240,36 @@ func listenIn(t *testing.T, nsPath, name string) (net.Listener, net.PacketConn) 
 	}
 	t.Cleanup(func() { r.ln.Close(); r.pc.Close() })
 	return r.ln, r.pc
+}
+
+// TestSharedNetKeepsEarlierSpokes: making the shared namespace must not
+// end a thread of the fork server, since a spoke's parent-death signal
+// follows the thread that cloned it: spokes started earlier, with
+// namespaces of their own, must live on after the first shared start.
+func TestSharedNetKeepsEarlierSpokes(t *testing.T) {
+	s := newSpawner(t, Config{})
+	t.Cleanup(func() { _ = s.Close() })
+	var held []*Proc
+	for i := range 8 {
+		pr, err := s.Start(context.Background(), Policy{App: "test.hold", Args: []string{"unix-listen", fmt.Sprintf("hold-%d-%d", os.Getpid(), i)},
+			Domains: []string{"example.com"}, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bufio.NewReader(pr.Conn).ReadBytes('\n'); err != nil {
+			t.Fatalf("spoke %d: %v", i, err)
+		}
+		held = append(held, pr)
+	}
+	outs, err := run(t, s, Policy{Args: []string{"ready"}})
+	if err != nil || len(outs) != 1 || !outs[0].OK {
+		t.Fatalf("shared spoke: %+v, wait %v", outs, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for i, pr := range held {
+		pr.Conn.Close()
+		if err := pr.Wait(); err != nil {
+			t.Errorf("spoke %d started before the shared namespace was made: %v", i, err)
+		}
+	}
 }
