@@ -1,9 +1,10 @@
 // Package sandbox starts spokes: the same binary re-executed with only the
 // ISC socket (fd 3, and the egress socket on fd 4 when the app declared
 // network domains), an empty environment, its own process group, its own
-// user, mount, network, PID, IPC, UTS and cgroup namespaces, a cgroup or
-// rlimit memory bound, rlimits, Landlock rules and a deny-by-default seccomp
-// filter. The child side (Enter) applies the in-process part of the policy
+// user, mount, PID, IPC, UTS and cgroup namespaces, a network namespace of
+// its own (with egress or exec) or one empty namespace shared by the other
+// spokes, a cgroup or rlimit memory bound, rlimits, Landlock rules and a
+// deny-by-default seccomp filter. The child side (Enter) applies the in-process part of the policy
 // before any app code runs; the hub side runs the egress proxy, the
 // wall-clock timeout and, optionally, a pool of pre-started spokes. Doctor
 // reports which protections a host offers. docs/sandbox.md describes the
