@@ -69,6 +69,10 @@ type forkRequest struct {
 	GID         uint32                 `json:"gid"`
 	NoSetGroups bool                   `json:"no_setgroups"`
 	CgroupFD    bool                   `json:"cgroup_fd"`
+	// SharedNet starts the spoke in the fork server's shared empty network
+	// namespace (Cloneflags then lack CLONE_NEWNET); where that namespace
+	// cannot be made, the spoke gets a new one of its own instead.
+	SharedNet bool `json:"shared_net,omitempty"`
 }
 
 // forkReply is the fork server's message to the hub: a start's PID or
@@ -108,6 +112,7 @@ func serveForks() int {
 	buf := make([]byte, forkMsgMax)
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	sem := make(chan struct{}, maxConcurrentForks)
+	var shared sharedNet
 	for {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil || n == 0 {
@@ -128,7 +133,7 @@ func serveForks() int {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			cmd, err := forkStart(req, files)
+			cmd, err := forkStart(req, files, &shared)
 			closeAll(files)
 			if err != nil {
 				send(forkReply{ID: req.ID, Err: err.Error()})
@@ -153,7 +158,7 @@ func serveForks() int {
 }
 
 // forkStart starts the requested spoke with files as its descriptors.
-func forkStart(req forkRequest, files []*os.File) (*exec.Cmd, error) {
+func forkStart(req forkRequest, files []*os.File, shared *sharedNet) (*exec.Cmd, error) {
 	want := 4
 	if req.CgroupFD {
 		want = 5
@@ -172,6 +177,18 @@ func forkStart(req forkRequest, files []*os.File) (*exec.Cmd, error) {
 		attr.UseCgroupFD, attr.CgroupFD = true, int(files[4].Fd())
 	}
 	cmd.SysProcAttr = attr
+	if req.SharedNet {
+		started := false
+		if err := shared.start(func() error { started = true; return cmd.Start() }); started {
+			if err != nil {
+				return nil, err
+			}
+			return cmd, nil
+		}
+		// No shared namespace here (an unprivileged fork server may not
+		// make one): a namespace of the spoke's own is never weaker.
+		attr.Cloneflags |= syscall.CLONE_NEWNET
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -422,7 +439,8 @@ func (s *Spawner) forkStart(pr *Proc, attr *syscall.SysProcAttr, args, env []str
 	// binary: exec reaches it without the spoke's uid searching the
 	// directories on cfg.Exe's path (a root hub's spokes run as nobody).
 	req := forkRequest{Path: "/proc/self/exe", Args: args, Env: env, Cloneflags: attr.Cloneflags,
-		UIDMappings: attr.UidMappings, GIDMappings: attr.GidMappings, Setgroups: attr.GidMappingsEnableSetgroups}
+		UIDMappings: attr.UidMappings, GIDMappings: attr.GidMappings, Setgroups: attr.GidMappingsEnableSetgroups,
+		SharedNet: pr.sharedNet}
 	if c := attr.Credential; c != nil {
 		req.UID, req.GID, req.NoSetGroups = c.Uid, c.Gid, c.NoSetGroups
 	}

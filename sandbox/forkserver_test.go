@@ -26,7 +26,7 @@ func waitGone(t *testing.T, pid int, what string) {
 	}
 }
 
-func forkServerPID(t *testing.T, s *Spawner) int {
+func forkServerPID(t testing.TB, s *Spawner) int {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()

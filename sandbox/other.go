@@ -35,12 +35,12 @@ func (cgroupRoot) sweep() {}
 
 type cgroup struct{ pidsFile string }
 
-func (*cgroup) enter(int) error                            { return nil }
-func (*cgroup) setLimits(Limits) error                     { return nil }
-func (*cgroup) oomKilled() bool                            { return false }
-func (*cgroup) pidsMaxed() bool                            { return false }
-func (*cgroup) remove()                                    {}
-func (*Spawner) confine(*Proc, *syscall.SysProcAttr) error { return errUnsupported }
+func (*cgroup) enter(int) error                                  { return nil }
+func (*cgroup) setLimits(Limits) error                           { return nil }
+func (*cgroup) oomKilled() bool                                  { return false }
+func (*cgroup) pidsMaxed() bool                                  { return false }
+func (*cgroup) remove()                                          {}
+func (*Spawner) confine(*Proc, *syscall.SysProcAttr, bool) error { return errUnsupported }
 
 type prepared struct{ fds []int }
 

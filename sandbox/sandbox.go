@@ -1,9 +1,10 @@
 // Package sandbox starts spokes: the same binary re-executed with only the
 // ISC socket (fd 3, and the egress socket on fd 4 when the app declared
 // network domains), an empty environment, its own process group, its own
-// user, mount, network, PID, IPC, UTS and cgroup namespaces, a cgroup or
-// rlimit memory bound, rlimits, Landlock rules and a deny-by-default seccomp
-// filter. The child side (Enter) applies the in-process part of the policy
+// user, mount, PID, IPC, UTS and cgroup namespaces, a network namespace of
+// its own (with egress or exec) or one empty namespace shared by the other
+// spokes, a cgroup or rlimit memory bound, rlimits, Landlock rules and a
+// deny-by-default seccomp filter. The child side (Enter) applies the in-process part of the policy
 // before any app code runs; the hub side runs the egress proxy, the
 // wall-clock timeout and, optionally, a pool of pre-started spokes. Doctor
 // reports which protections a host offers. docs/sandbox.md describes the
@@ -154,7 +155,9 @@ type Config struct {
 	// Pool is how many spokes to keep started, sandboxed up to the point
 	// where they wait for their policy, so that Start only hands one its
 	// policy (BenchmarkSpawn measures the difference). 0 starts every spoke
-	// when asked. Pooled processes end with Close or with the hub.
+	// when asked. Pooled processes end with Close or with the hub. Pooled
+	// spokes are in the shared network namespace, so a policy with egress
+	// or exec is always started on demand, in a namespace of its own.
 	Pool int
 }
 
@@ -174,8 +177,12 @@ type Spawner struct {
 	closed  bool
 	forks   *forkClient // the fork server sandboxed spokes are cloned by (Linux)
 	// direct makes the hub clone sandboxed spokes itself, as before the
-	// fork server (BenchmarkSpawnHubHeap compares the two).
+	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
+	// every spoke a network namespace of its own.
 	direct bool
+	// ownNet gives every spoke a network namespace of its own, as before
+	// the shared one (BenchmarkBurst compares the two).
+	ownNet bool
 }
 
 // New returns a Spawner. It refuses (returns an error) when this host lacks
@@ -249,7 +256,9 @@ func (s *Spawner) refill() {
 		s.fills.Add(1)
 		go func() {
 			defer s.fills.Done()
-			p, err := s.prestart()
+			// Most policies share the network namespace; the others
+			// (egress, exec) are started on demand with their own.
+			p, err := s.prestart(true)
 			s.mu.Lock()
 			s.filling--
 			closed := s.closed
@@ -317,18 +326,21 @@ type Proc struct {
 	Conn *os.File
 	PID  int
 
-	wait     func() error // reaps the spoke: nil or a *spokeExit
-	cg       *cgroup
-	egress   *net.UnixConn
-	tmp      string
-	onWait   func() // run after the spoke is reaped (pool refill)
-	waitOnce sync.Once
-	waitErr  error
-	mu       sync.Mutex // guards the fields below
-	reason   string
-	app      string
-	cpu      time.Duration
-	timer    *time.Timer
+	wait   func() error // reaps the spoke: nil or a *spokeExit
+	cg     *cgroup
+	egress *net.UnixConn
+	tmp    string
+	// sharedNet: started in the fork server's shared empty network
+	// namespace, so it may not get egress or exec.
+	sharedNet bool
+	onWait    func() // run after the spoke is reaped (pool refill)
+	waitOnce  sync.Once
+	waitErr   error
+	mu        sync.Mutex // guards the fields below
+	reason    string
+	app       string
+	cpu       time.Duration
+	timer     *time.Timer
 	// egressStop ends the spoke's egress proxy and its upstream
 	// connections once the spoke is reaped.
 	egressStop context.CancelFunc
@@ -367,7 +379,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.cfg.Pool > 0 {
+	if s.cfg.Pool > 0 && sharesNet(p) {
 		// Refill when the spoke ends rather than now, so that starting a
 		// replacement does not compete for the CPU with this spoke's start.
 		pr := s.take()
@@ -384,7 +396,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 			_ = pr.Wait()
 		}
 	}
-	pr, err := s.prestart()
+	pr, err := s.prestart(sharesNet(p))
 	if err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
@@ -399,9 +411,18 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	return pr, nil
 }
 
+// sharesNet reports whether a spoke under p may be started in the fork
+// server's shared empty network namespace (sharednet_linux.go): it has no
+// egress socket and runs no program, so its filter leaves it no socket
+// with an address.
+func sharesNet(p Policy) bool {
+	return len(p.Domains) == 0 && len(p.PrivateNets) == 0 && !p.AllowExec
+}
+
 // prestart starts a spoke process in its namespaces and cgroup; it waits in
-// Enter for its launch frame.
-func (s *Spawner) prestart() (*Proc, error) {
+// Enter for its launch frame. sharedNet puts it in the shared empty network
+// namespace; only a policy for which sharesNet holds may then claim it.
+func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -447,7 +468,7 @@ func (s *Spawner) prestart() (*Proc, error) {
 			return nil, fmt.Errorf("temp dir: %w", err)
 		}
 		env = append(env, "TMPDIR="+pr.tmp)
-	} else if err := s.confine(pr, attr); err != nil {
+	} else if err := s.confine(pr, attr, sharedNet); err != nil {
 		return nil, err
 	}
 	mode := argSandbox
@@ -491,6 +512,9 @@ func (s *Spawner) prestart() (*Proc, error) {
 // wall-clock timer and the egress proxy.
 func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
 	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
+	if pr.sharedNet && !sharesNet(p) {
+		return fmt.Errorf("spoke %s needs a network namespace of its own (egress or exec) but was started in the shared one", p.App)
+	}
 	if pr.cg != nil && pr.cg.pidsFile != "" {
 		l.Nproc += p.Limits.Procs / 2
 	}

@@ -80,11 +80,16 @@ func (h hostSupport) usable() error {
 
 // confine fills in the parent-side part of the sandbox: namespaces, the
 // uid/gid maps and the cgroup (with default bounds until claim sets the
-// policy's).
-func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr) error {
+// policy's). With sharedNet the spoke joins the fork server's shared empty
+// network namespace instead of getting one of its own (sharednet_linux.go).
+func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr, sharedNet bool) error {
 	h := s.host
 	attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID |
 		syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP
+	if sharedNet && !s.direct && !s.ownNet {
+		attr.Cloneflags &^= syscall.CLONE_NEWNET
+		pr.sharedNet = true
+	}
 	// Uid 0 inside (so Enter may mount), mapped to nobody when the hub runs
 	// as root and to the hub's own uid otherwise; Enter then clears every
 	// capability. The spoke's binary is /proc/self/exe, which exec reaches
@@ -136,6 +141,8 @@ func (h hostSupport) checks() []Check {
 			c.Detail = "not in this kernel"
 		} else if ns == "user" && h.userns != "" {
 			c.Active, c.Detail = false, h.userns
+		} else if ns == "net" {
+			c.Detail = "own for spokes with egress or exec; one shared empty namespace for the others (root hub; own otherwise)"
 		}
 		cs = append(cs, c)
 	}

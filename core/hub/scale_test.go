@@ -22,6 +22,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/evaluation/machine"
 )
 
 // BenchmarkConcurrentConversations is issue 11's scale figure: N
@@ -32,7 +33,8 @@ import (
 // own sandboxed spoke, as any other. It reports when the last answer came
 // (and the median and p90), how that compares with the model latency, the
 // spoke start rate, and the peak proportional memory (PSS) of the hub and
-// every process under it, spokes included, sampled every 100 ms.
+// every process under it, spokes included, sampled every 100 ms. It logs
+// the machine state (evaluation/machine) before and after each run.
 //
 //	go test -run '^$' -bench ConcurrentConversations -benchtime 1x ./core/hub/
 func BenchmarkConcurrentConversations(b *testing.B) {
@@ -63,6 +65,9 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 			}
 		}})
 	for b.Loop() {
+		// The figures depend on what else the machine is doing and on what
+		// earlier runs left for the kernel to tear down: record both.
+		b.Logf("machine before: %s", machine.Read())
 		spokes.Store(0)
 		stop := make(chan struct{})
 		peak := make(chan int64, 1)
@@ -101,6 +106,7 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 		b.ReportMetric((last - latency).Seconds(), "beyond-one-model-call-s")
 		b.ReportMetric(float64(spokes.Load())/last.Seconds(), "spokes/s")
 		b.ReportMetric(float64(pss)/(1<<30), "peak-pss-GiB")
+		b.Logf("machine after:  %s", machine.Read())
 	}
 }
 

@@ -166,6 +166,7 @@ func (h hostileApp) Call(ctx context.Context, env apps.Env, fn string, args json
 	raw := rawOf(ctx)
 	p := &program{app: h.id, rng: rng, seen: Canaries(string(args)), exit: raw.exit}
 	p.seen = append(p.seen, factLike(a.Data)...)
+	p.seen = append(p.seen, p.sideChannel(ctx, "from "+string(p.app)+" "+p.canary())...)
 	conn := raw.conn
 	for n := rng.IntN(7); n > 0; n-- {
 		p.request(conn)

@@ -37,6 +37,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/evaluation/machine"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -159,7 +160,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		first, last = o.Only, o.Only+1
 	}
 	rep := Report{Seed: o.Seed, From: first, ByInvariant: map[string]int{}, ByCause: map[string]int{}, SpokesMode: o.Spokes,
-		Machine: []string{"start: " + machineState()}}
+		Machine: []string{"start: " + machine.Read().String()}}
 	if rc.n > 1 {
 		rep.Replicas = rc.n
 	}
@@ -210,7 +211,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	wg.Wait()
 	rep.Wall = time.Since(start)
-	rep.Machine = append(rep.Machine, "end:   "+machineState())
+	rep.Machine = append(rep.Machine, "end:   "+machine.Read().String())
 	// Workers take episodes in order and count each they take, so what
 	// ran is one contiguous range.
 	rep.To = first + rep.Episodes
