@@ -383,5 +383,6 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 
 var (
 	_ apps.Describing = (*App)(nil)
+	_ apps.Rendering  = (*App)(nil)
 	_ io.Closer       = (*App)(nil)
 )

@@ -23,6 +23,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -121,6 +122,8 @@ type installed struct {
 	s   Server
 	raw json.RawMessage
 	cat *apps.Catalog
+	// planner is the hub's model; nil means stepPlanner.
+	planner llm.Model
 }
 
 // install discovers s's tools in a new harness and installs it in a catalog
@@ -151,8 +154,12 @@ func install(t testing.TB, s Server, dir string) *installed {
 // after timeout (0: the hub's default).
 func (in *installed) hub(t testing.TB, idle, timeout time.Duration, trace func(hub.TraceEvent)) *hub.Hub {
 	t.Helper()
+	var model llm.Model = stepPlanner{app: in.s.ID()}
+	if in.planner != nil {
+		model = in.planner
+	}
 	hb, err := hub.New(hub.Options{
-		Store: hubtest.Store(t), Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
+		Store: hubtest.Store(t), Catalog: in.cat, Model: model, Spawner: hub.Processes(in.h.sp),
 		AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
 		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},

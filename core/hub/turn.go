@@ -386,7 +386,8 @@ func (t *turn) runStep(ctx context.Context, steps []step, i int, results []stepR
 	}
 	res.text, res.direct = fin.Text, task.Direct
 	res.json = fin.Result
-	if len(res.json) == 0 {
+	if len(res.json) == 0 || st.hasFn && st.fn.TextResult {
+		// An envelope around text (an MCP result) flows on as its text.
 		res.json, _ = json.Marshal(fin.Text)
 	}
 	return res
