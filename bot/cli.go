@@ -28,7 +28,8 @@ Commands:
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
   config      print the effective configuration as YAML (secrets masked)
   healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
-  mcp         "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
+  mcp         "mcp add PACKAGE[@VERSION] [-- ARGS]": install an npm MCP server, pinned, and add it;
+              "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
   help        show this help
 
 Global flags:
@@ -127,7 +128,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	case "healthcheck":
 		return runHealthcheck(ctx, cfg, rest, out, errOut)
 	case "mcp":
-		return runMCP(ctx, rest, out, errOut)
+		return runMCP(ctx, cfg, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
 	return 2

@@ -16,8 +16,11 @@ import (
 	"github.com/secgpt-go/secgpt/config"
 )
 
-// runMCP serves `secgpt mcp import FILE`.
-func runMCP(_ context.Context, args []string, out, errOut io.Writer) int {
+// runMCP serves `secgpt mcp add …` and `secgpt mcp import FILE`.
+func runMCP(ctx context.Context, cfg config.Config, args []string, out, errOut io.Writer) int {
+	if len(args) > 0 && args[0] == "add" {
+		return runMCPAdd(ctx, cfg, args[1:], out, errOut)
+	}
 	if len(args) != 2 || args[0] != "import" {
 		fmt.Fprintln(errOut, "usage: secgpt mcp import FILE   (a Claude Desktop or VS Code MCP config; prints SecGPT's mcp: section)")
 		return 2
@@ -57,7 +60,10 @@ type importedServer struct {
 	Env     map[string]string        `yaml:"env,omitempty"`
 	URL     string                   `yaml:"url,omitempty"`
 	Secrets map[string]config.Secret `yaml:"secrets,omitempty"`
+	Files   []config.File            `yaml:"files,omitempty"`
 	Data    bool                     `yaml:"data,omitempty"`
+	// TrustAnnotations is set only by the operator's own flag.
+	TrustAnnotations bool `yaml:"trust_annotations,omitempty"`
 }
 
 var (

@@ -26,6 +26,11 @@ type MCP struct {
 	// MaxWarm bounds the warm spokes kept at once, over all users and
 	// servers; the least recently used idle one ends first (default 32).
 	MaxWarm int `yaml:"max_warm"`
+	// InstallDir is where `secgpt mcp add` installs servers (one npm
+	// prefix per server, <name>/) and writes their entries (<name>.yaml);
+	// every <name>.yaml there is read as mcp.servers.<name>. "" means
+	// "mcp" beside the state file (store.path).
+	InstallDir string `yaml:"install_dir"`
 	// Servers are keyed by name, in the shape Claude Desktop and VS Code
 	// use (command, args, env; or url), plus SecGPT's keys.
 	Servers map[string]MCPServer `yaml:"servers"`

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/chat/scripted"
+)
+
+// needNPM skips (fails under CI) without node and npm.
+func needNPM(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"npm", "node"} {
+		if _, err := exec.LookPath(p); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing under CI", p)
+			}
+			t.Skipf("%s not installed", p)
+		}
+	}
+}
+
+// TestMCPAddThreeCommands is README's "Bring your own tools" as a new user
+// types it: `secgpt mcp add` three pinned npm servers, then chat with the
+// offline demo model (no API key), which uses each server's tools and
+// shows their results as text.
+func TestMCPAddThreeCommands(t *testing.T) {
+	needNPM(t)
+	base, err := os.MkdirTemp("/var/tmp", "secgpt-mcpadd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	cfgPath := filepath.Join(base, "secgpt.yaml")
+	if err := os.WriteFile(cfgPath, []byte("store: {path: "+filepath.Join(base, "state", "secgpt.db")+"}\nsandbox: {pool: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	add := func(args ...string) string {
+		t.Helper()
+		var out, errOut strings.Builder
+		if code := run(ctx, append([]string{"--config", cfgPath, "mcp", "add"}, args...), strings.NewReader(""), &out, &errOut); code != 0 {
+			t.Fatalf("mcp add %v: exit %d\n%s\n%s", args, code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	rep := add("@modelcontextprotocol/server-memory@2026.8.31")
+	for _, w := range []string{"Installed @modelcontextprotocol/server-memory@2026.8.31 (integrity sha512-", "mcp.memory", "MEMORY_FILE_PATH", "${SECGPT_DATA}/memory.jsonl"} {
+		if !strings.Contains(rep, w) {
+			t.Errorf("report lacks %q:\n%s", w, rep)
+		}
+	}
+	add("--name", "files", "@modelcontextprotocol/server-filesystem@2026.8.31", "--", "${SECGPT_DATA}")
+	add("@modelcontextprotocol/server-everything@2026.8.31", "--", "stdio")
+	if out := add("--force", "@modelcontextprotocol/server-everything@2026.8.31", "--", "stdio"); !strings.Contains(out, "mcp.everything") {
+		t.Errorf("--force: %s", out)
+	}
+	var errOut strings.Builder
+	if code := run(ctx, []string{"--config", cfgPath, "mcp", "add", "@modelcontextprotocol/server-everything@2026.8.31"}, strings.NewReader(""), io.Discard, &errOut); code == 0 ||
+		!strings.Contains(errOut.String(), "already added") {
+		t.Errorf("a second add without --force: exit %d, %s", code, errOut.String())
+	}
+
+	cfg, err := config.Load(cfgPath, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.MCPServerNames(); strings.Join(got, ",") != "everything,files,memory" {
+		t.Fatalf("servers %v", got)
+	}
+	d, err := build(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c := &scripted.Conversation{A: d.Assistant, User: "test:alex", Policy: scripted.AllowPlanned}
+	for _, tc := range []struct{ say, want, not string }{
+		{`memory__create_entities {"entities":[{"name":"Alice","entityType":"person","observations":["likes green tea"]}]}`, "Alice", ""},
+		{"Search my memory for Alice", "likes green tea", `"text"`},
+		{"Use files to list the allowed directories", "/tmp/data", `"text"`},
+		{"Use files to read the file /tmp/data", "The server reported an error", "is_error"},
+		{"Use everything to echo hello world", "Echo: hello world", `"text"`},
+		{"Use everything to get the sum of 2 and 3", "5", `"text"`},
+	} {
+		reply := c.Send(ctx, tc.say)
+		t.Logf("%s -> %q", tc.say, reply)
+		if !strings.Contains(reply, tc.want) || tc.not != "" && strings.Contains(reply, tc.not) {
+			t.Errorf("%q: reply %q, want %q without %q", tc.say, reply, tc.want, tc.not)
+		}
+	}
+}
