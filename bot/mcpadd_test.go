@@ -99,3 +99,46 @@ func TestMCPAddThreeCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPImportInstalls: `secgpt mcp import` of a Claude Desktop config
+// installs an npx server like `mcp add` (pinned, run by node from the
+// installed entry point, not npx) and writes an entry the config loader
+// reads, with the secret as a reference.
+func TestMCPImportInstalls(t *testing.T) {
+	needNPM(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "secgpt.yaml")
+	if err := os.WriteFile(cfgPath, []byte("store: {path: "+filepath.Join(dir, "secgpt.db")+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	claude := filepath.Join(dir, "claude_desktop_config.json")
+	if err := os.WriteFile(claude, []byte(`{"mcpServers":{"memory":{"command":"npx","args":["-y","@modelcontextprotocol/server-memory@2026.8.31"],`+
+		`"env":{"API_TOKEN":"tok-very-secret"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"--config", cfgPath, "mcp", "import", claude}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	for _, w := range []string{"Installed @modelcontextprotocol/server-memory@2026.8.31, integrity sha512-", "set API_TOKEN in the bot's environment", "mcp.memory"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, out.String())
+		}
+	}
+	entry, err := os.ReadFile(filepath.Join(dir, "mcp", "memory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(entry), "tok-very-secret") || strings.Contains(string(entry), "npx") {
+		t.Fatalf("entry:\n%s", entry)
+	}
+	cfg, err := config.Load(cfgPath, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.MCP.Servers["memory"]
+	if !filepath.IsAbs(s.Command) || len(s.Args) == 0 || !strings.HasSuffix(s.Args[0], "server-memory/dist/index.js") || s.Secrets["API_TOKEN"].Env != "API_TOKEN" ||
+		s.Env["MEMORY_FILE_PATH"] != "${SECGPT_DATA}/memory.jsonl" || !s.Data {
+		t.Fatalf("server %+v", s)
+	}
+}
