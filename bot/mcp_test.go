@@ -114,7 +114,7 @@ func TestMCPImport(t *testing.T) {
 		{name: "claude desktop", in: `{"mcpServers":{"Files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/home/a"]},` +
 			`"gh":{"command":"/usr/bin/node","args":["/opt/gh.js"],"env":{"GITHUB_PERSONAL_ACCESS_TOKEN":"ghp_secret","LEVEL":"1"}}}}`,
 			want: []string{"files:", "command: npx", "npx @modelcontextprotocol/server-filesystem fetches", "GITHUB_PERSONAL_ACCESS_TOKEN:", "env: GITHUB_PERSONAL_ACCESS_TOKEN", "LEVEL: \"1\"", "set GITHUB_PERSONAL_ACCESS_TOKEN in the bot's environment"},
-			not: []string{"ghp_secret", "GH_GITHUB", "GITHUB_GITHUB"}},
+			not:  []string{"ghp_secret", "GH_GITHUB", "GITHUB_GITHUB"}},
 		{name: "vs code mcp.json", in: `{"inputs":[],"servers":{"remote":{"type":"http","url":"https://mcp.example.com/mcp","headers":{"Authorization":"Bearer tok_secret"}}}}`,
 			want: []string{"url: https://mcp.example.com/mcp", "BEARER_TOKEN:", "env: BEARER_TOKEN"}, not: []string{"tok_secret"}},
 		{name: "vs code settings with comments", in: "{\n// mine\n\"mcp\":{\"servers\":{\"m\":{\"command\":\"/usr/bin/node\",\"args\":[\"/x.js\"],\"env\":{\"K\":\"${input:key}\"}}}}}",

@@ -290,7 +290,9 @@ func importMCP(b []byte) (*imported, error) {
 	return im, nil
 }
 
-func (im *imported) notef(format string, a ...any) { im.notes = append(im.notes, fmt.Sprintf(format, a...)) }
+func (im *imported) notef(format string, a ...any) {
+	im.notes = append(im.notes, fmt.Sprintf(format, a...))
+}
 
 // argSecrets replaces credentials in a server's arguments with references
 // to its own secrets (${NAME}, expanded only inside its spoke): a URL's
