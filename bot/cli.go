@@ -151,7 +151,8 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 		return 1
 	}
 	defer closeLog()
-	d, err := build(ctx, cfg, log)
+	// MCP servers take seconds each to start: say so on the terminal.
+	d, err := buildWith(ctx, cfg, log, buildOptions{progress: out})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt:", err)
 		return 1
