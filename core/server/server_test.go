@@ -76,9 +76,11 @@ func TestEndpoints(t *testing.T) {
 			path:   "/readyz", wantStatus: 503, wantBody: `"matrix":"not ready"`,
 		},
 		{
-			name:   "readyz failing with a public reason",
-			checks: map[string]Check{"mcp.gh": func(context.Context) error { return publicErr{"secret GITHUB_TOKEN: environment variable GITHUB_TOKEN is unset or empty"} }},
-			path:   "/readyz", wantStatus: 503, wantBody: `"mcp.gh":"not ready: secret GITHUB_TOKEN: environment variable GITHUB_TOKEN is unset or empty"`,
+			name: "readyz failing with a public reason",
+			checks: map[string]Check{"mcp.gh": func(context.Context) error {
+				return publicErr{"secret GITHUB_TOKEN: environment variable GITHUB_TOKEN is unset or empty"}
+			}},
+			path: "/readyz", wantStatus: 503, wantBody: `"mcp.gh":"not ready: secret GITHUB_TOKEN: environment variable GITHUB_TOKEN is unset or empty"`,
 		},
 		{name: "metrics", path: "/metrics", wantStatus: 200, wantBody: "secgpt_messages_total 3"},
 		{name: "unknown path", path: "/nope", wantStatus: 404},
