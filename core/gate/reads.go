@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
@@ -35,13 +36,19 @@ func (g *Gate) readsGranted(ctx context.Context, r Request) (bool, error) {
 }
 
 // readsOffer is the app a plan prompt offers "Always allow APP for reads"
-// for: the one app with open read steps, or "" when there are none or
-// several (one button must name one app).
+// for: the one server with open read steps, or "" when there are none or
+// several (one button must name one app). A server is a namespaced app
+// (an MCP server is mcp.NAME): its many tools are what the choice saves
+// prompts for; a built-in app is one function, and its "Always allow"
+// already covers it.
 func readsOffer(parts []PlanPart, open []int) ids.AppID {
 	var app ids.AppID
 	for _, i := range open {
 		r := parts[i].Request
 		if r.Kind != chat.KindExec || r.Effect != effectRead {
+			continue
+		}
+		if !strings.Contains(string(r.Target), ".") {
 			continue
 		}
 		if app != "" && app != r.Target {
