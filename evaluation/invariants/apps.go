@@ -32,7 +32,7 @@ const (
 var hostileApps = []ids.AppID{appA, appB, appC, appNote}
 
 // canaryCode is the letter a canary of each app carries.
-var canaryCode = map[ids.AppID]byte{appA: 'A', appB: 'B', appC: 'C', appNote: 'N', appThief: 'T', probeOwner: 'P', probeClaim: 'Q'}
+var canaryCode = map[ids.AppID]byte{appA: 'A', appB: 'B', appC: 'C', appNote: 'N', appThief: 'T', probeOwner: 'P', probeClaim: 'Q', appSrv: 'S'}
 
 // appByCode is the reverse of canaryCode.
 func appByCode(c byte) ids.AppID {
@@ -113,6 +113,7 @@ func registerHubApps() (thief bool) {
 	}
 	register(probeOwner, "")
 	register(probeClaim, string(probeOwner))
+	registerServer()
 	_, err := apps.NewCatalog([]ids.AppID{probeClaim})
 	return err == nil
 }
@@ -226,7 +227,7 @@ func (p *program) result(valid bool) json.RawMessage {
 	return b
 }
 
-var functionNames = []string{fnName(appA), fnName(appB), fnName(appC), fnName(appThief), "no_such_function", "inv_note"}
+var functionNames = []string{fnName(appA), fnName(appB), fnName(appC), fnName(appThief), "no_such_function", "inv_note", srvRead, srvWrite}
 
 // request sends one random, well-formed ISC request and reads its answer.
 func (p *program) request(conn *isc.Conn) {

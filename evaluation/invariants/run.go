@@ -209,6 +209,9 @@ func runEpisode(ctx context.Context, sp hub.ProcessStarter, seed uint64, n int, 
 	if rng.IntN(4) == 0 && thief {
 		installed = append(installed, appThief)
 	}
+	if serverEpisode(es) {
+		installed = append(installed, appSrv)
+	}
 	cat, err := apps.NewCatalog(installed)
 	if err != nil {
 		add(InvLive, "catalog: %v", err)
