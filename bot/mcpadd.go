@@ -346,12 +346,12 @@ func entryFor(entry, interp string, serverArgs []string, o addOptions, readme []
 		k, example := kv[0], kv[1]
 		switch {
 		case given[k]:
+		case reservedEnv(k):
+			notes = append(notes, fmt.Sprintf("the server documents %s, which SecGPT does not set from a README (it changes how the interpreter or the sandbox behaves)", k))
 		case secretName.MatchString(k):
-			if s.Secrets == nil {
-				s.Secrets = map[string]config.Secret{}
-			}
-			s.Secrets[k] = config.Secret{Env: k}
-			notes = append(notes, fmt.Sprintf("the server documents %s: set %s in the bot's environment (a secret: never written to the config)", k, k))
+			// Never taken from the README by itself: the bot's environment
+			// holds its own keys, and a package could name one of them.
+			notes = append(notes, fmt.Sprintf("the server documents %s (a secret): to give it one, run again with --force --secret %s and set %s in the bot's environment", k, k, k))
 		case pathVarRE.MatchString(k) && strings.Contains(example, "/"):
 			base := safeBase.ReplaceAllString(filepath.Base(example), "_")
 			if base == "" || base == "." || base == "_" {
@@ -368,6 +368,16 @@ func entryFor(entry, interp string, serverArgs []string, o addOptions, readme []
 		}
 	}
 	return s, notes, nil
+}
+
+// reservedEnv reports whether a documented variable is one a README must
+// not set: the interpreter's and the loader's, and the sandbox's own.
+func reservedEnv(k string) bool {
+	switch k {
+	case "PATH", "HOME", "TMPDIR", "LANG", "NODE_PATH", "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME":
+		return true
+	}
+	return strings.HasPrefix(k, "LD_") || strings.HasPrefix(k, "SECGPT_") || strings.HasPrefix(k, "NPM_CONFIG_")
 }
 
 // mcpDataVar is the per-user data directory as written in args and env.

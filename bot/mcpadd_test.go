@@ -142,3 +142,52 @@ func TestMCPImportInstalls(t *testing.T) {
 		t.Fatalf("server %+v", s)
 	}
 }
+
+// TestEntryFromREADME: what a package's README documents is taken only
+// where it cannot hurt: a path variable goes into the user's data
+// directory; a secret is never made a reference by itself (the bot's own
+// keys live in its environment), nor is a variable that changes the
+// interpreter or the sandbox; operator flags keep their names.
+func TestEntryFromREADME(t *testing.T) {
+	readme := []byte("# x\n```json\n{\"mcpServers\":{\"x\":{\"command\":\"npx\",\"env\":{\n" +
+		`"MEMORY_FILE_PATH": "/path/to/custom/memory.jsonl", "OPENAI_API_KEY": "sk-...", "NODE_OPTIONS": "/tmp/evil.js", ` +
+		`"LD_PRELOAD": "/x.so", "SECGPT_DATA": "/etc", "LOG_LEVEL": "debug"}}}}` + "\n```\n")
+	s, notes, err := entryFor("/opt/x/index.js", "/usr/bin/node", nil, addOptions{secrets: multiFlag{"GITHUB_TOKEN"}, env: multiFlag{"MODE=fast"}}, readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Env["MEMORY_FILE_PATH"] != "${SECGPT_DATA}/memory.jsonl" || !s.Data || s.Env["MODE"] != "fast" {
+		t.Errorf("env %v data %v", s.Env, s.Data)
+	}
+	for _, k := range []string{"OPENAI_API_KEY", "NODE_OPTIONS", "LD_PRELOAD", "SECGPT_DATA", "LOG_LEVEL"} {
+		if _, ok := s.Env[k]; ok {
+			t.Errorf("env has %s: %v", k, s.Env)
+		}
+		if _, ok := s.Secrets[k]; ok {
+			t.Errorf("secrets have %s: %v", k, s.Secrets)
+		}
+	}
+	if len(s.Secrets) != 1 || s.Secrets["GITHUB_TOKEN"].Env != "GITHUB_TOKEN" {
+		t.Errorf("secrets %v", s.Secrets)
+	}
+	all := strings.Join(notes, "\n")
+	for _, w := range []string{"documents OPENAI_API_KEY (a secret)", "documents NODE_OPTIONS, which SecGPT does not set", "documents LOG_LEVEL"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("notes lack %q:\n%s", w, all)
+		}
+	}
+}
+
+// FuzzDocumentedEnv: whatever a package's README holds, the names taken
+// from it are environment variable names.
+func FuzzDocumentedEnv(f *testing.F) {
+	f.Add([]byte(`"env": {"A_PATH": "/x/y", "B": "c"}`))
+	f.Add([]byte(`"env":{"X":"` + strings.Repeat("a", 300) + `"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, kv := range documentedEnv(b) {
+			if !envNameOK(kv[0]) || len(kv[1]) > 200 {
+				t.Fatalf("took %q", kv)
+			}
+		}
+	})
+}

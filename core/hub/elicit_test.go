@@ -76,7 +76,7 @@ func FuzzElicitSchema(f *testing.F) {
 			t.Fatalf("%d fields", len(fs))
 		}
 		for _, fd := range fs {
-			if !fieldNameRE.MatchString(fd.name) || strings.ContainsAny(fd.doc, "\n\r\x1b") {
+			if !fieldNameRE.MatchString(fd.name) || strings.ContainsAny(fd.doc, "\n\r\x1b") || strings.ContainsAny(fd.def, "\n\r\x1b") {
 				t.Fatalf("unsafe field %q %q", fd.name, fd.doc)
 			}
 			if len(fd.options) > maxElicitOptions || (fd.titles != nil && len(fd.titles) != len(fd.options)) {
