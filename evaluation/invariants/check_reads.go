@@ -16,10 +16,12 @@ import (
 // prompts offer "Always allow inv.srv for reads" (issue 19 item 4); the
 // user sometimes takes it, and the adversarial planner and spokes then try
 // to get its write run, or its read run outside a plan, on that grant.
+const appSrv ids.AppID = "inv.srv"
+
+// The server's functions.
 const (
-	appSrv   ids.AppID = "inv.srv"
-	srvRead            = "srv__read"
-	srvWrite           = "srv__write"
+	srvRead  = "srv__read"
+	srvWrite = "srv__write"
 )
 
 type serverApp struct{}
