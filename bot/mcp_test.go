@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,14 +53,7 @@ func TestAppFilesWithSandbox(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
-					t.Skip(err)
-				}
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d := testBuild(t, cfg, buildOptions{})
 			c := &scripted.Conversation{A: d.Assistant, User: "test:alex", Policy: scripted.AllowPlanned}
 			reply := c.Send(context.Background(), "Use search_gmail to find the email about the zebra contract")
 			if !strings.Contains(strings.ToLower(reply), tc.want) {

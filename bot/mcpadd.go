@@ -10,11 +10,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -223,11 +224,7 @@ func binEntry(pkgDir, pkg string) (string, error) {
 		rel = one
 	case json.Unmarshal(pj.Bin, &many) == nil && len(many) > 0:
 		short := pkg[strings.LastIndex(pkg, "/")+1:]
-		names := make([]string, 0, len(many))
-		for k := range many {
-			names = append(names, k)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(many))
 		switch {
 		case len(many) == 1:
 			rel = many[names[0]]

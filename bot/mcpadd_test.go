@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,14 +74,7 @@ func TestMCPAddThreeCommands(t *testing.T) {
 	if got := cfg.MCPServerNames(); strings.Join(got, ",") != "everything,files,memory" {
 		t.Fatalf("servers %v", got)
 	}
-	d, err := build(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testBuild(t, cfg, buildOptions{})
 	c := &scripted.Conversation{A: d.Assistant, User: "test:alex", Policy: scripted.AllowPlanned}
 	for _, tc := range []struct{ say, want, not string }{
 		{`memory__create_entities {"entities":[{"name":"Alice","entityType":"person","observations":["likes green tea"]}]}`, "Alice", ""},

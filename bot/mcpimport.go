@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -164,12 +166,7 @@ func importMCP(b []byte) (*imported, error) {
 			}
 		}
 	}
-	projects := make([]string, 0, len(doc.Projects))
-	for p := range doc.Projects {
-		projects = append(projects, p)
-	}
-	sort.Strings(projects)
-	for _, p := range projects {
+	for _, p := range slices.Sorted(maps.Keys(doc.Projects)) {
 		for k, v := range doc.Projects[p].MCPServers {
 			if _, ok := in[k]; !ok {
 				in[k] = v
@@ -179,11 +176,7 @@ func importMCP(b []byte) (*imported, error) {
 	if len(in) == 0 {
 		return nil, fmt.Errorf("no servers found (looked for mcpServers, servers, mcp.servers and projects.*.mcpServers)")
 	}
-	names := make([]string, 0, len(in))
-	for n := range in {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(in))
 	im := &imported{servers: map[string]importedServer{}, npx: map[string]npxRef{}}
 	// Which server first took each variable of the bot's environment: a
 	// second server naming the same one gets its own, prefixed.
@@ -223,12 +216,7 @@ func importMCP(b []byte) (*imported, error) {
 			im.notef("%s: set %s in the bot's environment (%s; its value was not copied)", name, src, why)
 			return src
 		}
-		envKeys := make([]string, 0, len(f.Env))
-		for k := range f.Env {
-			envKeys = append(envKeys, k)
-		}
-		sort.Strings(envKeys)
-		for _, k := range envKeys {
+		for _, k := range slices.Sorted(maps.Keys(f.Env)) {
 			v := f.Env[k]
 			if secretName.MatchString(k) || inputRef.MatchString(v) || tokenValue.MatchString(v) && !filepath.IsAbs(v) {
 				secret(k, "a secret of the server's environment")
@@ -249,11 +237,7 @@ func importMCP(b []byte) (*imported, error) {
 					im.notef("%s: the url's user name and password were removed; give the server a token instead (secrets: BEARER_TOKEN)", name)
 				}
 				if u.RawQuery != "" {
-					keys := make([]string, 0)
-					for k := range u.Query() {
-						keys = append(keys, k)
-					}
-					sort.Strings(keys)
+					keys := slices.Sorted(maps.Keys(u.Query()))
 					u.RawQuery = ""
 					im.notef("%s: the url's query (%s) was removed: it may hold a credential; give the server a token instead (secrets: BEARER_TOKEN)", name, strings.Join(keys, ", "))
 				}
@@ -261,12 +245,7 @@ func importMCP(b []byte) (*imported, error) {
 				s.URL = u.String()
 			}
 		}
-		hkeys := make([]string, 0, len(f.Headers))
-		for k := range f.Headers {
-			hkeys = append(hkeys, k)
-		}
-		sort.Strings(hkeys)
-		for _, k := range hkeys {
+		for _, k := range slices.Sorted(maps.Keys(f.Headers)) {
 			v := f.Headers[k]
 			if strings.EqualFold(k, "Authorization") && strings.HasPrefix(v, "Bearer ") {
 				secret("BEARER_TOKEN", "the Authorization header's token")
@@ -312,19 +291,13 @@ func (im *imported) argSecrets(server string, args []string, secret func(key, wh
 			}
 		}
 		if m := flagSecret.FindStringSubmatch(a); m != nil {
-			key := envKey(m[1])
-			if !envNameOK(key) {
-				key = upper + "_SECRET"
-			}
+			key := envKey(m[1], upper+"_SECRET")
 			secret(key, "the argument "+m[1]+"=…")
 			out[i] = m[1] + "=${" + key + "}"
 			continue
 		}
 		if i > 0 && flagSecret.MatchString(args[i-1]+"=x") && !strings.HasPrefix(a, "-") && !strings.Contains(args[i-1], "=") {
-			key := envKey(args[i-1])
-			if !envNameOK(key) {
-				key = upper + "_SECRET"
-			}
+			key := envKey(args[i-1], upper+"_SECRET")
 			secret(key, "the value of "+args[i-1])
 			out[i] = "${" + key + "}"
 		}
@@ -332,9 +305,14 @@ func (im *imported) argSecrets(server string, args []string, secret func(key, wh
 	return out
 }
 
-// envKey is the variable named after a flag: "--api-key" is API_KEY.
-func envKey(flag string) string {
-	return strings.ToUpper(strings.Trim(badNameChar.ReplaceAllString(strings.ReplaceAll(strings.ToLower(strings.TrimLeft(flag, "-")), "-", "_"), "_"), "_"))
+// envKey is the variable named after a flag ("--api-key" is API_KEY), or
+// fallback when the flag makes no variable name.
+func envKey(flag, fallback string) string {
+	k := strings.ToUpper(strings.Trim(badNameChar.ReplaceAllString(strings.ReplaceAll(strings.ToLower(strings.TrimLeft(flag, "-")), "-", "_"), "_"), "_"))
+	if !envNameOK(k) {
+		return fallback
+	}
+	return k
 }
 
 // npxPackage finds the package an npx command line runs: the first
@@ -377,11 +355,7 @@ func (im *imported) yaml() ([]byte, error) {
 // every server as an entry of mcp.install_dir; it returns the report.
 func (im *imported) install(ctx context.Context, cfg config.Config, force bool, progress io.Writer) (string, error) {
 	root := cfg.MCPInstallDir()
-	names := make([]string, 0, len(im.servers))
-	for n := range im.servers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(im.servers))
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(root, n+".yaml")); err == nil && !force {
 			return "", fmt.Errorf("%s exists: the server %s is already added (--force replaces it)", filepath.Join(root, n+".yaml"), n)
@@ -407,15 +381,10 @@ func (im *imported) install(ctx context.Context, cfg config.Config, force bool, 
 				return b.String(), fmt.Errorf("%s: %w", n, err)
 			}
 			readme, _ := os.ReadFile(filepath.Join(root, n, "node_modules", ref.pkg, "README.md"))
-			var o addOptions
-			for k := range s.Env {
+			o := addOptions{secrets: slices.Sorted(maps.Keys(s.Secrets))}
+			for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 				o.env = append(o.env, k+"="+s.Env[k])
 			}
-			sort.Strings(o.env)
-			for k := range s.Secrets {
-				o.secrets = append(o.secrets, k)
-			}
-			sort.Strings(o.secrets)
 			ns, notes, err := entryFor(in.Entry, interp, ref.args, o, readme)
 			if err != nil {
 				return b.String(), fmt.Errorf("%s: %w", n, err)

@@ -85,14 +85,7 @@ func TestMCPFailuresVisible(t *testing.T) {
 	}
 	var progress bytes.Buffer
 	start := time.Now()
-	d, err := buildWith(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), buildOptions{progress: &progress})
-	if err != nil {
-		if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testBuild(t, cfg, buildOptions{progress: &progress})
 	if took := time.Since(start); took > 20*time.Second {
 		t.Errorf("start took %s", took)
 	}
@@ -151,4 +144,19 @@ func TestDoctorListsMCPServers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testBuild builds a deployment for a test, closed when it ends; without
+// a sandbox on this host it skips (fails under CI).
+func testBuild(t *testing.T, cfg config.Config, bo buildOptions) *deployment {
+	t.Helper()
+	d, err := buildWith(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), bo)
+	if err != nil {
+		if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
 }

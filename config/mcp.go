@@ -154,11 +154,16 @@ func (c *Config) MCPDataDir() string {
 	if c.MCP.DataDir != "" {
 		return c.MCP.DataDir
 	}
+	return c.besideState("appdata")
+}
+
+// besideState is name in the directory of the state file (store.path).
+func (c *Config) besideState(name string) string {
 	p := c.Store.Path
 	if p == "" {
 		p = defaultStatePath()
 	}
-	return filepath.Join(filepath.Dir(p), "appdata")
+	return filepath.Join(filepath.Dir(p), name)
 }
 
 // validateMCP checks mcp.servers, apps.files and apps.secrets.

@@ -20,11 +20,7 @@ func (c *Config) MCPInstallDir() string {
 	if c.MCP.InstallDir != "" {
 		return c.MCP.InstallDir
 	}
-	p := c.Store.Path
-	if p == "" {
-		p = defaultStatePath()
-	}
-	return filepath.Join(filepath.Dir(p), "mcp")
+	return c.besideState("mcp")
 }
 
 // loadInstalledMCP reads every <name>.yaml of the install directory as

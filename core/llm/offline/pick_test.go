@@ -80,14 +80,7 @@ func TestPlanMCPTools(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := &llm.Request{
-				Messages: []llm.Message{
-					{Role: llm.RoleSystem, Content: "plan " + plan.AppsOpen + string(cat) + plan.AppsClose},
-					{Role: llm.RoleUser, Content: tt.query},
-				},
-				Tools: []llm.Tool{{Name: plan.ToolName, Parameters: json.RawMessage(plan.Schema)}},
-			}
-			resp, err := Plan(req, nil)
+			resp, err := Plan(planRequest(cat, tt.query), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,6 +101,17 @@ func TestPlanMCPTools(t *testing.T) {
 				t.Fatalf("args %s do not fit %s: %v", p.Steps[0].Args, tt.wantFn, err)
 			}
 		})
+	}
+}
+
+// planRequest is a planner request over the catalog cat (JSON).
+func planRequest(cat []byte, query string) *llm.Request {
+	return &llm.Request{
+		Messages: []llm.Message{
+			{Role: llm.RoleSystem, Content: "plan " + plan.AppsOpen + string(cat) + plan.AppsClose},
+			{Role: llm.RoleUser, Content: query},
+		},
+		Tools: []llm.Tool{{Name: plan.ToolName, Parameters: json.RawMessage(plan.Schema)}},
 	}
 }
 
