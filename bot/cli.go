@@ -29,7 +29,7 @@ Commands:
   config      print the effective configuration as YAML (secrets masked)
   healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
   mcp         "mcp add PACKAGE[@VERSION] [-- ARGS]": install an npm MCP server, pinned, and add it;
-              "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
+              "mcp import [--print] FILE": add the servers of a Claude Desktop, Claude Code or VS Code config
   help        show this help
 
 Global flags:
