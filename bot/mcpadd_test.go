@@ -67,6 +67,17 @@ func TestMCPAddThreeCommands(t *testing.T) {
 		t.Errorf("a second add without --force: exit %d, %s", code, errOut.String())
 	}
 
+	// The third command, as typed: the terminal chat, a plan prompt
+	// answered with 1.
+	var chatOut strings.Builder
+	if code := run(ctx, []string{"--config", cfgPath, "--user", "alex", "chat"}, strings.NewReader("Use everything to echo hello world\n1\n!quit\n"),
+		&chatOut, io.Discard); code != 0 || !strings.Contains(chatOut.String(), "Echo: hello world") || !strings.Contains(chatOut.String(), "mcp.everything ready") {
+		if strings.Contains(chatOut.String(), "sandbox") && os.Getenv("CI") != "true" && code != 0 {
+			t.Skip(chatOut.String())
+		}
+		t.Fatalf("secgpt chat: exit %d\n%s", code, chatOut.String())
+	}
+
 	cfg, err := config.Load(cfgPath, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
