@@ -74,7 +74,9 @@ func (p Prompt) Choices() []Decision {
 	}
 	if p.Kind == KindPlan {
 		if p.ReadsApp != "" {
-			return []Decision{AllowOnce, AllowSession, AllowAlways, AllowReads(p.ReadsApp), Deny, Review}
+			// Last, so that the numbers a terminal user types for the
+			// other choices mean what they mean on every prompt.
+			return append(PlanDecisions[:len(PlanDecisions):len(PlanDecisions)], AllowReads(p.ReadsApp))
 		}
 		return PlanDecisions[:]
 	}
