@@ -186,6 +186,11 @@ func explicitHint(app string, f plan.CatalogFunction) string {
 	sort.Strings(req)
 	var parts []string
 	for _, r := range req {
+		if !hintNameRE().MatchString(r) || len(parts) == 8 {
+			// A schema is the server's text: only plain names are
+			// repeated in the answer, and a few of them.
+			continue
+		}
 		t := "value"
 		if p, ok := s.Properties[r]; ok {
 			switch x := p.Type.(type) {
@@ -193,6 +198,9 @@ func explicitHint(app string, f plan.CatalogFunction) string {
 				t = x
 			case []any:
 				t = fmt.Sprint(x...)
+			}
+			if !hintNameRE().MatchString(strings.ReplaceAll(t, " ", "_")) {
+				t = "value"
 			}
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s)", r, t))
@@ -206,8 +214,9 @@ func explicitHint(app string, f plan.CatalogFunction) string {
 }
 
 var (
-	pathRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|\s)((?:/|\$\{SECGPT_DATA\}|~/)[^\s,;'"]*)`) })
-	numberRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|[\s(])(-?\d+(?:\.\d+)?)\b`) })
+	hintNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`) })
+	pathRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|\s)((?:/|\$\{SECGPT_DATA\}|~/)[^\s,;'"]*)`) })
+	numberRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|[\s(])(-?\d+(?:\.\d+)?)\b`) })
 )
 
 // firstPath is the first absolute path in the query, or "".
