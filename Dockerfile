@@ -35,7 +35,8 @@ RUN go build -trimpath -tags goolm -o /out/secgpt ./bot
 # defaults to secgpt-spoke beside the secgpt binary).
 RUN go build -trimpath -o /out/secgpt-spoke ./cmd/secgpt-spoke
 
-FROM debian:bookworm-slim
+# The lean image (the default target; "runtime" below selects it).
+FROM debian:bookworm-slim AS base
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
@@ -56,3 +57,28 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["/usr/local/bin/secgpt", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/secgpt"]
 CMD ["chat"]
+
+# The image for MCP servers: base plus Node (npm) and Python, the
+# interpreters npm and PyPI servers run on.
+#   docker build --target mcp -t secgpt:mcp .
+#   docker run ... -v secgpt-state:/var/lib/secgpt secgpt:mcp \
+#     mcp add @modelcontextprotocol/server-memory@2026.8.31
+# `secgpt mcp add` installs each server into mcp.install_dir, by default
+# /var/lib/secgpt/mcp: on the state volume, never in the image's writable
+# layer, so servers survive a new image and the container's root stays
+# read-only. npm's cache (~/.npm) is on the volume too.
+# Node 22 comes from the official image (Debian bookworm's nodejs is 18,
+# older than current servers want); Python from Debian.
+FROM base AS mcp
+USER root
+COPY --from=node:22-bookworm-slim /usr/local/bin/node /usr/local/bin/node
+COPY --from=node:22-bookworm-slim /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends python3 \
+ && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
+
+# The default target stays the lean image.
+FROM base AS runtime

@@ -41,6 +41,10 @@ type Function struct {
 	// Hints are what the app itself claims about the function (MCP tool
 	// annotations), shown beside Effect as the app's claim; untrusted.
 	Hints string `json:"hints,omitempty"`
+	// TextResult marks a result that is an envelope around text (an MCP
+	// tool's result): a later step given the whole result, and the reply,
+	// get its text as the app's Rendering wrote it, not the envelope.
+	TextResult bool `json:"text_result,omitempty"`
 }
 
 // Effect is what a function does: the permission prompts show it, and a

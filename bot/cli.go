@@ -28,7 +28,9 @@ Commands:
   audit       read the audit log [--user U] [--app A] [--kind K] [--type T] [--since D] [--until T] [--limit N] [--json]
   config      print the effective configuration as YAML (secrets masked)
   healthcheck ask this host's listener (server.listen) for /healthz, or /readyz with --ready; exit 0 if healthy
-  mcp         "mcp import FILE": print a Claude Desktop or VS Code MCP config as SecGPT's mcp: section
+  mcp         "mcp add PACKAGE[@VERSION] [-- ARGS]": install an npm MCP server, pinned, and add it;
+              "mcp import [--print] FILE": add the servers of a Claude Desktop, Claude Code or VS Code config;
+              "mcp pins" / "mcp approve SERVER": servers' approved tools and changes waiting for approval
   version     print the version, Go version and source revision
   help        show this help; "secgpt COMMAND --help" shows one command's
 
@@ -157,7 +159,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		if isMCPPins(rest) {
 			return runMCPPins(ctx, cfg, rest, out, errOut)
 		}
-		return runMCP(ctx, rest, out, errOut)
+		return runMCP(ctx, cfg, rest, out, errOut)
 	}
 	fmt.Fprintf(errOut, "secgpt: unknown command %q (see secgpt help)\n", cmd)
 	return 2
@@ -180,7 +182,8 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 		return 1
 	}
 	defer closeLog()
-	d, err := build(ctx, cfg, log)
+	// MCP servers take seconds each to start: say so on the terminal.
+	d, err := buildWith(ctx, cfg, log, buildOptions{progress: out})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt:", err)
 		return 1

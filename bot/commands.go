@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,10 +20,38 @@ func runDoctor(ctx context.Context, cfg config.Config, args []string, out, errOu
 		return 2
 	}
 	rep := sandbox.Doctor(ctx, sandbox.Config{Off: cfg.Sandbox.Mode == "off", Logger: log})
-	if *asJSON {
+	sts, mcpErr := doctorMCP(ctx, cfg, log)
+	switch {
+	case *asJSON && len(cfg.MCP.Servers) > 0:
+		var m map[string]any
+		_ = json.Unmarshal(rep.JSON(), &m)
+		m["mcp_servers"] = sts
+		if mcpErr != nil {
+			m["mcp_error"] = mcpErr.Error()
+		}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		fmt.Fprintln(out, string(b))
+	case *asJSON:
 		fmt.Fprintln(out, string(rep.JSON()))
-	} else {
+	default:
 		fmt.Fprint(out, rep.String())
+		if len(cfg.MCP.Servers) > 0 {
+			fmt.Fprintln(out, "MCP servers (each started as the bot starts it, in its sandbox):")
+		}
+		if mcpErr != nil {
+			fmt.Fprintf(out, "  could not start them: %v\n", mcpErr)
+		}
+		for _, s := range sts {
+			fmt.Fprintf(out, "  %s\n", s)
+		}
+	}
+	for _, s := range sts {
+		if !s.Ready {
+			return 1
+		}
+	}
+	if mcpErr != nil {
+		return 1
 	}
 	return 0
 }

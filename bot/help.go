@@ -61,12 +61,16 @@ Ask this host's listener (server.listen) for /healthz, or /readyz with
 flags:
   --ready       check /readyz (store and platform connected)
   --timeout D   give up after D (default 3s)`,
-		"mcp": `usage: secgpt mcp import FILE
+		"mcp": `usage: secgpt mcp add [--name N] [--write] [--env K=V] [--secret K] [--trust-annotations] [--force] PACKAGE[@VERSION] [-- ARGS]
+       secgpt mcp import [--print] [--force] FILE
        secgpt mcp pins
        secgpt mcp approve SERVER
 
-import   print a Claude Desktop or VS Code MCP config (FILE) as SecGPT's mcp:
-         section, to paste into the config file
+add      install an npm MCP server, pinned (lockfile integrity, no install
+         scripts), into mcp.install_dir and write its entry there
+import   add the servers of a Claude Desktop, Claude Code or VS Code config
+         like add (--print prints the mcp: section instead); secrets are
+         never copied
 pins     each MCP server's approved tools, their aliases, and changes
          waiting for approval
 approve  approve SERVER's changed and new tools (restart the bot to use

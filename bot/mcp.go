@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -215,62 +216,88 @@ func hasMount(ms []sandbox.Mount, p string) bool {
 
 // installMCP learns every configured server's tools (each in a sandboxed
 // spoke of its own) and installs the servers in the catalog. A server that
-// cannot be started or listed is left out with a warning: one broken
-// server does not keep the bot from starting.
+// fails its preflight checks, or cannot be started or listed, is left out
+// with its reason in the statuses (the banner, doctor and /readyz show
+// them): one broken server does not keep the bot from starting. progress,
+// if not nil, gets a line as each server starts and ends.
 func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins state.Pins, cat *apps.Catalog, appCfg map[ids.AppID]json.RawMessage,
-	pols *appPolicies, limits func(config.Limits) sandbox.Policy, log *slog.Logger) ([]ids.AppID, error) {
+	pols *appPolicies, limits func(config.Limits) sandbox.Policy, log *slog.Logger, progress io.Writer) ([]ids.AppID, []mcpStatus, error) {
 	var installed []ids.AppID
+	var statuses []mcpStatus
 	timeout := cfg.MCP.DiscoverTimeout.D()
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
 	for _, name := range cfg.MCPServerNames() {
 		c := cfg.MCP.Servers[name]
+		start := time.Now()
+		if err := preflightMCP(name, c, nil); err != nil {
+			st := statusOf(name, 0, time.Since(start), err)
+			statuses = append(statuses, st)
+			log.Warn("MCP server left out: a preflight check failed", "server", name, "err", err)
+			progressLine(progress, "  %s", st)
+			continue
+		}
 		s, files, err := mcpServer(name, c, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		id := s.ID()
 		if pols.private[id], err = privateNetworks(name, c, log); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pols.servers[id], pols.files[id], pols.limits[id] = s, files, c.Limits
 		pol := limits(c.Limits)
 		tmp, err := os.MkdirTemp("", "secgpt-mcp-discover-")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		discoverPols := *pols
 		discoverPols.dataRoot = tmp
 		if err := discoverPols.apply(ctx, id, "secgpt:discovery", &pol); err != nil {
 			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("mcp server %s: %w", name, err)
+			return nil, nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
+		progressLine(progress, "  mcp.%s: starting in its sandbox and listing its tools (up to %s)…", name, timeout)
 		dctx, cancel := context.WithTimeout(ctx, timeout)
 		s, err = mcp.DiscoverWith(dctx, st, s, pol, pols.discoveryCredential(dctx, id, log))
+		timedOut := dctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		os.RemoveAll(tmp)
 		if err != nil {
+			if timedOut {
+				err = failed(fmt.Sprintf("its tools were not listed within %s (mcp.discover_timeout)", timeout), err)
+			}
+			st := statusOf(name, 0, time.Since(start), err)
+			statuses = append(statuses, st)
 			log.Warn("MCP server left out: its tools could not be listed", "server", name, "err", err)
+			progressLine(progress, "  %s", st)
 			continue
 		}
 		if s, err = pinTools(ctx, pins, s, c.Aliases, log); err != nil {
-			return nil, fmt.Errorf("mcp server %s: %w", name, err)
+			return nil, nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
 		if len(s.Tools) == 0 {
+			err := failed("none of its tools is approved (see secgpt mcp pins)", nil)
+			st := statusOf(name, 0, time.Since(start), err)
+			statuses = append(statuses, st)
 			log.Warn("MCP server left out: none of its tools is approved (see secgpt mcp pins)", "server", name)
+			progressLine(progress, "  %s", st)
 			continue
 		}
 		pols.servers[id] = s
 		raw, err := mcp.Install(cat, s)
 		if err != nil {
-			return nil, fmt.Errorf("mcp server %s: %w", name, err)
+			return nil, nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}
 		appCfg[id] = raw
 		installed = append(installed, id)
+		st := statusOf(name, len(s.Tools), time.Since(start), nil)
+		statuses = append(statuses, st)
+		progressLine(progress, "  %s", st)
 		log.Info("MCP server installed", "app", id, "tools", len(s.Tools))
 	}
-	return installed, nil
+	return installed, statuses, nil
 }
 
 // pinTools holds a server's listed tools against its pin in the store

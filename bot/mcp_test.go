@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,14 +53,7 @@ func TestAppFilesWithSandbox(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				if os.Getenv("CI") != "true" && strings.Contains(err.Error(), "sandbox") {
-					t.Skip(err)
-				}
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d := testBuild(t, cfg, buildOptions{})
 			c := &scripted.Conversation{A: d.Assistant, User: "test:alex", Policy: scripted.AllowPlanned}
 			reply := c.Send(context.Background(), "Use search_gmail to find the email about the zebra contract")
 			if !strings.Contains(strings.ToLower(reply), tc.want) {
@@ -101,34 +93,56 @@ func TestAppSecrets(t *testing.T) {
 	}
 }
 
-// TestMCPImport converts Claude Desktop and VS Code configs; secret values
-// never reach the output.
+// TestMCPImport converts Claude Desktop, Claude Code and VS Code configs;
+// no secret reaches the output (env values, header tokens, URL user-info
+// and queries, credential arguments become references named as the server
+// names them), and bad JSON is reported at its line and column.
 func TestMCPImport(t *testing.T) {
 	tests := []struct {
 		name, in  string
 		want, not []string
-		err       bool
+		err       string
 	}{
-		{"claude desktop", `{"mcpServers":{"Files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/home/a"]},` +
-			`"gh":{"command":"/usr/bin/node","args":["/opt/gh.js"],"env":{"GITHUB_TOKEN":"ghp_secret","LEVEL":"1"}}}}`,
-			[]string{"files:", "command: npx", "npx fetches", "GITHUB_TOKEN:", "env: GH_GITHUB_TOKEN", "LEVEL: \"1\""}, []string{"ghp_secret"}, false},
-		{"vs code mcp.json", `{"inputs":[],"servers":{"remote":{"type":"http","url":"https://mcp.example.com/mcp","headers":{"Authorization":"Bearer tok_secret"}}}}`,
-			[]string{"url: https://mcp.example.com/mcp", "BEARER_TOKEN:", "env: REMOTE_BEARER_TOKEN"}, []string{"tok_secret"}, false},
-		{"vs code settings with comments", "{\n// mine\n\"mcp\":{\"servers\":{\"m\":{\"command\":\"/usr/bin/node\",\"args\":[\"/x.js\"],\"env\":{\"K\":\"${input:key}\"}}}}}",
-			[]string{"m:", "K:", "env: M_K"}, []string{"${input"}, false},
-		{"no servers", `{"other":{}}`, nil, nil, true},
-		{"not json", `mcpServers: {}`, nil, nil, true},
+		{name: "claude desktop", in: `{"mcpServers":{"Files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/home/a"]},` +
+			`"gh":{"command":"/usr/bin/node","args":["/opt/gh.js"],"env":{"GITHUB_PERSONAL_ACCESS_TOKEN":"ghp_secret","LEVEL":"1"}}}}`,
+			want: []string{"files:", "command: npx", "npx @modelcontextprotocol/server-filesystem fetches", "GITHUB_PERSONAL_ACCESS_TOKEN:", "env: GITHUB_PERSONAL_ACCESS_TOKEN", "LEVEL: \"1\"", "set GITHUB_PERSONAL_ACCESS_TOKEN in the bot's environment"},
+			not:  []string{"ghp_secret", "GH_GITHUB", "GITHUB_GITHUB"}},
+		{name: "vs code mcp.json", in: `{"inputs":[],"servers":{"remote":{"type":"http","url":"https://mcp.example.com/mcp","headers":{"Authorization":"Bearer tok_secret"}}}}`,
+			want: []string{"url: https://mcp.example.com/mcp", "BEARER_TOKEN:", "env: BEARER_TOKEN"}, not: []string{"tok_secret"}},
+		{name: "vs code settings with comments", in: "{\n// mine\n\"mcp\":{\"servers\":{\"m\":{\"command\":\"/usr/bin/node\",\"args\":[\"/x.js\"],\"env\":{\"K\":\"${input:key}\"}}}}}",
+			want: []string{"m:", "K:", "env: K"}, not: []string{"${input"}},
+		{name: "claude code projects", in: `{"projects":{"/home/a/p":{"mcpServers":{"db":{"type":"stdio","command":"/usr/bin/node",` +
+			`"args":["/opt/pg.js","postgres://alice:hunter2@db.internal:5432/app","--api-key=k-123","--token","t-456","--verbose"]}}}}}`,
+			want: []string{"${DB_URL}", "--api-key=${API_KEY}", "${TOKEN}", "env: DB_URL", "env: API_KEY", "env: TOKEN", "--verbose"},
+			not:  []string{"hunter2", "alice", "k-123", "t-456"}},
+		{name: "url credentials", in: `{"mcpServers":{"r":{"url":"https://bob:pw@mcp.example.com/mcp?api_key=abc123&x=1"}}}`,
+			want: []string{"url: https://mcp.example.com/mcp", "user name and password were removed", "query (api_key, x) was removed"},
+			not:  []string{"bob", "pw@", "abc123"}},
+		{name: "two servers, one variable", in: `{"mcpServers":{"a":{"command":"/bin/a","env":{"API_KEY":"1"}},"b":{"command":"/bin/b","env":{"API_KEY":"2"}}}}`,
+			want: []string{"env: API_KEY", "env: B_API_KEY"}},
+		{name: "token-looking value", in: `{"mcpServers":{"a":{"command":"/bin/a","env":{"UPSTREAM":"sk-live-abcdefghijklmnop"}}}}`,
+			want: []string{"env: UPSTREAM"}, not: []string{"sk-live"}},
+		{name: "no servers", in: `{"other":{}}`, err: "no servers found"},
+		{name: "not json", in: `mcpServers: {}`, err: "line 1, column 1"},
+		{name: "bad json on line 3", in: "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\",}\n  }\n}", err: "line 3, column 26"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			y, notes, err := importMCP([]byte(tc.in))
-			if (err != nil) != tc.err {
-				t.Fatalf("err %v", err)
-			}
-			if err != nil {
+			im, err := importMCP([]byte(tc.in))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
 				return
 			}
-			out := strings.Join(notes, "\n") + "\n" + string(y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := im.yaml()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := strings.Join(im.notes, "\n") + "\n" + string(y)
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
@@ -149,13 +163,19 @@ func TestMCPImport(t *testing.T) {
 	}
 }
 
-// FuzzMCPImport: no input makes the importer panic.
+// FuzzMCPImport: no input makes the importer panic, and what it accepts
+// prints as a config SecGPT reads.
 func FuzzMCPImport(f *testing.F) {
 	f.Add([]byte(`{"mcpServers":{"a":{"command":"x","env":{"TOKEN":"y"}}}}`))
 	f.Add([]byte("{// c\n\"servers\":{\"\":{\"url\":\"\"}}}"))
+	f.Add([]byte(`{"projects":{"p":{"mcpServers":{"d":{"command":"npx","args":["-y","pkg@1","postgres://u:p@h/d","--token","x"]}}}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		y, _, err := importMCP(b)
+		im, err := importMCP(b)
 		if err == nil {
+			y, yerr := im.yaml()
+			if yerr != nil {
+				t.Fatal(yerr)
+			}
 			var c config.Config
 			if perr := config.Parse(y, &c); perr != nil {
 				t.Fatalf("importer output does not parse: %v\n%s", perr, y)

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,31 +22,73 @@ import (
 	"github.com/secgpt-go/secgpt/config"
 )
 
-// runMCP serves `secgpt mcp import FILE`.
-func runMCP(_ context.Context, args []string, out, errOut io.Writer) int {
-	if len(args) != 2 || args[0] != "import" {
-		fmt.Fprintln(errOut, "usage: secgpt mcp import FILE   (a Claude Desktop or VS Code MCP config; prints SecGPT's mcp: section)")
+// runMCP serves `secgpt mcp add …` and `secgpt mcp import FILE`.
+func runMCP(ctx context.Context, cfg config.Config, args []string, out, errOut io.Writer) int {
+	if len(args) > 0 && args[0] == "add" {
+		return runMCPAdd(ctx, cfg, args[1:], out, errOut)
+	}
+	if len(args) == 0 || args[0] != "import" {
+		fmt.Fprintln(errOut, "usage: secgpt mcp add [flags] PACKAGE[@VERSION] [-- ARGS]   (install an npm MCP server; --help for flags)")
+		fmt.Fprintln(errOut, "       secgpt mcp import [--print] FILE   (a Claude Desktop, Claude Code or VS Code MCP config)")
 		return 2
 	}
-	b, err := os.ReadFile(args[1])
+	fs := flag.NewFlagSet("secgpt mcp import", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	printOnly := fs.Bool("print", false, "print the mcp: section instead of installing npx servers and writing entries to mcp.install_dir")
+	force := fs.Bool("force", false, "replace entries of the same names in mcp.install_dir")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "usage: secgpt mcp import [--print] [--force] FILE\n\n"+
+			"Reads a Claude Desktop (claude_desktop_config.json), Claude Code (~/.claude.json, .mcp.json) or\n"+
+			"VS Code (mcp.json, settings.json) MCP config. Each server becomes an entry in mcp.install_dir\n"+
+			"(npx packages installed and pinned, like `secgpt mcp add`); secrets are never copied: they\n"+
+			"become references to environment variables, listed in the report.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	file := fs.Arg(0)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt: mcp import:", err)
 		return 1
 	}
-	y, notes, err := importMCP(b)
+	im, err := importMCP(b)
 	if err != nil {
-		fmt.Fprintf(errOut, "secgpt: mcp import %s: %v\n", args[1], err)
+		fmt.Fprintf(errOut, "secgpt: mcp import %s: %v\n", file, err)
 		return 1
 	}
-	for _, n := range notes {
-		fmt.Fprintln(out, "# "+n)
+	if *printOnly {
+		y, err := im.yaml()
+		if err != nil {
+			fmt.Fprintln(errOut, "secgpt: mcp import:", err)
+			return 1
+		}
+		for _, n := range im.notes {
+			fmt.Fprintln(out, "# "+n)
+		}
+		_, _ = out.Write(y)
+		return 0
 	}
-	_, _ = out.Write(y)
+	rep, err := im.install(ctx, cfg, *force, errOut)
+	_, _ = io.WriteString(out, rep)
+	if err != nil {
+		fmt.Fprintln(errOut, "secgpt: mcp import:", err)
+		return 1
+	}
 	return 0
 }
 
-// foreignServer is one server in a Claude Desktop ("mcpServers") or VS Code
-// ("servers", or "mcp.servers" in settings.json) config.
+// foreignServer is one server in a Claude Desktop or Claude Code
+// ("mcpServers") or VS Code ("servers", or "mcp.servers" in
+// settings.json) config.
 type foreignServer struct {
 	Type    string            `json:"type"`
 	Command string            `json:"command"`
@@ -57,48 +105,82 @@ type importedServer struct {
 	Env     map[string]string        `yaml:"env,omitempty"`
 	URL     string                   `yaml:"url,omitempty"`
 	Secrets map[string]config.Secret `yaml:"secrets,omitempty"`
+	Files   []config.File            `yaml:"files,omitempty"`
 	Data    bool                     `yaml:"data,omitempty"`
+	// TrustAnnotations is set only by the operator's own flag.
+	TrustAnnotations bool `yaml:"trust_annotations,omitempty"`
+}
+
+// imported is a converted foreign config: the servers by name, the npx
+// packages still to install, and what the operator must know.
+type imported struct {
+	servers map[string]importedServer
+	// npx are the servers run with npx (or another fetch-and-run tool):
+	// the package and the server's own arguments.
+	npx   map[string]npxRef
+	notes []string
+}
+
+type npxRef struct {
+	pkg, version string
+	args         []string
 }
 
 var (
-	secretName  = regexp.MustCompile(`(?i)(key|token|secret|password|passwd|credential|auth)`)
+	secretName  = regexp.MustCompile(`(?i)(key|token|secret|password|passwd|pwd|credential|auth|cookie|session)`)
 	inputRef    = regexp.MustCompile(`\$\{input:([^}]+)\}`)
 	badNameChar = regexp.MustCompile(`[^a-z0-9_-]+`)
+	// tokenValue is a value that looks like a credential whatever its
+	// variable is called: a known token prefix, or a long run of letters
+	// and digits with no path or space in it.
+	tokenValue = regexp.MustCompile(`^(ghp_|gho_|github_pat_|glpat-|sk-|sk_|xox[abposr]-|ya29\.|AKIA|AIza|eyJ)|^[A-Za-z0-9_\-+=.]{24,}$`)
+	// flagSecret is an argument "--token=VALUE" (or -p, --password, …).
+	flagSecret = regexp.MustCompile(`^(--?[A-Za-z0-9_-]*(?:key|token|secret|password|passwd|pwd|credential|auth)[A-Za-z0-9_-]*)=(.+)$`)
 )
 
-// importMCP converts a foreign config to SecGPT's mcp: section (YAML), with
-// notes on what the operator must still do. Secrets never move into the
-// output: a value that looks like one becomes a secret read from an
-// environment variable of the same name.
-func importMCP(b []byte) ([]byte, []string, error) {
+// importMCP converts a foreign config. Secrets never move into the output:
+// env values, header tokens, URL user-info and queries, and credential
+// arguments become secret references to environment variables named as
+// the server names them.
+func importMCP(b []byte) (*imported, error) {
 	var doc struct {
 		MCPServers map[string]foreignServer `json:"mcpServers"`
 		Servers    map[string]foreignServer `json:"servers"`
 		MCP        struct {
 			Servers map[string]foreignServer `json:"servers"`
 		} `json:"mcp"`
+		// Claude Code's ~/.claude.json keeps servers per project too.
+		Projects map[string]struct {
+			MCPServers map[string]foreignServer `json:"mcpServers"`
+		} `json:"projects"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(stripJSONComments(b)))
-	if err := dec.Decode(&doc); err != nil {
-		return nil, nil, fmt.Errorf("not a JSON MCP config: %w", err)
+	clean := stripJSONComments(b)
+	if err := json.Unmarshal(clean, &doc); err != nil {
+		return nil, fmt.Errorf("not a JSON MCP config: %s", jsonErrorAt(clean, err))
 	}
-	in := doc.MCPServers
+	in := map[string]foreignServer{}
+	for _, m := range []map[string]foreignServer{doc.MCPServers, doc.Servers, doc.MCP.Servers} {
+		for k, v := range m {
+			if _, ok := in[k]; !ok {
+				in[k] = v
+			}
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(doc.Projects)) {
+		for k, v := range doc.Projects[p].MCPServers {
+			if _, ok := in[k]; !ok {
+				in[k] = v
+			}
+		}
+	}
 	if len(in) == 0 {
-		in = doc.Servers
+		return nil, fmt.Errorf("no servers found (looked for mcpServers, servers, mcp.servers and projects.*.mcpServers)")
 	}
-	if len(in) == 0 {
-		in = doc.MCP.Servers
-	}
-	if len(in) == 0 {
-		return nil, nil, fmt.Errorf("no servers found (looked for mcpServers, servers and mcp.servers)")
-	}
-	names := make([]string, 0, len(in))
-	for n := range in {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := map[string]importedServer{}
-	var notes []string
+	names := slices.Sorted(maps.Keys(in))
+	im := &imported{servers: map[string]importedServer{}, npx: map[string]npxRef{}}
+	// Which server first took each variable of the bot's environment: a
+	// second server naming the same one gets its own, prefixed.
+	owner := map[string]string{}
 	for _, orig := range names {
 		f := in[orig]
 		name := strings.Trim(badNameChar.ReplaceAllString(strings.ToLower(orig), "-"), "-")
@@ -108,27 +190,36 @@ func importMCP(b []byte) ([]byte, []string, error) {
 		if name == "" {
 			name = "server"
 		}
-		if _, dup := out[name]; dup {
-			name += fmt.Sprintf("-%d", len(out))
+		if _, dup := im.servers[name]; dup {
+			name += fmt.Sprintf("-%d", len(im.servers))
 		}
 		if name != orig {
-			notes = append(notes, fmt.Sprintf("server %q is named %q here (the app mcp.%s)", orig, name, name))
+			im.notef("server %q is named %q here (the app mcp.%s)", orig, name, name)
 		}
-		s := importedServer{Command: f.Command, Args: f.Args, URL: f.URL}
+		s := importedServer{Command: f.Command, Args: append([]string(nil), f.Args...)}
 		if f.Type == "sse" {
-			notes = append(notes, fmt.Sprintf("%s: the SSE transport is not supported; point url at the server's streamable HTTP endpoint", name))
+			im.notef("%s: the SSE transport is not supported; point url at the server's streamable HTTP endpoint", name)
 		}
-		secret := func(envName string) {
+		// secret makes key (the server's variable) a reference to a
+		// variable of the bot's environment, named like key unless
+		// another server took that name.
+		secret := func(key, why string) string {
 			if s.Secrets == nil {
 				s.Secrets = map[string]config.Secret{}
 			}
-			src := strings.ToUpper(badNameChar.ReplaceAllString(strings.ToLower(name), "_")) + "_" + envName
-			s.Secrets[envName] = config.Secret{Env: src}
-			notes = append(notes, fmt.Sprintf("%s: set %s in the bot's environment (the value of %s was not copied)", name, src, envName))
+			src := key
+			if o, ok := owner[src]; ok && o != name {
+				src = strings.ToUpper(badNameChar.ReplaceAllString(name, "_")) + "_" + key
+			}
+			owner[src] = name
+			s.Secrets[key] = config.Secret{Env: src}
+			im.notef("%s: set %s in the bot's environment (%s; its value was not copied)", name, src, why)
+			return src
 		}
-		for k, v := range f.Env {
-			if secretName.MatchString(k) || inputRef.MatchString(v) {
-				secret(k)
+		for _, k := range slices.Sorted(maps.Keys(f.Env)) {
+			v := f.Env[k]
+			if secretName.MatchString(k) || inputRef.MatchString(v) || tokenValue.MatchString(v) && !filepath.IsAbs(v) {
+				secret(k, "a secret of the server's environment")
 				continue
 			}
 			if s.Env == nil {
@@ -136,30 +227,223 @@ func importMCP(b []byte) ([]byte, []string, error) {
 			}
 			s.Env[k] = v
 		}
-		for k, v := range f.Headers {
+		if f.URL != "" {
+			u, err := url.Parse(f.URL)
+			if err != nil || u.Host == "" {
+				im.notef("%s: url %q is not a URL; left out", name, clip(f.URL, 80))
+			} else {
+				if u.User != nil {
+					u.User = nil
+					im.notef("%s: the url's user name and password were removed; give the server a token instead (secrets: BEARER_TOKEN)", name)
+				}
+				if u.RawQuery != "" {
+					keys := slices.Sorted(maps.Keys(u.Query()))
+					u.RawQuery = ""
+					im.notef("%s: the url's query (%s) was removed: it may hold a credential; give the server a token instead (secrets: BEARER_TOKEN)", name, strings.Join(keys, ", "))
+				}
+				u.Fragment = ""
+				s.URL = u.String()
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(f.Headers)) {
+			v := f.Headers[k]
 			if strings.EqualFold(k, "Authorization") && strings.HasPrefix(v, "Bearer ") {
-				secret("BEARER_TOKEN")
+				secret("BEARER_TOKEN", "the Authorization header's token")
 				continue
 			}
-			notes = append(notes, fmt.Sprintf("%s: header %s is not supported and was left out", name, k))
+			im.notef("%s: header %s is not supported and was left out (its value was not copied)", name, k)
 		}
+		s.Args = im.argSecrets(name, s.Args, secret)
 		switch f.Command {
-		case "npx", "uvx", "pipx", "bunx", "docker":
-			notes = append(notes, fmt.Sprintf("%s: %s fetches or runs code outside the sandbox's view at every start; install the server (npm install --prefix DIR PACKAGE) and set command to the interpreter and args to its entry file", name, f.Command))
+		case "npx", "bunx", "pnpx":
+			if ref, ok := npxPackage(s.Args); ok {
+				im.npx[name] = ref
+				break
+			}
+			im.notef("%s: %s with no package among its arguments: install the server and set command and args by hand", name, f.Command)
+		case "uvx", "pipx", "docker":
+			im.notef("%s: %s fetches or runs code outside the sandbox's view at every start; install the server and set command to the interpreter and args to its entry file", name, f.Command)
 		}
-		out[name] = s
+		im.servers[name] = s
 	}
+	return im, nil
+}
+
+func (im *imported) notef(format string, a ...any) {
+	im.notes = append(im.notes, fmt.Sprintf(format, a...))
+}
+
+// argSecrets replaces credentials in a server's arguments with references
+// to its own secrets (${NAME}, expanded only inside its spoke): a URL's
+// password ("postgres://user:pass@host/db"), "--token=VALUE", and the
+// argument after a "--token".
+func (im *imported) argSecrets(server string, args []string, secret func(key, why string) string) []string {
+	out := make([]string, len(args))
+	upper := strings.ToUpper(badNameChar.ReplaceAllString(server, "_"))
+	for i, a := range args {
+		out[i] = a
+		if u, err := url.Parse(a); err == nil && u.Scheme != "" && u.Host != "" {
+			if _, hasPass := u.User.Password(); hasPass || u.RawQuery != "" && secretName.MatchString(u.RawQuery) {
+				key := upper + "_URL"
+				secret(key, fmt.Sprintf("argument %d is a URL with a credential (%s://…@%s)", i+1, u.Scheme, u.Host))
+				out[i] = "${" + key + "}"
+				continue
+			}
+		}
+		if m := flagSecret.FindStringSubmatch(a); m != nil {
+			key := envKey(m[1], upper+"_SECRET")
+			secret(key, "the argument "+m[1]+"=…")
+			out[i] = m[1] + "=${" + key + "}"
+			continue
+		}
+		if i > 0 && flagSecret.MatchString(args[i-1]+"=x") && !strings.HasPrefix(a, "-") && !strings.Contains(args[i-1], "=") {
+			key := envKey(args[i-1], upper+"_SECRET")
+			secret(key, "the value of "+args[i-1])
+			out[i] = "${" + key + "}"
+		}
+	}
+	return out
+}
+
+// envKey is the variable named after a flag ("--api-key" is API_KEY), or
+// fallback when the flag makes no variable name.
+func envKey(flag, fallback string) string {
+	k := strings.ToUpper(strings.Trim(badNameChar.ReplaceAllString(strings.ReplaceAll(strings.ToLower(strings.TrimLeft(flag, "-")), "-", "_"), "_"), "_"))
+	if !envNameOK(k) {
+		return fallback
+	}
+	return k
+}
+
+// npxPackage finds the package an npx command line runs: the first
+// argument that is not an npx option, and the server's arguments after it.
+func npxPackage(args []string) (npxRef, bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-p" || a == "--package":
+			i++
+			continue
+		case strings.HasPrefix(a, "-"):
+			continue
+		}
+		pkg, version, err := splitPackage(a)
+		if err != nil {
+			return npxRef{}, false
+		}
+		return npxRef{pkg: pkg, version: version, args: args[i+1:]}, true
+	}
+	return npxRef{}, false
+}
+
+// yaml prints the servers as SecGPT's mcp: section, npx left as it is.
+func (im *imported) yaml() ([]byte, error) {
 	var y bytes.Buffer
 	enc := yaml.NewEncoder(&y)
 	enc.SetIndent(2)
-	if err := enc.Encode(map[string]any{"mcp": map[string]any{"servers": out}}); err != nil {
-		return nil, nil, err
+	if err := enc.Encode(map[string]any{"mcp": map[string]any{"servers": im.servers}}); err != nil {
+		return nil, err
 	}
-	return y.Bytes(), notes, nil
+	for name, ref := range im.npx {
+		im.notef("%s: npx %s fetches code at every start; without --print it is installed and pinned like `secgpt mcp add %s`", name, ref.pkg, ref.pkg)
+	}
+	sort.Strings(im.notes)
+	return y.Bytes(), nil
+}
+
+// install installs the npx servers (like `secgpt mcp add`) and writes
+// every server as an entry of mcp.install_dir; it returns the report.
+func (im *imported) install(ctx context.Context, cfg config.Config, force bool, progress io.Writer) (string, error) {
+	root := cfg.MCPInstallDir()
+	names := slices.Sorted(maps.Keys(im.servers))
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(root, n+".yaml")); err == nil && !force {
+			return "", fmt.Errorf("%s exists: the server %s is already added (--force replaces it)", filepath.Join(root, n+".yaml"), n)
+		}
+		if _, dup := cfg.MCP.Servers[n]; dup && !force {
+			return "", fmt.Errorf("the config file already has a server %s", n)
+		}
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, n := range names {
+		s := im.servers[n]
+		from := "imported"
+		if ref, ok := im.npx[n]; ok {
+			in, err := npmInstall(ctx, filepath.Join(root, n), ref.pkg, ref.version, progress)
+			if err != nil {
+				return b.String(), fmt.Errorf("%s: %w", n, err)
+			}
+			interp, err := interpreter(in.Entry)
+			if err != nil {
+				return b.String(), fmt.Errorf("%s: %w", n, err)
+			}
+			readme, _ := os.ReadFile(filepath.Join(root, n, "node_modules", ref.pkg, "README.md"))
+			o := addOptions{secrets: slices.Sorted(maps.Keys(s.Secrets))}
+			for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+				o.env = append(o.env, k+"="+s.Env[k])
+			}
+			ns, notes, err := entryFor(in.Entry, interp, ref.args, o, readme)
+			if err != nil {
+				return b.String(), fmt.Errorf("%s: %w", n, err)
+			}
+			// Secret references keep the names import chose.
+			for k, sec := range s.Secrets {
+				ns.Secrets[k] = sec
+			}
+			s = ns
+			from = fmt.Sprintf("%s@%s, integrity %s", ref.pkg, in.Version, in.Integrity)
+			fmt.Fprintf(&b, "Installed %s for %s into %s\n", from, n, filepath.Join(root, n))
+			for _, note := range notes {
+				if !strings.HasPrefix(note, "set ") {
+					fmt.Fprintf(&b, "  - %s\n", note)
+				}
+			}
+		}
+		if err := writeEntry(filepath.Join(root, n+".yaml"), s, from); err != nil {
+			return b.String(), err
+		}
+		fmt.Fprintf(&b, "Wrote %s: the app mcp.%s\n", filepath.Join(root, n+".yaml"), n)
+	}
+	sort.Strings(im.notes)
+	for _, n := range im.notes {
+		fmt.Fprintf(&b, "  - %s\n", n)
+	}
+	b.WriteString("Next: `secgpt doctor` checks them, `secgpt chat` uses them.\n")
+	return b.String(), nil
+}
+
+// jsonErrorAt says where in b a JSON error is, as line and column.
+func jsonErrorAt(b []byte, err error) string {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 {
+		return err.Error()
+	}
+	// Offset counts the bytes read, the offending one included.
+	if off > 0 {
+		off--
+	}
+	if off > int64(len(b)) {
+		off = int64(len(b))
+	}
+	line := 1 + bytes.Count(b[:off], []byte("\n"))
+	col := int(off) - bytes.LastIndexByte(b[:off], '\n')
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
 // stripJSONComments drops // line comments outside strings (VS Code's
-// settings files allow them).
+// settings files allow them). Line breaks stay, so errors keep their line
+// numbers.
 func stripJSONComments(b []byte) []byte {
 	var out []byte
 	inStr, esc := false, false

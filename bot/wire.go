@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -40,6 +41,7 @@ type deployment struct {
 	sandbox   string
 	spokes    string // which binary spokes run from
 	apps      []ids.AppID
+	mcp       []mcpStatus // how each configured MCP server came up
 	vanilla   bool
 	closers   []func() error
 	log       *slog.Logger
@@ -116,8 +118,8 @@ func (d *deployment) Banner() string {
 	if d.spokes != "" {
 		spokes = "  spokes:  " + d.spokes + "\n"
 	}
-	return fmt.Sprintf("SecGPT-Go: %s\n  model:   %s\n  store:   %s\n  sandbox: %s\n%s  apps:    %s\n",
-		mode, d.modelDesc, d.Store.Describe(), d.sandbox, spokes, strings.Join(names, ", "))
+	return fmt.Sprintf("SecGPT-Go: %s\n  model:   %s\n  store:   %s\n  sandbox: %s\n%s  apps:    %s\n%s",
+		mode, d.modelDesc, d.Store.Describe(), d.sandbox, spokes, strings.Join(names, ", "), mcpBanner(d.mcp))
 }
 
 func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
@@ -223,6 +225,18 @@ func installedApps(cfg config.Config) ([]ids.AppID, error) {
 
 // build wires a deployment from the config.
 func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deployment, error) {
+	return buildWith(ctx, cfg, log, buildOptions{})
+}
+
+// buildOptions are what a caller of build may add.
+type buildOptions struct {
+	// progress gets a line as each MCP server starts and ends (the
+	// terminal, which would otherwise wait on a blank screen).
+	progress io.Writer
+}
+
+// buildWith is build with options.
+func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buildOptions) (*deployment, error) {
 	d := &deployment{vanilla: cfg.Hub.Vanilla, log: log}
 	if cfg.Server.Listen != "" {
 		d.metrics = metrics.New()
@@ -330,14 +344,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger) (*deploymen
 	if pols.signIn, err = newMCPAuth(cfg, d, st, log); err != nil {
 		return nil, err
 	}
-	mcpApps, err := installMCP(ctx, cfg, sp, st, cat, appCfg, pols,
+	mcpApps, mcpStatuses, err := installMCP(ctx, cfg, sp, st, cat, appCfg, pols,
 		func(config.Limits) sandbox.Policy {
 			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
-		}, log)
+		}, log, bo.progress)
 	if err != nil {
 		return nil, err
 	}
 	d.apps = append(d.apps, mcpApps...)
+	d.mcp = mcpStatuses
+	d.addMCPChecks()
 	var relay *redis.Relay
 	replicaID := cfg.Hub.ReplicaID
 	if replicaID == "" {

@@ -33,6 +33,11 @@ type MCP struct {
 	// callback (+ /oauth/mcp/callback, on server.public_listen); empty
 	// means a loopback listener (the terminal's flow).
 	RedirectBaseURL string `yaml:"redirect_base_url"`
+	// InstallDir is where `secgpt mcp add` installs servers (one npm
+	// prefix per server, <name>/) and writes their entries (<name>.yaml);
+	// every <name>.yaml there is read as mcp.servers.<name>. "" means
+	// "mcp" beside the state file (store.path).
+	InstallDir string `yaml:"install_dir"`
 	// Servers are keyed by name, in the shape Claude Desktop and VS Code
 	// use (command, args, env; or url), plus SecGPT's keys.
 	Servers map[string]MCPServer `yaml:"servers"`
@@ -169,11 +174,16 @@ func (c *Config) MCPDataDir() string {
 	if c.MCP.DataDir != "" {
 		return c.MCP.DataDir
 	}
+	return c.besideState("appdata")
+}
+
+// besideState is name in the directory of the state file (store.path).
+func (c *Config) besideState(name string) string {
 	p := c.Store.Path
 	if p == "" {
 		p = defaultStatePath()
 	}
-	return filepath.Join(filepath.Dir(p), "appdata")
+	return filepath.Join(filepath.Dir(p), name)
 }
 
 // validateMCP checks mcp.servers, apps.files and apps.secrets.

@@ -253,7 +253,9 @@ func grantText(g chat.GrantInfo) string {
 	if g.Requester != "" {
 		target = string(g.Requester) + " → " + target
 	}
-	if g.Function != "" && g.Function != string(g.App) {
+	if g.Function == chat.ReadsFunction {
+		target += " (every read-only function)"
+	} else if g.Function != "" && g.Function != string(g.App) {
 		target += "." + g.Function
 	}
 	scope := "always"

@@ -267,7 +267,7 @@ func (a *App) transport(env apps.Env) (sdk.Transport, error) {
 			return nil, fmt.Errorf("mcp %s: make %s: %w", s.Name, d, err)
 		}
 	}
-	cmd := exec.Command(s.Command, subst(s.Args)...)
+	cmd := exec.Command(s.Command, expandEnv(subst(s.Args), s.Env)...)
 	cmd.Dir = HomeDir
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + HomeDir, "TMPDIR=/tmp", "LANG=C.UTF-8"}
 	if s.Data {
@@ -454,5 +454,6 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 
 var (
 	_ apps.Describing = (*App)(nil)
+	_ apps.Rendering  = (*App)(nil)
 	_ io.Closer       = (*App)(nil)
 )

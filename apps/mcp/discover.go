@@ -147,6 +147,8 @@ func recheck(s Server, fns []apps.Function) ([]apps.Function, error) {
 		}
 		f.Description = clean(f.Description, maxDescription)
 		f.Hints = clean(f.Hints, 200)
+		// A tool's result is always the text envelope, whatever the spoke says.
+		f.TextResult = true
 		// Effect is the operator's: recomputed from trust, never the spoke's.
 		if !s.TrustAnnotations || !f.Effect.Valid() {
 			f.Effect = DefaultEffect

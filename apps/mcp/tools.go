@@ -65,7 +65,7 @@ func functions(s Server, tools []*sdk.Tool) ([]apps.Function, error) {
 			return nil, fmt.Errorf("mcp %s: tool %q: %w", s.Name, t.Name, err)
 		}
 		f := apps.Function{Name: name, Request: req, Response: resp,
-			Description: clean(t.Description, maxDescription), Hints: hints(t.Annotations), Effect: DefaultEffect}
+			Description: clean(t.Description, maxDescription), Hints: hints(t.Annotations), Effect: DefaultEffect, TextResult: true}
 		if s.TrustAnnotations {
 			f.Effect = trustedEffect(t.Annotations)
 		}

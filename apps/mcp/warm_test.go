@@ -23,6 +23,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -121,6 +122,8 @@ type installed struct {
 	s   Server
 	raw json.RawMessage
 	cat *apps.Catalog
+	// planner is the hub's model; nil means stepPlanner.
+	planner llm.Model
 }
 
 // install discovers s's tools in a new harness and installs it in a catalog
@@ -163,8 +166,12 @@ func (in *installed) hub(t testing.TB, idle, timeout time.Duration, trace func(h
 
 // options are the options of a hub over in's catalog, without a store.
 func (in *installed) options(idle, timeout time.Duration, trace func(hub.TraceEvent)) hub.Options {
+	var model llm.Model = stepPlanner{app: in.s.ID()}
+	if in.planner != nil {
+		model = in.planner
+	}
 	return hub.Options{
-		Catalog: in.cat, Model: stepPlanner{app: in.s.ID()}, Spawner: hub.Processes(in.h.sp),
+		Catalog: in.cat, Model: model, Spawner: hub.Processes(in.h.sp),
 		AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
 		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
@@ -457,6 +464,10 @@ func TestEverythingElicitationThroughTheHub(t *testing.T) {
 		case slices.Contains(p.Options, chat.Accept):
 			return chat.Accept
 		case p.FreeText && slices.Contains(p.Options, chat.Skip):
+			// Skip says what the server will get instead.
+			if !strings.Contains(p.Data, "Skip sends no value for it") {
+				t.Errorf("optional field's prompt does not say what Skip sends: %q", p.Data)
+			}
 			return chat.Skip
 		case p.FreeText:
 			return chat.Option("Ada Lovelace")
@@ -465,7 +476,7 @@ func TestEverythingElicitationThroughTheHub(t *testing.T) {
 	}
 	typer := &scripted.Conversation{A: hb, User: "test:typer", Policy: answer, Typed: true}
 	reply := typer.Send(ctx, `everything__trigger-elicitation-request {}`)
-	for _, want := range []string{"Name: Ada Lovelace", "Agreed to terms: true", `\"untitledSingleSelectEnum\": \"Monica\"`, `\"titledSingleSelectEnum\": \"hero-1\"`} {
+	for _, want := range []string{"Name: Ada Lovelace", "Agreed to terms: true", `"untitledSingleSelectEnum": "Monica"`, `"titledSingleSelectEnum": "hero-1"`} {
 		if !strings.Contains(reply, want) {
 			t.Errorf("reply lacks %q:\n%s", want, reply)
 		}

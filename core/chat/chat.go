@@ -77,13 +77,21 @@ func (p Prompt) Choices() []Decision {
 		return p.Options
 	}
 	if p.Kind == KindPlan {
+		if p.ReadsApp != "" {
+			// Last, so that the numbers a terminal user types for the
+			// other choices mean what they mean on every prompt.
+			return append(PlanDecisions[:len(PlanDecisions):len(PlanDecisions)], AllowReads(p.ReadsApp))
+		}
 		return PlanDecisions[:]
 	}
 	return Decisions[:]
 }
 
 // Allows reports whether d lets the request through.
-func (d Decision) Allows() bool { return d == AllowOnce || d == AllowSession || d == AllowAlways }
+func (d Decision) Allows() bool {
+	_, reads := d.ReadsApp()
+	return d == AllowOnce || d == AllowSession || d == AllowAlways || reads
+}
 
 // Valid reports whether d is one of the five decisions (Review is valid
 // only for a plan prompt; the gate checks that).
@@ -120,6 +128,9 @@ func (d Decision) Label() string {
 	}
 	if v, ok := d.OptionValue(); ok {
 		return v
+	}
+	if app, ok := d.ReadsApp(); ok {
+		return "Always allow " + string(app) + " for reads"
 	}
 	return string(d)
 }
@@ -189,6 +200,9 @@ type Prompt struct {
 	// Components are the exec, data and collab requests the answer decides
 	// (session and always answers store a grant for each).
 	Components []Component
+	// ReadsApp, on a plan prompt, is the one app whose read-only functions
+	// the plan's open steps use: the prompt then offers AllowReads(ReadsApp).
+	ReadsApp ids.AppID
 
 	// Options are the choices of a KindElicit prompt, in display order.
 	Options []Decision

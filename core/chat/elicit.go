@@ -56,6 +56,9 @@ func (d Decision) Known() bool {
 	if d.Valid() || d == Accept || d == Decline || d == Cancel || d == Skip {
 		return true
 	}
+	if _, ok := d.ReadsApp(); ok {
+		return true
+	}
 	v, ok := d.OptionValue()
 	return ok && v != "" && len(v) <= MaxTyped
 }

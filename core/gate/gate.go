@@ -239,6 +239,13 @@ func (g *Gate) precheck(ctx context.Context, r Request) (d chat.Decision, rule s
 		}
 		return gr.Decision, "", true, nil
 	}
+	if ok, err := g.readsGranted(ctx, r); err != nil || ok {
+		if err != nil {
+			return chat.Deny, "", true, err
+		}
+		g.audit(ctx, r, "grant:"+string(chat.AllowAlways), "every read of "+string(r.Target))
+		return chat.AllowAlways, "", true, nil
+	}
 	return "", "", false, nil
 }
 
@@ -382,11 +389,15 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 		if !p.Answers(a.Decision) {
 			return fmt.Errorf("gate: %q does not answer this question", a.Decision)
 		}
-	} else if !a.Decision.Valid() {
+	} else if _, reads := a.Decision.ReadsApp(); !a.Decision.Valid() && !reads {
 		return fmt.Errorf("gate: invalid decision %q", a.Decision)
 	}
 	if a.Decision == chat.Review && p.Kind != chat.KindPlan {
 		return fmt.Errorf("gate: %q answers only a plan prompt", a.Decision)
+	}
+	readsApp, reads := a.Decision.ReadsApp()
+	if reads && (p.Kind != chat.KindPlan || p.ReadsApp != readsApp) {
+		return fmt.Errorf("gate: %q was not offered by this prompt", a.Decision)
 	}
 	if p.User != a.User {
 		_ = g.store.AppendAudit(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: "refused_answer", Kind: p.Kind,
@@ -426,6 +437,16 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 			}
 			grants = append(grants, g2)
 		}
+	}
+	if reads {
+		// The plan itself is allowed once; what stays is the grant, stored
+		// with the answer in one step.
+		grants = append(grants, readsGrant(p.User, readsApp, g.now()))
+		if err := g.audit(ctx, Request{User: p.User, Kind: chat.KindExec, Target: readsApp, Function: chat.ReadsFunction}, string(chat.AllowAlways),
+			"every planned read of "+string(readsApp)+", chosen on plan prompt "+string(p.ID)); err != nil {
+			return fmt.Errorf("gate: answer not recorded: %w", err)
+		}
+		a.Decision = chat.AllowOnce
 	}
 	out := state.Decided{Prompt: p.ID, Decision: a.Decision, By: a.User, Replica: g.replica, At: g.now()}
 	if _, took, err := g.store.DecidePending(ctx, out, grants); err != nil {

@@ -94,6 +94,7 @@ func (g *Gate) CheckPlan(ctx context.Context, c chat.Conversation, pr PlanReques
 		sum = append(sum, componentText(r))
 	}
 	p.Data = strings.Join(sum, "\n")
+	p.ReadsApp = readsOffer(pr.Parts, open)
 	res.Prompted = true
 	a, expired, err := g.show(ctx, c, p, chat.Deny)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 )
@@ -77,7 +78,9 @@ func (h *Hub) command(ctx context.Context, t *turn, threads bool) (reply string,
 			if g.Requester != "" {
 				target = string(g.Requester) + " → " + target
 			}
-			if g.Function != "" && g.Function != string(g.Target) {
+			if g.Function == chat.ReadsFunction {
+				target += " (every read-only function)"
+			} else if g.Function != "" && g.Function != string(g.Target) {
 				target += "." + g.Function
 			}
 			if g.Unplanned {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
 )
@@ -38,6 +39,10 @@ type elicitField struct {
 	titles   []string // the options' titles (a oneOf's), when given
 	typ      string   // the schema's type
 	required bool
+	// def is the field's default as the server's schema states it (one
+	// neutral line), "" when it states none: what the server is expected
+	// to use when the user skips the field.
+	def string
 }
 
 // buttons reports whether the user can answer the field with buttons.
@@ -69,6 +74,7 @@ func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
 			Type        string            `json:"type"`
 			Title       string            `json:"title"`
 			Description string            `json:"description"`
+			Default     json.RawMessage   `json:"default"`
 			Enum        []json.RawMessage `json:"enum"`
 			OneOf       []struct {
 				Const json.RawMessage `json:"const"`
@@ -95,7 +101,8 @@ func elicitSchema(raw json.RawMessage) ([]elicitField, error) {
 		if doc == "" {
 			doc = p.Title
 		}
-		f := elicitField{name: name, doc: oneLine(doc, maxElicitFieldDoc), boolean: p.Type == "boolean", typ: p.Type, required: slices.Contains(s.Required, name)}
+		f := elicitField{name: name, doc: oneLine(doc, maxElicitFieldDoc), boolean: p.Type == "boolean", typ: p.Type, required: slices.Contains(s.Required, name),
+			def: defaultText(p.Default)}
 		// A titled choice (oneOf of consts) is a choice of its consts, its
 		// titles shown beside them.
 		values, titles := p.Enum, []string(nil)
@@ -187,6 +194,8 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 			asks = append(asks, fd.name+" (yes or no)")
 		case len(fd.options) > 0:
 			asks = append(asks, fd.name+" (one of "+strings.Join(fd.options, ", ")+")")
+		case fd.askable(typed) && !fd.required && fd.def != "":
+			asks = append(asks, fd.name+" (typed "+typedWhat(fd.typ)+"; skipped, the app uses its default «"+fd.def+"»)")
 		case fd.askable(typed):
 			asks = append(asks, fd.name+" (typed "+typedWhat(fd.typ)+")")
 		default:
@@ -287,16 +296,8 @@ func typedWhat(typ string) string {
 func (h *Hub) askTyped(ctx context.Context, inv *invocation, fd elicitField) (any, chat.Decision) {
 	t := inv.turn
 	sp := inv.app.Spec()
-	q := chat.Prompt{User: t.user, Conversation: t.conv, Session: t.session, Kind: chat.KindElicit, Target: sp.ID, FreeText: true,
-		Data: fmt.Sprintf("App %s asks for %s", sp.ID, fd.name)}
-	if fd.doc != "" {
-		q.Data += fmt.Sprintf(" (its description: «%s»)", fd.doc)
-	}
-	q.Data += fmt.Sprintf(".\nType your answer (%s); it goes to app %s as you type it.", typedWhat(fd.typ), sp.ID)
-	if !fd.required {
-		q.Options = append(q.Options, chat.Skip)
-	}
-	q.Options = append(q.Options, chat.Cancel)
+	q := typedQuestion(sp.ID, fd)
+	q.User, q.Conversation, q.Session = t.user, t.conv, t.session
 	for range 2 {
 		d, err := h.gate.Ask(ctx, t.c, q)
 		if err != nil {
@@ -321,4 +322,42 @@ func (h *Hub) askTyped(ctx context.Context, inv *invocation, fd elicitField) (an
 		q.Data = strings.TrimSuffix(q.Data, " That was not a "+typedWhat(fd.typ)+".") + " That was not a " + typedWhat(fd.typ) + "."
 	}
 	return nil, chat.Cancel
+}
+
+// typedQuestion is the prompt that asks for a typed field. An optional
+// field offers Skip, and says what skipping sends: nothing, so the server
+// uses the default its schema states (shown as the app's text).
+func typedQuestion(app ids.AppID, fd elicitField) chat.Prompt {
+	q := chat.Prompt{Kind: chat.KindElicit, Target: app, FreeText: true,
+		Data: fmt.Sprintf("App %s asks for %s", app, fd.name)}
+	if fd.doc != "" {
+		q.Data += fmt.Sprintf(" (its description: «%s»)", fd.doc)
+	}
+	q.Data += fmt.Sprintf(".\nType your answer (%s); it goes to app %s as you type it.", typedWhat(fd.typ), app)
+	if !fd.required {
+		q.Data += "\n" + skipNote(fd)
+		q.Options = append(q.Options, chat.Skip)
+	}
+	q.Options = append(q.Options, chat.Cancel)
+	return q
+}
+
+// skipNote says what Skip sends for an optional field.
+func skipNote(fd elicitField) string {
+	if fd.def == "" {
+		return "Skip sends no value for it (the app states no default)."
+	}
+	return fmt.Sprintf("Skip sends no value for it: the app says it will use its default, «%s».", fd.def)
+}
+
+// defaultText is a schema's default value as one neutral line, or "".
+func defaultText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return oneLine(s, maxElicitOptLen)
+	}
+	return oneLine(string(raw), maxElicitOptLen)
 }

@@ -76,7 +76,7 @@ func FuzzElicitSchema(f *testing.F) {
 			t.Fatalf("%d fields", len(fs))
 		}
 		for _, fd := range fs {
-			if !fieldNameRE.MatchString(fd.name) || strings.ContainsAny(fd.doc, "\n\r\x1b") {
+			if !fieldNameRE.MatchString(fd.name) || strings.ContainsAny(fd.doc, "\n\r\x1b") || strings.ContainsAny(fd.def, "\n\r\x1b") {
 				t.Fatalf("unsafe field %q %q", fd.name, fd.doc)
 			}
 			if len(fd.options) > maxElicitOptions || (fd.titles != nil && len(fd.titles) != len(fd.options)) {
@@ -106,4 +106,40 @@ func FuzzOneLine(f *testing.F) {
 			t.Fatalf("oneLine(%q) = %q", s, o)
 		}
 	})
+}
+
+// TestTypedQuestionSkip: an optional typed field offers Skip and says
+// what skipping sends (the server's stated default, as the app's text); a
+// required one offers no Skip.
+func TestTypedQuestionSkip(t *testing.T) {
+	schema := `{"type":"object","properties":{` +
+		`"city":{"type":"string","default":"Lisbon\u001b[2J"},"count":{"type":"integer","default":3},` +
+		`"note":{"type":"string"},"name":{"type":"string"}},"required":["name"]}`
+	fs, err := elicitSchema(json.RawMessage(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"city":  "Skip sends no value for it: the app says it will use its default, «Lisbon\\x1b[2J».",
+		"count": "Skip sends no value for it: the app says it will use its default, «3».",
+		"note":  "Skip sends no value for it (the app states no default).",
+		"name":  "",
+	}
+	for _, fd := range fs {
+		q := typedQuestion("mcp.x", fd)
+		hasSkip := false
+		for _, o := range q.Options {
+			hasSkip = hasSkip || o == chat.Skip
+		}
+		w := want[fd.name]
+		if w == "" {
+			if hasSkip || strings.Contains(q.Data, "Skip") {
+				t.Errorf("%s: required field offers Skip: %q %v", fd.name, q.Data, q.Options)
+			}
+			continue
+		}
+		if !hasSkip || !strings.Contains(q.Data, w) {
+			t.Errorf("%s: prompt %q %v, want %q and Skip", fd.name, q.Data, q.Options, w)
+		}
+	}
 }

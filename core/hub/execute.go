@@ -294,7 +294,8 @@ func (t *turn) call(ctx context.Context, sr *stepRun) stepResult {
 	if inv.lease != nil && inv.lease.args != nil {
 		res.args = inv.lease.args
 	}
-	if len(res.json) == 0 {
+	if len(res.json) == 0 || st.hasFn && st.fn.TextResult {
+		// An envelope around text (an MCP result) flows on as its text.
 		res.json, _ = json.Marshal(fin.Text)
 	}
 	return res

@@ -20,6 +20,14 @@ import (
 	"time"
 )
 
+// PublicError is a check's error with a reason /readyz may show: no
+// hosts, paths or secrets (an MCP server's "command \"node\" not found").
+// Other errors show as "not ready" alone; the log has them.
+type PublicError interface {
+	error
+	Public() string
+}
+
 // Check reports whether one dependency is ready; a nil error means ready.
 type Check func(ctx context.Context) error
 
@@ -186,6 +194,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			if err := checks[n](ctx); err != nil {
 				s.log.Warn("not ready", "check", n, "err", err)
 				results[i] = "not ready"
+				var pe PublicError
+				if errors.As(err, &pe) {
+					results[i] += ": " + pe.Public()
+				}
 				return
 			}
 			results[i] = "ok"

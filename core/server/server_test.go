@@ -48,6 +48,12 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// publicErr is a check error with a public reason.
+type publicErr struct{ reason string }
+
+func (e publicErr) Error() string  { return e.reason + ": open /etc/secret: denied" }
+func (e publicErr) Public() string { return e.reason }
+
 func TestEndpoints(t *testing.T) {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "secgpt_messages_total 3\n") })
 	tests := []struct {
@@ -68,6 +74,13 @@ func TestEndpoints(t *testing.T) {
 			name:   "readyz one failing, error text not echoed",
 			checks: map[string]Check{"store": okCheck, "matrix": failCheck("dial tcp 10.0.0.7:8448: refused")},
 			path:   "/readyz", wantStatus: 503, wantBody: `"matrix":"not ready"`,
+		},
+		{
+			name: "readyz failing with a public reason",
+			checks: map[string]Check{"mcp.gh": func(context.Context) error {
+				return publicErr{"secret GITHUB_TOKEN: environment variable GITHUB_TOKEN is unset or empty"}
+			}},
+			path: "/readyz", wantStatus: 503, wantBody: `"mcp.gh":"not ready: secret GITHUB_TOKEN: environment variable GITHUB_TOKEN is unset or empty"`,
 		},
 		{name: "metrics", path: "/metrics", wantStatus: 200, wantBody: "secgpt_messages_total 3"},
 		{name: "unknown path", path: "/nope", wantStatus: 404},

@@ -293,6 +293,9 @@ func (a *agent) call(ctx context.Context, c llm.ToolCall) (string, json.RawMessa
 		if err != nil {
 			return "error: " + err.Error(), nil
 		}
+		if r, ok := a.app.(apps.Rendering); ok {
+			return r.Render(c.Name, res), res
+		}
 		return resultText(res), res
 	}
 	return a.remote(c), nil

@@ -27,6 +27,8 @@ func CheckGrant(g Grant) (Grant, error) {
 		return g, fmt.Errorf("grant of kind %q: %w", g.Kind, ErrInvalid)
 	case g.Target == "":
 		return g, fmt.Errorf("grant without target: %w", ErrInvalid)
+	case g.Function == chat.ReadsFunction && (g.Kind != chat.KindExec || g.Requester != "" || g.Unplanned || g.Decision != chat.AllowAlways):
+		return g, fmt.Errorf("a grant for every read of %s is an always exec grant for planned steps only: %w", g.Target, ErrInvalid)
 	}
 	switch g.Decision {
 	case chat.AllowAlways:

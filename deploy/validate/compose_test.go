@@ -138,4 +138,32 @@ func TestDockerfile(t *testing.T) {
 	if last == "" || strings.Contains(last, "root") || strings.HasPrefix(last, "USER 0") {
 		t.Errorf("final USER %q is root", last)
 	}
+	// The MCP target (issue 19 item 11): Node and Python, back to the
+	// unprivileged user, servers on the state volume; the default target
+	// (the last stage) stays the lean image.
+	stage, stages := "", map[string][]string{}
+	var order []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "FROM ") {
+			f := strings.Fields(l)
+			stage = f[len(f)-1]
+			order = append(order, stage)
+		}
+		stages[stage] = append(stages[stage], l)
+	}
+	mcp := strings.Join(stages["mcp"], "\n")
+	for _, w := range []string{"FROM base AS mcp", "/usr/local/bin/node", "npm-cli.js", "python3", "USER 10001:10001"} {
+		if !strings.Contains(mcp, w) {
+			t.Errorf("mcp target lacks %q:\n%s", w, mcp)
+		}
+	}
+	if l := stages["mcp"][len(stages["mcp"])-1]; l != "USER 10001:10001" {
+		t.Errorf("mcp target ends with %q, not the unprivileged user", l)
+	}
+	if !has("VOLUME", "/var/lib/secgpt") || !has("ENV", "SECGPT_STORE_PATH=/var/lib/secgpt/") {
+		t.Error("servers installed by mcp add (beside store.path) would not be on the volume")
+	}
+	if len(order) == 0 || order[len(order)-1] != "runtime" || strings.Join(stages["runtime"], "") != "FROM base AS runtime" {
+		t.Errorf("the default target is %q (%v), want the lean image", order[len(order)-1], stages["runtime"])
+	}
 }

@@ -33,7 +33,7 @@ const (
 var hostileApps = []ids.AppID{appA, appB, appC, appNote}
 
 // canaryCode is the letter a canary of each app carries.
-var canaryCode = map[ids.AppID]byte{appA: 'A', appB: 'B', appC: 'C', appNote: 'N', appThief: 'T', probeOwner: 'P', probeClaim: 'Q'}
+var canaryCode = map[ids.AppID]byte{appA: 'A', appB: 'B', appC: 'C', appNote: 'N', appThief: 'T', probeOwner: 'P', probeClaim: 'Q', appSrv: 'S'}
 
 // figureDigit is the first digit of the app's figures: 1 for inv_alpha,
 // 2 for inv_bravo, … (the order of canaryCode's letters, ABCNTPQ).
@@ -134,6 +134,7 @@ func registerHubApps() (thief bool) {
 	}
 	register(probeOwner, "")
 	register(probeClaim, string(probeOwner))
+	registerServer()
 	_, err := apps.NewCatalog([]ids.AppID{probeClaim})
 	return err == nil
 }
@@ -287,7 +288,7 @@ func (p *program) result(valid bool) json.RawMessage {
 	return b
 }
 
-var functionNames = []string{fnName(appA), fnName(appB), fnWipe, fnName(appC), fnName(appThief), "no_such_function", "inv_note"}
+var functionNames = []string{fnName(appA), fnName(appB), fnWipe, fnName(appC), fnName(appThief), "no_such_function", "inv_note", srvRead, srvWrite}
 
 // request sends one random, well-formed ISC request and reads its answer.
 func (p *program) request(conn *isc.Conn) {

@@ -22,11 +22,12 @@ const (
 	InvLive    = "I5 liveness"      // the hub answered, did not crash, left no goroutine or spoke behind
 	InvAudit   = "I6 audit"         // every decision and cross-app flow is in the audit log
 	InvTruth   = "I11 stored truth" // every prompt's outcome is shown as the store holds it, on any replica
+	InvReads   = "I13 reads-grant"  // a grant of a server's reads ran only its read functions, in planned steps
 )
 
 // Invariants lists the invariant names in order.
 var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply, InvTruth,
-	InvCredential}
+	InvCredential, InvReads}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {
@@ -58,6 +59,7 @@ type grant struct {
 	requester ids.AppID
 	target    ids.AppID
 	unplanned bool
+	reads     bool // "Always allow target for reads" (check_reads.go)
 	seq       int64
 }
 
@@ -374,7 +376,9 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 	var f struct {
 		Body isc.Init `json:"body"`
 	}
+	fn := ""
 	if json.Unmarshal([]byte(e.text), &f) == nil {
+		fn = f.Body.Task.Function
 		args := compact(f.Body.Task.Args)
 		for i, pc := range c.calls {
 			if pc.user == s.user && pc.fn == f.Body.Task.Function && pc.args == args && pc.caller != s.app {
@@ -395,9 +399,13 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 		}
 	}
 	for _, g := range c.grants {
-		if g.user == s.user && g.kind == chat.KindExec && g.target == s.app && g.seq < e.seq {
+		if g.user == s.user && g.kind == chat.KindExec && g.target == s.app && g.seq < e.seq && (!g.reads || readsCovers(s, fn)) {
 			return
 		}
+	}
+	if c.readsOnly(e, s) {
+		c.violate(InvReads, "reads grant ran "+fn, "", "app %s ran %s for %s (pid %d, #%d) on a grant of its reads only", s.app, fn, s.user, e.pid, e.seq)
+		return
 	}
 	c.violate(InvExec, "no exec decision", "", "app %s ran for %s (pid %d, #%d) without an allowing exec decision or grant", s.app, s.user, e.pid, e.seq)
 }
@@ -585,7 +593,7 @@ func (c *checker) resolve(e *event) {
 			clicked = a.decision
 		}
 	}
-	if clicked != e.decision {
+	if clickedAs(clicked) != e.decision {
 		c.violate(inv, "decision not as clicked", "", "prompt %s resolved %s but %s clicked %q", p.ID, e.decision, p.User, clicked)
 		return
 	}
@@ -643,6 +651,7 @@ func (c *checker) answer(e *event) {
 	if p.Kind != kindPlan && (e.decision == chat.AllowSession || e.decision == chat.AllowAlways) {
 		c.grants = append(c.grants, grant{user: p.User, kind: p.Kind, requester: p.Requester, target: p.Target, unplanned: p.Unplanned, seq: e.seq})
 	}
+	c.readsAnswer(e)
 }
 
 // auditDecisions checks that every resolved prompt has its decision in the

@@ -1,7 +1,6 @@
 package invariants
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/secgpt-go/secgpt/core/chat"
@@ -291,21 +290,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &script{}
 			tt.build(s)
-			got := map[string]bool{}
-			var details []string
-			for _, v := range check(s.evs) {
-				got[v.Invariant] = true
-				details = append(details, v.Invariant+": "+v.Detail)
-			}
-			want := map[string]bool{}
-			for _, w := range tt.want {
-				want[w] = true
-			}
-			for _, inv := range Invariants {
-				if got[inv] != want[inv] {
-					t.Errorf("%s violated = %v, want %v; violations:\n%s", inv, got[inv], want[inv], strings.Join(details, "\n"))
-				}
-			}
+			wantViolated(t, s, tt.want)
 		})
 	}
 }

@@ -60,6 +60,9 @@ func (m planner) Generate(_ context.Context, req *llm.Request) (*llm.Response, e
 	n := 1 + rng.IntN(4)
 	for i := 0; i < n; i++ {
 		a := cat[rng.IntN(len(cat))]
+		if srv := serverOf(cat); srv != nil && rng.IntN(2) == 0 {
+			a = *srv // check_reads.go: the server's steps often, to use its grant
+		}
 		var parts []string
 		if i > 0 && rng.IntN(2) == 0 {
 			parts = append(parts, fmt.Sprintf("<result_%d>", 1+rng.IntN(i)))
@@ -76,9 +79,10 @@ func (m planner) Generate(_ context.Context, req *llm.Request) (*llm.Response, e
 		st := plan.Step{App: a.App, Instruction: "do it " + strings.Join(parts, " ")}
 		if !a.Annotation && len(a.Functions) > 0 {
 			st.Function = a.Functions[0].Name
-			if len(a.Functions) > 1 && rng.IntN(3) == 0 {
+			if len(a.Functions) > 1 && (a.App == string(appSrv) || rng.IntN(3) == 0) {
 				// Another function of the app: a re-plan without the
-				// facts may name a different one than the approved plan.
+				// facts may name a different one than the approved plan;
+				// the server (check_reads.go): any of its functions.
 				st.Function = a.Functions[rng.IntN(len(a.Functions))].Name
 			}
 			args := map[string]any{"seed": rng.Int64N(1 << 40)}

@@ -264,6 +264,9 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	if rng.IntN(4) == 0 && thief {
 		installed = append(installed, appThief)
 	}
+	if serverEpisode(es) {
+		installed = append(installed, appSrv)
+	}
 	cat, err := apps.NewCatalog(installed)
 	if err != nil {
 		add(InvLive, "catalog: %v", err)

@@ -54,6 +54,9 @@ func (u *user) Prompt(ctx context.Context, p chat.Prompt) error {
 		// offers it as a fifth choice).
 		d = chat.Decision("review")
 	}
+	if p.ReadsApp != "" && d != chat.Review && u.rng.IntN(2) == 0 {
+		d = chat.AllowReads(p.ReadsApp) // check_reads.go
+	}
 	late := u.rng.IntN(100) < 6
 	intruder := u.rng.IntN(100) < 15
 	intruderD := chat.Decisions[u.rng.IntN(len(chat.Decisions))]

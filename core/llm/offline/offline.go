@@ -140,14 +140,41 @@ func Plan(req *llm.Request, extra func(p *plan.Plan, cat []plan.CatalogApp, fact
 	}
 	query := req.LastUser()
 	p := &plan.Plan{Steps: []plan.Step{}}
+	if a, f, args, ok, err := ExplicitCall(cat, query); ok {
+		// "server__tool {json}": the user named the function and wrote
+		// its arguments; nothing is guessed.
+		if err != nil {
+			p.Answer = err.Error() + "."
+		} else {
+			p.Steps = append(p.Steps, plan.Step{App: a.App, Function: f.Name, Instruction: "Run " + f.Name + " with the given arguments.", Args: args})
+		}
+		if extra != nil {
+			extra(p, cat, facts)
+		}
+		raw, _ := json.Marshal(p)
+		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "call_plan", Name: plan.ToolName, Arguments: raw}}}, nil
+	}
 	var needID []missingID
+	hint := ""
 	for _, a := range SelectApps(cat, query) {
 		st := plan.Step{App: a.App, Instruction: query}
 		if len(a.Functions) > 0 {
-			f := a.Functions[0]
+			f, _ := PickFunction(a, query)
 			st.Function = f.Name
 			st.Instruction = fmt.Sprintf("Use %s for: %s", f.Name, query)
-			filled := FillArgs(f.Parameters, query, facts)
+			// A namespaced app (an MCP server) has general tools: its
+			// name is not part of what a function is asked, and what the
+			// patterns leave empty is filled from the rest of the message
+			// (built-in apps keep the patterns alone).
+			namespaced := shortName(a.App) != ""
+			q := query
+			if namespaced {
+				q = withoutAppName(query, a.App)
+			}
+			filled := FillArgs(f.Parameters, q, facts)
+			if namespaced {
+				fillRest(f.Parameters, filled, restText(q, functionWords(a.App, f.Name)))
+			}
 			// The adversary (extra != nil) edits whatever plan it gets;
 			// its plans stay as they were.
 			if prop := unfilledID(f.Parameters, filled); prop != "" && extra == nil {
@@ -155,14 +182,23 @@ func Plan(req *llm.Request, extra func(p *plan.Plan, cat []plan.CatalogApp, fact
 			}
 			args, _ := json.Marshal(filled)
 			st.Args = args
+			if err := argsValid(f.Parameters, args); err != nil && namespaced && hint == "" && extra == nil {
+				hint = explicitHint(a.App, f)
+			}
 		}
 		p.Steps = append(p.Steps, st)
 	}
-	if len(needID) > 0 {
+	switch {
+	case len(needID) > 0:
 		// A step without its ID would fail the plan check and the user
 		// would read "could not make a plan"; say what the demo needs.
 		p.Steps = []plan.Step{}
 		p.Answer = needIDAnswer(query, cat, needID[0])
+	case hint != "":
+		// Arguments that do not fit the function would fail the same
+		// way; say how to write them instead.
+		p.Steps = []plan.Step{}
+		p.Answer = hint
 	}
 	if len(p.Steps) == 0 && p.Answer == "" {
 		p.Answer = noAppAnswer(query, cat)
@@ -440,6 +476,9 @@ func SelectApps(cat []plan.CatalogApp, query string) []plan.CatalogApp {
 	for _, a := range cat {
 		n := strings.ToLower(a.App)
 		if strings.Contains(q, n) || strings.Contains(q, strings.ReplaceAll(n, "_", " ")) {
+			named = append(named, a)
+		} else if s := shortName(n); s != "" && (indexWord(q, s) >= 0 || indexWord(q, strings.ReplaceAll(s, "_", " ")) >= 0) {
+			// "memory" names the app mcp.memory.
 			named = append(named, a)
 		}
 	}

@@ -146,13 +146,7 @@ func TestPlanMissingID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := &llm.Request{
-				Messages: []llm.Message{
-					{Role: llm.RoleSystem, Content: "plan " + plan.AppsOpen + string(cat) + plan.AppsClose},
-					{Role: llm.RoleUser, Content: tt.query},
-				},
-				Tools: []llm.Tool{{Name: plan.ToolName, Parameters: json.RawMessage(plan.Schema)}},
-			}
+			req := planRequest(cat, tt.query)
 			var extra func(*plan.Plan, []plan.CatalogApp, map[string]string)
 			if tt.extra {
 				extra = func(*plan.Plan, []plan.CatalogApp, map[string]string) {}
