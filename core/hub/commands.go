@@ -245,6 +245,9 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 		if err != nil {
 			return failed(arg+"'s stored data", err)
 		}
+		if _, err := h.o.Store.ForgetAppState(ctx, t.user, labelNamespace(sp.Namespace())); err != nil {
+			return failed(arg+"'s stored data", err)
+		}
 		item := fmt.Sprintf("%d stored item(s) of %s's data", n, arg)
 		if shared := h.sharers(sp); len(shared) > 0 {
 			item += " (shared with " + strings.Join(shared, ", ") + ")"

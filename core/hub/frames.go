@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
@@ -176,6 +177,9 @@ func (h *Hub) onMemoryRead(ctx context.Context, r *spokeRun, f isc.Frame) (answe
 	out := isc.Memory{Entries: []isc.MemoryEntry{}}
 	for _, e := range es {
 		out.Entries = append(out.Entries, isc.MemoryEntry{Role: e.Role, Content: e.Content})
+		// What the app remembered derives from what it held then: the
+		// spoke holds those sources again.
+		r.inv.absorb(labelFrom(e.Sources, e.Facts))
 	}
 	return reply(isc.KindMemory, out), nil
 }
@@ -190,14 +194,16 @@ func (h *Hub) onMemoryWrite(ctx context.Context, r *spokeRun, f isc.Frame) (answ
 	if len(w.Entries) > maxMemoryWrite {
 		return hubError("too many memory entries"), nil
 	}
+	sp := r.inv.app.Spec()
+	held := r.inv.inputs()
 	var es []state.MemoryEntry
 	for _, e := range w.Entries {
 		if e.Role != "user" && e.Role != "assistant" {
 			return hubError("memory role must be user or assistant"), nil
 		}
-		es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now()})
+		es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now(),
+			Sources: held.sources(sp.ID), Facts: held.facts})
 	}
-	sp := r.inv.app.Spec()
 	if err := h.o.Store.AppendMemory(ctx, r.inv.turn.user, sp.ID, es...); err != nil {
 		h.log.Error("append app memory", "app", sp.ID, "err", err)
 		return hubError("memory unavailable"), nil
@@ -220,6 +226,14 @@ func (h *Hub) onStateGet(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 		h.log.Error("read app state", "app", sp.ID, "err", err)
 		return hubError("state unavailable"), nil
 	}
+	// Without its label the value could carry another app's data past a
+	// rule unseen: no label, no value.
+	sl, err := h.stateLabel(ctx, r.inv.turn.user, sp.Namespace())
+	if err != nil {
+		h.log.Error("read app state label", "app", sp.ID, "err", err)
+		return hubError("state unavailable"), nil
+	}
+	r.inv.absorb(labelFrom(sl.Sources, sl.Facts))
 	return reply(isc.KindStateValue, isc.StateValue{Found: ok, Value: v}), nil
 }
 
@@ -234,6 +248,11 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 		return hubError("bad state key or value"), nil
 	}
 	sp, user := r.inv.app.Spec(), r.inv.turn.user
+	// The label first: a value stored without it would lose its sources.
+	if err := h.addStateLabel(ctx, user, sp.Namespace(), r.inv.inputs()); err != nil {
+		h.log.Error("write app state label", "app", sp.ID, "err", err)
+		return hubError("state unavailable"), nil
+	}
 	err := h.o.Store.PutAppStateWithin(ctx, user, sp.Namespace(), p.Key, p.Value, h.o.StateQuota)
 	if errors.Is(err, state.ErrQuota) {
 		h.log.Warn("app state quota", "app", sp.ID, "user", user, "err", err)
@@ -246,4 +265,39 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 		return hubError("state unavailable"), nil
 	}
 	return reply(isc.KindOK, struct{}{}), nil
+}
+
+// stateLabel reads the label of user's state namespace ns.
+func (h *Hub) stateLabel(ctx context.Context, user ids.UserID, ns string) (storedLabel, error) {
+	var sl storedLabel
+	raw, ok, err := h.o.Store.GetAppState(ctx, user, labelNamespace(ns), labelKey)
+	if err != nil || !ok {
+		return sl, err
+	}
+	if err := json.Unmarshal(raw, &sl); err != nil {
+		return sl, fmt.Errorf("decode label of namespace %s: %w", ns, err)
+	}
+	return sl, nil
+}
+
+// addStateLabel makes the label of user's namespace ns also derive from
+// what l names. It reads, then writes: two spokes of the same user
+// writing the namespace at the same instant (on two replicas) may each
+// miss the other's sources; the label is never narrowed otherwise.
+func (h *Hub) addStateLabel(ctx context.Context, user ids.UserID, ns string, l label) error {
+	sl, err := h.stateLabel(ctx, user, ns)
+	if err != nil {
+		return err
+	}
+	have := labelFrom(sl.Sources, sl.Facts)
+	before := len(have.apps) + len(have.facts)
+	have.add(l)
+	if len(have.apps)+len(have.facts) == before {
+		return nil
+	}
+	raw, err := json.Marshal(storedLabel{Sources: have.sources(), Facts: have.facts})
+	if err != nil {
+		return fmt.Errorf("encode label of namespace %s: %w", ns, err)
+	}
+	return h.o.Store.PutAppState(ctx, user, labelNamespace(ns), labelKey, raw)
 }

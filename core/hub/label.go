@@ -51,3 +51,42 @@ func (l label) sources(except ...ids.AppID) []ids.AppID {
 	slices.Sort(out)
 	return out
 }
+
+// labelFrom rebuilds a label the hub stored beside an app's memory or
+// state.
+func labelFrom(sources []ids.AppID, facts map[string]string) label {
+	l := newLabel("", facts)
+	for _, a := range sources {
+		l.apps[a] = true
+	}
+	return l
+}
+
+// absorb makes what inv holds also derive from l: the app read back data
+// it kept (its memory, its state) or a warm spoke kept it in its process.
+func (inv *invocation) absorb(l label) {
+	if len(l.apps) == 0 && len(l.facts) == 0 {
+		return
+	}
+	if inv.label == nil {
+		in := inv.inputs()
+		inv.label = &in
+	}
+	inv.label.add(l)
+}
+
+// storedLabel is the label the hub keeps beside an app's state namespace:
+// every app and fact whatever was ever written there derives from, until
+// the namespace is forgotten. It is one record per namespace, the union of
+// all writes, which over-approximates per key.
+type storedLabel struct {
+	Sources []ids.AppID       `json:"sources,omitempty"`
+	Facts   map[string]string `json:"facts,omitempty"`
+}
+
+// labelNamespace is where the hub keeps the label of an app-state
+// namespace. Spokes cannot name it: the hub picks a spoke's namespace.
+func labelNamespace(ns string) string { return "secgpt.label/" + ns }
+
+// labelKey is the one key of a label namespace.
+const labelKey = "label"

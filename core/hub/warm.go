@@ -36,6 +36,11 @@ type warmSpoke struct {
 	// spoke of another epoch holds state from before a forget, revoke,
 	// new session or denial on some replica, and is not reused.
 	epoch int64
+	// held is the label of what the spoke's process keeps from the
+	// invocations it served (an MCP server's own memory): the next
+	// invocation holds it too. Only the invocation that has taken the
+	// spoke touches it.
+	held label
 	// The fields below are guarded by warmTable.mu.
 	busy   bool
 	gone   bool        // killed or exited: never handed out again
@@ -261,6 +266,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		// A fresh wall-clock bound for this invocation, as a fresh spoke
 		// would get.
 		rearm(proc, h.o.SpokeTimeout)
+		inv.absorb(ws.held)
 		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
 	} else {
 		var err error
@@ -292,6 +298,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 	fin, serr := h.serve(ctx, inv, conn)
 	if serr == nil && stop() {
 		if warm {
+			ws.held = inv.inputs()
 			h.warm.release(ws)
 		} else {
 			proc.Kill("done")
