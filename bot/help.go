@@ -61,8 +61,8 @@ Ask this host's listener (server.listen) for /healthz, or /readyz with
 flags:
   --ready       check /readyz (store and platform connected)
   --timeout D   give up after D (default 3s)`,
-		"mcp": `usage: secgpt mcp add [--name N] [--write] [--env K=V] [--secret K] [--trust-annotations] [--force] PACKAGE[@VERSION] [-- ARGS]
-       secgpt mcp import [--print] [--force] FILE
+		"mcp": `usage: secgpt mcp add [--name N] [--write] [--env K=V] [--secret K] [--trust-annotations] [--force] [--no-names] PACKAGE[@VERSION] [-- ARGS]
+       secgpt mcp import [--print] [--force] [--no-names] FILE
        secgpt mcp pins
        secgpt mcp approve SERVER
 

@@ -41,6 +41,7 @@ type addOptions struct {
 	write   bool
 	force   bool
 	trust   bool
+	noNames bool
 	env     multiFlag
 	secrets multiFlag
 }
@@ -59,6 +60,7 @@ func runMCPAdd(ctx context.Context, cfg config.Config, args []string, out, errOu
 	fs.StringVar(&o.name, "name", "", "the server's `name` (the app mcp.NAME); default: from the package name")
 	fs.BoolVar(&o.write, "write", false, "mount the directories named in ARGS writable (default read-only)")
 	fs.BoolVar(&o.force, "force", false, "replace an entry of the same name")
+	fs.BoolVar(&o.noNames, "no-names", false, "do not list the server's tools to name them for the planner by their own names (it then sees t1, t2, …)")
 	fs.BoolVar(&o.trust, "trust-annotations", false, "let the server's tool annotations decide each tool's effect (read, write, ...)")
 	fs.Var(&o.env, "env", "`NAME=VALUE` in the server's environment (repeatable; ${SECGPT_DATA} allowed)")
 	fs.Var(&o.secrets, "secret", "`NAME`: the server's environment variable NAME, read from the bot's variable of the same name at start (repeatable)")
@@ -440,6 +442,11 @@ func mcpAdd(ctx context.Context, cfg config.Config, spec string, serverArgs []st
 	for _, n := range notes {
 		fmt.Fprintf(&b, "  - %s\n", n)
 	}
+	if !o.noNames {
+		for _, n := range nameEntry(ctx, cfg, name, entryPath, progress) {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
 	fmt.Fprintf(&b, "Next: `secgpt doctor` checks it, `secgpt chat` uses it (e.g. \"%s__<tool> {json}\").\n", name)
 	return b.String(), nil
 }
@@ -458,12 +465,18 @@ func writeEntry(path string, s importedServer, from string) error {
 	if err := enc.Encode(s); err != nil {
 		return err
 	}
+	return writeFileAtomic(path, y.Bytes())
+}
+
+// writeFileAtomic writes b to path as a new file renamed over any earlier
+// one, so a reader sees the old entry or the new, never half of one.
+func writeFileAtomic(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".entry-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(y.Bytes()); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -51,7 +51,8 @@ func TestMCPAddThreeCommands(t *testing.T) {
 		return out.String()
 	}
 	rep := add("@modelcontextprotocol/server-memory@2026.8.31")
-	for _, w := range []string{"Installed @modelcontextprotocol/server-memory@2026.8.31 (integrity sha512-", "mcp.memory", "MEMORY_FILE_PATH", "${SECGPT_DATA}/memory.jsonl"} {
+	for _, w := range []string{"Installed @modelcontextprotocol/server-memory@2026.8.31 (integrity sha512-", "mcp.memory", "MEMORY_FILE_PATH", "${SECGPT_DATA}/memory.jsonl",
+		"tools the planner sees by their own names", "create_entities", "search_nodes"} {
 		if !strings.Contains(rep, w) {
 			t.Errorf("report lacks %q:\n%s", w, rep)
 		}

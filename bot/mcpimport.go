@@ -36,8 +36,9 @@ func runMCP(ctx context.Context, cfg config.Config, args []string, out, errOut i
 	fs.SetOutput(errOut)
 	printOnly := fs.Bool("print", false, "print the mcp: section instead of installing npx servers and writing entries to mcp.install_dir")
 	force := fs.Bool("force", false, "replace entries of the same names in mcp.install_dir")
+	noNames := fs.Bool("no-names", false, "do not list each server's tools to name them for the planner by their own names (it then sees t1, t2, …)")
 	fs.Usage = func() {
-		fmt.Fprintln(errOut, "usage: secgpt mcp import [--print] [--force] FILE\n\n"+
+		fmt.Fprintln(errOut, "usage: secgpt mcp import [--print] [--force] [--no-names] FILE\n\n"+
 			"Reads a Claude Desktop (claude_desktop_config.json), Claude Code (~/.claude.json, .mcp.json) or\n"+
 			"VS Code (mcp.json, settings.json) MCP config. Each server becomes an entry in mcp.install_dir\n"+
 			"(npx packages installed and pinned, like `secgpt mcp add`); secrets are never copied: they\n"+
@@ -77,7 +78,7 @@ func runMCP(ctx context.Context, cfg config.Config, args []string, out, errOut i
 		_, _ = out.Write(y)
 		return 0
 	}
-	rep, err := im.install(ctx, cfg, *force, errOut)
+	rep, err := im.install(ctx, cfg, *force, *noNames, errOut)
 	_, _ = io.WriteString(out, rep)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt: mcp import:", err)
@@ -353,7 +354,7 @@ func (im *imported) yaml() ([]byte, error) {
 
 // install installs the npx servers (like `secgpt mcp add`) and writes
 // every server as an entry of mcp.install_dir; it returns the report.
-func (im *imported) install(ctx context.Context, cfg config.Config, force bool, progress io.Writer) (string, error) {
+func (im *imported) install(ctx context.Context, cfg config.Config, force, noNames bool, progress io.Writer) (string, error) {
 	root := cfg.MCPInstallDir()
 	names := slices.Sorted(maps.Keys(im.servers))
 	for _, n := range names {
@@ -406,6 +407,11 @@ func (im *imported) install(ctx context.Context, cfg config.Config, force bool, 
 			return b.String(), err
 		}
 		fmt.Fprintf(&b, "Wrote %s: the app mcp.%s\n", filepath.Join(root, n+".yaml"), n)
+		if !noNames {
+			for _, line := range nameEntry(ctx, cfg, n, filepath.Join(root, n+".yaml"), progress) {
+				fmt.Fprintf(&b, "  - %s\n", line)
+			}
+		}
 	}
 	sort.Strings(im.notes)
 	for _, n := range im.notes {

@@ -166,20 +166,28 @@ func (d *deployment) addMCPChecks() {
 // doctorMCP starts every configured MCP server as the bot would (preflight,
 // then its tools listed in a sandboxed spoke) and returns how each came up.
 func doctorMCP(ctx context.Context, cfg config.Config, log *slog.Logger) ([]mcpStatus, error) {
+	sts, _, err := discoverMCP(ctx, cfg, log)
+	return sts, err
+}
+
+// discoverMCP starts every configured MCP server as the bot would and
+// returns how each came up and, for those that did, the server with its
+// listed tools.
+func discoverMCP(ctx context.Context, cfg config.Config, log *slog.Logger) ([]mcpStatus, map[ids.AppID]mcp.Server, error) {
 	if len(cfg.MCP.Servers) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cat, err := apps.NewCatalog([]ids.AppID{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	exe, _, err := spokeBinary(ctx, cfg.Sandbox.SpokeBinary, cat.IDs(), log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sp, err := sandbox.New(sandbox.Config{Exe: exe, Off: cfg.Sandbox.Mode == "off", DefaultTimeout: cfg.Sandbox.Timeout.D(), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
 	}
 	defer sp.Close()
 	pols := &appPolicies{dataRoot: cfg.MCPDataDir(), servers: map[ids.AppID]mcp.Server{},
@@ -193,5 +201,5 @@ func doctorMCP(ctx context.Context, cfg config.Config, log *slog.Logger) ([]mcpS
 		func(config.Limits) sandbox.Policy {
 			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
 		}, log, nil)
-	return sts, err
+	return sts, pols.servers, err
 }

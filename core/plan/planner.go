@@ -212,9 +212,16 @@ func Check(resp *llm.Response, cands []apps.App, compile func(json.RawMessage) (
 		}
 		if v.aliased && !refs {
 			// Checked first as shown, so that what the planner is told
-			// names only what it was shown.
+			// names only what it was shown. Arguments in the function's
+			// own names (the user's explicit "server__tool {json}", which
+			// the offline model passes on as typed) fit the app's own
+			// schema instead; the prompt shows them either way, and the
+			// own schema's message is never returned.
 			if err := validate(compile, v.Parameters, s.Args); err != nil {
-				return nil, fmt.Errorf("step %d: arguments for %s: %w", i+1, v.Alias, err)
+				if validate(compile, f.Request, s.Args) != nil {
+					return nil, fmt.Errorf("step %d: arguments for %s: %w", i+1, v.Alias, err)
+				}
+				v.aliased = false
 			}
 		}
 		real, err := v.ToReal(s.Args)
