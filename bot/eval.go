@@ -158,7 +158,9 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 	o := invariants.Options{Spokes: *spokes, Episodes: *episodes, From: *from, Seed: *seed, Only: *only,
 		Stop: ctx.Done(), Parallel: *parallel, Progress: errOut, ProgressEvery: *progress, Replicas: *replicas, RedisURL: *redisURL}
 	if *spokes == invariants.SpokesSandbox {
-		sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: cfg.off, Exe: cfg.exe, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
+		// Always this binary: the hostile apps are linked only into it,
+		// never into the secgpt-spoke binary users run.
+		sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, Off: cfg.off, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
 		if err != nil {
 			fmt.Fprintln(errOut, "secgpt eval:", err)
 			return 1

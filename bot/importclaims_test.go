@@ -201,3 +201,19 @@ func TestImportClaims(t *testing.T) {
 		t.Errorf("found %d import claims; the parser has stopped reading them", claims)
 	}
 }
+
+// TestSpokeBinaryLinksNoHarness: the secgpt-spoke binary users run links
+// no evaluation package, so the invariant harness's hostile apps can never
+// be registered in it; only the secgpt binary's spokes of `secgpt eval
+// invariants` run them.
+func TestSpokeBinaryLinksNoHarness(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/secgpt-go/secgpt/evaluation") {
+			t.Errorf("cmd/secgpt-spoke links %s", p)
+		}
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
+	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
 	"github.com/secgpt-go/secgpt/spokemain"
 )
@@ -16,6 +18,12 @@ import (
 func main() {
 	// A spoke must confine itself before anything else runs.
 	if sandbox.IsChild() {
+		// Only spokes of `secgpt eval invariants` (started from this
+		// binary as "__spoke invariants", never from secgpt-spoke) may
+		// run the harness's hostile apps.
+		if slices.Contains(os.Args[1:], invariants.SpokeArg) {
+			invariants.RegisterApps()
+		}
 		os.Exit(spokemain.Run())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

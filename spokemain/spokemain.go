@@ -18,8 +18,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
@@ -28,7 +26,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/spoke"
-	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -37,12 +34,10 @@ func init() { mcp.Register() }
 
 // Run is the spoke process: it confines itself, serves its app's task and
 // returns the exit code. Call it first thing when sandbox.IsChild() is true.
+// The invariant harness's hostile apps are not among the apps it runs: only
+// the secgpt binary registers them, for the spokes of `secgpt eval
+// invariants`, so the secgpt-spoke binary users run does not link them.
 func Run() int {
-	// Only spokes of `secgpt eval invariants` (started as "__spoke
-	// invariants") may run the harness's hostile apps.
-	if slices.Contains(os.Args[1:], invariants.SpokeArg) {
-		invariants.RegisterApps()
-	}
 	return spoke.Main(sandbox.EnterSpoke)
 }
 
@@ -58,8 +53,6 @@ type Build struct {
 const DescribeArg = "describe"
 
 // Describe returns the Build of the apps registered in this process.
-// secgpt-spoke registers the harness's hostile apps before it describes
-// itself, since `eval invariants` runs them in spokes; a hub must not.
 func Describe() Build {
 	b := Build{Protocol: isc.ProtocolVersion, Apps: map[string]string{}}
 	for _, id := range apps.Registered() {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
 	"github.com/secgpt-go/secgpt/spokemain"
 )
@@ -28,7 +27,6 @@ func main() {
 		os.Exit(spokemain.Run())
 	}
 	if len(os.Args) == 2 && os.Args[1] == spokemain.DescribeArg {
-		invariants.RegisterApps()
 		if err := json.NewEncoder(os.Stdout).Encode(spokemain.Describe()); err != nil {
 			fmt.Fprintln(os.Stderr, "secgpt-spoke:", err)
 			os.Exit(1)
