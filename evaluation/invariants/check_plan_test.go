@@ -126,6 +126,14 @@ func TestCheckRuleConformance(t *testing.T) {
 			s.spoke(1, alice, appB)
 			s.in(1, appB, isc.KindInit, `{"app":"inv_bravo","task":{"instruction":"run","function":"inv_bravo_run","args":{"seed":1,"data":"my qzabc 1234"},"direct":true}}`)
 		}, "ran what a rule denies"},
+		{"the reads server's read is no destroy", []gate.Rule{rule("deny", "destroy:*")}, func(s *script) {
+			s.spoke(1, alice, appSrv)
+			s.in(1, appSrv, isc.KindInit, `{"app":"inv.srv","task":{"instruction":"run","function":"srv__read","args":{"seed":1},"direct":true}}`)
+		}, ""},
+		{"the reads server's write against a deny of writes", []gate.Rule{rule("deny", "write:*")}, func(s *script) {
+			s.spoke(1, alice, appSrv)
+			s.in(1, appSrv, isc.KindInit, `{"app":"inv.srv","task":{"instruction":"run","function":"srv__write","args":{"seed":1},"direct":true}}`)
+		}, "ran what a rule denies"},
 		{"run outside the condition", []gate.Rule{rule("deny", "write:inv_bravo_run(data=*qz*)")}, func(s *script) {
 			s.spoke(1, alice, appB)
 			s.in(1, appB, isc.KindInit, `{"app":"inv_bravo","task":{"instruction":"run","function":"inv_bravo_run","args":{"seed":1,"data":"plain"},"direct":true}}`)

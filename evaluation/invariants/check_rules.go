@@ -64,6 +64,13 @@ func effectOf(app ids.AppID, fn string) string {
 	if e, ok := hostileEffects[app]; ok && fn == fnName(app) {
 		return string(e)
 	}
+	// The reads server (check_reads.go) declares both its functions.
+	switch {
+	case app == appSrv && fn == srvRead:
+		return string(apps.EffectRead)
+	case app == appSrv && fn == srvWrite:
+		return string(apps.EffectWrite)
+	}
 	return string(apps.EffectDestroy)
 }
 
