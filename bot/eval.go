@@ -12,6 +12,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/evaluation/casestudy"
 	"github.com/secgpt-go/secgpt/evaluation/invariants"
+	"github.com/secgpt-go/secgpt/evaluation/machine"
 	"github.com/secgpt-go/secgpt/evaluation/relational"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
@@ -102,6 +103,8 @@ func runRelational(ctx context.Context, cfg evalSandbox, args []string, out, err
 	}
 	defer sp.Close()
 	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Latency depends on the machine's state: it goes beside the figures.
+	before := machine.Read()
 	rows, err := relational.Run(ctx, relational.Env{Spawner: sp, Runs: *runs, Grants: relational.Grants(*grants), Logger: logger,
 		ModelLatency: lat, ModelJitter: jit})
 	if err != nil {
@@ -122,6 +125,7 @@ func runRelational(ctx context.Context, cfg evalSandbox, args []string, out, err
 		if err == nil && *latency == "" {
 			fmt.Fprintln(out, "(The latency targets are for a simulated model: add --model-latency 500ms±200ms.)")
 		}
+		fmt.Fprintf(out, "\nmachine start: %s\nmachine end:   %s\n", before, machine.Read())
 	}
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
