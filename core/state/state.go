@@ -252,6 +252,7 @@ type Store interface {
 	Replans
 	Audit
 	Dedup
+	Marks
 	// Describe says which backend and where ("bolt file /path", "redis host:port/db").
 	Describe() string
 	Close() error
