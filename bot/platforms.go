@@ -41,7 +41,7 @@ func runSlack(ctx context.Context, cfg config.Config, args []string, errOut io.W
 	defer d.Close()
 	printBanner(errOut, cfg.Log.Format, log, d)
 	a, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL,
-		SuggestedPrompts: d.suggestedPrompts()}, d.Assistant, log)
+		SuggestedPrompts: d.suggestedPrompts(), Threads: d.Store}, d.Assistant, log)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt slack:", err)
 		return 2

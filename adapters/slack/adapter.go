@@ -32,13 +32,6 @@ type Adapter struct {
 
 	envelopes *seenSet // envelope ids already taken
 	events    *seenSet // event ids and channel/ts of messages already taken
-	// threads holds the channel threads the bot was mentioned in, so that
-	// follow-ups there need no new mention. It is in memory: after a
-	// restart a thread the bot did not start needs one mention again.
-	threads *seenSet
-	// assistant holds the AI assistant threads (channel/thread_ts) seen
-	// starting; titled those already given a title.
-	assistant, titled *seenSet
 
 	mu sync.Mutex // guards all following fields
 	// shown holds the prompts this adapter posted and not yet resolved.
@@ -101,9 +94,6 @@ func New(cfg Config, a chat.Assistant, logger *slog.Logger) (*Adapter, error) {
 		sm:        sm,
 		envelopes: newSeenSet(cfg.DedupSize),
 		events:    newSeenSet(cfg.DedupSize),
-		threads:   newSeenSet(cfg.DedupSize),
-		assistant: newSeenSet(cfg.DedupSize),
-		titled:    newSeenSet(cfg.DedupSize),
 		shown:     map[ids.PromptID]*shownPrompt{},
 		busy:      map[ids.UserID]int{},
 	}, nil
@@ -276,7 +266,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		a.log.Warn("slack event refused", "err", err)
 		return
 	}
-	if in.Followup && in.ParentUser != a.botUser && !a.threads.has("thread:"+in.Channel+"/"+in.ThreadTS) {
+	if in.Followup && in.ParentUser != a.botUser && !a.threadMarked(ctx, markThread, in.Channel, in.ThreadTS) {
 		a.log.Debug("slack thread message ignored: not a thread the bot is part of", "channel", in.Channel)
 		return
 	}
@@ -291,7 +281,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		thread = in.TS // mentions in channels are answered in a thread
 	}
 	if !in.DM {
-		a.threads.first("thread:" + in.Channel + "/" + thread)
+		a.markThread(ctx, markThread, in.Channel, thread)
 	}
 	m := chat.Message{
 		User:         UserID(in.Team, in.User),
@@ -325,7 +315,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 			}
 			a.mu.Unlock()
 		}()
-		if a.isAssistantThread(in.Channel, thread) {
+		if c.assistant = a.threadMarked(ctx, markAssistant, in.Channel, thread); c.assistant {
 			a.titleThread(ctx, in.Channel, thread, in.Text)
 		}
 		c.startWorking(ctx)

@@ -56,6 +56,11 @@ type Config struct {
 	// thread (at most four are shown). Default: an introduction request
 	// and the grants command.
 	SuggestedPrompts []string
+	// Threads keeps which threads are AI assistant threads and which
+	// channel threads the bot takes part in. Give the deployment's store
+	// (state.Store satisfies ThreadStore) so that every replica, and the
+	// process after a restart, knows them; nil keeps them in memory.
+	Threads ThreadStore
 }
 
 // TokenError says which token is missing, malformed or rejected, and why.
@@ -129,6 +134,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WorkingText == "" {
 		c.WorkingText = "Working on it…"
+	}
+	if c.Threads == nil {
+		c.Threads = newMemThreads(c.DedupSize)
 	}
 	if c.SuggestedPrompts == nil {
 		c.SuggestedPrompts = []string{"What can you do?", "!grants"}

@@ -22,6 +22,9 @@ type conversation struct {
 	thread string
 	// user is the Slack id of the person who asked.
 	user string
+	// assistant is set for an AI assistant thread, before the assistant
+	// gets the conversation.
+	assistant bool
 
 	mu sync.Mutex // guards all following fields
 	// statusTS is the status message's ts, or "" when none is shown.
@@ -99,7 +102,7 @@ func (c *conversation) Resolved(ctx context.Context, p chat.Prompt, d chat.Decis
 // Status shows text in a status message, posted once and then updated in
 // place; "" deletes it.
 func (c *conversation) Status(ctx context.Context, text string) error {
-	if c.a.isAssistantThread(c.channel, c.thread) {
+	if c.assistant {
 		return c.assistantStatus(ctx, text)
 	}
 	if text == "" {
@@ -158,7 +161,7 @@ func (c *conversation) assistantStatus(ctx context.Context, text string) error {
 }
 
 func (c *conversation) clearStatus(ctx context.Context) error {
-	if c.a.isAssistantThread(c.channel, c.thread) {
+	if c.assistant {
 		return c.assistantStatus(ctx, "")
 	}
 	c.mu.Lock()

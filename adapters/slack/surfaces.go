@@ -65,7 +65,7 @@ func (a *Adapter) onSurfaceEvent(ctx context.Context, payload []byte) bool {
 			a.log.Warn("slack assistant thread event with a malformed channel or thread")
 			return true
 		}
-		a.assistant.first(t.ChannelID + "/" + t.ThreadTS)
+		a.markThread(ctx, markAssistant, t.ChannelID, t.ThreadTS)
 		a.wg.Go(func() { a.suggestPrompts(ctx, t.ChannelID, t.ThreadTS) })
 		return true
 	}
@@ -94,14 +94,9 @@ func (a *Adapter) suggestPrompts(ctx context.Context, channel, thread string) {
 	}
 }
 
-// isAssistantThread reports whether channel/thread is an AI assistant thread.
-func (a *Adapter) isAssistantThread(channel, thread string) bool {
-	return thread != "" && a.assistant.has(channel+"/"+thread)
-}
-
 // titleThread names an assistant thread after its first request.
 func (a *Adapter) titleThread(ctx context.Context, channel, thread, text string) {
-	if !a.titled.first(channel + "/" + thread) {
+	if !a.firstTitle(ctx, channel, thread) {
 		return
 	}
 	title := strings.Join(strings.Fields(text), " ")
