@@ -671,7 +671,9 @@ func TestTypedAnswerBindsToReply(t *testing.T) {
 }
 
 // TestStreamedReplyIsEdited: a streamed reply is one m.notice edited in
-// place (m.replace), ending with the whole text, HTML in it escaped.
+// place (m.replace), ending with the whole text, HTML in it escaped. Its
+// first event already holds the reply's first text, never a "…"
+// placeholder, because that event is what a notification shows.
 func TestStreamedReplyIsEdited(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
@@ -679,10 +681,13 @@ func TestStreamedReplyIsEdited(t *testing.T) {
 	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "stream please")
-	first := alice.Wait(t, wait, "placeholder", and(fromIn(botID, room), func(e *event.Event) bool {
+	first := alice.Wait(t, wait, "first event", and(fromIn(botID, room), func(e *event.Event) bool {
 		m := matrixtest.Message(e)
 		return m != nil && m.NewContent == nil && m.MsgType == event.MsgNotice
 	}))
+	if body := matrixtest.Message(first).Body; !strings.HasPrefix(body, "Hello") {
+		t.Errorf("the streamed reply's first event says %q, want its first text", body)
+	}
 	final := alice.Wait(t, wait, "final edit", and(fromIn(botID, room), editOf(first.ID), func(e *event.Event) bool {
 		nc := matrixtest.Message(e).NewContent
 		return nc != nil && strings.Contains(nc.Body, "world")
