@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -29,6 +30,10 @@ type Adapter struct {
 	// botUser is the bot's own user id, set by Run from auth.test before
 	// any event is handled.
 	botUser string
+
+	// noNativeStream is set once Slack said this workspace cannot stream
+	// (chat.startStream unknown or not allowed); replies then edit.
+	noNativeStream atomic.Bool
 
 	envelopes *seenSet // envelope ids already taken
 	events    *seenSet // event ids and channel/ts of messages already taken
@@ -292,7 +297,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 	if in.EventID == "" {
 		m.EventID = "slack:" + in.Channel + "/" + in.TS
 	}
-	c := &conversation{a: a, channel: in.Channel, thread: thread, user: in.User}
+	c := &conversation{a: a, channel: in.Channel, thread: thread, user: in.User, team: in.Team}
 	a.mu.Lock()
 	busy := a.busy[m.User] >= a.cfg.MaxPerUser
 	if !busy {
@@ -307,6 +312,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		})
 		return
 	}
+	c.feedback = true
 	a.wg.Go(func() {
 		defer func() {
 			a.mu.Lock()
@@ -330,6 +336,14 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 func (a *Adapter) onInteractive(ctx context.Context, payload []byte) {
 	if h, ok := decodeHomeAction(payload); ok {
 		a.wg.Go(func() { a.onHomeAction(ctx, h) })
+		return
+	}
+	switch f, ok, err := decodeFeedback(payload); {
+	case err != nil:
+		a.log.Warn("slack feedback refused", "err", err)
+		return
+	case ok:
+		a.wg.Go(func() { a.onFeedback(ctx, f) })
 		return
 	}
 	clicks, err := decodeClicks(payload)

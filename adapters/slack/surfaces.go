@@ -42,8 +42,9 @@ type eventKind struct {
 	} `json:"event"`
 }
 
-// onSurfaceEvent handles app_home_opened and assistant_thread_started and
-// reports whether payload was one of them.
+// onSurfaceEvent handles app_home_opened, assistant_thread_started and
+// assistant_thread_context_changed, and reports whether payload was one
+// of them.
 func (a *Adapter) onSurfaceEvent(ctx context.Context, payload []byte) bool {
 	if len(payload) > maxPayload {
 		return false
@@ -67,6 +68,19 @@ func (a *Adapter) onSurfaceEvent(ctx context.Context, payload []byte) bool {
 		}
 		a.markThread(ctx, markAssistant, t.ChannelID, t.ThreadTS)
 		a.wg.Go(func() { a.suggestPrompts(ctx, t.ChannelID, t.ThreadTS) })
+		return true
+	case "assistant_thread_context_changed":
+		// The user switched channels with the assistant panel open. The
+		// channel they look at is not given to the hub (it would be
+		// context the user did not write); the event does say that this
+		// is an assistant thread, which a bot that missed its start (it
+		// was down) learns here.
+		t := k.Event.AssistantThread
+		if !validID(t.ChannelID) || !validTS(t.ThreadTS) {
+			a.log.Warn("slack assistant thread event with a malformed channel or thread")
+			return true
+		}
+		a.markThread(ctx, markAssistant, t.ChannelID, t.ThreadTS)
 		return true
 	}
 	return false
