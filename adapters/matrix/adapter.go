@@ -37,6 +37,8 @@ type Adapter struct {
 	runCtx      context.Context
 	displayName string
 	e2ee        io.Closer
+	// threadRel names the relation of threads the bot starts.
+	threadRel event.RelationType
 
 	readyOnce    sync.Once
 	syncFailures atomic.Int32
@@ -140,6 +142,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 		}
 	}()
 	a.register()
+	a.threadRel = event.RelThread
+	if v, err := a.cli.Versions(ctx); err == nil {
+		a.threadRel = threadRelFor(v)
+	} else {
+		a.log.Warn("matrix server versions unknown; threads use m.thread", "err", err)
+	}
 	if dn, err := a.cli.GetOwnDisplayName(ctx); err == nil && dn != nil {
 		a.displayName = dn.DisplayName
 	}
@@ -473,23 +481,24 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	}
 	content.RemoveReplyFallback()
 	text, addressed := a.addressed(content)
-	thread := content.RelatesTo.GetThreadParent()
+	thread, threadRel := threadOf(content.RelatesTo)
+	replyTo := replyTarget(content.RelatesTo)
 
 	// An app's question takes its own choices (numbers, labels).
-	if sp, _ := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender); sp != nil && sp.p.Kind == chat.KindElicit {
+	if sp, _ := a.promptFor(evt.RoomID, thread, replyTo, evt.Sender); sp != nil && sp.p.Kind == chat.KindElicit {
 		if d, ok := sp.p.ParseChoice(text); ok {
 			a.answer(ctx, sp, evt.Sender, d, "text")
 			return
 		}
 	}
 	if d, ok := chat.ParseDecision(text); ok {
-		sp, waiting := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender)
+		sp, waiting := a.promptFor(evt.RoomID, thread, replyTo, evt.Sender)
 		if sp != nil {
 			a.answer(ctx, sp, evt.Sender, d, "text")
 			return
 		}
 		if waiting > 1 {
-			a.ambiguousAnswer(ctx, evt, thread, waiting)
+			a.ambiguousAnswer(ctx, evt, thread, threadRel, waiting)
 			return
 		}
 	}
@@ -501,9 +510,11 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	if strings.TrimSpace(text) == "" {
 		return
 	}
-	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, threadRel: threadRel, trigger: evt.ID, user: evt.Sender}
 	if !dm && thread == "" {
-		c.thread = evt.ID // in rooms the answer goes to the message's thread
+		// In rooms the answer goes to the message's thread, under the
+		// relation name the server's clients use.
+		c.thread, c.threadRel = evt.ID, a.threadRel
 	}
 	msg := chat.Message{
 		User:         userID(evt.Sender),
@@ -522,9 +533,9 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 
 // ambiguousAnswer refuses a typed answer that could be meant for any of
 // several waiting prompts, and says how to pick one.
-func (a *Adapter) ambiguousAnswer(ctx context.Context, evt *event.Event, thread id.EventID, waiting int) {
+func (a *Adapter) ambiguousAnswer(ctx context.Context, evt *event.Event, thread id.EventID, threadRel event.RelationType, waiting int) {
 	a.log.Info("matrix typed answer refused: several prompts wait", "room", evt.RoomID, "sender", evt.Sender, "waiting", waiting)
-	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, threadRel: threadRel, trigger: evt.ID, user: evt.Sender}
 	msg := fmt.Sprintf("%d permission requests are waiting for you, so I can't tell which one that answer is for. Nothing was decided: reply to the request you mean (or react to it).", waiting)
 	if err := c.send(ctx, noticeContent(msg)); err != nil {
 		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)

@@ -31,6 +31,10 @@ type conversation struct {
 	room id.RoomID
 	// thread is the thread root answers go to, or "" for the main timeline.
 	thread id.EventID
+	// threadRel is the thread relation's name in events sent to thread:
+	// m.thread or io.element.thread, as the user's message had it (or, for
+	// a thread the bot starts, as the homeserver's clients use).
+	threadRel event.RelationType
 	// trigger is the user's message; answers outside threads reply to it.
 	trigger id.EventID
 	user    id.UserID
@@ -182,6 +186,9 @@ func (c *conversation) sendID(ctx context.Context, content *event.MessageEventCo
 				fallback = c.trigger
 			}
 			content.RelatesTo = (&event.RelatesTo{}).SetThread(c.thread, fallback)
+			if c.threadRel != "" {
+				content.RelatesTo.Type = c.threadRel
+			}
 		case c.trigger != "":
 			content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(c.trigger)
 		}

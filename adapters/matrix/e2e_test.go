@@ -335,8 +335,8 @@ func TestRoomPromptReaction(t *testing.T) {
 	if strings.Contains(pm.FormattedBody, "<b>not bold</b>") {
 		t.Errorf("prompt HTML passes app data through unescaped: %s", pm.FormattedBody)
 	}
-	if pm.RelatesTo.GetThreadParent() != q {
-		t.Errorf("prompt thread = %q, want %q", pm.RelatesTo.GetThreadParent(), q)
+	if threadParent(pm) != q {
+		t.Errorf("prompt thread = %q, want %q", threadParent(pm), q)
 	}
 	alice.Wait(t, wait, "4 reactions", func(*event.Event) bool {
 		return len(alice.Events(and(fromIn(botID, room), reactionTo(pe.ID)))) >= 4
@@ -352,7 +352,7 @@ func TestRoomPromptReaction(t *testing.T) {
 		t.Fatal("bob's reaction never reached the assistant")
 	}
 	notice := alice.Wait(t, wait, "notice to bob", and(fromIn(botID, room), bodyContains("only they can answer it")))
-	if nm := matrixtest.Message(notice); nm.MsgType != event.MsgNotice || nm.RelatesTo.GetThreadParent() != q || !strings.Contains(nm.Body, string(srv.Bob.UserID)) {
+	if nm := matrixtest.Message(notice); nm.MsgType != event.MsgNotice || threadParent(nm) != q || !strings.Contains(nm.Body, string(srv.Bob.UserID)) {
 		t.Errorf("refusal notice = %+v, want an m.notice to bob in the prompt's thread", nm)
 	}
 
@@ -366,7 +366,7 @@ func TestRoomPromptReaction(t *testing.T) {
 		t.Errorf("edit fallback is not one readable line: %q", em.Body)
 	}
 	ans := alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("decision once")))
-	if got := matrixtest.Message(ans).RelatesTo.GetThreadParent(); got != q {
+	if got := threadParent(matrixtest.Message(ans)); got != q {
 		t.Errorf("answer thread = %q, want %q", got, q)
 	}
 	if mt := matrixtest.Message(ans).MsgType; mt != event.MsgNotice {
