@@ -29,8 +29,10 @@ type Adapter struct {
 	asst  chat.Assistant
 	log   *slog.Logger
 	store *sessionStore
-	seen  *seenSet
-	ready chan struct{}
+	// pending keeps the prompts on screen across restarts.
+	pending *promptStore
+	seen    *seenSet
+	ready   chan struct{}
 
 	// Set once by Run before syncing starts; read-only afterwards.
 	cli         *mautrix.Client
@@ -75,7 +77,15 @@ func New(cfg Config, a chat.Assistant, log *slog.Logger) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending, err := openPromptStore(cfg.StateDir)
+	if err != nil {
+		if pending == nil {
+			return nil, err
+		}
+		log.Warn("matrix prompts file unreadable", "err", err)
+	}
 	return &Adapter{
+		pending:      pending,
 		cfg:          cfg,
 		asst:         a,
 		log:          log.With("adapter", "matrix"),
@@ -142,6 +152,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 		}
 	}()
 	a.register()
+	a.restorePrompts(ctx)
 	a.threadRel = event.RelThread
 	if v, err := a.cli.Versions(ctx); err == nil {
 		a.threadRel = threadRelFor(v)
@@ -484,6 +495,11 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	thread, threadRel := threadOf(content.RelatesTo)
 	replyTo := replyTarget(content.RelatesTo)
 
+	// A reply to a prompt that expired while the bot was down is a late
+	// answer, never a new request nor an answer to another prompt.
+	if replyTo != "" && a.lateAnswer(ctx, replyTo, evt.RoomID, evt.Sender) {
+		return
+	}
 	// An app's question takes its own choices (numbers, labels).
 	if sp, _ := a.promptFor(evt.RoomID, thread, replyTo, evt.Sender); sp != nil && sp.p.Kind == chat.KindElicit {
 		if d, ok := sp.p.ParseChoice(text); ok {
@@ -522,6 +538,7 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		Text:         text,
 		EventID:      string(evt.ID),
 	}
+	c.request = msg
 	a.handlers.Add(1)
 	go func() {
 		defer a.handlers.Done()
