@@ -279,6 +279,7 @@ func (a *Adapter) register() {
 	s.OnEventType(event.StateMember, a.onMember)
 	s.OnEventType(event.EventMessage, a.onMessage)
 	s.OnEventType(event.EventReaction, a.onReaction)
+	s.OnEventType(event.ToDeviceVerificationRequest, a.onVerifyRequestToDevice)
 	if a.e2ee == nil {
 		s.OnEvent(a.cli.StateStoreSyncHandler)
 		s.OnEventType(event.EventEncrypted, a.onUndecryptable)
@@ -480,6 +481,10 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		return
 	}
 	content := evt.Content.AsMessage()
+	if content.MsgType == event.MsgVerificationRequest && a.cfg.allowed(evt.Sender) {
+		a.onVerifyRequestInRoom(ctx, evt, content)
+		return
+	}
 	if content.MsgType != event.MsgText && content.MsgType != event.MsgEmote {
 		return // notices are what bots send; images etc. carry no question
 	}
