@@ -54,8 +54,9 @@ type Adapter struct {
 	promptEvents map[ids.PromptID]id.EventID
 	// members caches member counts (joined or invited) (DM detection); member events clear it.
 	members map[id.RoomID]int
-	// warned holds rooms already told that this build cannot decrypt.
-	warned map[id.RoomID]bool
+	// told is when each notice about unreadable messages was last posted,
+	// by key (a room, or a room and sender); see tellAgain.
+	told map[string]time.Time
 	// reactions are the choice reactions the bot put under each shown
 	// prompt, removed once it is decided.
 	reactions map[ids.PromptID][]id.EventID
@@ -95,7 +96,7 @@ func New(cfg Config, a chat.Assistant, log *slog.Logger) (*Adapter, error) {
 		prompts:      make(map[id.EventID]*shownPrompt),
 		promptEvents: make(map[ids.PromptID]id.EventID),
 		members:      make(map[id.RoomID]int),
-		warned:       make(map[id.RoomID]bool),
+		told:         make(map[string]time.Time),
 		reactions:    make(map[ids.PromptID][]id.EventID),
 	}, nil
 }
@@ -653,11 +654,7 @@ func (a *Adapter) onUndecryptable(ctx context.Context, evt *event.Event) {
 	if evt.Sender == a.cli.UserID || !a.cfg.allowed(evt.Sender) {
 		return
 	}
-	a.mu.Lock()
-	done := a.warned[evt.RoomID]
-	a.warned[evt.RoomID] = true
-	a.mu.Unlock()
-	if done {
+	if !a.tellAgain(string(evt.RoomID), 24*time.Hour) {
 		return
 	}
 	a.log.Warn("encrypted matrix message, but this build has no end-to-end encryption", "room", evt.RoomID)
@@ -665,6 +662,18 @@ func (a *Adapter) onUndecryptable(ctx context.Context, evt *event.Event) {
 	if err := c.send(ctx, noticeContent("I can't read encrypted messages: this SecGPT build has no end-to-end encryption (see docs/matrix.md).")); err != nil {
 		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)
 	}
+}
+
+// tellAgain reports whether the notice keyed key may be posted now (it was
+// not in the last every), and records that it is.
+func (a *Adapter) tellAgain(key string, every time.Duration) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if last, ok := a.told[key]; ok && time.Since(last) < every {
+		return false
+	}
+	a.told[key] = time.Now()
+	return true
 }
 
 func userID(u id.UserID) ids.UserID { return ids.UserID(platform + string(u)) }

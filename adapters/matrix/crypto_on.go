@@ -85,9 +85,7 @@ func (a *Adapter) openCrypto(ctx context.Context, key string) (*cryptohelper.Cry
 		_ = db.Close()
 		return nil, fmt.Errorf("open crypto store: %w", err)
 	}
-	h.DecryptErrorCallback = func(evt *event.Event, err error) {
-		a.log.Warn("cannot decrypt matrix event", "room", evt.RoomID, "event", evt.ID, "sender", evt.Sender, "err", err)
-	}
+	h.DecryptErrorCallback = func(evt *event.Event, err error) { go a.onDecryptError(h, evt, err) }
 	if err := h.Init(ctx); err != nil {
 		_ = h.Close()
 		a.cli.StateStore = nil // it lived in the closed database

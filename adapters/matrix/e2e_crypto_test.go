@@ -113,3 +113,27 @@ func TestCrossSigning(t *testing.T) {
 		t.Errorf("device %s is not signed by the self-signing key %s: %v", dev, sskID, device.Signatures)
 	}
 }
+
+// TestWithheldKeyTold: a client that sends room keys only to verified
+// devices withholds them from the bot (m.unverified); the bot cannot read
+// the message and says so, naming the reason, instead of staying silent.
+func TestWithheldKeyTold(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{Encryption: true, SendKeysMinTrust: id.TrustStateCrossSignedVerified})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "strict dm", true, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "can you read this?")
+	n := alice.Wait(t, wait, "notice about the withheld key", and(fromIn(botID, room), decrypted, bodyContains("can't read your message")))
+	if body := matrixtest.Message(n).Body; !strings.Contains(body, "not verified") {
+		t.Errorf("notice %q does not say the key was withheld because the bot is not verified", body)
+	}
+	select {
+	case m := <-fake.handled:
+		t.Errorf("the assistant got %q from a message the bot cannot read", m.Text)
+	default:
+	}
+}
