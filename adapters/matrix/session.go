@@ -31,6 +31,10 @@ type session struct {
 	NextBatch   string      `json:"next_batch,omitempty"`
 	FilterID    string      `json:"filter_id,omitempty"`
 	PickleKey   string      `json:"pickle_key,omitempty"`
+	// RecoveryKey unlocks the cross-signing keys the bot created at its
+	// first start (when no recovery key was configured); see
+	// bootstrapCrossSigning.
+	RecoveryKey string `json:"recovery_key,omitempty"`
 }
 
 // sessionStore keeps a session in a JSON file, rewritten atomically on every
