@@ -122,11 +122,7 @@ func (ps *promptStore) change(evt id.EventID, fn func(*savedPrompt) bool) error 
 	if err != nil {
 		return fmt.Errorf("encode matrix prompts: %w", err)
 	}
-	tmp := ps.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write matrix prompts: %w", err)
-	}
-	if err := os.Rename(tmp, ps.path); err != nil {
+	if err := writeAtomic(ps.path, b); err != nil {
 		return fmt.Errorf("write matrix prompts: %w", err)
 	}
 	return nil

@@ -60,27 +60,21 @@ func (a *Adapter) onSurfaceEvent(ctx context.Context, payload []byte) bool {
 		}
 		a.wg.Go(func() { a.publishHome(ctx, k.TeamID, k.Event.User, "") })
 		return true
-	case "assistant_thread_started":
+	case "assistant_thread_started", "assistant_thread_context_changed":
+		// context_changed: the user switched channels with the assistant
+		// panel open. The channel they look at is not given to the hub (it
+		// would be context the user did not write); the event does say
+		// that this is an assistant thread, which a bot that missed its
+		// start (it was down) learns here.
 		t := k.Event.AssistantThread
 		if !validID(t.ChannelID) || !validTS(t.ThreadTS) {
 			a.log.Warn("slack assistant thread event with a malformed channel or thread")
 			return true
 		}
 		a.markThread(ctx, markAssistant, t.ChannelID, t.ThreadTS)
-		a.wg.Go(func() { a.suggestPrompts(ctx, t.ChannelID, t.ThreadTS) })
-		return true
-	case "assistant_thread_context_changed":
-		// The user switched channels with the assistant panel open. The
-		// channel they look at is not given to the hub (it would be
-		// context the user did not write); the event does say that this
-		// is an assistant thread, which a bot that missed its start (it
-		// was down) learns here.
-		t := k.Event.AssistantThread
-		if !validID(t.ChannelID) || !validTS(t.ThreadTS) {
-			a.log.Warn("slack assistant thread event with a malformed channel or thread")
-			return true
+		if k.Event.Type == "assistant_thread_started" {
+			a.wg.Go(func() { a.suggestPrompts(ctx, t.ChannelID, t.ThreadTS) })
 		}
-		a.markThread(ctx, markAssistant, t.ChannelID, t.ThreadTS)
 		return true
 	}
 	return false

@@ -100,18 +100,29 @@ type Button struct {
 	Type string
 }
 
+// messageBlock is the part of a Block Kit block the button listings read.
+type messageBlock struct {
+	Type     string `json:"type"`
+	BlockID  string `json:"block_id"`
+	Elements []struct {
+		Type     string          `json:"type"`
+		ActionID string          `json:"action_id"`
+		Value    string          `json:"value"`
+		Text     json.RawMessage `json:"text"` // buttons
+		// Feedback buttons elements carry two buttons.
+		Positive *feedbackButton `json:"positive_button"`
+		Negative *feedbackButton `json:"negative_button"`
+	} `json:"elements"`
+}
+
+type feedbackButton struct {
+	Text  textObj `json:"text"`
+	Value string  `json:"value"`
+}
+
 // Buttons lists the buttons of m's action blocks in order.
 func (m Message) Buttons() []Button {
-	var blocks []struct {
-		Type     string `json:"type"`
-		BlockID  string `json:"block_id"`
-		Elements []struct {
-			Type     string          `json:"type"`
-			ActionID string          `json:"action_id"`
-			Value    string          `json:"value"`
-			Text     json.RawMessage `json:"text"`
-		} `json:"elements"`
-	}
+	var blocks []messageBlock
 	if json.Unmarshal(m.Blocks, &blocks) != nil {
 		return nil
 	}
@@ -134,22 +145,7 @@ func (m Message) Buttons() []Button {
 // feedback_buttons elements (in context_actions blocks), in order; each
 // carries the element's action id and Type "feedback_buttons".
 func (m Message) FeedbackButtons() []Button {
-	var blocks []struct {
-		Type     string `json:"type"`
-		BlockID  string `json:"block_id"`
-		Elements []struct {
-			Type     string `json:"type"`
-			ActionID string `json:"action_id"`
-			Positive *struct {
-				Text  textObj `json:"text"`
-				Value string  `json:"value"`
-			} `json:"positive_button"`
-			Negative *struct {
-				Text  textObj `json:"text"`
-				Value string  `json:"value"`
-			} `json:"negative_button"`
-		} `json:"elements"`
-	}
+	var blocks []messageBlock
 	if json.Unmarshal(m.Blocks, &blocks) != nil {
 		return nil
 	}
@@ -162,10 +158,7 @@ func (m Message) FeedbackButtons() []Button {
 			if e.Type != "feedback_buttons" {
 				continue
 			}
-			for _, fb := range []*struct {
-				Text  textObj `json:"text"`
-				Value string  `json:"value"`
-			}{e.Positive, e.Negative} {
+			for _, fb := range []*feedbackButton{e.Positive, e.Negative} {
 				if fb != nil {
 					out = append(out, Button{ActionID: e.ActionID, Value: fb.Value, Text: fb.Text.Text, BlockID: b.BlockID, Type: e.Type})
 				}
