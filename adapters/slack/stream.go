@@ -36,8 +36,8 @@ var streamUnsupported = map[string]bool{
 // it, or when Slack refuses it for this message, it posts the first text
 // and edits that message (chat.update). Nothing is posted before there is
 // text, so the first message a notification shows holds the reply's start.
-// Either way Finish shows exactly what Reply would, feedback buttons
-// included.
+// Either way Finish shows exactly what Reply would (feedback buttons
+// included where Reply has them).
 func (c *conversation) StreamReply(context.Context) (chat.ReplyStream, error) {
 	if c.thread == "" || c.a.noNativeStream.Load() {
 		return c.editStream(), nil
@@ -175,7 +175,7 @@ func (s *nativeStream) Finish(ctx context.Context, text string) error {
 	}
 	for i, sections := range msgs {
 		blocks := sectionBlocks(sections)
-		if i == len(msgs)-1 {
+		if i == len(msgs)-1 && s.c.feedback {
 			blocks = append(blocks, feedbackBlock())
 		}
 		opts := []slack.MsgOption{slack.MsgOptionText(fallback(sections[0]), false), slack.MsgOptionBlocks(blocks...)}
@@ -220,7 +220,7 @@ func (c *conversation) editStream() *editFallback {
 	var ts string
 	blocks := func(sections []string, i int) []slack.Block {
 		b := sectionBlocks(sections)
-		if f.last > 0 && i == f.last-1 {
+		if c.feedback && f.last > 0 && i == f.last-1 {
 			b = append(b, feedbackBlock())
 		}
 		return b
