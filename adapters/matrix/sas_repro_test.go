@@ -40,7 +40,8 @@ func (s *sasSide) VerificationReady(_ context.Context, txn id.VerificationTransa
 func (s *sasSide) VerificationCancelled(_ context.Context, _ id.VerificationTransactionID, code event.VerificationCancelCode, reason string) {
 	s.cancelled <- string(code) + ": " + reason
 }
-func (s *sasSide) VerificationDone(context.Context, id.VerificationTransactionID, event.VerificationMethod) {}
+func (s *sasSide) VerificationDone(context.Context, id.VerificationTransactionID, event.VerificationMethod) {
+}
 func (s *sasSide) ShowSAS(_ context.Context, _ id.VerificationTransactionID, emojis []rune, _ []string, _ []int) {
 	s.sas <- emojis
 }
