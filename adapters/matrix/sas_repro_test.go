@@ -6,6 +6,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ type sasSide struct {
 	cli   *matrixtest.Client
 	mach  *crypto.OlmMachine
 	vh    *verificationhelper.VerificationHelper
-	store *verificationhelper.InMemoryVerificationStore
+	store *lockedVerificationStore
 
 	requested, ready chan id.VerificationTransactionID
 	sas              chan []rune
@@ -63,7 +64,7 @@ func newSASSide(t *testing.T, srv *matrixtest.Server, prefix string) *sasSide {
 	if err := mach.SignOwnMasterKey(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := &sasSide{cli: cli, mach: mach, store: verificationhelper.NewInMemoryVerificationStore(),
+	s := &sasSide{cli: cli, mach: mach, store: &lockedVerificationStore{m: verificationhelper.NewInMemoryVerificationStore()},
 		requested: make(chan id.VerificationTransactionID, 4), ready: make(chan id.VerificationTransactionID, 4),
 		sas: make(chan []rune, 4), cancelled: make(chan string, 4)}
 	s.vh = verificationhelper.NewVerificationHelper(cli.Client, mach, s.store, s, false, false, true)
@@ -72,6 +73,46 @@ func newSASSide(t *testing.T, srv *matrixtest.Server, prefix string) *sasSide {
 	}
 	return s
 }
+
+// lockedVerificationStore guards mautrix's InMemoryVerificationStore (a
+// bare map) with a mutex: the helper writes it from the sync goroutine
+// while the test polls it, which the race detector reports otherwise.
+type lockedVerificationStore struct {
+	mu sync.Mutex
+	m  *verificationhelper.InMemoryVerificationStore
+}
+
+func (l *lockedVerificationStore) DeleteVerification(ctx context.Context, txn id.VerificationTransactionID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.DeleteVerification(ctx, txn)
+}
+
+func (l *lockedVerificationStore) GetVerificationTransaction(ctx context.Context, txn id.VerificationTransactionID) (verificationhelper.VerificationTransaction, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.GetVerificationTransaction(ctx, txn)
+}
+
+func (l *lockedVerificationStore) SaveVerificationTransaction(ctx context.Context, txn verificationhelper.VerificationTransaction) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.SaveVerificationTransaction(ctx, txn)
+}
+
+func (l *lockedVerificationStore) FindVerificationTransactionForUserDevice(ctx context.Context, user id.UserID, device id.DeviceID) (verificationhelper.VerificationTransaction, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.FindVerificationTransactionForUserDevice(ctx, user, device)
+}
+
+func (l *lockedVerificationStore) GetAllVerificationTransactions(ctx context.Context) ([]verificationhelper.VerificationTransaction, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.GetAllVerificationTransactions(ctx)
+}
+
+var _ verificationhelper.VerificationStore = (*lockedVerificationStore)(nil)
 
 func recv[T any](t *testing.T, ch chan T, what string) T {
 	t.Helper()
