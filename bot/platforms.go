@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
 	"github.com/secgpt-go/secgpt/adapters/slack"
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/state"
 )
 
 // serve runs an adapter's loop beside the deployment's background work.
@@ -41,7 +43,7 @@ func runSlack(ctx context.Context, cfg config.Config, args []string, errOut io.W
 	defer d.Close()
 	printBanner(errOut, cfg.Log.Format, log, d)
 	a, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL,
-		SuggestedPrompts: d.suggestedPrompts()}, d.Assistant, log)
+		SuggestedPrompts: d.suggestedPrompts(), Threads: d.Store, Feedback: feedbackAudit(d.Store)}, d.Assistant, log)
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt slack:", err)
 		return 2
@@ -98,6 +100,23 @@ func runMatrix(ctx context.Context, cfg config.Config, args []string, out, errOu
 		return 1
 	}
 	return 0
+}
+
+// feedbackAudit records a click on a Slack reply's feedback buttons in the
+// audit log: who, which message and the verdict, never the reply's text.
+func feedbackAudit(st state.Audit) func(context.Context, slack.Feedback) error {
+	return func(ctx context.Context, f slack.Feedback) error {
+		verdict := "bad"
+		if f.Good {
+			verdict = "good"
+		}
+		err := st.AppendAudit(ctx, state.AuditEvent{At: time.Now(), User: f.User, Type: "feedback", Decision: verdict,
+			Detail: "slack message " + f.Channel + "/" + f.MessageTS})
+		if err != nil {
+			return fmt.Errorf("audit feedback: %w", err)
+		}
+		return nil
+	}
 }
 
 // readier is an adapter that says when it is connected (Matrix: logged in

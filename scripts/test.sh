@@ -41,6 +41,9 @@ log "dendrite at $SECGPT_TEST_MATRIX_URL"
 
 log "installing the real MCP test servers (cached; pinned in scripts/mcp-servers.sh)"
 eval "$(scripts/mcp-servers.sh)"
+log "installing the matrix-js-sdk test client (cached; pinned in scripts/matrix-js-client.sh)"
+js_env=$(scripts/matrix-js-client.sh) # a failed install stops the run here
+eval "$js_env"
 
 # vet with -race: it then type-checks against the same compiled packages
 # the race tests use, instead of compiling everything a second time. The

@@ -29,14 +29,18 @@ type Adapter struct {
 	asst  chat.Assistant
 	log   *slog.Logger
 	store *sessionStore
-	seen  *seenSet
-	ready chan struct{}
+	// pending keeps the prompts on screen across restarts.
+	pending *promptStore
+	seen    *seenSet
+	ready   chan struct{}
 
 	// Set once by Run before syncing starts; read-only afterwards.
 	cli         *mautrix.Client
 	runCtx      context.Context
 	displayName string
 	e2ee        io.Closer
+	// threadRel names the relation of threads the bot starts.
+	threadRel event.RelationType
 
 	readyOnce    sync.Once
 	syncFailures atomic.Int32
@@ -50,8 +54,9 @@ type Adapter struct {
 	promptEvents map[ids.PromptID]id.EventID
 	// members caches member counts (joined or invited) (DM detection); member events clear it.
 	members map[id.RoomID]int
-	// warned holds rooms already told that this build cannot decrypt.
-	warned map[id.RoomID]bool
+	// told is when each notice about unreadable messages was last posted,
+	// by key (a room, or a room and sender); see tellAgain.
+	told map[string]time.Time
 	// reactions are the choice reactions the bot put under each shown
 	// prompt, removed once it is decided.
 	reactions map[ids.PromptID][]id.EventID
@@ -73,7 +78,15 @@ func New(cfg Config, a chat.Assistant, log *slog.Logger) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending, err := openPromptStore(cfg.StateDir)
+	if err != nil {
+		if pending == nil {
+			return nil, err
+		}
+		log.Warn("matrix prompts file unreadable", "err", err)
+	}
 	return &Adapter{
+		pending:      pending,
 		cfg:          cfg,
 		asst:         a,
 		log:          log.With("adapter", "matrix"),
@@ -83,7 +96,7 @@ func New(cfg Config, a chat.Assistant, log *slog.Logger) (*Adapter, error) {
 		prompts:      make(map[id.EventID]*shownPrompt),
 		promptEvents: make(map[ids.PromptID]id.EventID),
 		members:      make(map[id.RoomID]int),
-		warned:       make(map[id.RoomID]bool),
+		told:         make(map[string]time.Time),
 		reactions:    make(map[ids.PromptID][]id.EventID),
 	}, nil
 }
@@ -140,6 +153,13 @@ func (a *Adapter) Run(ctx context.Context) error {
 		}
 	}()
 	a.register()
+	a.restorePrompts(ctx)
+	a.threadRel = event.RelThread
+	if v, err := a.cli.Versions(ctx); err == nil {
+		a.threadRel = threadRelFor(v)
+	} else {
+		a.log.Warn("matrix server versions unknown; threads use m.thread", "err", err)
+	}
 	if dn, err := a.cli.GetOwnDisplayName(ctx); err == nil && dn != nil {
 		a.displayName = dn.DisplayName
 	}
@@ -260,6 +280,7 @@ func (a *Adapter) register() {
 	s.OnEventType(event.StateMember, a.onMember)
 	s.OnEventType(event.EventMessage, a.onMessage)
 	s.OnEventType(event.EventReaction, a.onReaction)
+	s.OnEventType(event.ToDeviceVerificationRequest, a.onVerifyRequestToDevice)
 	if a.e2ee == nil {
 		s.OnEvent(a.cli.StateStoreSyncHandler)
 		s.OnEventType(event.EventEncrypted, a.onUndecryptable)
@@ -461,6 +482,10 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		return
 	}
 	content := evt.Content.AsMessage()
+	if content.MsgType == event.MsgVerificationRequest && a.cfg.allowed(evt.Sender) {
+		a.onVerifyRequestInRoom(ctx, evt, content)
+		return
+	}
 	if content.MsgType != event.MsgText && content.MsgType != event.MsgEmote {
 		return // notices are what bots send; images etc. carry no question
 	}
@@ -473,23 +498,29 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	}
 	content.RemoveReplyFallback()
 	text, addressed := a.addressed(content)
-	thread := content.RelatesTo.GetThreadParent()
+	thread, threadRel := threadOf(content.RelatesTo)
+	replyTo := replyTarget(content.RelatesTo)
 
+	// A reply to a prompt that expired while the bot was down is a late
+	// answer, never a new request nor an answer to another prompt.
+	if replyTo != "" && a.lateAnswer(ctx, replyTo, evt.RoomID, evt.Sender) {
+		return
+	}
 	// An app's question takes its own choices (numbers, labels).
-	if sp, _ := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender); sp != nil && sp.p.Kind == chat.KindElicit {
+	if sp, _ := a.promptFor(evt.RoomID, thread, replyTo, evt.Sender); sp != nil && sp.p.Kind == chat.KindElicit {
 		if d, ok := sp.p.ParseChoice(text); ok {
 			a.answer(ctx, sp, evt.Sender, d, "text")
 			return
 		}
 	}
 	if d, ok := chat.ParseDecision(text); ok {
-		sp, waiting := a.promptFor(evt.RoomID, thread, content.RelatesTo.GetNonFallbackReplyTo(), evt.Sender)
+		sp, waiting := a.promptFor(evt.RoomID, thread, replyTo, evt.Sender)
 		if sp != nil {
 			a.answer(ctx, sp, evt.Sender, d, "text")
 			return
 		}
 		if waiting > 1 {
-			a.ambiguousAnswer(ctx, evt, thread, waiting)
+			a.ambiguousAnswer(ctx, evt, thread, threadRel, waiting)
 			return
 		}
 	}
@@ -501,9 +532,11 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	if strings.TrimSpace(text) == "" {
 		return
 	}
-	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, threadRel: threadRel, trigger: evt.ID, user: evt.Sender}
 	if !dm && thread == "" {
-		c.thread = evt.ID // in rooms the answer goes to the message's thread
+		// In rooms the answer goes to the message's thread, under the
+		// relation name the server's clients use.
+		c.thread, c.threadRel = evt.ID, a.threadRel
 	}
 	msg := chat.Message{
 		User:         userID(evt.Sender),
@@ -511,6 +544,7 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		Text:         text,
 		EventID:      string(evt.ID),
 	}
+	c.request = msg
 	a.handlers.Add(1)
 	go func() {
 		defer a.handlers.Done()
@@ -522,9 +556,9 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 
 // ambiguousAnswer refuses a typed answer that could be meant for any of
 // several waiting prompts, and says how to pick one.
-func (a *Adapter) ambiguousAnswer(ctx context.Context, evt *event.Event, thread id.EventID, waiting int) {
+func (a *Adapter) ambiguousAnswer(ctx context.Context, evt *event.Event, thread id.EventID, threadRel event.RelationType, waiting int) {
 	a.log.Info("matrix typed answer refused: several prompts wait", "room", evt.RoomID, "sender", evt.Sender, "waiting", waiting)
-	c := &conversation{a: a, room: evt.RoomID, thread: thread, trigger: evt.ID, user: evt.Sender}
+	c := &conversation{a: a, room: evt.RoomID, thread: thread, threadRel: threadRel, trigger: evt.ID, user: evt.Sender}
 	msg := fmt.Sprintf("%d permission requests are waiting for you, so I can't tell which one that answer is for. Nothing was decided: reply to the request you mean (or react to it).", waiting)
 	if err := c.send(ctx, noticeContent(msg)); err != nil {
 		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)
@@ -620,11 +654,7 @@ func (a *Adapter) onUndecryptable(ctx context.Context, evt *event.Event) {
 	if evt.Sender == a.cli.UserID || !a.cfg.allowed(evt.Sender) {
 		return
 	}
-	a.mu.Lock()
-	done := a.warned[evt.RoomID]
-	a.warned[evt.RoomID] = true
-	a.mu.Unlock()
-	if done {
+	if !a.tellAgain(string(evt.RoomID), 24*time.Hour) {
 		return
 	}
 	a.log.Warn("encrypted matrix message, but this build has no end-to-end encryption", "room", evt.RoomID)
@@ -632,6 +662,18 @@ func (a *Adapter) onUndecryptable(ctx context.Context, evt *event.Event) {
 	if err := c.send(ctx, noticeContent("I can't read encrypted messages: this SecGPT build has no end-to-end encryption (see docs/matrix.md).")); err != nil {
 		a.log.Warn("post matrix notice", "room", evt.RoomID, "err", err)
 	}
+}
+
+// tellAgain reports whether the notice keyed key may be posted now (it was
+// not in the last every), and records that it is.
+func (a *Adapter) tellAgain(key string, every time.Duration) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if last, ok := a.told[key]; ok && time.Since(last) < every {
+		return false
+	}
+	a.told[key] = time.Now()
+	return true
 }
 
 func userID(u id.UserID) ids.UserID { return ids.UserID(platform + string(u)) }

@@ -31,6 +31,13 @@ type conversation struct {
 	room id.RoomID
 	// thread is the thread root answers go to, or "" for the main timeline.
 	thread id.EventID
+	// request is the user's message this conversation answers (kept with
+	// its prompts, to pick the request up again after a restart).
+	request chat.Message
+	// threadRel is the thread relation's name in events sent to thread:
+	// m.thread or io.element.thread, as the user's message had it (or, for
+	// a thread the bot starts, as the homeserver's clients use).
+	threadRel event.RelationType
 	// trigger is the user's message; answers outside threads reply to it.
 	trigger id.EventID
 	user    id.UserID
@@ -88,6 +95,8 @@ func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 	c.a.prompts[evtID] = &shownPrompt{p: p, conv: c, event: evtID, asked: asked}
 	c.a.promptEvents[p.ID] = evtID
 	c.a.mu.Unlock()
+	c.a.savePrompt(c, p, evtID, asked)
+	defer c.saveReactions(evtID, p)
 
 	c.mu.Lock()
 	c.typing = false // waiting for the user now, not working
@@ -133,7 +142,28 @@ func (c *conversation) removeReactions(ctx context.Context, p chat.Prompt) {
 	}
 }
 
-// Resolved edits the prompt to show the decision and who made it.
+// saveReactions records the choice reactions put under a prompt, so a
+// restarted bot can remove them when it closes the prompt.
+func (c *conversation) saveReactions(evt id.EventID, p chat.Prompt) {
+	c.a.mu.Lock()
+	rs := append([]id.EventID(nil), c.a.reactions[p.ID]...)
+	c.a.mu.Unlock()
+	err := c.a.pending.change(evt, func(sp *savedPrompt) bool {
+		if sp.Event == "" {
+			return false // resolved meanwhile
+		}
+		sp.Reactions = rs
+		return true
+	})
+	if err != nil {
+		c.a.log.Warn("matrix prompt reactions not saved", "prompt", p.ID, "err", err)
+	}
+}
+
+// Resolved edits the prompt to show the decision and who made it. An
+// expiry during shutdown (the run's context ended) is shown as such: the
+// hub denies the prompt either way, but "no answer in time" would be
+// untrue.
 func (c *conversation) Resolved(ctx context.Context, p chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
 	c.a.mu.Lock()
 	evtID, ok := c.a.promptEvents[p.ID]
@@ -143,10 +173,20 @@ func (c *conversation) Resolved(ctx context.Context, p chat.Prompt, d chat.Decis
 	if !ok {
 		return fmt.Errorf("resolve matrix prompt %s: not shown here", p.ID)
 	}
+	c.a.forgetPrompt(evtID)
 	res := &resolution{decision: d, by: matrixUser(by), expired: expired}
 	if res.by == "" && by != "" {
 		res.byText = string(by)
 	}
+	if expired && c.a.runCtx != nil && c.a.runCtx.Err() != nil {
+		res.expired, res.shutdown = false, true
+	}
+	return c.showOutcome(ctx, p, evtID, res)
+}
+
+// showOutcome edits prompt evtID to show res and removes the choice
+// reactions.
+func (c *conversation) showOutcome(ctx context.Context, p chat.Prompt, evtID id.EventID, res *resolution) error {
 	content := renderPrompt(p, matrixUser(p.User), res)
 	content.SetEdit(evtID)
 	// Clients without edits show the fallback: one readable line saying
@@ -171,6 +211,15 @@ func (c *conversation) send(ctx context.Context, content *event.MessageEventCont
 }
 
 func (c *conversation) sendID(ctx context.Context, content *event.MessageEventContent) (id.EventID, error) {
+	if ctx.Err() != nil && c.a.runCtx != nil && c.a.runCtx.Err() != nil {
+		// Shutting down: what the assistant still says (the closing reply
+		// of a query cut short) is delivered, not dropped with the
+		// cancelled context. Run waits for the handlers, so the client is
+		// still up.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
 	if content.NewContent == nil { // edits keep the original's relation
 		c.mu.Lock()
 		last := c.last
@@ -182,6 +231,9 @@ func (c *conversation) sendID(ctx context.Context, content *event.MessageEventCo
 				fallback = c.trigger
 			}
 			content.RelatesTo = (&event.RelatesTo{}).SetThread(c.thread, fallback)
+			if c.threadRel != "" {
+				content.RelatesTo.Type = c.threadRel
+			}
 		case c.trigger != "":
 			content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(c.trigger)
 		}

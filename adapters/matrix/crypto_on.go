@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 
@@ -28,8 +29,16 @@ const cryptoFile = "matrix-crypto.db"
 
 // initCrypto sets up mautrix's crypto helper on a SQLite store in StateDir.
 // The store keeps the Olm account, so the same device keeps its keys across
-// restarts; the pickle key encrypts them at rest.
+// restarts; the pickle key encrypts them at rest. The device is
+// cross-signed with the configured or stored recovery key, or with keys
+// created now (bootstrapCrossSigning).
 func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
+	return a.startCrypto(ctx, true)
+}
+
+// startCrypto is initCrypto; bootstrap false leaves an account without
+// cross-signing keys as it is (SetupCrossSigning makes its own).
+func (a *Adapter) startCrypto(ctx context.Context, bootstrap bool) (io.Closer, error) {
 	if a.cfg.DisableEncryption {
 		return nil, nil
 	}
@@ -64,14 +73,72 @@ func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Chmod(filepath.Join(a.cfg.StateDir, cryptoFile+suffix), 0o600)
 	}
-	if a.cfg.RecoveryKey != "" {
+	switch {
+	case a.cfg.RecoveryKey != "":
 		if err := h.Machine().VerifyWithRecoveryKey(ctx, a.cfg.RecoveryKey); err != nil {
 			_ = h.Close()
 			return nil, fmt.Errorf("cross-sign device with recovery key: %w", err)
 		}
 		a.log.Info("matrix device cross-signed with the recovery key")
+	case !bootstrap:
+	case a.store.get().RecoveryKey != "":
+		// The account's keys may have been replaced since (by a person's
+		// client or --setup-cross-signing): then run unsigned, and say so.
+		if err := h.Machine().VerifyWithRecoveryKey(ctx, a.store.get().RecoveryKey); err != nil {
+			a.log.Warn("matrix device not cross-signed: the recovery key stored in "+sessionFile+" no longer works; set matrix.recovery_key", "err", err)
+		} else {
+			a.log.Info("matrix device cross-signed with the stored recovery key")
+		}
+	default:
+		a.bootstrapCrossSigning(ctx, h)
 	}
 	return h, nil
+}
+
+// bootstrapCrossSigning gives an account without cross-signing keys a set
+// at the bot's first start, signs the bot's device with them and keeps the
+// recovery key in the session file (mode 0600, like the pickle key), so the
+// bot's device is cross-signed by default and clients that exclude
+// unverified devices send it their keys. An account that already has keys
+// (made by a person's client, or by --setup-cross-signing) is never
+// changed: without its recovery key the device stays unsigned, and the log
+// says how to fix that. Failures are logged; the bot runs on unsigned.
+func (a *Adapter) bootstrapCrossSigning(ctx context.Context, h *cryptohelper.CryptoHelper) {
+	if a.cfg.Password == "" {
+		a.log.Warn("matrix device not cross-signed: set matrix.recovery_key, or matrix.password so the bot can create its keys")
+		return
+	}
+	self := a.cli.UserID
+	keys, err := a.cli.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{self: mautrix.DeviceIDList{}}})
+	if err != nil {
+		a.log.Warn("matrix device not cross-signed: cannot look up the account's keys", "err", err)
+		return
+	}
+	if _, ok := keys.MasterKeys[self]; ok {
+		a.log.Warn("matrix device not cross-signed: the account has cross-signing keys but no recovery key was given; " +
+			"set matrix.recovery_key (or run secgpt matrix --setup-cross-signing to replace the keys)")
+		return
+	}
+	mach := h.Machine()
+	rk, _, err := mach.GenerateAndUploadCrossSigningKeysWithPassword(ctx, a.cfg.Password, "")
+	if err != nil {
+		a.log.Warn("matrix device not cross-signed: creating cross-signing keys failed", "err", err)
+		return
+	}
+	// Kept before signing: the keys are on the server now, and only this
+	// key unlocks them.
+	if err := a.store.update(func(s *session) { s.RecoveryKey = rk }); err != nil {
+		a.log.Error("matrix recovery key not stored; run secgpt matrix --setup-cross-signing to make new keys", "err", err)
+		return
+	}
+	if err := mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
+		a.log.Warn("matrix device not cross-signed: signing it failed", "err", err)
+		return
+	}
+	if err := mach.SignOwnMasterKey(ctx); err != nil {
+		a.log.Warn("matrix master key not signed by the device", "err", err)
+	}
+	a.log.Info("created cross-signing keys for the matrix account and signed the bot's device; the recovery key is in " + sessionFile)
 }
 
 // openCrypto opens the store and loads (or creates) the device's Olm account.
@@ -85,9 +152,7 @@ func (a *Adapter) openCrypto(ctx context.Context, key string) (*cryptohelper.Cry
 		_ = db.Close()
 		return nil, fmt.Errorf("open crypto store: %w", err)
 	}
-	h.DecryptErrorCallback = func(evt *event.Event, err error) {
-		a.log.Warn("cannot decrypt matrix event", "room", evt.RoomID, "event", evt.ID, "sender", evt.Sender, "err", err)
-	}
+	h.DecryptErrorCallback = func(evt *event.Event, err error) { go a.onDecryptError(h, evt, err) }
 	if err := h.Init(ctx); err != nil {
 		_ = h.Close()
 		a.cli.StateStore = nil // it lived in the closed database
@@ -113,7 +178,7 @@ func (a *Adapter) SetupCrossSigning(ctx context.Context) (string, error) {
 	}
 	cfg := a.cfg
 	a.cfg.RecoveryKey = ""
-	closer, err := a.initCrypto(ctx)
+	closer, err := a.startCrypto(ctx, false)
 	a.cfg = cfg
 	if err != nil {
 		return "", err
@@ -130,6 +195,11 @@ func (a *Adapter) SetupCrossSigning(ctx context.Context) (string, error) {
 	}
 	if err := mach.SignOwnMasterKey(ctx); err != nil {
 		return "", fmt.Errorf("sign own master key: %w", err)
+	}
+	// Kept like a bootstrap's key (a key stored earlier no longer unlocks
+	// anything), so this data directory needs no matrix.recovery_key.
+	if err := a.store.update(func(s *session) { s.RecoveryKey = rk }); err != nil {
+		return "", err
 	}
 	return rk, nil
 }

@@ -4,6 +4,9 @@ package matrix_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,5 +114,103 @@ func TestCrossSigning(t *testing.T) {
 	}
 	if _, ok := device.Signatures[botID][sskID]; !ok {
 		t.Errorf("device %s is not signed by the self-signing key %s: %v", dev, sskID, device.Signatures)
+	}
+}
+
+// TestWithheldKeyTold: a client that sends room keys only to verified
+// devices withholds them from the bot (m.unverified); the bot cannot read
+// the message and says so, naming the reason, instead of staying silent.
+func TestWithheldKeyTold(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	fake := newFake()
+	b := startBot(t, srv, "", fake, nil)
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{Encryption: true, SendKeysMinTrust: id.TrustStateCrossSignedVerified})
+	botID, _ := b.Session()
+	room := alice.CreateRoom(t, "strict dm", true, botID)
+	alice.WaitJoined(t, room, botID, wait)
+
+	alice.SendText(t, room, "can you read this?")
+	n := alice.Wait(t, wait, "notice about the withheld key", and(fromIn(botID, room), decrypted, bodyContains("can't read your message")))
+	if body := matrixtest.Message(n).Body; !strings.Contains(body, "not verified") {
+		t.Errorf("notice %q does not say the key was withheld because the bot is not verified", body)
+	}
+	select {
+	case m := <-fake.handled:
+		t.Errorf("the assistant got %q from a message the bot cannot read", m.Text)
+	default:
+	}
+}
+
+// signedBySSK reports whether user's device dev is signed by user's
+// self-signing key on the server.
+func signedBySSK(t *testing.T, c *matrixtest.Client, user id.UserID, dev id.DeviceID) bool {
+	t.Helper()
+	keys, err := c.QueryKeys(context.Background(), &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{user: mautrix.DeviceIDList{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssk, ok := keys.SelfSigningKeys[user]
+	if !ok {
+		return false
+	}
+	device, ok := keys.DeviceKeys[user][dev]
+	if !ok {
+		t.Fatalf("device %s not on the server", dev)
+	}
+	for k := range ssk.Keys {
+		if _, ok := device.Signatures[user][k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCrossSigningBootstrap: a bot on an account without cross-signing
+// keys, and no recovery key configured, creates the keys at its first
+// start, signs its device and keeps the recovery key in its session file
+// (mode 0600); a second device of the same account started without the
+// key leaves the account's keys alone (and stays unsigned) instead of
+// replacing them.
+func TestCrossSigningBootstrap(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	acct := srv.Register(t, "xsbot")
+	asBot := func(c *matrix.Config) { c.UserID, c.Password = string(acct.UserID), acct.Password }
+	dir := t.TempDir()
+	b := startBot(t, srv, dir, newFake(), asBot)
+	_, dev := b.Session()
+	alice := srv.Login(t, srv.Alice, matrixtest.LoginOptions{})
+	if !signedBySSK(t, alice, acct.UserID, dev) {
+		t.Fatal("the bot's first device is not cross-signed after its first start")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "matrix-session.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		RecoveryKey string `json:"recovery_key"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil || s.RecoveryKey == "" {
+		t.Fatalf("no recovery key in the session file: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "matrix-session.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("session file mode %v, %v", fi.Mode(), err)
+	}
+	b.stop()
+
+	b2 := startBot(t, srv, "", newFake(), asBot)
+	_, dev2 := b2.Session()
+	if dev2 == dev {
+		t.Fatal("a fresh data directory reused the device")
+	}
+	if !signedBySSK(t, alice, acct.UserID, dev) {
+		t.Error("the second start replaced the account's cross-signing keys: the first device lost its signature")
+	}
+	b2.stop()
+
+	// With the stored recovery key (its data directory), a new device is
+	// signed too.
+	b3 := startBot(t, srv, "", newFake(), func(c *matrix.Config) { asBot(c); c.RecoveryKey = s.RecoveryKey })
+	if _, dev3 := b3.Session(); !signedBySSK(t, alice, acct.UserID, dev3) {
+		t.Error("the stored recovery key does not sign a new device")
 	}
 }

@@ -33,7 +33,7 @@ func TestWholeStack(t *testing.T) {
 		pe := alice.Wait(t, wait, "an unanswered prompt", func(e *event.Event) bool {
 			return fromIn(botID, room)(e) && isPrompt(e) && !answered[e.ID]
 		})
-		if matrixtest.Message(pe).RelatesTo.GetThreadParent() != q {
+		if threadParent(matrixtest.Message(pe)) != q {
 			t.Errorf("prompt not in the question's thread")
 		}
 		if len(answered) == 0 {

@@ -335,8 +335,8 @@ func TestRoomPromptReaction(t *testing.T) {
 	if strings.Contains(pm.FormattedBody, "<b>not bold</b>") {
 		t.Errorf("prompt HTML passes app data through unescaped: %s", pm.FormattedBody)
 	}
-	if pm.RelatesTo.GetThreadParent() != q {
-		t.Errorf("prompt thread = %q, want %q", pm.RelatesTo.GetThreadParent(), q)
+	if threadParent(pm) != q {
+		t.Errorf("prompt thread = %q, want %q", threadParent(pm), q)
 	}
 	alice.Wait(t, wait, "4 reactions", func(*event.Event) bool {
 		return len(alice.Events(and(fromIn(botID, room), reactionTo(pe.ID)))) >= 4
@@ -352,7 +352,7 @@ func TestRoomPromptReaction(t *testing.T) {
 		t.Fatal("bob's reaction never reached the assistant")
 	}
 	notice := alice.Wait(t, wait, "notice to bob", and(fromIn(botID, room), bodyContains("only they can answer it")))
-	if nm := matrixtest.Message(notice); nm.MsgType != event.MsgNotice || nm.RelatesTo.GetThreadParent() != q || !strings.Contains(nm.Body, string(srv.Bob.UserID)) {
+	if nm := matrixtest.Message(notice); nm.MsgType != event.MsgNotice || threadParent(nm) != q || !strings.Contains(nm.Body, string(srv.Bob.UserID)) {
 		t.Errorf("refusal notice = %+v, want an m.notice to bob in the prompt's thread", nm)
 	}
 
@@ -366,7 +366,7 @@ func TestRoomPromptReaction(t *testing.T) {
 		t.Errorf("edit fallback is not one readable line: %q", em.Body)
 	}
 	ans := alice.Wait(t, wait, "answer", and(fromIn(botID, room), bodyContains("decision once")))
-	if got := matrixtest.Message(ans).RelatesTo.GetThreadParent(); got != q {
+	if got := threadParent(matrixtest.Message(ans)); got != q {
 		t.Errorf("answer thread = %q, want %q", got, q)
 	}
 	if mt := matrixtest.Message(ans).MsgType; mt != event.MsgNotice {
@@ -671,7 +671,9 @@ func TestTypedAnswerBindsToReply(t *testing.T) {
 }
 
 // TestStreamedReplyIsEdited: a streamed reply is one m.notice edited in
-// place (m.replace), ending with the whole text, HTML in it escaped.
+// place (m.replace), ending with the whole text, HTML in it escaped. Its
+// first event already holds the reply's first text, never a "…"
+// placeholder, because that event is what a notification shows.
 func TestStreamedReplyIsEdited(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	fake := newFake()
@@ -679,10 +681,13 @@ func TestStreamedReplyIsEdited(t *testing.T) {
 	alice, botID, room := dmWithBot(t, srv, b)
 
 	alice.SendText(t, room, "stream please")
-	first := alice.Wait(t, wait, "placeholder", and(fromIn(botID, room), func(e *event.Event) bool {
+	first := alice.Wait(t, wait, "first event", and(fromIn(botID, room), func(e *event.Event) bool {
 		m := matrixtest.Message(e)
 		return m != nil && m.NewContent == nil && m.MsgType == event.MsgNotice
 	}))
+	if body := matrixtest.Message(first).Body; !strings.HasPrefix(body, "Hello") {
+		t.Errorf("the streamed reply's first event says %q, want its first text", body)
+	}
 	final := alice.Wait(t, wait, "final edit", and(fromIn(botID, room), editOf(first.ID), func(e *event.Event) bool {
 		nc := matrixtest.Message(e).NewContent
 		return nc != nil && strings.Contains(nc.Body, "world")

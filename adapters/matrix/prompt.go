@@ -46,6 +46,9 @@ type shownPrompt struct {
 	conv  *conversation
 	event id.EventID
 	asked id.UserID
+	// restored is set for a prompt posted before a restart: the query
+	// that asked is gone, and answerRestored handles its answer.
+	restored bool
 }
 
 // resolution is how a prompt ended, for the edited message.
@@ -54,6 +57,9 @@ type resolution struct {
 	by       id.UserID
 	byText   string // who answered, when not a Matrix user
 	expired  bool
+	// shutdown: the assistant stopped while the prompt waited (the hub
+	// denies it, as on expiry, but the user should know why).
+	shutdown bool
 }
 
 // renderPrompt builds the prompt message: who asks for what, the warning for
@@ -111,6 +117,9 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 			at := p.ExpiresAt.UTC().Format("15:04:05 MST")
 			line("Unanswered, this is denied at "+at+".", "<i>Unanswered, this is denied at "+at+".</i>")
 		}
+	case res.shutdown:
+		line("⏹ Not answered before the assistant shut down, so it was denied. Send your request again once it is back.",
+			"⏹ <b>Not answered before the assistant shut down</b>, so it was denied. Send your request again once it is back.")
 	case res.expired:
 		line("⌛ Expired: no answer in time, so it was denied.", "⌛ <b>Expired:</b> no answer in time, so it was denied.")
 	default:
@@ -191,7 +200,13 @@ func (a *Adapter) onReaction(ctx context.Context, evt *event.Event) {
 	a.mu.Lock()
 	sp, ok := a.prompts[rel.EventID]
 	a.mu.Unlock()
-	if !ok || sp.conv.room != evt.RoomID {
+	if !ok {
+		if _, isChoice := decisionForKey(rel.Key); isChoice {
+			a.lateAnswer(ctx, rel.EventID, evt.RoomID, evt.Sender)
+		}
+		return
+	}
+	if sp.conv.room != evt.RoomID {
 		return
 	}
 	d, ok := decisionForKey(rel.Key)
@@ -207,6 +222,11 @@ func (a *Adapter) onReaction(ctx context.Context, evt *event.Event) {
 // answer delivers one answer to the assistant; refusals are logged only.
 func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d chat.Decision, via string) {
 	err := a.asst.Answer(ctx, chat.Answer{Prompt: sp.p.ID, Nonce: sp.p.Nonce, User: userID(from), Decision: d})
+	if sp.restored && (errors.Is(err, chat.ErrAskAgain) || errors.Is(err, chat.ErrUnknownPrompt)) {
+		a.log.Info("matrix answer to a prompt from before the restart", "prompt", sp.p.ID, "by", from, "decision", d, "hub", err)
+		a.answerRestored(ctx, sp, from, d, err)
+		return
+	}
 	switch {
 	case err == nil:
 		a.log.Info("matrix prompt answered", "prompt", sp.p.ID, "by", from, "decision", d, "via", via)
@@ -234,6 +254,8 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 // outcomeLine says in one line how a prompt ended (edit fallbacks).
 func outcomeLine(p chat.Prompt, res *resolution) string {
 	switch {
+	case res.shutdown:
+		return "Permission request not answered before the assistant shut down (denied): " + p.Title()
 	case res.expired:
 		return "Permission request expired (denied): " + p.Title()
 	case res.by != "":

@@ -31,6 +31,10 @@ type session struct {
 	NextBatch   string      `json:"next_batch,omitempty"`
 	FilterID    string      `json:"filter_id,omitempty"`
 	PickleKey   string      `json:"pickle_key,omitempty"`
+	// RecoveryKey unlocks the cross-signing keys the bot created at its
+	// first start (when no recovery key was configured); see
+	// bootstrapCrossSigning.
+	RecoveryKey string `json:"recovery_key,omitempty"`
 }
 
 // sessionStore keeps a session in a JSON file, rewritten atomically on every
@@ -79,10 +83,20 @@ func (st *sessionStore) update(fn func(*session)) error {
 	if err != nil {
 		return fmt.Errorf("encode matrix session: %w", err)
 	}
-	tmp := st.path + ".tmp"
+	if err := writeAtomic(st.path, b); err != nil {
+		return fmt.Errorf("write matrix session: %w", err)
+	}
+	st.s = next
+	return nil
+}
+
+// writeAtomic replaces path with b (mode 0600), synced, through a
+// temporary file, so a crash leaves the old file or the new one.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("write matrix session: %w", err)
+		return err
 	}
 	_, err = f.Write(b)
 	if err == nil {
@@ -92,13 +106,9 @@ func (st *sessionStore) update(fn func(*session)) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, st.path)
+		err = os.Rename(tmp, path)
 	}
-	if err != nil {
-		return fmt.Errorf("write matrix session: %w", err)
-	}
-	st.s = next
-	return nil
+	return err
 }
 
 // pickleKey returns the stored pickle key, creating one on first use.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/secgpt-go/secgpt/core/chat"
 )
 
@@ -15,16 +17,15 @@ import (
 // for prompts and other replies.
 const streamInterval = 3 * time.Second
 
-// StreamReply posts a placeholder notice and returns a stream that edits
-// it (m.replace) as the reply grows, at most once per streamInterval
-// (chat.EditStream does the throttling). Finish shows the final text as
-// Reply would: the first chunk in the edited message, further chunks after
-// it.
-func (c *conversation) StreamReply(ctx context.Context) (chat.ReplyStream, error) {
-	evt, err := c.sendID(ctx, noticeContent("…"))
-	if err != nil {
-		return nil, fmt.Errorf("post matrix streamed reply: %w", err)
-	}
+// StreamReply returns a stream that posts the reply's first text as a new
+// event once there is some, and then edits it (m.replace) as the reply
+// grows, at most once per streamInterval (chat.EditStream does the
+// throttling). No "…" placeholder is posted first: a notification shows
+// the first event, so that event carries real text. Finish shows the final
+// text as Reply would: the first chunk in the edited message, further
+// chunks after it.
+func (c *conversation) StreamReply(context.Context) (chat.ReplyStream, error) {
+	var evt id.EventID
 	return &chat.EditStream[string]{
 		Interval: streamInterval,
 		Split: func(text string) []string {
@@ -32,6 +33,14 @@ func (c *conversation) StreamReply(ctx context.Context) (chat.ReplyStream, error
 				return nil
 			}
 			return splitMarkdown(text, maxChunk)
+		},
+		Start: func(ctx context.Context, chunk string) error {
+			e, err := c.sendID(ctx, renderMarkdown(chunk))
+			if err != nil {
+				return fmt.Errorf("post matrix streamed reply: %w", err)
+			}
+			evt = e
+			return nil
 		},
 		Edit: func(ctx context.Context, chunk string) error {
 			content := renderMarkdown(chunk)

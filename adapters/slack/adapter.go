@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -30,15 +31,12 @@ type Adapter struct {
 	// any event is handled.
 	botUser string
 
+	// noNativeStream is set once Slack said this workspace cannot stream
+	// (chat.startStream unknown or not allowed); replies then edit.
+	noNativeStream atomic.Bool
+
 	envelopes *seenSet // envelope ids already taken
 	events    *seenSet // event ids and channel/ts of messages already taken
-	// threads holds the channel threads the bot was mentioned in, so that
-	// follow-ups there need no new mention. It is in memory: after a
-	// restart a thread the bot did not start needs one mention again.
-	threads *seenSet
-	// assistant holds the AI assistant threads (channel/thread_ts) seen
-	// starting; titled those already given a title.
-	assistant, titled *seenSet
 
 	mu sync.Mutex // guards all following fields
 	// shown holds the prompts this adapter posted and not yet resolved.
@@ -104,9 +102,6 @@ func New(cfg Config, a chat.Assistant, logger *slog.Logger) (*Adapter, error) {
 		sm:        sm,
 		envelopes: newSeenSet(cfg.DedupSize),
 		events:    newSeenSet(cfg.DedupSize),
-		threads:   newSeenSet(cfg.DedupSize),
-		assistant: newSeenSet(cfg.DedupSize),
-		titled:    newSeenSet(cfg.DedupSize),
 		shown:     map[ids.PromptID]*shownPrompt{},
 		busy:      map[ids.UserID]int{},
 		freed:     make(chan struct{}),
@@ -280,7 +275,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		a.log.Warn("slack event refused", "err", err)
 		return
 	}
-	if in.Followup && in.ParentUser != a.botUser && !a.threads.has("thread:"+in.Channel+"/"+in.ThreadTS) {
+	if in.Followup && in.ParentUser != a.botUser && !a.threadMarked(ctx, markThread, in.Channel, in.ThreadTS) {
 		a.log.Debug("slack thread message ignored: not a thread the bot is part of", "channel", in.Channel)
 		return
 	}
@@ -295,7 +290,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		thread = in.TS // mentions in channels are answered in a thread
 	}
 	if !in.DM {
-		a.threads.first("thread:" + in.Channel + "/" + thread)
+		a.markThread(ctx, markThread, in.Channel, thread)
 	}
 	m := chat.Message{
 		User:         UserID(in.Team, in.User),
@@ -306,7 +301,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 	if in.EventID == "" {
 		m.EventID = "slack:" + in.Channel + "/" + in.TS
 	}
-	c := &conversation{a: a, channel: in.Channel, thread: thread, user: in.User}
+	c := &conversation{a: a, channel: in.Channel, thread: thread, user: in.User, team: in.Team}
 	a.mu.Lock()
 	busy := a.busy[m.User] >= a.cfg.MaxPerUser
 	if !busy {
@@ -321,6 +316,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 		})
 		return
 	}
+	c.feedback = true
 	a.wg.Go(func() {
 		defer func() {
 			a.mu.Lock()
@@ -331,7 +327,7 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 			a.freed = make(chan struct{})
 			a.mu.Unlock()
 		}()
-		if a.isAssistantThread(in.Channel, thread) {
+		if c.assistant = a.threadMarked(ctx, markAssistant, in.Channel, thread); c.assistant {
 			a.titleThread(ctx, in.Channel, thread, in.Text)
 		}
 		c.startWorking(ctx)
@@ -346,6 +342,14 @@ func (a *Adapter) onEvent(ctx context.Context, payload []byte, retry int) {
 func (a *Adapter) onInteractive(ctx context.Context, payload []byte) {
 	if h, ok := decodeHomeAction(payload); ok {
 		a.wg.Go(func() { a.onHomeAction(ctx, h) })
+		return
+	}
+	switch f, ok, err := decodeFeedback(payload); {
+	case err != nil:
+		a.log.Warn("slack feedback refused", "err", err)
+		return
+	case ok:
+		a.wg.Go(func() { a.onFeedback(ctx, f) })
 		return
 	}
 	clicks, err := decodeClicks(payload)

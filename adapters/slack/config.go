@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,6 +57,24 @@ type Config struct {
 	// thread (at most four are shown). Default: an introduction request
 	// and the grants command.
 	SuggestedPrompts []string
+	// Threads keeps which threads are AI assistant threads and which
+	// channel threads the bot takes part in. Give the deployment's store
+	// (state.Store satisfies ThreadStore) so that every replica, and the
+	// process after a restart, knows them; nil keeps them in memory.
+	Threads ThreadStore
+	// Feedback records a click on a reply's feedback buttons; the bot's
+	// wiring appends it to the audit log. nil only logs it.
+	Feedback func(ctx context.Context, f Feedback) error
+	// LoadingMessages are shown in turn, by Slack, in an AI assistant
+	// thread's status line while a message is being answered (before an
+	// app is named). Default: a few short lines about what happens.
+	LoadingMessages []string
+	// StreamInterval is the least time between two changes of a streamed
+	// reply (chat.appendStream, or chat.update where Slack cannot
+	// stream). Default 1 s: chat.update is a Tier 3 method (about 50 calls
+	// a minute per workspace), chat.appendStream Tier 4, and one change a
+	// second per reply leaves room for other replies and prompts.
+	StreamInterval time.Duration
 }
 
 // TokenError says which token is missing, malformed or rejected, and why.
@@ -129,6 +148,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WorkingText == "" {
 		c.WorkingText = "Working on it…"
+	}
+	if c.Threads == nil {
+		c.Threads = newMemThreads(c.DedupSize)
+	}
+	if c.StreamInterval <= 0 {
+		c.StreamInterval = time.Second
+	}
+	if c.LoadingMessages == nil {
+		c.LoadingMessages = []string{"Reading your request…", "Planning which apps to use…", "Working on it…"}
 	}
 	if c.SuggestedPrompts == nil {
 		c.SuggestedPrompts = []string{"What can you do?", "!grants"}

@@ -20,8 +20,16 @@ type conversation struct {
 	channel string
 	// thread is the thread to answer in; "" posts at the top of a DM.
 	thread string
-	// user is the Slack id of the person who asked.
-	user string
+	// user is the Slack id of the person who asked; team is their
+	// workspace ("" where not known).
+	user, team string
+	// assistant is set for an AI assistant thread, before the assistant
+	// gets the conversation.
+	assistant bool
+	// feedback puts the feedback buttons under each reply: set for the
+	// conversation the assistant answers in, not for the adapter's own
+	// notices ("please wait").
+	feedback bool
 
 	mu sync.Mutex // guards all following fields
 	// statusTS is the status message's ts, or "" when none is shown.
@@ -51,15 +59,12 @@ func (c *conversation) post(ctx context.Context, what string, opts ...slack.MsgO
 // is logged and reported; later messages are still tried, so one bad chunk
 // does not swallow the rest.
 func (c *conversation) Reply(ctx context.Context, text string) error {
-	msgs := messages(toMrkdwn(text))
-	if len(msgs) == 0 {
-		msgs = [][]string{{"_(empty answer)_"}}
-	}
+	msgs := replyMessages(text)
 	var errs []error
 	for i, sections := range msgs {
-		blocks := make([]slack.Block, 0, len(sections))
-		for _, s := range sections {
-			blocks = append(blocks, section(s))
+		blocks := sectionBlocks(sections)
+		if i == len(msgs)-1 && c.feedback {
+			blocks = append(blocks, feedbackBlock())
 		}
 		_, err := c.post(ctx, fmt.Sprintf("chat.postMessage reply %d/%d", i+1, len(msgs)),
 			slack.MsgOptionText(fallback(sections[0]), false), slack.MsgOptionBlocks(blocks...))
@@ -99,7 +104,7 @@ func (c *conversation) Resolved(ctx context.Context, p chat.Prompt, d chat.Decis
 // Status shows text in a status message, posted once and then updated in
 // place; "" deletes it.
 func (c *conversation) Status(ctx context.Context, text string) error {
-	if c.a.isAssistantThread(c.channel, c.thread) {
+	if c.assistant {
 		return c.assistantStatus(ctx, text)
 	}
 	if text == "" {
@@ -147,9 +152,13 @@ func (c *conversation) assistantStatus(ctx context.Context, text string) error {
 	if text == c.statusText {
 		return nil
 	}
+	params := slack.AssistantThreadsSetStatusParameters{ChannelID: c.channel, ThreadTS: c.thread, Status: text}
+	if text == c.a.cfg.WorkingText {
+		// Before an app is named, Slack rotates these in the status line.
+		params.LoadingMessages = c.a.cfg.LoadingMessages
+	}
 	err := c.a.call(ctx, "assistant.threads.setStatus", func(ctx context.Context) error {
-		return c.a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
-			ChannelID: c.channel, ThreadTS: c.thread, Status: text})
+		return c.a.api.SetAssistantThreadsStatusContext(ctx, params)
 	})
 	if err == nil {
 		c.statusText = text
@@ -158,7 +167,7 @@ func (c *conversation) assistantStatus(ctx context.Context, text string) error {
 }
 
 func (c *conversation) clearStatus(ctx context.Context) error {
-	if c.a.isAssistantThread(c.channel, c.thread) {
+	if c.assistant {
 		return c.assistantStatus(ctx, "")
 	}
 	c.mu.Lock()

@@ -199,6 +199,14 @@ func startAdapter(t *testing.T, asst chat.Assistant, tweak func(*Config, *slackf
 	t.Helper()
 	fake := slackfake.New(slackfake.Options{PingInterval: 500 * time.Millisecond})
 	t.Cleanup(fake.Close)
+	return startAdapterOn(t, fake, asst, tweak)
+}
+
+// startAdapterOn runs an adapter against an existing fake, as a second
+// replica (the fake sends envelopes to the newest connection) or as the
+// process after a restart.
+func startAdapterOn(t *testing.T, fake *slackfake.Server, asst chat.Assistant, tweak func(*Config, *slackfake.Server)) *env {
+	t.Helper()
 	cfg := Config{BotToken: slackfake.DefaultBotToken, AppToken: slackfake.DefaultAppToken, APIURL: fake.APIURL(),
 		RetryBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 	if tweak != nil {

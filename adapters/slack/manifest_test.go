@@ -52,7 +52,7 @@ func TestManifest(t *testing.T) {
 	if want := []string{"app_mentions:read", "assistant:write", "channels:history", "chat:write", "commands", "groups:history", "im:history", "mpim:history"}; !slices.Equal(scopes, want) {
 		t.Errorf("scopes = %v, want exactly %v", scopes, want)
 	}
-	if want := []string{"app_home_opened", "app_mention", "assistant_thread_started", "message.channels", "message.groups", "message.im", "message.mpim"}; !slices.Equal(events, want) {
+	if want := []string{"app_home_opened", "app_mention", "assistant_thread_context_changed", "assistant_thread_started", "message.channels", "message.groups", "message.im", "message.mpim"}; !slices.Equal(events, want) {
 		t.Errorf("events = %v, want exactly %v", events, want)
 	}
 	if !m.Settings.SocketMode || !m.Settings.Interactivity.Enabled {

@@ -331,7 +331,8 @@ func messages(text string) [][]string {
 	total := 0
 	for _, sec := range sections {
 		n := textLen(sec)
-		if len(cur) > 0 && (len(cur) == maxBlocks || total+n > maxMessageText-1000) {
+		// One block of each message is kept for the feedback buttons.
+		if len(cur) > 0 && (len(cur) == maxBlocks-1 || total+n > maxMessageText-1000) {
 			out = append(out, cur)
 			cur, total = nil, 0
 		}

@@ -42,8 +42,9 @@ type eventKind struct {
 	} `json:"event"`
 }
 
-// onSurfaceEvent handles app_home_opened and assistant_thread_started and
-// reports whether payload was one of them.
+// onSurfaceEvent handles app_home_opened, assistant_thread_started and
+// assistant_thread_context_changed, and reports whether payload was one
+// of them.
 func (a *Adapter) onSurfaceEvent(ctx context.Context, payload []byte) bool {
 	if len(payload) > maxPayload {
 		return false
@@ -59,14 +60,21 @@ func (a *Adapter) onSurfaceEvent(ctx context.Context, payload []byte) bool {
 		}
 		a.wg.Go(func() { a.publishHome(ctx, k.TeamID, k.Event.User, "") })
 		return true
-	case "assistant_thread_started":
+	case "assistant_thread_started", "assistant_thread_context_changed":
+		// context_changed: the user switched channels with the assistant
+		// panel open. The channel they look at is not given to the hub (it
+		// would be context the user did not write); the event does say
+		// that this is an assistant thread, which a bot that missed its
+		// start (it was down) learns here.
 		t := k.Event.AssistantThread
 		if !validID(t.ChannelID) || !validTS(t.ThreadTS) {
 			a.log.Warn("slack assistant thread event with a malformed channel or thread")
 			return true
 		}
-		a.assistant.first(t.ChannelID + "/" + t.ThreadTS)
-		a.wg.Go(func() { a.suggestPrompts(ctx, t.ChannelID, t.ThreadTS) })
+		a.markThread(ctx, markAssistant, t.ChannelID, t.ThreadTS)
+		if k.Event.Type == "assistant_thread_started" {
+			a.wg.Go(func() { a.suggestPrompts(ctx, t.ChannelID, t.ThreadTS) })
+		}
 		return true
 	}
 	return false
@@ -94,14 +102,9 @@ func (a *Adapter) suggestPrompts(ctx context.Context, channel, thread string) {
 	}
 }
 
-// isAssistantThread reports whether channel/thread is an AI assistant thread.
-func (a *Adapter) isAssistantThread(channel, thread string) bool {
-	return thread != "" && a.assistant.has(channel+"/"+thread)
-}
-
 // titleThread names an assistant thread after its first request.
 func (a *Adapter) titleThread(ctx context.Context, channel, thread, text string) {
-	if !a.titled.first(channel + "/" + thread) {
+	if !a.firstTitle(ctx, channel, thread) {
 		return
 	}
 	title := strings.Join(strings.Fields(text), " ")

@@ -340,6 +340,9 @@ func TestAssistantThread(t *testing.T) {
 	if got := strings.Join(statuses, "|"); !strings.Contains(got, "Running app quick_ride") || !strings.HasSuffix(got, "|") {
 		t.Errorf("statuses %q: want the app named, then cleared", got)
 	}
+	if lm := e.fake.Calls("assistant.threads.setStatus")[0].Params.Get("loading_messages"); !strings.Contains(lm, "Planning which apps to use") {
+		t.Errorf("first status without loading_messages: %q", lm)
+	}
 	for _, m := range e.fake.Messages() {
 		if strings.Contains(m.Text, "Working on it") {
 			t.Errorf("a status message was posted in an assistant thread: %+v", m)

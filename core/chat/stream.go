@@ -79,6 +79,11 @@ type EditStream[M any] struct {
 	// Split turns the reply so far into the messages it takes; an empty
 	// result shows nothing.
 	Split func(text string) []M
+	// Start, when set, posts the first message shown, and Edit replaces
+	// it from then on: there is no placeholder, so the first event (the
+	// one a notification shows) holds real text. Until Start succeeds,
+	// each edit calls Start again.
+	Start func(ctx context.Context, m M) error
 	// Edit replaces the placeholder's content with m.
 	Edit func(ctx context.Context, m M) error
 	// Post sends m, message i+1 of n (i ≥ 1), after the placeholder.
@@ -90,6 +95,7 @@ type EditStream[M any] struct {
 	last     time.Time
 	shown    string // fmt.Sprint of the message last shown
 	edited   bool
+	started  bool // Start succeeded
 	finished bool
 }
 
@@ -124,11 +130,16 @@ func (s *EditStream[M]) editLocked(ctx context.Context, m M) error {
 	}
 	// A failed edit counts for the throttle too: the platform saw it.
 	s.last, s.edited = s.now(), true
-	if err := s.Edit(ctx, m); err != nil {
+	show := s.Edit
+	if s.Start != nil && !s.started {
+		show = s.Start
+	}
+	if err := show(ctx, m); err != nil {
 		s.shown = "" // unknown: let the next edit through
 		return err
 	}
 	s.shown = key
+	s.started = true
 	return nil
 }
 

@@ -126,3 +126,49 @@ func TestEditStream(t *testing.T) {
 		})
 	}
 }
+
+// TestEditStreamStart: with Start set, the first text shown is posted by
+// Start (no placeholder), later ones edit it; a failed Start is tried
+// again instead of editing a message that does not exist.
+func TestEditStreamStart(t *testing.T) {
+	var calls []string
+	startFails := 1
+	s := &EditStream[string]{
+		Interval: 0,
+		Split: func(text string) []string {
+			if text == "" {
+				return nil
+			}
+			return []string{text}
+		},
+		Start: func(_ context.Context, m string) error {
+			calls = append(calls, "start "+m)
+			if startFails > 0 {
+				startFails--
+				return errors.New("post failed")
+			}
+			return nil
+		},
+		Edit: func(_ context.Context, m string) error {
+			calls = append(calls, "edit "+m)
+			return nil
+		},
+		Post: func(context.Context, int, int, string) error { return nil },
+	}
+	ctx := context.Background()
+	_ = s.Update(ctx, "")
+	if err := s.Update(ctx, "a"); err == nil {
+		t.Error("a failed Start was not reported")
+	}
+	for _, text := range []string{"a", "ab"} {
+		if err := s.Update(ctx, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Finish(ctx, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(calls, "|"), "start a|start a|edit ab|edit abc"; got != want {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+}

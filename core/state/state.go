@@ -266,6 +266,7 @@ type Store interface {
 	Pins
 	Audit
 	Dedup
+	Marks
 	// Describe says which backend and where ("bolt file /path", "redis host:port/db").
 	Describe() string
 	Close() error

@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix/internal/cryptodb"
 )
@@ -15,7 +16,7 @@ import (
 // EncryptionCompiled reports whether test clients can use encryption.
 const EncryptionCompiled = true
 
-func enableCrypto(ctx context.Context, cli *mautrix.Client, dir string) (func(), error) {
+func enableCrypto(ctx context.Context, cli *mautrix.Client, dir string, minTrust id.TrustState) (func(), error) {
 	db, err := cryptodb.Open(filepath.Join(dir, "crypto.db"))
 	if err != nil {
 		return nil, err
@@ -28,6 +29,7 @@ func enableCrypto(ctx context.Context, cli *mautrix.Client, dir string) (func(),
 	if err := h.Init(ctx); err != nil {
 		return nil, err
 	}
+	h.Machine().SendKeysMinTrust = minTrust
 	cli.Crypto = h
 	return func() { _ = h.Close() }, nil
 }

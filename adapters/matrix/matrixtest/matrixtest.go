@@ -221,6 +221,10 @@ type Client struct {
 type LoginOptions struct {
 	// Encryption gives the client an Olm machine (needs -tags goolm).
 	Encryption bool
+	// SendKeysMinTrust, with Encryption, is the least trust a device needs
+	// to get this client's room keys; others get them withheld, as with
+	// Element's "never send to unverified sessions". Zero sends to all.
+	SendKeysMinTrust id.TrustState
 }
 
 // Login logs acct in with a new device and starts syncing until the test ends.
@@ -245,7 +249,7 @@ func (s *Server) Login(t testing.TB, acct Account, opts LoginOptions) *Client {
 	syncer := cli.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEvent(c.record)
 	if opts.Encryption {
-		closeCrypto, err := enableCrypto(ctx, cli, t.TempDir())
+		closeCrypto, err := enableCrypto(ctx, cli, t.TempDir(), opts.SendKeysMinTrust)
 		if err != nil {
 			cancel()
 			t.Fatalf("encryption for %s: %v", acct.UserID, err)

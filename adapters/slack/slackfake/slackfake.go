@@ -48,6 +48,10 @@ type Options struct {
 	// PingInterval is how often the server pings each websocket, as Slack
 	// does; the client treats a long silence as a dead connection. Default 2s.
 	PingInterval time.Duration
+	// NoStreaming makes chat.startStream, chat.appendStream and
+	// chat.stopStream answer unknown_method, as in a workspace without
+	// Slack's native streaming.
+	NoStreaming bool
 }
 
 // Call is one recorded Web API request.
@@ -79,6 +83,11 @@ type Message struct {
 	EphemeralUser string
 	Updates       int
 	Deleted       bool
+	// Streamed is set for a message started with chat.startStream;
+	// Streaming while it has not been stopped; Appends counts its
+	// chat.appendStream calls.
+	Streamed, Streaming bool
+	Appends             int
 }
 
 // Button is one Block Kit button found in a message.
@@ -87,20 +96,33 @@ type Button struct {
 	Value    string
 	Text     string
 	BlockID  string
+	// Type is the element's type in a click's payload; "" means "button".
+	Type string
+}
+
+// messageBlock is the part of a Block Kit block the button listings read.
+type messageBlock struct {
+	Type     string `json:"type"`
+	BlockID  string `json:"block_id"`
+	Elements []struct {
+		Type     string          `json:"type"`
+		ActionID string          `json:"action_id"`
+		Value    string          `json:"value"`
+		Text     json.RawMessage `json:"text"` // buttons
+		// Feedback buttons elements carry two buttons.
+		Positive *feedbackButton `json:"positive_button"`
+		Negative *feedbackButton `json:"negative_button"`
+	} `json:"elements"`
+}
+
+type feedbackButton struct {
+	Text  textObj `json:"text"`
+	Value string  `json:"value"`
 }
 
 // Buttons lists the buttons of m's action blocks in order.
 func (m Message) Buttons() []Button {
-	var blocks []struct {
-		Type     string `json:"type"`
-		BlockID  string `json:"block_id"`
-		Elements []struct {
-			Type     string          `json:"type"`
-			ActionID string          `json:"action_id"`
-			Value    string          `json:"value"`
-			Text     json.RawMessage `json:"text"`
-		} `json:"elements"`
-	}
+	var blocks []messageBlock
 	if json.Unmarshal(m.Blocks, &blocks) != nil {
 		return nil
 	}
@@ -113,6 +135,33 @@ func (m Message) Buttons() []Button {
 			var t textObj
 			if e.Type == "button" && json.Unmarshal(e.Text, &t) == nil {
 				out = append(out, Button{ActionID: e.ActionID, Value: e.Value, Text: t.Text, BlockID: b.BlockID})
+			}
+		}
+	}
+	return out
+}
+
+// FeedbackButtons lists the positive and negative buttons of m's
+// feedback_buttons elements (in context_actions blocks), in order; each
+// carries the element's action id and Type "feedback_buttons".
+func (m Message) FeedbackButtons() []Button {
+	var blocks []messageBlock
+	if json.Unmarshal(m.Blocks, &blocks) != nil {
+		return nil
+	}
+	var out []Button
+	for _, b := range blocks {
+		if b.Type != "context_actions" {
+			continue
+		}
+		for _, e := range b.Elements {
+			if e.Type != "feedback_buttons" {
+				continue
+			}
+			for _, fb := range []*feedbackButton{e.Positive, e.Negative} {
+				if fb != nil {
+					out = append(out, Button{ActionID: e.ActionID, Value: fb.Value, Text: fb.Text.Text, BlockID: b.BlockID, Type: e.Type})
+				}
 			}
 		}
 	}
@@ -561,6 +610,9 @@ func (s *Server) dispatch(method string, r *http.Request, p url.Values) (map[str
 		if m == nil || m.Deleted {
 			return nil, &apiError{slackErr: "message_not_found"}
 		}
+		if m.Streaming {
+			return nil, &apiError{slackErr: "cant_update_message"}
+		}
 		blocks, ae := checkContent(p)
 		if ae != nil {
 			return nil, ae
@@ -596,6 +648,11 @@ func (s *Server) dispatch(method string, r *http.Request, p url.Values) (map[str
 			return nil, &apiError{slackErr: "invalid_arguments"}
 		}
 		return map[string]any{"ok": true}, nil
+	case "chat.startStream", "chat.appendStream", "chat.stopStream":
+		if s.opts.NoStreaming {
+			return nil, &apiError{slackErr: "unknown_method"}
+		}
+		return s.streamLocked(method, p)
 	case "chat.delete":
 		m := s.findLocked(p.Get("channel"), p.Get("ts"))
 		if m == nil || m.Deleted {
@@ -605,6 +662,64 @@ func (s *Server) dispatch(method string, r *http.Request, p url.Values) (map[str
 		return map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS}, nil
 	}
 	return nil, &apiError{slackErr: "unknown_method"}
+}
+
+// maxStreamText is the documented limit of markdown_text in one call of
+// the streaming methods.
+const maxStreamText = 12000
+
+// streamLocked serves Slack's native streaming: chat.startStream posts a
+// message (a thread reply; outside a DM it needs the recipient's user and
+// team), chat.appendStream adds markdown_text to it, chat.stopStream ends
+// it, optionally with blocks shown under the text. A stopped message is an
+// ordinary one; an open one cannot be edited with chat.update.
+//
+// Preconditions: s.mu is held.
+func (s *Server) streamLocked(method string, p url.Values) (map[string]any, *apiError) {
+	ch, md := p.Get("channel"), p.Get("markdown_text")
+	if ch == "" {
+		return nil, &apiError{slackErr: "channel_not_found"}
+	}
+	if len([]rune(md)) > maxStreamText {
+		return nil, &apiError{slackErr: "msg_too_long"}
+	}
+	if method == "chat.startStream" {
+		tts := p.Get("thread_ts")
+		switch {
+		case tts == "" && strings.HasPrefix(ch, "D"):
+			return nil, &apiError{slackErr: "invalid_arguments"}
+		case tts != "" && s.findLocked(ch, tts) == nil:
+			return nil, &apiError{slackErr: "thread_not_found"}
+		case !strings.HasPrefix(ch, "D") && (p.Get("recipient_user_id") == "" || p.Get("recipient_team_id") == ""):
+			return nil, &apiError{slackErr: "invalid_arguments"}
+		}
+		m := &Message{User: s.opts.BotUserID, Channel: ch, TS: s.nextTSLocked(), ThreadTS: tts, Text: md, Streamed: true, Streaming: true}
+		s.messages = append(s.messages, m)
+		return map[string]any{"ok": true, "channel": ch, "ts": m.TS}, nil
+	}
+	m := s.findLocked(ch, p.Get("ts"))
+	if m == nil || m.Deleted {
+		return nil, &apiError{slackErr: "message_not_found"}
+	}
+	if !m.Streaming {
+		return nil, &apiError{slackErr: "message_not_in_streaming_state"}
+	}
+	if method == "chat.appendStream" {
+		if md == "" {
+			return nil, &apiError{slackErr: "invalid_arguments"}
+		}
+		m.Text += md
+		m.Appends++
+		return map[string]any{"ok": true, "channel": ch, "ts": m.TS}, nil
+	}
+	blocks, ae := checkContent(url.Values{"blocks": {p.Get("blocks")}})
+	if ae != nil {
+		return nil, ae
+	}
+	m.Text += md
+	m.Blocks = blocks
+	m.Streaming = false
+	return map[string]any{"ok": true, "channel": ch, "ts": m.TS}, nil
 }
 
 // Preconditions: s.mu is held.
@@ -690,6 +805,15 @@ func checkContent(p url.Values) (json.RawMessage, *apiError) {
 		case "context":
 			if len(b.Elements) == 0 || len(b.Elements) > 10 {
 				return nil, &apiError{slackErr: "invalid_blocks"}
+			}
+		case "context_actions":
+			if len(b.Elements) == 0 || len(b.Elements) > 5 {
+				return nil, &apiError{slackErr: "invalid_blocks"}
+			}
+			for _, e := range b.Elements {
+				if e.Type != "feedback_buttons" && e.Type != "icon_button" {
+					return nil, &apiError{slackErr: "invalid_blocks"}
+				}
 			}
 		case "divider":
 		default:
@@ -984,6 +1108,10 @@ func (s *Server) NewClickEnvelope(c Click) Envelope {
 	}
 	actionTS := s.nextTSLocked()
 	s.mu.Unlock()
+	typ := c.Button.Type
+	if typ == "" {
+		typ = "button"
+	}
 	payload := map[string]any{
 		"type":       "block_actions",
 		"user":       map[string]any{"id": c.User, "username": strings.ToLower(c.User), "team_id": c.Team},
@@ -993,7 +1121,7 @@ func (s *Server) NewClickEnvelope(c Click) Envelope {
 		"container":    map[string]any{"type": "message", "message_ts": c.MessageTS, "channel_id": c.Channel, "is_ephemeral": false},
 		"message":      original,
 		"response_url": s.srv.URL + "/response/" + rid,
-		"actions": []map[string]any{{"type": "button", "action_id": c.Button.ActionID, "block_id": c.Button.BlockID,
+		"actions": []map[string]any{{"type": typ, "action_id": c.Button.ActionID, "block_id": c.Button.BlockID,
 			"value": c.Button.Value, "text": map[string]any{"type": "plain_text", "text": c.Button.Text}, "action_ts": actionTS}},
 	}
 	raw, _ := json.Marshal(payload)

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"AuditFilter", testAuditFilter},
 		{"Dedup", testDedup},
 		{"DedupRace", testDedupRace},
+		{"Marks", testMarks},
 		{"Describe", func(t *testing.T, s state.Store) {
 			if s.Describe() == "" {
 				t.Error("Describe() is empty")

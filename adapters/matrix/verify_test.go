@@ -1,0 +1,63 @@
+package matrix_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+)
+
+// TestVerificationRequestAnswered: a verification request to the bot, in
+// the room (as Element sends it to another user) or to its device, is
+// answered at once with a cancellation that says why, instead of leaving
+// the person's client waiting.
+func TestVerificationRequestAnswered(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	b := startBot(t, srv, "", newFake(), nil)
+	alice, botID, room := dmWithBot(t, srv, b)
+	_, botDevice := b.Session()
+
+	req := alice.Send(t, room, &event.MessageEventContent{MsgType: event.MsgVerificationRequest, Body: "alice is requesting to verify your key",
+		To: botID, FromDevice: alice.DeviceID, Methods: []event.VerificationMethod{event.VerificationMethodSAS}})
+	cancel := alice.Wait(t, wait, "in-room cancellation", and(fromIn(botID, room), func(e *event.Event) bool {
+		return e.Type == event.InRoomVerificationCancel
+	}))
+	c := parseCancel(t, cancel)
+	if c.RelatesTo == nil || c.RelatesTo.Type != event.RelReference || c.RelatesTo.EventID != req || !strings.Contains(c.Reason, "cannot do interactive") {
+		t.Errorf("in-room cancellation %+v", c)
+	}
+
+	txn := id.VerificationTransactionID("txn-" + string(req)[1:9])
+	_, err := alice.SendToDevice(context.Background(), event.ToDeviceVerificationRequest, &mautrix.ReqSendToDevice{
+		Messages: map[id.UserID]map[id.DeviceID]*event.Content{botID: {botDevice: {Parsed: &event.VerificationRequestEventContent{
+			ToDeviceVerificationEvent: event.ToDeviceVerificationEvent{TransactionID: txn},
+			FromDevice:                alice.DeviceID, Methods: []event.VerificationMethod{event.VerificationMethodSAS}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := alice.Wait(t, wait, "to-device cancellation", func(e *event.Event) bool {
+		return e.Type == event.ToDeviceVerificationCancel && e.Sender == botID
+	})
+	if c := parseCancel(t, td); c.TransactionID != txn || c.Code != event.VerificationCancelCodeUnknownMethod || c.Reason == "" {
+		t.Errorf("to-device cancellation %+v", c)
+	}
+}
+
+func parseCancel(t *testing.T, e *event.Event) *event.VerificationCancelEventContent {
+	t.Helper()
+	if e.Content.Parsed == nil {
+		if err := e.Content.ParseRaw(e.Type); err != nil {
+			t.Fatalf("parse %s: %v", e.Type, err)
+		}
+	}
+	c, ok := e.Content.Parsed.(*event.VerificationCancelEventContent)
+	if !ok {
+		t.Fatalf("%s content is %T", e.Type, e.Content.Parsed)
+	}
+	return c
+}
