@@ -50,6 +50,9 @@ type stepResult struct {
 	// withheld fact they are not the planned ones.
 	fn   string
 	args json.RawMessage
+	// given are the arguments the app was given in its Init; args differ
+	// when the app's model filled them.
+	given json.RawMessage
 }
 
 // publicf is an error whose message (format) the user may see, wrapping

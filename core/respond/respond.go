@@ -38,6 +38,11 @@ type Result struct {
 	Function string          `json:"function,omitempty"`
 	Args     json.RawMessage `json:"args,omitempty"`
 	Result   string          `json:"result"`
+	// Given are the arguments the app was given (the plan's, results
+	// substituted), whose figures a reply may attribute to it; nil when
+	// they are Args. Arguments the app's own model filled are its model's
+	// words, not what it returned: their figures do not count as its own.
+	Given json.RawMessage `json:"-"`
 }
 
 const system = Marker + ` Write the reply to the user's question from the app results below, and nothing else.
