@@ -20,7 +20,7 @@ func TestCommandHelp(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "mcp import reads no file named --help", args: []string{"mcp", "import", "--help"}, want: "secgpt mcp import [--print] [--force] FILE"},
+		{name: "mcp import reads no file named --help", args: []string{"mcp", "import", "--help"}, want: "secgpt mcp import [--print] [--force] [--no-names] FILE"},
 		{name: "mcp pins", args: []string{"mcp", "pins", "--help"}, want: "secgpt mcp pins"},
 		{name: "mcp approve", args: []string{"mcp", "approve", "--help"}, want: "secgpt mcp approve SERVER"},
 		{name: "eval subcommand", args: []string{"eval", "invariants", "-h"}, want: "secgpt eval invariants [--episodes N]"},

