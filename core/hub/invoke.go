@@ -14,7 +14,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // Bounds on what one spoke may ask of the hub.
@@ -62,15 +61,15 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		return isc.Final{}, err
 	}
 	inv.cred = cred
-	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
-	if err := h.spokePolicy(ctx, sp.ID, inv.turn.user, &pol); err != nil {
+	spec := SpokeSpec{App: sp.ID, User: inv.turn.user, Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
+	if err := h.spokePolicy(ctx, &spec); err != nil {
 		h.log.Error("spoke policy", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
 	if h.warmable(sp.External) {
-		return h.invokeWarm(ctx, inv, pol)
+		return h.invokeWarm(ctx, inv, spec)
 	}
-	proc, err := h.o.Spawner.Start(ctx, pol)
+	proc, err := h.o.Spawner.Start(ctx, spec)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)

@@ -10,7 +10,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // DefaultMaxWarm bounds the warm spokes kept at once when Options.MaxWarm
@@ -248,7 +247,7 @@ func (h *Hub) Close() error {
 
 // invokeWarm runs inv in its (user, app)'s warm spoke, starting one when
 // there is none. It is invoke for external apps when warming is on.
-func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Policy) (isc.Final, error) {
+func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, spec SpokeSpec) (isc.Final, error) {
 	sp := inv.app.Spec()
 	k := warmKey{user: inv.turn.user, app: sp.ID}
 	// A spoke is kept or reused only at a known epoch: without one, this
@@ -270,7 +269,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
 	} else {
 		var err error
-		proc, err = h.o.Spawner.Start(ctx, pol)
+		proc, err = h.o.Spawner.Start(ctx, spec)
 		if err != nil {
 			h.log.Error("start spoke", "app", sp.ID, "err", err)
 			return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
@@ -281,7 +280,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		// invocation is kept (a sandboxed process; not an in-process
 		// test spoke).
 		warm = false
-		if _, ok := proc.(rearmer); ok && eerr == nil {
+		if _, ok := rearmable(proc); ok && eerr == nil {
 			ws, warm = h.warm.adopt(k, proc, conn, epoch)
 		}
 		if !warm {
@@ -314,17 +313,4 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		h.warm.forget(ws)
 	}
 	return isc.Final{}, h.spokeFailed(ctx, inv, proc, serr)
-}
-
-// rearmer is a Spoke whose wall-clock bound can be restarted (a sandboxed
-// process, sandbox.Proc.Rearm).
-type rearmer interface {
-	Rearm(d time.Duration)
-}
-
-// rearm restarts s's wall-clock bound at d (d <= 0 disarms it).
-func rearm(s Spoke, d time.Duration) {
-	if r, ok := s.(rearmer); ok {
-		r.Rearm(d)
-	}
 }
