@@ -129,7 +129,11 @@ type Hub struct {
 	mu      sync.Mutex // guards schemas
 	schemas map[string]*schema.Schema
 
-	warm *warmTable // nil when Options.WarmIdle is 0
+	// spawner starts spokes: Options.Spawner, traced (tracedSpawner).
+	spawner Spawner
+	// warm wraps spawner for external apps' spokes; nil when
+	// Options.WarmIdle is 0.
+	warm *warmTable
 }
 
 // gateRequest is a permission question for the gate.
@@ -172,9 +176,10 @@ func New(o Options) (*Hub, error) {
 		o.Now = time.Now
 	}
 	h := &Hub{o: o, log: o.Logger}
+	h.spawner = tracedSpawner{h: h, next: o.Spawner}
 	h.frames = h.frameHandlers()
 	if o.WarmIdle > 0 {
-		h.warm = newWarmTable(h, o.WarmIdle, o.MaxWarm)
+		h.warm = newWarmTable(h, h.spawner, o.WarmIdle, o.MaxWarm)
 	}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
 		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules,

@@ -23,7 +23,15 @@ func (h *Hub) spokePolicy(ctx context.Context, spec *SpokeSpec) error {
 	if h.o.SpokePolicy == nil {
 		return nil
 	}
-	return h.o.SpokePolicy(ctx, spec)
+	app, user := spec.App, spec.User
+	if err := h.o.SpokePolicy(ctx, spec); err != nil {
+		return err
+	}
+	if spec.App != app || spec.User != user {
+		// Whose spoke it is decides which warm spoke it may be.
+		return fmt.Errorf("spoke policy: changed the spoke of %s for %s to %s for %s", app, user, spec.App, spec.User)
+	}
+	return nil
 }
 
 // effectNote is what a permission prompt adds about what fn of a may do:
