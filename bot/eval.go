@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/evaluation/machine"
 	"github.com/secgpt-go/secgpt/evaluation/relational"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 const evalUsage = "usage: secgpt eval case-studies [--json] | secgpt eval relational [--json] [--runs N] [--grants once|always|both] [--model-latency D[±J]] | secgpt eval invariants [--episodes N] [--from N] [--seed S] [--episode N] [--parallel P] [--progress N] [--spokes sandbox|inprocess] [--replicas N --store redis [--redis-url URL]] [--json]"
@@ -53,7 +54,7 @@ func runCaseStudies(ctx context.Context, cfg evalSandbox, args []string, out, er
 		return 1
 	}
 	defer sp.Close()
-	outcomes, err := casestudy.Run(ctx, casestudy.Env{Spawner: sp})
+	outcomes, err := casestudy.Run(ctx, casestudy.Env{Spawner: hubspawn.New(sp)})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
 		return 1
@@ -105,7 +106,7 @@ func runRelational(ctx context.Context, cfg evalSandbox, args []string, out, err
 	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// Latency depends on the machine's state: it goes beside the figures.
 	before := machine.Read()
-	rows, err := relational.Run(ctx, relational.Env{Spawner: sp, Runs: *runs, Grants: relational.Grants(*grants), Logger: logger,
+	rows, err := relational.Run(ctx, relational.Env{Spawner: hubspawn.New(sp), Runs: *runs, Grants: relational.Grants(*grants), Logger: logger,
 		ModelLatency: lat, ModelJitter: jit})
 	if err != nil {
 		fmt.Fprintln(errOut, "secgpt eval:", err)
@@ -170,7 +171,7 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 			return 1
 		}
 		defer sp.Close()
-		o.Spawner = sp
+		o.Spawner = hubspawn.New(sp)
 	}
 	run, stop := drainOnStop(ctx, errOut)
 	defer stop()

@@ -17,9 +17,9 @@ import (
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/connect"
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // The least an MCP server's spoke gets, whatever sandbox.open_files and
@@ -34,7 +34,7 @@ const (
 type appPolicies struct {
 	dataRoot string
 	servers  map[ids.AppID]mcp.Server
-	files    map[ids.AppID][]sandbox.Mount
+	files    map[ids.AppID][]hub.Mount
 	limits   map[ids.AppID]config.Limits
 	// private are the non-public blocks an operator opened per server.
 	private map[ids.AppID][]netip.Prefix
@@ -43,7 +43,8 @@ type appPolicies struct {
 }
 
 // apply is the hub's PolicyFunc.
-func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, pol *sandbox.Policy) error {
+func (p *appPolicies) apply(_ context.Context, pol *hub.SpokeSpec) error {
+	app, user := pol.App, pol.User
 	files := p.files[app]
 	if s, ok := p.servers[app]; ok {
 		ms, err := mcp.Mounts(s, files, p.dataRoot, user)
@@ -85,7 +86,7 @@ func (p *appPolicies) apply(_ context.Context, app ids.AppID, user ids.UserID, p
 // which only that app's spokes receive.
 func newAppPolicies(cfg config.Config, appCfg map[ids.AppID]json.RawMessage, getenv func(string) string) (*appPolicies, error) {
 	p := &appPolicies{dataRoot: cfg.MCPDataDir(), servers: map[ids.AppID]mcp.Server{},
-		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}, private: map[ids.AppID][]netip.Prefix{}}
+		files: map[ids.AppID][]hub.Mount{}, limits: map[ids.AppID]config.Limits{}, private: map[ids.AppID][]netip.Prefix{}}
 	for app, fs := range cfg.Apps.Files {
 		p.files[ids.AppID(app)] = mounts(fs)
 	}
@@ -112,10 +113,10 @@ func newAppPolicies(cfg config.Config, appCfg map[ids.AppID]json.RawMessage, get
 	return p, nil
 }
 
-func mounts(fs []config.File) []sandbox.Mount {
-	var out []sandbox.Mount
+func mounts(fs []config.File) []hub.Mount {
+	var out []hub.Mount
 	for _, f := range fs {
-		out = append(out, sandbox.Mount{Source: filepath.Clean(f.Path), Write: f.Write})
+		out = append(out, hub.Mount{Source: filepath.Clean(f.Path), Write: f.Write})
 	}
 	return out
 }
@@ -125,7 +126,7 @@ func mounts(fs []config.File) []sandbox.Mount {
 // and every absolute path named in its arguments that exists (read-only,
 // with the host's owners and modes), since a spoke sees nothing of the
 // host that is not named.
-func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp.Server, []sandbox.Mount, error) {
+func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp.Server, []hub.Mount, error) {
 	key := "mcp.servers." + name
 	s := mcp.Server{Name: name, Command: c.Command, Args: c.Args, URL: c.URL, BearerToken: c.BearerToken,
 		Domains: c.Domains, Data: c.Data, HideRoots: c.HideRoots, TrustAnnotations: c.TrustAnnotations, OAuth: c.OAuth}
@@ -170,7 +171,7 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 			if _, err := os.Stat(a); err == nil && !hasMount(files, a) {
 				// With the host's owners: naming /etc in an argument must
 				// not make /etc/shadow the spoke's own file.
-				files = append(files, sandbox.Mount{Source: a, RealOwners: true})
+				files = append(files, hub.Mount{Source: a, RealOwners: true})
 			}
 		}
 	}
@@ -205,7 +206,7 @@ func under(p string, dirs ...string) bool {
 	return false
 }
 
-func hasMount(ms []sandbox.Mount, p string) bool {
+func hasMount(ms []hub.Mount, p string) bool {
 	for _, m := range ms {
 		if under(p, m.Source) {
 			return true
@@ -220,8 +221,8 @@ func hasMount(ms []sandbox.Mount, p string) bool {
 // with its reason in the statuses (the banner, doctor and /readyz show
 // them): one broken server does not keep the bot from starting. progress,
 // if not nil, gets a line as each server starts and ends.
-func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins state.Pins, cat *apps.Catalog, appCfg map[ids.AppID]json.RawMessage,
-	pols *appPolicies, limits func(config.Limits) sandbox.Policy, log *slog.Logger, progress io.Writer) ([]ids.AppID, []mcpStatus, error) {
+func installMCP(ctx context.Context, cfg config.Config, st hub.Spawner, pins state.Pins, cat *apps.Catalog, appCfg map[ids.AppID]json.RawMessage,
+	pols *appPolicies, limits func(config.Limits) hub.SpokeSpec, log *slog.Logger, progress io.Writer) ([]ids.AppID, []mcpStatus, error) {
 	var installed []ids.AppID
 	var statuses []mcpStatus
 	timeout := cfg.MCP.DiscoverTimeout.D()
@@ -248,13 +249,14 @@ func installMCP(ctx context.Context, cfg config.Config, st mcp.Starter, pins sta
 		}
 		pols.servers[id], pols.files[id], pols.limits[id] = s, files, c.Limits
 		pol := limits(c.Limits)
+		pol.App, pol.User = id, "secgpt:discovery"
 		tmp, err := os.MkdirTemp("", "secgpt-mcp-discover-")
 		if err != nil {
 			return nil, nil, err
 		}
 		discoverPols := *pols
 		discoverPols.dataRoot = tmp
-		if err := discoverPols.apply(ctx, id, "secgpt:discovery", &pol); err != nil {
+		if err := discoverPols.apply(ctx, &pol); err != nil {
 			os.RemoveAll(tmp)
 			return nil, nil, fmt.Errorf("mcp server %s: %w", name, err)
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // TestPrivateNetworks: mcp.servers.<name>.private_networks opens the named
@@ -45,8 +45,8 @@ func TestPrivateNetworks(t *testing.T) {
 	// Only the server's own spokes get them.
 	p := &appPolicies{private: map[ids.AppID][]netip.Prefix{"mcp.corp": {netip.MustParsePrefix("10.1.0.0/16")}}}
 	for app, want := range map[ids.AppID]int{"mcp.corp": 1, "mcp.other": 0, "quick_ride": 0} {
-		var pol sandbox.Policy
-		if err := p.apply(context.Background(), app, "u:a", &pol); err != nil {
+		pol := hub.SpokeSpec{App: app, User: "u:a"}
+		if err := p.apply(context.Background(), &pol); err != nil {
 			t.Fatal(err)
 		}
 		if len(pol.PrivateNets) != want {

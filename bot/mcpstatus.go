@@ -19,9 +19,11 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // mcpStatus is how one configured MCP server came up: ready with its
@@ -191,15 +193,15 @@ func discoverMCP(ctx context.Context, cfg config.Config, log *slog.Logger) ([]mc
 	}
 	defer sp.Close()
 	pols := &appPolicies{dataRoot: cfg.MCPDataDir(), servers: map[ids.AppID]mcp.Server{},
-		files: map[ids.AppID][]sandbox.Mount{}, limits: map[ids.AppID]config.Limits{}, private: map[ids.AppID][]netip.Prefix{}}
-	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
+		files: map[ids.AppID][]hub.Mount{}, limits: map[ids.AppID]config.Limits{}, private: map[ids.AppID][]netip.Prefix{}}
+	limits := hub.SpokeLimits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
 	// The doctor lists the servers' tools but approves nothing: its pins
 	// are a throw-away store's, so the bot's pins are neither read (the
 	// bot may hold the bolt file) nor written.
-	_, sts, err := installMCP(ctx, cfg, sp, memstore.New(memstore.Options{}), cat, map[ids.AppID]json.RawMessage{}, pols,
-		func(config.Limits) sandbox.Policy {
-			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
+	_, sts, err := installMCP(ctx, cfg, hubspawn.New(sp), memstore.New(memstore.Options{}), cat, map[ids.AppID]json.RawMessage{}, pols,
+		func(config.Limits) hub.SpokeSpec {
+			return hub.SpokeSpec{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
 		}, log, nil)
 	return sts, pols.servers, err
 }

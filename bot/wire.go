@@ -30,6 +30,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/vanilla"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // deployment is everything one running assistant is made of.
@@ -339,14 +340,14 @@ func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buil
 	}
 	d.closers = append(d.closers, sp.Close)
 	d.sandbox = sandboxSummary(ctx, sbCfg, log)
-	limits := sandbox.Limits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
+	limits := hub.SpokeLimits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
 		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
 	if pols.signIn, err = newMCPAuth(cfg, d, st, log); err != nil {
 		return nil, err
 	}
-	mcpApps, mcpStatuses, err := installMCP(ctx, cfg, sp, st, cat, appCfg, pols,
-		func(config.Limits) sandbox.Policy {
-			return sandbox.Policy{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
+	mcpApps, mcpStatuses, err := installMCP(ctx, cfg, hubspawn.New(sp), st, cat, appCfg, pols,
+		func(config.Limits) hub.SpokeSpec {
+			return hub.SpokeSpec{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
 		}, log, bo.progress)
 	if err != nil {
 		return nil, err
@@ -368,7 +369,7 @@ func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buil
 		d.sandbox += "; replica " + replicaID
 	}
 	ho := hub.Options{
-		Store: st, Catalog: cat, Model: model, Spawner: hub.Processes(d.metrics.Spawner(sp)), AppConfig: appCfg,
+		Store: st, Catalog: cat, Model: model, Spawner: d.metrics.Spawner(hubspawn.New(sp)), AppConfig: appCfg,
 		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
 		SpokeTimeout: cfg.Sandbox.Timeout.D(),
 		Limits:       limits, SpokePolicy: pols.apply,

@@ -10,10 +10,10 @@
 // reports which protections a host offers. docs/sandbox.md describes the
 // threat model and what each protection stops.
 //
-// Only core/hub (through its Spawner interface), core/hubtest, core/metrics,
-// apps/mcp, the spoke entries (spokemain, cmd/secgpt-spoke),
-// evaluation/invariants, bot/ wiring and tests import this package; it
-// knows nothing of what an app does.
+// Only sandbox/hubspawn (which runs the hub's spokes through it),
+// core/hubtest, the spoke entries (spokemain, cmd/secgpt-spoke), bot/
+// wiring and tests import this package; it knows nothing of what an app
+// does.
 package sandbox
 
 import (

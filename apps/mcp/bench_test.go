@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/sandbox"
 
 	_ "github.com/secgpt-go/secgpt/apps/mail" // the built-in app compared with
 )
@@ -30,13 +30,13 @@ func BenchmarkCalls(b *testing.B) {
 		name string
 		app  ids.AppID
 		cfg  json.RawMessage
-		pol  func() sandbox.Policy
+		pol  func() hub.SpokeSpec
 		fn   string
 		args string
 	}{
-		{"node-mcp-memory", mem.ID(), memCfg, func() sandbox.Policy { return h.policy(mem, "bench:user") }, "memory__read_graph", `{}`},
-		{"builtin-search_gmail", "search_gmail", nil, func() sandbox.Policy {
-			return sandbox.Policy{App: "search_gmail", Timeout: 60 * time.Second}
+		{"node-mcp-memory", mem.ID(), memCfg, func() hub.SpokeSpec { return h.policy(mem, "bench:user") }, "memory__read_graph", `{}`},
+		{"builtin-search_gmail", "search_gmail", nil, func() hub.SpokeSpec {
+			return hub.SpokeSpec{App: "search_gmail", Timeout: 60 * time.Second}
 		}, "search_gmail", `{"query":"lunch"}`},
 	}
 	for _, c := range cases {

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // python3 returns the interpreter the hostile servers run on.
@@ -92,16 +93,16 @@ func TestArgPathsKeepRealOwners(t *testing.T) {
 	}
 	s := node(dir, "server-filesystem", files, "/etc")
 	s.HideRoots = true
-	pol := func(user ids.UserID) sandbox.Policy {
+	pol := func(user ids.UserID) hub.SpokeSpec {
 		p := h.policy(s, user)
 		for _, a := range []string{dir, files, "/etc"} {
-			p.Mounts = append(p.Mounts, sandbox.Mount{Source: a, RealOwners: true})
+			p.Mounts = append(p.Mounts, hub.Mount{Source: a, RealOwners: true})
 		}
 		return p
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err = Discover(ctx, h.sp, s, pol("discovery"))
+	s, err = Discover(ctx, hubspawn.New(h.sp), s, pol("discovery"))
 	if err != nil {
 		t.Fatalf("discover: %v\nspoke output:\n%s", err, h.log)
 	}

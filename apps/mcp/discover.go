@@ -14,32 +14,28 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/schema"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
-
-// Starter starts a sandboxed spoke; *sandbox.Spawner is one.
-type Starter interface {
-	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
-}
 
 // maxDiscoverFrames bounds the frames a describing spoke may send.
 const maxDiscoverFrames = 32
 
 // Discover learns a server's tools: it runs the server once, in a spoke
-// sandboxed by pol (which the caller builds as for any invocation of the
-// app, with a throwaway data directory), asks for the tool list, and
+// started by st as spec says (which the caller builds as for any
+// invocation of the app, with a throwaway data directory; the app, exec,
+// domains and ports are set here from s), asks for the tool list, and
 // returns s with Tools and Instructions filled in. The spoke gets no model
 // and no state: requests for them are refused.
-func Discover(ctx context.Context, st Starter, s Server, pol sandbox.Policy) (Server, error) {
-	return DiscoverWith(ctx, st, s, pol, nil)
+func Discover(ctx context.Context, st hub.Spawner, s Server, spec hub.SpokeSpec) (Server, error) {
+	return DiscoverWith(ctx, st, s, spec, nil)
 }
 
 // DiscoverWith is Discover for a server that needs a user's token even to
 // list its tools (oauth): cred is the operator's own, for this one
 // listing, never a chat user's.
-func DiscoverWith(ctx context.Context, st Starter, s Server, pol sandbox.Policy, cred *isc.Credential) (Server, error) {
+func DiscoverWith(ctx context.Context, st hub.Spawner, s Server, spec hub.SpokeSpec, cred *isc.Credential) (Server, error) {
 	if err := s.Check(); err != nil {
 		return s, err
 	}
@@ -48,17 +44,17 @@ func DiscoverWith(ctx context.Context, st Starter, s Server, pol sandbox.Policy,
 	if err != nil {
 		return s, err
 	}
-	if pol.Timeout <= 0 {
-		pol.Timeout = 60 * time.Second
+	if spec.Timeout <= 0 {
+		spec.Timeout = 60 * time.Second
 	}
-	pol.App, pol.AllowExec, pol.Domains, pol.Ports = string(s.ID()), s.Command != "", Domains(s), Ports(s)
-	proc, err := st.Start(ctx, pol)
+	spec.App, spec.AllowExec, spec.Domains, spec.Ports = s.ID(), s.Command != "", Domains(s), Ports(s)
+	proc, err := st.Start(ctx, spec)
 	if err != nil {
 		return s, fmt.Errorf("discover %s: %w", s.ID(), err)
 	}
 	stop := context.AfterFunc(ctx, func() { proc.Kill("discovery cancelled") })
 	defer stop()
-	sp, err := describeOver(isc.NewConn(proc.Conn, isc.HubSide, 4<<20), s, cfg, cred)
+	sp, err := describeOver(isc.NewConn(proc.Conn(), isc.HubSide, 4<<20), s, cfg, cred)
 	proc.Kill("discovery done")
 	werr := proc.Wait()
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // UserDir is the host directory that holds one user's data for one app
@@ -24,8 +24,8 @@ func UserDir(root string, app ids.AppID, user ids.UserID) string {
 // operator's declared files, and with s.Data the user's own data directory
 // (made 0700 on first use) at DataDir. No other user's directory is ever
 // among them.
-func Mounts(s Server, files []sandbox.Mount, dataRoot string, user ids.UserID) ([]sandbox.Mount, error) {
-	out := append([]sandbox.Mount(nil), files...)
+func Mounts(s Server, files []hub.Mount, dataRoot string, user ids.UserID) ([]hub.Mount, error) {
+	out := append([]hub.Mount(nil), files...)
 	if !s.Data {
 		return out, nil
 	}
@@ -39,5 +39,5 @@ func Mounts(s Server, files []sandbox.Mount, dataRoot string, user ids.UserID) (
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mcp %s: data directory: %w", s.Name, err)
 	}
-	return append(out, sandbox.Mount{Source: dir, Target: DataDir, Write: true}), nil
+	return append(out, hub.Mount{Source: dir, Target: DataDir, Write: true}), nil
 }

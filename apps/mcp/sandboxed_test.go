@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // TestMain makes this test binary a spoke binary too, like bot/'s main:
@@ -96,19 +98,19 @@ func newHarnessWith(t testing.TB, cfg sandbox.Config) *harness {
 	return &harness{t: t, sp: sp, data: data, log: log}
 }
 
-// policy is the sandbox policy of one invocation of s for user.
-func (h *harness) policy(s Server, user ids.UserID) sandbox.Policy {
+// policy is what the spoke of one invocation of s for user needs.
+func (h *harness) policy(s Server, user ids.UserID) hub.SpokeSpec {
 	h.t.Helper()
-	var files []sandbox.Mount
+	var files []hub.Mount
 	if h.npm != "" {
-		files = append(files, sandbox.Mount{Source: h.npm})
+		files = append(files, hub.Mount{Source: h.npm})
 	}
 	ms, err := Mounts(s, files, h.data, user)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return sandbox.Policy{App: string(s.ID()), AllowExec: s.Command != "", Domains: Domains(s), Ports: Ports(s), Mounts: ms,
-		Timeout: 60 * time.Second, Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128}}
+	return hub.SpokeSpec{App: s.ID(), User: user, AllowExec: s.Command != "", Domains: Domains(s), Ports: Ports(s), Mounts: ms,
+		Timeout: 60 * time.Second, Limits: hub.SpokeLimits{Memory: 1 << 30, OpenFiles: 256, Procs: 128}}
 }
 
 // discover learns s's tools in a sandboxed spoke.
@@ -116,7 +118,7 @@ func (h *harness) discover(s Server) Server {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := Discover(ctx, h.sp, s, h.policy(s, "discovery"))
+	d, err := Discover(ctx, hubspawn.New(h.sp), s, h.policy(s, "discovery"))
 	if err != nil {
 		h.t.Fatalf("discover: %v\nspoke output:\n%s", err, h.log)
 	}
@@ -143,15 +145,15 @@ type timing struct {
 	total time.Duration   // Start until the final answer
 }
 
-// invoke runs one invocation of app in a fresh spoke under pol, in which
+// invoke runs one invocation of app in a fresh spoke as spec says, in which
 // the agent loop calls fn with args n times in a row, and returns the
 // function's result and the timing.
-func (h *harness) invoke(app ids.AppID, cfg json.RawMessage, pol sandbox.Policy, fn, args string, n int) (json.RawMessage, timing, error) {
+func (h *harness) invoke(app ids.AppID, cfg json.RawMessage, spec hub.SpokeSpec, fn, args string, n int) (json.RawMessage, timing, error) {
 	var tm timing
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	start := time.Now()
-	proc, err := h.sp.Start(ctx, pol)
+	proc, err := hubspawn.New(h.sp).Start(ctx, spec)
 	if err != nil {
 		return nil, tm, err
 	}
@@ -159,7 +161,7 @@ func (h *harness) invoke(app ids.AppID, cfg json.RawMessage, pol sandbox.Policy,
 		proc.Kill("test done")
 		_ = proc.Wait()
 	}()
-	conn := isc.NewConn(proc.Conn, isc.HubSide, 4<<20)
+	conn := isc.NewConn(proc.Conn(), isc.HubSide, 4<<20)
 	calls := 0
 	var sent time.Time
 	for range 64 {

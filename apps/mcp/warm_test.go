@@ -24,7 +24,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
-	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // spokePIDs records, per user, the host PID of the spoke each invocation
@@ -171,12 +171,12 @@ func (in *installed) options(idle, timeout time.Duration, trace func(hub.TraceEv
 		model = in.planner
 	}
 	return hub.Options{
-		Catalog: in.cat, Model: model, Spawner: hub.Processes(in.h.sp),
+		Catalog: in.cat, Model: model, Spawner: hubspawn.New(in.h.sp),
 		AppConfig: map[ids.AppID]json.RawMessage{in.s.ID(): in.raw}, PromptTimeout: 10 * time.Second,
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
-		Limits: sandbox.Limits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
-		SpokePolicy: func(_ context.Context, _ ids.AppID, user ids.UserID, p *sandbox.Policy) error {
-			ms, err := Mounts(in.s, []sandbox.Mount{{Source: in.h.npm}}, in.h.data, user)
+		Limits: hub.SpokeLimits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
+		SpokePolicy: func(_ context.Context, p *hub.SpokeSpec) error {
+			ms, err := Mounts(in.s, []hub.Mount{{Source: in.h.npm}}, in.h.data, p.User)
 			p.Mounts = ms
 			return err
 		},

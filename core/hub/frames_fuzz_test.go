@@ -18,7 +18,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // fuzzApp is the app whose spoke the fuzzer plays; fuzzPeer is the app it
@@ -44,7 +43,7 @@ func init() {
 // refuseSpawner starts nothing: a nested call ends at the gate or here.
 type refuseSpawner struct{}
 
-func (refuseSpawner) Start(context.Context, sandbox.Policy) (Spoke, error) {
+func (refuseSpawner) Start(context.Context, SpokeSpec) (Spoke, error) {
 	return nil, errors.New("no spokes in the fuzzer")
 }
 

@@ -5,8 +5,11 @@
 //
 // The hub never lets one app's text reach another app or another user
 // without a grant, and it never hands a spoke a key, a store address or
-// another app's memory. Only bot/ wiring, evaluation/, core/hubtest and
-// tests import it.
+// another app's memory. Only bot/ wiring, evaluation/, core/hubtest, the
+// wrappers of its spoke seam (core/metrics, sandbox/hubspawn, apps/mcp's
+// discovery) and tests import it. It does not import the sandbox: what a
+// spoke needs is a SpokeSpec, and sandbox/hubspawn turns that into a
+// sandbox policy (seam_test.go holds this).
 package hub
 
 import (
@@ -28,7 +31,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // TraceEvent is reported to Options.Trace; the evaluation uses it to see
@@ -80,8 +82,8 @@ type Options struct {
 	// SpokeTimeout is the wall-clock bound of one spoke.
 	SpokeTimeout time.Duration
 	// Limits bound each spoke's resources.
-	Limits sandbox.Limits
-	// SpokePolicy, if set, adjusts each invocation's sandbox policy (files,
+	Limits SpokeLimits
+	// SpokePolicy, if set, adjusts what each invocation's spoke gets (files,
 	// per-user data, per-app limits); see PolicyFunc.
 	SpokePolicy PolicyFunc
 	// WarmIdle keeps the spoke of an external app (an MCP server) warm
@@ -127,7 +129,11 @@ type Hub struct {
 	mu      sync.Mutex // guards schemas
 	schemas map[string]*schema.Schema
 
-	warm *warmTable // nil when Options.WarmIdle is 0
+	// spawner starts spokes: Options.Spawner, traced (tracedSpawner).
+	spawner Spawner
+	// warm wraps spawner for external apps' spokes; nil when
+	// Options.WarmIdle is 0.
+	warm *warmTable
 }
 
 // gateRequest is a permission question for the gate.
@@ -170,9 +176,10 @@ func New(o Options) (*Hub, error) {
 		o.Now = time.Now
 	}
 	h := &Hub{o: o, log: o.Logger}
+	h.spawner = tracedSpawner{h: h, next: o.Spawner}
 	h.frames = h.frameHandlers()
 	if o.WarmIdle > 0 {
-		h.warm = newWarmTable(h, o.WarmIdle, o.MaxWarm)
+		h.warm = newWarmTable(h, h.spawner, o.WarmIdle, o.MaxWarm)
 	}
 	h.gate = gate.New(o.Store, gate.Options{Timeout: o.PromptTimeout, Relay: o.Relay,
 		ReplicaID: o.ReplicaID, Liveness: o.Liveness, Now: o.Now, Logger: o.Logger, Rules: o.Rules,

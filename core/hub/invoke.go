@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
@@ -14,7 +15,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // Bounds on what one spoke may ask of the hub.
@@ -62,27 +62,53 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		return isc.Final{}, err
 	}
 	inv.cred = cred
-	pol := sandbox.Policy{App: string(sp.ID), Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
-	if err := h.spokePolicy(ctx, sp.ID, inv.turn.user, &pol); err != nil {
+	spec := SpokeSpec{App: sp.ID, User: inv.turn.user, Timeout: h.o.SpokeTimeout, Domains: sp.Domains, Ports: sp.Ports, AllowExec: sp.External, Limits: h.o.Limits}
+	if err := h.spokePolicy(ctx, &spec); err != nil {
 		h.log.Error("spoke policy", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
+	// An external app's spoke (an MCP server's) may be kept warm for the
+	// user's next invocation of it (warm.go).
+	spawner := h.spawner
 	if h.warmable(sp.External) {
-		return h.invokeWarm(ctx, inv, pol)
+		spawner = h.warm
 	}
-	proc, err := h.o.Spawner.Start(ctx, pol)
+	proc, err := spawner.Start(ctx, spec)
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID()), PID: proc.PID()})
+	lease, warm := proc.(*warmLease)
+	var conn *isc.Conn
+	if warm {
+		conn = lease.ws.conn
+	} else {
+		conn = isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
+	}
+	if warm && lease.reused {
+		// What the spoke's process kept from the invocations it served is
+		// this invocation's input too.
+		inv.absorb(lease.ws.held)
+		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
+	}
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
-
-	conn := isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
+	inv.warm = warm
 	fin, serr := h.serve(ctx, inv, conn)
-	if serr == nil {
+	if serr != nil {
+		return isc.Final{}, h.spokeFailed(ctx, inv, proc, serr)
+	}
+	switch {
+	case warm && stop():
+		// Kept for the user's next invocation of the app, holding what
+		// this one had.
+		lease.release(inv.inputs())
+	case warm:
+		// The request was cancelled as the answer came in: the spoke has
+		// been killed (and leaves the table as it ends), the answer
+		// stands.
+	default:
 		// The answer is in; the spoke has nothing left to do. Tearing down
 		// its namespaces takes the kernel a few milliseconds, so the reply
 		// does not wait for it.
@@ -92,9 +118,25 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 			_ = proc.Wait()
 			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", PID: proc.PID()})
 		}()
-		return fin, nil
 	}
-	return isc.Final{}, h.spokeFailed(ctx, inv, proc, serr)
+	return fin, nil
+}
+
+// tracedSpawner is the hub's own spawner (Hub.spawner): Options.Spawner,
+// with each spoke traced ("spoke_start") as soon as it has started, before
+// anything (the warm table) may end it.
+type tracedSpawner struct {
+	h    *Hub
+	next Spawner
+}
+
+func (t tracedSpawner) Start(ctx context.Context, spec SpokeSpec) (Spoke, error) {
+	s, err := t.next.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	t.h.trace(TraceEvent{User: spec.User, App: spec.App, Type: "spoke_start", Detail: strconv.Itoa(s.PID()), PID: s.PID()})
+	return s, nil
 }
 
 // spokeFailed kills a spoke whose invocation ended without an answer and

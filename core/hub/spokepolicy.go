@@ -8,23 +8,30 @@ import (
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/chat"
-	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
-// PolicyFunc adjusts the sandbox policy of one invocation of app for user
-// before its spoke starts: the host files the app may use (its declared
-// files, the user's own data directory) and per-app limits. It runs on the
-// hub; an error keeps the spoke from starting.
-type PolicyFunc func(ctx context.Context, app ids.AppID, user ids.UserID, p *sandbox.Policy) error
+// PolicyFunc adjusts what one invocation's spoke gets before it starts
+// (spec.App for spec.User): the host files the app may use (its declared
+// files, the user's own data directory), the private networks an operator
+// opened for it, and per-app limits. It runs on the hub; an error keeps the
+// spoke from starting.
+type PolicyFunc func(ctx context.Context, spec *SpokeSpec) error
 
 // spokePolicy applies Options.SpokePolicy, if any.
-func (h *Hub) spokePolicy(ctx context.Context, app ids.AppID, user ids.UserID, p *sandbox.Policy) error {
+func (h *Hub) spokePolicy(ctx context.Context, spec *SpokeSpec) error {
 	if h.o.SpokePolicy == nil {
 		return nil
 	}
-	return h.o.SpokePolicy(ctx, app, user, p)
+	app, user := spec.App, spec.User
+	if err := h.o.SpokePolicy(ctx, spec); err != nil {
+		return err
+	}
+	if spec.App != app || spec.User != user {
+		// Whose spoke it is decides which warm spoke it may be.
+		return fmt.Errorf("spoke policy: changed the spoke of %s for %s to %s for %s", app, user, spec.App, spec.User)
+	}
+	return nil
 }
 
 // effectNote is what a permission prompt adds about what fn of a may do:

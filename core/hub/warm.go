@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // DefaultMaxWarm bounds the warm spokes kept at once when Options.MaxWarm
@@ -48,9 +48,11 @@ type warmSpoke struct {
 	lastAt time.Time
 }
 
-// warmTable holds the warm spokes of one hub.
+// warmTable holds the warm spokes of one hub. It is a Spawner wrapping
+// next (see Start).
 type warmTable struct {
 	h    *Hub
+	next Spawner
 	idle time.Duration
 	max  int
 
@@ -58,11 +60,11 @@ type warmTable struct {
 	spoke map[warmKey]*warmSpoke
 }
 
-func newWarmTable(h *Hub, idle time.Duration, max int) *warmTable {
+func newWarmTable(h *Hub, next Spawner, idle time.Duration, max int) *warmTable {
 	if max <= 0 {
 		max = DefaultMaxWarm
 	}
-	return &warmTable{h: h, idle: idle, max: max, spoke: map[warmKey]*warmSpoke{}}
+	return &warmTable{h: h, next: next, idle: idle, max: max, spoke: map[warmKey]*warmSpoke{}}
 }
 
 // take returns the idle warm spoke of k, marked busy, or nil when there is
@@ -246,85 +248,69 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// invokeWarm runs inv in its (user, app)'s warm spoke, starting one when
-// there is none. It is invoke for external apps when warming is on.
-func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Policy) (isc.Final, error) {
-	sp := inv.app.Spec()
-	k := warmKey{user: inv.turn.user, app: sp.ID}
-	// A spoke is kept or reused only at a known epoch: without one, this
-	// invocation gets a spoke of its own.
-	epoch, eerr := h.userEpoch(ctx, k.user, k.app)
-	var ws *warmSpoke
+// Start is the warm table as a Spawner (it wraps the hub's own, h.spawner,
+// for external apps when warming is on): it hands out spec's (user, app)
+// idle warm spoke, rearmed for this invocation, or starts a fresh spoke
+// and keeps it as that (user, app)'s warm spoke when it can. A spoke it
+// keeps or reuses comes as a *warmLease; any other as started.
+//
+// A spoke is kept or reused only at a known epoch of the user's app:
+// without one, the invocation gets a spoke of its own. Only a spoke whose
+// wall-clock bound can be rearmed per invocation is kept (a sandboxed
+// process; not an in-process test spoke).
+func (w *warmTable) Start(ctx context.Context, spec SpokeSpec) (Spoke, error) {
+	k := warmKey{user: spec.User, app: spec.App}
+	epoch, eerr := w.h.userEpoch(ctx, k.user, k.app)
 	if eerr == nil {
-		ws = h.warm.take(k, epoch)
-	}
-	var proc Spoke
-	var conn *isc.Conn
-	warm := true
-	if ws != nil {
-		proc, conn = ws.proc, ws.conn
-		// A fresh wall-clock bound for this invocation, as a fresh spoke
-		// would get.
-		rearm(proc, h.o.SpokeTimeout)
-		inv.absorb(ws.held)
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
-	} else {
-		var err error
-		proc, err = h.o.Spawner.Start(ctx, pol)
-		if err != nil {
-			h.log.Error("start spoke", "app", sp.ID, "err", err)
-			return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
-		}
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_start", Detail: strconv.Itoa(proc.PID()), PID: proc.PID()})
-		conn = isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
-		// Only a spoke whose wall-clock bound can be rearmed per
-		// invocation is kept (a sandboxed process; not an in-process
-		// test spoke).
-		warm = false
-		if _, ok := proc.(rearmer); ok && eerr == nil {
-			ws, warm = h.warm.adopt(k, proc, conn, epoch)
-		}
-		if !warm {
-			go func() {
-				_ = proc.Wait()
-				h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_end", Detail: proc.KillReason(), PID: proc.PID()})
-			}()
+		if ws := w.take(k, epoch); ws != nil {
+			// A fresh wall-clock bound for this invocation, as a fresh
+			// spoke would get.
+			rearm(ws.proc, w.h.o.SpokeTimeout)
+			return &warmLease{w: w, ws: ws, reused: true}, nil
 		}
 	}
-	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
-	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
-	defer stop()
-	inv.warm = warm
-	fin, serr := h.serve(ctx, inv, conn)
-	if serr == nil && stop() {
-		if warm {
-			ws.held = inv.inputs()
-			h.warm.release(ws)
-		} else {
-			proc.Kill("done")
-		}
-		return fin, nil
+	proc, err := w.next.Start(ctx, spec)
+	if err != nil {
+		return nil, err
 	}
-	if serr == nil {
-		// The request was cancelled as the answer came in: the spoke has
-		// been killed, the answer stands.
-		return fin, nil
+	if _, ok := rearmable(proc); !ok || eerr != nil {
+		return proc, nil
 	}
-	if warm {
-		h.warm.forget(ws)
+	ws, ok := w.adopt(k, proc, isc.NewConn(proc.Conn(), isc.HubSide, w.h.o.MaxFrame), epoch)
+	if !ok {
+		return proc, nil
 	}
-	return isc.Final{}, h.spokeFailed(ctx, inv, proc, serr)
+	return &warmLease{w: w, ws: ws}, nil
 }
 
-// rearmer is a Spoke whose wall-clock bound can be restarted (a sandboxed
-// process, sandbox.Proc.Rearm).
-type rearmer interface {
-	Rearm(d time.Duration)
+// warmLease is one invocation's hold on a warm spoke. Killing it ends the
+// spoke and takes it out of the table; an invocation that ends with an
+// answer gives it back with release instead.
+type warmLease struct {
+	w  *warmTable
+	ws *warmSpoke
+	// reused: an earlier invocation of the same (user, app) left the
+	// spoke, and what it holds (ws.held) with it.
+	reused bool
 }
 
-// rearm restarts s's wall-clock bound at d (d <= 0 disarms it).
-func rearm(s Spoke, d time.Duration) {
-	if r, ok := s.(rearmer); ok {
-		r.Rearm(d)
-	}
+func (l *warmLease) Conn() io.ReadWriteCloser { return l.ws.proc.Conn() }
+func (l *warmLease) Kill(reason string)       { l.w.kill(l.ws, reason) }
+func (l *warmLease) KillReason() string       { return l.ws.proc.KillReason() }
+func (l *warmLease) Wait() error              { return l.ws.proc.Wait() }
+func (l *warmLease) PID() int                 { return l.ws.proc.PID() }
+
+// Unwrap returns the warm spoke's own spoke.
+func (l *warmLease) Unwrap() Spoke { return l.ws.proc }
+
+// release gives the spoke back for the next invocation of its (user, app),
+// holding the label of what the invocation that ends had (held).
+func (l *warmLease) release(held label) {
+	l.ws.held = held
+	l.w.release(l.ws)
 }
+
+var (
+	_ Spawner         = (*warmTable)(nil)
+	_ UnwrappingSpoke = (*warmLease)(nil)
+)

@@ -24,6 +24,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // Main runs the tests, or, when the binary was started as a spoke, the spoke.
@@ -43,7 +44,7 @@ type Options struct {
 	Apps          []ids.AppID
 	PromptTimeout time.Duration
 	SpokeTimeout  time.Duration
-	Limits        sandbox.Limits
+	Limits        hub.SpokeLimits
 	SandboxOff    bool
 	MaxFrame      int
 	Trace         func(hub.TraceEvent)
@@ -68,10 +69,11 @@ type Options struct {
 	InProcess bool
 }
 
-// Spawner returns a spawner that re-executes the test binary.
-func Spawner(t testing.TB, off bool) *sandbox.Spawner {
+// Spawner returns a spawner that runs spokes as sandboxed processes of
+// the test binary, re-executed.
+func Spawner(t testing.TB, off bool) hub.Spawner {
 	t.Helper()
-	return spawner(t, sandbox.Config{Off: off})
+	return hubspawn.New(spawner(t, sandbox.Config{Off: off}))
 }
 
 func spawner(t testing.TB, cfg sandbox.Config) *sandbox.Spawner {
@@ -123,7 +125,7 @@ func New(t testing.TB, o Options) *hub.Hub {
 	if o.InProcess {
 		sp = InProcess()
 	} else {
-		sp = hub.Processes(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}))
+		sp = hubspawn.New(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}))
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: sp, PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,

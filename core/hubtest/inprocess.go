@@ -7,7 +7,6 @@ import (
 
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/spoke/inproc"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // InProcess returns a spawner that runs each spoke's code (core/spoke.Run,
@@ -18,18 +17,18 @@ import (
 // steps, state); tests of what a spoke can or cannot do (hostile spokes,
 // leaks, limits, egress) must use real spokes.
 //
-// Policies that only a process can honour (execve for external apps,
-// host mounts) are refused with an error, never run unconfined.
+// Specs that only a process can honour (exec for external apps, host
+// mounts) are refused with an error, never run unconfined.
 func InProcess() hub.Spawner { return inProcess{} }
 
 type inProcess struct{}
 
-func (inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, error) {
-	if p.AllowExec || len(p.Mounts) > 0 {
-		return nil, fmt.Errorf("in-process spoke %s: its policy needs a process (exec or mounts); use real spokes", p.App)
+func (inProcess) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke, error) {
+	if spec.AllowExec || len(spec.Mounts) > 0 {
+		return nil, fmt.Errorf("in-process spoke %s: its policy needs a process (exec or mounts); use real spokes", spec.App)
 	}
 	hubEnd, spokeEnd := net.Pipe()
-	return inproc.Start(ctx, hubEnd, spokeEnd, inproc.Options{Timeout: p.Timeout}), nil
+	return inproc.Start(ctx, hubEnd, spokeEnd, inproc.Options{Timeout: spec.Timeout}), nil
 }
 
 var (

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/isc"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // TestInProcessSpoke runs quick_ride's direct call through an in-process
 // spoke, speaking the hub's side of ISC by hand.
 func TestInProcessSpoke(t *testing.T) {
-	sp, err := InProcess().Start(context.Background(), sandbox.Policy{App: "quick_ride", Timeout: time.Minute})
+	sp, err := InProcess().Start(context.Background(), hub.SpokeSpec{App: "quick_ride", Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,16 +50,16 @@ func TestInProcessSpoke(t *testing.T) {
 func TestInProcessSpokeEnds(t *testing.T) {
 	tests := []struct {
 		name       string
-		pol        sandbox.Policy
+		pol        hub.SpokeSpec
 		init       *isc.Init // sent after ready; nil sends nothing
 		kill       string
 		noReady    bool // the spoke may be gone before its ready frame is read
 		wantReason string
 		wantErr    string // in Wait's error; "" wants nil
 	}{
-		{name: "killed before init", pol: sandbox.Policy{App: "quick_ride"}, kill: "request cancelled", wantReason: "request cancelled", wantErr: "read init"},
-		{name: "timeout", pol: sandbox.Policy{App: "quick_ride", Timeout: 50 * time.Millisecond}, noReady: true, wantReason: "wall-clock timeout 50ms", wantErr: "in-process spoke"},
-		{name: "unknown app", pol: sandbox.Policy{App: "no_such_app"}, init: &isc.Init{App: "no_such_app", MaxSteps: 1}, wantErr: "load app"},
+		{name: "killed before init", pol: hub.SpokeSpec{App: "quick_ride"}, kill: "request cancelled", wantReason: "request cancelled", wantErr: "read init"},
+		{name: "timeout", pol: hub.SpokeSpec{App: "quick_ride", Timeout: 50 * time.Millisecond}, noReady: true, wantReason: "wall-clock timeout 50ms", wantErr: "in-process spoke"},
+		{name: "unknown app", pol: hub.SpokeSpec{App: "no_such_app"}, init: &isc.Init{App: "no_such_app", MaxSteps: 1}, wantErr: "load app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,9 +101,9 @@ func TestInProcessSpokeEnds(t *testing.T) {
 // TestInProcessRefusesProcessPolicies: what only a process can confine is
 // never run unconfined.
 func TestInProcessRefusesProcessPolicies(t *testing.T) {
-	for _, p := range []sandbox.Policy{
+	for _, p := range []hub.SpokeSpec{
 		{App: "mcp_thing", AllowExec: true},
-		{App: "files", Mounts: []sandbox.Mount{{Source: "/etc"}}},
+		{App: "files", Mounts: []hub.Mount{{Source: "/etc"}}},
 	} {
 		if sp, err := InProcess().Start(context.Background(), p); err == nil {
 			sp.Kill("test")

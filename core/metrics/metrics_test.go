@@ -13,11 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 func TestDecisionsSplitPromptsFromGrants(t *testing.T) {
@@ -102,11 +102,11 @@ func TestModelAndSpawnerAreTimed(t *testing.T) {
 	if n := testutil.CollectAndCount(m.modelSeconds); n != 2 {
 		t.Errorf("model histogram series = %d, want 2 (ok, error)", n)
 	}
-	sp := m.Spawner(starterFunc(func(context.Context, sandbox.Policy) (*sandbox.Proc, error) {
+	sp := m.Spawner(hub.SpawnerFunc(func(context.Context, hub.SpokeSpec) (hub.Spoke, error) {
 		time.Sleep(2 * time.Millisecond)
 		return nil, nil
 	}))
-	_, _ = sp.Start(context.Background(), sandbox.Policy{})
+	_, _ = sp.Start(context.Background(), hub.SpokeSpec{})
 	if got := testutil.ToFloat64(m.spokesStarted.WithLabelValues("ok")); got != 1 {
 		t.Errorf("spokes started = %v", got)
 	}
@@ -163,12 +163,6 @@ func TestStreamingModelStillStreams(t *testing.T) {
 	if _, ok := plain.(llm.StreamingModel); ok {
 		t.Errorf("a model that cannot stream was wrapped as one that can")
 	}
-}
-
-type starterFunc func(context.Context, sandbox.Policy) (*sandbox.Proc, error)
-
-func (f starterFunc) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error) {
-	return f(ctx, p)
 }
 
 type nopAssistant struct{ handled int }

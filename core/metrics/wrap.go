@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // Model times every Generate call of next. A next that streams still
@@ -51,13 +51,8 @@ func (t timedModel) Generate(ctx context.Context, req *llm.Request) (*llm.Respon
 	return resp, err
 }
 
-// Starter is what the hub calls to start a spoke process (hub.ProcessStarter).
-type Starter interface {
-	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
-}
-
 // Spawner times every spoke start of next.
-func (m *Metrics) Spawner(next Starter) Starter {
+func (m *Metrics) Spawner(next hub.Spawner) hub.Spawner {
 	if m == nil {
 		return next
 	}
@@ -65,15 +60,15 @@ func (m *Metrics) Spawner(next Starter) Starter {
 }
 
 type timedSpawner struct {
-	next Starter
+	next hub.Spawner
 	m    *Metrics
 }
 
-func (t timedSpawner) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error) {
+func (t timedSpawner) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke, error) {
 	start := time.Now()
-	proc, err := t.next.Start(ctx, p)
+	s, err := t.next.Start(ctx, spec)
 	t.m.SpawnDone(time.Since(start), err)
-	return proc, err
+	return s, err
 }
 
 // Assistant counts each message handed to next.

@@ -57,7 +57,7 @@ const (
 // Env is what the runner needs from its host.
 type Env struct {
 	// Spawner starts SecGPT's spokes (the binary or test binary re-executed).
-	Spawner hub.ProcessStarter
+	Spawner hub.Spawner
 	// Model is the model both systems use; nil means the adversary.
 	Model llm.Model
 	// Dir holds the per-run state files; "" means a temporary directory.
@@ -152,7 +152,7 @@ func RunOne(ctx context.Context, env Env, c Case, sys string) (Outcome, error) {
 	case Vanilla:
 		as, err = vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, Trace: func(req *llm.Request) { r.record("", req) }})
 	case SecGPT:
-		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: model, Spawner: hub.Processes(env.Spawner),
+		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: model, Spawner: env.Spawner,
 			Trace: func(e hub.TraceEvent) {
 				if e.Type == "model_request" {
 					r.record(e.App, e.Request)

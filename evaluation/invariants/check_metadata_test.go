@@ -9,6 +9,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 func TestCheckMetadata(t *testing.T) {
@@ -58,7 +59,7 @@ func TestMetadataEpisodes(t *testing.T) {
 	registerHubApps()
 	var catalogs, inits, starts, elicits int
 	for n := 0; n < 40 && (catalogs == 0 || inits <= starts || elicits == 0); n++ {
-		_, vs := runEpisode(context.Background(), processSource{sp}, sp, 9, n, false, ms, replicaConfig{}, func(evs []*event) {
+		_, vs := runEpisode(context.Background(), processSource{hubspawn.New(sp)}, hubspawn.New(sp), 9, n, false, ms, replicaConfig{}, func(evs []*event) {
 			for _, e := range evs {
 				switch {
 				case e.kind == evPlanner && strings.Contains(e.text, string(appMCP)):

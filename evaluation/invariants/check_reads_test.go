@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // TestCheckReads: a grant of a server's reads covers its read function in
@@ -99,7 +100,7 @@ func TestReadsExercised(t *testing.T) {
 			continue
 		}
 		episodes++
-		_, vs := runEpisode(context.Background(), processSource{sp}, sp, 1, n, thief, nil, replicaConfig{}, func(evs []*event) {
+		_, vs := runEpisode(context.Background(), processSource{hubspawn.New(sp)}, hubspawn.New(sp), 1, n, thief, nil, replicaConfig{}, func(evs []*event) {
 			granted := false
 			for _, e := range evs {
 				if _, ok := e.decision.ReadsApp(); ok && e.kind == evAnswer && e.ok {

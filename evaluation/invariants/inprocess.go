@@ -8,10 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/secgpt-go/secgpt/core/hub"
-	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/spoke/inproc"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // Spokes modes of a run (Options.Spokes).
@@ -50,11 +48,11 @@ type episodeSpokes struct {
 }
 
 // processSource runs spokes as sandboxed processes through a frame tap.
-type processSource struct{ sp hub.ProcessStarter }
+type processSource struct{ sp hub.Spawner }
 
 func (s processSource) episode(rec *recorder) episodeSpokes {
 	tap := &tapSpawner{inner: s.sp, rec: rec}
-	return episodeSpokes{spawner: hub.Processes(tap), released: released, relays: &tap.relays}
+	return episodeSpokes{spawner: tap, released: released, relays: &tap.relays}
 }
 
 // inProcessSource runs spokes in goroutines (see SpokesInProcess).
@@ -80,9 +78,9 @@ type inProcess struct {
 	spokes map[int]*inproc.Spoke
 }
 
-func (ip *inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, error) {
-	if p.AllowExec || len(p.Mounts) > 0 {
-		return nil, fmt.Errorf("in-process spoke %s: its policy needs a process (exec or mounts)", p.App)
+func (ip *inProcess) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke, error) {
+	if spec.AllowExec || len(spec.Mounts) > 0 {
+		return nil, fmt.Errorf("in-process spoke %s: its policy needs a process (exec or mounts)", spec.App)
 	}
 	pid := firstFakePID + int(ip.pids.Add(1))
 	hubEnd, relayHub := net.Pipe()
@@ -94,7 +92,7 @@ func (ip *inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, er
 			_ = relaySpoke.Close()
 		})
 	}
-	app := ids.AppID(p.App)
+	app := spec.App
 	ip.tap.relays.Add(2)
 	go func() {
 		defer ip.tap.relays.Done()
@@ -106,7 +104,7 @@ func (ip *inProcess) Start(ctx context.Context, p sandbox.Policy) (hub.Spoke, er
 		defer closeAll()
 		ip.tap.relay(relayHub, relaySpoke, evFrameIn, app, pid)
 	}()
-	s := inproc.Start(ctx, hubEnd, spokeEnd, inproc.Options{PID: pid, Timeout: p.Timeout,
+	s := inproc.Start(ctx, hubEnd, spokeEnd, inproc.Options{PID: pid, Timeout: spec.Timeout,
 		Context: func(ctx context.Context, conn *isc.Conn, exit func(int)) context.Context {
 			return context.WithValue(ctx, rawKey{}, rawSpoke{conn: conn, exit: exit})
 		}})

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/core/hub"
 )
 
 // TestEpisodesInProcess: episodes with in-process spokes run the hub's
@@ -46,7 +46,7 @@ func TestEpisodesInProcess(t *testing.T) {
 func TestInProcessLiveness(t *testing.T) {
 	rec := &recorder{}
 	sp := inProcessSource{pids: new(atomic.Int64)}.episode(rec)
-	s, err := sp.spawner.Start(context.Background(), sandbox.Policy{App: string(appA)})
+	s, err := sp.spawner.Start(context.Background(), hub.SpokeSpec{App: appA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestInProcessLiveness(t *testing.T) {
 	if s.PID() < firstFakePID {
 		t.Errorf("in-process spoke PID %d could name a real process", s.PID())
 	}
-	if _, err := sp.spawner.Start(context.Background(), sandbox.Policy{App: "mcp", AllowExec: true}); err == nil {
+	if _, err := sp.spawner.Start(context.Background(), hub.SpokeSpec{App: "mcp", AllowExec: true}); err == nil {
 		t.Error("a policy that needs a process started in-process")
 	}
 	waitRelays(sp.relays, 5*time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 func TestMain(m *testing.M) {
@@ -50,7 +51,7 @@ func TestEpisodes(t *testing.T) {
 		t.Fatalf("sandbox: %v", err)
 	}
 	defer sp.Close()
-	rep, err := Run(context.Background(), Options{Spawner: sp, Episodes: n, Seed: seed, Only: -1, Parallel: 4, MaxReported: 5})
+	rep, err := Run(context.Background(), Options{Spawner: hubspawn.New(sp), Episodes: n, Seed: seed, Only: -1, Parallel: 4, MaxReported: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestStopDrains(t *testing.T) {
 	}
 	defer sp.Close()
 	stop := make(chan struct{})
-	rep, err := Run(context.Background(), Options{Spawner: sp, Episodes: 1000, From: 40, Seed: 1, Only: -1, Parallel: 2,
+	rep, err := Run(context.Background(), Options{Spawner: hubspawn.New(sp), Episodes: 1000, From: 40, Seed: 1, Only: -1, Parallel: 2,
 		Stop: stop, Progress: closer{stop}, ProgressEvery: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -95,11 +96,11 @@ func TestStopDrains(t *testing.T) {
 
 	closedStop := make(chan struct{})
 	close(closedStop)
-	rep, err = Run(context.Background(), Options{Spawner: sp, Episodes: 10, From: 7, Seed: 1, Only: -1, Parallel: 2, Stop: closedStop})
+	rep, err = Run(context.Background(), Options{Spawner: hubspawn.New(sp), Episodes: 10, From: 7, Seed: 1, Only: -1, Parallel: 2, Stop: closedStop})
 	if err != nil || rep.Episodes != 0 || rep.From != 7 || rep.To != 7 {
 		t.Fatalf("run stopped before it began: %d episodes, %d…%d, err %v; want none, 7…7", rep.Episodes, rep.From, rep.To, err)
 	}
-	if _, err := Run(context.Background(), Options{Spawner: sp, Episodes: 1, From: -1, Only: -1}); err == nil {
+	if _, err := Run(context.Background(), Options{Spawner: hubspawn.New(sp), Episodes: 1, From: -1, Only: -1}); err == nil {
 		t.Fatal("a negative first episode was accepted")
 	}
 }

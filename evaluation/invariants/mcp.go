@@ -17,7 +17,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // mcpServerScript is the hostile stdio MCP server some episodes install
@@ -79,11 +78,11 @@ func (m *mcpSetup) close() {
 
 // policy is the hub's SpokePolicy for the server's spokes: the script's
 // directory, read-only, and an interpreter's bounds.
-func (m *mcpSetup) policy(_ context.Context, app ids.AppID, _ ids.UserID, p *sandbox.Policy) error {
-	if app != appMCP {
+func (m *mcpSetup) policy(_ context.Context, p *hub.SpokeSpec) error {
+	if p.App != appMCP {
 		return nil
 	}
-	p.Mounts = append(p.Mounts, sandbox.Mount{Source: m.dir})
+	p.Mounts = append(p.Mounts, hub.Mount{Source: m.dir})
 	p.Limits.Memory = max(p.Limits.Memory, 1<<30)
 	p.Limits.OpenFiles = max(p.Limits.OpenFiles, 256)
 	p.Limits.Procs = max(p.Limits.Procs, 128)
@@ -95,13 +94,13 @@ func (m *mcpSetup) policy(_ context.Context, app ids.AppID, _ ids.UserID, p *san
 // to cat; it returns the server's config section for its spokes. The
 // listed metadata must hold the canaries, or the episode would check
 // nothing.
-func (m *mcpSetup) install(ctx context.Context, sp hub.ProcessStarter, cat *apps.Catalog, pins state.Pins, token string) (json.RawMessage, error) {
+func (m *mcpSetup) install(ctx context.Context, sp hub.Spawner, cat *apps.Catalog, pins state.Pins, token string) (json.RawMessage, error) {
 	s := mcp.Server{Name: mcpName, Command: mcpPython, Args: []string{m.script, token}}
-	pol := sandbox.Policy{Timeout: 60 * time.Second}
-	if err := m.policy(ctx, appMCP, "", &pol); err != nil {
+	spec := hub.SpokeSpec{App: appMCP, Timeout: 60 * time.Second}
+	if err := m.policy(ctx, &spec); err != nil {
 		return nil, err
 	}
-	s, err := mcp.Discover(ctx, sp, s, pol)
+	s, err := mcp.Discover(ctx, sp, s, spec)
 	if err != nil {
 		return nil, fmt.Errorf("list the hostile MCP server's tools: %w", err)
 	}

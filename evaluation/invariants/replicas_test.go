@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/core/state/redistest"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // TestReplicaEpisodes runs adversarial episodes on three hubs sharing one
@@ -33,7 +34,7 @@ func TestReplicaEpisodes(t *testing.T) {
 		t.Fatalf("sandbox: %v", err)
 	}
 	defer sp.Close()
-	rep, err := Run(context.Background(), Options{Spawner: sp, Episodes: n, Seed: 7, Only: -1, Parallel: 2, MaxReported: 5,
+	rep, err := Run(context.Background(), Options{Spawner: hubspawn.New(sp), Episodes: n, Seed: 7, Only: -1, Parallel: 2, MaxReported: 5,
 		Replicas: 3, RedisURL: url})
 	if err != nil {
 		t.Fatal(err)

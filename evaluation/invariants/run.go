@@ -38,14 +38,13 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/evaluation/machine"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // Options configure a run.
 type Options struct {
 	// Spawner starts the real spokes (the binary re-executed). Required
 	// unless Spokes is SpokesInProcess.
-	Spawner hub.ProcessStarter
+	Spawner hub.Spawner
 	// Spokes is SpokesSandbox ("" too) or SpokesInProcess.
 	Spokes string
 	// Episodes to run, numbered from From; Seed makes them reproducible.
@@ -249,7 +248,7 @@ func episodeSeed(seed uint64, n int) uint64 {
 // that server's script is: about half the episodes install the server
 // (see mcp.go), with warm spokes. rc, with n of 2 or more, runs it on
 // replicas sharing one Redis.
-func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uint64, n int, thief bool, ms *mcpSetup, rc replicaConfig, dump func([]*event)) (stats, []Violation) {
+func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n int, thief bool, ms *mcpSetup, rc replicaConfig, dump func([]*event)) (stats, []Violation) {
 	es := episodeSeed(seed, n)
 	rng := rand.New(rand.NewPCG(es, 1))
 	rec := &recorder{}
@@ -280,7 +279,7 @@ func runEpisode(ctx context.Context, src source, sp hub.ProcessStarter, seed uin
 	rules := drawRules(es)
 	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es}, Rules: rules,
 		Spawner: spokes.spawner, PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
-		Limits: sandbox.Limits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
+		Limits: hub.SpokeLimits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
 	// Drawn whether or not this machine can run the server, so that the
 	// rest of the episode is the same on every machine.
 	withMCP, token := rng.IntN(2) == 0, metaToken(rng)

@@ -12,7 +12,6 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
-	"github.com/secgpt-go/secgpt/sandbox"
 )
 
 // tapSpawner starts real spokes through inner and puts a relay between the
@@ -20,7 +19,7 @@ import (
 // directions: what each app received is read off the wire, not taken from
 // the hub's word.
 type tapSpawner struct {
-	inner hub.ProcessStarter
+	inner hub.Spawner
 	rec   *recorder
 	// relays counts relay goroutines still running.
 	relays sync.WaitGroup
@@ -30,8 +29,8 @@ type tapSpawner struct {
 // it); canaries and facts are searched in the recorded part.
 const recordCap = 2 << 20
 
-func (t *tapSpawner) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error) {
-	proc, err := t.inner.Start(ctx, p)
+func (t *tapSpawner) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke, error) {
+	proc, err := t.inner.Start(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -39,14 +38,13 @@ func (t *tapSpawner) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc
 	if err != nil {
 		proc.Kill("tap: socketpair failed")
 		_ = proc.Wait()
-		return nil, fmt.Errorf("tap spoke %s: socketpair: %w", p.App, err)
+		return nil, fmt.Errorf("tap spoke %s: socketpair: %w", spec.App, err)
 	}
 	hubEnd := os.NewFile(uintptr(fds[0]), "isc-hub-tap")
 	relayEnd := os.NewFile(uintptr(fds[1]), "isc-relay")
-	spoke := proc.Conn
-	proc.Conn = hubEnd
-	app := ids.AppID(p.App)
-	pid := proc.PID
+	spoke := proc.Conn()
+	app := spec.App
+	pid := proc.PID()
 	var once sync.Once
 	closeAll := func() {
 		once.Do(func() {
@@ -65,8 +63,32 @@ func (t *tapSpawner) Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc
 		defer closeAll()
 		t.relay(relayEnd, spoke, evFrameIn, app, pid)
 	}()
-	return proc, nil
+	return tapped{Spoke: proc, hubEnd: hubEnd}, nil
 }
+
+// tapped is a spoke whose hub end is the tap's relay. Kill and Wait close
+// that end as well as the spoke's own, and the relay ends with them.
+type tapped struct {
+	hub.Spoke
+	hubEnd io.ReadWriteCloser
+}
+
+func (t tapped) Conn() io.ReadWriteCloser { return t.hubEnd }
+
+func (t tapped) Kill(reason string) {
+	t.Spoke.Kill(reason)
+	_ = t.hubEnd.Close()
+}
+
+func (t tapped) Wait() error {
+	err := t.Spoke.Wait()
+	_ = t.hubEnd.Close()
+	return err
+}
+
+// Unwrap returns the tapped spoke, for its optional powers (a process's
+// Rearm keeps warm spokes working behind the tap).
+func (t tapped) Unwrap() hub.Spoke { return t.Spoke }
 
 // relay copies length-prefixed frames from src to dst, recording each.
 func (t *tapSpawner) relay(src io.Reader, dst io.Writer, dir evKind, app ids.AppID, pid int) {
@@ -111,3 +133,8 @@ func frameKind(b []byte) isc.Kind {
 	}
 	return ""
 }
+
+var (
+	_ hub.Spawner         = (*tapSpawner)(nil)
+	_ hub.UnwrappingSpoke = tapped{}
+)

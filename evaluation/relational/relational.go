@@ -64,7 +64,7 @@ const (
 // Env is what the runner needs from its host.
 type Env struct {
 	// Spawner starts SecGPT's spokes.
-	Spawner hub.ProcessStarter
+	Spawner hub.Spawner
 	// Runs is how many times each question runs on each system (0 means 1).
 	Runs int
 	// Grants is the permission mode ("" means GrantsOnce).
@@ -203,7 +203,7 @@ func RunOne(ctx context.Context, env Env, q Query, sys string, run int) (Row, er
 				return Row{}, err
 			}
 		}
-		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: model, Spawner: hub.Processes(env.Spawner), Logger: env.Logger, Trace: tr.hub})
+		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: model, Spawner: env.Spawner, Logger: env.Logger, Trace: tr.hub})
 	default:
 		return Row{}, fmt.Errorf("unknown system %q", sys)
 	}
