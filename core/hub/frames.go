@@ -10,6 +10,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // spokeRun is what the hub keeps about one spoke connection while serve
@@ -122,7 +123,7 @@ func (h *Hub) onModelRequest(ctx context.Context, r *spokeRun, f isc.Frame) (ans
 	if r.inv.lease != nil {
 		r.inv.lease.offer(&req)
 	}
-	h.trace(TraceEvent{User: r.inv.turn.user, App: sp.ID, Type: "model_request", Request: &req})
+	h.trace(TraceEvent{User: r.inv.turn.user, App: sp.ID, Type: vocab.TraceModelRequest, Request: &req})
 	resp, err := h.o.SpokeModel.Generate(ctx, &req)
 	if err != nil {
 		h.log.Warn("spoke model call", "app", sp.ID, "err", err)
@@ -146,7 +147,7 @@ func (h *Hub) onProbe(ctx context.Context, r *spokeRun, f isc.Frame) (answer, er
 	if !ok || a.Spec().ID == sp.ID {
 		return reply(isc.KindNoSuch, isc.NoSuch(p)), nil
 	}
-	h.audit(ctx, state.AuditEvent{User: r.inv.turn.user, Type: "probe", App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
+	h.audit(ctx, state.AuditEvent{User: r.inv.turn.user, Type: vocab.AuditProbe, App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
 	return reply(isc.KindProbeResponse, isc.ProbeResponse{Function: fn.Name, App: string(a.Spec().ID), Request: fn.Request}), nil
 }
 

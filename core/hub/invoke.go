@@ -14,6 +14,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -75,7 +76,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 	}
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_start", Detail: fmt.Sprint(proc.PID()), PID: proc.PID()})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeStart, Detail: fmt.Sprint(proc.PID()), PID: proc.PID()})
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
 	defer stop()
@@ -90,7 +91,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		proc.Kill("done")
 		go func() {
 			_ = proc.Wait()
-			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", PID: proc.PID()})
+			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeEnd, PID: proc.PID()})
 		}()
 		return fin, nil
 	}
@@ -106,9 +107,9 @@ func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc Spoke, serr
 	proc.Kill(publicReason(serr, ""))
 	werr := proc.Wait()
 	reason := proc.KillReason()
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason, PID: proc.PID()})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeEnd, Detail: reason, PID: proc.PID()})
 	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID(), "reason", reason, "err", serr, "exit", werr)
-	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
+	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: vocab.AuditSpokeKilled, App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
 	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))
 	// The app's own message is its output: its user may read it when the
 	// app ran as a plan step, as they read its answer; an app that called
@@ -214,11 +215,11 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	if cs.ID == caller {
 		return isc.KindHubError, isc.ErrorBody{Message: "call your own functions directly"}, nil
 	}
-	h.trace(TraceEvent{User: t.user, App: caller, Type: "app_request", Detail: r.Function + " " + truncate(string(r.Args), 500)})
+	h.trace(TraceEvent{User: t.user, App: caller, Type: vocab.TraceAppRequest, Detail: r.Function + " " + truncate(string(r.Args), 500)})
 	if inv.lease != nil && inv.lease.once {
 		// A step whose model fills one approved call was offered no other
 		// app: a request for one comes from the spoke's own code.
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindCollab, App: cs.ID, Requester: caller,
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditMonitorRefused, Kind: chat.KindCollab, App: cs.ID, Requester: caller,
 			Detail: truncate(fmt.Sprintf("%s asked for %s during %s, which approved only %s", caller, r.Function, inv.lease.what(), inv.lease.fn.Name), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "this step may call only " + inv.lease.fn.Name}, nil
 	}
@@ -235,7 +236,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, caller, cs.ID, fn.Name, string(r.Args), true,
 		fmt.Sprintf("%s asked to use %s while working on your request", caller, cs.ID)))
 	if err != nil || !d.Allows() {
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
 	if !h.sourcesReach(ctx, inv, inv.inputs(), caller, cs.ID, fn.Name, string(r.Args)) {
@@ -247,7 +248,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
 	}
-	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)}); err != nil {
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)}); err != nil {
 		return isc.KindDenial, isc.Denial{Reason: "the call of " + string(cs.ID) + " could not be audited"}, nil
 	}
 	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
@@ -274,7 +275,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindCollab, cs.ID, caller, "", string(result), true,
 		fmt.Sprintf("the answer of %s would go back to %s", cs.ID, caller)))
 	if err != nil || !d.Allows() {
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
 	// What the callee's own calls returned went into its answer too.
@@ -287,7 +288,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	if !h.sourcesReach(ctx, inv, nested, cs.ID, caller, "", string(result)) {
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
-	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)}); err != nil {
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)}); err != nil {
 		return isc.KindDenial, isc.Denial{Reason: "the answer of " + string(cs.ID) + " could not be audited"}, nil
 	}
 	if inv.label == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -80,7 +81,7 @@ func (w *warmTable) take(k warmKey, epoch int64) *warmSpoke {
 		w.forgetLocked(ws)
 		w.mu.Unlock()
 		ws.proc.Kill("stale: the user's data or permissions changed on another replica")
-		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_drop", Detail: "stale epoch"})
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: vocab.TraceWarmDrop, Detail: "stale epoch"})
 		return nil
 	}
 	defer w.mu.Unlock()
@@ -108,7 +109,7 @@ func (w *warmTable) adopt(k warmKey, proc Spoke, conn *isc.Conn, epoch int64) (*
 		// table forgets it and the next invocation starts a fresh one.
 		werr := proc.Wait()
 		w.forget(ws)
-		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_end", Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason(), PID: proc.PID()})
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: vocab.TraceWarmEnd, Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason(), PID: proc.PID()})
 		w.h.log.Debug("warm spoke ended", "app", k.app, "pid", proc.PID(), "reason", proc.KillReason(), "exit", werr)
 	}()
 	return ws, true
@@ -232,8 +233,8 @@ func (h *Hub) dropLocal(ctx context.Context, user ids.UserID, app ids.AppID, rea
 	}
 	if n := h.warm.drop(user, app, reason); n > 0 {
 		h.log.Info("warm spokes ended", "user", user, "app", app, "n", n, "reason", reason)
-		h.trace(TraceEvent{User: user, App: app, Type: "warm_drop", Detail: reason})
-		h.audit(ctx, state.AuditEvent{User: user, Type: "warm_spoke_ended", App: app, Detail: fmt.Sprintf("%d warm spoke(s): %s", n, reason)})
+		h.trace(TraceEvent{User: user, App: app, Type: vocab.TraceWarmDrop, Detail: reason})
+		h.audit(ctx, state.AuditEvent{User: user, Type: vocab.AuditWarmSpokeEnded, App: app, Detail: fmt.Sprintf("%d warm spoke(s): %s", n, reason)})
 	}
 }
 
@@ -267,7 +268,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		// would get.
 		rearm(proc, h.o.SpokeTimeout)
 		inv.absorb(ws.held)
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
+		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: vocab.TraceSpokeReuse, Detail: strconv.Itoa(proc.PID())})
 	} else {
 		var err error
 		proc, err = h.o.Spawner.Start(ctx, pol)
@@ -275,7 +276,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 			h.log.Error("start spoke", "app", sp.ID, "err", err)
 			return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
 		}
-		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_start", Detail: strconv.Itoa(proc.PID()), PID: proc.PID()})
+		h.trace(TraceEvent{User: k.user, App: sp.ID, Type: vocab.TraceSpokeStart, Detail: strconv.Itoa(proc.PID()), PID: proc.PID()})
 		conn = isc.NewConn(proc.Conn(), isc.HubSide, h.o.MaxFrame)
 		// Only a spoke whose wall-clock bound can be rearmed per
 		// invocation is kept (a sandboxed process; not an in-process
@@ -287,7 +288,7 @@ func (h *Hub) invokeWarm(ctx context.Context, inv *invocation, pol sandbox.Polic
 		if !warm {
 			go func() {
 				_ = proc.Wait()
-				h.trace(TraceEvent{User: k.user, App: sp.ID, Type: "spoke_end", Detail: proc.KillReason(), PID: proc.PID()})
+				h.trace(TraceEvent{User: k.user, App: sp.ID, Type: vocab.TraceSpokeEnd, Detail: proc.KillReason(), PID: proc.PID()})
 			}()
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 
@@ -248,9 +249,9 @@ func (s *countingStore) AppendAudit(ctx context.Context, e state.AuditEvent) err
 	err := s.Store.AppendAudit(ctx, e)
 	s.count("append_audit", err)
 	switch e.Type {
-	case "decision":
+	case vocab.AuditDecision:
 		s.m.Decision(string(e.Kind), e.Decision)
-	case "egress_denied":
+	case vocab.AuditEgressDenied:
 		s.m.EgressDenied(string(e.App))
 	}
 	return err
