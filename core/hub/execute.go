@@ -54,19 +54,6 @@ type stepRun struct {
 	diff []string
 }
 
-// denial is a stage's refusal: the step did not run because of a
-// decision (err, if set, is why the decision could not be made).
-type denial struct{ err error }
-
-func (d *denial) Error() string {
-	if d.err == nil {
-		return "denied"
-	}
-	return "denied: " + d.err.Error()
-}
-
-func (d *denial) Unwrap() error { return d.err }
-
 // runStep runs step i in its own spoke, as the approval allows. Each stage
 // either passes the step on or ends it (a denial, or an error the reply
 // shows).

@@ -128,7 +128,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		return isc.Final{}, spokeErr("protocol: no ready frame", err)
 	}
 	if f.Kind != isc.KindReady {
-		return isc.Final{}, &errSpoke{reason: "protocol: first frame is not ready", detail: fmt.Sprintf("first frame %q", f.Kind)}
+		return isc.Final{}, publicf(fmt.Errorf("first frame %q", f.Kind), "protocol: first frame is not ready")
 	}
 	var others []string
 	for _, fn := range h.o.Catalog.Functions() {
@@ -155,7 +155,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		}
 		handle, ok := h.frames[f.Kind]
 		if !ok {
-			return isc.Final{}, &errSpoke{reason: "protocol: unexpected frame kind", detail: string(f.Kind)}
+			return isc.Final{}, publicf(errors.New(string(f.Kind)), "protocol: unexpected frame kind")
 		}
 		a, err := handle(ctx, r, f)
 		switch {
@@ -191,11 +191,11 @@ func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 		return err
 	}
 	if err := sc.Validate(fin.Result); errors.Is(err, schema.ErrTooCostly) {
-		return &errSpoke{reason: "its result was too costly to validate", detail: err.Error()}
+		return publicf(err, "its result was too costly to validate")
 	} else if err != nil {
 		// The validator's message quotes the offending value, which is
 		// the app's output: log it, never pass it on.
-		return &errSpoke{reason: "its result did not match " + fn + "'s response schema", detail: err.Error()}
+		return publicf(err, "its result did not match %s's response schema", fn)
 	}
 	return nil
 }
