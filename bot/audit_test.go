@@ -10,6 +10,7 @@ import (
 
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // TestAuditWhileBotRuns: a running deployment holds the bolt file's lock;
@@ -25,7 +26,7 @@ func TestAuditWhileBotRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if err := d.Store.AppendAudit(ctx, state.AuditEvent{Type: "decision", User: "terminal:alice", Kind: "exec", App: "quick_ride", Decision: "always"}); err != nil {
+	if err := d.Store.AppendAudit(ctx, state.AuditEvent{Type: vocab.AuditDecision, User: "terminal:alice", Kind: "exec", App: "quick_ride", Decision: "always"}); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = d.Run(ctx) }()

@@ -29,6 +29,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/vanilla"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/sandbox"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
@@ -327,9 +328,9 @@ func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buil
 		DefaultTimeout: cfg.Sandbox.Timeout.D(),
 		Logger:         log,
 		Audit: func(ctx context.Context, app, host string, allowed bool) {
-			typ := "egress"
+			typ := vocab.AuditEgress
 			if !allowed {
-				typ = "egress_denied"
+				typ = vocab.AuditEgressDenied
 			}
 			_ = st.AppendAudit(ctx, state.AuditEvent{Type: typ, App: ids.AppID(app), Detail: host})
 		},
@@ -383,10 +384,10 @@ func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buil
 		ho.Trace = func(e hub.TraceEvent) {
 			// The hub reports a kill reason only for spokes that ended
 			// without an answer.
-			if e.Type == "spoke_end" && e.Detail != "" {
+			if e.Type == vocab.TraceSpokeEnd && e.Detail != "" {
 				d.metrics.SpokeKilled(e.Detail)
 			}
-			if e.Type == "unaudited" {
+			if e.Type == vocab.TraceUnaudited {
 				d.metrics.Unaudited(e.Detail)
 			}
 		}

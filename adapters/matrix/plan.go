@@ -44,8 +44,8 @@ func renderPlan(p chat.Prompt, txt, htm *strings.Builder) {
 	txt.WriteString("Steps:\n")
 	htm.WriteString("<b>Steps:</b><ol>")
 	for _, s := range p.Steps {
-		txt.WriteString("  " + s.StepLine() + "\n")
-		htm.WriteString("<li>" + esc(s.StepLine()))
+		txt.WriteString("  " + chat.StepLine(s) + "\n")
+		htm.WriteString("<li>" + esc(chat.StepLine(s)))
 		if s.Instruction != "" && len(s.Args) == 0 {
 			txt.WriteString("     instruction: " + s.Instruction + "\n")
 			htm.WriteString("<br><i>instruction:</i> <code>" + esc(s.Instruction) + "</code>")
@@ -68,8 +68,8 @@ func renderPlan(p chat.Prompt, txt, htm *strings.Builder) {
 		txt.WriteString("Data passed between apps:\n")
 		htm.WriteString("<b>Data passed between apps:</b><ul>")
 		for _, f := range p.Flows {
-			txt.WriteString("  " + f.FlowLine() + "\n")
-			htm.WriteString("<li>" + esc(f.FlowLine()) + "</li>")
+			txt.WriteString("  " + chat.FlowLine(f) + "\n")
+			htm.WriteString("<li>" + esc(chat.FlowLine(f)) + "</li>")
 		}
 		htm.WriteString("</ul>")
 	}
@@ -77,8 +77,8 @@ func renderPlan(p chat.Prompt, txt, htm *strings.Builder) {
 		txt.WriteString("Remembered facts it would share:\n")
 		htm.WriteString("<b>Remembered facts it would share:</b><ul>")
 		for _, f := range p.Facts {
-			txt.WriteString("  " + f.FactLine() + "\n")
-			htm.WriteString("<li>" + esc(f.FactLine()) + "</li>")
+			txt.WriteString("  " + chat.FactLine(f) + "\n")
+			htm.WriteString("<li>" + esc(chat.FactLine(f)) + "</li>")
 		}
 		htm.WriteString("</ul>")
 	}

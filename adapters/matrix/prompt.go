@@ -78,8 +78,8 @@ func renderPrompt(p chat.Prompt, asked id.UserID, res *resolution) *event.Messag
 		who = string(p.User)
 	}
 	line("🔐 Permission request for "+who, "🔐 <b>Permission request</b> for "+userLink(asked, who))
-	line(p.Title(), "<b>"+esc(p.Title())+"</b>")
-	if w := p.Warning(); w != "" {
+	line(chat.PromptTitle(p), "<b>"+esc(chat.PromptTitle(p))+"</b>")
+	if w := chat.PromptWarning(p); w != "" {
 		line("⚠️ "+w, "⚠️ <b>"+esc(w)+"</b>")
 	}
 	if p.Reason != "" {
@@ -255,13 +255,13 @@ func (a *Adapter) answer(ctx context.Context, sp *shownPrompt, from id.UserID, d
 func outcomeLine(p chat.Prompt, res *resolution) string {
 	switch {
 	case res.shutdown:
-		return "Permission request not answered before the assistant shut down (denied): " + p.Title()
+		return "Permission request not answered before the assistant shut down (denied): " + chat.PromptTitle(p)
 	case res.expired:
-		return "Permission request expired (denied): " + p.Title()
+		return "Permission request expired (denied): " + chat.PromptTitle(p)
 	case res.by != "":
-		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", p.Title(), res.decision.Label(), res.by)
+		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", chat.PromptTitle(p), res.decision.Label(), res.by)
 	case res.byText != "":
-		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", p.Title(), res.decision.Label(), res.byText)
+		return fmt.Sprintf("Permission request decided: %s: %s, by %s.", chat.PromptTitle(p), res.decision.Label(), res.byText)
 	}
-	return fmt.Sprintf("Permission request decided: %s: %s.", p.Title(), res.decision.Label())
+	return fmt.Sprintf("Permission request decided: %s: %s.", chat.PromptTitle(p), res.decision.Label())
 }

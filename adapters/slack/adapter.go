@@ -445,7 +445,7 @@ func (a *Adapter) resolve(ctx context.Context, p chat.Prompt, d chat.Decision, b
 // update rewrites a prompt's message with its outcome.
 func (a *Adapter) update(ctx context.Context, p chat.Prompt, channel, ts string, d chat.Decision, by ids.UserID, expired bool) error {
 	blocks := resolvedBlocks(p, d, by, expired)
-	text := escape(p.Title() + " " + plainOutcome(d, expired))
+	text := escape(chat.PromptTitle(p) + " " + plainOutcome(d, expired))
 	err := a.call(ctx, "chat.update prompt", func(ctx context.Context) error {
 		_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		return err

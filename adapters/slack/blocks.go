@@ -43,7 +43,7 @@ func promptHead(p chat.Prompt) []slack.Block {
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plainText("Permission request")),
-		section("*" + escape(p.Title()) + "*"),
+		section("*" + escape(chat.PromptTitle(p)) + "*"),
 	}
 	who := "SecGPT (the hub)"
 	if p.Requester != "" {
@@ -52,7 +52,7 @@ func promptHead(p chat.Prompt) []slack.Block {
 	target := "app `" + escape(chat.AppFunction(p.Target, p.Function)) + "`"
 	facts := fmt.Sprintf("*Asked by:* %s\n*For:* %s\n*Kind:* %s\n*Only %s can answer.*", who, target, escape(kindText(p.Kind)), mention(p.User))
 	blocks = append(blocks, section(facts))
-	if w := p.Warning(); w != "" {
+	if w := chat.PromptWarning(p); w != "" {
 		blocks = append(blocks, section(":warning: *"+escape(w)+"*"))
 	}
 	if p.Reason != "" {

@@ -86,7 +86,7 @@ func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 		return fmt.Errorf("render prompt %s: %w", p.ID, err)
 	}
 	c.a.remember(&shownPrompt{p: p, channel: c.channel, postedAt: time.Now()})
-	ts, err := c.post(ctx, "chat.postMessage prompt", slack.MsgOptionText(escape(fallback(p.Text())), false), slack.MsgOptionBlocks(blocks...))
+	ts, err := c.post(ctx, "chat.postMessage prompt", slack.MsgOptionText(escape(fallback(chat.PromptText(p))), false), slack.MsgOptionBlocks(blocks...))
 	c.a.posted(ctx, p.ID, ts)
 	if err != nil {
 		c.a.log.Error("slack prompt not delivered", "prompt", p.ID, "err", err)

@@ -19,7 +19,7 @@ const maxPlanSteps = 12
 func planHead(p chat.Prompt) []slack.Block {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plainText("Permission request: a plan")),
-		section("*" + escape(p.Title()) + "*\n*Only " + mention(p.User) + " can answer.* Your answer covers every part not marked as already allowed."),
+		section("*" + escape(chat.PromptTitle(p)) + "*\n*Only " + mention(p.User) + " can answer.* Your answer covers every part not marked as already allowed."),
 	}
 	if p.Rule != "" {
 		blocks = append(blocks, section("*Rule:* "+escape(p.Rule)))
@@ -33,7 +33,7 @@ func planHead(p chat.Prompt) []slack.Block {
 		if s.Instruction != "" && len(s.Args) == 0 {
 			fields = append(fields, plainText(truncate("instruction: "+s.Instruction, 1900)))
 		}
-		blocks = append(blocks, slack.NewSectionBlock(plainText(truncate(s.StepLine(), 2900)), fields, nil))
+		blocks = append(blocks, slack.NewSectionBlock(plainText(truncate(chat.StepLine(s), 2900)), fields, nil))
 		if chat.Shortened(s.Args) || (s.Function == "" && len(s.Args) > 0) {
 			// The step line shortens long values; every value in full
 			// follows, small, under it.
@@ -43,14 +43,14 @@ func planHead(p chat.Prompt) []slack.Block {
 	if len(p.Flows) > 0 {
 		var lines []string
 		for _, f := range p.Flows {
-			lines = append(lines, f.FlowLine())
+			lines = append(lines, chat.FlowLine(f))
 		}
 		blocks = append(blocks, section("*Data passed between apps:*"), slack.NewSectionBlock(plainText(truncate(strings.Join(lines, "\n"), 2900)), nil, nil))
 	}
 	if len(p.Facts) > 0 {
 		var lines []string
 		for _, f := range p.Facts {
-			lines = append(lines, f.FactLine())
+			lines = append(lines, chat.FactLine(f))
 		}
 		blocks = append(blocks, section("*Remembered facts it would share* (you did not mention them in this message):"),
 			slack.NewSectionBlock(plainText(truncate(strings.Join(lines, "\n"), 2900)), nil, nil))

@@ -169,7 +169,7 @@ func (a *Adapter) Run(ctx context.Context, as chat.Assistant) error {
 			}
 			d, valid := p.ParseChoice(line)
 			if !valid {
-				a.printf("Please answer %s (%s) to: %s\n", numbers(len(p.Choices())), choices(p), p.Title())
+				a.printf("Please answer %s (%s) to: %s\n", numbers(len(p.Choices())), choices(p), chat.PromptTitle(p))
 				a.showInputPrompt()
 				continue
 			}
@@ -295,9 +295,9 @@ func (a *Adapter) resolve(p chat.Prompt, d chat.Decision, expired bool) {
 		return
 	}
 	if expired {
-		fmt.Fprintf(a.out, "[permission] no answer in time: denied: %s\n", p.Title())
+		fmt.Fprintf(a.out, "[permission] no answer in time: denied: %s\n", chat.PromptTitle(p))
 	} else {
-		fmt.Fprintf(a.out, "[permission] %s: %s\n", d.Label(), p.Title())
+		fmt.Fprintf(a.out, "[permission] %s: %s\n", d.Label(), chat.PromptTitle(p))
 	}
 	a.dropLocked(p.ID)
 	a.mu.Unlock()
@@ -338,9 +338,9 @@ func (a *Adapter) showLocked(p chat.Prompt) {
 		note = "\n  (" + strings.Join(notes, "; ") + ")"
 	}
 	if p.FreeText {
-		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(p.Text()), choices(p), note, p.Title())
+		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nType your answer (or a word above) for: %s\n", a.bold(head), indent(chat.PromptText(p)), choices(p), note, chat.PromptTitle(p))
 	} else {
-		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nAnswer 1-%d for: %s\n", a.bold(head), indent(p.Text()), choices(p), note, len(p.Choices()), p.Title())
+		fmt.Fprintf(a.out, "\n%s %s\n  %s%s\nAnswer 1-%d for: %s\n", a.bold(head), indent(chat.PromptText(p)), choices(p), note, len(p.Choices()), chat.PromptTitle(p))
 	}
 	if _, ok := a.lines.(PromptingLineReader); !ok {
 		fmt.Fprint(a.out, answerPrompt)
@@ -427,7 +427,7 @@ func (a *Adapter) Reply(_ context.Context, text string) error {
 
 // Prompt queues a permission prompt and shows it if none is on screen.
 func (a *Adapter) Prompt(_ context.Context, p chat.Prompt) error {
-	p = p.Neutralized()
+	p = chat.NeutralizePrompt(p)
 	a.mu.Lock()
 	a.pending = append(a.pending, p)
 	if len(a.pending) == 1 {
@@ -448,7 +448,7 @@ func (a *Adapter) Prompt(_ context.Context, p chat.Prompt) error {
 // Resolved prints the outcome of a prompt and stops waiting for it, unless
 // the typed answer already did.
 func (a *Adapter) Resolved(_ context.Context, p chat.Prompt, d chat.Decision, by ids.UserID, expired bool) error {
-	a.resolve(p.Neutralized(), d, expired)
+	a.resolve(chat.NeutralizePrompt(p), d, expired)
 	return nil
 }
 

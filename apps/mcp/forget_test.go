@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // replicaHubs are n hubs over in's catalog sharing one real Redis and one
@@ -103,7 +104,7 @@ func (l *traceLog) add(e hub.TraceEvent) {
 	l.ev = append(l.ev, e)
 }
 
-func (l *traceLog) count(typ string) int {
+func (l *traceLog) count(typ vocab.TraceType) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -133,7 +134,7 @@ func TestDropReachesEveryReplica(t *testing.T) {
 				read := `memory__read_graph {}`
 				alice.Send(ctx, read)
 				alice.Send(ctx, read)
-				if onA.count("spoke_reuse") != 1 {
+				if onA.count(vocab.TraceSpokeReuse) != 1 {
 					t.Fatalf("no warm spoke on A to begin with: %+v", onA.ev)
 				}
 				onB := &scripted.Conversation{A: hs[1], User: "test:alice", Policy: scripted.AllowPlanned}
@@ -145,15 +146,15 @@ func TestDropReachesEveryReplica(t *testing.T) {
 				}
 				if listening {
 					deadline := time.Now().Add(5 * time.Second)
-					for onA.count("warm_drop") == 0 && time.Now().Before(deadline) {
+					for onA.count(vocab.TraceWarmDrop) == 0 && time.Now().Before(deadline) {
 						time.Sleep(20 * time.Millisecond)
 					}
-					if onA.count("warm_drop") == 0 {
+					if onA.count(vocab.TraceWarmDrop) == 0 {
 						t.Fatalf("A kept alice's warm server after %s on B", cmd)
 					}
 				}
 				alice.Send(ctx, read)
-				if n := onA.count("spoke_reuse"); n != 1 {
+				if n := onA.count(vocab.TraceSpokeReuse); n != 1 {
 					t.Fatalf("after %s on B, A's next call reused the old server (%d reuses)", cmd, n)
 				}
 			})

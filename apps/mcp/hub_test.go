@@ -68,7 +68,7 @@ func TestThroughTheHub(t *testing.T) {
 		}
 		plans++
 		for _, s := range p.Steps {
-			if line := s.StepLine(); s.Effect != string(DefaultEffect) || !strings.Contains(line, "not verified") {
+			if line := chat.StepLine(s); s.Effect != string(DefaultEffect) || !strings.Contains(line, "not verified") {
 				t.Errorf("plan step without the effect and the server's claim: %q (effect %q)", line, s.Effect)
 			}
 		}

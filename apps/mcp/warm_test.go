@@ -24,6 +24,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
@@ -40,13 +41,13 @@ func (s *spokePIDs) trace(e hub.TraceEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch e.Type {
-	case "spoke_start", "spoke_reuse":
+	case vocab.TraceSpokeStart, vocab.TraceSpokeReuse:
 		pid, _ := strconv.Atoi(e.Detail)
 		s.last[e.User] = pid
-		if e.Type == "spoke_reuse" {
+		if e.Type == vocab.TraceSpokeReuse {
 			s.reuse++
 		}
-	case "warm_end":
+	case vocab.TraceWarmEnd:
 		p, reason, _ := strings.Cut(e.Detail, " ")
 		pid, _ := strconv.Atoi(p)
 		s.ends[pid] = reason
@@ -357,15 +358,15 @@ func TestElicitation(t *testing.T) {
 				t.Fatalf("%d elicitation prompts, want %d", len(asked), tt.prompts)
 			}
 			for i, p := range asked {
-				if p.Target != s.ID() || p.Title() != "App "+string(s.ID())+" asks you a question" {
-					t.Errorf("prompt %d: target %q title %q", i, p.Target, p.Title())
+				if p.Target != s.ID() || chat.PromptTitle(p) != "App "+string(s.ID())+" asks you a question" {
+					t.Errorf("prompt %d: target %q title %q", i, p.Target, chat.PromptTitle(p))
 				}
 				for _, d := range p.Choices() {
 					if d.Valid() {
 						t.Errorf("prompt %d offers the permission decision %q", i, d)
 					}
 				}
-				text := p.Text()
+				text := chat.PromptText(p)
 				if strings.ContainsAny(text, "\x1b\r\a\u202e") {
 					t.Errorf("prompt %d: control characters reach the prompt: %q", i, text)
 				}
@@ -501,7 +502,7 @@ func TestEverythingElicitationThroughTheHub(t *testing.T) {
 	}
 	for _, p := range clicker.Prompts() {
 		if p.Kind == chat.KindElicit {
-			t.Errorf("a buttons-only user was asked %q", p.Text())
+			t.Errorf("a buttons-only user was asked %q", chat.PromptText(p))
 		}
 	}
 }

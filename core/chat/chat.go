@@ -1,7 +1,10 @@
 // Package chat is the seam between platform adapters (adapters/*) and the hub.
-// It holds the platform-neutral message, prompt and answer types and the two
-// small interfaces each side implements. It imports only core/ids, so an
-// adapter never needs the hub, an app or an LLM.
+// It holds the platform-neutral message and answer types, the two small
+// interfaces each side implements, and how a permission prompt reads
+// (PromptTitle, PromptText, StepLine, …). The prompt itself, its kinds and
+// its decisions are core/vocab's, re-exported here under their old names.
+// It imports only core/ids and core/vocab, so an adapter never needs the
+// hub, an app or an LLM.
 package chat
 
 import (
@@ -9,9 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Message is one user message an adapter hands to the assistant.
@@ -30,246 +33,52 @@ type Message struct {
 	Threads bool
 }
 
-// Kind is what a permission is for.
-type Kind string
-
-// The permission kinds of the original SecGPT.
-const (
-	// KindExec: run an app for this user.
-	KindExec Kind = "exec"
-	// KindData: share remembered user data with an app.
-	KindData Kind = "data"
-	// KindCollab: one app's output goes to another app, or a spoke calls another app.
-	KindCollab Kind = "collab"
-	// KindPlan: the whole plan for a message, shown in one prompt; its
-	// answer decides every exec, data and collab request inside it. It is
-	// never a grant's kind (Valid is false for it).
-	KindPlan Kind = "plan"
+// The permission vocabulary lives in core/vocab, which the store shares;
+// these names keep it reachable from chat, so an adapter needs only chat.
+type (
+	Kind      = vocab.Kind
+	Decision  = vocab.Decision
+	Prompt    = vocab.Prompt
+	PlanStep  = vocab.PlanStep
+	Field     = vocab.Field
+	PlanFlow  = vocab.PlanFlow
+	PlanFact  = vocab.PlanFact
+	Component = vocab.Component
 )
 
-// Valid reports whether k is one of the three kinds.
-func (k Kind) Valid() bool { return k == KindExec || k == KindData || k == KindCollab }
-
-// Decision is the user's answer to a prompt.
-type Decision string
-
-// The four answers a prompt offers.
+// The permission kinds (vocab.Kind).
 const (
-	AllowOnce    Decision = "once"
-	AllowSession Decision = "session"
-	AllowAlways  Decision = "always"
-	Deny         Decision = "deny"
+	KindExec   = vocab.KindExec
+	KindData   = vocab.KindData
+	KindCollab = vocab.KindCollab
+	KindPlan   = vocab.KindPlan
+	KindElicit = vocab.KindElicit
 )
 
-// Review is the fifth choice of a plan prompt: decide the plan's parts
-// one by one, in the per-step prompts.
-const Review Decision = "review"
+// The decisions (vocab.Decision).
+const (
+	AllowOnce    = vocab.AllowOnce
+	AllowSession = vocab.AllowSession
+	AllowAlways  = vocab.AllowAlways
+	Deny         = vocab.Deny
+	Review       = vocab.Review
+	Accept       = vocab.Accept
+	Decline      = vocab.Decline
+	Cancel       = vocab.Cancel
+	Skip         = vocab.Skip
+)
 
 // Decisions lists the choices in the order adapters show them.
-var Decisions = [...]Decision{AllowOnce, AllowSession, AllowAlways, Deny}
+var Decisions = vocab.Decisions
 
 // PlanDecisions lists a plan prompt's choices in the order adapters show them.
-var PlanDecisions = [...]Decision{AllowOnce, AllowSession, AllowAlways, Deny, Review}
-
-// Choices returns the decisions p offers, in display order.
-func (p Prompt) Choices() []Decision {
-	if p.Kind == KindElicit {
-		return p.Options
-	}
-	if p.Kind == KindPlan {
-		if p.ReadsApp != "" {
-			// Last, so that the numbers a terminal user types for the
-			// other choices mean what they mean on every prompt.
-			return append(PlanDecisions[:len(PlanDecisions):len(PlanDecisions)], AllowReads(p.ReadsApp))
-		}
-		return PlanDecisions[:]
-	}
-	return Decisions[:]
-}
-
-// Allows reports whether d lets the request through.
-func (d Decision) Allows() bool {
-	_, reads := d.ReadsApp()
-	return d == AllowOnce || d == AllowSession || d == AllowAlways || reads
-}
-
-// Valid reports whether d is one of the five decisions (Review is valid
-// only for a plan prompt; the gate checks that).
-func (d Decision) Valid() bool {
-	for _, x := range PlanDecisions {
-		if d == x {
-			return true
-		}
-	}
-	return false
-}
-
-// Label is the button text for d.
-func (d Decision) Label() string {
-	switch d {
-	case AllowOnce:
-		return "Allow once"
-	case AllowSession:
-		return "Allow for this session"
-	case AllowAlways:
-		return "Always allow"
-	case Deny:
-		return "Deny"
-	case Review:
-		return "Review steps one by one"
-	case Accept:
-		return "Accept"
-	case Decline:
-		return "Decline"
-	case Cancel:
-		return "Cancel"
-	case Skip:
-		return "Skip"
-	}
-	if v, ok := d.OptionValue(); ok {
-		return v
-	}
-	if app, ok := d.ReadsApp(); ok {
-		return "Always allow " + string(app) + " for reads"
-	}
-	return string(d)
-}
+var PlanDecisions = vocab.PlanDecisions
 
 // ParseDecision reads a typed answer ("1", "allow once", "once", "deny", …).
-func ParseDecision(s string) (Decision, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	switch s {
-	case "1", "once", "allow once", "allow", "yes", "y":
-		return AllowOnce, true
-	case "2", "session", "allow for this session", "allow session":
-		return AllowSession, true
-	case "3", "always", "always allow", "allow always":
-		return AllowAlways, true
-	case "4", "deny", "no", "n", "never":
-		return Deny, true
-	case "5", "review", "review steps", "review steps one by one", "one by one":
-		return Review, true
-	}
-	return "", false
-}
+func ParseDecision(s string) (Decision, bool) { return vocab.ParseDecision(s) }
 
-// Prompt is one permission request the hub asks an adapter to show to User.
-type Prompt struct {
-	ID ids.PromptID
-	// Nonce is unguessable; an answer must carry it back (button value, …).
-	Nonce string
-	// User is the only person whose answer counts.
-	User         ids.UserID
-	Conversation ids.ConversationID
-	// Session is the session the prompt was asked in; "Allow for this
-	// session" grants are stored under it.
-	Session ids.SessionID
-	Kind    Kind
-	// Requester is the app asking (for collab and data), or "" for the hub itself.
-	Requester ids.AppID
-	// Target is the app that would run or receive the data.
-	Target ids.AppID
-	// Function is the target's functionality, if known.
-	Function string
-	// Data is the exact data that would be shared, as shown to the user.
-	Data string
-	// Unplanned is set when the request was not part of the plan the hub made
-	// for the user's message; adapters must show a warning.
-	Unplanned bool
-	// Reason says in a few words why the hub asks.
-	Reason    string
-	ExpiresAt time.Time
-	// Replica names the assistant replica whose query waits for the answer
-	// ("" with a single replica).
-	Replica string
-	// Effect is the target function's effect (read, write, send, destroy),
-	// when known.
-	Effect string
-	// Rule, when set, says which operator rule applied ("ask: send:*").
-	Rule string
-	// Confirm is set for a send or destroy step shown again with its
-	// concrete arguments just before it runs.
-	Confirm bool
-
-	// The plan of a KindPlan prompt: every step, every flow between steps
-	// and every remembered fact it would share. Parts already granted are
-	// marked; the answer decides the rest (Components).
-	Steps []PlanStep
-	Flows []PlanFlow
-	Facts []PlanFact
-	// Components are the exec, data and collab requests the answer decides
-	// (session and always answers store a grant for each).
-	Components []Component
-	// ReadsApp, on a plan prompt, is the one app whose read-only functions
-	// the plan's open steps use: the prompt then offers AllowReads(ReadsApp).
-	ReadsApp ids.AppID
-
-	// Options are the choices of a KindElicit prompt, in display order.
-	Options []Decision
-	// FreeText: a KindElicit question answered by typing (the answer is
-	// Option(text)), or with one of Options (Cancel). Only shown where
-	// the conversation TakesTypedAnswers.
-	FreeText bool
-}
-
-// PlanStep is one step of a plan prompt.
-type PlanStep struct {
-	// N is the 1-based step number.
-	N        int
-	App      ids.AppID
-	Function string
-	// Effect is the function's effect: read, write, send or destroy.
-	Effect string
-	// Claims is what the app itself says about the function (an MCP
-	// server's tool annotations): shown as unverified, never used to lower
-	// Effect.
-	Claims string
-	// Args are the arguments as readable fields, in order; a value filled
-	// at run time reads "(step 2's result)".
-	Args []Field
-	// Instruction is the planner's instruction, for steps without a function.
-	Instruction string
-	// Granted: a stored grant or an allow rule already covers running it.
-	Granted bool
-	// Confirm: it sends or destroys with arguments from another app's
-	// result, so it is shown again with the concrete values before it runs.
-	Confirm bool
-}
-
-// Field is one argument of a step.
-type Field struct {
-	Name  string
-	Value string
-}
-
-// PlanFlow is one flow of an app's result into a later step.
-type PlanFlow struct {
-	From, To       int // 1-based step numbers
-	FromApp, ToApp ids.AppID
-	// Into names the argument the result fills ("" for the instruction).
-	Into    string
-	Granted bool
-}
-
-// PlanFact is one remembered fact a step would receive.
-type PlanFact struct {
-	Step    int
-	App     ids.AppID
-	Key     string
-	Value   string
-	Granted bool
-}
-
-// Component is one exec, data or collab request inside a plan.
-type Component struct {
-	Kind      Kind
-	Requester ids.AppID
-	Target    ids.AppID
-	Function  string
-}
-
-// Title is a one-line statement of who asks for what.
-func (p Prompt) Title() string {
+// PromptTitle is a one-line statement of who asks for what.
+func PromptTitle(p Prompt) string {
 	switch p.Kind {
 	case KindPlan:
 		if len(p.Steps) == 1 {
@@ -300,8 +109,8 @@ func AppFunction(app ids.AppID, fn string) string {
 	return string(app) + " · " + fn
 }
 
-// Warning is the text adapters show for an unplanned request, or "".
-func (p Prompt) Warning() string {
+// PromptWarning is the text adapters show for an unplanned request, or "".
+func PromptWarning(p Prompt) string {
 	if !p.Unplanned {
 		return ""
 	}
@@ -336,11 +145,11 @@ func EffectNote(e string) string {
 	return ""
 }
 
-// StepLine is one plan step on one line, its call with values shortened
+// StepLine is plan step s on one line, its call with values shortened
 // (Call) and its effect: "1. search_gmail(query=from:ada) — reads only".
 // A step without a function shows the app alone; its instruction follows
 // on a line of its own.
-func (s PlanStep) StepLine() string {
+func StepLine(s PlanStep) string {
 	line := fmt.Sprintf("%d. %s", s.N, s.App)
 	if s.Function != "" {
 		line = fmt.Sprintf("%d. %s", s.N, Call(string(s.App), s.Function, s.Args))
@@ -357,8 +166,8 @@ func (s PlanStep) StepLine() string {
 	return line
 }
 
-// FlowLine is one flow on one line: "step 1's result (search_gmail) → step 2's message_id (delete_gmail_message)".
-func (f PlanFlow) FlowLine() string {
+// FlowLine is flow f on one line: "step 1's result (search_gmail) → step 2's message_id (delete_gmail_message)".
+func FlowLine(f PlanFlow) string {
 	into := "input"
 	if f.Into != "" {
 		into = f.Into
@@ -370,8 +179,8 @@ func (f PlanFlow) FlowLine() string {
 	return line
 }
 
-// FactLine is one remembered fact on one line.
-func (f PlanFact) FactLine() string {
+// FactLine is remembered fact f on one line.
+func FactLine(f PlanFact) string {
 	line := fmt.Sprintf("%s: %s → step %d (%s)", f.Key, f.Value, f.Step, f.App)
 	if f.Granted {
 		line += " [already allowed]"
@@ -380,10 +189,10 @@ func (f PlanFact) FactLine() string {
 }
 
 // planText renders a plan prompt's body.
-func (p Prompt) planText(b *strings.Builder) {
+func planText(b *strings.Builder, p Prompt) {
 	b.WriteString("\nSteps:")
 	for _, s := range p.Steps {
-		b.WriteString("\n  " + s.StepLine())
+		b.WriteString("\n  " + StepLine(s))
 		if s.Instruction != "" && len(s.Args) == 0 {
 			b.WriteString("\n     instruction: " + s.Instruction)
 		}
@@ -396,26 +205,26 @@ func (p Prompt) planText(b *strings.Builder) {
 	if len(p.Flows) > 0 {
 		b.WriteString("\nData passed between apps:")
 		for _, f := range p.Flows {
-			b.WriteString("\n  " + f.FlowLine())
+			b.WriteString("\n  " + FlowLine(f))
 		}
 	}
 	if len(p.Facts) > 0 {
 		b.WriteString("\nRemembered facts it would share (you did not mention them in this message):")
 		for _, f := range p.Facts {
-			b.WriteString("\n  " + f.FactLine())
+			b.WriteString("\n  " + FactLine(f))
 		}
 	}
 }
 
-// Text renders the prompt as plain text (terminal, fallbacks, logs).
-func (p Prompt) Text() string {
+// PromptText renders p as plain text (terminal, fallbacks, logs).
+func PromptText(p Prompt) string {
 	var b strings.Builder
-	b.WriteString(p.Title())
+	b.WriteString(PromptTitle(p))
 	if p.Kind == KindPlan {
 		if p.Rule != "" {
 			b.WriteString("\nRule: " + p.Rule)
 		}
-		p.planText(&b)
+		planText(&b, p)
 		return b.String()
 	}
 	if n := EffectText(p.Effect, ""); n != "" {
@@ -424,7 +233,7 @@ func (p Prompt) Text() string {
 	if p.Rule != "" {
 		b.WriteString("\nRule: " + p.Rule)
 	}
-	if w := p.Warning(); w != "" {
+	if w := PromptWarning(p); w != "" {
 		b.WriteString("\n⚠ " + w)
 	}
 	if p.Reason != "" {

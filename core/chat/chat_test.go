@@ -5,42 +5,6 @@ import (
 	"testing"
 )
 
-func TestParseDecision(t *testing.T) {
-	tests := []struct {
-		in   string
-		want Decision
-		ok   bool
-	}{
-		{"1", AllowOnce, true}, {" Allow once ", AllowOnce, true}, {"2", AllowSession, true},
-		{"session", AllowSession, true}, {"3", AllowAlways, true}, {"always allow", AllowAlways, true},
-		{"4", Deny, true}, {"DENY", Deny, true}, {"no", Deny, true},
-		{"5", Review, true}, {"review", Review, true},
-		{"6", "", false}, {"", "", false}, {"allow everything forever", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := ParseDecision(tt.in)
-			if got != tt.want || ok != tt.ok {
-				t.Fatalf("ParseDecision(%q) = %q, %v", tt.in, got, ok)
-			}
-		})
-	}
-}
-
-func TestDecisionSemantics(t *testing.T) {
-	for _, d := range Decisions {
-		if !d.Valid() || d.Label() == string(d) {
-			t.Errorf("%q: valid %v label %q", d, d.Valid(), d.Label())
-		}
-		if d.Allows() == (d == Deny) {
-			t.Errorf("%q: Allows() = %v", d, d.Allows())
-		}
-	}
-	if Decision("maybe").Valid() || Decision("maybe").Allows() {
-		t.Error("unknown decision accepted")
-	}
-}
-
 func TestPromptText(t *testing.T) {
 	tests := []struct {
 		name string
@@ -59,7 +23,7 @@ func TestPromptText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := tt.p.Text()
+			s := PromptText(tt.p)
 			for _, w := range tt.want {
 				if !strings.Contains(s, w) {
 					t.Errorf("text lacks %q:\n%s", w, s)
@@ -77,13 +41,13 @@ func TestPromptText(t *testing.T) {
 func TestPlanPromptText(t *testing.T) {
 	p := Prompt{Kind: KindPlan, Rule: "ask: send:*",
 		Steps: []PlanStep{
-			{N: 1, App: "search_gmail", Function: "search_gmail", Effect: "read", Args: []Field{{"query", "newest"}}, Granted: true},
-			{N: 2, App: "send_gmail_message", Function: "send_gmail_message", Effect: "send", Args: []Field{{"to", "bob@example.com"}, {"message", "(step 1's result)"}}, Confirm: true},
+			{N: 1, App: "search_gmail", Function: "search_gmail", Effect: "read", Args: []Field{{Name: "query", Value: "newest"}}, Granted: true},
+			{N: 2, App: "send_gmail_message", Function: "send_gmail_message", Effect: "send", Args: []Field{{Name: "to", Value: "bob@example.com"}, {Name: "message", Value: "(step 1's result)"}}, Confirm: true},
 		},
 		Flows: []PlanFlow{{From: 1, To: 2, FromApp: "search_gmail", ToApp: "send_gmail_message", Into: "message"}},
 		Facts: []PlanFact{{Step: 2, App: "send_gmail_message", Key: "name", Value: "Bob"}},
 	}
-	got := p.Text()
+	got := PromptText(p)
 	for _, want := range []string{"Run this 2-step plan?", "Rule: ask: send:*",
 		"1. search_gmail(query=newest) — reads only [already allowed]",
 		"2. send_gmail_message(to=bob@example.com, message=(step 1's result)) — sends data to a third party [asks again with the final values]",

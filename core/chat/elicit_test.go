@@ -62,7 +62,7 @@ func TestDecisionKnownAndLabel(t *testing.T) {
 			t.Errorf("%q.Label() = %q, want %q", tt.d, tt.d.Label(), tt.label)
 		}
 	}
-	if (Prompt{Kind: KindElicit}).Title() == "" || (Decision("accept")).Valid() {
+	if PromptTitle(Prompt{Kind: KindElicit}) == "" || (Decision("accept")).Valid() {
 		t.Error("a question's answer must not be a permission decision")
 	}
 }

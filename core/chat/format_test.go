@@ -14,13 +14,13 @@ func TestStepLine(t *testing.T) {
 		want string
 	}{
 		{name: "function named like the app is not repeated",
-			s:    PlanStep{N: 1, App: "quick_ride", Function: "quick_ride", Effect: "read", Args: []Field{{"start_point", "Main Street"}, {"end_point", "Elm Avenue"}}},
+			s:    PlanStep{N: 1, App: "quick_ride", Function: "quick_ride", Effect: "read", Args: []Field{{Name: "start_point", Value: "Main Street"}, {Name: "end_point", Value: "Elm Avenue"}}},
 			want: "1. quick_ride(start_point=Main Street, end_point=Elm Avenue) — reads only"},
 		{name: "another function is named after a dot",
-			s:    PlanStep{N: 2, App: "gmail", Function: "send", Effect: "send", Args: []Field{{"to", "ada@example.com"}}},
+			s:    PlanStep{N: 2, App: "gmail", Function: "send", Effect: "send", Args: []Field{{Name: "to", Value: "ada@example.com"}}},
 			want: "2. gmail · send(to=ada@example.com) — sends data to a third party"},
 		{name: "long values shortened, line breaks shown",
-			s:    PlanStep{N: 3, App: "notes", Function: "add", Effect: "write", Args: []Field{{"text", "a\nb"}, {"body", long}}},
+			s:    PlanStep{N: 3, App: "notes", Function: "add", Effect: "write", Args: []Field{{Name: "text", Value: "a\nb"}, {Name: "body", Value: long}}},
 			want: "3. notes · add(text=a⏎b, body=" + strings.Repeat("x", MaxShownValue-1) + "…) — changes your own data"},
 		{name: "a claim that disagrees does not read as the effect",
 			s:    PlanStep{N: 4, App: "fs", Function: "rm", Effect: "destroy", Claims: "the server says: read-only, closed world"},
@@ -29,15 +29,15 @@ func TestStepLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.s.StepLine(); got != tt.want {
+			if got := StepLine(tt.s); got != tt.want {
 				t.Errorf("StepLine() =\n%q\nwant\n%q", got, tt.want)
 			}
 		})
 	}
-	if !Shortened([]Field{{"b", long}}) || Shortened([]Field{{"a", "short"}}) {
+	if !Shortened([]Field{{Name: "b", Value: long}}) || Shortened([]Field{{Name: "a", Value: "short"}}) {
 		t.Error("Shortened does not tell a shortened value")
 	}
-	if got := FullArgs([]Field{{"body", long}}); len(got) != 1 || got[0] != "body: "+long {
+	if got := FullArgs([]Field{{Name: "body", Value: long}}); len(got) != 1 || got[0] != "body: "+long {
 		t.Errorf("FullArgs = %q", got)
 	}
 }

@@ -101,12 +101,12 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
-// Neutralized returns a copy of p with every string in it (every field of
+// NeutralizePrompt returns a copy of p with every string in it (every field of
 // a string kind, including ids.AppID and the like, and strings inside any
 // slice, array, map, pointer or struct field added later) passed through
 // Neutralize. It walks the fields by reflection so that a field added to
 // Prompt is covered without anyone remembering to list it here.
-func (p Prompt) Neutralized() Prompt {
+func NeutralizePrompt(p Prompt) Prompt {
 	v := reflect.ValueOf(&p).Elem()
 	neutralValue(v)
 	return p
@@ -206,7 +206,7 @@ func (n *neutralConversation) Reply(ctx context.Context, text string) error {
 }
 
 func (n *neutralConversation) Prompt(ctx context.Context, p Prompt) error {
-	return n.c.Prompt(ctx, p.Neutralized())
+	return n.c.Prompt(ctx, NeutralizePrompt(p))
 }
 
 // TakesTypedAnswers passes on whether the wrapped conversation does.
@@ -225,7 +225,7 @@ func (n *neutralConversation) Resolved(ctx context.Context, p Prompt, d Decision
 	if !ok {
 		return ErrNotSupported
 	}
-	return rc.Resolved(ctx, p.Neutralized(), Decision(Neutralize(string(d))), ids.UserID(Neutralize(string(by))), expired)
+	return rc.Resolved(ctx, NeutralizePrompt(p), Decision(Neutralize(string(d))), ids.UserID(Neutralize(string(by))), expired)
 }
 
 func (n *neutralConversation) StreamReply(ctx context.Context) (ReplyStream, error) {

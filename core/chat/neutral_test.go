@@ -91,14 +91,14 @@ func TestPromptNeutralizedCoversEveryString(t *testing.T) {
 	if n < 10 {
 		t.Fatalf("only %d string fields found; the walk is broken", n)
 	}
-	q := p.Neutralized()
+	q := NeutralizePrompt(p)
 	qv := reflect.ValueOf(q)
 	for i := range qv.NumField() {
 		if f := qv.Field(i); f.Kind() == reflect.String && hasUnsafe(f.String()) {
 			t.Errorf("field %s = %q", qv.Type().Field(i).Name, f.String())
 		}
 	}
-	for _, s := range []string{q.Title(), q.Text(), q.Warning()} {
+	for _, s := range []string{PromptTitle(q), PromptText(q), PromptWarning(q)} {
 		if hasUnsafe(s) {
 			t.Errorf("rendered %q", s)
 		}
@@ -203,7 +203,7 @@ func TestNeutralConversation(t *testing.T) {
 	seen = append(seen, full.status...)
 	seen = append(seen, full.streamed...)
 	for _, q := range append(full.prompts, full.resolved...) {
-		seen = append(seen, q.Text(), q.Title(), string(q.Function))
+		seen = append(seen, PromptText(q), PromptTitle(q), string(q.Function))
 	}
 	if len(seen) < 9 {
 		t.Fatalf("only %d texts reached the conversation", len(seen))

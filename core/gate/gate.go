@@ -25,6 +25,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Store is what the gate needs of the state store.
@@ -90,7 +91,7 @@ type Gate struct {
 	timeout    time.Duration
 	poll       time.Duration
 	auditRetry time.Duration
-	unaudited  func(what string)
+	unaudited  func(entry vocab.AuditType)
 	now        func() time.Time
 	log        *slog.Logger
 	rules      []Rule
@@ -136,7 +137,7 @@ type Options struct {
 	AuditRetry time.Duration
 	// Unaudited, if set, is called with the entry's type each time an
 	// audit entry could not be written (a metric).
-	Unaudited func(what string)
+	Unaudited func(entry vocab.AuditType)
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Rules are the operator's allow / deny / ask rules, checked before
@@ -400,7 +401,7 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 		return fmt.Errorf("gate: %q was not offered by this prompt", a.Decision)
 	}
 	if p.User != a.User {
-		_ = g.store.AppendAudit(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: "refused_answer", Kind: p.Kind,
+		_ = g.store.AppendAudit(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: vocab.AuditRefusedAnswer, Kind: p.Kind,
 			App: p.Target, Requester: p.Requester, Decision: string(a.Decision), Detail: "prompt " + string(p.ID) + " belongs to " + string(p.User)})
 		return chat.ErrNotYours
 	}
@@ -414,7 +415,7 @@ func (g *Gate) Answer(ctx context.Context, a chat.Answer) error {
 	if p.Replica != "" && p.Replica != g.replica {
 		detail += " (asked on replica " + p.Replica + ")"
 	}
-	if err := g.durable(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: "answer", Kind: p.Kind, App: p.Target,
+	if err := g.durable(ctx, state.AuditEvent{At: g.now(), User: a.User, Type: vocab.AuditAnswer, Kind: p.Kind, App: p.Target,
 		Requester: p.Requester, Decision: string(a.Decision), Detail: detail}); err != nil {
 		return fmt.Errorf("gate: answer not recorded: %w", err)
 	}
@@ -491,7 +492,7 @@ func (g *Gate) audit(ctx context.Context, r Request, decision, detail string) er
 	if detail != "" {
 		d = detail + "; data: " + d
 	}
-	return g.durable(ctx, state.AuditEvent{At: g.now(), User: r.User, Type: "decision", Kind: r.Kind,
+	return g.durable(ctx, state.AuditEvent{At: g.now(), User: r.User, Type: vocab.AuditDecision, Kind: r.Kind,
 		App: r.Target, Requester: r.Requester, Decision: decision, Detail: d})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // conv records prompts and hands them to a channel.
@@ -92,7 +93,7 @@ func TestDecisions(t *testing.T) {
 			if _, asked := ask("s2"); asked != tt.againNew {
 				t.Fatalf("new session: asked = %v, want %v", asked, tt.againNew)
 			}
-			evs, _ := st.ReadAudit(ctx, state.AuditFilter{Type: "decision"})
+			evs, _ := st.ReadAudit(ctx, state.AuditFilter{Type: vocab.AuditDecision})
 			if len(evs) != 3 {
 				t.Fatalf("audit has %d decisions, want 3", len(evs))
 			}
@@ -150,7 +151,7 @@ func TestAnswerChecks(t *testing.T) {
 	if d := <-done; d != chat.Deny {
 		t.Fatalf("decision %s", d)
 	}
-	evs, _ := st.ReadAudit(ctx, state.AuditFilter{Type: "refused_answer"})
+	evs, _ := st.ReadAudit(ctx, state.AuditFilter{Type: vocab.AuditRefusedAnswer})
 	if len(evs) != 1 {
 		t.Fatalf("refused answer not audited: %v", evs)
 	}

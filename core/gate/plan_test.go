@@ -177,7 +177,7 @@ func TestPlannedGrantDoesNotCoverUnplanned(t *testing.T) {
 		done <- d
 	}()
 	p := answerNext(t, g, c, chat.Deny)
-	if !p.Unplanned || p.Warning() == "" {
+	if !p.Unplanned || chat.PromptWarning(p) == "" {
 		t.Errorf("unplanned prompt without warning: %+v", p)
 	}
 	if d := <-done; d != chat.Deny {

@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // replicaGates returns n gates, each over its own connection to one real
@@ -131,7 +132,7 @@ func TestDecisionWhileRelayDown(t *testing.T) {
 	if _, ok, err := sts[0].FindGrant(ctx, r.Key(), ""); err != nil || !ok {
 		t.Fatalf("grant: %v %v", ok, err)
 	}
-	es, err := sts[0].ReadAudit(ctx, state.AuditFilter{User: "u:1", Type: "decision"})
+	es, err := sts[0].ReadAudit(ctx, state.AuditFilter{User: "u:1", Type: vocab.AuditDecision})
 	if err != nil {
 		t.Fatal(err)
 	}

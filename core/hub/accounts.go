@@ -9,6 +9,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Accounts links users' accounts at other services (a Google account) so
@@ -49,7 +50,7 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 			h.log.Warn("connect account", "provider", provider, "err", err)
 			return fmt.Sprintf("I can't link a %s account: %s", truncate(provider, 40), publicAccountErr(err))
 		}
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "connect", Detail: provider + ": consent link issued"})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditConnect, Detail: provider + ": consent link issued"})
 		if provider != "google" {
 			return "Open this link to sign in to " + truncate(provider, 60) + "'s server (it works once, for a few minutes, and only for you; don't share it; a newer !connect or !disconnect cancels it):\n" + u +
 				"\nSay !disconnect " + truncate(provider, 60) + " to sign out."
@@ -65,7 +66,7 @@ func (h *Hub) accountCommand(ctx context.Context, t *turn, cmd, provider string)
 	if !ok {
 		return "No " + truncate(provider, 40) + " account is linked."
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "disconnect", Detail: provider})
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditDisconnect, Detail: provider})
 	if provider != "google" {
 		return "You are signed out of " + truncate(provider, 60) + "'s server and its token is deleted."
 	}
@@ -117,7 +118,7 @@ func (h *Hub) credential(ctx context.Context, t *turn, app ids.AppID) (*isc.Cred
 	}
 	if c != nil {
 		// The audit shows which invocation got the user's account, never the token.
-		h.audit(ctx, state.AuditEvent{User: user, Type: "credential", App: app, Detail: c.Provider + " access token for one invocation"})
+		h.audit(ctx, state.AuditEvent{User: user, Type: vocab.AuditCredential, App: app, Detail: c.Provider + " access token for one invocation"})
 	}
 	return c, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // flakyAudit is a real Redis store whose audit appends of the listed
@@ -25,7 +26,7 @@ import (
 // if broken, every one.
 type flakyAudit struct {
 	state.Store
-	types map[string]bool
+	types map[vocab.AuditType]bool
 
 	mu        sync.Mutex // guards transient
 	transient int
@@ -64,21 +65,21 @@ func redisStore(t *testing.T) *redis.Store {
 func TestAuditDurable(t *testing.T) {
 	tests := []struct {
 		name      string
-		types     []string
+		types     []vocab.AuditType
 		transient int
 		broken    bool
 		// ran: the reply quotes step 2's fare (step 1's result flowed
 		// into it), or at least step 1's.
 		wantFlowRan, wantStep1Ran bool
 	}{
-		{"transient decision", []string{"decision"}, 2, false, true, true},
-		{"transient flow", []string{"flow"}, 2, false, true, true},
-		{"broken decision", []string{"decision"}, 0, true, false, false},
-		{"broken flow", []string{"flow"}, 0, true, false, true},
+		{"transient decision", []vocab.AuditType{vocab.AuditDecision}, 2, false, true, true},
+		{"transient flow", []vocab.AuditType{vocab.AuditFlow}, 2, false, true, true},
+		{"broken decision", []vocab.AuditType{vocab.AuditDecision}, 0, true, false, false},
+		{"broken flow", []vocab.AuditType{vocab.AuditFlow}, 0, true, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			types := map[string]bool{}
+			types := map[vocab.AuditType]bool{}
 			for _, ty := range tt.types {
 				types[ty] = true
 			}
@@ -88,7 +89,7 @@ func TestAuditDurable(t *testing.T) {
 			var unaudited []string
 			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Model: chainPlanner, SpokeModel: offline.Model{},
 				Apps: []ids.AppID{"quick_ride", "metro_hail"}, Trace: func(e hub.TraceEvent) {
-					if e.Type == "unaudited" {
+					if e.Type == vocab.TraceUnaudited {
 						mu.Lock()
 						unaudited = append(unaudited, e.Detail)
 						mu.Unlock()
@@ -105,7 +106,7 @@ func TestAuditDurable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
+			got := map[vocab.AuditType]int{}
 			for _, e := range es {
 				got[e.Type]++
 			}

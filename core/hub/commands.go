@@ -9,6 +9,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // HelpText lists the chat commands. Commands start with "/" or "!" (Slack
@@ -103,7 +104,7 @@ func (h *Hub) command(ctx context.Context, t *turn, threads bool) (reply string,
 			return "Sorry, I couldn't revoke that right now.", true
 		}
 		h.dropWarm(ctx, t.user, app, "permission revoked")
-		h.audit(ctx, auditEvent(t.user, "revoke", app, fmt.Sprintf("%d grants", n)))
+		h.audit(ctx, auditEvent(t.user, vocab.AuditRevoke, app, fmt.Sprintf("%d grants", n)))
 		return fmt.Sprintf("Revoked %d permission(s).", n), true
 	case "forget":
 		if arg == "" {
@@ -196,7 +197,7 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 	var done []string
 	failed := func(what string, err error) string {
 		h.log.Error("forget", "what", what, "user", t.user, "err", err)
-		h.audit(ctx, auditEvent(t.user, "forget", "", "partial: "+strings.Join(done, "; ")+"; failed: "+what))
+		h.audit(ctx, auditEvent(t.user, vocab.AuditForget, "", "partial: "+strings.Join(done, "; ")+"; failed: "+what))
 		msg := "Sorry, I couldn't forget " + what + " right now."
 		if len(done) > 0 {
 			msg += " Already forgotten: " + strings.Join(done, "; ") + "."
@@ -231,7 +232,7 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 		} else if what != "" {
 			done = append(done, what)
 		}
-		h.audit(ctx, auditEvent(t.user, "forget", "", strings.Join(done, "; ")))
+		h.audit(ctx, auditEvent(t.user, vocab.AuditForget, "", strings.Join(done, "; ")))
 		return "Forgotten: " + strings.Join(done, "; ") + ". Your permissions stay (use revoke all)."
 	}
 	app := ids.AppID(arg)
@@ -259,7 +260,7 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 	} else if what != "" {
 		done = append(done, what)
 	}
-	h.audit(ctx, auditEvent(t.user, "forget", app, strings.Join(done, "; ")))
+	h.audit(ctx, auditEvent(t.user, vocab.AuditForget, app, strings.Join(done, "; ")))
 	return "Forgotten: " + strings.Join(done, "; ") + "."
 }
 
@@ -275,7 +276,7 @@ func (h *Hub) sharers(sp apps.Spec) []string {
 	return out
 }
 
-func auditEvent(user ids.UserID, typ string, app ids.AppID, detail string) state.AuditEvent {
+func auditEvent(user ids.UserID, typ vocab.AuditType, app ids.AppID, detail string) state.AuditEvent {
 	return state.AuditEvent{User: user, Type: typ, App: app, Detail: detail}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Bounds on an app's questions to its user (MCP elicitation).
@@ -181,7 +182,7 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 		if typed {
 			why = "it asks only for text, numbers, yes/no and a choice of values"
 		}
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_refused", App: sp.ID, Detail: "fields: " + strings.Join(unaskable, ", ")})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditElicitRefused, App: sp.ID, Detail: "fields: " + strings.Join(unaskable, ", ")})
 		return isc.KindElicitResult, isc.ElicitResult{Note: "SecGPT did not ask its user: " + why + ", and the request needs " +
 			strings.Join(unaskable, ", ") + "; ask with yes/no or a choice of values instead"}, nil
 	}
@@ -266,7 +267,7 @@ func (h *Hub) elicit(ctx context.Context, inv *invocation, f isc.Frame) (isc.Kin
 			content[fd.name] = v
 		}
 	}
-	h.audit(ctx, state.AuditEvent{User: t.user, Type: "elicit_answered", App: sp.ID, Detail: truncate(fmt.Sprint(content), 2000)})
+	h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditElicitAnswered, App: sp.ID, Detail: truncate(fmt.Sprint(content), 2000)})
 	return isc.KindElicitResult, isc.ElicitResult{Action: "accept", Content: content}, nil
 }
 

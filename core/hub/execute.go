@@ -12,6 +12,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // execute runs the approved plan's steps: independent groups
@@ -52,19 +53,6 @@ type stepRun struct {
 	// approved step; non-empty, it is asked about before the step runs.
 	diff []string
 }
-
-// denial is a stage's refusal: the step did not run because of a
-// decision (err, if set, is why the decision could not be made).
-type denial struct{ err error }
-
-func (d *denial) Error() string {
-	if d.err == nil {
-		return "denied"
-	}
-	return "denied: " + d.err.Error()
-}
-
-func (d *denial) Unwrap() error { return d.err }
 
 // runStep runs step i in its own spoke, as the approval allows. Each stage
 // either passes the step on or ends it (a denial, or an error the reply
@@ -189,7 +177,7 @@ func (t *turn) admitFacts(ctx context.Context, sr *stepRun, ap approval) error {
 		sr.st, sr.diff = t.replanned(st, ns, st.shared)
 		sr.task = isc.Task{Instruction: ns.Instruction, Function: ns.Function, Args: ns.Args}
 	default:
-		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: st.spec.ID, Detail: formatFacts(all)}); err != nil {
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindData, App: st.spec.ID, Detail: formatFacts(all)}); err != nil {
 			return err
 		}
 		sr.in.add(newLabel("", st.shared))
@@ -260,7 +248,7 @@ func (t *turn) admitCall(ctx context.Context, sr *stepRun, steps []step, ap appr
 	}
 	if task.Direct {
 		if ru := h.denied(t.execRequest(st.app, task.Function, task.Args, "", false, "")); ru != "" {
-			h.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindExec, App: st.spec.ID,
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditMonitorRefused, Kind: chat.KindExec, App: st.spec.ID,
 				Detail: truncate(task.Function+" "+compact(task.Args)+": denied by the rule "+ru, 2000)})
 			return &denial{}
 		}
@@ -274,9 +262,9 @@ func (t *turn) admitCall(ctx context.Context, sr *stepRun, steps []step, ap appr
 func (t *turn) call(ctx context.Context, sr *stepRun) stepResult {
 	h, st, task := t.h, sr.st, sr.task
 	res := stepResult{app: st.spec.ID}
-	h.trace(TraceEvent{User: t.user, App: st.spec.ID, Type: "step_run", Step: sr.i + 1})
+	h.trace(TraceEvent{User: t.user, App: st.spec.ID, Type: vocab.TraceStepRun, Step: sr.i + 1})
 	if task.Direct {
-		h.trace(TraceEvent{User: t.user, App: st.spec.ID, Type: "direct_call", Step: sr.i + 1, Detail: task.Function + " " + compact(task.Args)})
+		h.trace(TraceEvent{User: t.user, App: st.spec.ID, Type: vocab.TraceDirectCall, Step: sr.i + 1, Detail: task.Function + " " + compact(task.Args)})
 	}
 	inv := &invocation{turn: t, app: st.app, task: task, label: &sr.in}
 	if st.hasFn && !task.Direct {

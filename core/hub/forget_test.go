@@ -13,6 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // TestForgetDeletesAppState: "!forget all" deletes the apps' stored state
@@ -75,7 +76,7 @@ func TestForgetDeletesAppState(t *testing.T) {
 	if !has(bob, "hoarder", "a") || !has(bob, "gone_app", "x") {
 		t.Error("forgetting alice deleted bob's state")
 	}
-	evs, err := st.ReadAudit(ctx, state.AuditFilter{User: alice, Type: "forget"})
+	evs, err := st.ReadAudit(ctx, state.AuditFilter{User: alice, Type: vocab.AuditForget})
 	if err != nil || len(evs) != 2 || !strings.Contains(evs[1].Detail, "stored item") {
 		t.Errorf("audit = %+v, %v", evs, err)
 	}
@@ -122,7 +123,7 @@ func TestCommandsDropPendingReplan(t *testing.T) {
 				t.Errorf("%s: reply %q does not say %q", tc.cmd, reply, tc.wantReply)
 			}
 			if tc.wantAudit != "" {
-				evs, err := st.ReadAudit(ctx, state.AuditFilter{User: alice, Type: "forget"})
+				evs, err := st.ReadAudit(ctx, state.AuditFilter{User: alice, Type: vocab.AuditForget})
 				if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Detail, tc.wantAudit) {
 					t.Errorf("audit = %+v, %v; want one forget event saying %q", evs, err, tc.wantAudit)
 				}

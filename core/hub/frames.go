@@ -9,7 +9,9 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // spokeRun is what the hub keeps about one spoke connection while serve
@@ -38,7 +40,7 @@ func reply(k isc.Kind, body any) answer { return answer{kind: k, body: body} }
 func hubError(msg string) answer { return reply(isc.KindHubError, isc.ErrorBody{Message: msg}) }
 
 // frameHandler serves one kind of frame from a spoke. A returned error
-// ends the spoke (see errSpoke for what its parts may quote); answers the
+// ends the spoke (errors.go says what its parts may quote); answers the
 // spoke can act on (denials, errors in its arguments) are frames.
 type frameHandler func(ctx context.Context, r *spokeRun, f isc.Frame) (answer, error)
 
@@ -84,11 +86,11 @@ func (h *Hub) onFinal(_ context.Context, r *spokeRun, f isc.Frame) (answer, erro
 }
 
 // onSpokeError ends the spoke with the app's own message, kept apart from
-// the hub's reason (see errSpoke).
+// the hub's reason (errors.go).
 func (h *Hub) onSpokeError(_ context.Context, _ *spokeRun, f isc.Frame) (answer, error) {
 	var e isc.ErrorBody
 	_ = f.Decode(&e)
-	return answer{}, &errSpoke{reason: "the app reported an error", detail: truncate(e.Message, 300), appMessage: e.Message}
+	return answer{}, public.FromApp(errors.New(truncate(e.Message, 300)), e.Message, "the app reported an error")
 }
 
 func (h *Hub) onLog(_ context.Context, r *spokeRun, f isc.Frame) (answer, error) {
@@ -122,7 +124,7 @@ func (h *Hub) onModelRequest(ctx context.Context, r *spokeRun, f isc.Frame) (ans
 	if r.inv.lease != nil {
 		r.inv.lease.offer(&req)
 	}
-	h.trace(TraceEvent{User: r.inv.turn.user, App: sp.ID, Type: "model_request", Request: &req})
+	h.trace(TraceEvent{User: r.inv.turn.user, App: sp.ID, Type: vocab.TraceModelRequest, Request: &req})
 	resp, err := h.o.SpokeModel.Generate(ctx, &req)
 	if err != nil {
 		h.log.Warn("spoke model call", "app", sp.ID, "err", err)
@@ -146,7 +148,7 @@ func (h *Hub) onProbe(ctx context.Context, r *spokeRun, f isc.Frame) (answer, er
 	if !ok || a.Spec().ID == sp.ID {
 		return reply(isc.KindNoSuch, isc.NoSuch(p)), nil
 	}
-	h.audit(ctx, state.AuditEvent{User: r.inv.turn.user, Type: "probe", App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
+	h.audit(ctx, state.AuditEvent{User: r.inv.turn.user, Type: vocab.AuditProbe, App: a.Spec().ID, Requester: sp.ID, Detail: p.Function})
 	return reply(isc.KindProbeResponse, isc.ProbeResponse{Function: fn.Name, App: string(a.Spec().ID), Request: fn.Request}), nil
 }
 

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 )
@@ -111,9 +111,8 @@ func TestFrameHandlers(t *testing.T) {
 			}
 			switch {
 			case tt.wantErr != "":
-				var es *errSpoke
-				if !errors.As(err, &es) || !strings.HasPrefix(es.reason, tt.wantErr) {
-					t.Fatalf("err = %v, want an errSpoke with reason %q", err, tt.wantErr)
+				if m, ok := public.Message(err); !ok || !strings.HasPrefix(m, tt.wantErr) {
+					t.Fatalf("err = %v, want a spoke error with reason %q", err, tt.wantErr)
 				}
 				return
 			case err != nil:
@@ -179,7 +178,7 @@ func TestServeOrder(t *testing.T) {
 	tests := []struct {
 		name     string
 		frames   []frame
-		wantErr  string // errSpoke reason prefix; "" wants the final
+		wantErr  string // the spoke error's message prefix; "" wants the final
 		wantText string
 	}{
 		{name: "answer", frames: []frame{ready, {isc.KindStatePut, `{"key":"k","value":1}`}, {isc.KindFinal, `{"text":"hi"}`}}, wantText: "hi"},
@@ -218,8 +217,7 @@ func TestServeOrder(t *testing.T) {
 				}
 				return
 			}
-			var es *errSpoke
-			if !errors.As(err, &es) || !strings.HasPrefix(es.reason, tt.wantErr) {
+			if m, ok := public.Message(err); !ok || !strings.HasPrefix(m, tt.wantErr) {
 				t.Fatalf("serve err = %v, want reason %q", err, tt.wantErr)
 			}
 		})

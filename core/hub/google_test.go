@@ -26,6 +26,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // gmailPlanner plans one search of the user's mail for "invoice".
@@ -206,7 +207,7 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 	if strings.Contains(reply, "4711") || strings.Contains(reply, "Bob's private") || fake.APICalls() != calls {
 		t.Fatalf("bob's search read a mailbox: %q", reply)
 	}
-	evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: "credential"})
+	evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: vocab.AuditCredential})
 	if err != nil {
 		t.Fatal(err)
 	}

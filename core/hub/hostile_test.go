@@ -22,6 +22,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // hostile is a test-only app whose code attacks the hub from inside its
@@ -272,7 +273,7 @@ func TestPermissionFlows(t *testing.T) {
 	if reply := alice.Send(ctx, "!revoke all"); !strings.Contains(reply, "Revoked 1") {
 		t.Fatalf("revoke reply = %q", reply)
 	}
-	evs, err := st.ReadAudit(ctx, state.AuditFilter{User: "test:alice", Type: "decision"})
+	evs, err := st.ReadAudit(ctx, state.AuditFilter{User: "test:alice", Type: vocab.AuditDecision})
 	if err != nil || len(evs) < 2 {
 		t.Fatalf("audit = %v, %v", evs, err)
 	}

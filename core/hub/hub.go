@@ -31,6 +31,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // TraceEvent is reported to Options.Trace; the evaluation uses it to see
@@ -38,17 +39,14 @@ import (
 type TraceEvent struct {
 	User ids.UserID
 	App  ids.AppID
-	// Type: "model_request" (Request set), "spoke_start", "spoke_end",
-	// "app_request", "direct_call" (Detail: "function {args}"),
-	// "responder_request" (Request set), "step_run" (a plan step's spoke is
-	// about to start; Step set), "unaudited" (an audit entry of type Detail
-	// could not be written; what it recorded was refused).
-	Type    string
+	// Type says what happened; vocab's Trace constants say which other
+	// fields each sets.
+	Type    vocab.TraceType
 	Request *llm.Request
 	Detail  string
-	// Step is the 1-based plan step of a "step_run" or "direct_call" event.
+	// Step is the 1-based plan step of a TraceStepRun or TraceDirectCall event.
 	Step int
-	// PID is the spoke's process ID of a "spoke_start" or "spoke_end".
+	// PID is the spoke's process ID of a TraceSpokeStart or TraceSpokeEnd.
 	PID int
 }
 
@@ -319,9 +317,9 @@ func (h *Hub) audit(ctx context.Context, e state.AuditEvent) error {
 }
 
 // unaudited reports an audit entry that could not be written (the
-// "unaudited" trace event, which bot/ counts as a metric).
-func (h *Hub) unaudited(what string) {
-	h.trace(TraceEvent{Type: "unaudited", Detail: what})
+// TraceUnaudited event, which bot/ counts as a metric).
+func (h *Hub) unaudited(entry vocab.AuditType) {
+	h.trace(TraceEvent{Type: vocab.TraceUnaudited, Detail: string(entry)})
 }
 
 func (h *Hub) trace(e TraceEvent) {

@@ -15,6 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/schema"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Bounds on what one spoke may ask of the hub.
@@ -89,7 +90,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		// What the spoke's process kept from the invocations it served is
 		// this invocation's input too.
 		inv.absorb(lease.ws.held)
-		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_reuse", Detail: strconv.Itoa(proc.PID())})
+		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeReuse, Detail: strconv.Itoa(proc.PID())})
 	}
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })
@@ -116,7 +117,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		proc.Kill("done")
 		go func() {
 			_ = proc.Wait()
-			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", PID: proc.PID()})
+			h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeEnd, PID: proc.PID()})
 		}()
 	}
 	return fin, nil
@@ -135,7 +136,7 @@ func (t tracedSpawner) Start(ctx context.Context, spec SpokeSpec) (Spoke, error)
 	if err != nil {
 		return nil, err
 	}
-	t.h.trace(TraceEvent{User: spec.User, App: spec.App, Type: "spoke_start", Detail: strconv.Itoa(s.PID()), PID: s.PID()})
+	t.h.trace(TraceEvent{User: spec.User, App: spec.App, Type: vocab.TraceSpokeStart, Detail: strconv.Itoa(s.PID()), PID: s.PID()})
 	return s, nil
 }
 
@@ -148,9 +149,9 @@ func (h *Hub) spokeFailed(ctx context.Context, inv *invocation, proc Spoke, serr
 	proc.Kill(publicReason(serr, ""))
 	werr := proc.Wait()
 	reason := proc.KillReason()
-	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: "spoke_end", Detail: reason, PID: proc.PID()})
+	h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeEnd, Detail: reason, PID: proc.PID()})
 	h.log.Warn("spoke ended", "app", sp.ID, "pid", proc.PID(), "reason", reason, "err", serr, "exit", werr)
-	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: "spoke_killed", App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
+	h.audit(ctx, state.AuditEvent{User: inv.turn.user, Type: vocab.AuditSpokeKilled, App: sp.ID, Requester: inv.caller, Detail: reason + " (" + serr.Error() + ")"})
 	msg := fmt.Sprintf("app %s failed (%s)", sp.ID, publicReason(serr, reason))
 	// The app's own message is its output: its user may read it when the
 	// app ran as a plan step, as they read its answer; an app that called
@@ -169,7 +170,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		return isc.Final{}, spokeErr("protocol: no ready frame", err)
 	}
 	if f.Kind != isc.KindReady {
-		return isc.Final{}, &errSpoke{reason: "protocol: first frame is not ready", detail: fmt.Sprintf("first frame %q", f.Kind)}
+		return isc.Final{}, publicf(fmt.Errorf("first frame %q", f.Kind), "protocol: first frame is not ready")
 	}
 	var others []string
 	for _, fn := range h.o.Catalog.Functions() {
@@ -196,7 +197,7 @@ func (h *Hub) serve(ctx context.Context, inv *invocation, conn *isc.Conn) (isc.F
 		}
 		handle, ok := h.frames[f.Kind]
 		if !ok {
-			return isc.Final{}, &errSpoke{reason: "protocol: unexpected frame kind", detail: string(f.Kind)}
+			return isc.Final{}, publicf(errors.New(string(f.Kind)), "protocol: unexpected frame kind")
 		}
 		a, err := handle(ctx, r, f)
 		switch {
@@ -232,11 +233,11 @@ func (h *Hub) checkFinal(sp apps.Spec, fn string, fin *isc.Final) error {
 		return err
 	}
 	if err := sc.Validate(fin.Result); errors.Is(err, schema.ErrTooCostly) {
-		return &errSpoke{reason: "its result was too costly to validate", detail: err.Error()}
+		return publicf(err, "its result was too costly to validate")
 	} else if err != nil {
 		// The validator's message quotes the offending value, which is
 		// the app's output: log it, never pass it on.
-		return &errSpoke{reason: "its result did not match " + fn + "'s response schema", detail: err.Error()}
+		return publicf(err, "its result did not match %s's response schema", fn)
 	}
 	return nil
 }
@@ -256,11 +257,11 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	if cs.ID == caller {
 		return isc.KindHubError, isc.ErrorBody{Message: "call your own functions directly"}, nil
 	}
-	h.trace(TraceEvent{User: t.user, App: caller, Type: "app_request", Detail: r.Function + " " + truncate(string(r.Args), 500)})
+	h.trace(TraceEvent{User: t.user, App: caller, Type: vocab.TraceAppRequest, Detail: r.Function + " " + truncate(string(r.Args), 500)})
 	if inv.lease != nil && inv.lease.once {
 		// A step whose model fills one approved call was offered no other
 		// app: a request for one comes from the spoke's own code.
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindCollab, App: cs.ID, Requester: caller,
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditMonitorRefused, Kind: chat.KindCollab, App: cs.ID, Requester: caller,
 			Detail: truncate(fmt.Sprintf("%s asked for %s during %s, which approved only %s", caller, r.Function, inv.lease.what(), inv.lease.fn.Name), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "this step may call only " + inv.lease.fn.Name}, nil
 	}
@@ -277,7 +278,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, caller, cs.ID, fn.Name, string(r.Args), true,
 		fmt.Sprintf("%s asked to use %s while working on your request", caller, cs.ID)))
 	if err != nil || !d.Allows() {
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied " + string(caller) + " the use of " + string(cs.ID)}, nil
 	}
 	if !h.sourcesReach(ctx, inv, inv.inputs(), caller, cs.ID, fn.Name, string(r.Args)) {
@@ -289,7 +290,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		h.dropWarm(ctx, t.user, cs.ID, "exec denied")
 		return isc.KindDenial, isc.Denial{Reason: "the user denied running " + string(cs.ID)}, nil
 	}
-	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)}); err != nil {
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: cs.ID, Requester: caller, Detail: truncate(string(r.Args), 2000)}); err != nil {
 		return isc.KindDenial, isc.Denial{Reason: "the call of " + string(cs.ID) + " could not be audited"}, nil
 	}
 	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
@@ -316,7 +317,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	d, err = h.gate.Check(ctx, t.c, t.req(chat.KindCollab, cs.ID, caller, "", string(result), true,
 		fmt.Sprintf("the answer of %s would go back to %s", cs.ID, caller)))
 	if err != nil || !d.Allows() {
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)})
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
 	// What the callee's own calls returned went into its answer too.
@@ -329,7 +330,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 	if !h.sourcesReach(ctx, inv, nested, cs.ID, caller, "", string(result)) {
 		return isc.KindDenial, isc.Denial{Reason: "the user denied passing the answer of " + string(cs.ID) + " to " + string(caller)}, nil
 	}
-	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)}); err != nil {
+	if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: caller, Requester: cs.ID, Detail: truncate(string(result), 2000)}); err != nil {
 		return isc.KindDenial, isc.Denial{Reason: "the answer of " + string(cs.ID) + " could not be audited"}, nil
 	}
 	if inv.label == nil {

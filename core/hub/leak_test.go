@@ -17,6 +17,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // relay is a test app that calls another app through the hub, as raw ISC,
@@ -126,7 +127,7 @@ func TestCalleeFailureDoesNotLeakToCaller(t *testing.T) {
 				return
 			}
 			// The operator can still see what happened.
-			evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: "spoke_killed", App: "leaky"})
+			evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: vocab.AuditSpokeKilled, App: "leaky"})
 			if err != nil || len(evs) != 1 {
 				t.Fatalf("audit = %v, %v; want one spoke_killed event for leaky", evs, err)
 			}

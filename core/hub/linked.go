@@ -7,6 +7,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // AccountLinked records that user's consent link linked account at
@@ -23,7 +24,7 @@ func (h *Hub) AccountLinked(ctx context.Context, user ids.UserID, provider, acco
 	if grown {
 		what = "given more permissions"
 	}
-	h.audit(ctx, state.AuditEvent{User: user, Type: "connect", Detail: fmt.Sprintf("%s: account %s %s", provider, account, what)})
+	h.audit(ctx, state.AuditEvent{User: user, Type: vocab.AuditConnect, Detail: fmt.Sprintf("%s: account %s %s", provider, account, what)})
 	name := accountDisplay(provider)
 	text := fmt.Sprintf("The %s account **%s** was just linked to you here: apps you allow act on it.", name, account)
 	switch {

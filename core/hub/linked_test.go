@@ -8,6 +8,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // TestAccountLinkedNotice: the notice a user gets when an account is
@@ -34,7 +35,7 @@ func TestAccountLinkedNotice(t *testing.T) {
 			}
 		})
 	}
-	evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: "connect"})
+	evs, err := st.ReadAudit(ctx, state.AuditFilter{Type: vocab.AuditConnect})
 	if err != nil {
 		t.Fatal(err)
 	}

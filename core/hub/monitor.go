@@ -17,6 +17,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // The reference monitor: what runs is what was approved. The approved plan
@@ -147,20 +148,20 @@ func (h *Hub) modelAnswer(ctx context.Context, inv *invocation, resp *llm.Respon
 			}
 		}
 		if reason != "" {
-			h.audit(ctx, state.AuditEvent{User: t.user, Type: "monitor_refused", Kind: chat.KindExec, App: app,
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditMonitorRefused, Kind: chat.KindExec, App: app,
 				Detail: truncate(reason+": "+compact(c.Arguments), 2000)})
 			why = append(why, reason)
 			continue
 		}
 		// A call that cannot be audited does not run (docs/state.md).
-		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "model_filled_call", Kind: chat.KindExec, App: app,
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditModelFilledCall, Kind: chat.KindExec, App: app,
 			Detail: truncate(c.Name+" "+compact(c.Arguments), 2000)}); err != nil {
 			why = append(why, c.Name+" could not be audited")
 			continue
 		}
 		l.calls++
 		l.args = c.Arguments
-		h.trace(TraceEvent{User: t.user, App: app, Type: "model_filled_call", Step: l.step, Detail: c.Name + " " + compact(c.Arguments)})
+		h.trace(TraceEvent{User: t.user, App: app, Type: vocab.TraceModelFilledCall, Step: l.step, Detail: c.Name + " " + compact(c.Arguments)})
 		kept = append(kept, c)
 	}
 	resp.ToolCalls = kept
@@ -317,11 +318,11 @@ func (t *turn) flowsIn(ctx context.Context, st step, i int, results []stepResult
 			}
 			d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, a, to, st.Function, src.text, !planned[a], reason))
 			if err != nil || !d.Allows() {
-				h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: to, Requester: a, Detail: truncate(src.text, 2000)})
+				h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindCollab, App: to, Requester: a, Detail: truncate(src.text, 2000)})
 				return in, true, err
 			}
 		}
-		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindCollab, App: to, Requester: src.app,
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: to, Requester: src.app,
 			Detail: truncate(sourcesNote(src.label, src.app, to)+src.text, 2000)}); err != nil {
 			return in, false, err
 		}
@@ -363,7 +364,7 @@ func (h *Hub) sourcesReach(ctx context.Context, inv *invocation, l label, from, 
 		d, err := h.gate.Check(ctx, t.c, t.req(chat.KindCollab, a, to, fn, data, true,
 			fmt.Sprintf("what %s passes to %s derives from what %s returned", from, to, a)))
 		if err != nil || !d.Allows() {
-			h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindCollab, App: to, Requester: a, Detail: truncate(data, 2000)})
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindCollab, App: to, Requester: a, Detail: truncate(data, 2000)})
 			return false
 		}
 	}
@@ -371,10 +372,10 @@ func (h *Hub) sourcesReach(ctx context.Context, inv *invocation, l label, from, 
 		d, err := h.gate.Check(ctx, t.c, t.req(chat.KindData, "", to, fn, formatFacts(l.facts), true,
 			fmt.Sprintf("what %s passes to %s may carry these remembered facts", from, to)))
 		if err != nil || !d.Allows() {
-			h.audit(ctx, state.AuditEvent{User: t.user, Type: "blocked_flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)})
+			h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditBlockedFlow, Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)})
 			return false
 		}
-		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: "flow", Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)}); err != nil {
+		if err := h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditFlow, Kind: chat.KindData, App: to, Requester: from, Detail: formatFacts(l.facts)}); err != nil {
 			return false
 		}
 	}

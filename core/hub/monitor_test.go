@@ -22,6 +22,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // wsApp is a workspace app (a Slack-like suite) with functions of every
@@ -192,7 +193,7 @@ func TestModelFilledStepRunsOnlyTheApprovedFunction(t *testing.T) {
 			}
 			sm.mu.Unlock()
 			if tc.refused != "" {
-				ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "monitor_refused"})
+				ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: vocab.AuditMonitorRefused})
 				if err != nil || len(ev) == 0 || !strings.Contains(ev[0].Detail, tc.refused) || ev[0].App != wsID {
 					t.Errorf("refusal of %s not audited: %+v %v", tc.refused, ev, err)
 				}
@@ -205,7 +206,7 @@ func TestModelFilledStepRunsOnlyTheApprovedFunction(t *testing.T) {
 				}
 			}
 			if tc.diff == "" && diff != nil {
-				t.Errorf("unexpected confirmation: %s", diff.Text())
+				t.Errorf("unexpected confirmation: %s", chat.PromptText(*diff))
 			}
 			if tc.diff != "" && (diff == nil || !strings.Contains(diff.Data, tc.diff)) {
 				t.Errorf("no prompt showing the difference %q: %+v", tc.diff, diff)
@@ -214,7 +215,7 @@ func TestModelFilledStepRunsOnlyTheApprovedFunction(t *testing.T) {
 				t.Errorf("step failed: %v, want %v: %q", failed, tc.failed, reply)
 			}
 			if len(tc.want) > 0 {
-				ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "model_filled_call"})
+				ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: vocab.AuditModelFilledCall})
 				if err != nil || len(ev) != 1 || !strings.Contains(ev[0].Detail, `"Charlie"`) {
 					t.Errorf("model-filled call not audited: %+v %v", ev, err)
 				}
@@ -244,10 +245,10 @@ func TestRuntimeExecRequestsCarryEffects(t *testing.T) {
 	}
 	for _, p := range c.Prompts() {
 		if p.Kind == chat.KindExec && p.Target == "send_gmail_message" {
-			t.Errorf("the user was asked to run a send a rule denies: %s", p.Text())
+			t.Errorf("the user was asked to run a send a rule denies: %s", chat.PromptText(p))
 		}
 	}
-	ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "decision"})
+	ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: vocab.AuditDecision})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func TestReplanWithoutFactIsHeldToThePlan(t *testing.T) {
 					diff = &p
 				}
 				if p.Kind == chat.KindExec && !p.Confirm && p.Function == "ws_send_dm" && len(tc.want) > 0 && tc.want[0] != "ws_send_dm" {
-					t.Errorf("the exec prompt names the old function: %s", p.Text())
+					t.Errorf("the exec prompt names the old function: %s", chat.PromptText(p))
 				}
 			}
 			if (diff != nil) != (tc.diff != nil) {
@@ -480,7 +481,7 @@ func TestResponderGetsNoWithheldFact(t *testing.T) {
 	var saw string
 	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: replanner(withFact, without), Apps: []ids.AppID{"quick_ride", "metro_hail"},
 		Trace: func(e hub.TraceEvent) {
-			if e.Type == "responder_request" {
+			if e.Type == vocab.TraceResponderRequest {
 				raw, _ := json.Marshal(e.Request.Messages)
 				mu.Lock()
 				saw = string(raw)
@@ -628,7 +629,7 @@ func TestCalleeRunsOnlyTheCallItsPromptShowed(t *testing.T) {
 	if !slices.Equal(ran, []string{"ws_add_to_channel"}) {
 		t.Fatalf("the callee ran %v, want the shown call once (reply %q)", ran, reply)
 	}
-	ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: "monitor_refused"})
+	ev, err := store.ReadAudit(context.Background(), state.AuditFilter{User: "test:alice", Type: vocab.AuditMonitorRefused})
 	if err != nil || len(ev) < 2 {
 		t.Errorf("refused calls not audited: %+v %v", ev, err)
 	}

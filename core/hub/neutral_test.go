@@ -49,7 +49,7 @@ func TestAppTextCannotRepaint(t *testing.T) {
 	seen := []string{reply}
 	var full []string // every step value in full, as the adapters' "show all" views print them
 	for _, p := range c.Prompts() {
-		seen = append(seen, p.Text(), p.Data, p.Reason)
+		seen = append(seen, chat.PromptText(p), p.Data, p.Reason)
 		for _, s := range p.Steps {
 			full = append(full, chat.FullArgs(s.Args)...)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/evaluation/adversary"
 )
 
@@ -61,7 +62,7 @@ type steps struct {
 }
 
 func (s *steps) trace(e hub.TraceEvent) {
-	if e.Type != "step_run" && e.Type != "direct_call" {
+	if e.Type != vocab.TraceStepRun && e.Type != vocab.TraceDirectCall {
 		return
 	}
 	s.mu.Lock()
@@ -69,7 +70,7 @@ func (s *steps) trace(e hub.TraceEvent) {
 	if s.ran == nil {
 		s.ran = map[int]string{}
 	}
-	if e.Type == "direct_call" {
+	if e.Type == vocab.TraceDirectCall {
 		s.ran[e.Step] = string(e.App) + " " + e.Detail
 	} else if _, ok := s.ran[e.Step]; !ok {
 		s.ran[e.Step] = string(e.App)
@@ -169,9 +170,9 @@ func TestResponderInjectionTriggersNoCall(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e.Type {
-		case "spoke_start":
+		case vocab.TraceSpokeStart:
 			started = append(started, string(e.App))
-		case "responder_request":
+		case vocab.TraceResponderRequest:
 			raw, _ := json.Marshal(e.Request.Messages)
 			responderSaw = string(raw)
 		}
@@ -197,10 +198,10 @@ func TestResponderInjectionTriggersNoCall(t *testing.T) {
 	}
 	for _, p := range c.Prompts() {
 		if p.Unplanned {
-			t.Errorf("unplanned request reached the user: %s", p.Text())
+			t.Errorf("unplanned request reached the user: %s", chat.PromptText(p))
 		}
 	}
-	ev, err := store.ReadAudit(ctx, state.AuditFilter{User: "test:alice", Type: "responder_tool_call_ignored"})
+	ev, err := store.ReadAudit(ctx, state.AuditFilter{User: "test:alice", Type: vocab.AuditResponderToolCallIgnored})
 	if err != nil || len(ev) != 1 || !strings.Contains(ev[0].Detail, "send_gmail_message") {
 		t.Errorf("ignored tool calls not audited: %+v %v", ev, err)
 	}
@@ -260,7 +261,7 @@ func TestSendFromAnotherAppsResultIsConfirmed(t *testing.T) {
 				t.Fatalf("confirmation shown: %v, want %v", confirm != nil, tc.wantConfirm)
 			}
 			if confirm != nil && (!strings.Contains(confirm.Data, "bob@example.com") || !strings.Contains(confirm.Data, "Message ID: m-0006")) {
-				t.Errorf("confirmation lacks the concrete arguments: %s", confirm.Text())
+				t.Errorf("confirmation lacks the concrete arguments: %s", chat.PromptText(*confirm))
 			}
 			sent, _ := mail.Sent(context.Background(), appstate.FromStore(store, "test:alice", mail.Namespace))
 			if len(sent) != tc.wantSent {

@@ -17,6 +17,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // replica is one of several hubs sharing one real Redis, as separate bot
@@ -157,7 +158,7 @@ func TestReplicas(t *testing.T) {
 	}
 	// The grant it gave has an audit entry saying who gave it and where,
 	// though the replica that asked never audits the decision.
-	answers, err := rs[0].store.ReadAudit(ctx, state.AuditFilter{User: user, Type: "answer"})
+	answers, err := rs[0].store.ReadAudit(ctx, state.AuditFilter{User: user, Type: vocab.AuditAnswer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestClickOnAnotherReplicaWhileRelayDown(t *testing.T) {
 	}
 	var byWhere bool
 	for _, e := range es {
-		byWhere = byWhere || (e.Type == "decision" && strings.Contains(e.Detail, "answered by "+string(user)+" on replica r1"))
+		byWhere = byWhere || (e.Type == vocab.AuditDecision && strings.Contains(e.Detail, "answered by "+string(user)+" on replica r1"))
 		if strings.Contains(e.Detail, "no answer in time") {
 			t.Fatalf("audited as expired: %+v", e)
 		}

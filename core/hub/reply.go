@@ -13,6 +13,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/respond"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // respond writes the reply. A responder (one model call with the question
@@ -115,7 +116,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result, idle []s
 		return "", err
 	}
 	h := t.h
-	h.trace(TraceEvent{User: t.user, Type: "responder_request", Request: req})
+	h.trace(TraceEvent{User: t.user, Type: vocab.TraceResponderRequest, Request: req})
 	m := h.o.ResponderModel
 	if m == nil {
 		m = h.o.Model
@@ -129,7 +130,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result, idle []s
 		for _, c := range resp.ToolCalls {
 			names = append(names, c.Name)
 		}
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "responder_tool_call_ignored", Detail: truncate(strings.Join(names, ", "), 500)})
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditResponderToolCallIgnored, Detail: truncate(strings.Join(names, ", "), 500)})
 	}
 	if strings.TrimSpace(resp.Content) == "" {
 		return "", errors.New("responder: empty answer")
@@ -141,7 +142,7 @@ func (t *turn) responder(ctx context.Context, results []respond.Result, idle []s
 	text := ck.Text(resp.Content)
 	if ck.Replaced > 0 {
 		h.log.Warn("responder misreported a result; sentences replaced", "user", t.user, "sentences", ck.Replaced)
-		h.audit(ctx, state.AuditEvent{User: t.user, Type: "reply_sentence_replaced",
+		h.audit(ctx, state.AuditEvent{User: t.user, Type: vocab.AuditReplySentenceReplaced,
 			Detail: truncate(fmt.Sprintf("%d sentence(s) with figures their app did not return: %s", ck.Replaced, resp.Content), 2000)})
 	}
 	return text, nil

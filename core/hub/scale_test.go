@@ -22,6 +22,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/evaluation/machine"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 	h := hubtest.New(b, hubtest.Options{Model: slow, SpokeModel: slow, Store: memstore.New(memstore.Options{}),
 		Apps: []ids.AppID{"quick_ride"}, SpokeTimeout: 5 * time.Minute, PromptTimeout: 5 * time.Minute,
 		Trace: func(e hub.TraceEvent) {
-			if e.Type == "spoke_start" {
+			if e.Type == vocab.TraceSpokeStart {
 				spokes.Add(1)
 			}
 		}})

@@ -20,6 +20,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm/offline"
 	"github.com/secgpt-go/secgpt/core/respond"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/evaluation/adversary"
 )
 
@@ -282,7 +283,7 @@ func TestStreamedInjectionTriggersNoCall(t *testing.T) {
 	var mu sync.Mutex
 	var started []string
 	trace := func(e hub.TraceEvent) {
-		if e.Type == "spoke_start" {
+		if e.Type == vocab.TraceSpokeStart {
 			mu.Lock()
 			started = append(started, string(e.App))
 			mu.Unlock()
@@ -312,7 +313,7 @@ func TestStreamedInjectionTriggersNoCall(t *testing.T) {
 	if len(sent) != 0 || len(deleted) != 0 {
 		t.Errorf("injected order acted: sent %v, deleted %v", sent, deleted)
 	}
-	ev, err := store.ReadAudit(ctx, state.AuditFilter{User: "test:alice", Type: "responder_tool_call_ignored"})
+	ev, err := store.ReadAudit(ctx, state.AuditFilter{User: "test:alice", Type: vocab.AuditResponderToolCallIgnored})
 	if err != nil || len(ev) == 0 {
 		t.Errorf("the responder's tool calls were not audited as ignored: %v %v", ev, err)
 	}

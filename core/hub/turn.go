@@ -15,9 +15,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/plan"
-	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/schema"
-	"github.com/secgpt-go/secgpt/core/state"
 )
 
 // turn is the handling of one user message.
@@ -53,23 +51,6 @@ type stepResult struct {
 	// given are the arguments the app was given in its Init; args differ
 	// when the app's model filled them.
 	given json.RawMessage
-}
-
-// publicf is an error whose message (format) the user may see, wrapping
-// err for the log (core/public).
-func publicf(err error, format string, a ...any) error {
-	return public.Errorf(err, format, a...)
-}
-
-// publicMessage is what the user may see of err.
-func publicMessage(err error) string {
-	if m, ok := public.Message(err); ok {
-		return m
-	}
-	if errors.Is(err, state.ErrUnaudited) {
-		return "the audit log could not be written, so it was not done"
-	}
-	return "something went wrong (see the assistant's log)"
 }
 
 // step is one plan step with what the hub knows of it from trusted

@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // DefaultMaxWarm bounds the warm spokes kept at once when Options.MaxWarm
@@ -82,7 +83,7 @@ func (w *warmTable) take(k warmKey, epoch int64) *warmSpoke {
 		w.forgetLocked(ws)
 		w.mu.Unlock()
 		ws.proc.Kill("stale: the user's data or permissions changed on another replica")
-		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_drop", Detail: "stale epoch"})
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: vocab.TraceWarmDrop, Detail: "stale epoch"})
 		return nil
 	}
 	defer w.mu.Unlock()
@@ -110,7 +111,7 @@ func (w *warmTable) adopt(k warmKey, proc Spoke, conn *isc.Conn, epoch int64) (*
 		// table forgets it and the next invocation starts a fresh one.
 		werr := proc.Wait()
 		w.forget(ws)
-		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: "warm_end", Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason(), PID: proc.PID()})
+		w.h.trace(TraceEvent{User: k.user, App: k.app, Type: vocab.TraceWarmEnd, Detail: strconv.Itoa(proc.PID()) + " " + proc.KillReason(), PID: proc.PID()})
 		w.h.log.Debug("warm spoke ended", "app", k.app, "pid", proc.PID(), "reason", proc.KillReason(), "exit", werr)
 	}()
 	return ws, true
@@ -234,8 +235,8 @@ func (h *Hub) dropLocal(ctx context.Context, user ids.UserID, app ids.AppID, rea
 	}
 	if n := h.warm.drop(user, app, reason); n > 0 {
 		h.log.Info("warm spokes ended", "user", user, "app", app, "n", n, "reason", reason)
-		h.trace(TraceEvent{User: user, App: app, Type: "warm_drop", Detail: reason})
-		h.audit(ctx, state.AuditEvent{User: user, Type: "warm_spoke_ended", App: app, Detail: fmt.Sprintf("%d warm spoke(s): %s", n, reason)})
+		h.trace(TraceEvent{User: user, App: app, Type: vocab.TraceWarmDrop, Detail: reason})
+		h.audit(ctx, state.AuditEvent{User: user, Type: vocab.AuditWarmSpokeEnded, App: app, Detail: fmt.Sprintf("%d warm spoke(s): %s", n, reason)})
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Metrics holds the collectors. A nil *Metrics records nothing, so callers
@@ -193,7 +195,7 @@ func (m *Metrics) Unaudited(entryType string) {
 }
 
 var (
-	knownAuditTypes = []string{"decision", "answer", "flow", "blocked_flow"}
+	knownAuditTypes = []string{string(vocab.AuditDecision), string(vocab.AuditAnswer), string(vocab.AuditFlow), string(vocab.AuditBlockedFlow)}
 	knownPlatforms  = []string{"slack", "matrix", "terminal"}
 	knownKinds      = []string{"exec", "data", "collab"}
 	knownDecisions  = []string{"once", "session", "always", "deny"}

@@ -12,6 +12,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Model times every Generate call of next. A next that streams still
@@ -243,9 +244,9 @@ func (s *countingStore) AppendAudit(ctx context.Context, e state.AuditEvent) err
 	err := s.Store.AppendAudit(ctx, e)
 	s.count("append_audit", err)
 	switch e.Type {
-	case "decision":
+	case vocab.AuditDecision:
 		s.m.Decision(string(e.Kind), e.Decision)
-	case "egress_denied":
+	case vocab.AuditEgressDenied:
 		s.m.EgressDenied(string(e.App))
 	}
 	return err

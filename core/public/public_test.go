@@ -32,3 +32,21 @@ func TestMessage(t *testing.T) {
 		t.Fatal("the internal error is not in the chain")
 	}
 }
+
+// TestAppMessage: an app's own message rides apart from the user message
+// and the internal error, and only AppMessage returns it.
+func TestAppMessage(t *testing.T) {
+	err := fmt.Errorf("step: %w", FromApp(errors.New("detail"), "the app's words", "the app reported an error"))
+	if m, _ := Message(err); m != "the app reported an error" {
+		t.Fatalf("Message() = %q", m)
+	}
+	if got := AppMessage(err); got != "the app's words" {
+		t.Fatalf("AppMessage() = %q", got)
+	}
+	if got := err.Error(); got != "step: the app reported an error: detail" {
+		t.Fatalf("Error() = %q", got)
+	}
+	if AppMessage(Errorf(nil, "x")) != "" || AppMessage(errors.New("x")) != "" {
+		t.Fatal("an app message where none was given")
+	}
+}

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // ErrInvalid is returned by Store methods given a record they cannot keep: a
@@ -27,13 +27,13 @@ func CheckGrant(g Grant) (Grant, error) {
 		return g, fmt.Errorf("grant of kind %q: %w", g.Kind, ErrInvalid)
 	case g.Target == "":
 		return g, fmt.Errorf("grant without target: %w", ErrInvalid)
-	case g.Function == chat.ReadsFunction && (g.Kind != chat.KindExec || g.Requester != "" || g.Unplanned || g.Decision != chat.AllowAlways):
+	case g.Function == vocab.ReadsFunction && (g.Kind != vocab.KindExec || g.Requester != "" || g.Unplanned || g.Decision != vocab.AllowAlways):
 		return g, fmt.Errorf("a grant for every read of %s is an always exec grant for planned steps only: %w", g.Target, ErrInvalid)
 	}
 	switch g.Decision {
-	case chat.AllowAlways:
+	case vocab.AllowAlways:
 		g.Session = ""
-	case chat.AllowSession:
+	case vocab.AllowSession:
 		if g.Session == "" {
 			return g, fmt.Errorf("session grant without session: %w", ErrInvalid)
 		}

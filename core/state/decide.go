@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Decided is the stored outcome of a pending prompt: the one answer that
 // counts, whichever replica took it and whichever replica waits for it.
 type Decided struct {
-	Prompt   ids.PromptID  `json:"prompt"`
-	Decision chat.Decision `json:"decision"`
+	Prompt   ids.PromptID   `json:"prompt"`
+	Decision vocab.Decision `json:"decision"`
 	// By is the user who answered ("" when the prompt expired).
 	By ids.UserID `json:"by,omitempty"`
 	// Replica names the replica that stored the outcome.
@@ -38,7 +38,7 @@ type Decisions interface {
 	// outcome and stores grants (all of the prompt's user), atomically.
 	// Exactly one of several racing callers wins (took true) and gets the
 	// prompt; a loser changes nothing.
-	DecidePending(ctx context.Context, d Decided, grants []Grant) (p chat.Prompt, took bool, err error)
+	DecidePending(ctx context.Context, d Decided, grants []Grant) (p vocab.Prompt, took bool, err error)
 	// Decided returns the recorded outcome of prompt id, if any.
 	Decided(ctx context.Context, id ids.PromptID) (Decided, bool, error)
 }

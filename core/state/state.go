@@ -14,8 +14,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // ErrNotFound is returned by lookups of a single record that does not exist
@@ -77,7 +77,7 @@ type AppState interface {
 // cover another. For exec and data grants Requester is "".
 type GrantKey struct {
 	User      ids.UserID `json:"user"`
-	Kind      chat.Kind  `json:"kind"`
+	Kind      vocab.Kind `json:"kind"`
 	Requester ids.AppID  `json:"requester,omitempty"`
 	Target    ids.AppID  `json:"target"`
 	// Function is the target's function ("" for annotation apps, and for
@@ -105,7 +105,7 @@ func (k GrantKey) ID() string {
 // Grant is a stored permission. Only session and always decisions are stored.
 type Grant struct {
 	GrantKey
-	Decision chat.Decision `json:"decision"`
+	Decision vocab.Decision `json:"decision"`
 	// Session is set for session grants; they apply only within it.
 	Session ids.SessionID `json:"session,omitempty"`
 	At      time.Time     `json:"at"`
@@ -150,11 +150,11 @@ type Sessions interface {
 // Pending keeps permission prompts that wait for an answer, so that a click
 // delivered to any replica finds the prompt.
 type Pending interface {
-	PutPending(ctx context.Context, p chat.Prompt) error
-	GetPending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error)
+	PutPending(ctx context.Context, p vocab.Prompt) error
+	GetPending(ctx context.Context, id ids.PromptID) (vocab.Prompt, bool, error)
 	// TakePending deletes the prompt and returns it; exactly one caller wins
 	// when several race for the same id.
-	TakePending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error)
+	TakePending(ctx context.Context, id ids.PromptID) (vocab.Prompt, bool, error)
 }
 
 // Replan is the hub's pending question "shall I try another plan without
@@ -191,14 +191,12 @@ type AuditEvent struct {
 	ID   string     `json:"id,omitempty"`
 	At   time.Time  `json:"at"`
 	User ids.UserID `json:"user,omitempty"`
-	// Type: "decision", "answer" (a click as the replica that took it
-	// recorded it, before it took effect), "flow", "exec", "egress",
-	// "spoke", "denied", …
-	Type      string    `json:"type"`
-	Kind      chat.Kind `json:"kind,omitempty"`
-	App       ids.AppID `json:"app,omitempty"`
-	Requester ids.AppID `json:"requester,omitempty"`
-	Decision  string    `json:"decision,omitempty"`
+	// Type says what happened (vocab.AuditDecision, vocab.AuditFlow, …).
+	Type      vocab.AuditType `json:"type"`
+	Kind      vocab.Kind      `json:"kind,omitempty"`
+	App       ids.AppID       `json:"app,omitempty"`
+	Requester ids.AppID       `json:"requester,omitempty"`
+	Decision  string          `json:"decision,omitempty"`
 	// Detail is free text or JSON: the data that moved, the reason, …
 	Detail string `json:"detail,omitempty"`
 }
@@ -207,8 +205,8 @@ type AuditEvent struct {
 type AuditFilter struct {
 	User  ids.UserID
 	App   ids.AppID // matches App or Requester
-	Kind  chat.Kind
-	Type  string
+	Kind  vocab.Kind
+	Type  vocab.AuditType
 	Since time.Time
 	Until time.Time
 	Limit int // 0 means no limit; otherwise the newest Limit events

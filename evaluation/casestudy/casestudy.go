@@ -32,6 +32,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/core/vanilla"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/evaluation/adversary"
 )
 
@@ -154,7 +155,7 @@ func RunOne(ctx context.Context, env Env, c Case, sys string) (Outcome, error) {
 	case SecGPT:
 		as, err = hub.New(hub.Options{Store: st, Catalog: cat, Model: model, Spawner: env.Spawner,
 			Trace: func(e hub.TraceEvent) {
-				if e.Type == "model_request" {
+				if e.Type == vocab.TraceModelRequest {
 					r.record(e.App, e.Request)
 				}
 			}})

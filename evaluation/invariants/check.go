@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // The invariants, as named in reports.
@@ -554,7 +555,7 @@ func (c *checker) auditedFlow(e *event, s *spokeInfo, kind chat.Kind, token stri
 		if a.seq > e.seq {
 			break
 		}
-		if a.kind == evAudit && a.audit.Type == "flow" && (a.audit.Kind == kind || slices.Contains(or, a.audit.Kind)) && a.audit.User == s.user && a.audit.App == s.app {
+		if a.kind == evAudit && a.audit.Type == vocab.AuditFlow && (a.audit.Kind == kind || slices.Contains(or, a.audit.Kind)) && a.audit.User == s.user && a.audit.App == s.app {
 			return
 		}
 	}
@@ -625,7 +626,7 @@ func (c *checker) promptOf(r *event) *event {
 // the user clicked, counts.
 func (c *checker) planPart(e *event) {
 	a := e.audit
-	if a.Type != "decision" || !strings.HasPrefix(a.Detail, planAuditPrefix+string(a.User)) {
+	if a.Type != vocab.AuditDecision || !strings.HasPrefix(a.Detail, planAuditPrefix+string(a.User)) {
 		return
 	}
 	d := chat.Decision(a.Decision)
@@ -667,12 +668,12 @@ func (c *checker) auditDecisions() {
 			want = string(chat.Cancel)
 		}
 		for _, a := range c.events {
-			if a.kind == evAudit && p.Kind == kindPlan && a.seq > r.seq && a.audit.Type == "decision" && a.audit.User == p.User &&
+			if a.kind == evAudit && p.Kind == kindPlan && a.seq > r.seq && a.audit.Type == vocab.AuditDecision && a.audit.User == p.User &&
 				a.audit.Decision == string(r.decision) && strings.HasPrefix(a.audit.Detail, "plan prompt") {
 				found = true
 				break
 			}
-			if a.kind == evAudit && a.audit.Type == "decision" && a.audit.User == p.User && a.audit.Kind == p.Kind &&
+			if a.kind == evAudit && a.audit.Type == vocab.AuditDecision && a.audit.User == p.User && a.audit.Kind == p.Kind &&
 				a.audit.App == p.Target && a.audit.Requester == p.Requester && a.audit.Decision == want {
 				found = true
 				break

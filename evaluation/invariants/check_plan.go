@@ -9,6 +9,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // InvPlan is invariant 10 of the design: what runs is what was approved.
@@ -91,7 +92,7 @@ type execShown struct {
 func allowingExecs(evs []*event) []execShown {
 	var out []execShown
 	for _, e := range evs {
-		if e.kind != evAudit || e.audit.Type != "decision" || e.audit.Kind != chat.KindExec || !allowing(e.audit.Decision) {
+		if e.kind != evAudit || e.audit.Type != vocab.AuditDecision || e.audit.Kind != chat.KindExec || !allowing(e.audit.Decision) {
 			continue
 		}
 		fn, args := shownCall(e.audit.Detail)

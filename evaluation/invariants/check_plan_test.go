@@ -10,11 +10,12 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // execShownAudit records an allowing exec decision that showed fn and args.
 func (s *script) execShownAudit(app, fn, args string) {
-	s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindExec, App: appID(app), Decision: string(chat.AllowOnce),
+	s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindExec, App: appID(app), Decision: string(chat.AllowOnce),
 		Detail: "plan prompt answered by inv:alice; data: Function: " + fn + "\nInstruction: run\nArguments: " + args})
 }
 
@@ -116,11 +117,11 @@ func TestCheckRuleConformance(t *testing.T) {
 			s.in(2, appC, isc.KindMemory, `{"entries":[{"role":"user","content":"`+tokA+`"}]}`)
 		}, ""},
 		{"allowed decision against a deny", []gate.Rule{rule("deny", "send:*")}, func(s *script) {
-			s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindExec, App: appC, Decision: "once",
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindExec, App: appC, Decision: "once",
 				Detail: "data: Function: inv_charlie_run\nArguments: {\"seed\":1}"})
 		}, "decision allows what a rule denies"},
 		{"grant against an ask", []gate.Rule{rule("ask", "collab:inv_alpha->inv_bravo")}, func(s *script) {
-			s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindCollab, App: appB, Requester: appA, Decision: "grant:always"})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindCollab, App: appB, Requester: appA, Decision: "grant:always"})
 		}, "grant decides what a rule asks"},
 		{"run against an argument condition", []gate.Rule{rule("deny", "write:inv_bravo_run(data=*qz*)")}, func(s *script) {
 			s.spoke(1, alice, appB)

@@ -10,6 +10,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/sandbox"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
@@ -25,7 +26,7 @@ func TestCheckReads(t *testing.T) {
 		s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
 		s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowReads(appSrv), ok: true})
 		s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
-		s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindExec, App: appSrv, Decision: "once", Detail: planAuditPrefix + string(alice)})
+		s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindExec, App: appSrv, Decision: "once", Detail: planAuditPrefix + string(alice)})
 		s.spoke(1, alice, appSrv)
 		s.in(1, appSrv, isc.KindInit, initBody(appSrv, srvRead, `{"seed":1}`))
 		// A later message: its plan's read step was decided by the grant.

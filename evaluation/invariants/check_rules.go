@@ -8,6 +8,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // InvRules is invariant 11 of the design: operator rules hold on every
@@ -87,7 +88,7 @@ func checkRuleConformance(evs []*event, rules []gate.Rule, add func(inv, format 
 		return
 	}
 	for _, e := range evs {
-		if e.kind != evAudit || e.audit.Type != "decision" || !e.audit.Kind.Valid() {
+		if e.kind != evAudit || e.audit.Type != vocab.AuditDecision || !e.audit.Kind.Valid() {
 			continue
 		}
 		a := e.audit
@@ -151,7 +152,7 @@ func checkRuleConformance(evs []*event, rules []gate.Rule, add func(inv, format 
 // the operator's, planned or not.
 func (c *checker) ruleAllow(e *event) {
 	a := e.audit
-	if a.Type != "decision" || a.Decision != "rule:allow" || !a.Kind.Valid() {
+	if a.Type != vocab.AuditDecision || a.Decision != "rule:allow" || !a.Kind.Valid() {
 		return
 	}
 	for _, unplanned := range []bool{false, true} {

@@ -7,6 +7,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 const (
@@ -43,7 +44,7 @@ func (s *script) decide(p chat.Prompt, d chat.Decision, audited bool) {
 	s.add(&event{kind: evAnswer, user: p.User, prompt: &p, decision: d, ok: true})
 	s.add(&event{kind: evResolved, user: p.User, prompt: &p, decision: d, by: p.User})
 	if audited {
-		s.audit(state.AuditEvent{User: p.User, Type: "decision", Kind: p.Kind, App: p.Target, Requester: p.Requester, Decision: string(d)})
+		s.audit(state.AuditEvent{User: p.User, Type: vocab.AuditDecision, Kind: p.Kind, App: p.Target, Requester: p.Requester, Decision: string(d)})
 	}
 }
 
@@ -73,7 +74,7 @@ func TestCheck(t *testing.T) {
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appA, Target: appB, Data: tokA}, chat.AllowOnce, true)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
 			s.spoke(2, alice, appB)
 			s.exec(alice, appB)
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
@@ -111,11 +112,11 @@ func TestCheck(t *testing.T) {
 			s.out(1, appA, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"seed":3}}`)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appA, Target: appB, Data: `{"seed":3}`, Unplanned: true}, chat.AllowOnce, true)
 			s.exec(alice, appB)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":3}`))
 			s.out(2, appB, isc.KindFinal, `{"text":"CNRYBbbbbbbbbbb"}`)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appB, Target: appA, Data: "something else", Unplanned: true}, chat.AllowOnce, true)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appA, Requester: appB})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appA, Requester: appB})
 			s.in(1, appA, isc.KindAppResponse, `{"function":"inv_bravo_run","result":"CNRYBbbbbbbbbbb"}`)
 		}, []string{InvCanary}},
 		{"planned flow from an app that never had the canary", func(s *script) {
@@ -124,7 +125,7 @@ func TestCheck(t *testing.T) {
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appC, Target: appB, Data: "the result of step 1"}, chat.AllowOnce, true)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appC})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appC})
 			s.spoke(2, alice, appB)
 			s.exec(alice, appB)
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
@@ -136,13 +137,13 @@ func TestCheck(t *testing.T) {
 			s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowOnce, ok: true})
 			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
 			for _, part := range []state.AuditEvent{{Kind: chat.KindExec, App: appA}, {Kind: chat.KindExec, App: appB}, {Kind: chat.KindCollab, App: appB, Requester: appA}} {
-				part.User, part.Type, part.Decision, part.Detail = alice, "decision", "once", planAuditPrefix+string(alice)
+				part.User, part.Type, part.Decision, part.Detail = alice, vocab.AuditDecision, "once", planAuditPrefix+string(alice)
 				s.audit(part)
 			}
 			s.spoke(1, alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
 			s.spoke(2, alice, appB)
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
 		}, nil},
@@ -152,7 +153,7 @@ func TestCheck(t *testing.T) {
 			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
 			s.add(&event{kind: evAnswer, user: bob, prompt: &p, decision: chat.AllowOnce, ok: false})
 			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: bob})
-			s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindExec, App: appA, Decision: "once", Detail: planAuditPrefix + string(bob)})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindExec, App: appA, Decision: "once", Detail: planAuditPrefix + string(bob)})
 			s.spoke(1, alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 		}, []string{InvExec}},
@@ -166,8 +167,8 @@ func TestCheck(t *testing.T) {
 			s.exec(alice, appA)
 			s.in(3, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":5}`))
 			s.out(3, appA, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"seed":9,"data":"`+tokA+`"}}`)
-			s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindCollab, App: appB, Requester: appA, Decision: "grant:always"})
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindCollab, App: appB, Requester: appA, Decision: "grant:always"})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
 			s.spoke(2, alice, appB)
 			s.exec(alice, appB)
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":9,"data":"`+tokA+`"}`))
@@ -189,7 +190,7 @@ func TestCheck(t *testing.T) {
 			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
 			s.add(&event{kind: evAnswer, user: bob, prompt: &p, decision: chat.AllowAlways, ok: false})
 			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowAlways, by: bob})
-			s.audit(state.AuditEvent{User: alice, Type: "decision", Kind: chat.KindExec, App: appA, Decision: "always"})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditDecision, Kind: chat.KindExec, App: appA, Decision: "always"})
 		}, []string{InvExec}},
 		{"reworded remembered fact without a data decision", func(s *script) {
 			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
@@ -203,7 +204,7 @@ func TestCheck(t *testing.T) {
 			s.add(&event{kind: evTurnStart, user: alice, text: "again"})
 			s.spoke(1, alice, appA)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindData, Target: appA, Data: "data: qzabcdef 1234"}, chat.AllowOnce, true)
-			s.audit(state.AuditEvent{User: alice, Type: "flow", Kind: chat.KindData, App: appA})
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindData, App: appA})
 			s.exec(alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1,"data":"QZABCDEF-1234"}`))
 		}, nil},

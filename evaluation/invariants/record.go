@@ -10,6 +10,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // evKind is what an observed event is.
@@ -87,9 +88,9 @@ func (r *recorder) snapshot() []*event {
 // trace is the hub's Options.Trace.
 func (r *recorder) trace(t hub.TraceEvent) {
 	switch t.Type {
-	case "spoke_start":
+	case vocab.TraceSpokeStart:
 		r.add(&event{kind: evSpokeStart, user: t.User, app: t.App, pid: t.PID})
-	case "spoke_end", "warm_end":
+	case vocab.TraceSpokeEnd, vocab.TraceWarmEnd:
 		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, pid: t.PID, text: t.Detail})
 	}
 }

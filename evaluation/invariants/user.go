@@ -90,7 +90,7 @@ func (u *user) Resolved(_ context.Context, p chat.Prompt, d chat.Decision, by id
 
 // promptText is everything of a prompt an adapter may render.
 func promptText(p chat.Prompt) string {
-	return p.Text() + "\n" + string(p.Requester) + "\n" + string(p.Target) + "\n" + p.Function + "\n" + p.Warning()
+	return chat.PromptText(p) + "\n" + string(p.Requester) + "\n" + string(p.Target) + "\n" + p.Function + "\n" + chat.PromptWarning(p)
 }
 
 var _ chat.ResolvingConversation = (*user)(nil)

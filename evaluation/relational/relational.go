@@ -37,6 +37,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/core/vanilla"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Systems.
@@ -285,14 +286,14 @@ func (t *tracer) hub(e hub.TraceEvent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch e.Type {
-	case "spoke_start":
+	case vocab.TraceSpokeStart:
 		t.started = append(t.started, string(e.App))
-	case "step_run":
+	case vocab.TraceStepRun:
 		if t.steps == nil {
 			t.steps = map[int]string{}
 		}
 		t.steps[e.Step] = string(e.App)
-	case "direct_call":
+	case vocab.TraceDirectCall:
 		t.spokeCalls = append(t.spokeCalls, e.Detail)
 	}
 }

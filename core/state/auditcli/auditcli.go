@@ -15,9 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Query is a parsed command line.
@@ -45,7 +45,7 @@ func Parse(args []string, now time.Time, stderr io.Writer) (Query, error) {
 	fs.StringVar(&user, "user", "", "only events of this user (e.g. slack:T01/U02)")
 	fs.StringVar(&app, "app", "", "only events where this app is the target or the requester")
 	fs.StringVar(&kind, "kind", "", "only this permission kind: exec, data or collab")
-	fs.StringVar(&q.Filter.Type, "type", "", "only this event type (decision, flow, exec, egress, spoke, denied, …)")
+	fs.StringVar((*string)(&q.Filter.Type), "type", "", "only this event type (decision, flow, exec, egress, spoke, denied, …)")
 	fs.StringVar(&since, "since", "", "only events at or after this time: a duration back from now (24h) or RFC 3339")
 	fs.StringVar(&until, "until", "", "only events at or before this time: a duration back from now or RFC 3339")
 	fs.IntVar(&q.Filter.Limit, "limit", 0, "only the newest N matching events (0: all)")
@@ -58,7 +58,7 @@ func Parse(args []string, now time.Time, stderr io.Writer) (Query, error) {
 	}
 	q.Filter.User = ids.UserID(user)
 	q.Filter.App = ids.AppID(app)
-	q.Filter.Kind = chat.Kind(kind)
+	q.Filter.Kind = vocab.Kind(kind)
 	if kind != "" && !q.Filter.Kind.Valid() {
 		return Query{}, fmt.Errorf("audit: --kind %q: want exec, data or collab", kind)
 	}
@@ -119,7 +119,7 @@ func Print(w io.Writer, events []state.AuditEvent, asJSON bool) error {
 			app = string(e.Requester) + "→" + app
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			cell(e.ID), e.At.UTC().Format(time.RFC3339), cell(string(e.User)), cell(e.Type),
+			cell(e.ID), e.At.UTC().Format(time.RFC3339), cell(string(e.User)), cell(string(e.Type)),
 			cell(string(e.Kind)), cell(app), cell(e.Decision), oneLine(e.Detail))
 	}
 	if err := tw.Flush(); err != nil {

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/auditcli"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 var now = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -29,7 +29,7 @@ func TestParse(t *testing.T) {
 	}{
 		{"none", nil, state.AuditFilter{}, false, false},
 		{"all flags", []string{"--user", "slack:T/U", "--app", "mail", "--kind", "collab", "--type", "flow", "--limit", "5", "--json"},
-			state.AuditFilter{User: "slack:T/U", App: "mail", Kind: chat.KindCollab, Type: "flow", Limit: 5}, true, false},
+			state.AuditFilter{User: "slack:T/U", App: "mail", Kind: vocab.KindCollab, Type: "flow", Limit: 5}, true, false},
 		{"since duration", []string{"--since", "90m"}, state.AuditFilter{Since: now.Add(-90 * time.Minute)}, false, false},
 		{"since and until RFC 3339", []string{"--since=2026-04-01T00:00:00Z", "--until", "2026-04-02T10:00:00+02:00"},
 			state.AuditFilter{Since: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 4, 2, 8, 0, 0, 0, time.UTC)}, false, false},
@@ -69,9 +69,9 @@ func seed(t *testing.T) *memstore.Store {
 	t.Helper()
 	s := memstore.New(memstore.Options{})
 	events := []state.AuditEvent{
-		{At: time.Now().Add(-3 * time.Hour), User: "alice", Type: "decision", Kind: chat.KindExec, App: "mail", Decision: "always"},
-		{At: time.Now().Add(-2 * time.Hour), User: "bob", Type: "exec", Kind: chat.KindExec, App: "ride"},
-		{At: time.Now().Add(-time.Hour), User: "alice", Type: "flow", Kind: chat.KindCollab, App: "mail", Requester: "ride", Detail: "line1\nFORGED\trow"},
+		{At: time.Now().Add(-3 * time.Hour), User: "alice", Type: "decision", Kind: vocab.KindExec, App: "mail", Decision: "always"},
+		{At: time.Now().Add(-2 * time.Hour), User: "bob", Type: "exec", Kind: vocab.KindExec, App: "ride"},
+		{At: time.Now().Add(-time.Hour), User: "alice", Type: "flow", Kind: vocab.KindCollab, App: "mail", Requester: "ride", Detail: "line1\nFORGED\trow"},
 	}
 	for _, e := range events {
 		if err := s.AppendAudit(t.Context(), e); err != nil {

@@ -19,9 +19,9 @@ import (
 	"go.etcd.io/bbolt"
 	bbolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Options configures a Store. The zero value keeps memory forever and uses
@@ -45,7 +45,7 @@ var (
 	bAppState  = []byte("appstate") // user / ns / key → raw JSON
 	bGrants    = []byte("grants")   // user / kind␀requester␀target␀session → Grant
 	bSessions  = []byte("sessions") // user␀conversation → Session
-	bPending   = []byte("pending")  // prompt id → chat.Prompt
+	bPending   = []byte("pending")  // prompt id → vocab.Prompt
 	bAudit     = []byte("audit")    // seq → AuditEvent
 	bDedup     = []byte("dedup")    // key → expiry unix ns (0 = never)
 	bReplans   = []byte("replans")  // user␀conversation → storedReplan
@@ -650,7 +650,7 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 }
 
 // PutPending implements state.Pending.
-func (s *Store) PutPending(_ context.Context, p chat.Prompt) error {
+func (s *Store) PutPending(_ context.Context, p vocab.Prompt) error {
 	if err := need("prompt id", string(p.ID)); err != nil {
 		return err
 	}
@@ -664,18 +664,18 @@ func (s *Store) PutPending(_ context.Context, p chat.Prompt) error {
 }
 
 // GetPending implements state.Pending.
-func (s *Store) GetPending(_ context.Context, id ids.PromptID) (chat.Prompt, bool, error) {
+func (s *Store) GetPending(_ context.Context, id ids.PromptID) (vocab.Prompt, bool, error) {
 	return s.pending(id, false)
 }
 
 // TakePending implements state.Pending. bbolt runs one write transaction at
 // a time, so exactly one of several racing callers finds the prompt.
-func (s *Store) TakePending(_ context.Context, id ids.PromptID) (chat.Prompt, bool, error) {
+func (s *Store) TakePending(_ context.Context, id ids.PromptID) (vocab.Prompt, bool, error) {
 	return s.pending(id, true)
 }
 
-func (s *Store) pending(id ids.PromptID, take bool) (chat.Prompt, bool, error) {
-	var p chat.Prompt
+func (s *Store) pending(id ids.PromptID, take bool) (vocab.Prompt, bool, error) {
+	var p vocab.Prompt
 	found := false
 	fn := func(tx *bbolt.Tx) error {
 		if id == "" {
@@ -702,7 +702,7 @@ func (s *Store) pending(id ids.PromptID, take bool) (chat.Prompt, bool, error) {
 		err = s.db.View(fn)
 	}
 	if err != nil {
-		return chat.Prompt{}, false, fmt.Errorf("read pending prompt %s: %w", id, err)
+		return vocab.Prompt{}, false, fmt.Errorf("read pending prompt %s: %w", id, err)
 	}
 	return p, found, nil
 }

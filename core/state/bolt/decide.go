@@ -7,19 +7,19 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // DecidePending implements state.Decisions in one write transaction.
 // Outcomes older than state.DecidedTTL are purged in the same transaction.
-func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
+func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (vocab.Prompt, bool, error) {
 	d, gs, err := state.CheckDecided(d, grants, s.now)
 	if err != nil {
-		return chat.Prompt{}, false, err
+		return vocab.Prompt{}, false, err
 	}
-	var p chat.Prompt
+	var p vocab.Prompt
 	took := false
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		pb := tx.Bucket(bPending)
@@ -56,7 +56,7 @@ func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state
 		return nil
 	})
 	if err != nil {
-		return chat.Prompt{}, false, fmt.Errorf("decide prompt %s: %w", d.Prompt, err)
+		return vocab.Prompt{}, false, fmt.Errorf("decide prompt %s: %w", d.Prompt, err)
 	}
 	return p, took, nil
 }

@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Options configures a Store. The zero value keeps memory forever and uses
@@ -57,7 +57,7 @@ type Store struct {
 	appState map[appKey]json.RawMessage
 	grants   map[grantKey]state.Grant
 	sessions map[sessKey]state.Session
-	pending  map[ids.PromptID]chat.Prompt
+	pending  map[ids.PromptID]vocab.Prompt
 	decided  map[ids.PromptID]state.Decided
 	audit    []state.AuditEvent
 	auditSeq uint64
@@ -80,7 +80,7 @@ func New(opts Options) *Store {
 		appState:  map[appKey]json.RawMessage{},
 		grants:    map[grantKey]state.Grant{},
 		sessions:  map[sessKey]state.Session{},
-		pending:   map[ids.PromptID]chat.Prompt{},
+		pending:   map[ids.PromptID]vocab.Prompt{},
 		decided:   map[ids.PromptID]state.Decided{},
 		dedup:     map[string]time.Time{},
 	}
@@ -346,7 +346,7 @@ func (s *Store) dropSessionGrantsLocked(user ids.UserID, id ids.SessionID) {
 }
 
 // PutPending implements state.Pending.
-func (s *Store) PutPending(_ context.Context, p chat.Prompt) error {
+func (s *Store) PutPending(_ context.Context, p vocab.Prompt) error {
 	if err := need("prompt id", string(p.ID)); err != nil {
 		return err
 	}
@@ -357,7 +357,7 @@ func (s *Store) PutPending(_ context.Context, p chat.Prompt) error {
 }
 
 // GetPending implements state.Pending.
-func (s *Store) GetPending(_ context.Context, id ids.PromptID) (chat.Prompt, bool, error) {
+func (s *Store) GetPending(_ context.Context, id ids.PromptID) (vocab.Prompt, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pending[id]
@@ -365,7 +365,7 @@ func (s *Store) GetPending(_ context.Context, id ids.PromptID) (chat.Prompt, boo
 }
 
 // TakePending implements state.Pending.
-func (s *Store) TakePending(_ context.Context, id ids.PromptID) (chat.Prompt, bool, error) {
+func (s *Store) TakePending(_ context.Context, id ids.PromptID) (vocab.Prompt, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pending[id]
@@ -439,16 +439,16 @@ func firstErr(errs ...error) error {
 var _ state.Store = (*Store)(nil)
 
 // DecidePending implements state.Decisions under the store's lock.
-func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
+func (s *Store) DecidePending(_ context.Context, d state.Decided, grants []state.Grant) (vocab.Prompt, bool, error) {
 	d, gs, err := state.CheckDecided(d, grants, s.now)
 	if err != nil {
-		return chat.Prompt{}, false, err
+		return vocab.Prompt{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pending[d.Prompt]
 	if !ok {
-		return chat.Prompt{}, false, nil
+		return vocab.Prompt{}, false, nil
 	}
 	delete(s.pending, d.Prompt)
 	for id, old := range s.decided {

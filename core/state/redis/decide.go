@@ -8,9 +8,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // decideScript takes the pending prompt (KEYS[1]), records its outcome
@@ -28,21 +28,21 @@ return p
 `)
 
 // DecidePending implements state.Decisions with one script.
-func (s *Store) DecidePending(ctx context.Context, d state.Decided, grants []state.Grant) (chat.Prompt, bool, error) {
+func (s *Store) DecidePending(ctx context.Context, d state.Decided, grants []state.Grant) (vocab.Prompt, bool, error) {
 	d, gs, err := state.CheckDecided(d, grants, s.now)
 	if err != nil {
-		return chat.Prompt{}, false, err
+		return vocab.Prompt{}, false, err
 	}
 	dv, err := json.Marshal(d)
 	if err != nil {
-		return chat.Prompt{}, false, fmt.Errorf("encode outcome: %w", err)
+		return vocab.Prompt{}, false, fmt.Errorf("encode outcome: %w", err)
 	}
 	args := []any{dv, state.DecidedTTL.Milliseconds()}
 	grantsKey := s.key("grants", "-")
 	for _, g := range gs {
 		v, err := json.Marshal(g)
 		if err != nil {
-			return chat.Prompt{}, false, fmt.Errorf("encode grant: %w", err)
+			return vocab.Prompt{}, false, fmt.Errorf("encode grant: %w", err)
 		}
 		grantsKey = s.key("grants", string(g.User))
 		args = append(args, grantField(g.GrantKey, g.Session), v)
@@ -50,14 +50,14 @@ func (s *Store) DecidePending(ctx context.Context, d state.Decided, grants []sta
 	keys := []string{s.key("pend", string(d.Prompt)), s.key("decided", string(d.Prompt)), grantsKey}
 	v, err := decideScript.Run(ctx, s.rdb, keys, args...).Text()
 	if errors.Is(err, goredis.Nil) {
-		return chat.Prompt{}, false, nil
+		return vocab.Prompt{}, false, nil
 	}
 	if err != nil {
-		return chat.Prompt{}, false, s.wrap("decide prompt "+string(d.Prompt), err)
+		return vocab.Prompt{}, false, s.wrap("decide prompt "+string(d.Prompt), err)
 	}
-	var p chat.Prompt
+	var p vocab.Prompt
 	if err := json.Unmarshal([]byte(v), &p); err != nil {
-		return chat.Prompt{}, false, fmt.Errorf("decide prompt %s: decode: %w", d.Prompt, err)
+		return vocab.Prompt{}, false, fmt.Errorf("decide prompt %s: decode: %w", d.Prompt, err)
 	}
 	return p, true, nil
 }

@@ -23,9 +23,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // DefaultNamespace prefixes every key when Options.Namespace is "".
@@ -202,7 +202,7 @@ func need(what, v string) error {
 //	app:{user}:{ns}       hash key → raw JSON
 //	grants:{user}         hash kind␀requester␀target␀session → Grant JSON
 //	sess:{user}:{conv}    hash id, started, last (unix µs)
-//	pend:{prompt}         chat.Prompt JSON
+//	pend:{prompt}         vocab.Prompt JSON
 //	audit                 stream, field "e" → AuditEvent JSON
 //	dedup:{key}           "1", with the dedup ttl
 //	replica:{id}          heartbeat, with its ttl
@@ -614,7 +614,7 @@ func (s *Store) EndSession(ctx context.Context, user ids.UserID, conv ids.Conver
 
 // PutPending implements state.Pending. The prompt is kept for PendingTTL at
 // most, so abandoned prompts do not pile up.
-func (s *Store) PutPending(ctx context.Context, p chat.Prompt) error {
+func (s *Store) PutPending(ctx context.Context, p vocab.Prompt) error {
 	if err := need("prompt id", string(p.ID)); err != nil {
 		return err
 	}
@@ -626,27 +626,27 @@ func (s *Store) PutPending(ctx context.Context, p chat.Prompt) error {
 }
 
 // GetPending implements state.Pending.
-func (s *Store) GetPending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error) {
+func (s *Store) GetPending(ctx context.Context, id ids.PromptID) (vocab.Prompt, bool, error) {
 	return s.decodePrompt(id, s.rdb.Get(ctx, s.key("pend", string(id))))
 }
 
 // TakePending implements state.Pending with GETDEL, which Redis runs
 // atomically: exactly one racing caller gets the prompt.
-func (s *Store) TakePending(ctx context.Context, id ids.PromptID) (chat.Prompt, bool, error) {
+func (s *Store) TakePending(ctx context.Context, id ids.PromptID) (vocab.Prompt, bool, error) {
 	return s.decodePrompt(id, s.rdb.GetDel(ctx, s.key("pend", string(id))))
 }
 
-func (s *Store) decodePrompt(id ids.PromptID, cmd *goredis.StringCmd) (chat.Prompt, bool, error) {
+func (s *Store) decodePrompt(id ids.PromptID, cmd *goredis.StringCmd) (vocab.Prompt, bool, error) {
 	v, err := cmd.Bytes()
 	if errors.Is(err, goredis.Nil) {
-		return chat.Prompt{}, false, nil
+		return vocab.Prompt{}, false, nil
 	}
 	if err != nil {
-		return chat.Prompt{}, false, s.wrap("read pending prompt "+string(id), err)
+		return vocab.Prompt{}, false, s.wrap("read pending prompt "+string(id), err)
 	}
-	var p chat.Prompt
+	var p vocab.Prompt
 	if err := json.Unmarshal(v, &p); err != nil {
-		return chat.Prompt{}, false, fmt.Errorf("read pending prompt %s: decode: %w", id, err)
+		return vocab.Prompt{}, false, fmt.Errorf("read pending prompt %s: decode: %w", id, err)
 	}
 	return p, true, nil
 }

@@ -13,12 +13,12 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
 	"github.com/secgpt-go/secgpt/core/state/statetest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // open opens a store in a fresh namespace, so tests sharing one server do
@@ -103,7 +103,7 @@ func TestKeyIsolation(t *testing.T) {
 	if err := a.AppendMemory(ctx, "u", "1:mail", state.MemoryEntry{Content: "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutGrant(ctx, state.Grant{GrantKey: state.GrantKey{User: "u:1", Kind: chat.KindExec, Target: "mail"}, Decision: chat.AllowAlways}); err != nil {
+	if err := a.PutGrant(ctx, state.Grant{GrantKey: state.GrantKey{User: "u:1", Kind: vocab.KindExec, Target: "mail"}, Decision: vocab.AllowAlways}); err != nil {
 		t.Fatal(err)
 	}
 	c := rawClient(t, url)
@@ -156,7 +156,7 @@ func TestOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	s := open(t, srv.URL(), redis.Options{})
 	ctx := t.Context()
-	k := state.GrantKey{User: "alice", Kind: chat.KindExec, Target: "mail"}
+	k := state.GrantKey{User: "alice", Kind: vocab.KindExec, Target: "mail"}
 	ops := []struct {
 		name string
 		op   func() error
@@ -168,7 +168,7 @@ func TestOutage(t *testing.T) {
 		{"Entities", func() error { _, err := s.Entities(ctx, "alice"); return err }},
 		{"PutAppState", func() error { return s.PutAppState(ctx, "alice", "mail", "k", []byte(`1`)) }},
 		{"GetAppState", func() error { _, _, err := s.GetAppState(ctx, "alice", "mail", "k"); return err }},
-		{"PutGrant", func() error { return s.PutGrant(ctx, state.Grant{GrantKey: k, Decision: chat.AllowAlways}) }},
+		{"PutGrant", func() error { return s.PutGrant(ctx, state.Grant{GrantKey: k, Decision: vocab.AllowAlways}) }},
 		{"FindGrant", func() error { _, _, err := s.FindGrant(ctx, k, "s1"); return err }},
 		{"ListGrants", func() error { _, err := s.ListGrants(ctx, "alice"); return err }},
 		{"RevokeGrants", func() error { _, err := s.RevokeGrants(ctx, "alice", "ride"); return err }},
@@ -177,7 +177,7 @@ func TestOutage(t *testing.T) {
 			return err
 		}},
 		{"EndSession", func() error { return s.EndSession(ctx, "alice", "dm") }},
-		{"PutPending", func() error { return s.PutPending(ctx, chat.Prompt{ID: "p1"}) }},
+		{"PutPending", func() error { return s.PutPending(ctx, vocab.Prompt{ID: "p1"}) }},
 		{"GetPending", func() error { _, _, err := s.GetPending(ctx, "p1"); return err }},
 		{"TakePending", func() error { _, _, err := s.TakePending(ctx, "p1"); return err }},
 		{"AppendAudit", func() error { return s.AppendAudit(ctx, state.AuditEvent{Type: "flow"}) }},
@@ -196,8 +196,8 @@ func TestOutage(t *testing.T) {
 		}
 	}
 	t.Run("up", func(t *testing.T) { run(t, false) })
-	always := state.GrantKey{User: "alice", Kind: chat.KindExec, Target: "calendar"}
-	if err := s.PutGrant(ctx, state.Grant{GrantKey: always, Decision: chat.AllowAlways}); err != nil {
+	always := state.GrantKey{User: "alice", Kind: vocab.KindExec, Target: "calendar"}
+	if err := s.PutGrant(ctx, state.Grant{GrantKey: always, Decision: vocab.AllowAlways}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()

@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // RelayOptions configures a Relay. The zero value is usable.
@@ -45,9 +45,9 @@ func (s *Store) Relay(opts RelayOptions) *Relay {
 
 // relayed is the message on the channel.
 type relayed struct {
-	ID       ids.PromptID  `json:"id"`
-	Decision chat.Decision `json:"decision"`
-	By       ids.UserID    `json:"by"`
+	ID       ids.PromptID   `json:"id"`
+	Decision vocab.Decision `json:"decision"`
+	By       ids.UserID     `json:"by"`
 }
 
 // decodeRelayed reads one channel message; anything that is not a valid
@@ -69,7 +69,7 @@ func (r *Relay) channel() string { return r.s.key("prompts") }
 
 // Publish announces to every subscribed replica that prompt id was decided
 // by user by. Publishing reaches only replicas subscribed at that moment.
-func (r *Relay) Publish(ctx context.Context, id ids.PromptID, d chat.Decision, by ids.UserID) error {
+func (r *Relay) Publish(ctx context.Context, id ids.PromptID, d vocab.Decision, by ids.UserID) error {
 	v, err := json.Marshal(relayed{ID: id, Decision: d, By: by})
 	if err != nil {
 		return fmt.Errorf("encode relayed answer: %w", err)
@@ -83,7 +83,7 @@ func (r *Relay) Publish(ctx context.Context, id ids.PromptID, d chat.Decision, b
 // fails (a Redis outage) it resubscribes with exponential backoff;
 // announcements published meanwhile are lost, which the gate covers by
 // reading the stored outcome (state.Decisions) on a poll and at timeout.
-func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d chat.Decision, by ids.UserID)) error {
+func (r *Relay) Subscribe(ctx context.Context, fn func(id ids.PromptID, d vocab.Decision, by ids.UserID)) error {
 	return r.subscribe(ctx, r.channel(), "prompt answers", func(payload string) {
 		m, err := decodeRelayed(payload)
 		if err != nil {

@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 type got struct {
 	id ids.PromptID
-	d  chat.Decision
+	d  vocab.Decision
 	by ids.UserID
 }
 
@@ -36,7 +36,7 @@ func subscribe(t *testing.T, s *redis.Store) (<-chan got, <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- r.Subscribe(ctx, func(id ids.PromptID, d chat.Decision, by ids.UserID) { answers <- got{id, d, by} })
+		done <- r.Subscribe(ctx, func(id ids.PromptID, d vocab.Decision, by ids.UserID) { answers <- got{id, d, by} })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -70,9 +70,9 @@ func TestRelayAcrossClients(t *testing.T) {
 	wait(t, otherJoined, "other subscription")
 
 	sent := []got{
-		{"p1", chat.AllowOnce, "slack:T1/alice"},
-		{"p2", chat.Deny, "matrix:@bob:x"},
-		{"p3", chat.AllowAlways, "terminal:carol"},
+		{"p1", vocab.AllowOnce, "slack:T1/alice"},
+		{"p2", vocab.Deny, "matrix:@bob:x"},
+		{"p3", vocab.AllowAlways, "terminal:carol"},
 	}
 	for _, g := range sent {
 		if err := pub.Relay(redis.RelayOptions{}).Publish(ctx, g.id, g.d, g.by); err != nil {
@@ -86,7 +86,7 @@ func TestRelayAcrossClients(t *testing.T) {
 	}
 	// Pub/sub delivers in order per connection, so a marker published on
 	// the other deployment's channel arriving first shows nothing leaked.
-	if err := other.Relay(redis.RelayOptions{}).Publish(ctx, "marker", chat.Deny, "x"); err != nil {
+	if err := other.Relay(redis.RelayOptions{}).Publish(ctx, "marker", vocab.Deny, "x"); err != nil {
 		t.Fatal(err)
 	}
 	if g := wait(t, otherAnswers, "marker"); g.id != "marker" {
@@ -105,7 +105,7 @@ func TestRelayDropsJunk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Relay(redis.RelayOptions{}).Publish(t.Context(), "ok", chat.AllowSession, "u"); err != nil {
+	if err := s.Relay(redis.RelayOptions{}).Publish(t.Context(), "ok", vocab.AllowSession, "u"); err != nil {
 		t.Fatal(err)
 	}
 	if g := wait(t, answers, "answer"); g.id != "ok" {
@@ -119,12 +119,12 @@ func TestRelayResubscribesAfterRestart(t *testing.T) {
 	answers, joined := subscribe(t, s)
 	wait(t, joined, "subscription")
 	srv.Stop()
-	if err := s.Relay(redis.RelayOptions{}).Publish(t.Context(), "p", chat.Deny, "u"); !errors.Is(err, state.ErrUnavailable) {
+	if err := s.Relay(redis.RelayOptions{}).Publish(t.Context(), "p", vocab.Deny, "u"); !errors.Is(err, state.ErrUnavailable) {
 		t.Errorf("Publish with Redis down: %v, want ErrUnavailable", err)
 	}
 	srv.Restart()
 	wait(t, joined, "resubscription")
-	if err := s.Relay(redis.RelayOptions{}).Publish(t.Context(), "after", chat.AllowOnce, "u"); err != nil {
+	if err := s.Relay(redis.RelayOptions{}).Publish(t.Context(), "after", vocab.AllowOnce, "u"); err != nil {
 		t.Fatal(err)
 	}
 	if g := wait(t, answers, "answer after restart"); g.id != "after" {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Bench runs the backend benchmarks on a store from open: the permission
@@ -21,15 +21,15 @@ func Bench(b *testing.B, open func(b *testing.B) state.Store) {
 		// A user with a realistic number of grants; look up one that is a
 		// session grant, so both fields of the lookup are consulted.
 		for i := range 50 {
-			g := grant("alice", chat.KindExec, "", ids.AppID("app"+strconv.Itoa(i)), chat.AllowAlways, "")
+			g := grant("alice", vocab.KindExec, "", ids.AppID("app"+strconv.Itoa(i)), vocab.AllowAlways, "")
 			if err := s.PutGrant(ctx, g); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := s.PutGrant(ctx, grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1")); err != nil {
+		if err := s.PutGrant(ctx, grant("alice", vocab.KindCollab, "ride", "mail", vocab.AllowSession, "s1")); err != nil {
 			b.Fatal(err)
 		}
-		k := state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail"}
+		k := state.GrantKey{User: "alice", Kind: vocab.KindCollab, Requester: "ride", Target: "mail"}
 		lat := make([]time.Duration, 0, 1<<16)
 		for b.Loop() {
 			t := time.Now()

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // testDecide: deciding a prompt takes it, records its outcome and stores
@@ -16,8 +16,8 @@ func testDecide(t *testing.T, s state.Store) {
 	ctx := t.Context()
 	p := prompt("d1")
 	must(t, s.PutPending(ctx, p), "put")
-	d := state.Decided{Prompt: "d1", Decision: chat.AllowAlways, By: "alice", Replica: "r1", At: t0}
-	g := grant("alice", chat.KindCollab, "ride", "mail", chat.AllowAlways, "")
+	d := state.Decided{Prompt: "d1", Decision: vocab.AllowAlways, By: "alice", Replica: "r1", At: t0}
+	g := grant("alice", vocab.KindCollab, "ride", "mail", vocab.AllowAlways, "")
 	got, took, err := s.DecidePending(ctx, d, []state.Grant{g})
 	must(t, err, "decide")
 	if !took || !samePrompt(got, p) {
@@ -28,18 +28,18 @@ func testDecide(t *testing.T, s state.Store) {
 	}
 	out, ok, err := s.Decided(ctx, "d1")
 	must(t, err, "decided")
-	if !ok || out.Decision != chat.AllowAlways || out.By != "alice" || out.Replica != "r1" || out.Expired {
+	if !ok || out.Decision != vocab.AllowAlways || out.By != "alice" || out.Replica != "r1" || out.Expired {
 		t.Errorf("Decided = %+v, %v", out, ok)
 	}
 	if _, ok, err := s.FindGrant(ctx, g.GrantKey, ""); err != nil || !ok {
 		t.Errorf("the outcome's grant was not stored: %v, %v", ok, err)
 	}
 	// A second outcome (an expiry racing the answer) changes nothing.
-	g2 := grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, "")
-	if _, took, err := s.DecidePending(ctx, state.Decided{Prompt: "d1", Decision: chat.Deny, Expired: true, At: t0}, []state.Grant{g2}); took || err != nil {
+	g2 := grant("alice", vocab.KindExec, "", "ride", vocab.AllowAlways, "")
+	if _, took, err := s.DecidePending(ctx, state.Decided{Prompt: "d1", Decision: vocab.Deny, Expired: true, At: t0}, []state.Grant{g2}); took || err != nil {
 		t.Errorf("second DecidePending = %v, %v", took, err)
 	}
-	if out, _, _ := s.Decided(ctx, "d1"); out.Decision != chat.AllowAlways {
+	if out, _, _ := s.Decided(ctx, "d1"); out.Decision != vocab.AllowAlways {
 		t.Errorf("the second outcome replaced the first: %+v", out)
 	}
 	if _, ok, _ := s.FindGrant(ctx, g2.GrantKey, ""); ok {
@@ -50,13 +50,13 @@ func testDecide(t *testing.T, s state.Store) {
 	}
 	// Every answer kind is an outcome, a question's typed answer included.
 	must(t, s.PutPending(ctx, prompt("d2")), "put")
-	if _, took, err := s.DecidePending(ctx, state.Decided{Prompt: "d2", Decision: chat.Option("large"), By: "alice", At: t0}, nil); !took || err != nil {
+	if _, took, err := s.DecidePending(ctx, state.Decided{Prompt: "d2", Decision: vocab.Option("large"), By: "alice", At: t0}, nil); !took || err != nil {
 		t.Fatalf("typed answer: %v, %v", took, err)
 	}
-	if out, _, _ := s.Decided(ctx, "d2"); out.Decision != chat.Option("large") {
+	if out, _, _ := s.Decided(ctx, "d2"); out.Decision != vocab.Option("large") {
 		t.Errorf("typed answer stored as %+v", out)
 	}
-	for _, bad := range []state.Decided{{Decision: chat.Deny}, {Prompt: "x", Decision: "maybe"}} {
+	for _, bad := range []state.Decided{{Decision: vocab.Deny}, {Prompt: "x", Decision: "maybe"}} {
 		if _, _, err := s.DecidePending(ctx, bad, nil); err == nil {
 			t.Errorf("DecidePending(%+v) accepted", bad)
 		}
@@ -69,7 +69,7 @@ func testDecideRace(t *testing.T, s state.Store) {
 		id := ids.PromptID("drace-" + strconv.Itoa(round))
 		must(t, s.PutPending(ctx, prompt(id)), "put")
 		wins := race(t, func() (bool, error) {
-			_, ok, err := s.DecidePending(ctx, state.Decided{Prompt: id, Decision: chat.AllowOnce, By: "alice", At: t0}, nil)
+			_, ok, err := s.DecidePending(ctx, state.Decided{Prompt: id, Decision: vocab.AllowOnce, By: "alice", At: t0}, nil)
 			return ok, err
 		})
 		if wins != 1 {
@@ -87,7 +87,7 @@ func testEndSessionsUnder(t *testing.T, s state.Store) {
 		t.Helper()
 		se, err := s.TouchSession(ctx, user, conv, 0, t0)
 		must(t, err, "touch")
-		must(t, s.PutGrant(ctx, grant(user, chat.KindExec, "", ids.AppID("app-"+se.ID), chat.AllowSession, se.ID)), "grant")
+		must(t, s.PutGrant(ctx, grant(user, vocab.KindExec, "", ids.AppID("app-"+se.ID), vocab.AllowSession, se.ID)), "grant")
 		return se
 	}
 	ch := ids.ConversationID("slack:T1/C1")

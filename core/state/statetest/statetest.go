@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // Option adds optional capabilities of a backend to the suite.
@@ -471,7 +471,7 @@ func testAppStateForget(t *testing.T, s state.Store) {
 	}
 }
 
-func grant(user ids.UserID, kind chat.Kind, req, target ids.AppID, d chat.Decision, session ids.SessionID) state.Grant {
+func grant(user ids.UserID, kind vocab.Kind, req, target ids.AppID, d vocab.Decision, session ids.SessionID) state.Grant {
 	return state.Grant{
 		GrantKey: state.GrantKey{User: user, Kind: kind, Requester: req, Target: target},
 		Decision: d, Session: session, At: t0,
@@ -480,10 +480,10 @@ func grant(user ids.UserID, kind chat.Kind, req, target ids.AppID, d chat.Decisi
 
 func testGrantFind(t *testing.T, s state.Store) {
 	ctx := t.Context()
-	must(t, s.PutGrant(ctx, grant("alice", chat.KindExec, "", "mail", chat.AllowAlways, "")), "put")
-	must(t, s.PutGrant(ctx, grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1")), "put")
-	must(t, s.PutGrant(ctx, grant("alice", chat.KindData, "", "ride", chat.AllowAlways, "s9")), "put always with session")
-	key := func(u ids.UserID, k chat.Kind, r, tg ids.AppID) state.GrantKey {
+	must(t, s.PutGrant(ctx, grant("alice", vocab.KindExec, "", "mail", vocab.AllowAlways, "")), "put")
+	must(t, s.PutGrant(ctx, grant("alice", vocab.KindCollab, "ride", "mail", vocab.AllowSession, "s1")), "put")
+	must(t, s.PutGrant(ctx, grant("alice", vocab.KindData, "", "ride", vocab.AllowAlways, "s9")), "put always with session")
+	key := func(u ids.UserID, k vocab.Kind, r, tg ids.AppID) state.GrantKey {
 		return state.GrantKey{User: u, Kind: k, Requester: r, Target: tg}
 	}
 	tests := []struct {
@@ -491,18 +491,18 @@ func testGrantFind(t *testing.T, s state.Store) {
 		key      state.GrantKey
 		session  ids.SessionID
 		want     bool
-		decision chat.Decision
+		decision vocab.Decision
 	}{
-		{"always without session", key("alice", chat.KindExec, "", "mail"), "", true, chat.AllowAlways},
-		{"always in any session", key("alice", chat.KindExec, "", "mail"), "s7", true, chat.AllowAlways},
-		{"always stored with a session still applies everywhere", key("alice", chat.KindData, "", "ride"), "s1", true, chat.AllowAlways},
-		{"session grant in its session", key("alice", chat.KindCollab, "ride", "mail"), "s1", true, chat.AllowSession},
-		{"session grant in another session", key("alice", chat.KindCollab, "ride", "mail"), "s2", false, ""},
-		{"session grant outside sessions", key("alice", chat.KindCollab, "ride", "mail"), "", false, ""},
-		{"other user", key("bob", chat.KindExec, "", "mail"), "", false, ""},
-		{"other kind", key("alice", chat.KindData, "", "mail"), "", false, ""},
-		{"other target", key("alice", chat.KindExec, "", "ride"), "", false, ""},
-		{"reversed collab pair", key("alice", chat.KindCollab, "mail", "ride"), "s1", false, ""},
+		{"always without session", key("alice", vocab.KindExec, "", "mail"), "", true, vocab.AllowAlways},
+		{"always in any session", key("alice", vocab.KindExec, "", "mail"), "s7", true, vocab.AllowAlways},
+		{"always stored with a session still applies everywhere", key("alice", vocab.KindData, "", "ride"), "s1", true, vocab.AllowAlways},
+		{"session grant in its session", key("alice", vocab.KindCollab, "ride", "mail"), "s1", true, vocab.AllowSession},
+		{"session grant in another session", key("alice", vocab.KindCollab, "ride", "mail"), "s2", false, ""},
+		{"session grant outside sessions", key("alice", vocab.KindCollab, "ride", "mail"), "", false, ""},
+		{"other user", key("bob", vocab.KindExec, "", "mail"), "", false, ""},
+		{"other kind", key("alice", vocab.KindData, "", "mail"), "", false, ""},
+		{"other target", key("alice", vocab.KindExec, "", "ride"), "", false, ""},
+		{"reversed collab pair", key("alice", vocab.KindCollab, "mail", "ride"), "s1", false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -524,12 +524,12 @@ func testGrantFind(t *testing.T, s state.Store) {
 // function; and each of them survives a round trip with its scope.
 func testGrantScope(t *testing.T, s state.Store) {
 	ctx := t.Context()
-	planned := state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail", Function: "send"}
+	planned := state.GrantKey{User: "alice", Kind: vocab.KindCollab, Requester: "ride", Target: "mail", Function: "send"}
 	unplanned := planned
 	unplanned.Unplanned = true
 	otherFn := planned
 	otherFn.Function = "delete"
-	must(t, s.PutGrant(ctx, state.Grant{GrantKey: planned, Decision: chat.AllowAlways, At: t0}), "put planned")
+	must(t, s.PutGrant(ctx, state.Grant{GrantKey: planned, Decision: vocab.AllowAlways, At: t0}), "put planned")
 	for _, tc := range []struct {
 		name string
 		key  state.GrantKey
@@ -538,7 +538,7 @@ func testGrantScope(t *testing.T, s state.Store) {
 		{"the planned flow", planned, true},
 		{"the same pair called at run time", unplanned, false},
 		{"another function of the target", otherFn, false},
-		{"the same pair without a function", state.GrantKey{User: "alice", Kind: chat.KindCollab, Requester: "ride", Target: "mail"}, false},
+		{"the same pair without a function", state.GrantKey{User: "alice", Kind: vocab.KindCollab, Requester: "ride", Target: "mail"}, false},
 	} {
 		_, ok, err := s.FindGrant(ctx, tc.key, "s1")
 		must(t, err, "find")
@@ -546,7 +546,7 @@ func testGrantScope(t *testing.T, s state.Store) {
 			t.Errorf("%s: found=%v, want %v", tc.name, ok, tc.want)
 		}
 	}
-	must(t, s.PutGrant(ctx, state.Grant{GrantKey: unplanned, Decision: chat.AllowSession, Session: "s1", At: t0}), "put unplanned")
+	must(t, s.PutGrant(ctx, state.Grant{GrantKey: unplanned, Decision: vocab.AllowSession, Session: "s1", At: t0}), "put unplanned")
 	g, ok, err := s.FindGrant(ctx, unplanned, "s1")
 	must(t, err, "find")
 	if !ok || g.GrantKey != unplanned {
@@ -570,11 +570,11 @@ func testGrantInvalid(t *testing.T, s state.Store) {
 		name string
 		g    state.Grant
 	}{
-		{"once is not stored", grant("alice", chat.KindExec, "", "mail", chat.AllowOnce, "")},
-		{"deny is not stored", grant("alice", chat.KindExec, "", "mail", chat.Deny, "")},
-		{"session without session", grant("alice", chat.KindExec, "", "mail", chat.AllowSession, "")},
-		{"no user", grant("", chat.KindExec, "", "mail", chat.AllowAlways, "")},
-		{"bad kind", grant("alice", "root", "", "mail", chat.AllowAlways, "")},
+		{"once is not stored", grant("alice", vocab.KindExec, "", "mail", vocab.AllowOnce, "")},
+		{"deny is not stored", grant("alice", vocab.KindExec, "", "mail", vocab.Deny, "")},
+		{"session without session", grant("alice", vocab.KindExec, "", "mail", vocab.AllowSession, "")},
+		{"no user", grant("", vocab.KindExec, "", "mail", vocab.AllowAlways, "")},
+		{"bad kind", grant("alice", "root", "", "mail", vocab.AllowAlways, "")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -593,13 +593,13 @@ func testGrantInvalid(t *testing.T, s state.Store) {
 func testGrantList(t *testing.T, s state.Store) {
 	ctx := t.Context()
 	puts := []state.Grant{
-		grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, ""),
-		grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1"),
-		grant("alice", chat.KindExec, "", "mail", chat.AllowSession, "s1"),
-		grant("alice", chat.KindData, "", "mail", chat.AllowAlways, ""),
-		grant("alice", chat.KindCollab, "mail", "ride", chat.AllowAlways, ""),
-		grant("bob", chat.KindExec, "", "calendar", chat.AllowAlways, ""),
-		grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, ""), // same key again: replaces
+		grant("alice", vocab.KindExec, "", "ride", vocab.AllowAlways, ""),
+		grant("alice", vocab.KindCollab, "ride", "mail", vocab.AllowSession, "s1"),
+		grant("alice", vocab.KindExec, "", "mail", vocab.AllowSession, "s1"),
+		grant("alice", vocab.KindData, "", "mail", vocab.AllowAlways, ""),
+		grant("alice", vocab.KindCollab, "mail", "ride", vocab.AllowAlways, ""),
+		grant("bob", vocab.KindExec, "", "calendar", vocab.AllowAlways, ""),
+		grant("alice", vocab.KindExec, "", "ride", vocab.AllowAlways, ""), // same key again: replaces
 	}
 	for _, g := range puts {
 		must(t, s.PutGrant(ctx, g), "put")
@@ -627,11 +627,11 @@ func testGrantList(t *testing.T, s state.Store) {
 func testGrantRevoke(t *testing.T, s state.Store) {
 	ctx := t.Context()
 	puts := []state.Grant{
-		grant("alice", chat.KindExec, "", "mail", chat.AllowAlways, ""),
-		grant("alice", chat.KindCollab, "mail", "ride", chat.AllowAlways, ""),
-		grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1"),
-		grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, ""),
-		grant("bob", chat.KindExec, "", "mail", chat.AllowAlways, ""),
+		grant("alice", vocab.KindExec, "", "mail", vocab.AllowAlways, ""),
+		grant("alice", vocab.KindCollab, "mail", "ride", vocab.AllowAlways, ""),
+		grant("alice", vocab.KindCollab, "ride", "mail", vocab.AllowSession, "s1"),
+		grant("alice", vocab.KindExec, "", "ride", vocab.AllowAlways, ""),
+		grant("bob", vocab.KindExec, "", "mail", vocab.AllowAlways, ""),
 	}
 	for _, g := range puts {
 		must(t, s.PutGrant(ctx, g), "put")
@@ -643,10 +643,10 @@ func testGrantRevoke(t *testing.T, s state.Store) {
 	}
 	got, err := s.ListGrants(ctx, "alice")
 	must(t, err, "list")
-	if len(got) != 1 || got[0].Target != "ride" || got[0].Kind != chat.KindExec {
+	if len(got) != 1 || got[0].Target != "ride" || got[0].Kind != vocab.KindExec {
 		t.Errorf("after revoking mail alice has %+v, want only exec/ride", got)
 	}
-	if _, ok, _ := s.FindGrant(ctx, state.GrantKey{User: "bob", Kind: chat.KindExec, Target: "mail"}, ""); !ok {
+	if _, ok, _ := s.FindGrant(ctx, state.GrantKey{User: "bob", Kind: vocab.KindExec, Target: "mail"}, ""); !ok {
 		t.Error("revoking alice's grants removed bob's")
 	}
 	n, err = s.RevokeGrants(ctx, "alice", "")
@@ -722,8 +722,8 @@ func testSessionEndDropsGrants(t *testing.T, s state.Store) {
 	ctx := t.Context()
 	ss, err := s.TouchSession(ctx, "alice", "dm", time.Hour, t0)
 	must(t, err, "touch")
-	must(t, s.PutGrant(ctx, grant("alice", chat.KindExec, "", "mail", chat.AllowSession, ss.ID)), "put")
-	must(t, s.PutGrant(ctx, grant("alice", chat.KindExec, "", "ride", chat.AllowAlways, "")), "put")
+	must(t, s.PutGrant(ctx, grant("alice", vocab.KindExec, "", "mail", vocab.AllowSession, ss.ID)), "put")
+	must(t, s.PutGrant(ctx, grant("alice", vocab.KindExec, "", "ride", vocab.AllowAlways, "")), "put")
 	must(t, s.EndSession(ctx, "alice", "dm"), "end")
 	gs, err := s.ListGrants(ctx, "alice")
 	must(t, err, "list")
@@ -732,15 +732,15 @@ func testSessionEndDropsGrants(t *testing.T, s state.Store) {
 	}
 }
 
-func prompt(id ids.PromptID) chat.Prompt {
-	return chat.Prompt{
+func prompt(id ids.PromptID) vocab.Prompt {
+	return vocab.Prompt{
 		ID: id, Nonce: "n-" + string(id), User: "alice", Conversation: "dm",
-		Kind: chat.KindCollab, Requester: "ride", Target: "mail", Function: "send",
+		Kind: vocab.KindCollab, Requester: "ride", Target: "mail", Function: "send",
 		Data: "to: bob", Unplanned: true, Reason: "r", ExpiresAt: t0.Add(time.Minute),
 	}
 }
 
-func samePrompt(a, b chat.Prompt) bool {
+func samePrompt(a, b vocab.Prompt) bool {
 	ea, eb := a.ExpiresAt, b.ExpiresAt
 	a.ExpiresAt, b.ExpiresAt = time.Time{}, time.Time{}
 	return reflect.DeepEqual(a, b) && ea.Equal(eb)
@@ -876,7 +876,7 @@ func testAuditOrder(t *testing.T, s state.Store) {
 	const n = 12
 	for i := range n {
 		// Times go backwards: the log keeps append order, not time order.
-		e := state.AuditEvent{ID: "forged", At: t0.Add(-time.Duration(i) * time.Second), Type: "flow", Detail: strconv.Itoa(i)}
+		e := state.AuditEvent{ID: "forged", At: t0.Add(-time.Duration(i) * time.Second), Type: vocab.AuditFlow, Detail: strconv.Itoa(i)}
 		must(t, s.AppendAudit(ctx, e), "append")
 	}
 	got, err := s.ReadAudit(ctx, state.AuditFilter{})
@@ -902,12 +902,12 @@ func testAuditFilter(t *testing.T, s state.Store) {
 	ctx := t.Context()
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 	events := []state.AuditEvent{
-		{At: at(0), User: "alice", Type: "decision", Kind: chat.KindExec, App: "mail", Decision: "always", Detail: "e0"},
-		{At: at(1), User: "bob", Type: "exec", Kind: chat.KindExec, App: "mail", Detail: "e1"},
-		{At: at(2), User: "alice", Type: "flow", Kind: chat.KindCollab, App: "ride", Requester: "mail", Detail: "e2"},
-		{At: at(3), User: "alice", Type: "denied", Kind: chat.KindData, App: "ride", Detail: "e3"},
-		{At: at(4), User: "alice", Type: "exec", Kind: chat.KindExec, App: "calendar", Detail: "e4"},
-		{At: at(5), User: "bob", Type: "egress", App: "ride", Detail: "e5"},
+		{At: at(0), User: "alice", Type: vocab.AuditDecision, Kind: vocab.KindExec, App: "mail", Decision: "always", Detail: "e0"},
+		{At: at(1), User: "bob", Type: "exec", Kind: vocab.KindExec, App: "mail", Detail: "e1"},
+		{At: at(2), User: "alice", Type: vocab.AuditFlow, Kind: vocab.KindCollab, App: "ride", Requester: "mail", Detail: "e2"},
+		{At: at(3), User: "alice", Type: "denied", Kind: vocab.KindData, App: "ride", Detail: "e3"},
+		{At: at(4), User: "alice", Type: "exec", Kind: vocab.KindExec, App: "calendar", Detail: "e4"},
+		{At: at(5), User: "bob", Type: vocab.AuditEgress, App: "ride", Detail: "e5"},
 	}
 	for _, e := range events {
 		must(t, s.AppendAudit(ctx, e), "append")
@@ -920,7 +920,7 @@ func testAuditFilter(t *testing.T, s state.Store) {
 		{"all", state.AuditFilter{}, []string{"e0", "e1", "e2", "e3", "e4", "e5"}},
 		{"user", state.AuditFilter{User: "alice"}, []string{"e0", "e2", "e3", "e4"}},
 		{"app as app or requester", state.AuditFilter{App: "mail"}, []string{"e0", "e1", "e2"}},
-		{"kind", state.AuditFilter{Kind: chat.KindExec}, []string{"e0", "e1", "e4"}},
+		{"kind", state.AuditFilter{Kind: vocab.KindExec}, []string{"e0", "e1", "e4"}},
 		{"type", state.AuditFilter{Type: "exec"}, []string{"e1", "e4"}},
 		{"since inclusive", state.AuditFilter{Since: at(3)}, []string{"e3", "e4", "e5"}},
 		{"until inclusive", state.AuditFilter{Until: at(1)}, []string{"e0", "e1"}},
@@ -945,7 +945,7 @@ func testAuditFilter(t *testing.T, s state.Store) {
 			checkIDs(t, got)
 		})
 	}
-	got, err := s.ReadAudit(ctx, state.AuditFilter{Type: "flow"})
+	got, err := s.ReadAudit(ctx, state.AuditFilter{Type: vocab.AuditFlow})
 	must(t, err, "read")
 	if len(got) == 1 {
 		want := events[2]
@@ -994,10 +994,10 @@ func testDedupRace(t *testing.T, s state.Store) {
 
 func testReopen(t *testing.T, s state.Store, reopen func(*testing.T, state.Store) state.Store) {
 	ctx := t.Context()
-	always := grant("alice", chat.KindExec, "", "mail", chat.AllowAlways, "")
+	always := grant("alice", vocab.KindExec, "", "mail", vocab.AllowAlways, "")
 	must(t, s.PutGrant(ctx, always), "put")
-	must(t, s.PutGrant(ctx, grant("alice", chat.KindCollab, "ride", "mail", chat.AllowSession, "s1")), "put")
-	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: "decision", Detail: "before"}), "append")
+	must(t, s.PutGrant(ctx, grant("alice", vocab.KindCollab, "ride", "mail", vocab.AllowSession, "s1")), "put")
+	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: vocab.AuditDecision, Detail: "before"}), "append")
 	must(t, s.PutPending(ctx, prompt("p1")), "put pending")
 	must(t, s.PutReplan(ctx, replan("alice", "dm", "q", "mail"), time.Hour), "put replan")
 	if _, err := s.FirstSeen(ctx, "ev", time.Hour); err != nil {
@@ -1009,10 +1009,10 @@ func testReopen(t *testing.T, s state.Store, reopen func(*testing.T, state.Store
 
 	g, ok, err := s.FindGrant(ctx, always.GrantKey, "")
 	must(t, err, "find")
-	if !ok || g.Decision != chat.AllowAlways {
+	if !ok || g.Decision != vocab.AllowAlways {
 		t.Errorf("always grant lost on reopen: %+v, %v", g, ok)
 	}
-	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: "decision", Detail: "after"}), "append")
+	must(t, s.AppendAudit(ctx, state.AuditEvent{Type: vocab.AuditDecision, Detail: "after"}), "append")
 	evs, err := s.ReadAudit(ctx, state.AuditFilter{})
 	must(t, err, "read")
 	if len(evs) != 2 || evs[0].Detail != "before" || evs[1].Detail != "after" {
