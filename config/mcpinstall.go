@@ -57,10 +57,8 @@ func (c *Config) loadInstalledMCP() error {
 		if err != nil {
 			return &KeyError{key, err.Error()}
 		}
-		var srv MCPServer
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&srv); err != nil && !errors.Is(err, io.EOF) {
+		srv, err := DecodeMCPEntry(b)
+		if err != nil {
 			return fmt.Errorf("config: %s: %w", path, err)
 		}
 		if c.MCP.Servers == nil {
@@ -69,6 +67,18 @@ func (c *Config) loadInstalledMCP() error {
 		c.MCP.Servers[n] = srv
 	}
 	return nil
+}
+
+// DecodeMCPEntry reads an entry of mcp.install_dir strictly: an unknown
+// key is an error. An empty entry is a server with nothing set.
+func DecodeMCPEntry(b []byte) (MCPServer, error) {
+	var s MCPServer
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return MCPServer{}, err
+	}
+	return s, nil
 }
 
 // Entry is s as an entry of mcp.install_dir is written (`secgpt mcp add`,
