@@ -199,12 +199,9 @@ func runChat(ctx context.Context, cfg config.Config, g globals, in io.Reader, ou
 		defer ed.Close()
 		opts.Lines, opts.Styled, out = ed, true, ed.Stdout()
 	}
-	a := stdin.NewWithOptions(in, out, g.user, opts)
-	d.notices.set(a)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { _ = d.Run(runCtx) }()
-	if err := a.Run(ctx, d.Assistant); err != nil && !errors.Is(err, context.Canceled) {
+	// The terminal has no /readyz check: its one user is at the keyboard.
+	t := terminal{Adapter: stdin.NewWithOptions(in, out, g.user, opts), assistant: d.Assistant}
+	if err := d.serve(ctx, "", t); err != nil {
 		fmt.Fprintln(errOut, "secgpt:", err)
 		return 1
 	}

@@ -121,8 +121,9 @@ func mounts(fs []config.File) []hub.Mount {
 	return out
 }
 
-// mcpServer turns one configured server into what its spoke receives, and
-// the host files its spokes may use: the declared ones, plus the program
+// mcpServer is the one place a configured server (config.MCPServer)
+// becomes what its spoke receives (mcp.Server, its secrets resolved), and
+// gives the host files its spokes may use: the declared ones, plus the program
 // and every absolute path named in its arguments that exists (read-only,
 // with the host's owners and modes), since a spoke sees nothing of the
 // host that is not named.

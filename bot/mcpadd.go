@@ -291,8 +291,8 @@ var (
 // entryFor builds the server's config entry and the report lines: the
 // program and its interpreter, ARGS with their paths mounted, the
 // environment from the flags, and the variables the server documents.
-func entryFor(entry, interp string, serverArgs []string, o addOptions, readme []byte) (importedServer, []string, error) {
-	s := importedServer{Command: interp, Args: append([]string{entry}, serverArgs...), TrustAnnotations: o.trust}
+func entryFor(entry, interp string, serverArgs []string, o addOptions, readme []byte) (config.MCPServer, []string, error) {
+	s := config.MCPServer{Command: interp, Args: append([]string{entry}, serverArgs...), TrustAnnotations: o.trust}
 	var notes []string
 	for _, a := range serverArgs {
 		switch {
@@ -455,14 +455,15 @@ func mcpNameOK(n string) bool { return mcpServerNameRE.MatchString(n) }
 
 var mcpServerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
 
-// writeEntry writes one server's entry, with a header saying where it
-// came from, in place of any earlier one (a new file renamed over it).
-func writeEntry(path string, s importedServer, from string) error {
+// writeEntry writes one server's entry (only its set keys), with a header
+// saying where it came from, in place of any earlier one (a new file
+// renamed over it).
+func writeEntry(path string, s config.MCPServer, from string) error {
 	var y bytes.Buffer
 	fmt.Fprintf(&y, "# Written by `secgpt mcp add`: %s.\n# Read as mcp.servers.%s; edit freely.\n", from, strings.TrimSuffix(filepath.Base(path), ".yaml"))
 	enc := yaml.NewEncoder(&y)
 	enc.SetIndent(2)
-	if err := enc.Encode(s); err != nil {
+	if err := enc.Encode(s.Entry()); err != nil {
 		return err
 	}
 	return writeFileAtomic(path, y.Bytes())

@@ -99,23 +99,10 @@ type foreignServer struct {
 	Headers map[string]string `json:"headers"`
 }
 
-// importedServer is config.MCPServer as printed: only what is set.
-type importedServer struct {
-	Command string                   `yaml:"command,omitempty"`
-	Args    []string                 `yaml:"args,omitempty"`
-	Env     map[string]string        `yaml:"env,omitempty"`
-	URL     string                   `yaml:"url,omitempty"`
-	Secrets map[string]config.Secret `yaml:"secrets,omitempty"`
-	Files   []config.File            `yaml:"files,omitempty"`
-	Data    bool                     `yaml:"data,omitempty"`
-	// TrustAnnotations is set only by the operator's own flag.
-	TrustAnnotations bool `yaml:"trust_annotations,omitempty"`
-}
-
 // imported is a converted foreign config: the servers by name, the npx
 // packages still to install, and what the operator must know.
 type imported struct {
-	servers map[string]importedServer
+	servers map[string]config.MCPServer
 	// npx are the servers run with npx (or another fetch-and-run tool):
 	// the package and the server's own arguments.
 	npx   map[string]npxRef
@@ -178,7 +165,7 @@ func importMCP(b []byte) (*imported, error) {
 		return nil, fmt.Errorf("no servers found (looked for mcpServers, servers, mcp.servers and projects.*.mcpServers)")
 	}
 	names := slices.Sorted(maps.Keys(in))
-	im := &imported{servers: map[string]importedServer{}, npx: map[string]npxRef{}}
+	im := &imported{servers: map[string]config.MCPServer{}, npx: map[string]npxRef{}}
 	// Which server first took each variable of the bot's environment: a
 	// second server naming the same one gets its own, prefixed.
 	owner := map[string]string{}
@@ -197,7 +184,8 @@ func importMCP(b []byte) (*imported, error) {
 		if name != orig {
 			im.notef("server %q is named %q here (the app mcp.%s)", orig, name, name)
 		}
-		s := importedServer{Command: f.Command, Args: append([]string(nil), f.Args...)}
+		// Never trust_annotations: only the operator's own flag sets it.
+		s := config.MCPServer{Command: f.Command, Args: append([]string(nil), f.Args...)}
 		if f.Type == "sse" {
 			im.notef("%s: the SSE transport is not supported; point url at the server's streamable HTTP endpoint", name)
 		}
@@ -342,7 +330,11 @@ func (im *imported) yaml() ([]byte, error) {
 	var y bytes.Buffer
 	enc := yaml.NewEncoder(&y)
 	enc.SetIndent(2)
-	if err := enc.Encode(map[string]any{"mcp": map[string]any{"servers": im.servers}}); err != nil {
+	servers := map[string]yaml.Marshaler{}
+	for n, s := range im.servers {
+		servers[n] = s.Entry()
+	}
+	if err := enc.Encode(map[string]any{"mcp": map[string]any{"servers": servers}}); err != nil {
 		return nil, err
 	}
 	for name, ref := range im.npx {

@@ -79,8 +79,8 @@ func nameEntry(ctx context.Context, cfg config.Config, name, path string, progre
 	if err != nil {
 		return []string{fmt.Sprintf("tools not named (%v): the planner sees them as t1, t2, …", err)}
 	}
-	var srv config.MCPServer
-	if err := yaml.Unmarshal(b, &srv); err != nil {
+	srv, err := config.DecodeMCPEntry(b)
+	if err != nil {
 		return []string{fmt.Sprintf("tools not named (%s: %v): the planner sees them as t1, t2, …", path, err)}
 	}
 	if cfg.MCP.Servers == nil {

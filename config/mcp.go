@@ -43,7 +43,10 @@ type MCP struct {
 	Servers map[string]MCPServer `yaml:"servers"`
 }
 
-// MCPServer is one MCP server.
+// MCPServer is one MCP server: the one description of it that the config
+// file (mcp.servers.<name>), an entry of mcp.install_dir (Entry) and `secgpt
+// mcp add` and `mcp import` share. Its spoke gets an apps/mcp.Server made
+// from it, with the secrets resolved.
 type MCPServer struct {
 	// Command and Args start a stdio server inside the app's spoke.
 	Command string   `yaml:"command"`
@@ -58,6 +61,10 @@ type MCPServer struct {
 	URL string `yaml:"url"`
 	// BearerToken is sent to a remote server; prefer Secrets.
 	BearerToken string `yaml:"bearer_token"`
+	// Secrets are environment variables of the server whose values come
+	// from the hub's environment or a file, handed only to this server's
+	// spoke. A secret named BEARER_TOKEN is the remote server's token.
+	Secrets map[string]Secret `yaml:"secrets"`
 	// Domains the server may reach through the egress proxy.
 	Domains []string `yaml:"domains"`
 	// OAuth makes the hub sign each chat user in to this remote server
@@ -80,10 +87,6 @@ type MCPServer struct {
 	// effect shown in prompts; without it every tool is shown as able to
 	// do anything.
 	TrustAnnotations bool `yaml:"trust_annotations"`
-	// Secrets are environment variables of the server whose values come
-	// from the hub's environment or a file, handed only to this server's
-	// spoke. A secret named BEARER_TOKEN is the remote server's token.
-	Secrets map[string]Secret `yaml:"secrets"`
 	// Limits override the sandbox's bounds for this server's spokes.
 	Limits Limits `yaml:"limits"`
 	// Aliases name the server's tools for the planner: tool name → alias

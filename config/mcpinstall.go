@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -56,10 +57,8 @@ func (c *Config) loadInstalledMCP() error {
 		if err != nil {
 			return &KeyError{key, err.Error()}
 		}
-		var srv MCPServer
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&srv); err != nil && !errors.Is(err, io.EOF) {
+		srv, err := DecodeMCPEntry(b)
+		if err != nil {
 			return fmt.Errorf("config: %s: %w", path, err)
 		}
 		if c.MCP.Servers == nil {
@@ -68,4 +67,50 @@ func (c *Config) loadInstalledMCP() error {
 		c.MCP.Servers[n] = srv
 	}
 	return nil
+}
+
+// DecodeMCPEntry reads an entry of mcp.install_dir strictly: an unknown
+// key is an error. An empty entry is a server with nothing set.
+func DecodeMCPEntry(b []byte) (MCPServer, error) {
+	var s MCPServer
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return MCPServer{}, err
+	}
+	return s, nil
+}
+
+// Entry is s as an entry of mcp.install_dir is written (`secgpt mcp add`,
+// `secgpt mcp import`): it encodes to YAML with only the keys that are
+// set, in MCPServer's order, where `secgpt config` shows every key.
+func (s MCPServer) Entry() yaml.Marshaler { return mcpEntry(s) }
+
+// mcpEntry is an MCPServer encoded with only its set keys.
+type mcpEntry MCPServer
+
+// MarshalYAML encodes the server and drops each key whose field is zero,
+// or an empty list or map (yaml's omitempty).
+func (e mcpEntry) MarshalYAML() (any, error) {
+	var n yaml.Node
+	if err := n.Encode(MCPServer(e)); err != nil {
+		return nil, err
+	}
+	v := reflect.ValueOf(MCPServer(e))
+	unset := map[string]bool{}
+	for i := range v.NumField() {
+		f := v.Field(i)
+		empty := f.IsZero() || (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0
+		if key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ","); empty {
+			unset[key] = true
+		}
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !unset[n.Content[i].Value] {
+			kept = append(kept, n.Content[i], n.Content[i+1])
+		}
+	}
+	n.Content = kept
+	return &n, nil
 }
