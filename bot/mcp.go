@@ -137,16 +137,34 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 	for k, v := range c.Env {
 		s.Env[k] = v
 	}
+	resolved := map[string]string{}
 	for k, sec := range c.Secrets {
 		v, err := sec.Resolve(getenv)
 		if err != nil {
 			return s, nil, &config.KeyError{Key: key + ".secrets." + k, Msg: err.Error()}
 		}
-		if k == "BEARER_TOKEN" && c.URL != "" {
-			s.BearerToken = v
-			continue
+		resolved[k] = v
+	}
+	// A secret the url refers to goes into the url only. The url is
+	// checked with stand-ins for the secrets: the message of a bad url
+	// must never hold a secret's value.
+	var inURL map[string]bool
+	probe := c.URL
+	if c.URL != "" {
+		var err error
+		if probe, inURL, err = expandURLSecrets(c.URL, placeholders(resolved)); err != nil {
+			return s, nil, &config.KeyError{Key: key + ".url", Msg: err.Error()}
 		}
-		s.Env[k] = v
+	}
+	for k, v := range resolved {
+		switch {
+		case k == "BEARER_TOKEN" && c.URL != "":
+			s.BearerToken = v
+		case inURL[k]:
+			// In the url only: the spoke's client sends it there.
+		default:
+			s.Env[k] = v
+		}
 	}
 	files := mounts(c.Files)
 	for _, f := range files {
@@ -176,8 +194,17 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 			}
 		}
 	}
-	if err := s.Check(); err != nil {
+	check := s
+	check.URL = probe
+	if err := check.Check(); err != nil {
 		return s, nil, &config.KeyError{Key: key, Msg: err.Error()}
+	}
+	if len(inURL) > 0 {
+		u, _, err := expandURLSecrets(c.URL, resolved)
+		if err != nil {
+			return s, nil, &config.KeyError{Key: key + ".url", Msg: "a secret's value does not fit where the url refers to it"}
+		}
+		s.URL = u
 	}
 	for tool, a := range c.Aliases {
 		if err := mcp.CheckAlias(a); err != nil {
@@ -185,6 +212,16 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 		}
 	}
 	return s, files, nil
+}
+
+// placeholders maps each secret to a stand-in value, so that a url can be
+// checked (and named in an error) without any secret's value in it.
+func placeholders(secrets map[string]string) map[string]string {
+	out := make(map[string]string, len(secrets))
+	for k := range secrets {
+		out[k] = "SECRET"
+	}
+	return out
 }
 
 // packageTree widens a path inside a node_modules tree to that whole tree

@@ -115,6 +115,7 @@ type npxRef struct {
 }
 
 var (
+	urlKeyOK    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	secretName  = regexp.MustCompile(`(?i)(key|token|secret|password|passwd|pwd|credential|auth|cookie|session)`)
 	inputRef    = regexp.MustCompile(`\$\{input:([^}]+)\}`)
 	badNameChar = regexp.MustCompile(`[^a-z0-9_-]+`)
@@ -221,17 +222,37 @@ func importMCP(b []byte) (*imported, error) {
 			if err != nil || u.Host == "" {
 				im.notef("%s: url %q is not a URL; left out", name, clip(f.URL, 80))
 			} else {
+				// The user info and every query value may be credentials:
+				// each becomes a reference to a secret of the server's
+				// (${NAME}, filled in when the bot starts), never copied.
+				upper := strings.ToUpper(badNameChar.ReplaceAllString(name, "_"))
+				userinfo := ""
 				if u.User != nil {
-					u.User = nil
-					im.notef("%s: the url's user name and password were removed; give the server a token instead (secrets: BEARER_TOKEN)", name)
+					user := u.User.Username()
+					if _, hasPass := u.User.Password(); hasPass {
+						userinfo = url.PathEscape(user) + ":${" + secret(upper+"_URL_PASSWORD", "the url's password") + "}@"
+					} else {
+						userinfo = "${" + secret(upper+"_URL_USER", "the url's user name, which may be a token") + "}@"
+					}
 				}
-				if u.RawQuery != "" {
-					keys := slices.Sorted(maps.Keys(u.Query()))
-					u.RawQuery = ""
-					im.notef("%s: the url's query (%s) was removed: it may hold a credential; give the server a token instead (secrets: BEARER_TOKEN)", name, strings.Join(keys, ", "))
+				var query []string
+				q := u.Query()
+				for _, k := range slices.Sorted(maps.Keys(q)) {
+					if len(q[k]) == 0 || !urlKeyOK.MatchString(k) {
+						continue
+					}
+					ref := secret(envKey(k, upper+"_URL_QUERY"), "the url's query value "+k)
+					query = append(query, url.QueryEscape(k)+"=${"+ref+"}")
 				}
-				u.Fragment = ""
-				s.URL = u.String()
+				u.User, u.RawQuery, u.Fragment = nil, "", ""
+				base := u.String()
+				if userinfo != "" {
+					base = u.Scheme + "://" + userinfo + strings.TrimPrefix(base, u.Scheme+"://")
+				}
+				if len(query) > 0 {
+					base += "?" + strings.Join(query, "&")
+				}
+				s.URL = base
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(f.Headers)) {
