@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/crypto/verificationhelper"
 	"maunium.net/go/mautrix/event"
@@ -26,14 +27,19 @@ import (
 // The helper calls the callbacks with its lock held, so every call back
 // into it, and every message, happens in a goroutine.
 type verifier struct {
-	a  *Adapter
-	vh *verificationhelper.VerificationHelper
+	a    *Adapter
+	vh   *verificationhelper.VerificationHelper
+	mach *crypto.OlmMachine
 
 	mu sync.Mutex // guards the maps
 	// rooms are the in-room requests seen: transaction → room and person.
 	rooms map[id.VerificationTransactionID]verifyTxn
 	// waiting are the SAS shown and not yet answered, by room and person.
 	waiting map[verifyTxn]id.VerificationTransactionID
+	// confirming are the transactions whose ConfirmSAS runs now: a
+	// partner MAC arriving meanwhile (a late decryption, another
+	// goroutine) is still held.
+	confirming map[id.VerificationTransactionID]bool
 	// held are partner MACs that came before the person's answer here;
 	// see hold.
 	held map[id.VerificationTransactionID]*event.Event
@@ -47,8 +53,8 @@ type verifyTxn struct {
 // initVerification registers the verification handlers; it must run before
 // syncing starts.
 func (a *Adapter) initVerification(ctx context.Context, h *cryptohelper.CryptoHelper) error {
-	v := &verifier{a: a, rooms: map[id.VerificationTransactionID]verifyTxn{}, waiting: map[verifyTxn]id.VerificationTransactionID{},
-		held: map[id.VerificationTransactionID]*event.Event{}}
+	v := &verifier{a: a, mach: h.Machine(), rooms: map[id.VerificationTransactionID]verifyTxn{}, waiting: map[verifyTxn]id.VerificationTransactionID{},
+		confirming: map[id.VerificationTransactionID]bool{}, held: map[id.VerificationTransactionID]*event.Event{}}
 	// Registered before the helper's own handler, so the room of a request
 	// is known when VerificationRequested runs.
 	a.cli.Syncer.(*syncer).OnEventType(event.EventMessage, v.noteRequest)
@@ -61,8 +67,9 @@ func (a *Adapter) initVerification(ctx context.Context, h *cryptohelper.CryptoHe
 }
 
 func (v *verifier) noteRequest(_ context.Context, evt *event.Event) {
-	if evt.Sender == v.a.cli.UserID || evt.Content.AsMessage().MsgType != event.MsgVerificationRequest {
-		return
+	msg := evt.Content.AsMessage()
+	if evt.Sender == v.a.cli.UserID || msg.MsgType != event.MsgVerificationRequest || msg.To != v.a.cli.UserID {
+		return // the helper ignores requests to others too
 	}
 	v.mu.Lock()
 	v.rooms[id.VerificationTransactionID(evt.ID)] = verifyTxn{room: evt.RoomID, user: evt.Sender}
@@ -99,6 +106,12 @@ func (v *verifier) VerificationRequested(_ context.Context, txn id.VerificationT
 			reason = "you are not on this bot's allow-list"
 		case !inRoom:
 			reason = "start the verification from a room with the bot (a direct message): it shows the emoji there"
+		case !v.hasSigningKeys():
+			// Without its private cross-signing keys the bot cannot sign
+			// the person's master key at the end, and the helper would
+			// cancel then, after the emoji were compared.
+			reason = "this bot's device has no cross-signing keys loaded, so it cannot verify anyone; " +
+				"its operator must set matrix.recovery_key (see the bot's log)"
 		}
 		if reason != "" {
 			log.Info("matrix verification request refused", "reason", reason)
@@ -146,9 +159,15 @@ func (v *verifier) ShowSAS(_ context.Context, txn id.VerificationTransactionID, 
 	if len(decimals) > 0 {
 		fmt.Fprintf(&b, "\n\n(or the numbers %s)", strings.Trim(fmt.Sprint(decimals), "[]"))
 	}
-	fmt.Fprintf(&b, "\n\nIf they are the same, answer %q; if not, %q. Confirm on your client too.", v.a.verifyCommand("yes"), v.a.verifyCommand("no"))
-	text := b.String()
-	v.later(func(ctx context.Context) { v.notice(ctx, t.room, text) })
+	shown := b.String()
+	v.later(func(ctx context.Context) {
+		// In a DM the bare words do; elsewhere they follow the prefix.
+		yes, no := "verify yes", "verify no"
+		if !v.a.isDM(ctx, t.room) {
+			yes, no = v.a.verifyCommand("yes"), v.a.verifyCommand("no")
+		}
+		v.notice(ctx, t.room, fmt.Sprintf("%s\n\nIf they are the same, confirm on your client and answer %q here; if not, answer %q.", shown, yes, no))
+	})
 }
 
 // VerificationDone says so in the room.
@@ -191,17 +210,25 @@ func (v *verifier) hold(evt *event.Event) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t, ok := v.rooms[txn]
-	if !ok || v.waiting[t] != txn {
+	if !ok || (v.waiting[t] != txn && !v.confirming[txn]) {
 		return false
 	}
 	v.held[txn] = evt
 	return true
 }
 
+// hasSigningKeys reports whether the bot holds its private user-signing key
+// (bootstrapped at first start, or loaded with the recovery key).
+func (v *verifier) hasSigningKeys() bool {
+	k := v.mach.CrossSigningKeys
+	return k != nil && k.UserSigningKey != nil
+}
+
 func (v *verifier) forget(txn id.VerificationTransactionID) (verifyTxn, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.held, txn)
+	delete(v.confirming, txn)
 	t, ok := v.rooms[txn]
 	delete(v.rooms, txn)
 	if ok && v.waiting[t] == txn {
@@ -225,6 +252,9 @@ func (v *verifier) answer(ctx context.Context, evt *event.Event, text string, ad
 	v.mu.Lock()
 	txn, waiting := v.waiting[key]
 	delete(v.waiting, key)
+	if waiting && yes {
+		v.confirming[txn] = true
+	}
 	v.mu.Unlock()
 	if !waiting {
 		if !addressed && !a.isDM(ctx, evt.RoomID) {
@@ -234,17 +264,23 @@ func (v *verifier) answer(ctx context.Context, evt *event.Event, text string, ad
 		return true
 	}
 	if yes {
-		if err := v.vh.ConfirmSAS(ctx, txn); err != nil {
+		err := v.vh.ConfirmSAS(ctx, txn)
+		v.mu.Lock()
+		mac := v.held[txn]
+		delete(v.held, txn)
+		delete(v.confirming, txn)
+		v.mu.Unlock()
+		if err != nil {
 			a.log.Warn("confirm matrix verification", "err", err)
-			v.notice(ctx, evt.RoomID, "I could not complete the verification; start it again.")
+			v.forget(txn)
+			if cerr := v.vh.CancelVerification(ctx, txn, event.VerificationCancelCodeUser, "the bot could not confirm: "+err.Error()); cerr != nil {
+				a.log.Warn("cancel matrix verification", "err", cerr)
+			}
+			v.notice(ctx, evt.RoomID, "I could not complete the verification ("+truncateRunes(err.Error(), 200)+"); nothing was verified. Start it again.")
 			return true
 		}
 		// Now that our MAC is out, the partner's MAC takes the helper's
 		// working path (it trusts the partner's master key from it).
-		v.mu.Lock()
-		mac := v.held[txn]
-		delete(v.held, txn)
-		v.mu.Unlock()
 		if mac != nil {
 			a.cli.Syncer.(*syncer).DefaultSyncer.Dispatch(ctx, mac)
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.mau.fi/util/jsontime"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -54,7 +55,9 @@ func TestVerificationRequestAnswered(t *testing.T) {
 	_, err := alice.SendToDevice(context.Background(), event.ToDeviceVerificationRequest, &mautrix.ReqSendToDevice{
 		Messages: map[id.UserID]map[id.DeviceID]*event.Content{botID: {botDevice: {Parsed: &event.VerificationRequestEventContent{
 			ToDeviceVerificationEvent: event.ToDeviceVerificationEvent{TransactionID: txn},
-			FromDevice:                alice.DeviceID, Methods: []event.VerificationMethod{event.VerificationMethodSAS}}}}}})
+			// The spec requires the timestamp; mautrix's helper ignores
+			// a request without one as too old.
+			FromDevice: alice.DeviceID, Timestamp: jsontime.UnixMilliNow(), Methods: []event.VerificationMethod{event.VerificationMethodSAS}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
