@@ -22,7 +22,11 @@ import (
 // and its reason.
 func TestVerificationRequestAnswered(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
-	b := startBot(t, srv, "", newFake(), nil)
+	// A fresh account: the bot makes its cross-signing keys at its first
+	// start, which emoji verification needs (the shared "bot" account may
+	// have keys from another test, and no recovery key here).
+	acct := srv.Register(t, "verifybot")
+	b := startBot(t, srv, "", newFake(), func(c *matrix.Config) { c.UserID, c.Password = string(acct.UserID), acct.Password })
 	alice, botID, room := dmWithBot(t, srv, b)
 	_, botDevice := b.Session()
 
