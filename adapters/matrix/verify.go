@@ -3,7 +3,6 @@ package matrix
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -77,22 +76,6 @@ type verifyAnswerer interface {
 	// transaction's ID) the helper must not see yet, and reports whether
 	// it did.
 	hold(evt *event.Event) bool
-}
-
-// parseVerify reads a verification answer: "verify yes" or "verify no",
-// with or without a leading "!", in any case.
-func parseVerify(text string) (yes, ok bool) {
-	f := strings.Fields(strings.ToLower(strings.TrimPrefix(strings.TrimSpace(text), "!")))
-	if len(f) != 2 || f[0] != "verify" {
-		return false, false
-	}
-	switch f[1] {
-	case "yes", "y":
-		return true, true
-	case "no", "n":
-		return false, true
-	}
-	return false, false
 }
 
 // verificationTxnEvent works around two gaps in mautrix v0.32's

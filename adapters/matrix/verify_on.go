@@ -305,6 +305,22 @@ func (a *Adapter) verifyCommand(answer string) string {
 	return a.cfg.CommandPrefix + " verify " + answer
 }
 
+// parseVerify reads a verification answer: "verify yes" or "verify no",
+// with or without a leading "!", in any case.
+func parseVerify(text string) (yes, ok bool) {
+	f := strings.Fields(strings.ToLower(strings.TrimPrefix(strings.TrimSpace(text), "!")))
+	if len(f) != 2 || f[0] != "verify" {
+		return false, false
+	}
+	switch f[1] {
+	case "yes", "y":
+		return true, true
+	case "no", "n":
+		return false, true
+	}
+	return false, false
+}
+
 // truncateRunes cuts s to at most n runes.
 func truncateRunes(s string, n int) string {
 	r := []rune(s)
