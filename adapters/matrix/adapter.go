@@ -39,6 +39,9 @@ type Adapter struct {
 	runCtx      context.Context
 	displayName string
 	e2ee        io.Closer
+	// verify handles emoji verification of the bot's device (nil without
+	// encryption).
+	verify verifyAnswerer
 	// threadRel names the relation of threads the bot starts.
 	threadRel event.RelationType
 
@@ -165,7 +168,8 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	u, d := a.Session()
 	a.log.Info("matrix bot running", "user", u, "device", d, "encryption", a.e2ee != nil)
-	err = a.syncLoop(ctx)
+	// mautrix's handlers (crypto, verification) log through the context.
+	err = a.syncLoop(a.cli.Log.WithContext(ctx))
 	a.handlers.Wait()
 	return err
 }
@@ -280,7 +284,11 @@ func (a *Adapter) register() {
 	s.OnEventType(event.StateMember, a.onMember)
 	s.OnEventType(event.EventMessage, a.onMessage)
 	s.OnEventType(event.EventReaction, a.onReaction)
-	s.OnEventType(event.ToDeviceVerificationRequest, a.onVerifyRequestToDevice)
+	if a.verify == nil {
+		// With encryption, mautrix's verification helper takes requests
+		// (verify_on.go).
+		s.OnEventType(event.ToDeviceVerificationRequest, a.onVerifyRequestToDevice)
+	}
 	if a.e2ee == nil {
 		s.OnEvent(a.cli.StateStoreSyncHandler)
 		s.OnEventType(event.EventEncrypted, a.onUndecryptable)
@@ -370,9 +378,44 @@ type syncer struct {
 	a *Adapter
 }
 
+// Dispatch hands one event to the handlers; the crypto helper calls it with
+// each decrypted event. In-room verification events get their
+// transaction's ID, and may be held back (verifyEvent).
+func (s *syncer) Dispatch(ctx context.Context, evt *event.Event) {
+	if evt = s.verifyEvent(evt); evt != nil {
+		s.DefaultSyncer.Dispatch(ctx, evt)
+	}
+}
+
+// verifyEvent applies verificationTxnEvent and the verifier's hold to an
+// in-room verification event, where the bot verifies; nil drops it.
+func (s *syncer) verifyEvent(evt *event.Event) *event.Event {
+	if s.a.verify == nil {
+		return evt
+	}
+	if evt = verificationTxnEvent(s.a.cli.UserID, evt); evt != nil && s.a.verify.hold(evt) {
+		return nil
+	}
+	return evt
+}
+
 // ProcessResponse filters old events out of resp before the handlers run.
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	dropOldEvents(s.a.cli.UserID, resp, since)
+	if s.a.verify != nil {
+		for roomID, room := range resp.Rooms.Join {
+			// Unencrypted in-room verification events do not pass
+			// through Dispatch.
+			kept := room.Timeline.Events[:0]
+			for _, e := range room.Timeline.Events {
+				if e = s.verifyEvent(e); e != nil {
+					kept = append(kept, e)
+				}
+			}
+			room.Timeline.Events = kept
+			resp.Rooms.Join[roomID] = room
+		}
+	}
 	err := s.DefaultSyncer.ProcessResponse(ctx, resp, since)
 	s.a.readyOnce.Do(func() { close(s.a.ready) })
 	return err
@@ -482,8 +525,10 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 		return
 	}
 	content := evt.Content.AsMessage()
-	if content.MsgType == event.MsgVerificationRequest && a.cfg.allowed(evt.Sender) {
-		a.onVerifyRequestInRoom(ctx, evt, content)
+	if content.MsgType == event.MsgVerificationRequest {
+		if a.verify == nil && a.cfg.allowed(evt.Sender) {
+			a.onVerifyRequestInRoom(ctx, evt, content)
+		}
 		return
 	}
 	if content.MsgType != event.MsgText && content.MsgType != event.MsgEmote {
@@ -500,6 +545,9 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) {
 	text, addressed := a.addressed(content)
 	thread, threadRel := threadOf(content.RelatesTo)
 	replyTo := replyTarget(content.RelatesTo)
+	if a.verify != nil && a.verify.answer(ctx, evt, text, addressed) {
+		return
+	}
 
 	// A reply to a prompt that expired while the bot was down is a late
 	// answer, never a new request nor an answer to another prompt.

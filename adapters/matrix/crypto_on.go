@@ -69,6 +69,10 @@ func (a *Adapter) startCrypto(ctx context.Context, bootstrap bool) (io.Closer, e
 		return nil, err
 	}
 	a.cli.Crypto = h
+	if err := a.initVerification(ctx, h); err != nil {
+		_ = h.Close()
+		return nil, err
+	}
 	// The directory is 0700 already; keep the store itself private too.
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Chmod(filepath.Join(a.cfg.StateDir, cryptoFile+suffix), 0o600)

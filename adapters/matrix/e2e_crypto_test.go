@@ -214,3 +214,25 @@ func TestCrossSigningBootstrap(t *testing.T) {
 		t.Error("the stored recovery key does not sign a new device")
 	}
 }
+
+// TestVerificationRefusedWithoutSigningKeys: a bot device that holds no
+// private cross-signing keys (the account has keys, made by an earlier
+// start, and this data directory has no recovery key) could not sign the
+// person's master key at the end of an emoji verification; it cancels the
+// request at once and says why, instead of after the emoji were compared.
+func TestVerificationRefusedWithoutSigningKeys(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	acct := srv.Register(t, "nokeysbot")
+	asBot := func(c *matrix.Config) { c.UserID, c.Password = string(acct.UserID), acct.Password }
+	startBot(t, srv, "", newFake(), asBot).stop() // creates the account's keys
+	b := startBot(t, srv, "", newFake(), asBot)
+	alice, botID, room := dmWithBot(t, srv, b)
+	req := alice.Send(t, room, &event.MessageEventContent{MsgType: event.MsgVerificationRequest, Body: "alice is requesting to verify your key",
+		To: botID, FromDevice: alice.DeviceID, Methods: []event.VerificationMethod{event.VerificationMethodSAS}})
+	cancel := alice.Wait(t, wait, "in-room cancellation", and(fromIn(botID, room), func(e *event.Event) bool {
+		return e.Type == event.InRoomVerificationCancel
+	}))
+	if c := parseCancel(t, cancel); c.RelatesTo == nil || c.RelatesTo.EventID != req || !strings.Contains(c.Reason, "recovery_key") {
+		t.Errorf("in-room cancellation %+v", c)
+	}
+}

@@ -3,6 +3,7 @@ package matrix_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -43,7 +44,10 @@ type jsClient struct {
 	n       int
 	results map[int]chan map[string]any
 	events  []jsEvent
+	sas     []string // each SAS shown, its emoji joined
 	changed chan struct{}
+	// finished receives a successful long-running command's result.
+	finished chan map[string]any
 }
 
 // startJS logs acct in with a new matrix-js-sdk client. Without the
@@ -96,7 +100,7 @@ func startJS(t *testing.T, srv *matrixtest.Server, acct matrixtest.Account) *jsC
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &jsClient{t: t, in: in, results: map[int]chan map[string]any{}, changed: make(chan struct{})}
+	c := &jsClient{t: t, in: in, results: map[int]chan map[string]any{}, changed: make(chan struct{}), finished: make(chan map[string]any, 1)}
 	done := make(chan struct{})
 	go c.read(stdout, done)
 	t.Cleanup(func() {
@@ -126,6 +130,12 @@ func (c *jsClient) read(r io.Reader, done chan struct{}) {
 			if ch := c.results[int(n)]; ch != nil {
 				ch <- msg
 			}
+		} else if sas, ok := msg["sas"].([]any); ok {
+			var b strings.Builder
+			for _, e := range sas {
+				b.WriteString(fmt.Sprint(e))
+			}
+			c.sas = append(c.sas, b.String())
 		} else if ev, ok := msg["event"]; ok {
 			raw, _ := json.Marshal(ev)
 			var e jsEvent
@@ -141,6 +151,21 @@ func (c *jsClient) read(r io.Reader, done chan struct{}) {
 // call runs one command and returns its result; an error fails the test.
 func (c *jsClient) call(cmd string, args map[string]any) map[string]any {
 	c.t.Helper()
+	select {
+	case res := <-c.start(cmd, args):
+		if e, ok := res["error"]; ok {
+			c.t.Fatalf("js client %s: %v", cmd, e)
+		}
+		return res
+	case <-time.After(wait):
+		c.t.Fatalf("js client %s: no answer in %s", cmd, wait)
+		return nil
+	}
+}
+
+// start sends one command and returns where its result will arrive.
+func (c *jsClient) start(cmd string, args map[string]any) <-chan map[string]any {
+	c.t.Helper()
 	c.mu.Lock()
 	c.n++
 	n := c.n
@@ -155,16 +180,7 @@ func (c *jsClient) call(cmd string, args map[string]any) map[string]any {
 	if _, err := c.in.Write(append(line, '\n')); err != nil {
 		c.t.Fatalf("js client %s: %v", cmd, err)
 	}
-	select {
-	case res := <-ch:
-		if e, ok := res["error"]; ok {
-			c.t.Fatalf("js client %s: %v", cmd, e)
-		}
-		return res
-	case <-time.After(wait):
-		c.t.Fatalf("js client %s: no answer in %s", cmd, wait)
-		return nil
-	}
+	return ch
 }
 
 // waitEvent waits for an event matching pred.

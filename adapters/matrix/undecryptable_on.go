@@ -52,7 +52,7 @@ func withheldNotice(sender string, code event.RoomKeyWithheldCode) string {
 	switch code {
 	case event.RoomKeyWithheldUnverified:
 		why = "your client did not share the key with my device because it is not verified (the room or your client is set to send keys only to verified devices). " +
-			"Ask the operator to cross-sign the bot (see docs/matrix.md), or allow unverified devices in this room"
+			"Verify my device by emoji (Verify on my profile, from a direct message with me), ask the operator to cross-sign the bot (see docs/matrix.md), or allow unverified devices in this room"
 	case event.RoomKeyWithheldBlacklisted:
 		why = "your client has blocked my device from receiving keys"
 	case event.RoomKeyWithheldUnauthorized, event.RoomKeyWithheldUnavailable, event.RoomKeyWithheldNoOlmSession:

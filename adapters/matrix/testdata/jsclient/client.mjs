@@ -60,6 +60,49 @@ const commands = {
 		const r = await client.sendEvent(room, thread || null, "m.room.message", { msgtype: "m.text", body });
 		return { event: r.event_id };
 	},
+	// Cross-signing keys for this account, as Element makes them at first
+	// login (the homeserver asks for the password to upload them).
+	async bootstrapCrossSigning() {
+		await client.getCrypto().bootstrapCrossSigning({
+			authUploadDeviceSigningKeys: async (makeRequest) => {
+				await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: USER }, password: PASSWORD });
+			},
+		});
+		return {};
+	},
+	// Emoji verification of user's device in room, as "Verify" in Element:
+	// the SAS is reported ({"sas":[...]}) and confirmed here at once; the
+	// result says whether the SDK now trusts the device.
+	async verify({ room, user, device }) {
+		const crypto = client.getCrypto();
+		// The SDK tracks devices of users it shares an encrypted room
+		// with; this room need not be one.
+		await crypto.getUserDeviceInfo([user], true);
+		const req = await crypto.requestVerificationDM(user, room);
+		await new Promise((resolve, reject) => {
+			const check = () => {
+				if (req.phase === 3) resolve(); // Ready
+				if (req.phase === 5) reject(new Error("cancelled: " + (req.cancellationCode || "") + " " + JSON.stringify(req.cancellingUserId || "")));
+			};
+			req.on("change", check);
+			check();
+		});
+		const verifier = await req.startVerification("m.sas.v1");
+		verifier.on("show_sas", (sas) => {
+			out({ sas: sas.sas.emoji ? sas.sas.emoji.map((e) => e[0]) : [] });
+			sas.confirm().catch((e) => out({ error: String(e) }));
+		});
+		await verifier.verify();
+		// Trusting the bot's identity (and so its cross-signed device)
+		// settles just after the verification itself.
+		let st;
+		for (let i = 0; i < 100; i++) {
+			st = await crypto.getDeviceVerificationStatus(user, device);
+			if (st && st.crossSigningVerified) break;
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		return { verified: !!st && st.isVerified(), crossSigned: !!st && st.crossSigningVerified };
+	},
 	async stop() {
 		client.stopClient();
 		setTimeout(() => process.exit(0), 50);
