@@ -10,6 +10,8 @@ import (
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // prepared is the spoke's policy-independent confinement, done before the
@@ -41,7 +43,7 @@ func prepare() *prepared {
 // capabilities), rlimits and the Go memory limit, dropping capabilities,
 // Landlock, and seccomp last (the filter forbids the calls the earlier
 // steps make). It returns what it applied, for the doctor.
-func confineSelf(l launch, prep *prepared) ([]Check, error) {
+func confineSelf(l launch.Frame, prep *prepared) ([]Check, error) {
 	var rep []Check
 	if prep.err != nil {
 		return rep, prep.err
@@ -130,7 +132,7 @@ func mountTmp(p Policy) error {
 
 // setRlimits sets every bound with soft = hard: Go raises soft limits to the
 // hard ones at start and ignores SIGXCPU, so only equal limits bind.
-func setRlimits(l launch) error {
+func setRlimits(l launch.Frame) error {
 	lim := l.Policy.Limits
 	cpu := uint64((lim.CPU + time.Second - 1) / time.Second)
 	set := []struct {
@@ -161,7 +163,7 @@ func setRlimits(l launch) error {
 
 // restrictLandlock confines paths, TCP and IPC scopes, and returns the ABI
 // applied (0 when the kernel has no Landlock).
-func restrictLandlock(p Policy, ms []launchMount) (int, error) {
+func restrictLandlock(p Policy, ms []launch.FrameMount) (int, error) {
 	abi, err := landlockABI()
 	if err != nil || abi == 0 {
 		return 0, nil //nolint:nilerr // no Landlock: the doctor reports it

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // The fork server starts sandboxed spokes on the hub's behalf.
@@ -93,8 +95,8 @@ func serveForks() int {
 	// Terminal signals are the hub's to handle; the fork server ends when
 	// the hub does (its parent-death signal, or the socket's EOF).
 	signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	syscall.CloseOnExec(ISCFD)
-	f := os.NewFile(ISCFD, "forkserver")
+	syscall.CloseOnExec(launch.ISCFD)
+	f := os.NewFile(launch.ISCFD, "forkserver")
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
@@ -254,7 +256,7 @@ func startForkServer(exe string, args, env []string, stderr io.Writer) (*forkCli
 	hubEnd := os.NewFile(uintptr(fds[0]), "forkserver-hub")
 	serverEnd := os.NewFile(uintptr(fds[1]), "forkserver")
 	defer serverEnd.Close()
-	cmd := exec.Command(exe, append(append([]string{}, args...), argForkServer)...)
+	cmd := exec.Command(exe, append(append([]string{}, args...), launch.ArgForkServer)...)
 	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = stderr, stderr

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // prepareMounts checks the policy's mounts on the hub side and, when the
@@ -21,14 +23,14 @@ import (
 // changing anything on the host. pid is the spoke's process (its user
 // namespace gives the mapping). The caller closes the returned descriptors
 // once they are sent.
-func (s *Spawner) prepareMounts(pid int, ms []Mount) ([]launchMount, []int, error) {
+func (s *Spawner) prepareMounts(pid int, ms []Mount) ([]launch.FrameMount, []int, error) {
 	if len(ms) == 0 {
 		return nil, nil, nil
 	}
-	if len(ms) > maxMounts {
-		return nil, nil, fmt.Errorf("%d mounts, at most %d", len(ms), maxMounts)
+	if len(ms) > launch.MaxMounts {
+		return nil, nil, fmt.Errorf("%d mounts, at most %d", len(ms), launch.MaxMounts)
 	}
-	var out []launchMount
+	var out []launch.FrameMount
 	var fds []int
 	ok := false
 	defer func() {
@@ -69,7 +71,7 @@ func (s *Spawner) prepareMounts(pid int, ms []Mount) ([]launchMount, []int, erro
 		if err := checkMountPath("mount target", tgt); err != nil {
 			return nil, nil, err
 		}
-		lm := launchMount{Source: src, Target: tgt, Write: m.Write, Dir: fi.IsDir(), FD: -1}
+		lm := launch.FrameMount{Source: src, Target: tgt, Write: m.Write, Dir: fi.IsDir(), FD: -1}
 		if tgt != "/tmp" && !strings.HasPrefix(tgt, "/tmp/") {
 			lm.Cover = s.firstUnsearchable(tgt)
 		}
@@ -145,7 +147,7 @@ func (s *Spawner) firstUnsearchable(p string) string {
 // Landlock: it covers unsearchable ancestors with an empty tmpfs, makes the
 // mount points and attaches each mount (the hub's idmapped copy, or a bind
 // of the source when the hub passed none). Covers end read-only.
-func applyMounts(ms []launchMount, fds []int) error {
+func applyMounts(ms []launch.FrameMount, fds []int) error {
 	var covers []string
 	for _, m := range ms {
 		if m.Cover != "" && !slices.Contains(covers, m.Cover) {
@@ -204,7 +206,7 @@ func applyMounts(ms []launchMount, fds []int) error {
 
 // mountPoint makes m.Target (and its parents) when it is missing; that is
 // possible only inside a cover or the private /tmp.
-func mountPoint(m launchMount) error {
+func mountPoint(m launch.FrameMount) error {
 	fi, err := os.Stat(m.Target)
 	switch {
 	case err == nil:
@@ -243,28 +245,28 @@ func under(p string, dirs []string) bool {
 
 // readLaunchFDs reads the launch frame from the ISC socket together with
 // the descriptors the hub passed with its first bytes (SCM_RIGHTS).
-func readLaunchFDs(f *os.File) (launch, []int, error) {
+func readLaunchFDs(f *os.File) (launch.Frame, []int, error) {
 	var hdr [4]byte
-	oob := make([]byte, unix.CmsgSpace(maxMounts*4))
+	oob := make([]byte, unix.CmsgSpace(launch.MaxMounts*4))
 	n, oobn, _, _, err := unix.Recvmsg(int(f.Fd()), hdr[:], oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return launch{}, nil, fmt.Errorf("recvmsg: %w", err)
+		return launch.Frame{}, nil, fmt.Errorf("recvmsg: %w", err)
 	}
 	var fds []int
 	if oobn > 0 {
 		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 		if err != nil {
-			return launch{}, nil, fmt.Errorf("control message: %w", err)
+			return launch.Frame{}, nil, fmt.Errorf("control message: %w", err)
 		}
 		for _, m := range msgs {
 			rights, err := unix.ParseUnixRights(&m)
 			if err != nil {
-				return launch{}, nil, fmt.Errorf("control message: %w", err)
+				return launch.Frame{}, nil, fmt.Errorf("control message: %w", err)
 			}
 			fds = append(fds, rights...)
 		}
 	}
-	l, err := readLaunch(io.MultiReader(bytes.NewReader(hdr[:n]), f))
+	l, err := launch.Read(io.MultiReader(bytes.NewReader(hdr[:n]), f))
 	return l, fds, err
 }
 

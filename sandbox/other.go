@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // On other systems spokes cannot be confined: New refuses unless Config.Off
@@ -46,7 +48,7 @@ type prepared struct{ fds []int }
 
 func prepare() *prepared { return &prepared{} }
 
-func confineSelf(launch, *prepared) ([]Check, error) { return nil, errUnsupported }
+func confineSelf(launch.Frame, *prepared) ([]Check, error) { return nil, errUnsupported }
 
 func selfCheck() []Check { return nil }
 
@@ -66,15 +68,15 @@ func socketpair() ([2]int, error) {
 	return fds, nil
 }
 
-func (s *Spawner) prepareMounts(_ int, ms []Mount) ([]launchMount, []int, error) {
+func (s *Spawner) prepareMounts(_ int, ms []Mount) ([]launch.FrameMount, []int, error) {
 	if len(ms) > 0 {
 		return nil, nil, errUnsupported
 	}
 	return nil, nil, nil
 }
 
-func readLaunchFDs(f *os.File) (launch, []int, error) {
-	l, err := readLaunch(f)
+func readLaunchFDs(f *os.File) (launch.Frame, []int, error) {
+	l, err := launch.Read(f)
 	return l, nil, err
 }
 

@@ -19,14 +19,11 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -35,90 +32,33 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // ChildEnv is the one environment variable a spoke is started with; its
 // presence tells the binary to run as a spoke (tests use it from TestMain).
-const ChildEnv = "SECGPT_SPOKE"
+const ChildEnv = launch.ChildEnv
 
 // ISCFD is the file descriptor of the ISC socket in the spoke.
-const ISCFD = 3
+const ISCFD = launch.ISCFD
 
 // EgressFD is the file descriptor of the egress socket in a spoke whose
-// policy declares network domains (see EgressClient).
-const EgressFD = 4
+// policy declares network domains (see confine.EgressClient).
+const EgressFD = launch.EgressFD
 
-// Policy is what one spoke may do.
-type Policy struct {
-	// App is the app the spoke runs (for logs and the egress allow-list).
-	App string `json:"app"`
-	// Timeout is the hub-side wall-clock bound; the process group is killed
-	// when it passes.
-	Timeout time.Duration `json:"timeout"`
-	// Domains are the registrable domains the app may reach through the proxy.
-	Domains []string `json:"domains,omitempty"`
-	// Ports are the TCP ports besides 443 the app may reach on its domains
-	// (80 for plain http must be declared too).
-	Ports []int `json:"ports,omitempty"`
-	// PrivateNets are non-public address blocks this app's egress may
-	// reach, by an address inside them or by a declared name resolving
-	// into them: the operator's per-app opt-in for an internal server (an
-	// MCP server on the LAN or in the cluster). Empty, the default, means
-	// public addresses only. Each must pass CheckPrivateNet.
-	PrivateNets []netip.Prefix `json:"private_nets,omitempty"`
-	// AllowExec lets the spoke execve (external-program apps only).
-	AllowExec bool `json:"allow_exec,omitempty"`
-	// Limits bound the spoke's resources.
-	Limits Limits `json:"limits"`
-	// Args are opaque arguments for the spoke's code (tests name a hostile
-	// action here); the sandbox does not read them.
-	Args []string `json:"args,omitempty"`
-	// Mounts are host files and directories this spoke may use, read-only
-	// unless marked Write; nothing else of the host's file tree beyond the
-	// sandbox's defaults is reachable (see docs/sandbox.md, "Files").
-	Mounts []Mount `json:"mounts,omitempty"`
-}
+// Policy is what one spoke may do (defined in sandbox/launch, which both
+// sides of the sandbox share).
+type Policy = launch.Policy
 
 // Mount makes one host file or directory available inside one spoke.
-type Mount struct {
-	// Source is the host path, absolute; symbolic links are resolved by
-	// the hub.
-	Source string `json:"source"`
-	// Target is where the spoke sees it; "" means at Source.
-	Target string `json:"target,omitempty"`
-	// Write lets the spoke change it; otherwise it is mounted read-only.
-	Write bool `json:"write,omitempty"`
-	// RealOwners shows the source with its host owners and modes. A root
-	// hub otherwise maps host root to the spoke's user inside the mount
-	// (so an operator's root-only file is usable); with RealOwners the
-	// spoke gets only what the host's other users get, which is what a
-	// path an MCP server's arguments name deserves: a server given /etc
-	// reads /etc/hosts, not /etc/shadow. An unprivileged hub's spokes
-	// share its uid and see its files as it does either way.
-	RealOwners bool `json:"real_owners,omitempty"`
-}
+type Mount = launch.Mount
 
 // Limits are the resource bounds of a spoke.
-type Limits struct {
-	// CPU is the CPU-time limit (RLIMIT_CPU soft = hard).
-	CPU time.Duration `json:"cpu"`
-	// Memory bounds the spoke's memory in bytes (cgroup memory limit where
-	// the host allows, otherwise RLIMIT_DATA; see docs/sandbox.md).
-	Memory int64 `json:"memory"`
-	// FileSize bounds any file the spoke writes (RLIMIT_FSIZE).
-	FileSize int64 `json:"file_size"`
-	// OpenFiles bounds open descriptors (RLIMIT_NOFILE soft = hard).
-	OpenFiles uint64 `json:"open_files"`
-	// Procs bounds processes and threads (cgroup pids.max and RLIMIT_NPROC).
-	Procs uint64 `json:"procs"`
-	// Tmp bounds the size of the spoke's private writable /tmp in bytes.
-	Tmp int64 `json:"tmp,omitempty"`
-}
+type Limits = launch.Limits
 
 // DefaultLimits are used for zero fields of a Policy's Limits.
-func DefaultLimits() Limits {
-	return Limits{CPU: 60 * time.Second, Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Tmp: 64 << 20}
-}
+func DefaultLimits() Limits { return launch.DefaultLimits() }
 
 // AuditFunc records one egress decision: app asked for host, and the proxy
 // allowed it or not. It must not block for long; it runs on the proxy path.
@@ -289,37 +229,6 @@ func (s *Spawner) take() *Proc {
 	return p
 }
 
-// launch is what the hub hands a spoke as its first ISC frame: the policy
-// and how the sandbox around it was built. It holds no secret.
-type launch struct {
-	Policy Policy `json:"policy"`
-	// Sandbox says the child must confine itself in Enter.
-	Sandbox bool `json:"sandbox"`
-	// RlimitData is the RLIMIT_DATA bound when no cgroup bounds memory.
-	RlimitData int64 `json:"rlimit_data,omitempty"`
-	// Nproc is RLIMIT_NPROC: Limits.Procs, or a looser backstop when the
-	// cgroup's pids.max binds first (its counter names the reason).
-	Nproc uint64 `json:"nproc"`
-	// Egress says fd 4 is the egress socket; otherwise Enter closes fd 4.
-	Egress bool `json:"egress,omitempty"`
-	// Probe makes Enter report what it applied on fd 3 and exit (doctor).
-	Probe bool `json:"probe,omitempty"`
-	// Mounts are Policy.Mounts as the spoke applies them; their
-	// descriptors come with the frame.
-	Mounts []launchMount `json:"mounts,omitempty"`
-}
-
-// The last command-line argument of a spoke says whether it is sandboxed;
-// argForkServer makes Enter run the fork server instead of returning.
-const (
-	argSandbox    = "sandbox"
-	argOff        = "off"
-	argForkServer = "forkserver"
-)
-
-// maxLaunch bounds the launch frame Enter reads.
-const maxLaunch = 1 << 20
-
 // Proc is a running spoke.
 type Proc struct {
 	// Conn is the hub's end of the ISC socketpair.
@@ -471,9 +380,9 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	} else if err := s.confine(pr, attr, sharedNet); err != nil {
 		return nil, err
 	}
-	mode := argSandbox
+	mode := launch.ArgSandbox
 	if s.cfg.Off {
-		mode = argOff
+		mode = launch.ArgOff
 	}
 	args := append(append([]string{s.cfg.Exe}, s.cfg.Args...), mode)
 	var out io.Writer = s.cfg.Stderr
@@ -511,7 +420,7 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 // frame (after which Enter confines the spoke and returns to app code), the
 // wall-clock timer and the egress proxy.
 func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
-	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
+	l := launch.Frame{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
 	if pr.sharedNet && !sharesNet(p) {
 		return fmt.Errorf("spoke %s needs a network namespace of its own (egress or exec) but was started in the shared one", p.App)
 	}
@@ -547,15 +456,14 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 			}
 		}()
 	}
-	b, err := json.Marshal(l)
+	frame, err := launch.Encode(l)
 	if err != nil {
-		return fmt.Errorf("encode policy: %w", err)
+		return err
 	}
-	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
 	pr.mu.Lock()
 	pr.app, pr.cpu = p.App, p.Limits.CPU
 	pr.mu.Unlock()
-	if err := sendLaunch(pr.Conn, append(frame, b...), fds); err != nil {
+	if err := sendLaunch(pr.Conn, frame, fds); err != nil {
 		return fmt.Errorf("send policy: %w", err)
 	}
 	pr.mu.Lock()
@@ -731,7 +639,7 @@ func fillLimits(l Limits) Limits {
 }
 
 // IsChild reports whether this process was started as a spoke.
-func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
+func IsChild() bool { return launch.IsChild() }
 
 // Enter is called first thing in a spoke. It waits for the hub's launch
 // frame on the ISC socket, applies the in-process confinement (mount view,
@@ -742,7 +650,7 @@ func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
 // Started as the fork server (see forkserver_linux.go), Enter serves the
 // hub's spawn requests and exits the process instead of returning.
 func Enter() (Policy, *os.File, error) {
-	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == argForkServer {
+	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == launch.ArgForkServer {
 		os.Exit(serveForks())
 	}
 	f := os.NewFile(ISCFD, "isc")
@@ -752,7 +660,7 @@ func Enter() (Policy, *os.File, error) {
 	// The policy-independent part of the sandbox is done while the hub
 	// has not sent the policy yet (for a pooled spoke: before it is needed).
 	var prep *prepared
-	sandboxed := len(os.Args) > 1 && os.Args[len(os.Args)-1] == argSandbox
+	sandboxed := len(os.Args) > 1 && os.Args[len(os.Args)-1] == launch.ArgSandbox
 	if sandboxed {
 		prep = prepare()
 	}
@@ -787,25 +695,4 @@ func Enter() (Policy, *os.File, error) {
 		return l.Policy, nil, err
 	}
 	return l.Policy, f, nil
-}
-
-// readLaunch reads the length-prefixed launch frame.
-func readLaunch(r io.Reader) (launch, error) {
-	var l launch
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return l, err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > maxLaunch {
-		return l, fmt.Errorf("launch frame of %d bytes", size)
-	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return l, err
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("decode policy: %w", err)
-	}
-	return l, nil
 }
