@@ -54,8 +54,6 @@ func selfCheck() []Check { return nil }
 
 func kernelRelease() string { return "unknown" }
 
-func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
-
 func socketpair() ([2]int, error) {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
@@ -85,15 +83,9 @@ func sendLaunch(conn *os.File, frame []byte, _ []int) error {
 	return err
 }
 
-type forkClient struct{}
-
-func (*forkClient) close() {}
-
 func (*Spawner) forkStart(*Proc, *syscall.SysProcAttr, []string, []string, *os.File, io.Writer, *os.File, *os.File) error {
 	return errUnsupported
 }
-
-func serveForks() int { return 3 }
 
 // keepInherited marks the ISC and egress sockets close-on-exec, so a
 // program the spoke starts does not inherit them.

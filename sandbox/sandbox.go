@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/secgpt-go/secgpt/sandbox/forkserver"
 	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
@@ -115,7 +116,7 @@ type Spawner struct {
 	idle    []*Proc    // pooled spokes waiting for a policy
 	filling int        // pooled spokes being started
 	closed  bool
-	forks   *forkClient // the fork server sandboxed spokes are cloned by (Linux)
+	forks   *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
 	// direct makes the hub clone sandboxed spokes itself, as before the
 	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
 	// every spoke a network namespace of its own.
@@ -182,7 +183,7 @@ func (s *Spawner) Close() error {
 	fc := s.forks
 	s.mu.Unlock()
 	if fc != nil {
-		fc.close()
+		fc.Close()
 	}
 	return nil
 }
@@ -321,7 +322,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 }
 
 // sharesNet reports whether a spoke under p may be started in the fork
-// server's shared empty network namespace (sharednet_linux.go): it has no
+// server's shared empty network namespace (sandbox/forkserver/sharednet_linux.go): it has no
 // egress socket and runs no program, so its filter leaves it no socket
 // with an address.
 func sharesNet(p Policy) bool {
@@ -365,7 +366,7 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	}
 	defer devnull.Close()
 
-	attr := procAttr()
+	attr := forkserver.ProcAttr()
 	env := []string{ChildEnv + "=1"}
 	if raceEnabled {
 		// The race runtime sleeps a second at exit to catch late reports.
@@ -647,11 +648,11 @@ func IsChild() bool { return launch.IsChild() }
 // filter last) and returns the policy and the ISC socket. If it returns an
 // error the spoke must exit without running app code.
 //
-// Started as the fork server (see forkserver_linux.go), Enter serves the
+// Started as the fork server (see sandbox/forkserver), Enter serves the
 // hub's spawn requests and exits the process instead of returning.
 func Enter() (Policy, *os.File, error) {
 	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == launch.ArgForkServer {
-		os.Exit(serveForks())
+		os.Exit(forkserver.Serve())
 	}
 	f := os.NewFile(ISCFD, "isc")
 	if f == nil {

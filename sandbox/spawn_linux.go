@@ -81,7 +81,7 @@ func (h hostSupport) usable() error {
 // confine fills in the parent-side part of the sandbox: namespaces, the
 // uid/gid maps and the cgroup (with default bounds until claim sets the
 // policy's). With sharedNet the spoke joins the fork server's shared empty
-// network namespace instead of getting one of its own (sharednet_linux.go).
+// network namespace instead of getting one of its own (sandbox/forkserver/sharednet_linux.go).
 func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr, sharedNet bool) error {
 	h := s.host
 	attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID |
