@@ -44,14 +44,6 @@ func (*cgroup) pidsMaxed() bool                                  { return false 
 func (*cgroup) remove()                                          {}
 func (*Spawner) confine(*Proc, *syscall.SysProcAttr, bool) error { return errUnsupported }
 
-type prepared struct{ fds []int }
-
-func prepare() *prepared { return &prepared{} }
-
-func confineSelf(launch.Frame, *prepared) ([]Check, error) { return nil, errUnsupported }
-
-func selfCheck() []Check { return nil }
-
 func kernelRelease() string { return "unknown" }
 
 func socketpair() ([2]int, error) {
@@ -73,11 +65,6 @@ func (s *Spawner) prepareMounts(_ int, ms []Mount) ([]launch.FrameMount, []int, 
 	return nil, nil, nil
 }
 
-func readLaunchFDs(f *os.File) (launch.Frame, []int, error) {
-	l, err := launch.Read(f)
-	return l, nil, err
-}
-
 func sendLaunch(conn *os.File, frame []byte, _ []int) error {
 	_, err := conn.Write(frame)
 	return err
@@ -85,12 +72,4 @@ func sendLaunch(conn *os.File, frame []byte, _ []int) error {
 
 func (*Spawner) forkStart(*Proc, *syscall.SysProcAttr, []string, []string, *os.File, io.Writer, *os.File, *os.File) error {
 	return errUnsupported
-}
-
-// keepInherited marks the ISC and egress sockets close-on-exec, so a
-// program the spoke starts does not inherit them.
-func keepInherited() error {
-	syscall.CloseOnExec(ISCFD)
-	syscall.CloseOnExec(EgressFD)
-	return nil
 }

@@ -1,19 +1,25 @@
-// Package sandbox starts spokes: the same binary re-executed with only the
-// ISC socket (fd 3, and the egress socket on fd 4 when the app declared
-// network domains), an empty environment, its own process group, its own
-// user, mount, PID, IPC, UTS and cgroup namespaces, a network namespace of
-// its own (with egress or exec) or one empty namespace shared by the other
-// spokes, a cgroup or rlimit memory bound, rlimits, Landlock rules and a
-// deny-by-default seccomp filter. The child side (Enter) applies the in-process part of the policy
-// before any app code runs; the hub side runs the egress proxy, the
-// wall-clock timeout and, optionally, a pool of pre-started spokes. Doctor
-// reports which protections a host offers. docs/sandbox.md describes the
-// threat model and what each protection stops.
+// Package sandbox is the hub's side of the spoke sandbox: it starts
+// spokes, the same binary re-executed with only the ISC socket (fd 3, and
+// the egress socket on fd 4 when the app declared network domains), an
+// empty environment, its own process group, its own user, mount, PID, IPC,
+// UTS and cgroup namespaces, a network namespace of its own (with egress
+// or exec) or one empty namespace shared by the other spokes, and a cgroup
+// or rlimit memory bound. It hands each spoke its policy in the launch
+// frame, runs the egress proxy and the wall-clock timeout, optionally keeps
+// a pool of pre-started spokes, and names why a spoke ended (ExitError).
+// Doctor reports which protections a host offers. docs/sandbox.md
+// describes the threat model and what each protection stops.
+//
+// What runs inside the spoke (Enter: mounts, rlimits, capabilities,
+// Landlock and the seccomp filter) is sandbox/confine, as gVisor keeps
+// runsc/boot apart from runsc/sandbox; the fork server that clones
+// sandboxed spokes is sandbox/forkserver; the policy types and the launch
+// frame both sides share are sandbox/launch (Policy, Mount and Limits
+// here are its types).
 //
 // Only sandbox/hubspawn (which runs the hub's spokes through it),
-// core/hubtest, the spoke entries (spokemain, cmd/secgpt-spoke), bot/
-// wiring and tests import this package; it knows nothing of what an app
-// does.
+// core/hubtest, bot/ wiring and tests import this package; it knows
+// nothing of what an app does.
 package sandbox
 
 import (
@@ -641,59 +647,3 @@ func fillLimits(l Limits) Limits {
 
 // IsChild reports whether this process was started as a spoke.
 func IsChild() bool { return launch.IsChild() }
-
-// Enter is called first thing in a spoke. It waits for the hub's launch
-// frame on the ISC socket, applies the in-process confinement (mount view,
-// rlimits, dropped capabilities, no_new_privs, Landlock, and the seccomp
-// filter last) and returns the policy and the ISC socket. If it returns an
-// error the spoke must exit without running app code.
-//
-// Started as the fork server (see sandbox/forkserver), Enter serves the
-// hub's spawn requests and exits the process instead of returning.
-func Enter() (Policy, *os.File, error) {
-	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == launch.ArgForkServer {
-		os.Exit(forkserver.Serve())
-	}
-	f := os.NewFile(ISCFD, "isc")
-	if f == nil {
-		return Policy{}, nil, errors.New("sandbox: no ISC socket on fd 3")
-	}
-	// The policy-independent part of the sandbox is done while the hub
-	// has not sent the policy yet (for a pooled spoke: before it is needed).
-	var prep *prepared
-	sandboxed := len(os.Args) > 1 && os.Args[len(os.Args)-1] == launch.ArgSandbox
-	if sandboxed {
-		prep = prepare()
-	}
-	l, fds, err := readLaunchFDs(f)
-	if err != nil {
-		return Policy{}, nil, fmt.Errorf("sandbox: read launch: %w", err)
-	}
-	if prep != nil {
-		prep.fds = fds
-	} else {
-		for _, fd := range fds {
-			_ = unix.Close(fd)
-		}
-	}
-	if l.Sandbox != sandboxed {
-		return Policy{}, nil, errors.New("sandbox: launch frame and command line disagree about the sandbox")
-	}
-	if !l.Egress {
-		_ = unix.Close(EgressFD) // no domains: EgressClient refuses everything
-	}
-	if err := keepInherited(); err != nil {
-		return Policy{}, nil, fmt.Errorf("sandbox: keep descriptors from programs the spoke starts: %w", err)
-	}
-	if !l.Sandbox {
-		return l.Policy, f, nil
-	}
-	rep, err := confineSelf(l, prep)
-	if l.Probe {
-		reportProbe(f, rep, err)
-	}
-	if err != nil {
-		return l.Policy, nil, err
-	}
-	return l.Policy, f, nil
-}

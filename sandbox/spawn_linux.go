@@ -11,6 +11,8 @@ import (
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // nobody is the uid/gid a spoke switches to when the hub runs as root.
@@ -45,7 +47,7 @@ func probeHost() hostSupport {
 			h.userns = "kernel.unprivileged_userns_clone is 0"
 		}
 	}
-	h.landlockABI, _ = landlockABI()
+	h.landlockABI, _ = confine.LandlockABI()
 	if h.landlockABI == 0 {
 		h.warnings = append(h.warnings, "no Landlock: paths are bounded by the read-only mount view and DAC only")
 	}
