@@ -11,14 +11,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // Check is one protection and whether it is active.
-type Check struct {
-	Name   string `json:"name"`
-	Active bool   `json:"active"`
-	Detail string `json:"detail,omitempty"`
-}
+type Check = launch.Check
 
 // Report says which protections are active on this host: first what the
 // host offers, then what a real probe spoke saw from inside its sandbox.
@@ -130,7 +128,7 @@ func probeSpoke(ctx context.Context, cfg Config) ([]Check, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { p.Kill("doctor probe timed out") })
 	defer stop()
-	var msg probeMsg
+	var msg launch.ProbeReport
 	line, err := bufio.NewReader(p.Conn).ReadBytes('\n')
 	if err == nil {
 		err = json.Unmarshal(line, &msg)
@@ -165,28 +163,6 @@ func probeSpoke(ctx context.Context, cfg Config) ([]Check, error) {
 		return out, fmt.Errorf("enter: %s", msg.Error)
 	}
 	return out, nil
-}
-
-// probeMsg is what a probe spoke writes on fd 3.
-type probeMsg struct {
-	Checks []Check `json:"checks"`
-	Error  string  `json:"error,omitempty"`
-}
-
-// reportProbe is the probe spoke's side: verify, report, wait for the hub
-// to hang up, and exit without returning to app code.
-func reportProbe(f *os.File, rep []Check, err error) {
-	msg := probeMsg{Checks: rep}
-	if err != nil {
-		msg.Error = err.Error()
-	} else {
-		msg.Checks = append(msg.Checks, selfCheck()...)
-	}
-	b, _ := json.Marshal(msg)
-	_, _ = f.Write(append(b, '\n'))
-	var buf [1]byte
-	_, _ = f.Read(buf[:])
-	os.Exit(0)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -33,7 +33,7 @@ func forkServerPID(t testing.TB, s *Spawner) int {
 	if s.forks == nil {
 		t.Fatal("no fork server started")
 	}
-	return s.forks.proc.Pid
+	return s.forks.PID()
 }
 
 func TestForkServerHoldsNothingASpokeCanReach(t *testing.T) {

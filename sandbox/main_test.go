@@ -18,13 +18,15 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // TestMain runs the hostile spokes: when this test binary is started as a
 // spoke, it enters the sandbox like the real binary does, performs the
 // action named in Policy.Args[0] and reports the outcome on fd 3.
 func TestMain(m *testing.M) {
-	if IsChild() {
+	if confine.IsChild() {
 		os.Exit(spokeMain())
 	}
 	os.Exit(m.Run())
@@ -39,7 +41,7 @@ type outcome struct {
 }
 
 func spokeMain() int {
-	pol, conn, err := Enter()
+	pol, conn, err := confine.Enter()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "spoke:", err)
 		return 3
@@ -188,7 +190,7 @@ var actions = map[string]func(conn *os.File, args []string) outcome{
 		return result(err, "")
 	},
 	"http": func(_ *os.File, args []string) outcome {
-		resp, err := EgressClient().Get(args[0])
+		resp, err := confine.EgressClient().Get(args[0])
 		if err != nil {
 			return result(err, "")
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // On other systems spokes cannot be confined: New refuses unless Config.Off
@@ -42,17 +44,7 @@ func (*cgroup) pidsMaxed() bool                                  { return false 
 func (*cgroup) remove()                                          {}
 func (*Spawner) confine(*Proc, *syscall.SysProcAttr, bool) error { return errUnsupported }
 
-type prepared struct{ fds []int }
-
-func prepare() *prepared { return &prepared{} }
-
-func confineSelf(launch, *prepared) ([]Check, error) { return nil, errUnsupported }
-
-func selfCheck() []Check { return nil }
-
 func kernelRelease() string { return "unknown" }
-
-func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 func socketpair() ([2]int, error) {
 	syscall.ForkLock.RLock()
@@ -66,16 +58,11 @@ func socketpair() ([2]int, error) {
 	return fds, nil
 }
 
-func (s *Spawner) prepareMounts(_ int, ms []Mount) ([]launchMount, []int, error) {
+func (s *Spawner) prepareMounts(_ int, ms []Mount) ([]launch.FrameMount, []int, error) {
 	if len(ms) > 0 {
 		return nil, nil, errUnsupported
 	}
 	return nil, nil, nil
-}
-
-func readLaunchFDs(f *os.File) (launch, []int, error) {
-	l, err := readLaunch(f)
-	return l, nil, err
 }
 
 func sendLaunch(conn *os.File, frame []byte, _ []int) error {
@@ -83,20 +70,6 @@ func sendLaunch(conn *os.File, frame []byte, _ []int) error {
 	return err
 }
 
-type forkClient struct{}
-
-func (*forkClient) close() {}
-
 func (*Spawner) forkStart(*Proc, *syscall.SysProcAttr, []string, []string, *os.File, io.Writer, *os.File, *os.File) error {
 	return errUnsupported
-}
-
-func serveForks() int { return 3 }
-
-// keepInherited marks the ISC and egress sockets close-on-exec, so a
-// program the spoke starts does not inherit them.
-func keepInherited() error {
-	syscall.CloseOnExec(ISCFD)
-	syscall.CloseOnExec(EgressFD)
-	return nil
 }

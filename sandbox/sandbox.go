@@ -1,124 +1,69 @@
-// Package sandbox starts spokes: the same binary re-executed with only the
-// ISC socket (fd 3, and the egress socket on fd 4 when the app declared
-// network domains), an empty environment, its own process group, its own
-// user, mount, PID, IPC, UTS and cgroup namespaces, a network namespace of
-// its own (with egress or exec) or one empty namespace shared by the other
-// spokes, a cgroup or rlimit memory bound, rlimits, Landlock rules and a
-// deny-by-default seccomp filter. The child side (Enter) applies the in-process part of the policy
-// before any app code runs; the hub side runs the egress proxy, the
-// wall-clock timeout and, optionally, a pool of pre-started spokes. Doctor
-// reports which protections a host offers. docs/sandbox.md describes the
-// threat model and what each protection stops.
+// Package sandbox is the hub's side of the spoke sandbox: it starts
+// spokes, the same binary re-executed with only the ISC socket (fd 3, and
+// the egress socket on fd 4 when the app declared network domains), an
+// empty environment, its own process group, its own user, mount, PID, IPC,
+// UTS and cgroup namespaces, a network namespace of its own (with egress
+// or exec) or one empty namespace shared by the other spokes, and a cgroup
+// or rlimit memory bound. It hands each spoke its policy in the launch
+// frame, runs the egress proxy and the wall-clock timeout, optionally keeps
+// a pool of pre-started spokes, and names why a spoke ended (ExitError).
+// Doctor reports which protections a host offers. docs/sandbox.md
+// describes the threat model and what each protection stops.
+//
+// What runs inside the spoke (Enter: mounts, rlimits, capabilities,
+// Landlock and the seccomp filter) is sandbox/confine, as gVisor keeps
+// runsc/boot apart from runsc/sandbox; the fork server that clones
+// sandboxed spokes is sandbox/forkserver; the policy types and the launch
+// frame both sides share are sandbox/launch (Policy, Mount and Limits
+// here are its types).
 //
 // Only sandbox/hubspawn (which runs the hub's spokes through it),
-// core/hubtest, the spoke entries (spokemain, cmd/secgpt-spoke), bot/
-// wiring and tests import this package; it knows nothing of what an app
-// does.
+// core/hubtest, bot/ wiring and tests import this package; it knows
+// nothing of what an app does.
 package sandbox
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/forkserver"
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // ChildEnv is the one environment variable a spoke is started with; its
 // presence tells the binary to run as a spoke (tests use it from TestMain).
-const ChildEnv = "SECGPT_SPOKE"
+const ChildEnv = launch.ChildEnv
 
 // ISCFD is the file descriptor of the ISC socket in the spoke.
-const ISCFD = 3
+const ISCFD = launch.ISCFD
 
 // EgressFD is the file descriptor of the egress socket in a spoke whose
-// policy declares network domains (see EgressClient).
-const EgressFD = 4
+// policy declares network domains (see confine.EgressClient).
+const EgressFD = launch.EgressFD
 
-// Policy is what one spoke may do.
-type Policy struct {
-	// App is the app the spoke runs (for logs and the egress allow-list).
-	App string `json:"app"`
-	// Timeout is the hub-side wall-clock bound; the process group is killed
-	// when it passes.
-	Timeout time.Duration `json:"timeout"`
-	// Domains are the registrable domains the app may reach through the proxy.
-	Domains []string `json:"domains,omitempty"`
-	// Ports are the TCP ports besides 443 the app may reach on its domains
-	// (80 for plain http must be declared too).
-	Ports []int `json:"ports,omitempty"`
-	// PrivateNets are non-public address blocks this app's egress may
-	// reach, by an address inside them or by a declared name resolving
-	// into them: the operator's per-app opt-in for an internal server (an
-	// MCP server on the LAN or in the cluster). Empty, the default, means
-	// public addresses only. Each must pass CheckPrivateNet.
-	PrivateNets []netip.Prefix `json:"private_nets,omitempty"`
-	// AllowExec lets the spoke execve (external-program apps only).
-	AllowExec bool `json:"allow_exec,omitempty"`
-	// Limits bound the spoke's resources.
-	Limits Limits `json:"limits"`
-	// Args are opaque arguments for the spoke's code (tests name a hostile
-	// action here); the sandbox does not read them.
-	Args []string `json:"args,omitempty"`
-	// Mounts are host files and directories this spoke may use, read-only
-	// unless marked Write; nothing else of the host's file tree beyond the
-	// sandbox's defaults is reachable (see docs/sandbox.md, "Files").
-	Mounts []Mount `json:"mounts,omitempty"`
-}
+// Policy is what one spoke may do (defined in sandbox/launch, which both
+// sides of the sandbox share).
+type Policy = launch.Policy
 
 // Mount makes one host file or directory available inside one spoke.
-type Mount struct {
-	// Source is the host path, absolute; symbolic links are resolved by
-	// the hub.
-	Source string `json:"source"`
-	// Target is where the spoke sees it; "" means at Source.
-	Target string `json:"target,omitempty"`
-	// Write lets the spoke change it; otherwise it is mounted read-only.
-	Write bool `json:"write,omitempty"`
-	// RealOwners shows the source with its host owners and modes. A root
-	// hub otherwise maps host root to the spoke's user inside the mount
-	// (so an operator's root-only file is usable); with RealOwners the
-	// spoke gets only what the host's other users get, which is what a
-	// path an MCP server's arguments name deserves: a server given /etc
-	// reads /etc/hosts, not /etc/shadow. An unprivileged hub's spokes
-	// share its uid and see its files as it does either way.
-	RealOwners bool `json:"real_owners,omitempty"`
-}
+type Mount = launch.Mount
 
 // Limits are the resource bounds of a spoke.
-type Limits struct {
-	// CPU is the CPU-time limit (RLIMIT_CPU soft = hard).
-	CPU time.Duration `json:"cpu"`
-	// Memory bounds the spoke's memory in bytes (cgroup memory limit where
-	// the host allows, otherwise RLIMIT_DATA; see docs/sandbox.md).
-	Memory int64 `json:"memory"`
-	// FileSize bounds any file the spoke writes (RLIMIT_FSIZE).
-	FileSize int64 `json:"file_size"`
-	// OpenFiles bounds open descriptors (RLIMIT_NOFILE soft = hard).
-	OpenFiles uint64 `json:"open_files"`
-	// Procs bounds processes and threads (cgroup pids.max and RLIMIT_NPROC).
-	Procs uint64 `json:"procs"`
-	// Tmp bounds the size of the spoke's private writable /tmp in bytes.
-	Tmp int64 `json:"tmp,omitempty"`
-}
+type Limits = launch.Limits
 
 // DefaultLimits are used for zero fields of a Policy's Limits.
-func DefaultLimits() Limits {
-	return Limits{CPU: 60 * time.Second, Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Tmp: 64 << 20}
-}
+func DefaultLimits() Limits { return launch.DefaultLimits() }
 
 // AuditFunc records one egress decision: app asked for host, and the proxy
 // allowed it or not. It must not block for long; it runs on the proxy path.
@@ -175,7 +120,7 @@ type Spawner struct {
 	idle    []*Proc    // pooled spokes waiting for a policy
 	filling int        // pooled spokes being started
 	closed  bool
-	forks   *forkClient // the fork server sandboxed spokes are cloned by (Linux)
+	forks   *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
 	// direct makes the hub clone sandboxed spokes itself, as before the
 	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
 	// every spoke a network namespace of its own.
@@ -242,127 +187,10 @@ func (s *Spawner) Close() error {
 	fc := s.forks
 	s.mu.Unlock()
 	if fc != nil {
-		fc.close()
+		fc.Close()
 	}
 	return nil
 }
-
-// refill starts pooled spokes in the background until the pool is full.
-func (s *Spawner) refill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for !s.closed && len(s.idle)+s.filling < s.cfg.Pool {
-		s.filling++
-		s.fills.Add(1)
-		go func() {
-			defer s.fills.Done()
-			// Most policies share the network namespace; the others
-			// (egress, exec) are started on demand with their own.
-			p, err := s.prestart(true)
-			s.mu.Lock()
-			s.filling--
-			closed := s.closed
-			if err == nil && !closed {
-				s.idle = append(s.idle, p)
-			}
-			s.mu.Unlock()
-			switch {
-			case err != nil:
-				s.log.Warn("sandbox: pre-start a pooled spoke", "err", err)
-			case closed:
-				p.Kill("spawner closed")
-				_ = p.Wait()
-			}
-		}()
-	}
-}
-
-// take returns a pooled spoke, or nil.
-func (s *Spawner) take() *Proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.idle) == 0 {
-		return nil
-	}
-	p := s.idle[0]
-	s.idle = s.idle[1:]
-	return p
-}
-
-// launch is what the hub hands a spoke as its first ISC frame: the policy
-// and how the sandbox around it was built. It holds no secret.
-type launch struct {
-	Policy Policy `json:"policy"`
-	// Sandbox says the child must confine itself in Enter.
-	Sandbox bool `json:"sandbox"`
-	// RlimitData is the RLIMIT_DATA bound when no cgroup bounds memory.
-	RlimitData int64 `json:"rlimit_data,omitempty"`
-	// Nproc is RLIMIT_NPROC: Limits.Procs, or a looser backstop when the
-	// cgroup's pids.max binds first (its counter names the reason).
-	Nproc uint64 `json:"nproc"`
-	// Egress says fd 4 is the egress socket; otherwise Enter closes fd 4.
-	Egress bool `json:"egress,omitempty"`
-	// Probe makes Enter report what it applied on fd 3 and exit (doctor).
-	Probe bool `json:"probe,omitempty"`
-	// Mounts are Policy.Mounts as the spoke applies them; their
-	// descriptors come with the frame.
-	Mounts []launchMount `json:"mounts,omitempty"`
-}
-
-// The last command-line argument of a spoke says whether it is sandboxed;
-// argForkServer makes Enter run the fork server instead of returning.
-const (
-	argSandbox    = "sandbox"
-	argOff        = "off"
-	argForkServer = "forkserver"
-)
-
-// maxLaunch bounds the launch frame Enter reads.
-const maxLaunch = 1 << 20
-
-// Proc is a running spoke.
-type Proc struct {
-	// Conn is the hub's end of the ISC socketpair.
-	Conn *os.File
-	PID  int
-
-	wait   func() error // reaps the spoke: nil or a *spokeExit
-	cg     *cgroup
-	egress *net.UnixConn
-	tmp    string
-	// sharedNet: started in the fork server's shared empty network
-	// namespace, so it may not get egress or exec.
-	sharedNet bool
-	onWait    func() // run after the spoke is reaped (pool refill)
-	waitOnce  sync.Once
-	waitErr   error
-	mu        sync.Mutex // guards the fields below
-	reason    string
-	app       string
-	cpu       time.Duration
-	timer     *time.Timer
-	// egressStop ends the spoke's egress proxy and its upstream
-	// connections once the spoke is reaped.
-	egressStop context.CancelFunc
-}
-
-// ExitError is what Proc.Wait returns when a spoke did not exit cleanly; it
-// names the reason when the sandbox knows it (a limit, a timeout, a
-// forbidden system call).
-type ExitError struct {
-	App    string
-	Reason string
-	Err    error
-}
-
-func (e *ExitError) Error() string {
-	if e.Reason == "" {
-		return fmt.Sprintf("spoke %s: %v", e.App, e.Err)
-	}
-	return fmt.Sprintf("spoke %s: %s: %v", e.App, e.Reason, e.Err)
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
 
 // Start starts a spoke under p (or hands p to a pooled one). The returned
 // Proc must be Waited.
@@ -412,7 +240,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 }
 
 // sharesNet reports whether a spoke under p may be started in the fork
-// server's shared empty network namespace (sharednet_linux.go): it has no
+// server's shared empty network namespace (sandbox/forkserver/sharednet_linux.go): it has no
 // egress socket and runs no program, so its filter leaves it no socket
 // with an address.
 func sharesNet(p Policy) bool {
@@ -456,7 +284,7 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	}
 	defer devnull.Close()
 
-	attr := procAttr()
+	attr := forkserver.ProcAttr()
 	env := []string{ChildEnv + "=1"}
 	if raceEnabled {
 		// The race runtime sleeps a second at exit to catch late reports.
@@ -471,9 +299,9 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	} else if err := s.confine(pr, attr, sharedNet); err != nil {
 		return nil, err
 	}
-	mode := argSandbox
+	mode := launch.ArgSandbox
 	if s.cfg.Off {
-		mode = argOff
+		mode = launch.ArgOff
 	}
 	args := append(append([]string{s.cfg.Exe}, s.cfg.Args...), mode)
 	var out io.Writer = s.cfg.Stderr
@@ -511,7 +339,7 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 // frame (after which Enter confines the spoke and returns to app code), the
 // wall-clock timer and the egress proxy.
 func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) error {
-	l := launch{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
+	l := launch.Frame{Policy: p, Sandbox: !s.cfg.Off, Probe: probe, Egress: len(p.Domains) > 0 || len(p.PrivateNets) > 0, Nproc: p.Limits.Procs}
 	if pr.sharedNet && !sharesNet(p) {
 		return fmt.Errorf("spoke %s needs a network namespace of its own (egress or exec) but was started in the shared one", p.App)
 	}
@@ -547,15 +375,14 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 			}
 		}()
 	}
-	b, err := json.Marshal(l)
+	frame, err := launch.Encode(l)
 	if err != nil {
-		return fmt.Errorf("encode policy: %w", err)
+		return err
 	}
-	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), uint32(len(b)))
 	pr.mu.Lock()
 	pr.app, pr.cpu = p.App, p.Limits.CPU
 	pr.mu.Unlock()
-	if err := sendLaunch(pr.Conn, append(frame, b...), fds); err != nil {
+	if err := sendLaunch(pr.Conn, frame, fds); err != nil {
 		return fmt.Errorf("send policy: %w", err)
 	}
 	pr.mu.Lock()
@@ -573,138 +400,6 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 		_ = pr.egress.Close()
 	}
 	return nil
-}
-
-// Rearm restarts the spoke's wall-clock bound at d from now; d <= 0 stops
-// it. The hub rearms a warm spoke for each invocation it serves and
-// disarms it while the spoke waits for the next one (its idle timeout then
-// bounds it).
-func (p *Proc) Rearm(d time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.timer != nil {
-		p.timer.Stop()
-		p.timer = nil
-	}
-	if d > 0 {
-		p.timer = time.AfterFunc(d, func() { p.Kill(fmt.Sprintf("wall-clock timeout %s", d)) })
-	}
-}
-
-// Kill ends the spoke's whole process group, recording why.
-func (p *Proc) Kill(reason string) {
-	p.mu.Lock()
-	if p.reason == "" {
-		p.reason = reason
-	}
-	p.mu.Unlock()
-	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
-	_ = p.Conn.Close()
-}
-
-// KillReason returns why the spoke was killed, or "".
-func (p *Proc) KillReason() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.reason
-}
-
-// Wait reaps the spoke (and kills what is left of its group), removes its
-// cgroup and temp dir, and returns nil for a clean exit or an *ExitError
-// naming the reason.
-func (p *Proc) Wait() error {
-	p.waitOnce.Do(func() {
-		err := p.wait()
-		p.mu.Lock()
-		if p.timer != nil {
-			p.timer.Stop()
-		}
-		if p.egressStop != nil {
-			p.egressStop()
-		}
-		app := p.app
-		p.mu.Unlock()
-		_ = syscall.Kill(-p.PID, syscall.SIGKILL)
-		oom, pids := p.cg.oomKilled(), p.cg.pidsMaxed()
-		p.cleanup()
-		if err != nil {
-			p.waitErr = &ExitError{App: app, Reason: p.exitReason(err, oom, pids), Err: err}
-		}
-		if p.onWait != nil {
-			p.onWait()
-		}
-	})
-	return p.waitErr
-}
-
-// exitReason explains a failed exit.
-func (p *Proc) exitReason(err error, oom, pids bool) string {
-	if r := p.KillReason(); r != "" {
-		return r
-	}
-	switch {
-	case oom:
-		return "memory limit exceeded"
-	case pids:
-		return "process/thread limit reached"
-	}
-	var ee *spokeExit
-	if !errors.As(err, &ee) || !ee.ws.Signaled() {
-		return ""
-	}
-	ws := ee.ws
-	p.mu.Lock()
-	cpu := p.cpu
-	p.mu.Unlock()
-	switch {
-	case ws.Signal() == syscall.SIGSYS:
-		return "forbidden system call (seccomp)"
-	case ws.Signal() == syscall.SIGKILL && cpu > 0 && ee.user+ee.sys >= cpu/2:
-		// The kernel's RLIMIT_CPU clock is exact; the rusage the hub gets
-		// back is tick-sampled and reads up to ~15 % low (measured), and no
-		// other SIGKILL is unexplained by now (the hub's own kills carry a
-		// reason, OOM kills a cgroup counter).
-		return "CPU time limit exceeded"
-	}
-	return ""
-}
-
-// spokeExit is how a spoke that did not exit cleanly ended, whoever reaped
-// it.
-type spokeExit struct {
-	ws        syscall.WaitStatus
-	user, sys time.Duration
-}
-
-func (e *spokeExit) Error() string {
-	switch {
-	case e.ws.Signaled():
-		return "signal: " + e.ws.Signal().String()
-	case e.ws.Exited():
-		return fmt.Sprintf("exit status %d", e.ws.ExitStatus())
-	}
-	return fmt.Sprintf("wait status %#x", uint32(e.ws))
-}
-
-// exitOf turns a reaped process's state into nil or a *spokeExit.
-func exitOf(ps *os.ProcessState) error {
-	if ps == nil || ps.Success() {
-		return nil
-	}
-	ws, _ := ps.Sys().(syscall.WaitStatus)
-	return &spokeExit{ws: ws, user: ps.UserTime(), sys: ps.SystemTime()}
-}
-
-// cleanup releases what Start made for the spoke. Safe on a partial Proc.
-func (p *Proc) cleanup() {
-	_ = p.Conn.Close()
-	if p.egress != nil {
-		_ = p.egress.Close()
-	}
-	p.cg.remove()
-	if p.tmp != "" {
-		_ = os.RemoveAll(p.tmp)
-	}
 }
 
 func fillLimits(l Limits) Limits {
@@ -731,81 +426,4 @@ func fillLimits(l Limits) Limits {
 }
 
 // IsChild reports whether this process was started as a spoke.
-func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
-
-// Enter is called first thing in a spoke. It waits for the hub's launch
-// frame on the ISC socket, applies the in-process confinement (mount view,
-// rlimits, dropped capabilities, no_new_privs, Landlock, and the seccomp
-// filter last) and returns the policy and the ISC socket. If it returns an
-// error the spoke must exit without running app code.
-//
-// Started as the fork server (see forkserver_linux.go), Enter serves the
-// hub's spawn requests and exits the process instead of returning.
-func Enter() (Policy, *os.File, error) {
-	if len(os.Args) > 1 && os.Args[len(os.Args)-1] == argForkServer {
-		os.Exit(serveForks())
-	}
-	f := os.NewFile(ISCFD, "isc")
-	if f == nil {
-		return Policy{}, nil, errors.New("sandbox: no ISC socket on fd 3")
-	}
-	// The policy-independent part of the sandbox is done while the hub
-	// has not sent the policy yet (for a pooled spoke: before it is needed).
-	var prep *prepared
-	sandboxed := len(os.Args) > 1 && os.Args[len(os.Args)-1] == argSandbox
-	if sandboxed {
-		prep = prepare()
-	}
-	l, fds, err := readLaunchFDs(f)
-	if err != nil {
-		return Policy{}, nil, fmt.Errorf("sandbox: read launch: %w", err)
-	}
-	if prep != nil {
-		prep.fds = fds
-	} else {
-		for _, fd := range fds {
-			_ = unix.Close(fd)
-		}
-	}
-	if l.Sandbox != sandboxed {
-		return Policy{}, nil, errors.New("sandbox: launch frame and command line disagree about the sandbox")
-	}
-	if !l.Egress {
-		_ = unix.Close(EgressFD) // no domains: EgressClient refuses everything
-	}
-	if err := keepInherited(); err != nil {
-		return Policy{}, nil, fmt.Errorf("sandbox: keep descriptors from programs the spoke starts: %w", err)
-	}
-	if !l.Sandbox {
-		return l.Policy, f, nil
-	}
-	rep, err := confineSelf(l, prep)
-	if l.Probe {
-		reportProbe(f, rep, err)
-	}
-	if err != nil {
-		return l.Policy, nil, err
-	}
-	return l.Policy, f, nil
-}
-
-// readLaunch reads the length-prefixed launch frame.
-func readLaunch(r io.Reader) (launch, error) {
-	var l launch
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return l, err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > maxLaunch {
-		return l, fmt.Errorf("launch frame of %d bytes", size)
-	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return l, err
-	}
-	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("decode policy: %w", err)
-	}
-	return l, nil
-}
+func IsChild() bool { return launch.IsChild() }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 func init() {
@@ -163,7 +165,7 @@ func testSharedNetworkNamespace(t *testing.T, pool int) {
 		}
 	}()
 
-	abi, _ := landlockABI()
+	abi, _ := confine.LandlockABI()
 	_, oc := start(Policy{Args: []string{"unix-connect", name + "-hub", name + "-hub-dgram"}})
 	if oc.OK {
 		t.Fatalf("a spoke in the shared namespace reached a socket bound in it: %s", oc.Detail)

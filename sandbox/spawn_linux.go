@@ -11,6 +11,8 @@ import (
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // nobody is the uid/gid a spoke switches to when the hub runs as root.
@@ -45,7 +47,7 @@ func probeHost() hostSupport {
 			h.userns = "kernel.unprivileged_userns_clone is 0"
 		}
 	}
-	h.landlockABI, _ = landlockABI()
+	h.landlockABI, _ = confine.LandlockABI()
 	if h.landlockABI == 0 {
 		h.warnings = append(h.warnings, "no Landlock: paths are bounded by the read-only mount view and DAC only")
 	}
@@ -81,7 +83,7 @@ func (h hostSupport) usable() error {
 // confine fills in the parent-side part of the sandbox: namespaces, the
 // uid/gid maps and the cgroup (with default bounds until claim sets the
 // policy's). With sharedNet the spoke joins the fork server's shared empty
-// network namespace instead of getting one of its own (sharednet_linux.go).
+// network namespace instead of getting one of its own (sandbox/forkserver/sharednet_linux.go).
 func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr, sharedNet bool) error {
 	h := s.host
 	attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET | syscall.CLONE_NEWPID |

@@ -2,16 +2,9 @@ package sandbox
 
 import (
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
-
-// procAttr is every spoke's start: its own process group, killed with the
-// hub.
-func procAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
 
 // socketpair is a close-on-exec unix stream socketpair.
 func socketpair() ([2]int, error) {

@@ -26,19 +26,19 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/spoke"
-	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // A spoke builds an MCP app from the config section the hub hands it.
 func init() { mcp.Register() }
 
 // Run is the spoke process: it confines itself, serves its app's task and
-// returns the exit code. Call it first thing when sandbox.IsChild() is true.
+// returns the exit code. Call it first thing when confine.IsChild() is true.
 // The invariant harness's hostile apps are not among the apps it runs: only
 // the secgpt binary registers them, for the spokes of `secgpt eval
 // invariants`, so the secgpt-spoke binary users run does not link them.
 func Run() int {
-	return spoke.Main(sandbox.EnterSpoke)
+	return spoke.Main(confine.EnterSpoke)
 }
 
 // Build says what a spoke binary was built from: the ISC protocol version

@@ -20,14 +20,14 @@ import (
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/spoke"
-	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // TestMain also serves as the spoke entry: the whole-stack test's hub
 // re-executes this binary for every app invocation.
 func TestMain(m *testing.M) {
-	if sandbox.IsChild() {
-		os.Exit(spoke.Main(sandbox.EnterSpoke))
+	if confine.IsChild() {
+		os.Exit(spoke.Main(confine.EnterSpoke))
 	}
 	os.Exit(matrixtest.Main(m))
 }

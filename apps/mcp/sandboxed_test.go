@@ -21,6 +21,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
@@ -28,8 +29,8 @@ import (
 // started as a spoke, it enters the sandbox and runs the app.
 func TestMain(m *testing.M) {
 	Register()
-	if sandbox.IsChild() {
-		os.Exit(spoke.Main(sandbox.EnterSpoke))
+	if confine.IsChild() {
+		os.Exit(spoke.Main(confine.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }

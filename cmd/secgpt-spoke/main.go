@@ -17,13 +17,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 	"github.com/secgpt-go/secgpt/spokemain"
 )
 
 func main() {
 	// A spoke must confine itself before anything else runs.
-	if sandbox.IsChild() {
+	if confine.IsChild() {
 		os.Exit(spokemain.Run())
 	}
 	if len(os.Args) == 2 && os.Args[1] == spokemain.DescribeArg {

@@ -24,13 +24,14 @@ import (
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // Main runs the tests, or, when the binary was started as a spoke, the spoke.
 func Main(m *testing.M) {
-	if sandbox.IsChild() {
-		os.Exit(spoke.Main(sandbox.EnterSpoke))
+	if confine.IsChild() {
+		os.Exit(spoke.Main(confine.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }

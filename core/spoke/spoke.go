@@ -29,7 +29,7 @@ import (
 
 // Main is the spoke process's entry point: it enters the sandbox, runs the
 // app's task and returns the process exit code. Call it before anything else
-// when sandbox.IsChild() reports true.
+// when confine.IsChild() (sandbox/confine) reports true.
 func Main(enter func() (*os.File, *http.Client, error)) int {
 	f, client, err := enter()
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 
 // sideChannelName is the abstract unix socket every hostile app tries to
 // meet the others on. Spokes without egress share one network namespace
-// (sandbox/sharednet_linux.go), the only place such a name is visible to
-// several spokes, so this is how one app would pass its canaries to
-// another past the hub.
+// (sandbox/forkserver/sharednet_linux.go), the only place such a name is
+// visible to several spokes, so this is how one app would pass its
+// canaries to another past the hub.
 const sideChannelName = "@secgpt-invariants-side"
 
 // sideChannel is the hostile app trying to hand its payload to other

@@ -1,4 +1,4 @@
-package sandbox
+package forkserver
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ import (
 // capabilities cleared). /proc/self/net is refused by Landlock.
 //
 // Spokes with egress (fd 4) and spokes that run programs (Policy.AllowExec)
-// keep a namespace of their own (sharesNet). Pooled spokes, whose policy is
+// keep a namespace of their own (sandbox.sharesNet). Pooled spokes, whose policy is
 // not known when they start, are in the shared one, so those policies skip
 // the pool.
 

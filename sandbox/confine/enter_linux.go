@@ -1,4 +1,4 @@
-package sandbox
+package confine
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/sandbox/launch"
 )
 
 // prepared is the spoke's policy-independent confinement, done before the
@@ -41,8 +43,8 @@ func prepare() *prepared {
 // capabilities), rlimits and the Go memory limit, dropping capabilities,
 // Landlock, and seccomp last (the filter forbids the calls the earlier
 // steps make). It returns what it applied, for the doctor.
-func confineSelf(l launch, prep *prepared) ([]Check, error) {
-	var rep []Check
+func confineSelf(l launch.Frame, prep *prepared) ([]launch.Check, error) {
+	var rep []launch.Check
 	if prep.err != nil {
 		return rep, prep.err
 	}
@@ -53,7 +55,7 @@ func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	if err := applyMounts(l.Mounts, prep.fds); err != nil {
 		return rep, fmt.Errorf("sandbox: mounts: %w", err)
 	}
-	rep = append(rep, Check{Name: "mount view", Active: true,
+	rep = append(rep, launch.Check{Name: "mount view", Active: true,
 		Detail: fmt.Sprintf("/ read-only, private tmpfs /tmp (%d MiB), own /proc, /sys hidden", lim.Tmp>>20)})
 
 	if err := setRlimits(l); err != nil {
@@ -63,23 +65,23 @@ func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	if l.RlimitData > 0 {
 		detail += fmt.Sprintf(", data %d MiB", l.RlimitData>>20)
 	}
-	rep = append(rep, Check{Name: "rlimits", Active: true, Detail: detail})
+	rep = append(rep, launch.Check{Name: "rlimits", Active: true, Detail: detail})
 	// Make the GC work hard before the cgroup or rlimit bound is reached.
 	debug.SetMemoryLimit(lim.Memory / 10 * 9)
 
 	if err := clearCapabilities(); err != nil {
 		return rep, fmt.Errorf("sandbox: drop privileges: %w", err)
 	}
-	rep = append(rep, Check{Name: "privileges", Active: true, Detail: "uid 0 in the spoke's user namespace, no capabilities"})
+	rep = append(rep, launch.Check{Name: "privileges", Active: true, Detail: "uid 0 in the spoke's user namespace, no capabilities"})
 
 	abi, err := restrictLandlock(l.Policy, l.Mounts)
 	if err != nil {
 		return rep, fmt.Errorf("sandbox: landlock: %w", err)
 	}
 	if abi > 0 {
-		rep = append(rep, Check{Name: "landlock", Active: true, Detail: fmt.Sprintf("ABI %d: read-only certs/zoneinfo, read-write /tmp, no TCP bind/connect, scoped signals and abstract sockets", abi)})
+		rep = append(rep, launch.Check{Name: "landlock", Active: true, Detail: fmt.Sprintf("ABI %d: read-only certs/zoneinfo, read-write /tmp, no TCP bind/connect, scoped signals and abstract sockets", abi)})
 	} else {
-		rep = append(rep, Check{Name: "landlock", Detail: "not supported by this kernel"})
+		rep = append(rep, launch.Check{Name: "landlock", Detail: "not supported by this kernel"})
 	}
 
 	fp := prep.filter
@@ -89,7 +91,7 @@ func confineSelf(l launch, prep *prepared) ([]Check, error) {
 	if err := fp.load(); err != nil {
 		return rep, fmt.Errorf("sandbox: %w", err)
 	}
-	rep = append(rep, Check{Name: "seccomp", Active: true, Detail: fmt.Sprintf("deny by default, %d syscalls listed, TSYNC, no_new_privs", fp.names)})
+	rep = append(rep, launch.Check{Name: "seccomp", Active: true, Detail: fmt.Sprintf("deny by default, %d syscalls listed, TSYNC, no_new_privs", fp.names)})
 	return rep, nil
 }
 
@@ -120,7 +122,7 @@ func mountView() error {
 
 // mountTmp mounts the private, size-bounded /tmp; it goes with the mount
 // namespace when the spoke ends.
-func mountTmp(p Policy) error {
+func mountTmp(p launch.Policy) error {
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
 	if !p.AllowExec {
 		flags |= unix.MS_NOEXEC
@@ -130,7 +132,7 @@ func mountTmp(p Policy) error {
 
 // setRlimits sets every bound with soft = hard: Go raises soft limits to the
 // hard ones at start and ignores SIGXCPU, so only equal limits bind.
-func setRlimits(l launch) error {
+func setRlimits(l launch.Frame) error {
 	lim := l.Policy.Limits
 	cpu := uint64((lim.CPU + time.Second - 1) / time.Second)
 	set := []struct {
@@ -161,8 +163,8 @@ func setRlimits(l launch) error {
 
 // restrictLandlock confines paths, TCP and IPC scopes, and returns the ABI
 // applied (0 when the kernel has no Landlock).
-func restrictLandlock(p Policy, ms []launchMount) (int, error) {
-	abi, err := landlockABI()
+func restrictLandlock(p launch.Policy, ms []launch.FrameMount) (int, error) {
+	abi, err := LandlockABI()
 	if err != nil || abi == 0 {
 		return 0, nil //nolint:nilerr // no Landlock: the doctor reports it
 	}
@@ -222,8 +224,9 @@ func interpreterRules() []landlock.Rule {
 	}
 }
 
-// landlockABI asks the kernel which Landlock ABI it supports.
-func landlockABI() (int, error) {
+// LandlockABI asks the kernel which Landlock ABI it supports (0: none).
+// The hub's host probe (sandbox.Doctor) asks it too.
+func LandlockABI() (int, error) {
 	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */)
 	if errno != 0 {
 		if errors.Is(errno, unix.ENOSYS) || errors.Is(errno, unix.EOPNOTSUPP) {
@@ -235,8 +238,8 @@ func landlockABI() (int, error) {
 }
 
 // selfCheck verifies, after confinement, that the filter and Landlock bite.
-func selfCheck() []Check {
-	var out []Check
+func selfCheck() []launch.Check {
+	var out []launch.Check
 	// On several OS threads at once, most of which existed before the
 	// filter: TSYNC must have reached them all.
 	const threads = 8
@@ -258,12 +261,12 @@ func selfCheck() []Check {
 		err = <-errs
 		ok = ok && errors.Is(err, unix.EPERM)
 	}
-	out = append(out, Check{Name: "verify seccomp", Active: ok, Detail: fmt.Sprintf("socket(AF_INET) on %d threads: %v", threads, err)})
+	out = append(out, launch.Check{Name: "verify seccomp", Active: ok, Detail: fmt.Sprintf("socket(AF_INET) on %d threads: %v", threads, err)})
 	f, err := os.Open("/etc/passwd")
 	if err == nil {
 		f.Close()
 	}
-	out = append(out, Check{Name: "verify landlock", Active: errors.Is(err, unix.EACCES), Detail: fmt.Sprintf("open /etc/passwd: %v", errOrOK(err))})
+	out = append(out, launch.Check{Name: "verify landlock", Active: errors.Is(err, unix.EACCES), Detail: fmt.Sprintf("open /etc/passwd: %v", errOrOK(err))})
 	return out
 }
 

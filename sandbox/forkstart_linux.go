@@ -1,0 +1,97 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/secgpt-go/secgpt/sandbox/forkserver"
+)
+
+// Sandboxed spokes are cloned by the fork server (sandbox/forkserver, which
+// says why); this is the Spawner's side of it.
+
+// forkServer returns the running fork server, starting one if there is
+// none or the last one died.
+func (s *Spawner) forkServer() (*forkserver.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forks != nil && s.forks.Alive() {
+		return s.forks, nil
+	}
+	env := []string{ChildEnv + "=1"}
+	if raceEnabled {
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	fc, err := forkserver.Start(s.cfg.Exe, s.cfg.Args, env, &spokeOutput{p: &Proc{app: "fork server"}, log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.forks = fc
+	return fc, nil
+}
+
+// forkStart starts a sandboxed spoke through the fork server, with the
+// namespaces, maps and cgroup confine put in attr, and sets pr's PID and
+// wait.
+func (s *Spawner) forkStart(pr *Proc, attr *syscall.SysProcAttr, args, env []string, stdin *os.File, out io.Writer, isc, egress *os.File) error {
+	fc, err := s.forkServer()
+	if err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("output pipe: %w", err)
+	}
+	defer w.Close()
+	// The fork server runs cfg.Exe, so its /proc/self/exe is the spoke's
+	// binary: exec reaches it without the spoke's uid searching the
+	// directories on cfg.Exe's path (a root hub's spokes run as nobody).
+	req := forkserver.Request{Path: "/proc/self/exe", Args: args, Env: env, Cloneflags: attr.Cloneflags,
+		UIDMappings: attr.UidMappings, GIDMappings: attr.GidMappings, Setgroups: attr.GidMappingsEnableSetgroups,
+		SharedNet: pr.sharedNet}
+	if c := attr.Credential; c != nil {
+		req.UID, req.GID, req.NoSetGroups = c.Uid, c.Gid, c.NoSetGroups
+	}
+	fds := []int{int(stdin.Fd()), int(w.Fd()), int(isc.Fd()), int(egress.Fd())}
+	if attr.UseCgroupFD {
+		req.CgroupFD = true
+		fds = append(fds, attr.CgroupFD)
+	}
+	pid, exit, err := fc.Spawn(req, fds)
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("fork server: %w", err)
+	}
+	copied := make(chan struct{})
+	go copySpokeOutput(out, r, copied)
+	pr.PID = pid
+	pr.wait = func() error {
+		err := <-exit
+		// The output ends when the spoke's whole group has exited; a
+		// descendant that left the group cannot hold the hub's reap.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+		r.Close()
+		var fe *forkserver.Exit
+		if errors.As(err, &fe) {
+			return &spokeExit{ws: fe.Status, user: fe.User, sys: fe.Sys}
+		}
+		return err
+	}
+	return nil
+}
+
+// copySpokeOutput copies a spoke's stdout and stderr until every writer
+// has closed the pipe.
+func copySpokeOutput(out io.Writer, r io.Reader, done chan<- struct{}) {
+	_, _ = io.Copy(out, r)
+	close(done)
+}
