@@ -31,9 +31,31 @@ const cryptoFile = "matrix-crypto.db"
 // The store keeps the Olm account, so the same device keeps its keys across
 // restarts; the pickle key encrypts them at rest. The device is
 // cross-signed with the configured or stored recovery key, or with keys
-// created now (bootstrapCrossSigning).
+// created now (bootstrapCrossSigning); the same key opens the server-side
+// key backup (startKeyBackup).
 func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
-	return a.startCrypto(ctx, true)
+	c, err := a.startCrypto(ctx, true)
+	if err != nil || c == nil {
+		return c, err
+	}
+	h := c.(*cryptohelper.CryptoHelper)
+	if kb := a.startKeyBackup(ctx, h.Machine()); kb != nil {
+		return closers{kb, h}, nil
+	}
+	return h, nil
+}
+
+// closers closes each in turn, and returns the first error.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // startCrypto is initCrypto; bootstrap false leaves an account without
