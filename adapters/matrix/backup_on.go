@@ -102,25 +102,13 @@ func (a *Adapter) startKeyBackup(ctx context.Context, mach *crypto.OlmMachine) *
 
 // openKeyBackup finds (or creates) the backup the recovery key unlocks.
 func (a *Adapter) openKeyBackup(ctx context.Context, mach *crypto.OlmMachine, recoveryKey string) (*keyBackup, error) {
-	keyID, keyData, err := mach.SSSS.GetDefaultKeyData(ctx)
+	ssssKey, err := secretStorageKey(ctx, mach, recoveryKey)
 	if err != nil {
-		return nil, fmt.Errorf("secret storage: %w", err)
+		return nil, err
 	}
-	ssssKey, err := keyData.VerifyRecoveryKey(keyID, recoveryKey)
-	if err != nil && !errors.Is(err, ssss.ErrUnverifiableKey) {
-		return nil, fmt.Errorf("the recovery key does not unlock secret storage: %w", err)
-	}
-	var key *backup.MegolmBackupKey
-	secret, err := mach.SSSS.GetDecryptedAccountData(ctx, event.AccountDataMegolmBackupKey, ssssKey)
-	switch {
-	case err == nil:
-		if key, err = backup.MegolmBackupKeyFromBytes(secret); err != nil {
-			return nil, fmt.Errorf("backup key in secret storage: %w", err)
-		}
-	case errors.Is(err, mautrix.MNotFound):
-	default:
-		// Kept under another secret storage key, or damaged: not ours to replace.
-		return nil, fmt.Errorf("cannot read the backup key from secret storage: %w", err)
+	key, err := backupKeyFromSSSS(ctx, mach, ssssKey)
+	if err != nil {
+		return nil, err
 	}
 	latest, err := mach.Client.GetKeyBackupLatestVersion(ctx)
 	if errors.Is(err, mautrix.MNotFound) {
@@ -164,6 +152,38 @@ func (a *Adapter) openKeyBackup(ctx context.Context, mach *crypto.OlmMachine, re
 	}
 	a.log.Info("created a matrix key backup; its key is in secret storage, unlocked by the recovery key", "version", resp.Version)
 	return &keyBackup{a: a, mach: mach, key: key, version: resp.Version}, nil
+}
+
+// secretStorageKey is the account's default secret storage key, unlocked
+// by the recovery key.
+func secretStorageKey(ctx context.Context, mach *crypto.OlmMachine, recoveryKey string) (*ssss.Key, error) {
+	keyID, keyData, err := mach.SSSS.GetDefaultKeyData(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("secret storage: %w", err)
+	}
+	key, err := keyData.VerifyRecoveryKey(keyID, recoveryKey)
+	if err != nil && !errors.Is(err, ssss.ErrUnverifiableKey) {
+		return nil, fmt.Errorf("the recovery key does not unlock secret storage: %w", err)
+	}
+	return key, nil
+}
+
+// backupKeyFromSSSS is the backup key kept in secret storage, or nil if
+// there is none.
+func backupKeyFromSSSS(ctx context.Context, mach *crypto.OlmMachine, ssssKey *ssss.Key) (*backup.MegolmBackupKey, error) {
+	secret, err := mach.SSSS.GetDecryptedAccountData(ctx, event.AccountDataMegolmBackupKey, ssssKey)
+	switch {
+	case errors.Is(err, mautrix.MNotFound):
+		return nil, nil
+	case err != nil:
+		// Kept under another secret storage key, or damaged: not ours to replace.
+		return nil, fmt.Errorf("cannot read the backup key from secret storage: %w", err)
+	}
+	key, err := backup.MegolmBackupKeyFromBytes(secret)
+	if err != nil {
+		return nil, fmt.Errorf("backup key in secret storage: %w", err)
+	}
+	return key, nil
 }
 
 // restore imports the backup's sessions this device does not have.

@@ -137,6 +137,26 @@ func TestKeyBackup(t *testing.T) {
 	if body != "before the new device" || src != id.KeySourceBackup {
 		t.Errorf("decrypted %q with a key from %q, want the message with a key from the backup", body, src)
 	}
+	b2.stop()
+
+	// New cross-signing keys (--setup-cross-signing) replace the secret
+	// storage key; the backup's key is carried over, so the new recovery
+	// key still restores the backup.
+	setup, err := matrix.New(matrix.Config{
+		Homeserver: srv.URL, UserID: string(acct.UserID), Password: acct.Password, RecoveryKey: s.RecoveryKey,
+		StateDir: t.TempDir(), AllowServers: []string{srv.ServerName},
+	}, newFake(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk2, err := setup.SetupCrossSigning(ctx)
+	if err != nil || rk2 == "" || rk2 == s.RecoveryKey {
+		t.Fatalf("SetupCrossSigning = %q, %v", rk2, err)
+	}
+	b3 := startBot(t, srv, "", newFake(), func(c *matrix.Config) { asBot(c); c.RecoveryKey = rk2 })
+	if body, src, err := b3.DecryptStored(ctx, room, first); err != nil || body != "before the new device" || src != id.KeySourceBackup {
+		t.Errorf("after new cross-signing keys: decrypted %q from %q: %v", body, src, err)
+	}
 }
 
 // encodeKey is a backup's auth_data public_key for its private key.
