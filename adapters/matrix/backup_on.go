@@ -321,7 +321,8 @@ func (kb *keyBackup) sessionData(s *crypto.InboundGroupSession) (*mautrix.ReqKey
 // next start).
 func (kb *keyBackup) Close() error {
 	kb.once.Do(func() {
-		kb.mach.SessionReceived = nil
+		// SessionReceived stays set (sync goroutines may read it); a poke
+		// after this finds nobody listening and is dropped.
 		kb.cancel()
 		<-kb.done
 	})
