@@ -3,6 +3,7 @@
 package matrix
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/backup"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 
@@ -31,9 +33,31 @@ const cryptoFile = "matrix-crypto.db"
 // The store keeps the Olm account, so the same device keeps its keys across
 // restarts; the pickle key encrypts them at rest. The device is
 // cross-signed with the configured or stored recovery key, or with keys
-// created now (bootstrapCrossSigning).
+// created now (bootstrapCrossSigning); the same key opens the server-side
+// key backup (startKeyBackup).
 func (a *Adapter) initCrypto(ctx context.Context) (io.Closer, error) {
-	return a.startCrypto(ctx, true)
+	c, err := a.startCrypto(ctx, true)
+	if err != nil || c == nil {
+		return c, err
+	}
+	h := c.(*cryptohelper.CryptoHelper)
+	if kb := a.startKeyBackup(ctx, h.Machine()); kb != nil {
+		return closers{kb, h}, nil
+	}
+	return h, nil
+}
+
+// closers closes each in turn, and returns the first error.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // startCrypto is initCrypto; bootstrap false leaves an account without
@@ -190,9 +214,26 @@ func (a *Adapter) SetupCrossSigning(ctx context.Context) (string, error) {
 	defer closer.Close()
 	h := closer.(*cryptohelper.CryptoHelper)
 	mach := h.Machine()
+	// The key backup's key lives in secret storage, which gets a new key
+	// now: carry it over if the old recovery key still reads it.
+	var backupKey *backup.MegolmBackupKey
+	if old := cmp.Or(cfg.RecoveryKey, a.store.get().RecoveryKey); old != "" {
+		if sk, err := secretStorageKey(ctx, mach, old); err == nil {
+			backupKey, _ = backupKeyFromSSSS(ctx, mach, sk)
+		}
+	}
 	rk, _, err := mach.GenerateAndUploadCrossSigningKeysWithPassword(ctx, a.cfg.Password, "")
 	if err != nil {
 		return "", fmt.Errorf("create cross-signing keys: %w", err)
+	}
+	if backupKey != nil {
+		sk, err := secretStorageKey(ctx, mach, rk)
+		if err == nil {
+			err = mach.SSSS.SetEncryptedAccountData(ctx, event.AccountDataMegolmBackupKey, backupKey.Bytes(), sk)
+		}
+		if err != nil {
+			a.log.Warn("matrix key backup key not kept under the new recovery key; the bot will leave the backup alone", "err", err)
+		}
 	}
 	if err := mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
 		return "", fmt.Errorf("sign own device: %w", err)
