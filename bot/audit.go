@@ -14,9 +14,9 @@ import (
 
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/core/state/auditcli"
-	"github.com/secgpt-go/secgpt/core/state/auditsock"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
+	"github.com/secgpt-go/secgpt/ops/auditcli"
+	"github.com/secgpt-go/secgpt/ops/auditsock"
 )
 
 // auditLockWait is how long `secgpt audit` waits for the bolt file's lock
@@ -48,7 +48,7 @@ func runAudit(ctx context.Context, cfg config.Config, args []string, out, errOut
 // readAudit reads the audit log from the configured store. Redis serves
 // any number of readers. A bolt file is locked by the bot that has it
 // open, so when the lock does not come within auditLockWait the running
-// bot is asked over its audit socket (core/state/auditsock).
+// bot is asked over its audit socket (ops/auditsock).
 func readAudit(ctx context.Context, cfg config.Config, f state.AuditFilter) ([]state.AuditEvent, error) {
 	if cfg.Store.Backend != "bolt" {
 		st, err := openStore(ctx, cfg)

@@ -10,9 +10,9 @@ import (
 	"github.com/secgpt-go/secgpt/apps/drive"
 	"github.com/secgpt-go/secgpt/apps/mail"
 	"github.com/secgpt-go/secgpt/config"
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/ops/connect"
 )
 
 // googleScopes are the scopes each bundled app's token carries: only what

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/secgpt-go/secgpt/core/state/auditcli"
+	"github.com/secgpt-go/secgpt/ops/auditcli"
 )
 
 // commandHelp is what `secgpt COMMAND --help` prints, by command. Each

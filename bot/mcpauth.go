@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/secgpt-go/secgpt/config"
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/ops/connect"
 	"github.com/secgpt-go/secgpt/sandbox"
 )
 

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/secgpt-go/secgpt/core/chat"
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/ops/connect"
 )
 
 // notices delivers the hub's notices to a user's DM through the running
@@ -44,7 +44,7 @@ func (ns *notices) notify(ctx context.Context, user ids.UserID, n chat.Notice, l
 }
 
 // accountLinked tells the user which account their consent link linked
-// (core/connect's Config.Linked).
+// (ops/connect's Config.Linked).
 func (d *deployment) accountLinked(ctx context.Context, l connect.Link) {
 	if d.hub == nil {
 		return

@@ -11,9 +11,9 @@ import (
 	"github.com/secgpt-go/secgpt/adapters/slack"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/core/server"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/ops/server"
 )
 
 // TestFeedbackAudit: a Slack feedback click is one audit event of type

@@ -6,7 +6,7 @@ import (
 	"net"
 
 	"github.com/secgpt-go/secgpt/config"
-	"github.com/secgpt-go/secgpt/core/server"
+	"github.com/secgpt-go/secgpt/ops/server"
 )
 
 // newPublicServer prepares the internet-facing listener when

@@ -371,7 +371,7 @@ func subst(ss []string) []string {
 }
 
 // CredentialProvider names the credential the hub hands a server's spoke
-// when the server uses the MCP authorization flow (core/connect's
+// when the server uses the MCP authorization flow (ops/connect's
 // ProviderMCP).
 const CredentialProvider = "mcp"
 

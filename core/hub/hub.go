@@ -6,7 +6,7 @@
 // The hub never lets one app's text reach another app or another user
 // without a grant, and it never hands a spoke a key, a store address or
 // another app's memory. Only bot/ wiring, evaluation/, core/hubtest, the
-// wrappers of its spoke seam (core/metrics, sandbox/hubspawn, apps/mcp's
+// wrappers of its spoke seam (ops/metrics, sandbox/hubspawn, apps/mcp's
 // discovery) and tests import it. It does not import the sandbox: what a
 // spoke needs is a SpokeSpec, and sandbox/hubspawn turns that into a
 // sandbox policy (seam_test.go holds this).

@@ -15,7 +15,7 @@ import (
 // user gets in their DM: which account it was, and how to undo it. A
 // consent link that reached someone else links that person's account to
 // the user; this is how the user finds out. bot/ wiring calls it from the
-// OAuth callback (core/connect's Config.Linked) and posts the notice
+// OAuth callback (ops/connect's Config.Linked) and posts the notice
 // through the platform's chat.Notifier.
 func (h *Hub) AccountLinked(ctx context.Context, user ids.UserID, provider, account string, grown bool) chat.Notice {
 	provider = truncate(provider, 40)

@@ -60,7 +60,7 @@ type Options struct {
 	UserEvents hub.UserEvents
 	// AppConfig is each app's config section.
 	AppConfig map[ids.AppID]json.RawMessage
-	// Accounts links users' accounts (core/connect in tests).
+	// Accounts links users' accounts (ops/connect in tests).
 	Accounts hub.Accounts
 	// EgressDial replaces the egress proxy's dialer (tests point declared
 	// domains at local servers with it).

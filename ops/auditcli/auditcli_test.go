@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/core/state/auditcli"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/core/vocab"
+	"github.com/secgpt-go/secgpt/ops/auditcli"
 )
 
 var now = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
