@@ -38,7 +38,7 @@ func Main(enter func() (*os.File, *http.Client, error)) int {
 	}
 	conn := isc.NewConn(f, isc.SpokeSide, 0)
 	defer conn.Close()
-	if err := Run(context.Background(), conn, client); err != nil {
+	if err := Serve(context.Background(), conn, client); err != nil {
 		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: err.Error()})
 		return 1
 	}
@@ -49,11 +49,11 @@ func Main(enter func() (*os.File, *http.Client, error)) int {
 // functionalities: the spoke knows their names only, until it probes.
 const OtherSchema = `{"type":"object","description":"Arguments for this functionality of another app. Its schema is fetched from the hub when you call it."}`
 
-// Run serves one task over conn: ready, init, the agent loop, final. When
+// Serve serves one task over conn: ready, init, the agent loop, final. When
 // the Init says Warm, it then sends ready again and serves the next task of
 // the same app (a fresh agent loop and model context each time, the app and
 // its server kept), until the hub closes the connection.
-func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
+func Serve(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 	if client == nil {
 		client = &http.Client{Transport: refuseTransport{}}
 	}

@@ -1,4 +1,4 @@
-// Package inproc runs a spoke's code (core/spoke.Run, the agent loop a
+// Package inproc runs a spoke's code (core/spoke.Serve, the agent loop a
 // spoke process runs) in a goroutine, for what checks the hub's logic
 // without the cost of a process: core/hubtest's in-process spawner and the
 // invariant harness's --spokes inprocess. It confines nothing (no rlimits,
@@ -77,7 +77,7 @@ func (s *Spoke) run(ctx context.Context, end net.Conn, derive func(context.Conte
 			runtime.Goexit()
 		})
 	}
-	if err := spoke.Run(ctx, conn, nil); err != nil {
+	if err := spoke.Serve(ctx, conn, nil); err != nil {
 		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: err.Error()})
 		s.err = err
 	}
