@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
-	"github.com/secgpt-go/secgpt/spokemain"
 )
 
 func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
-		os.Exit(spokemain.Run())
+		os.Exit(spoke.Run())
 	}
 	os.Exit(m.Run())
 }

@@ -22,7 +22,7 @@ var claimRE = regexp.MustCompile(`(?s)(?:\bOnly\s+(.+?)\s+imports?\s+(?:it|this 
 // claimPathRE picks the module paths out of a claim: "core/hub", "bot/",
 // "packages under apps/". A trailing slash on a top-level folder, or
 // "under", means the whole subtree.
-var claimPathRE = regexp.MustCompile(`\b(?:bot|cmd|core|ops|apps|adapters|sandbox|evaluation|config|spokemain)(?:/[a-z0-9_-]+)*/?`)
+var claimPathRE = regexp.MustCompile(`\b(?:bot|cmd|core|ops|apps|adapters|sandbox|evaluation|config)(?:/[a-z0-9_-]+)*/?`)
 
 // importClaim is what one package's doc says of its importers.
 type importClaim struct {

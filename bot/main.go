@@ -10,10 +10,16 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/secgpt-go/secgpt/apps/mcp"
+	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps
+	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
-	"github.com/secgpt-go/secgpt/spokemain"
 )
+
+// The hub describes, and its spokes run, MCP servers as apps built from
+// their config section (the same registration as cmd/secgpt-spoke's).
+func init() { mcp.Register() }
 
 func main() {
 	// A spoke must confine itself before anything else runs.
@@ -24,7 +30,7 @@ func main() {
 		if slices.Contains(os.Args[1:], invariants.SpokeArg) {
 			invariants.RegisterApps()
 		}
-		os.Exit(spokemain.Run())
+		os.Exit(spoke.Run())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

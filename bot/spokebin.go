@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/spokemain"
+	"github.com/secgpt-go/secgpt/core/spoke"
 )
 
 // leanSpokeName is the lean spoke binary's name beside the secgpt binary.
@@ -60,7 +60,7 @@ func spokeBinary(ctx context.Context, configured string, installed []ids.AppID, 
 func checkSpokeBinary(ctx context.Context, path string, installed []ids.AppID) error {
 	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, spokemain.DescribeArg)
+	cmd := exec.CommandContext(ctx, path, spoke.DescribeArg)
 	// Only what it needs: never the hub's environment (keys, tokens).
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	var stdout, stderr bytes.Buffer
@@ -68,11 +68,11 @@ func checkSpokeBinary(ctx context.Context, path string, installed []ids.AppID) e
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("describe itself: %w (%s)", err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	var theirs spokemain.Build
+	var theirs spoke.Build
 	if err := json.Unmarshal(stdout.Bytes(), &theirs); err != nil {
 		return fmt.Errorf("describe itself: not a secgpt-spoke description: %w", err)
 	}
-	if err := spokemain.Describe().Compatible(theirs, installed); err != nil {
+	if err := spoke.Describe().Compatible(theirs, installed); err != nil {
 		return fmt.Errorf("built from other sources than this hub (%w); build both from one tree: go build -o DIR/ ./bot ./cmd/secgpt-spoke", err)
 	}
 	return nil

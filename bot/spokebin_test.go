@@ -15,8 +15,8 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
-	"github.com/secgpt-go/secgpt/spokemain"
 )
 
 // fakeSpoke writes an executable that answers `describe` with script.
@@ -30,9 +30,9 @@ func fakeSpoke(t *testing.T, script string) string {
 }
 
 // describeJSON is this binary's description with change applied.
-func describeJSON(t *testing.T, change func(*spokemain.Build)) string {
+func describeJSON(t *testing.T, change func(*spoke.Build)) string {
 	t.Helper()
-	b := spokemain.Describe()
+	b := spoke.Describe()
 	if change != nil {
 		change(&b)
 	}
@@ -51,10 +51,10 @@ func TestCheckSpokeBinary(t *testing.T) {
 		wantErr string // "" means compatible
 	}{
 		{name: "same build", script: describeJSON(t, nil)},
-		{name: "an app that is not installed differs", script: describeJSON(t, func(b *spokemain.Build) { b.Apps["metro_hail"] = "other" })},
-		{name: "other protocol", script: describeJSON(t, func(b *spokemain.Build) { b.Protocol = isc.ProtocolVersion + 1 }), wantErr: "ISC protocol"},
-		{name: "installed app declared otherwise", script: describeJSON(t, func(b *spokemain.Build) { b.Apps["search_gmail"] = "other" }), wantErr: "apps differ from this hub's: search_gmail"},
-		{name: "installed app missing", script: describeJSON(t, func(b *spokemain.Build) { delete(b.Apps, "quick_ride") }), wantErr: "quick_ride (missing)"},
+		{name: "an app that is not installed differs", script: describeJSON(t, func(b *spoke.Build) { b.Apps["metro_hail"] = "other" })},
+		{name: "other protocol", script: describeJSON(t, func(b *spoke.Build) { b.Protocol = isc.ProtocolVersion + 1 }), wantErr: "ISC protocol"},
+		{name: "installed app declared otherwise", script: describeJSON(t, func(b *spoke.Build) { b.Apps["search_gmail"] = "other" }), wantErr: "apps differ from this hub's: search_gmail"},
+		{name: "installed app missing", script: describeJSON(t, func(b *spoke.Build) { delete(b.Apps, "quick_ride") }), wantErr: "quick_ride (missing)"},
 		{name: "not a spoke binary", script: "echo hello", wantErr: "not a secgpt-spoke description"},
 		{name: "fails", script: "echo broken >&2; exit 3", wantErr: "broken"},
 		{name: "sees none of the hub's environment", script: `[ -z "$SECGPT_TEST_SECRET" ] || exit 9; ` + describeJSON(t, nil)},
@@ -82,7 +82,7 @@ func TestSpokeBinaryConfigured(t *testing.T) {
 	}
 	// A configured binary that is refused stops the start: the operator
 	// asked for it.
-	bad := fakeSpoke(t, describeJSON(t, func(b *spokemain.Build) { b.Protocol = -1 }))
+	bad := fakeSpoke(t, describeJSON(t, func(b *spoke.Build) { b.Protocol = -1 }))
 	if _, _, err := spokeBinary(context.Background(), bad, []ids.AppID{"quick_ride"}, log); err == nil || !strings.Contains(err.Error(), "sandbox.spoke_binary") {
 		t.Fatalf("refused configured binary: err %v, want one naming sandbox.spoke_binary", err)
 	}

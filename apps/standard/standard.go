@@ -1,6 +1,6 @@
 // Package standard registers the bundled apps: importing it for its side
 // effects (import _ ".../apps/standard") makes every built-in app
-// available to apps.New. Only bot/, the spoke entry (spokemain),
+// available to apps.New. Only bot/, cmd/secgpt-spoke,
 // core/hubtest (in-process spokes) and tests or the evaluation that need
 // the full registry import it.
 package standard

@@ -3,8 +3,20 @@
 // model calls, memory, app state and calls to other apps all go through the
 // hub, so the spoke holds no key, no store address and no other app's data.
 //
-// Only the spoke entry (spokemain), the in-process spokes (core/spoke/inproc,
-// core/hubtest), bot/ and tests import it.
+// It is also the spoke process's entry point (Run), shared by the two
+// binaries a hub can run its spokes from: the secgpt binary itself (which
+// re-executes itself as a spoke when nothing else is installed) and the lean
+// secgpt-spoke binary (cmd/secgpt-spoke), which links only the apps, the
+// spoke loop and the sandbox. A spoke is started for every app invocation,
+// so what its binary initialises at start-up is paid every time: the secgpt
+// binary's package initialisers (the Slack and Matrix clients, every model
+// provider's SDK) cost about 55 ms of CPU per start, secgpt-spoke's about
+// 19 ms (docs/benchmarks.md). It also says what a spoke binary was built
+// from (Describe), so that a hub refuses a secgpt-spoke built from other app
+// code or another version of the ISC protocol instead of running it.
+//
+// Only the two binaries (bot/, cmd/secgpt-spoke), the in-process spokes
+// (core/spoke/inproc, core/hubtest) and tests import it.
 package spoke
 
 import (
@@ -25,7 +37,20 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
+
+// Run is the spoke process: it confines itself, serves its app's task and
+// returns the exit code. Call it first thing when confine.IsChild() is true.
+// It runs the apps its binary registered: both binaries blank-import
+// apps/standard and register the MCP app (apps/mcp Register), so that
+// their spokes run the same apps. The invariant harness's hostile apps are
+// not among them: only the secgpt binary registers them, for the spokes of
+// `secgpt eval invariants`, so the secgpt-spoke binary users run does not
+// link them.
+func Run() int {
+	return Main(confine.EnterSpoke)
+}
 
 // Main is the spoke process's entry point: it enters the sandbox, runs the
 // app's task and returns the process exit code. Call it before anything else

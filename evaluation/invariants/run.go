@@ -6,9 +6,9 @@
 // app received (read off its ISC socket), everything the conversation was
 // shown, the audit log and the store.
 //
-// Only bot/, the spoke entries (spokemain, cmd/secgpt-spoke) and tests
-// import it. A binary that uses it must call
-// RegisterApps in its spoke entry too (see spokemain.Run), so that the
+// Only bot/ and tests import it (never cmd/secgpt-spoke: bot
+// TestSpokeBinaryLinksNoHarness). A binary that uses it must call
+// RegisterApps in its spoke entry too (see bot/main.go), so that the
 // re-executed spoke can run the hostile apps.
 package invariants
 

@@ -1,17 +1,4 @@
-// Package spokemain is the spoke process's entry point, shared by the two
-// binaries a hub can run its spokes from: the secgpt binary itself (which
-// re-executes itself as a spoke when nothing else is installed) and the lean
-// secgpt-spoke binary (cmd/secgpt-spoke), which links only the apps, the
-// spoke loop and the sandbox. A spoke is started for every app invocation,
-// so what its binary initialises at start-up is paid every time: the secgpt
-// binary's package initialisers (the Slack and Matrix clients, every model
-// provider's SDK) cost about 55 ms of CPU per start, secgpt-spoke's about
-// 19 ms (docs/benchmarks.md).
-//
-// It also says what a spoke binary was built from (Describe), so that a hub
-// refuses a secgpt-spoke built from other app code or another version of the
-// ISC protocol instead of running it.
-package spokemain
+package spoke
 
 import (
 	"crypto/sha256"
@@ -21,25 +8,9 @@ import (
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
-	"github.com/secgpt-go/secgpt/apps/mcp"
-	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
-	"github.com/secgpt-go/secgpt/core/spoke"
-	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
-
-// A spoke builds an MCP app from the config section the hub hands it.
-func init() { mcp.Register() }
-
-// Run is the spoke process: it confines itself, serves its app's task and
-// returns the exit code. Call it first thing when confine.IsChild() is true.
-// The invariant harness's hostile apps are not among the apps it runs: only
-// the secgpt binary registers them, for the spokes of `secgpt eval
-// invariants`, so the secgpt-spoke binary users run does not link them.
-func Run() int {
-	return spoke.Main(confine.EnterSpoke)
-}
 
 // Build says what a spoke binary was built from: the ISC protocol version
 // and a digest of each compiled-in app's declaration.
