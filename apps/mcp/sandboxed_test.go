@@ -30,7 +30,7 @@ import (
 func TestMain(m *testing.M) {
 	Register()
 	if confine.IsChild() {
-		os.Exit(spoke.Main(confine.EnterSpoke))
+		os.Exit(spoke.Run())
 	}
 	os.Exit(m.Run())
 }

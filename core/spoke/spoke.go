@@ -49,13 +49,12 @@ import (
 // `secgpt eval invariants`, so the secgpt-spoke binary users run does not
 // link them.
 func Run() int {
-	return Main(confine.EnterSpoke)
+	return serveProcess(confine.EnterSpoke)
 }
 
-// Main is the spoke process's entry point: it enters the sandbox, runs the
-// app's task and returns the process exit code. Call it before anything else
-// when confine.IsChild() (sandbox/confine) reports true.
-func Main(enter func() (*os.File, *http.Client, error)) int {
+// serveProcess enters the sandbox with enter, serves the app's task and
+// returns the process exit code.
+func serveProcess(enter func() (*os.File, *http.Client, error)) int {
 	f, client, err := enter()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "spoke: enter sandbox:", err)

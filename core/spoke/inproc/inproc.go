@@ -61,7 +61,7 @@ func Start(ctx context.Context, hubEnd, end net.Conn, o Options) *Spoke {
 	return s
 }
 
-// run is what spoke.Main does in a spoke process, minus entering the
+// run is what spoke.Run does in a spoke process, minus entering the
 // sandbox: an error is reported to the hub as the spoke's last frame. An
 // exit ends the goroutine as exiting ends the process: the connection
 // closes, and a code other than 0 is the spoke's error.
