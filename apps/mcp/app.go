@@ -12,7 +12,7 @@
 // elicitation becomes a question the hub asks the user; roots are the
 // declared directories only.
 //
-// bot/ wiring imports it (Discover, Register); the spoke builds the app
+// cli/ wiring imports it (Discover, Register); the spoke builds the app
 // from its config section through apps.NewConfigured.
 package mcp
 
@@ -99,7 +99,7 @@ func Install(cat *apps.Catalog, s Server) (json.RawMessage, error) {
 }
 
 // Register makes the spoke able to build MCP apps from their config.
-// bot/ calls it once from init.
+// cli/ calls it once from init.
 func Register() { apps.RegisterConfigured(Prefix, New) }
 
 // Spec describes the app.

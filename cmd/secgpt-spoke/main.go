@@ -5,7 +5,7 @@
 // binary or sandbox.spoke_binary names it; otherwise the hub re-executes
 // itself. Build both from the same tree:
 //
-//	go build -o bin/ ./bot ./cmd/secgpt-spoke
+//	go build -o bin/ ./cmd/secgpt ./cmd/secgpt-spoke
 //
 // It is not meant to be run by hand: outside a sandbox it only describes
 // what it was built from (`secgpt-spoke describe`), which the hub checks at

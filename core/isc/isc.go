@@ -12,7 +12,7 @@
 //
 // Imported by the hub side (core/hub, core/hubtest, evaluation/invariants,
 // which reads frames off spoke sockets), the spoke side (core/spoke,
-// core/spoke/inproc, apps/mcp), ops/connect and bot/ (the
+// core/spoke/inproc, apps/mcp), ops/connect and cli/ (the
 // credential a spoke receives) and tests.
 package isc
 

@@ -1,6 +1,6 @@
 // Package auditcli implements `secgpt audit`: it parses the command's flags
 // into a state.AuditFilter and prints matching audit events as a table or
-// as JSON lines. It works on any state.Audit. Only bot/ and tests import it.
+// as JSON lines. It works on any state.Audit. Only cli/ and tests import it.
 package auditcli
 
 import (

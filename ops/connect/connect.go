@@ -24,7 +24,7 @@
 // token and the client secret never leave the hub. "!disconnect google"
 // deletes the grant and revokes it at Google.
 //
-// Only bot/ wiring, the evaluation (evaluation/invariants links accounts in
+// Only cli/ wiring, the evaluation (evaluation/invariants links accounts in
 // episodes; evaluation/conformance runs the MCP authorization flow) and
 // tests import this package; the hub reaches it through its own Accounts
 // interface.

@@ -70,7 +70,7 @@ type MCPConfig struct {
 	// Key seals states and tokens (KeySize bytes).
 	Key []byte
 	// HTTPClient makes the hub's requests. The metadata names the hosts
-	// they go to, so it is third-party text: bot/ wiring passes a client
+	// they go to, so it is third-party text: cli/ wiring passes a client
 	// that dials public addresses only. nil means http.DefaultClient.
 	HTTPClient *http.Client
 	// AllowHTTP lets endpoints be http:// (tests); otherwise every

@@ -4,7 +4,7 @@
 // form (prometheus/client_golang). Each Metrics has its own registry, so
 // tests and several deployments in one process never share counters.
 //
-// The hub, gate and sandbox are not changed to call it: bot/ wiring wraps
+// The hub, gate and sandbox are not changed to call it: cli/ wiring wraps
 // the model, the store, the spawner and the assistant with the decorators
 // in wrap.go, and feeds it the hub's trace and the sandbox's egress audit.
 package metrics
