@@ -3,25 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/chat"
-	"github.com/secgpt-go/secgpt/core/gate"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
-	"github.com/secgpt-go/secgpt/core/llm"
-	"github.com/secgpt-go/secgpt/core/llm/offline"
-	"github.com/secgpt-go/secgpt/core/llm/provider"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/state/bolt"
 	"github.com/secgpt-go/secgpt/core/state/redis"
@@ -122,107 +115,6 @@ func (d *deployment) Banner() string {
 	}
 	return fmt.Sprintf("SecGPT-Go: %s\n  model:   %s\n  store:   %s\n  sandbox: %s\n%s  apps:    %s\n%s",
 		mode, d.modelDesc, d.Store.Describe(), d.sandbox, spokes, strings.Join(names, ", "), mcpBanner(d.mcp))
-}
-
-func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
-	switch cfg.Store.Backend {
-	case "redis":
-		s, err := redis.Open(ctx, cfg.Store.RedisURL, redis.Options{Namespace: cfg.Store.Namespace, MemoryRetention: cfg.Store.MemoryRetention.D()})
-		if err != nil {
-			return nil, fmt.Errorf("open redis store: %w", err)
-		}
-		return s, nil
-	default:
-		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
-			return nil, fmt.Errorf("create state directory: %w", err)
-		}
-		s, err := bolt.Open(cfg.Store.Path, bolt.Options{MemoryRetention: cfg.Store.MemoryRetention.D()})
-		if err != nil {
-			return nil, fmt.Errorf("open state file %s: %w", cfg.Store.Path, lockedError(cfg.Store.Path, err))
-		}
-		if err := writeStoreOwner(cfg.Store.Path); err != nil {
-			slog.Warn("a second process on this state file will not learn who holds it", "err", err)
-		}
-		return s, nil
-	}
-}
-
-func newModel(ctx context.Context, cfg config.Config, met *metrics.Metrics) (llm.Model, string, error) {
-	if cfg.Model.Provider == "offline" {
-		return met.Model(offline.Model{}), offline.Name, nil
-	}
-	pc := provider.Config{Provider: cfg.Model.Provider, Model: cfg.Model.Name, BaseURL: cfg.Model.BaseURL, APIKey: cfg.Model.APIKey, Timeout: cfg.Model.Timeout.D(),
-		Retries: modelRetries(cfg.Model.Retries), APIVersion: cfg.Model.APIVersion, Region: cfg.Model.Region}
-	if met != nil {
-		pc.OnRetry = met.ModelRetry
-	}
-	m, err := provider.New(ctx, pc)
-	if err != nil {
-		return nil, "", fmt.Errorf("model: %w", err)
-	}
-	return met.Model(m), provider.Describe(pc), nil
-}
-
-// newServer prepares the HTTP listener when server.listen is set: metrics,
-// /readyz's store check, and the bound port (so a taken port fails at
-// start, not in the background).
-func (d *deployment) newServer(ctx context.Context, cfg config.Config, st state.Store) error {
-	if err := d.newPublicServer(ctx, cfg); err != nil {
-		return err
-	}
-	if cfg.Server.Listen == "" {
-		return nil
-	}
-	srv, err := server.New(server.Options{Addr: cfg.Server.Listen, Metrics: d.metrics.Handler(), Logger: d.log})
-	if err != nil {
-		return err
-	}
-	srv.AddCheck("store", func(ctx context.Context) error {
-		// A read of a user that does not exist: one round trip to Redis or
-		// one bolt read transaction.
-		_, err := st.Entities(ctx, "readyz:probe")
-		if errors.Is(err, state.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("server.listen: %w", err)
-	}
-	d.Server, d.listener = srv, ln
-	// Serve closes it when Run's context ends; this covers a deployment
-	// that never ran. A second Close is harmless.
-	d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
-	return nil
-}
-
-// modelRetries maps model.retries (0: never) to provider.Config.Retries
-// (0: the default, negative: never).
-func modelRetries(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
-
-func installedApps(cfg config.Config) ([]ids.AppID, error) {
-	if len(cfg.Apps.Installed) == 0 {
-		return apps.Registered(), nil
-	}
-	var out []ids.AppID
-	known := map[ids.AppID]bool{}
-	for _, id := range apps.Registered() {
-		known[id] = true
-	}
-	for i, a := range cfg.Apps.Installed {
-		if !known[ids.AppID(a)] {
-			return nil, &config.KeyError{Key: fmt.Sprintf("apps.installed[%d]", i), Msg: fmt.Sprintf("no app %q (built-in apps: %v)", a, apps.Registered())}
-		}
-		out = append(out, ids.AppID(a))
-	}
-	return out, nil
 }
 
 // build wires a deployment from the config.
@@ -412,66 +304,4 @@ func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buil
 	d.Assistant = d.metrics.Assistant(h)
 	ok = true
 	return d, nil
-}
-
-// heartbeatTTL is how long a replica counts as alive after its last beat.
-const heartbeatTTL = 15 * time.Second
-
-// heartbeat keeps this replica's liveness key fresh until ctx ends, so
-// other replicas can tell a crashed replica's prompts from a live one's.
-func heartbeat(ctx context.Context, r *redis.Relay, id string, log *slog.Logger) {
-	t := time.NewTicker(heartbeatTTL / 3)
-	defer t.Stop()
-	for {
-		if err := r.Heartbeat(ctx, id, heartbeatTTL); err != nil && ctx.Err() == nil {
-			log.Warn("replica heartbeat", "replica", id, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// sandboxSummary logs what `secgpt doctor` reports and returns one line
-// for the banner.
-func sandboxSummary(ctx context.Context, c sandbox.Config, log *slog.Logger) string {
-	if c.Off {
-		return "OFF: spokes are separate processes but not confined (sandbox.mode: off)"
-	}
-	rep := sandbox.Doctor(ctx, c)
-	var on, off []string
-	for _, ch := range rep.Checks {
-		log.Debug("sandbox protection", "name", ch.Name, "active", ch.Active, "detail", ch.Detail)
-		if ch.Active {
-			on = append(on, ch.Name)
-		} else {
-			off = append(off, ch.Name)
-			log.Warn("sandbox protection unavailable", "name", ch.Name, "detail", ch.Detail)
-		}
-	}
-	s := "on: " + strings.Join(on, ", ")
-	if len(off) > 0 {
-		s += "; UNAVAILABLE: " + strings.Join(off, ", ")
-	}
-	if rep.Error != "" {
-		s += "; " + rep.Error
-	}
-	return s + " (details: secgpt doctor)"
-}
-
-// permissionRules parses the config's permissions.rules.
-func permissionRules(raw []map[string]string) ([]gate.Rule, error) {
-	var out []gate.Rule
-	for i, r := range raw {
-		for action, pattern := range r {
-			ru, err := gate.ParseRule(action, pattern)
-			if err != nil {
-				return nil, &config.KeyError{Key: fmt.Sprintf("permissions.rules[%d]", i), Msg: err.Error()}
-			}
-			out = append(out, ru)
-		}
-	}
-	return out, nil
 }
