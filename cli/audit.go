@@ -82,3 +82,21 @@ func readAudit(ctx context.Context, cfg config.Config, f state.AuditFilter) ([]s
 	}
 	return evs, nil
 }
+
+// listenAudit, when the store is the bolt file, binds the socket Run
+// serves `secgpt audit` on.
+func (d *deployment) listenAudit(cfg config.Config, rawStore state.Store) {
+	if _, isBolt := rawStore.(*bolt.Store); isBolt {
+		// Other processes cannot open the locked file; `secgpt audit`
+		// asks here instead. Without the socket only audit is affected.
+		ln, err := auditsock.Listen(auditsock.Path(cfg.Store.Path))
+		if err != nil {
+			d.log.Warn("secgpt audit will not work while this bot runs", "err", err)
+		} else {
+			d.auditLn = ln
+			// Serve closes it when Run's context ends; this covers a
+			// deployment that never ran. A second Close is harmless.
+			d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
+		}
+	}
+}

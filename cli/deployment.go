@@ -2,29 +2,20 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 
-	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
-	"github.com/secgpt-go/secgpt/core/state/bolt"
-	"github.com/secgpt-go/secgpt/core/state/redis"
-	"github.com/secgpt-go/secgpt/core/vanilla"
-	"github.com/secgpt-go/secgpt/core/vocab"
 	"github.com/secgpt-go/secgpt/ops/auditsock"
 	"github.com/secgpt-go/secgpt/ops/metrics"
 	"github.com/secgpt-go/secgpt/ops/server"
-	"github.com/secgpt-go/secgpt/sandbox"
-	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // deployment is everything one running assistant is made of.
@@ -129,7 +120,10 @@ type buildOptions struct {
 	progress io.Writer
 }
 
-// buildWith is build with options.
+// buildWith is build with options. Each step is one subsystem's, in its
+// own file: apps (catalog.go), model, store, listeners (server.go), the
+// audit socket (audit.go), then either the VanillaGPT baseline
+// (vanilla.go) or the sandbox, the MCP servers (mcp.go) and the hub.
 func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buildOptions) (*deployment, error) {
 	d := &deployment{vanilla: cfg.Hub.Vanilla, log: log}
 	if cfg.Server.Listen != "" {
@@ -142,166 +136,41 @@ func buildWith(ctx context.Context, cfg config.Config, log *slog.Logger, bo buil
 			d.Close()
 		}
 	}()
-	installed, err := installedApps(cfg)
+	a, err := d.installApps(cfg)
 	if err != nil {
 		return nil, err
 	}
-	d.apps = installed
-	cat, err := apps.NewCatalog(installed)
-	if err != nil {
-		return nil, fmt.Errorf("install apps: %w", err)
-	}
-	settings, err := cfg.AppSettings()
+	model, err := d.useModel(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	appCfg := map[ids.AppID]json.RawMessage{}
-	for id, raw := range settings {
-		appCfg[ids.AppID(id)] = raw
-	}
-	pols, err := newAppPolicies(cfg, appCfg, nil)
+	rawStore, err := d.useStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	model, desc, err := newModel(ctx, cfg, d.metrics)
-	if err != nil {
+	if err := d.newServer(ctx, cfg, d.Store); err != nil {
 		return nil, err
 	}
-	d.modelDesc = desc
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	d.closers = append(d.closers, st.Close)
-	rawStore := st
-	st = d.metrics.Store(st)
-	d.Store = st
-	if err := d.newServer(ctx, cfg, st); err != nil {
-		return nil, err
-	}
-	if _, isBolt := rawStore.(*bolt.Store); isBolt {
-		// Other processes cannot open the locked file; `secgpt audit`
-		// asks here instead. Without the socket only audit is affected.
-		ln, err := auditsock.Listen(auditsock.Path(cfg.Store.Path))
-		if err != nil {
-			log.Warn("secgpt audit will not work while this bot runs", "err", err)
-		} else {
-			d.auditLn = ln
-			// Serve closes it when Run's context ends; this covers a
-			// deployment that never ran. A second Close is harmless.
-			d.closers = append(d.closers, func() error { _ = ln.Close(); return nil })
-		}
-	}
+	d.listenAudit(cfg, rawStore)
 
 	if cfg.Hub.Vanilla {
-		if len(cfg.MCP.Servers) > 0 {
-			log.Warn("MCP servers are not installed in the VanillaGPT baseline (it has no sandbox to run them in)")
-		}
-		v, err := vanilla.New(vanilla.Options{Store: st, Catalog: cat, Model: model, AppConfig: appCfg, MaxSteps: cfg.Hub.MaxSpokeSteps, Logger: log})
-		if err != nil {
+		if err := d.useVanilla(cfg, a, model); err != nil {
 			return nil, err
 		}
-		d.Assistant = d.metrics.Assistant(v)
-		d.sandbox = "none (VanillaGPT runs every app in its own process)"
 		ok = true
 		return d, nil
 	}
-	exe, spokesDesc, err := spokeBinary(ctx, cfg.Sandbox.SpokeBinary, cat.IDs(), log)
+	sp, err := d.newSandbox(ctx, cfg, a.cat)
 	if err != nil {
 		return nil, err
 	}
-	d.spokes = spokesDesc
-	sbCfg := sandbox.Config{
-		Exe: exe,
-		// Spokes kept started and confined up to the app's policy make a
-		// spoke's start cost about 2 ms instead of the full spawn.
-		Pool:           cfg.Sandbox.Pool,
-		Off:            cfg.Sandbox.Mode == "off",
-		DefaultTimeout: cfg.Sandbox.Timeout.D(),
-		Logger:         log,
-		Audit: func(ctx context.Context, app, host string, allowed bool) {
-			typ := vocab.AuditEgress
-			if !allowed {
-				typ = vocab.AuditEgressDenied
-			}
-			_ = st.AppendAudit(ctx, state.AuditEvent{Type: typ, App: ids.AppID(app), Detail: host})
-		},
-	}
-	sp, err := sandbox.New(sbCfg)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	d.closers = append(d.closers, sp.Close)
-	d.sandbox = sandboxSummary(ctx, sbCfg, log)
-	limits := hub.SpokeLimits{CPU: cfg.Sandbox.CPU.D(), Memory: int64(cfg.Sandbox.Memory), FileSize: int64(cfg.Sandbox.FileSize),
-		OpenFiles: cfg.Sandbox.OpenFiles, Procs: cfg.Sandbox.Procs}
-	if pols.signIn, err = newMCPAuth(cfg, d, st, log); err != nil {
+	limits := spokeLimits(cfg)
+	if err := d.installMCPServers(ctx, cfg, a, sp, limits, bo.progress); err != nil {
 		return nil, err
 	}
-	mcpApps, mcpStatuses, err := installMCP(ctx, cfg, hubspawn.New(sp), st, cat, appCfg, pols,
-		func(config.Limits) hub.SpokeSpec {
-			return hub.SpokeSpec{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
-		}, log, bo.progress)
-	if err != nil {
+	if err := d.newHub(cfg, a, model, sp, limits, rawStore); err != nil {
 		return nil, err
 	}
-	d.apps = append(d.apps, mcpApps...)
-	d.mcp = mcpStatuses
-	d.addMCPChecks()
-	var relay *redis.Relay
-	replicaID := cfg.Hub.ReplicaID
-	if replicaID == "" {
-		// Audit entries name the replica that took each answer, with one
-		// replica too.
-		host, _ := os.Hostname()
-		replicaID = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
-	if rs, ok := rawStore.(*redis.Store); ok {
-		relay = rs.Relay(redis.RelayOptions{Logger: log})
-		d.heartbeat = func(ctx context.Context) { heartbeat(ctx, relay, replicaID, log) }
-		d.sandbox += "; replica " + replicaID
-	}
-	ho := hub.Options{
-		Store: st, Catalog: cat, Model: model, Spawner: d.metrics.Spawner(hubspawn.New(sp)), AppConfig: appCfg,
-		PromptTimeout: cfg.Permissions.PromptTimeout.D(), SessionIdle: cfg.Permissions.SessionIdle.D(),
-		SpokeTimeout: cfg.Sandbox.Timeout.D(),
-		Limits:       limits, SpokePolicy: pols.apply,
-		MaxSpokeSteps: cfg.Hub.MaxSpokeSteps, MaxFrame: int(cfg.Hub.MaxFrame), Logger: log,
-		WarmIdle: cfg.MCP.IdleTimeout.D(), MaxWarm: cfg.MCP.MaxWarm,
-		StateQuota: state.Quota{Keys: cfg.Hub.StateQuotaKeys, Bytes: int64(cfg.Hub.StateQuotaBytes)},
-		UserData:   userData(cfg),
-		ReplicaID:  replicaID,
-	}
-	if d.metrics != nil {
-		ho.Trace = func(e hub.TraceEvent) {
-			// The hub reports a kill reason only for spokes that ended
-			// without an answer.
-			if e.Type == vocab.TraceSpokeEnd && e.Detail != "" {
-				d.metrics.SpokeKilled(e.Detail)
-			}
-			if e.Type == vocab.TraceUnaudited {
-				d.metrics.Unaudited(e.Detail)
-			}
-		}
-	}
-	if relay != nil {
-		ho.Relay, ho.Liveness, ho.UserEvents = relay, relay, relay
-	}
-	g, err := newGoogle(cfg, d, st, installed, appCfg, log)
-	if err != nil {
-		return nil, err
-	}
-	ho.Accounts = hubAccounts(g, pols.signIn)
-	if ho.Rules, err = permissionRules(cfg.Permissions.Rules); err != nil {
-		return nil, err
-	}
-	h, err := hub.New(ho)
-	if err != nil {
-		return nil, err
-	}
-	d.hub = h
-	d.closers = append(d.closers, h.Close)
-	d.Assistant = d.metrics.Assistant(h)
 	ok = true
 	return d, nil
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/ops/connect"
+	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
 // The least an MCP server's spoke gets, whatever sandbox.open_files and
@@ -362,4 +364,25 @@ func pinTools(ctx context.Context, pins state.Pins, s mcp.Server, aliases map[st
 			"server", s.Name, "withheld", len(next.Pending))
 	}
 	return out, nil
+}
+
+// installMCPServers sets up the MCP servers' sign-in, starts each
+// configured server in its sandbox to list its tools, installs those that
+// come up beside the built-in apps and adds their readiness checks.
+func (d *deployment) installMCPServers(ctx context.Context, cfg config.Config, a *appSet, sp *sandbox.Spawner, limits hub.SpokeLimits, progress io.Writer) error {
+	var err error
+	if a.pols.signIn, err = newMCPAuth(cfg, d, d.Store, d.log); err != nil {
+		return err
+	}
+	mcpApps, mcpStatuses, err := installMCP(ctx, cfg, hubspawn.New(sp), d.Store, a.cat, a.appCfg, a.pols,
+		func(config.Limits) hub.SpokeSpec {
+			return hub.SpokeSpec{Timeout: cfg.Sandbox.Timeout.D(), Limits: limits}
+		}, d.log, progress)
+	if err != nil {
+		return err
+	}
+	d.apps = append(d.apps, mcpApps...)
+	d.mcp = mcpStatuses
+	d.addMCPChecks()
+	return nil
 }

@@ -35,3 +35,13 @@ func modelRetries(n int) int {
 	}
 	return n
 }
+
+// useModel makes the hub's model and names it for the banner.
+func (d *deployment) useModel(ctx context.Context, cfg config.Config) (llm.Model, error) {
+	model, desc, err := newModel(ctx, cfg, d.metrics)
+	if err != nil {
+		return nil, err
+	}
+	d.modelDesc = desc
+	return model, nil
+}

@@ -35,3 +35,17 @@ func openStore(ctx context.Context, cfg config.Config) (state.Store, error) {
 		return s, nil
 	}
 }
+
+// useStore opens the store, closed with the deployment, and makes
+// d.Store that store as metrics count it. It returns the store as opened:
+// its backend decides the audit socket (bolt) and the replicas' relay
+// (Redis).
+func (d *deployment) useStore(ctx context.Context, cfg config.Config) (state.Store, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, st.Close)
+	d.Store = d.metrics.Store(st)
+	return st, nil
+}
