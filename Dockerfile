@@ -30,7 +30,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # -tags goolm: end-to-end encryption for Matrix with the pure-Go Olm.
-RUN go build -trimpath -tags goolm -o /out/secgpt ./bot
+RUN go build -trimpath -tags goolm -o /out/secgpt ./cmd/secgpt
 # The lean spoke binary: the hub runs every spoke from it (sandbox.spoke_binary
 # defaults to secgpt-spoke beside the secgpt binary).
 RUN go build -trimpath -o /out/secgpt-spoke ./cmd/secgpt-spoke

@@ -1,6 +1,6 @@
 // Package config is SecGPT's one typed configuration: a YAML file plus
 // environment variables, validated at start with errors that name the key.
-// Only bot/ reads it; everything else is handed the values it needs.
+// Only cli/ reads it; everything else is handed the values it needs.
 package config
 
 import (
@@ -106,7 +106,7 @@ type Permissions struct {
 	// Rules are operator rules checked before stored grants and prompts,
 	// each one key (allow, deny or ask) with a pattern:
 	// [{deny: "collab:search_gmail->send_gmail_message"}, {allow: "exec:get_*"}, {ask: "send:*"}].
-	// bot/ wiring parses the patterns (core/gate.ParseRule).
+	// cli/ wiring parses the patterns (core/gate.ParseRule).
 	Rules []map[string]string `yaml:"rules"`
 }
 

@@ -18,7 +18,8 @@
 // here are its types).
 //
 // Only sandbox/hubspawn (which runs the hub's spokes through it),
-// core/hubtest, bot/ wiring and tests import this package; it knows
+// core/hubtest, cli/ wiring, cmd/secgpt (its spoke entry) and tests
+// import this package; it knows
 // nothing of what an app does.
 package sandbox
 

@@ -9,6 +9,6 @@
 // the libolm tag (cgo + libolm); without either the adapter works in
 // unencrypted rooms only and says so in encrypted ones. See docs/matrix.md.
 //
-// Only bot/ wiring imports this package; tests drive it against a real
+// Only cli/ wiring imports this package; tests drive it against a real
 // homeserver through the matrixtest helper.
 package matrix

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Environment variables the docs tell users to set; bot/ wiring reads them
+// Environment variables the docs tell users to set; cli/ wiring reads them
 // (through config/) and fills Config.
 const (
 	EnvBotToken = "SLACK_BOT_TOKEN"

@@ -29,7 +29,7 @@ func (r *writes) Write(p []byte) (int, error) {
 }
 
 // TestOfflineDemoStreams: the demo (the hub with the offline model, as
-// `go run ./bot` starts it) writes a reply from two apps' results in the
+// `go run ./cmd/secgpt` starts it) writes a reply from two apps' results in the
 // terminal as it streams, line by line, and the lines add up to the
 // whole reply, attribution included.
 func TestOfflineDemoStreams(t *testing.T) {

@@ -4,7 +4,7 @@
 // from Markdown for a terminal. On a real terminal a line editor (editor.go)
 // gives line editing and history.
 //
-// Only bot/ imports it.
+// Only cli/ imports it.
 package stdin
 
 import (

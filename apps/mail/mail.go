@@ -13,7 +13,7 @@
 //     linked Google account (!connect google) or with OAuth2 credentials
 //     from the config, over the hub's egress proxy.
 //
-// Only apps/standard, bot/ (which builds the Google backends from the
+// Only apps/standard, cli/ (which builds the Google backends from the
 // config) and tests and the evaluation import this package.
 package mail
 

@@ -12,8 +12,9 @@
 // elicitation becomes a question the hub asks the user; roots are the
 // declared directories only.
 //
-// bot/ wiring imports it (Discover, Register); the spoke builds the app
-// from its config section through apps.NewConfigured.
+// cli/ wiring imports it (Discover), both binaries register it (Register);
+// the spoke builds the app from its config section through
+// apps.NewConfigured.
 package mcp
 
 //lint:file-ignore SA1019 sampling and roots are deprecated as of MCP 2026-07-28 but still served by the SDK; issue 10 asks for both, and servers of older protocol versions (the tested ones) use them
@@ -98,8 +99,8 @@ func Install(cat *apps.Catalog, s Server) (json.RawMessage, error) {
 	return raw, nil
 }
 
-// Register makes the spoke able to build MCP apps from their config.
-// bot/ calls it once from init.
+// Register makes the spoke able to build MCP apps from their config. Both
+// binaries (cmd/secgpt, cmd/secgpt-spoke) call it once from init.
 func Register() { apps.RegisterConfigured(Prefix, New) }
 
 // Spec describes the app.
@@ -371,7 +372,7 @@ func subst(ss []string) []string {
 }
 
 // CredentialProvider names the credential the hub hands a server's spoke
-// when the server uses the MCP authorization flow (core/connect's
+// when the server uses the MCP authorization flow (ops/connect's
 // ProviderMCP).
 const CredentialProvider = "mcp"
 

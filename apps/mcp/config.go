@@ -45,7 +45,7 @@ type Server struct {
 	// BearerToken is sent to a remote server as Authorization: Bearer.
 	BearerToken string `json:"bearer_token,omitempty"`
 	// OAuth makes the remote server's token the user's own, from the MCP
-	// authorization flow the hub runs (core/connect): the invocation's
+	// authorization flow the hub runs (ops/connect): the invocation's
 	// credential, never a configured one.
 	OAuth bool `json:"oauth,omitempty"`
 	// Domains the server may reach through the egress proxy.

@@ -67,7 +67,7 @@ func TestServerHoldsOnlyItsStdio(t *testing.T) {
 	}
 }
 
-// TestArgPathsKeepRealOwners: bot/ mounts every absolute path a server's
+// TestArgPathsKeepRealOwners: cli/ mounts every absolute path a server's
 // arguments name (RealOwners, as mcpServer builds them). A root hub used
 // to idmap those copies, so root-owned files appeared the spoke's own: the
 // real filesystem server given /etc read /etc/shadow. Now the spoke gets

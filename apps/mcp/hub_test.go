@@ -34,7 +34,7 @@ func (p stepPlanner) Generate(ctx context.Context, req *llm.Request) (*llm.Respo
 }
 
 // TestThroughTheHub installs the real memory server in a hub's catalog
-// like bot/ does and uses it from two users' conversations: every call
+// like cli/ does and uses it from two users' conversations: every call
 // runs in a sandboxed spoke with the user's own data directory (the hub's
 // SpokePolicy hook), the exec prompt shows the operator's effect beside the
 // server's claim, and one user's graph never reaches the other.

@@ -25,12 +25,12 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
-// TestMain makes this test binary a spoke binary too, like bot/'s main:
+// TestMain makes this test binary a spoke binary too, like cmd/secgpt's main:
 // started as a spoke, it enters the sandbox and runs the app.
 func TestMain(m *testing.M) {
 	Register()
 	if confine.IsChild() {
-		os.Exit(spoke.Main(confine.EnterSpoke))
+		os.Exit(spoke.Run())
 	}
 	os.Exit(m.Run())
 }
@@ -58,7 +58,7 @@ func (l *spokeLog) String() string {
 }
 
 // harness plays the hub for MCP apps in real sandboxed spokes: it builds
-// each invocation's policy as bot/ wiring does (Mounts per user), and its
+// each invocation's policy as cli/ wiring does (Mounts per user), and its
 // "model" calls exactly the function under test, so what is checked is
 // the sandbox and the client, not a model's choices.
 type harness struct {

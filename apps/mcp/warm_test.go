@@ -128,7 +128,7 @@ type installed struct {
 }
 
 // install discovers s's tools in a new harness and installs it in a catalog
-// of its own, like bot/ does.
+// of its own, like cli/ does.
 func install(t testing.TB, s Server, dir string) *installed {
 	t.Helper()
 	h := newHarness(t)

@@ -1,8 +1,8 @@
 // Package standard registers the bundled apps: importing it for its side
 // effects (import _ ".../apps/standard") makes every built-in app
-// available to apps.New. Only bot/, the spoke entry (spokemain),
-// core/hubtest (in-process spokes) and tests or the evaluation that need
-// the full registry import it.
+// available to apps.New. Only the two binaries (cmd/secgpt,
+// cmd/secgpt-spoke), core/hubtest (in-process spokes) and tests or the
+// evaluation that need the full registry import it.
 package standard
 
 import (

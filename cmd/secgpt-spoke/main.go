@@ -5,7 +5,7 @@
 // binary or sandbox.spoke_binary names it; otherwise the hub re-executes
 // itself. Build both from the same tree:
 //
-//	go build -o bin/ ./bot ./cmd/secgpt-spoke
+//	go build -o bin/ ./cmd/secgpt ./cmd/secgpt-spoke
 //
 // It is not meant to be run by hand: outside a sandbox it only describes
 // what it was built from (`secgpt-spoke describe`), which the hub checks at
@@ -17,17 +17,22 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/secgpt-go/secgpt/apps/mcp"
+	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps
+	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox/confine"
-	"github.com/secgpt-go/secgpt/spokemain"
 )
+
+// A spoke builds an MCP app from the config section the hub hands it.
+func init() { mcp.Register() }
 
 func main() {
 	// A spoke must confine itself before anything else runs.
 	if confine.IsChild() {
-		os.Exit(spokemain.Run())
+		os.Exit(spoke.Run())
 	}
-	if len(os.Args) == 2 && os.Args[1] == spokemain.DescribeArg {
-		if err := json.NewEncoder(os.Stdout).Encode(spokemain.Describe()); err != nil {
+	if len(os.Args) == 2 && os.Args[1] == spoke.DescribeArg {
+		if err := json.NewEncoder(os.Stdout).Encode(spoke.Describe()); err != nil {
 			fmt.Fprintln(os.Stderr, "secgpt-spoke:", err)
 			os.Exit(1)
 		}

@@ -4,7 +4,7 @@
 // prompting the user through the conversation's adapter, and records every
 // decision in the audit log.
 //
-// Only core/hub, its in-process test double core/hubtest, bot/ (which
+// Only core/hub, its in-process test double core/hubtest, cli/ (which
 // checks the configured rules at start), evaluation/invariants (which draws
 // rule sets and checks decisions against them) and tests import it.
 package gate

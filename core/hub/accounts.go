@@ -13,7 +13,7 @@ import (
 )
 
 // Accounts links users' accounts at other services (a Google account) so
-// that the apps the operator allows can act on them. core/connect
+// that the apps the operator allows can act on them. ops/connect
 // implements it.
 type Accounts interface {
 	// ConnectURL returns the consent link that links user's account at
@@ -88,7 +88,7 @@ func publicAccountErr(err error) string {
 }
 
 // userLink is an error whose text carries a link for the user to open (a
-// consent or sign-in link, core/connect's ConsentError and SignInError).
+// consent or sign-in link, ops/connect's ConsentError and SignInError).
 // It goes to the user's conversation alone: the invocation's error may
 // reach an app that called this one, and whoever holds the link can spend
 // the user's consent flow.

@@ -19,7 +19,6 @@ import (
 	"github.com/secgpt-go/secgpt/apps/googlefake"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/llm"
@@ -27,6 +26,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/vocab"
+	"github.com/secgpt-go/secgpt/ops/connect"
 )
 
 // gmailPlanner plans one search of the user's mail for "invoice".

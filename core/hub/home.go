@@ -27,7 +27,7 @@ func (h *Hub) Grants(ctx context.Context, user ids.UserID) ([]chat.GrantInfo, er
 }
 
 // accountStatus is the optional part of Accounts that tells whether a user
-// has linked an account (core/connect's Google has it).
+// has linked an account (ops/connect's Google has it).
 type accountStatus interface {
 	Connected(ctx context.Context, user ids.UserID) (bool, error)
 }

@@ -5,8 +5,8 @@
 //
 // The hub never lets one app's text reach another app or another user
 // without a grant, and it never hands a spoke a key, a store address or
-// another app's memory. Only bot/ wiring, evaluation/, core/hubtest, the
-// wrappers of its spoke seam (core/metrics, sandbox/hubspawn, apps/mcp's
+// another app's memory. Only cli/ wiring, evaluation/, core/hubtest, the
+// wrappers of its spoke seam (ops/metrics, sandbox/hubspawn, apps/mcp's
 // discovery) and tests import it. It does not import the sandbox: what a
 // spoke needs is a SpokeSpec, and sandbox/hubspawn turns that into a
 // sandbox policy (seam_test.go holds this).
@@ -317,7 +317,7 @@ func (h *Hub) audit(ctx context.Context, e state.AuditEvent) error {
 }
 
 // unaudited reports an audit entry that could not be written (the
-// TraceUnaudited event, which bot/ counts as a metric).
+// TraceUnaudited event, which cli/ counts as a metric).
 func (h *Hub) unaudited(entry vocab.AuditType) {
 	h.trace(TraceEvent{Type: vocab.TraceUnaudited, Detail: string(entry)})
 }

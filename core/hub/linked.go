@@ -14,8 +14,8 @@ import (
 // provider (or gave it more scopes, when grown) and returns the notice the
 // user gets in their DM: which account it was, and how to undo it. A
 // consent link that reached someone else links that person's account to
-// the user; this is how the user finds out. bot/ wiring calls it from the
-// OAuth callback (core/connect's Config.Linked) and posts the notice
+// the user; this is how the user finds out. cli/ wiring calls it from the
+// OAuth callback (ops/connect's Config.Linked) and posts the notice
 // through the platform's chat.Notifier.
 func (h *Hub) AccountLinked(ctx context.Context, user ids.UserID, provider, account string, grown bool) chat.Notice {
 	provider = truncate(provider, 40)

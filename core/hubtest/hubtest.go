@@ -31,7 +31,7 @@ import (
 // Main runs the tests, or, when the binary was started as a spoke, the spoke.
 func Main(m *testing.M) {
 	if confine.IsChild() {
-		os.Exit(spoke.Main(confine.EnterSpoke))
+		os.Exit(spoke.Run())
 	}
 	os.Exit(m.Run())
 }
@@ -60,7 +60,7 @@ type Options struct {
 	UserEvents hub.UserEvents
 	// AppConfig is each app's config section.
 	AppConfig map[ids.AppID]json.RawMessage
-	// Accounts links users' accounts (core/connect in tests).
+	// Accounts links users' accounts (ops/connect in tests).
 	Accounts hub.Accounts
 	// EgressDial replaces the egress proxy's dialer (tests point declared
 	// domains at local servers with it).

@@ -9,7 +9,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/spoke/inproc"
 )
 
-// InProcess returns a spawner that runs each spoke's code (core/spoke.Run,
+// InProcess returns a spawner that runs each spoke's code (core/spoke.Serve,
 // the same agent loop a spoke process runs) in a goroutine of the test
 // binary, talking ISC over a net.Pipe. It confines nothing: no rlimits, no
 // seccomp, no namespaces, and every HTTP request the app makes is refused.

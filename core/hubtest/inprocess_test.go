@@ -113,19 +113,19 @@ func TestInProcessRefusesProcessPolicies(t *testing.T) {
 	}
 }
 
-// TestProductionCannotSelectInProcess: the bot binary does not link this
+// TestProductionCannotSelectInProcess: the secgpt binary does not link this
 // package, so no configuration can choose unconfined spokes.
 func TestProductionCannotSelectInProcess(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/bot").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/cmd/secgpt").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if dep == "github.com/secgpt-go/secgpt/core/hubtest" {
-			t.Fatal("bot links core/hubtest")
+			t.Fatal("cmd/secgpt links core/hubtest")
 		}
 	}
 	if !strings.Contains(string(out), "github.com/secgpt-go/secgpt/core/hub\n") {
-		t.Fatalf("go list output does not look like bot's dependencies:\n%.500s", out)
+		t.Fatalf("go list output does not look like cmd/secgpt's dependencies:\n%.500s", out)
 	}
 }

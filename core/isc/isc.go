@@ -12,7 +12,7 @@
 //
 // Imported by the hub side (core/hub, core/hubtest, evaluation/invariants,
 // which reads frames off spoke sockets), the spoke side (core/spoke,
-// core/spoke/inproc, spokemain, apps/mcp), core/connect and bot/ (the
+// core/spoke/inproc, apps/mcp), ops/connect and cli/ (the
 // credential a spoke receives) and tests.
 package isc
 
@@ -126,7 +126,7 @@ type Init struct {
 	MaxSteps int `json:"max_steps"`
 	// Credential is the user's linked-account access token for this one
 	// invocation, set only for an app the operator lets use that account
-	// (core/connect). It is never a refresh token: it expires on its own
+	// (ops/connect). It is never a refresh token: it expires on its own
 	// and the spoke dies with the invocation.
 	Credential *Credential `json:"credential,omitempty"`
 	// Warm says the hub may reuse this spoke for the next invocation of

@@ -3,8 +3,21 @@
 // model calls, memory, app state and calls to other apps all go through the
 // hub, so the spoke holds no key, no store address and no other app's data.
 //
-// Only the spoke entry (spokemain), the in-process spokes (core/spoke/inproc,
-// core/hubtest), bot/ and tests import it.
+// It is also the spoke process's entry point (Run), shared by the two
+// binaries a hub can run its spokes from: the secgpt binary itself (which
+// re-executes itself as a spoke when nothing else is installed) and the lean
+// secgpt-spoke binary (cmd/secgpt-spoke), which links only the apps, the
+// spoke loop and the sandbox. A spoke is started for every app invocation,
+// so what its binary initialises at start-up is paid every time: the secgpt
+// binary's package initialisers (the Slack and Matrix clients, every model
+// provider's SDK) cost about 55 ms of CPU per start, secgpt-spoke's about
+// 19 ms (docs/benchmarks.md). It also says what a spoke binary was built
+// from (Describe), so that a hub refuses a secgpt-spoke built from other app
+// code or another version of the ISC protocol instead of running it.
+//
+// Only the two binaries (cmd/secgpt, cmd/secgpt-spoke), cli/ (which checks
+// a spoke binary's Build), the in-process spokes (core/spoke/inproc,
+// core/hubtest) and tests import it.
 package spoke
 
 import (
@@ -25,12 +38,24 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
-// Main is the spoke process's entry point: it enters the sandbox, runs the
-// app's task and returns the process exit code. Call it before anything else
-// when confine.IsChild() (sandbox/confine) reports true.
-func Main(enter func() (*os.File, *http.Client, error)) int {
+// Run is the spoke process: it confines itself, serves its app's task and
+// returns the exit code. Call it first thing when confine.IsChild() is true.
+// It runs the apps its binary registered: both binaries blank-import
+// apps/standard and register the MCP app (apps/mcp Register), so that
+// their spokes run the same apps. The invariant harness's hostile apps are
+// not among them: only the secgpt binary registers them, for the spokes of
+// `secgpt eval invariants`, so the secgpt-spoke binary users run does not
+// link them.
+func Run() int {
+	return serveProcess(confine.EnterSpoke)
+}
+
+// serveProcess enters the sandbox with enter, serves the app's task and
+// returns the process exit code.
+func serveProcess(enter func() (*os.File, *http.Client, error)) int {
 	f, client, err := enter()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "spoke: enter sandbox:", err)
@@ -38,7 +63,7 @@ func Main(enter func() (*os.File, *http.Client, error)) int {
 	}
 	conn := isc.NewConn(f, isc.SpokeSide, 0)
 	defer conn.Close()
-	if err := Run(context.Background(), conn, client); err != nil {
+	if err := Serve(context.Background(), conn, client); err != nil {
 		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: err.Error()})
 		return 1
 	}
@@ -49,11 +74,11 @@ func Main(enter func() (*os.File, *http.Client, error)) int {
 // functionalities: the spoke knows their names only, until it probes.
 const OtherSchema = `{"type":"object","description":"Arguments for this functionality of another app. Its schema is fetched from the hub when you call it."}`
 
-// Run serves one task over conn: ready, init, the agent loop, final. When
+// Serve serves one task over conn: ready, init, the agent loop, final. When
 // the Init says Warm, it then sends ready again and serves the next task of
 // the same app (a fresh agent loop and model context each time, the app and
 // its server kept), until the hub closes the connection.
-func Run(ctx context.Context, conn *isc.Conn, client *http.Client) error {
+func Serve(ctx context.Context, conn *isc.Conn, client *http.Client) error {
 	if client == nil {
 		client = &http.Client{Transport: refuseTransport{}}
 	}

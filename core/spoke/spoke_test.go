@@ -108,7 +108,7 @@ func TestRunOwnFunction(t *testing.T) {
 	hc, sc := pair(t)
 	h := &fakeHub{t: t, conn: hc, model: offline.Model{}, state: map[string]json.RawMessage{}}
 	errc := make(chan error, 1)
-	go func() { errc <- Run(context.Background(), sc, nil) }()
+	go func() { errc <- Serve(context.Background(), sc, nil) }()
 	fin := h.serve(isc.Init{App: "zz_echo", Task: isc.Task{Instruction: "echo hi", Function: "zz_echo", Args: json.RawMessage(`{"text":"hi"}`)}, Others: []string{"other_fn"}, MaxSteps: 4})
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestRunOtherAppGoesThroughHub(t *testing.T) {
 		return &llm.Response{Content: "result: " + req.Messages[len(req.Messages)-1].Content}, nil
 	})
 	h := &fakeHub{t: t, conn: hc, model: model, state: map[string]json.RawMessage{}}
-	go func() { _ = Run(context.Background(), sc, nil) }()
+	go func() { _ = Serve(context.Background(), sc, nil) }()
 	fin := h.serve(isc.Init{App: "zz_echo", Task: isc.Task{Instruction: "x"}, Others: []string{"other_fn"}, MaxSteps: 4})
 	if fin.Text != "result: denied: the user denied it" {
 		t.Fatalf("final = %q", fin.Text)
@@ -149,7 +149,7 @@ func TestRunOtherAppGoesThroughHub(t *testing.T) {
 func TestRunBadInit(t *testing.T) {
 	hc, sc := pair(t)
 	errc := make(chan error, 1)
-	go func() { errc <- Run(context.Background(), sc, nil) }()
+	go func() { errc <- Serve(context.Background(), sc, nil) }()
 	if f, err := hc.Recv(); err != nil || f.Kind != isc.KindReady {
 		t.Fatal(f.Kind, err)
 	}
@@ -176,7 +176,7 @@ func TestRunDirect(t *testing.T) {
 		return &llm.Response{}, nil
 	}), state: map[string]json.RawMessage{}}
 	errc := make(chan error, 1)
-	go func() { errc <- Run(context.Background(), sc, nil) }()
+	go func() { errc <- Serve(context.Background(), sc, nil) }()
 	fin := h.serve(isc.Init{App: "zz_echo", Task: isc.Task{Function: "zz_echo", Args: json.RawMessage(`{"text":"hi"}`), Direct: true}, MaxSteps: 4})
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestRunDirect(t *testing.T) {
 func TestRunDirectBadArgs(t *testing.T) {
 	hc, sc := pair(t)
 	errc := make(chan error, 1)
-	go func() { errc <- Run(context.Background(), sc, nil) }()
+	go func() { errc <- Serve(context.Background(), sc, nil) }()
 	if f, err := hc.Recv(); err != nil || f.Kind != isc.KindReady {
 		t.Fatal(f.Kind, err)
 	}
@@ -214,7 +214,7 @@ func TestRunResultOnly(t *testing.T) {
 		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: "zz_echo", Arguments: json.RawMessage(`{"text":"filled"}`)}}}, nil
 	})
 	h := &fakeHub{t: t, conn: hc, model: model, state: map[string]json.RawMessage{}}
-	go func() { _ = Run(context.Background(), sc, nil) }()
+	go func() { _ = Serve(context.Background(), sc, nil) }()
 	fin := h.serve(isc.Init{App: "zz_echo", Task: isc.Task{Instruction: "fill", Function: "zz_echo", Args: json.RawMessage(`{"text":[1]}`), ResultOnly: true}, MaxSteps: 4})
 	if turns != 1 || string(fin.Result) != `"echo: filled"` {
 		t.Fatalf("turns %d, final %+v", turns, fin)

@@ -13,7 +13,7 @@ func TestStateDoesNotImportChat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	for _, pkg := range []string{".", "./memstore", "./bolt", "./redis", "./auditcli", "./auditsock"} {
+	for _, pkg := range []string{".", "./memstore", "./bolt", "./redis", "../../ops/auditcli", "../../ops/auditsock"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)

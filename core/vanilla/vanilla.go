@@ -4,7 +4,7 @@
 // assistant's own process without asking. It exists to be compared with the
 // hub; it is deliberately unsafe.
 //
-// Only bot/ wiring, evaluation/ and tests import it.
+// Only cli/ wiring, evaluation/ and tests import it.
 package vanilla
 
 import (

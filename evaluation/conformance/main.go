@@ -3,7 +3,7 @@
 // it with the test server's URL as its last argument and the scenario in
 // MCP_CONFORMANCE_SCENARIO. It uses the client code a spoke runs
 // (apps/mcp: initialize, list tools, call each tool, answer elicitation)
-// and, for auth/ scenarios, the hub's MCP authorization flow (core/connect:
+// and, for auth/ scenarios, the hub's MCP authorization flow (ops/connect:
 // metadata discovery, dynamic client registration, PKCE, the resource
 // indicator), with a loopback callback and a browser that follows the
 // authorization server's redirects. scripts/mcp-conformance.sh runs the
@@ -29,9 +29,9 @@ import (
 	"github.com/secgpt-go/secgpt/apps"
 	"github.com/secgpt-go/secgpt/apps/appstest"
 	"github.com/secgpt-go/secgpt/apps/mcp"
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
+	"github.com/secgpt-go/secgpt/ops/connect"
 )
 
 func main() {

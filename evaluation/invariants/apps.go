@@ -99,7 +99,7 @@ const SpokeArg = "invariants"
 
 // RegisterApps registers the hostile apps, the namespace thief included,
 // in this process's app registry. The spoke entry of a binary that runs
-// episodes calls it (spokemain.Run for spokes started with SpokeArg, the
+// episodes calls it (cmd/secgpt/main.go for spokes started with SpokeArg, the
 // package's TestMain): a spoke runs whichever app its init names. The hub side registers through Run, which
 // adds the thief only where the catalog would accept it. Calling it more
 // than once is harmless.

@@ -15,10 +15,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/secgpt-go/secgpt/apps/googlefake"
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/state"
+	"github.com/secgpt-go/secgpt/ops/connect"
 )
 
 // InvCredential: a spoke receives a linked-account token only when its app
@@ -35,7 +35,7 @@ var credentialScopes = map[ids.AppID][]string{
 // accountOf is the Google account each episode user linked.
 func accountOf(u ids.UserID) string { return string(u)[len("inv:"):] + "@inv.example" }
 
-// episodeAccounts is an episode's Google link: the real core/connect
+// episodeAccounts is an episode's Google link: the real ops/connect
 // against a local fake Google, every user linked and every allowed app's
 // scopes granted, so that what reaches the spokes is decided by the hub
 // and connect alone.

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secgpt-go/secgpt/core/connect"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/ops/connect"
 )
 
 // TestCheckCredentials: the I12 checker flags a token in an app that may

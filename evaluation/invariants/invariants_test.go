@@ -11,7 +11,6 @@ import (
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
-	"github.com/secgpt-go/secgpt/sandbox/confine"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
@@ -19,7 +18,7 @@ func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
 		RegisterApps()
 		mcp.Register()
-		os.Exit(spoke.Main(confine.EnterSpoke))
+		os.Exit(spoke.Run())
 	}
 	os.Exit(m.Run())
 }

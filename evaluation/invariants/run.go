@@ -6,9 +6,10 @@
 // app received (read off its ISC socket), everything the conversation was
 // shown, the audit log and the store.
 //
-// Only bot/, the spoke entries (spokemain, cmd/secgpt-spoke) and tests
-// import it. A binary that uses it must call
-// RegisterApps in its spoke entry too (see spokemain.Run), so that the
+// Only cli/ (secgpt eval invariants), cmd/secgpt (its spoke entry) and
+// tests import it (never cmd/secgpt-spoke: cli
+// TestSpokeBinaryLinksNoHarness). A binary that uses it must call
+// RegisterApps in its spoke entry too (see cmd/secgpt/main.go), so that the
 // re-executed spoke can run the hostile apps.
 package invariants
 

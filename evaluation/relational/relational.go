@@ -8,7 +8,7 @@
 // and that the reply carries the reference answer; it does not measure a
 // model's accuracy, since the plans are ours.
 //
-// Only bot/ (secgpt eval relational) and tests import it.
+// Only cli/ (secgpt eval relational) and tests import it.
 package relational
 
 import (

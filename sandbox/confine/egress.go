@@ -19,7 +19,7 @@ import (
 // declared no network domains.
 var ErrNoEgress = errors.New("sandbox: this app declared no network domains, so it has no network access")
 
-// EnterSpoke is Enter in the shape a spoke's entry takes it (core/spoke.Main):
+// EnterSpoke is Enter in the shape a spoke's entry takes it (core/spoke.Run):
 // it confines the process and returns its ISC socket and EgressClient.
 func EnterSpoke() (*os.File, *http.Client, error) {
 	_, f, err := Enter()

@@ -2,7 +2,7 @@
 // what the hub says a spoke needs (hub.SpokeSpec) into a sandbox.Policy
 // and a started *sandbox.Proc into a hub.Spoke. It is the one place where
 // the hub's seam and the sandbox meet, so that core/hub need not import
-// the sandbox. Only bot/ wiring, core/hubtest, the evaluation and tests
+// the sandbox. Only cli/ wiring, core/hubtest, the evaluation and tests
 // import it.
 package hubspawn
 

@@ -11,7 +11,7 @@ import (
 )
 
 // mcpCatalog is the planner's catalog of the three pinned npm servers
-// (server-memory, server-filesystem, server-everything) as bot/ installs
+// (server-memory, server-filesystem, server-everything) as cli/ installs
 // them: function names "<server>__<tool>", parameters as types only.
 func mcpCatalog(t *testing.T) []plan.CatalogApp {
 	t.Helper()

@@ -1,6 +1,6 @@
 // Package provider builds real LLM backends (OpenAI and OpenAI-compatible
 // servers, Ollama, Anthropic) behind the llm.Model seam, using langchaingo's
-// HTTP clients. Only the bot/ wiring imports it: the hub, spokes and
+// HTTP clients. Only the cli/ wiring imports it: the hub, spokes and
 // VanillaGPT see nothing but llm.Model.
 package provider
 

@@ -1,4 +1,4 @@
-// Package inproc runs a spoke's code (core/spoke.Run, the agent loop a
+// Package inproc runs a spoke's code (core/spoke.Serve, the agent loop a
 // spoke process runs) in a goroutine, for what checks the hub's logic
 // without the cost of a process: core/hubtest's in-process spawner and the
 // invariant harness's --spokes inprocess. It confines nothing (no rlimits,
@@ -61,7 +61,7 @@ func Start(ctx context.Context, hubEnd, end net.Conn, o Options) *Spoke {
 	return s
 }
 
-// run is what spoke.Main does in a spoke process, minus entering the
+// run is what spoke.Run does in a spoke process, minus entering the
 // sandbox: an error is reported to the hub as the spoke's last frame. An
 // exit ends the goroutine as exiting ends the process: the connection
 // closes, and a code other than 0 is the spoke's error.
@@ -77,7 +77,7 @@ func (s *Spoke) run(ctx context.Context, end net.Conn, derive func(context.Conte
 			runtime.Goexit()
 		})
 	}
-	if err := spoke.Run(ctx, conn, nil); err != nil {
+	if err := spoke.Serve(ctx, conn, nil); err != nil {
 		_ = conn.Send(isc.KindSpokeError, isc.ErrorBody{Message: err.Error()})
 		s.err = err
 	}

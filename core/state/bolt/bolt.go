@@ -1,7 +1,7 @@
 // Package bolt is the embedded default state.Store: everything a SecGPT
 // deployment keeps, in one bbolt file. One process at a time may open the
 // file, so it suits a single replica; several replicas share state/redis.
-// Only the wiring (bot/), core/hubtest, evaluation/casestudy and tests
+// Only the wiring (cli/), core/hubtest, evaluation/casestudy and tests
 // import it.
 package bolt
 

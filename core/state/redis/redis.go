@@ -2,7 +2,7 @@
 // replica of one deployment points at one Redis (REDIS_URL) and shares
 // memory, grants, sessions, pending prompts, the audit stream and event
 // dedup. It also carries the cross-replica prompt Relay and replica liveness.
-// Only the wiring (bot/), evaluation/invariants (episodes on replicas) and
+// Only the wiring (cli/), evaluation/invariants (episodes on replicas) and
 // tests import it.
 package redis
 

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+	"github.com/secgpt-go/secgpt/core/spoke"
+	"github.com/secgpt-go/secgpt/sandbox"
+)
+
+// fakeSpoke writes an executable that answers `describe` with script.
+func fakeSpoke(t *testing.T, script string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), leanSpokeName)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// describeJSON is this binary's description with change applied.
+func describeJSON(t *testing.T, change func(*spoke.Build)) string {
+	t.Helper()
+	b := spoke.Describe()
+	if change != nil {
+		change(&b)
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("cat <<'EOF'\n%s\nEOF", out)
+}
+
+func TestCheckSpokeBinary(t *testing.T) {
+	installed := []ids.AppID{"quick_ride", "search_gmail"}
+	tests := []struct {
+		name    string
+		script  string
+		wantErr string // "" means compatible
+	}{
+		{name: "same build", script: describeJSON(t, nil)},
+		{name: "an app that is not installed differs", script: describeJSON(t, func(b *spoke.Build) { b.Apps["metro_hail"] = "other" })},
+		{name: "other protocol", script: describeJSON(t, func(b *spoke.Build) { b.Protocol = isc.ProtocolVersion + 1 }), wantErr: "ISC protocol"},
+		{name: "installed app declared otherwise", script: describeJSON(t, func(b *spoke.Build) { b.Apps["search_gmail"] = "other" }), wantErr: "apps differ from this hub's: search_gmail"},
+		{name: "installed app missing", script: describeJSON(t, func(b *spoke.Build) { delete(b.Apps, "quick_ride") }), wantErr: "quick_ride (missing)"},
+		{name: "not a spoke binary", script: "echo hello", wantErr: "not a secgpt-spoke description"},
+		{name: "fails", script: "echo broken >&2; exit 3", wantErr: "broken"},
+		{name: "sees none of the hub's environment", script: `[ -z "$SECGPT_TEST_SECRET" ] || exit 9; ` + describeJSON(t, nil)},
+	}
+	t.Setenv("SECGPT_TEST_SECRET", "hub-only")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSpokeBinary(context.Background(), fakeSpoke(t, tt.script), installed)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSpokeBinaryConfigured(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	ok := fakeSpoke(t, describeJSON(t, nil))
+	exe, desc, err := spokeBinary(context.Background(), ok, []ids.AppID{"quick_ride"}, log)
+	if err != nil || exe != ok || !strings.Contains(desc, "sandbox.spoke_binary") {
+		t.Fatalf("spokeBinary(%s) = %q, %q, %v", ok, exe, desc, err)
+	}
+	// A configured binary that is refused stops the start: the operator
+	// asked for it.
+	bad := fakeSpoke(t, describeJSON(t, func(b *spoke.Build) { b.Protocol = -1 }))
+	if _, _, err := spokeBinary(context.Background(), bad, []ids.AppID{"quick_ride"}, log); err == nil || !strings.Contains(err.Error(), "sandbox.spoke_binary") {
+		t.Fatalf("refused configured binary: err %v, want one naming sandbox.spoke_binary", err)
+	}
+	if _, _, err := spokeBinary(context.Background(), filepath.Join(t.TempDir(), "absent"), nil, log); err == nil {
+		t.Fatal("an absent configured binary was accepted")
+	}
+	// Without one configured and none beside the test binary: this binary.
+	exe, desc, err = spokeBinary(context.Background(), "", nil, log)
+	if err != nil || exe != "" || !strings.HasPrefix(desc, "this binary") {
+		t.Fatalf("spokeBinary() = %q, %q, %v; want this binary", exe, desc, err)
+	}
+}
+
+// TestLeanSpokeRunsSpokes builds cmd/secgpt-spoke and checks what the hub
+// relies on: it describes itself as compatible with this build, its
+// sandboxed spokes are it (not the hub's binary), and a chat turn answers
+// through it.
+func TestLeanSpokeRunsSpokes(t *testing.T) {
+	dir := t.TempDir()
+	lean := filepath.Join(dir, leanSpokeName)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command builds secgpt-spoke here: %v", err)
+	}
+	build := exec.CommandContext(ctx, goCmd, "build", "-o", lean, "github.com/secgpt-go/secgpt/cmd/secgpt-spoke")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/secgpt-spoke: %v\n%s", err, out)
+	}
+	if err := checkSpokeBinary(ctx, lean, apps.Registered()); err != nil {
+		t.Fatalf("secgpt-spoke built from this tree refused: %v", err)
+	}
+
+	sp, err := sandbox.New(sandbox.Config{Exe: lean, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	pr, err := sp.Start(ctx, sandbox.Policy{App: "quick_ride"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pr.PID))
+	pr.Kill("test done")
+	_ = pr.Wait()
+	if err != nil || got != lean {
+		t.Fatalf("spoke runs %q (%v), want %s", got, err, lean)
+	}
+
+	code, out, errOut := runCLI(t, "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", map[string]string{"SECGPT_SPOKE_BINARY": lean}, "chat")
+	if code != 0 || !strings.Contains(out, "spokes:  "+lean) || !strings.Contains(out, "$57.00") {
+		t.Fatalf("chat with SECGPT_SPOKE_BINARY=%s: exit %d\nstdout: %s\nstderr: %s", lean, code, out, errOut)
+	}
+}

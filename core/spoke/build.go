@@ -1,0 +1,73 @@
+package spoke
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/isc"
+)
+
+// Build says what a spoke binary was built from: the ISC protocol version
+// and a digest of each compiled-in app's declaration.
+type Build struct {
+	Protocol int               `json:"protocol"`
+	Apps     map[string]string `json:"apps"`
+}
+
+// DescribeArg, as a spoke binary's only argument outside a sandbox, makes
+// it print its Build as JSON and exit.
+const DescribeArg = "describe"
+
+// Describe returns the Build of the apps registered in this process.
+func Describe() Build {
+	b := Build{Protocol: isc.ProtocolVersion, Apps: map[string]string{}}
+	for _, id := range apps.Registered() {
+		a, err := apps.New(id)
+		if err != nil {
+			b.Apps[string(id)] = "error: " + err.Error()
+			continue
+		}
+		spec, err := json.Marshal(a.Spec())
+		if err != nil {
+			b.Apps[string(id)] = "error: " + err.Error()
+			continue
+		}
+		sum := sha256.Sum256(spec)
+		b.Apps[string(id)] = hex.EncodeToString(sum[:])
+	}
+	return b
+}
+
+// Compatible reports whether spokes from a binary that describes itself as
+// other may run the hub's installed apps, when this binary describes
+// itself as b: the same protocol, and each installed app that b compiles in
+// declared identically there. Apps b does not compile in (MCP servers,
+// built from config in the spoke) are not compared.
+func (b Build) Compatible(other Build, installed []ids.AppID) error {
+	if other.Protocol != b.Protocol {
+		return fmt.Errorf("it speaks ISC protocol %d, this hub %d", other.Protocol, b.Protocol)
+	}
+	var differ []string
+	for _, id := range installed {
+		mine, ok := b.Apps[string(id)]
+		if !ok {
+			continue
+		}
+		theirs, ok := other.Apps[string(id)]
+		switch {
+		case !ok:
+			differ = append(differ, string(id)+" (missing)")
+		case theirs != mine:
+			differ = append(differ, string(id))
+		}
+	}
+	if len(differ) > 0 {
+		return fmt.Errorf("its apps differ from this hub's: %s", strings.Join(differ, ", "))
+	}
+	return nil
+}
