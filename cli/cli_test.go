@@ -13,6 +13,7 @@ import (
 	_ "github.com/secgpt-go/secgpt/apps/standard" // the bundled apps, as cmd/secgpt links them
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // The test binary registers the apps as cmd/secgpt does.
@@ -20,7 +21,7 @@ func init() { mcp.Register() }
 
 func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }

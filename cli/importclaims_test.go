@@ -217,3 +217,38 @@ func TestSpokeBinaryLinksNoHarness(t *testing.T) {
 		}
 	}
 }
+
+// TestCoreImportsNoOuterLayer: core/ holds the trusted path of a message
+// and nothing around it, so no core package imports a sandbox, adapter,
+// operations, cli or command package (issue 21 item 5). core/hubtest, the
+// harness that starts real sandboxed spokes for tests, is the one
+// exception, and only test code imports it.
+func TestCoreImportsNoOuterLayer(t *testing.T) {
+	const mod = "github.com/secgpt-go/secgpt/"
+	out, err := exec.Command("go", "list", mod+"core/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	outer := []string{"sandbox", "adapters", "ops", "cli", "cmd"}
+	checked := 0
+	for _, p := range strings.Fields(string(out)) {
+		if p == mod+"core/hubtest" {
+			continue
+		}
+		deps, err := exec.Command("go", "list", "-deps", p).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", p, err)
+		}
+		checked++
+		for _, d := range strings.Fields(string(deps)) {
+			for _, o := range outer {
+				if d == mod+o || strings.HasPrefix(d, mod+o+"/") {
+					t.Errorf("%s imports %s", strings.TrimPrefix(p, mod), strings.TrimPrefix(d, mod))
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d core packages checked", checked)
+	}
+}

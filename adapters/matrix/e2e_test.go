@@ -27,7 +27,7 @@ import (
 // re-executes this binary for every app invocation.
 func TestMain(m *testing.M) {
 	if confine.IsChild() {
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	os.Exit(matrixtest.Main(m))
 }

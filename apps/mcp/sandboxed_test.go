@@ -30,7 +30,7 @@ import (
 func TestMain(m *testing.M) {
 	Register()
 	if confine.IsChild() {
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }

@@ -29,7 +29,7 @@ func init() { mcp.Register() }
 func main() {
 	// A spoke must confine itself before anything else runs.
 	if confine.IsChild() {
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	if len(os.Args) == 2 && os.Args[1] == spoke.DescribeArg {
 		if err := json.NewEncoder(os.Stdout).Encode(spoke.Describe()); err != nil {

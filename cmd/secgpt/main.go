@@ -14,6 +14,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // The hub describes, and its spokes run, MCP servers as apps built from
@@ -29,7 +30,7 @@ func main() {
 		if slices.Contains(os.Args[1:], invariants.SpokeArg) {
 			invariants.RegisterApps()
 		}
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	os.Exit(cli.Main())
 }

@@ -31,7 +31,7 @@ import (
 // Main runs the tests, or, when the binary was started as a spoke, the spoke.
 func Main(m *testing.M) {
 	if confine.IsChild() {
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }

@@ -38,19 +38,20 @@ import (
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/llm"
 	"github.com/secgpt-go/secgpt/core/schema"
-	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
-// Run is the spoke process: it confines itself, serves its app's task and
-// returns the exit code. Call it first thing when confine.IsChild() is true.
+// Run is the spoke process: it confines itself with enter (the sandbox's
+// confine.EnterSpoke, passed in by the binary so that core imports no
+// sandbox package), serves its app's task and returns the exit code. Call
+// it first thing when confine.IsChild() is true.
 // It runs the apps its binary registered: both binaries blank-import
 // apps/standard and register the MCP app (apps/mcp Register), so that
 // their spokes run the same apps. The invariant harness's hostile apps are
 // not among them: only the secgpt binary registers them, for the spokes of
 // `secgpt eval invariants`, so the secgpt-spoke binary users run does not
 // link them.
-func Run() int {
-	return serveProcess(confine.EnterSpoke)
+func Run(enter func() (*os.File, *http.Client, error)) int {
+	return serveProcess(enter)
 }
 
 // serveProcess enters the sandbox with enter, serves the app's task and

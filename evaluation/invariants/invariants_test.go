@@ -11,6 +11,7 @@ import (
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
 )
 
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) {
 	if sandbox.IsChild() {
 		RegisterApps()
 		mcp.Register()
-		os.Exit(spoke.Run())
+		os.Exit(spoke.Run(confine.EnterSpoke))
 	}
 	os.Exit(m.Run())
 }
