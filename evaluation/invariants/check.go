@@ -389,11 +389,11 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 			}
 		}
 	}
+	// A start the plan or a grant covers leaves the one-start credits of
+	// exec decisions to the starts that need them: two spokes of one app
+	// may start in either order (a planned read on the reads grant and a
+	// write the user allowed on its own prompt).
 	k := userApp{s.user, s.app}
-	if c.credits[k] > 0 {
-		c.credits[k]--
-		return
-	}
 	for _, a := range c.allows {
 		if a.user == s.user && a.kind == chat.KindExec && a.target == s.app && a.shown.prompt.Kind == kindPlan && a.turn == c.turn[s.user] {
 			return
@@ -403,6 +403,10 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 		if g.user == s.user && g.kind == chat.KindExec && g.target == s.app && g.seq < e.seq && (!g.reads || readsCovers(s, fn)) {
 			return
 		}
+	}
+	if c.credits[k] > 0 {
+		c.credits[k]--
+		return
 	}
 	if c.readsOnly(e, s) {
 		c.violate(InvReads, "reads grant ran "+fn, "", "app %s ran %s for %s (pid %d, #%d) on a grant of its reads only", s.app, fn, s.user, e.pid, e.seq)

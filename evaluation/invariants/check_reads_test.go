@@ -53,6 +53,16 @@ func TestCheckReads(t *testing.T) {
 			s.exec(alice, appSrv)
 			s.in(2, appSrv, isc.KindInit, initBody(appSrv, srvWrite, `{"seed":2}`))
 		}, nil},
+		{"a read on the grant leaves the write its own decision", func(s *script) {
+			// Seed 11, episode 21942 (in process): the read's spoke
+			// starts after the write was allowed and before the write's.
+			readsPlan(s)
+			s.spoke(2, alice, appSrv)
+			s.exec(alice, appSrv)
+			s.spoke(3, alice, appSrv)
+			s.in(3, appSrv, isc.KindInit, initBody(appSrv, srvRead, `{"seed":3}`))
+			s.in(2, appSrv, isc.KindInit, initBody(appSrv, srvWrite, `{"seed":2}`))
+		}, nil},
 		{"another user's read on alice's grant", func(s *script) {
 			readsPlan(s)
 			s.spoke(2, bob, appSrv)
