@@ -667,6 +667,19 @@ func cutPrefixFold(s, p string) (string, bool) {
 	return strings.TrimSpace(rest), true
 }
 
+// roomMembers lists room's member events, retried; a failure is logged.
+func (a *Adapter) roomMembers(ctx context.Context, room id.RoomID) (*mautrix.RespMembers, error) {
+	var resp *mautrix.RespMembers
+	err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
+		resp, err = a.cli.Members(ctx, room)
+		return err
+	})
+	if err != nil {
+		a.log.Warn("list matrix room members", "room", room, "err", err)
+	}
+	return resp, err
+}
+
 // isDM reports whether the room has just the bot and one other person
 // (joined or invited).
 func (a *Adapter) isDM(ctx context.Context, room id.RoomID) bool {
@@ -674,13 +687,8 @@ func (a *Adapter) isDM(ctx context.Context, room id.RoomID) bool {
 	n, ok := a.members[room]
 	a.mu.Unlock()
 	if !ok {
-		var resp *mautrix.RespMembers
-		err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
-			resp, err = a.cli.Members(ctx, room)
-			return err
-		})
+		resp, err := a.roomMembers(ctx, room)
 		if err != nil {
-			a.log.Warn("list matrix room members", "room", room, "err", err)
 			return false
 		}
 		n = 0

@@ -104,13 +104,8 @@ func (a *Adapter) directRoom(ctx context.Context, u id.UserID) (id.RoomID, error
 // onlyWith reports whether the bot is in room with u and nobody else
 // (joined or invited).
 func (a *Adapter) onlyWith(ctx context.Context, room id.RoomID, u id.UserID) bool {
-	var resp *mautrix.RespMembers
-	err := retry(ctx, a.cfg.RetryBase, a.cfg.RetryMax, func(ctx context.Context) (err error) {
-		resp, err = a.cli.Members(ctx, room)
-		return err
-	})
+	resp, err := a.roomMembers(ctx, room)
 	if err != nil {
-		a.log.Warn("list matrix room members", "room", room, "err", err)
 		return false
 	}
 	self, other := false, false
