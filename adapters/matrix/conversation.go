@@ -87,7 +87,12 @@ func (c *conversation) TakesTypedAnswers() bool { return true }
 func (c *conversation) Prompt(ctx context.Context, p chat.Prompt) error {
 	asked := matrixUser(p.User)
 	content := renderPrompt(p, asked, nil)
-	evtID, err := c.sendID(ctx, content)
+	// Not cut short by a shutdown: a prompt the server has stored while
+	// the bot stopped waiting for its answer would stay on screen,
+	// unknown to the bot and never edited to say it was not decided.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	evtID, err := c.sendID(sctx, content)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("post matrix prompt %s: %w", p.ID, err)
 	}

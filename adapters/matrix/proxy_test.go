@@ -28,6 +28,7 @@ type faultProxy struct {
 	failSyncs  atomic.Int32 // next /sync requests to fail with 502
 	limitSyncs atomic.Int32 // next /sync requests to rate-limit
 	limitSends atomic.Int32 // next PUT .../send/m.room.message/... requests to rate-limit
+	slowSends  atomic.Int32 // next such requests: forwarded at once, answered 2 s later
 	limited    atomic.Int32 // sends rate-limited so far
 	replayed   atomic.Int32 // sync responses delivered a second time
 
@@ -56,7 +57,15 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 			r.SetURL(u)
 			r.Out.Header.Del("Accept-Encoding") // keep bodies readable for ModifyResponse
 		},
-		ModifyResponse: px.captureDuplicate,
+		ModifyResponse: func(res *http.Response) error {
+			r := res.Request
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/m.room.message/") && px.slowSends.Load() > 0 {
+				// The server has the event; its sender learns so late.
+				px.slowSends.Add(-1)
+				time.Sleep(2 * time.Second)
+			}
+			return px.captureDuplicate(res)
+		},
 	}
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		isSync := strings.HasSuffix(r.URL.Path, "/sync")

@@ -208,3 +208,23 @@ func TestPromptShutdown(t *testing.T) {
 	}
 	alice.Wait(t, wait, "closing reply", and(fromIn(botID, room), bodyContains("closing reply: denied ask before stop")))
 }
+
+// TestPromptShutdownMidSend: the bot stops while the server has stored its
+// prompt but has not yet answered the send; the prompt is still edited to
+// say the assistant shut down (a shutdown must not leave a prompt on
+// screen that the bot does not know it posted).
+func TestPromptShutdownMidSend(t *testing.T) {
+	srv := matrixtest.Homeserver(t)
+	px, proxied := behindFaultProxy(t, srv)
+	st := &hubStore{pending: map[ids.PromptID]chat.Prompt{}, grants: map[ids.UserID]bool{}}
+	b := startBot(t, proxied, "", newStoreHub(st, true), nil)
+	alice, botID, room := dmWithBot(t, srv, b)
+	px.slowSends.Store(1)
+	alice.SendText(t, room, "ask as we stop")
+	pe := alice.Wait(t, wait, "prompt", and(fromIn(botID, room), promptFor("ask as we stop")))
+	b.stop()
+	edit := alice.Wait(t, wait, "prompt edit", and(fromIn(botID, room), editOf(pe.ID)))
+	if body := matrixtest.Message(edit).NewContent.Body; !strings.Contains(body, "shut down") {
+		t.Errorf("prompt edited to %q, want it to say the assistant shut down", body)
+	}
+}
