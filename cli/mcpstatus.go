@@ -21,6 +21,7 @@ import (
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/public"
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/sandbox"
 	"github.com/secgpt-go/secgpt/sandbox/hubspawn"
@@ -53,26 +54,9 @@ func (s mcpStatus) String() string {
 	return fmt.Sprintf("mcp.%s FAILED: %s", s.Name, d)
 }
 
-// mcpFailure is a server's failure: a public reason and the detail.
-type mcpFailure struct {
-	reason string
-	err    error
-}
-
-func (f *mcpFailure) Error() string {
-	if f.err == nil {
-		return f.reason
-	}
-	return f.reason + ": " + f.err.Error()
-}
-
-func (f *mcpFailure) Unwrap() error { return f.err }
-
-// Public is the reason without paths, hosts or secrets (see
-// server.PublicError).
-func (f *mcpFailure) Public() string { return f.reason }
-
-func failed(reason string, err error) *mcpFailure { return &mcpFailure{reason: reason, err: err} }
+// failed is a server's failure: reason is what the banner and /readyz
+// show (no paths, hosts or secret values), err the detail for the log.
+func failed(reason string, err error) error { return public.Errorf(err, "%s", reason) }
 
 // preflightMCP checks what can be checked of a server before it is
 // started, so that a missing program, secret or file fails in
@@ -119,9 +103,10 @@ func statusOf(name string, tools int, took time.Duration, err error) mcpStatus {
 	if err == nil {
 		return st
 	}
-	var f *mcpFailure
-	if errors.As(err, &f) {
-		st.Reason = f.reason
+	// Only the reason failed gave, not a public message from deeper down:
+	// /readyz shows it to whoever reaches the listener.
+	if f, ok := err.(*public.Error); ok {
+		st.Reason = f.Public()
 	} else {
 		st.Reason = "its tools could not be listed"
 	}

@@ -117,7 +117,21 @@ func TestLeanSpokeRunsSpokes(t *testing.T) {
 		t.Fatalf("secgpt-spoke built from this tree refused: %v", err)
 	}
 
-	sp, err := sandbox.New(sandbox.Config{Exe: lean, Logger: slog.New(slog.DiscardHandler)})
+	spokeConfined(ctx, t, lean)
+
+	code, out, errOut := runCLI(t, "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", map[string]string{"SECGPT_SPOKE_BINARY": lean}, "chat")
+	if code != 0 || !strings.Contains(out, "spokes:  "+lean) || !strings.Contains(out, "$57.00") {
+		t.Fatalf("chat with SECGPT_SPOKE_BINARY=%s: exit %d\nstdout: %s\nstderr: %s", lean, code, out, errOut)
+	}
+}
+
+// spokeConfined starts one spoke from the binary exe and checks that it is
+// that binary, and that once it says it is ready it runs under its seccomp
+// filter with no new privileges: each binary hands the sandbox's
+// EnterSpoke to core/spoke.Run itself, so each is checked.
+func spokeConfined(ctx context.Context, t *testing.T, exe string) {
+	t.Helper()
+	sp, err := sandbox.New(sandbox.Config{Exe: exe, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,14 +141,31 @@ func TestLeanSpokeRunsSpokes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pr.PID))
+	conn := isc.NewConn(pr.Conn, isc.HubSide, 0)
+	f, rerr := conn.Recv()
+	status, serr := os.ReadFile(fmt.Sprintf("/proc/%d/status", pr.PID))
 	pr.Kill("test done")
 	_ = pr.Wait()
-	if err != nil || got != lean {
-		t.Fatalf("spoke runs %q (%v), want %s", got, err, lean)
+	if err != nil || got != exe {
+		t.Fatalf("spoke runs %q (%v), want %s", got, err, exe)
 	}
+	if rerr != nil || f.Kind != isc.KindReady {
+		t.Fatalf("first frame %+v, %v; want ready", f, rerr)
+	}
+	if serr != nil || !strings.Contains(string(status), "Seccomp:\t2") || !strings.Contains(string(status), "NoNewPrivs:\t1") {
+		t.Fatalf("a spoke of %s is not confined (%v):\n%s", exe, serr, status)
+	}
+}
 
-	code, out, errOut := runCLI(t, "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", map[string]string{"SECGPT_SPOKE_BINARY": lean}, "chat")
-	if code != 0 || !strings.Contains(out, "spokes:  "+lean) || !strings.Contains(out, "$57.00") {
-		t.Fatalf("chat with SECGPT_SPOKE_BINARY=%s: exit %d\nstdout: %s\nstderr: %s", lean, code, out, errOut)
+// TestSecgptSpokeConfined: spokes started from the secgpt binary itself
+// (the default when no secgpt-spoke is installed) are confined too.
+func TestSecgptSpokeConfined(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "secgpt")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", exe, "github.com/secgpt-go/secgpt/cmd/secgpt")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/secgpt: %v\n%s", err, out)
 	}
+	spokeConfined(ctx, t, exe)
 }
