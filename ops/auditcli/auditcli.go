@@ -45,7 +45,7 @@ func Parse(args []string, now time.Time, stderr io.Writer) (Query, error) {
 	fs.StringVar(&user, "user", "", "only events of this user (e.g. slack:T01/U02)")
 	fs.StringVar(&app, "app", "", "only events where this app is the target or the requester")
 	fs.StringVar(&kind, "kind", "", "only this permission kind: exec, data or collab")
-	fs.StringVar((*string)(&q.Filter.Type), "type", "", "only this event type (decision, flow, exec, egress, spoke, denied, …)")
+	fs.StringVar((*string)(&q.Filter.Type), "type", "", "only this event type (decision, answer, flow, blocked_flow, monitor_refused, credential, spoke_killed, egress, egress_denied, forget, …: every type is an AuditType of core/vocab)")
 	fs.StringVar(&since, "since", "", "only events at or after this time: a duration back from now (24h) or RFC 3339")
 	fs.StringVar(&until, "until", "", "only events at or before this time: a duration back from now or RFC 3339")
 	fs.IntVar(&q.Filter.Limit, "limit", 0, "only the newest N matching events (0: all)")
