@@ -429,6 +429,9 @@ func mcpAdd(ctx context.Context, cfg config.Config, spec string, serverArgs []st
 	if err != nil {
 		return "", err
 	}
+	if !o.noNames {
+		notes = append(notes, nameServer(ctx, cfg, name, &s, progress)...)
+	}
 	if err := writeEntry(entryPath, s, fmt.Sprintf("%s@%s, integrity %s", pkg, in.Version, in.Integrity)); err != nil {
 		return "", err
 	}
@@ -441,11 +444,6 @@ func mcpAdd(ctx context.Context, cfg config.Config, spec string, serverArgs []st
 	}
 	for _, n := range notes {
 		fmt.Fprintf(&b, "  - %s\n", n)
-	}
-	if !o.noNames {
-		for _, n := range nameEntry(ctx, cfg, name, entryPath, progress) {
-			fmt.Fprintf(&b, "  - %s\n", n)
-		}
 	}
 	fmt.Fprintf(&b, "Next: `secgpt doctor` checks it, `secgpt chat` uses it (e.g. \"%s__<tool> {json}\").\n", name)
 	return b.String(), nil

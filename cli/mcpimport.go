@@ -416,14 +416,16 @@ func (im *imported) install(ctx context.Context, cfg config.Config, force, noNam
 				}
 			}
 		}
+		var named []string
+		if !noNames {
+			named = nameServer(ctx, cfg, n, &s, progress)
+		}
 		if err := writeEntry(filepath.Join(root, n+".yaml"), s, from); err != nil {
 			return b.String(), err
 		}
 		fmt.Fprintf(&b, "Wrote %s: the app mcp.%s\n", filepath.Join(root, n+".yaml"), n)
-		if !noNames {
-			for _, line := range nameEntry(ctx, cfg, n, filepath.Join(root, n+".yaml"), progress) {
-				fmt.Fprintf(&b, "  - %s\n", line)
-			}
+		for _, line := range named {
+			fmt.Fprintf(&b, "  - %s\n", line)
 		}
 	}
 	sort.Strings(im.notes)

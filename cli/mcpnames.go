@@ -1,18 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/secgpt-go/secgpt/apps/mcp"
 	"github.com/secgpt-go/secgpt/config"
@@ -71,58 +67,26 @@ func nameTools(ctx context.Context, cfg config.Config, name string) (toolNames, 
 	return out, nil
 }
 
-// nameEntry names the tools of the server in the entry at path (nameTools)
-// and writes the names into the entry's aliases:, keeping any the entry
-// already has. It returns the lines for the report.
-func nameEntry(ctx context.Context, cfg config.Config, name, path string, progress io.Writer) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return []string{fmt.Sprintf("tools not named (%v): the planner sees them as t1, t2, …", err)}
+// nameServer names the tools of srv, the server name about to be written,
+// for the planner (nameTools) and puts the names in srv.Aliases, keeping
+// any alias srv already has. It returns the lines for the report; a
+// server that does not list its tools keeps t<N>, and the report says so.
+func nameServer(ctx context.Context, cfg config.Config, name string, srv *config.MCPServer, progress io.Writer) []string {
+	servers := maps.Clone(cfg.MCP.Servers)
+	if servers == nil {
+		servers = map[string]config.MCPServer{}
 	}
-	srv, err := config.DecodeMCPEntry(b)
-	if err != nil {
-		return []string{fmt.Sprintf("tools not named (%s: %v): the planner sees them as t1, t2, …", path, err)}
-	}
-	if cfg.MCP.Servers == nil {
-		cfg.MCP.Servers = map[string]config.MCPServer{}
-	} else {
-		cfg.MCP.Servers = maps.Clone(cfg.MCP.Servers)
-	}
-	cfg.MCP.Servers[name] = srv
+	servers[name] = *srv
+	cfg.MCP.Servers = servers
 	progressLine(progress, "  mcp.%s: listing its tools in its sandbox to name them…", name)
 	tn, err := nameTools(ctx, cfg, name)
 	if err != nil {
 		return []string{fmt.Sprintf("tools not named: the server did not list them (%v); the planner sees them as t1, t2, … until the entry's aliases: name them", err)}
 	}
-	var node yaml.Node
-	if err := yaml.Unmarshal(b, &node); err != nil || len(node.Content) == 0 || node.Content[0].Kind != yaml.MappingNode {
-		return []string{fmt.Sprintf("tools not named: %s is not a mapping", path)}
-	}
-	aliases := map[string]string{}
-	maps.Copy(aliases, tn.named)
+	aliases := maps.Clone(tn.named)
 	maps.Copy(aliases, srv.Aliases)
-	m := node.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == "aliases" {
-			m.Content = slices.Delete(m.Content, i, i+2)
-			break
-		}
-	}
-	var key, val yaml.Node
-	key.SetString("aliases")
-	if err := val.Encode(aliases); err != nil {
-		return []string{fmt.Sprintf("tools not named: %v", err)}
-	}
-	key.HeadComment = "The names the planner sees for the server's tools: their own names,\nwhich `secgpt mcp add` showed you. A tool left out is shown as t<N>."
-	m.Content = append(m.Content, &key, &val)
-	var y bytes.Buffer
-	enc := yaml.NewEncoder(&y)
-	enc.SetIndent(2)
-	if err := enc.Encode(&node); err != nil {
-		return []string{fmt.Sprintf("tools not named: %v", err)}
-	}
-	if err := writeFileAtomic(path, y.Bytes()); err != nil {
-		return []string{fmt.Sprintf("tools not named: %v", err)}
+	if len(aliases) > 0 {
+		srv.Aliases = aliases
 	}
 	var lines []string
 	var names []string
