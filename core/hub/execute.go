@@ -279,9 +279,6 @@ func (t *turn) call(ctx context.Context, sr *stepRun) stepResult {
 	res.text, res.direct = fin.Text, task.Direct
 	res.json, res.label = fin.Result, *inv.label
 	res.fn, res.args, res.given = task.Function, task.Args, task.Args
-	if res.given == nil {
-		res.given = json.RawMessage(`{}`)
-	}
 	if inv.lease != nil && inv.lease.args != nil {
 		res.args = inv.lease.args
 	}

@@ -33,11 +33,6 @@ func (t *turn) respond(ctx context.Context, steps []step, results []stepResult) 
 		// withheld), with a third-party app's names as the planner saw them.
 		fn, args := plan.Shown(steps[i].app, r.fn, r.args)
 		_, given := plan.Shown(steps[i].app, r.fn, r.given)
-		if r.given == nil {
-			given = nil
-		} else if given == nil {
-			given = json.RawMessage(`{}`)
-		}
 		ok = append(ok, respond.Result{Step: i + 1, App: string(r.app), Function: fn, Args: args, Result: r.text, Given: given})
 		if !seen[r.app] {
 			seen[r.app] = true

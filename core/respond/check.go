@@ -298,11 +298,7 @@ func NewChecker(question string, results []Result, idle []string) *Checker {
 			c.own[r.App] = map[string]bool{}
 			ran = append(ran, r.App)
 		}
-		given := r.Args
-		if r.Given != nil {
-			given = r.Given
-		}
-		for k := range Figures(r.Result + " " + string(given)) {
+		for k := range Figures(r.Result + " " + string(r.Given)) {
 			c.own[r.App][k] = true
 		}
 		c.results[r.App] = append(c.results[r.App], r.Result)

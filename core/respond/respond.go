@@ -39,9 +39,9 @@ type Result struct {
 	Args     json.RawMessage `json:"args,omitempty"`
 	Result   string          `json:"result"`
 	// Given are the arguments the app was given (the plan's, results
-	// substituted), whose figures a reply may attribute to it; nil when
-	// they are Args. Arguments the app's own model filled are its model's
-	// words, not what it returned: their figures do not count as its own.
+	// substituted). Their figures, with its result's, are the app's own
+	// for the reply check; Args, when the app's model filled the call, are
+	// its model's words, not what it returned.
 	Given json.RawMessage `json:"-"`
 }
 
