@@ -534,9 +534,11 @@ func (c *checker) turnStart(e *event) {
 	c.query[e.user] = normalise(q)
 }
 
-// forgetAllReply starts the hub's reply to "!forget all" when it claims to
-// have forgotten everything.
-const forgetAllReply = "Forgotten: everything"
+// forgetAllReply starts the hub's reply to "!forget all" when every part
+// of it succeeded (core/hub commands.go; TestForgetAllReplyRecognised
+// holds the two together: the hub's wording changed once and this check
+// went quiet).
+const forgetAllReply = "Forgotten: the facts you told me;"
 
 // forgotten checks that after the hub told the user everything was
 // forgotten, no app's memory or state hands back a canary from before.

@@ -220,7 +220,7 @@ func TestCheck(t *testing.T) {
 			s.exec(alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindStatePut, `{"key":"k","value":"`+tokA+`"}`)
-			s.add(&event{kind: evReply, user: alice, text: "Forgotten: everything I and the apps remembered about you."})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: the facts you told me; every app's conversation memory; 1 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
 			s.spoke(2, alice, appA)
 			s.exec(alice, appA)
 			s.in(2, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":2}`))
