@@ -177,12 +177,20 @@ func (h *Hub) onMemoryRead(ctx context.Context, r *spokeRun, f isc.Frame) (answe
 		return hubError("memory unavailable"), nil
 	}
 	out := isc.Memory{Entries: []isc.MemoryEntry{}}
+	var k kept
 	for _, e := range es {
 		out.Entries = append(out.Entries, isc.MemoryEntry{Role: e.Role, Content: e.Content})
-		// What the app remembered derives from what it held then: the
-		// spoke holds those sources again.
-		r.inv.absorb(labelFrom(e.Sources, e.Facts))
+		k.add(kept{sources: e.Sources, factKeys: e.FactKeys})
 	}
+	// What the app remembered derives from what it held then: the spoke
+	// holds those sources again. Without its label the memory could carry
+	// another app's data past a rule unseen: no label, no memory.
+	l, err := h.resolve(ctx, r.inv.turn.user, k)
+	if err != nil {
+		h.log.Error("read app memory label", "app", sp.ID, "err", err)
+		return hubError("memory unavailable"), nil
+	}
+	r.inv.absorb(l)
 	return reply(isc.KindMemory, out), nil
 }
 
@@ -197,14 +205,14 @@ func (h *Hub) onMemoryWrite(ctx context.Context, r *spokeRun, f isc.Frame) (answ
 		return hubError("too many memory entries"), nil
 	}
 	sp := r.inv.app.Spec()
-	held := r.inv.inputs()
+	held := r.inv.inputs().keep(sp.ID)
 	var es []state.MemoryEntry
 	for _, e := range w.Entries {
 		if e.Role != "user" && e.Role != "assistant" {
 			return hubError("memory role must be user or assistant"), nil
 		}
 		es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now(),
-			Sources: held.sources(sp.ID), Facts: held.facts})
+			Sources: held.sources, FactKeys: held.factKeys})
 	}
 	if err := h.o.Store.AppendMemory(ctx, r.inv.turn.user, sp.ID, es...); err != nil {
 		h.log.Error("append app memory", "app", sp.ID, "err", err)
@@ -230,12 +238,12 @@ func (h *Hub) onStateGet(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 	}
 	// Without its label the value could carry another app's data past a
 	// rule unseen: no label, no value.
-	sl, err := h.stateLabel(ctx, r.inv.turn.user, sp.Namespace())
+	l, err := h.stateLabel(ctx, r.inv.turn.user, sp.Namespace())
 	if err != nil {
 		h.log.Error("read app state label", "app", sp.ID, "err", err)
 		return hubError("state unavailable"), nil
 	}
-	r.inv.absorb(labelFrom(sl.Sources, sl.Facts))
+	r.inv.absorb(l)
 	return reply(isc.KindStateValue, isc.StateValue{Found: ok, Value: v}), nil
 }
 
@@ -251,7 +259,9 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 	}
 	sp, user := r.inv.app.Spec(), r.inv.turn.user
 	// The label first: a value stored without it would lose its sources.
-	if err := h.addStateLabel(ctx, user, sp.Namespace(), r.inv.inputs()); err != nil {
+	// One union, atomic in the store: two spokes of the user writing the
+	// namespace at once (on two replicas) both land.
+	if err := h.o.Store.AddAppStateSet(ctx, user, labelNamespace(sp.Namespace()), labelKey, r.inv.inputs().keep().members()...); err != nil {
 		h.log.Error("write app state label", "app", sp.ID, "err", err)
 		return hubError("state unavailable"), nil
 	}
@@ -269,37 +279,20 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 	return reply(isc.KindOK, struct{}{}), nil
 }
 
-// stateLabel reads the label of user's state namespace ns.
-func (h *Hub) stateLabel(ctx context.Context, user ids.UserID, ns string) (storedLabel, error) {
-	var sl storedLabel
+// stateLabel reads the label of user's state namespace ns, as the
+// user's facts are now (resolve).
+func (h *Hub) stateLabel(ctx context.Context, user ids.UserID, ns string) (label, error) {
 	raw, ok, err := h.o.Store.GetAppState(ctx, user, labelNamespace(ns), labelKey)
 	if err != nil || !ok {
-		return sl, err
+		return label{}, err
 	}
-	if err := json.Unmarshal(raw, &sl); err != nil {
-		return sl, fmt.Errorf("decode label of namespace %s: %w", ns, err)
+	var members []string
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return label{}, fmt.Errorf("decode label of namespace %s: %w", ns, err)
 	}
-	return sl, nil
-}
-
-// addStateLabel makes the label of user's namespace ns also derive from
-// what l names. It reads, then writes: two spokes of the same user
-// writing the namespace at the same instant (on two replicas) may each
-// miss the other's sources; the label is never narrowed otherwise.
-func (h *Hub) addStateLabel(ctx context.Context, user ids.UserID, ns string, l label) error {
-	sl, err := h.stateLabel(ctx, user, ns)
+	k, err := keptFrom(members)
 	if err != nil {
-		return err
+		return label{}, fmt.Errorf("label of namespace %s: %w", ns, err)
 	}
-	have := labelFrom(sl.Sources, sl.Facts)
-	before := len(have.apps) + len(have.facts)
-	have.add(l)
-	if len(have.apps)+len(have.facts) == before {
-		return nil
-	}
-	raw, err := json.Marshal(storedLabel{Sources: have.sources(), Facts: have.facts})
-	if err != nil {
-		return fmt.Errorf("encode label of namespace %s: %w", ns, err)
-	}
-	return h.o.Store.PutAppState(ctx, user, labelNamespace(ns), labelKey, raw)
+	return h.resolve(ctx, user, k)
 }

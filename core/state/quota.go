@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/secgpt-go/secgpt/core/ids"
 )
@@ -40,6 +41,34 @@ type AppStateAdmin interface {
 	// ForgetAppState deletes user's state in namespace ns, or in every
 	// namespace when ns is "", and returns how many keys it deleted.
 	ForgetAppState(ctx context.Context, user ids.UserID, ns string) (int, error)
+	// AddAppStateSet makes key of (user, ns) hold the union of the set it
+	// holds (a JSON array of strings; none when absent) and members, as
+	// one atomic step: concurrent unions, from any replica, never lose a
+	// member. The array holds each member once; no quota applies (the
+	// hub keeps its own records this way). A value that is not a JSON
+	// array of strings is left as it is and the call fails (ErrInvalid).
+	AddAppStateSet(ctx context.Context, user ids.UserID, ns, key string, members ...string) error
+}
+
+// UnionSet returns the set raw holds (a JSON array of strings, or nothing
+// when raw is empty) with members added, sorted and without duplicates,
+// and whether that added a member. Backends call it so that every backend
+// keeps and refuses the same sets.
+func UnionSet(raw json.RawMessage, members []string) ([]string, bool, error) {
+	var have []string
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &have); err != nil || have == nil {
+			return nil, false, fmt.Errorf("not a set of strings: %w", ErrInvalid)
+		}
+	}
+	grew := false
+	for _, m := range members {
+		if !slices.Contains(have, m) {
+			have, grew = append(have, m), true
+		}
+	}
+	slices.Sort(have)
+	return slices.Compact(have), grew, nil
 }
 
 // Usage is what one (user, namespace) holds.

@@ -31,12 +31,15 @@ type MemoryEntry struct {
 	Role    string    `json:"role"`
 	Content string    `json:"content"`
 	At      time.Time `json:"at"`
-	// Sources and Facts are the hub's label of the entry: the other apps
-	// and the remembered facts what the app held when it wrote the entry
-	// derives from. An app that reads its memory in a later message holds
-	// them again, so a rule or a grant is checked against them then too.
-	Sources []ids.AppID       `json:"sources,omitempty"`
-	Facts   map[string]string `json:"facts,omitempty"`
+	// Sources and FactKeys are the hub's label of the entry: the other
+	// apps and the remembered facts what the app held when it wrote the
+	// entry derives from. An app that reads its memory in a later message
+	// holds them again, so a rule or a grant is checked against them then
+	// too. Facts are named by their key only: the value stays in the
+	// user's entity memory alone, so a fact forgotten or changed there
+	// leaves no copy here.
+	Sources  []ids.AppID `json:"sources,omitempty"`
+	FactKeys []string    `json:"fact_keys,omitempty"`
 }
 
 // Memory is per-user, per-app conversation memory. One user's memory never

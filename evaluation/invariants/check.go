@@ -205,6 +205,8 @@ func check(evs []*event) []Violation {
 			c.ruleAllow(e)
 		case evTurnEnd:
 			c.query[e.user] = ""
+		case evLabel:
+			c.labelRecord(e)
 		}
 	}
 	c.auditDecisions()
@@ -278,6 +280,8 @@ func (c *checker) describe(e *event) string {
 		return fmt.Sprintf("#%d spoke of %s for %s reaped: %s", e.seq, e.app, e.user, clip(e.text))
 	case evTurnStart:
 		return fmt.Sprintf("#%d %s says: %s", e.seq, e.user, clip(e.text))
+	case evLabel:
+		return fmt.Sprintf("#%d label record stored for %s: %s", e.seq, e.user, clip(e.text))
 	}
 	return fmt.Sprintf("#%d event %d", e.seq, e.kind)
 }
@@ -534,9 +538,26 @@ func (c *checker) turnStart(e *event) {
 	c.query[e.user] = normalise(q)
 }
 
-// forgetAllReply starts the hub's reply to "!forget all" when it claims to
-// have forgotten everything.
-const forgetAllReply = "Forgotten: everything"
+// forgetAllReply starts the hub's reply to "!forget all" when every part
+// of it succeeded (core/hub commands.go; TestForgetAllReplyRecognised
+// holds the two together: the hub's wording changed once and this check
+// went quiet).
+const forgetAllReply = "Forgotten: the facts you told me;"
+
+// labelRecord checks a label record the hub stored beside an app's data
+// (a memory entry's label, a state namespace's label set): it may name
+// remembered facts by key but hold no fact's value, so that forgetting or
+// changing the fact in the user's facts leaves no copy behind.
+func (c *checker) labelRecord(e *event) {
+	n := normalise(e.text)
+	for u, fs := range c.facts {
+		for _, f := range fs {
+			if strings.Contains(n, f) {
+				c.violate(InvData, "label record", f, "the label record the hub stored for %s (#%d) holds %s's remembered fact %q: %s", e.user, e.seq, u, f, clip(e.text))
+			}
+		}
+	}
+}
 
 // forgotten checks that after the hub told the user everything was
 // forgotten, no app's memory or state hands back a canary from before.

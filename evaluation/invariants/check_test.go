@@ -220,13 +220,26 @@ func TestCheck(t *testing.T) {
 			s.exec(alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindStatePut, `{"key":"k","value":"`+tokA+`"}`)
-			s.add(&event{kind: evReply, user: alice, text: "Forgotten: everything I and the apps remembered about you."})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: the facts you told me; every app's conversation memory; 1 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
 			s.spoke(2, alice, appA)
 			s.exec(alice, appA)
 			s.in(2, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":2}`))
 			s.out(2, appA, isc.KindStateGet, `{"key":"k"}`)
 			s.in(2, appA, isc.KindStateValue, `{"found":true,"value":"`+tokA+`"}`)
 		}, []string{InvData}},
+		{"label record holds a fact's value", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evLabel, user: alice, app: appA, text: `memory entry {"role":"user","content":"","sources":["inv_bravo"],"facts":{"data":"qzabcdef 1234"}}`})
+		}, []string{InvData}},
+		{"label set holds a fact's value", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evLabel, user: alice, text: `state secgpt.label/inv_alpha/label {"sources":["inv_alpha"],"facts":{"data":"QZABCDEF-1234"}}`})
+		}, []string{InvData}},
+		{"label records name facts by key", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evLabel, user: alice, app: appA, text: `memory entry {"role":"user","content":"","sources":["inv_bravo"],"fact_keys":["data"]}`})
+			s.add(&event{kind: evLabel, user: alice, text: "set secgpt.label/inv_alpha/label app:inv_alpha fact:data"})
+		}, nil},
 		{"fact from the user's message, remembered later, back from the app's memory", func(s *script) {
 			s.add(&event{kind: evTurnStart, user: alice, text: "my code is qzabcdef 1234"})
 			s.spoke(1, alice, appA)

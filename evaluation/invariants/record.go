@@ -2,6 +2,8 @@ package invariants
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ const (
 	evSpokeEnd                 // hub trace: spoke reaped
 	evTurnStart                // a user message handed to the hub
 	evTurnEnd                  // the hub returned from Handle
+	evLabel                    // a label record the hub stored beside an app's data (text: the record, no app content)
 )
 
 // event is one observation, ordered by seq.
@@ -95,8 +98,8 @@ func (r *recorder) trace(t hub.TraceEvent) {
 	}
 }
 
-// recStore is the episode's store with its audit appends and remembered
-// facts observed.
+// recStore is the episode's store with its audit appends, remembered
+// facts and label records observed.
 type recStore struct {
 	state.Store
 	rec *recorder
@@ -115,4 +118,33 @@ func (s *recStore) PutEntities(ctx context.Context, user ids.UserID, facts map[s
 	}
 	s.rec.add(&event{kind: evEntities, user: user, facts: fc})
 	return s.Store.PutEntities(ctx, user, facts)
+}
+
+// labelNamespacePrefix starts the app-state namespaces where the hub
+// keeps its label records (core/hub label.go); no app can name them.
+const labelNamespacePrefix = "secgpt.label/"
+
+// AppendMemory records each entry's label: the entry as stored, less its
+// content, which is what the app itself wrote.
+func (s *recStore) AppendMemory(ctx context.Context, user ids.UserID, app ids.AppID, entries ...state.MemoryEntry) error {
+	for _, e := range entries {
+		e.Content = ""
+		raw, _ := json.Marshal(e)
+		s.rec.add(&event{kind: evLabel, user: user, app: app, text: "memory entry " + string(raw)})
+	}
+	return s.Store.AppendMemory(ctx, user, app, entries...)
+}
+
+// AddAppStateSet records the members the hub adds to a label set.
+func (s *recStore) AddAppStateSet(ctx context.Context, user ids.UserID, ns, key string, members ...string) error {
+	s.rec.add(&event{kind: evLabel, user: user, text: "set " + ns + "/" + key + " " + strings.Join(members, " ")})
+	return s.Store.AddAppStateSet(ctx, user, ns, key, members...)
+}
+
+// PutAppState records a label record written as a plain value.
+func (s *recStore) PutAppState(ctx context.Context, user ids.UserID, ns, key string, value json.RawMessage) error {
+	if strings.HasPrefix(ns, labelNamespacePrefix) {
+		s.rec.add(&event{kind: evLabel, user: user, text: "state " + ns + "/" + key + " " + string(value)})
+	}
+	return s.Store.PutAppState(ctx, user, ns, key, value)
 }

@@ -408,6 +408,47 @@ func (s *Store) PutAppStateWithin(_ context.Context, user ids.UserID, ns, key st
 	return nil
 }
 
+// AddAppStateSet implements state.AppStateAdmin. A read transaction sees
+// first whether the set already holds every member, so the common case
+// (an app writing again with what it already held) costs no write and no
+// fsync; the union itself is decided again inside the write transaction,
+// bbolt's one writer at a time, so concurrent unions lose nothing.
+func (s *Store) AddAppStateSet(ctx context.Context, user ids.UserID, ns, key string, members ...string) error {
+	if err := errors.Join(need("user", string(user)), need("namespace", ns), need("key", key)); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("add to app state set %s/%s of %s", ns, key, user)
+	raw, _, err := s.GetAppState(ctx, user, ns, key)
+	if err != nil {
+		return err
+	}
+	if _, grew, err := state.UnionSet(raw, members); err != nil || !grew {
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := mkBucket(tx, bAppState, string(user), ns)
+		if err != nil {
+			return err
+		}
+		set, grew, err := state.UnionSet(b.Get([]byte(key)), members)
+		if err != nil || !grew {
+			return err
+		}
+		raw, err := json.Marshal(set)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), raw)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // ForgetAppState implements state.AppStateAdmin.
 func (s *Store) ForgetAppState(_ context.Context, user ids.UserID, ns string) (int, error) {
 	if user == "" {

@@ -225,6 +225,29 @@ func (s *Store) PutAppStateWithin(_ context.Context, user ids.UserID, ns, key st
 	return nil
 }
 
+// AddAppStateSet implements state.AppStateAdmin.
+func (s *Store) AddAppStateSet(_ context.Context, user ids.UserID, ns, key string, members ...string) error {
+	if err := firstErr(need("user", string(user)), need("namespace", ns), need("key", key)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := appKey{user, ns, key}
+	set, grew, err := state.UnionSet(s.appState[k], members)
+	if err != nil {
+		return fmt.Errorf("add to app state set %s/%s of %s: %w", ns, key, user, err)
+	}
+	if !grew {
+		return nil
+	}
+	raw, err := json.Marshal(set)
+	if err != nil {
+		return fmt.Errorf("add to app state set %s/%s of %s: %w", ns, key, user, err)
+	}
+	s.appState[k] = raw
+	return nil
+}
+
 // ForgetAppState implements state.AppStateAdmin.
 func (s *Store) ForgetAppState(_ context.Context, user ids.UserID, ns string) (int, error) {
 	s.mu.Lock()

@@ -401,6 +401,59 @@ func (s *Store) PutAppStateWithin(ctx context.Context, user ids.UserID, ns, key 
 	return nil
 }
 
+// addSetScript makes field ARGV[1] of hash KEYS[1], a JSON array of
+// strings, the union of what it holds and ARGV[3…], sorted, and adds
+// ARGV[2] to the set KEYS[2] (the user's namespaces, for ForgetAppState).
+// It writes nothing when every member is there already. It returns "ok",
+// or "invalid" for a field that is not an array of strings. One script is
+// one atomic step: two replicas adding at once both land.
+var addSetScript = goredis.NewScript(`
+local have, set = {}, {}
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if raw then
+  local ok, cur = pcall(cjson.decode, raw)
+  if not ok or type(cur) ~= 'table' then return 'invalid' end
+  for k, v in pairs(cur) do
+    if type(k) ~= 'number' or type(v) ~= 'string' then return 'invalid' end
+    if not set[v] then set[v] = true; have[#have + 1] = v end
+  end
+end
+local grew = false
+for i = 3, #ARGV do
+  if not set[ARGV[i]] then set[ARGV[i]] = true; have[#have + 1] = ARGV[i]; grew = true end
+end
+if not grew then return 'ok' end
+table.sort(have)
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(have))
+redis.call('SADD', KEYS[2], ARGV[2])
+return 'ok'
+`)
+
+// AddAppStateSet implements state.AppStateAdmin in one round trip.
+func (s *Store) AddAppStateSet(ctx context.Context, user ids.UserID, ns, key string, members ...string) error {
+	if err := errors.Join(need("user", string(user)), need("namespace", ns), need("key", key)); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("add to app state set %s/%s of %s", ns, key, user)
+	if len(members) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2+len(members))
+	args = append(args, key, ns)
+	for _, m := range members {
+		args = append(args, m)
+	}
+	keys := []string{s.key("app", string(user), ns), s.key("appnss", string(user))}
+	res, err := addSetScript.Run(ctx, s.rdb, keys, args...).Text()
+	if err != nil {
+		return s.wrap(what, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("%s: not a set of strings: %w", what, state.ErrInvalid)
+	}
+	return nil
+}
+
 // ForgetAppState implements state.AppStateAdmin. The user's namespaces are
 // found from the index PutAppStateWithin keeps and from a scan of the user's
 // app keys (state written by PutAppState, or before the index existed).

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,4 +303,115 @@ func TestOpenTLSAndPassword(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAppStateSetReplicas: two replicas (two stores, each with its own
+// connections, over one Redis namespace) adding different members to one
+// set at once lose none of them, which a read then a write would.
+func TestAppStateSetReplicas(t *testing.T) {
+	url := redistest.Server(t)
+	a := open(t, url, redis.Options{})
+	b, err := redis.Open(t.Context(), url, redis.Options{Namespace: a.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const each = 200
+	var wg sync.WaitGroup
+	want := []string{}
+	for r, st := range []*redis.Store{a, b} {
+		for i := range each {
+			want = append(want, fmt.Sprintf("app:r%d-%d", r, i))
+		}
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < each; i += 2 {
+					if err := st.AddAppStateSet(t.Context(), "alice", "secgpt.label/notes", "label", fmt.Sprintf("app:r%d-%d", r, i)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	raw, ok, err := b.GetAppState(t.Context(), "alice", "secgpt.label/notes", "label")
+	if err != nil || !ok {
+		t.Fatalf("read the set: %v (found %v)", err, ok)
+	}
+	var got []string
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("two replicas added %d members at once; the set holds %d", len(want), len(got))
+	}
+}
+
+// BenchmarkLabelUpdate is the label update of one state_put frame on the
+// real Redis, as the hub did it (read the label record, write it back
+// when it grew: two round trips when it grows, one when not) and as it
+// does it now (one AddAppStateSet). The members cycle over 8 apps, as a
+// namespace's label names a few apps and an app writing its namespace
+// again mostly holds what it held before.
+//
+//	go test -run '^$' -bench LabelUpdate ./core/state/redis/
+func BenchmarkLabelUpdate(b *testing.B) {
+	url := redistest.Server(b)
+	member := func(i int) string { return fmt.Sprintf("app:a%d", i%8) }
+	b.Run("read-modify-write", func(b *testing.B) {
+		s := openBench(b, url)
+		for i := 0; b.Loop(); i++ {
+			raw, _, err := s.GetAppState(b.Context(), "alice", "secgpt.label/ns", "label")
+			if err != nil {
+				b.Fatal(err)
+			}
+			set, grew, err := state.UnionSet(raw, []string{member(i)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if grew {
+				raw, _ := json.Marshal(set)
+				if err := s.PutAppState(b.Context(), "alice", "secgpt.label/ns", "label", raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("AddAppStateSet", func(b *testing.B) {
+		s := openBench(b, url)
+		for i := 0; b.Loop(); i++ {
+			if err := s.AddAppStateSet(b.Context(), "alice", "secgpt.label/ns", "label", member(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// openBench opens a store in a fresh namespace for a benchmark, deleted
+// at cleanup.
+func openBench(b *testing.B, url string) *redis.Store {
+	b.Helper()
+	ns := "bench-" + strings.ToLower(rand.Text()[:10])
+	s, err := redis.Open(b.Context(), url, redis.Options{Namespace: ns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		c := goredis.NewClient(o)
+		defer c.Close()
+		if keys, _ := c.Keys(context.Background(), ns+":*").Result(); len(keys) > 0 {
+			c.Del(context.Background(), keys...)
+		}
+		s.Close()
+	})
+	return s
 }

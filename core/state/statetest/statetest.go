@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 		{"AppStateQuota", testAppStateQuota},
 		{"AppStateQuotaRace", testAppStateQuotaRace},
 		{"AppStateForget", testAppStateForget},
+		{"AppStateSet", testAppStateSet},
+		{"AppStateSetRace", testAppStateSetRace},
 		{"GrantFind", testGrantFind},
 		{"GrantScope", testGrantScope},
 		{"GrantInvalid", testGrantInvalid},
@@ -431,6 +433,122 @@ func testAppStateQuotaRace(t *testing.T, s state.Store) {
 	if ok.Load() != 5 {
 		t.Fatalf("%d concurrent writes of new keys succeeded; the quota is 5", ok.Load())
 	}
+}
+
+// testAppStateSet: AddAppStateSet keeps a set of strings at a key (each
+// member once, whatever was added before), per user and namespace,
+// readable with GetAppState; it refuses a value that is not one and
+// leaves it as it was; ForgetAppState deletes it.
+func testAppStateSet(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	steps := []struct {
+		user    ids.UserID
+		ns, key string
+		add     []string
+		want    []string
+	}{
+		{"alice", "label/mail", "set", []string{"app:b", "app:a"}, []string{"app:a", "app:b"}},
+		{"alice", "label/mail", "set", []string{"app:a"}, []string{"app:a", "app:b"}},
+		{"alice", "label/mail", "set", []string{"fact:city", "app:a", "fact:city"}, []string{"app:a", "app:b", "fact:city"}},
+		{"alice", "label/mail", "set", nil, []string{"app:a", "app:b", "fact:city"}},
+		{"alice", "label/mail", "other", []string{`quote " and \ and ünï`}, []string{`quote " and \ and ünï`}},
+		{"alice", "label/ride", "set", []string{"app:c"}, []string{"app:c"}},
+		{"bob", "label/mail", "set", []string{"app:z"}, []string{"app:z"}},
+	}
+	for i, st := range steps {
+		must(t, s.AddAppStateSet(ctx, st.user, st.ns, st.key, st.add...), fmt.Sprintf("step %d: add", i))
+		if got := readSet(t, s, st.user, st.ns, st.key); !reflect.DeepEqual(got, st.want) {
+			t.Errorf("step %d: after adding %q to %s/%s/%s the set is %q, want %q", i, st.add, st.user, st.ns, st.key, got, st.want)
+		}
+	}
+	for _, bad := range []string{`{"sources":["app:a"]}`, `"app:a"`, `[1,2]`, `null`} {
+		must(t, s.PutAppState(ctx, "carol", "label/mail", "set", json.RawMessage(bad)), "put")
+		if err := s.AddAppStateSet(ctx, "carol", "label/mail", "set", "app:a"); !errors.Is(err, state.ErrInvalid) {
+			t.Errorf("AddAppStateSet over %s = %v, want ErrInvalid", bad, err)
+		}
+		if v, _, _ := s.GetAppState(ctx, "carol", "label/mail", "set"); string(v) != bad {
+			t.Errorf("a refused union changed %s to %s", bad, v)
+		}
+	}
+	if err := s.AddAppStateSet(ctx, "", "label/mail", "set", "app:a"); err == nil {
+		t.Error("AddAppStateSet without a user succeeded")
+	}
+	n, err := s.ForgetAppState(ctx, "alice", "label/mail")
+	must(t, err, "forget")
+	if n != 2 {
+		t.Errorf("ForgetAppState(alice, label/mail) = %d keys, want 2", n)
+	}
+	if got := readSet(t, s, "alice", "label/mail", "set"); got != nil {
+		t.Errorf("after forgetting, the set is %q", got)
+	}
+	must(t, s.AddAppStateSet(ctx, "alice", "label/ride2", "set", "app:a"), "add")
+	if _, err := s.ForgetAppState(ctx, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"label/ride", "label/ride2"} {
+		if got := readSet(t, s, "alice", ns, "set"); got != nil {
+			t.Errorf("after forgetting all, %s is %q", ns, got)
+		}
+	}
+	if got := readSet(t, s, "bob", "label/mail", "set"); len(got) != 1 {
+		t.Errorf("forgetting alice took bob's set: %q", got)
+	}
+}
+
+// testAppStateSetRace: concurrent unions of different members into one
+// set lose none of them (a read-modify-write would).
+func testAppStateSetRace(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	var want []string
+	for w := range writers {
+		for i := range each {
+			want = append(want, fmt.Sprintf("app:w%d-%d", w, i))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := s.AddAppStateSet(ctx, "alice", "label/ns", "set", fmt.Sprintf("app:w%d-%d", w, i), "app:shared"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want = append(want, "app:shared")
+	slices.Sort(want)
+	if got := readSet(t, s, "alice", "label/ns", "set"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after %d concurrent unions the set has %d members, want %d; missing %q", writers*each, len(got), len(want), missing(want, got))
+	}
+}
+
+// readSet reads the set AddAppStateSet keeps at key (nil when absent).
+func readSet(t *testing.T, s state.Store, user ids.UserID, ns, key string) []string {
+	t.Helper()
+	raw, ok, err := s.GetAppState(t.Context(), user, ns, key)
+	must(t, err, "get set")
+	if !ok {
+		return nil
+	}
+	var set []string
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatalf("%s/%s/%s holds %s, not a set: %v", user, ns, key, raw, err)
+	}
+	slices.Sort(set)
+	return set
+}
+
+func missing(want, got []string) []string {
+	var out []string
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // testAppStateForget: forgetting one namespace or all of a user's app state
