@@ -23,8 +23,8 @@ import (
 	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
-// TestMain also serves as the spoke entry: the whole-stack test's hub
-// re-executes this binary for every app invocation.
+// TestMain also serves as the spoke entry, for a hub whose spokes are
+// sandboxed processes of this binary (hubtest.Options.Sandboxed).
 func TestMain(m *testing.M) {
 	if confine.IsChild() {
 		os.Exit(spoke.Run(confine.EnterSpoke))

@@ -105,7 +105,9 @@ func TestCalleeFailureDoesNotLeakToCaller(t *testing.T) {
 		mode := tc.mode
 		t.Run(mode, func(t *testing.T) {
 			st := hubtest.Store(t)
-			h := hubtest.New(t, hubtest.Options{
+			// Sandboxed: relay writes to fd 3 itself; leaky's spoke errors
+			// and exits are a process's.
+			h := hubtest.New(t, hubtest.Options{Sandboxed: true,
 				Model:      planFor("relay", fmt.Sprintf(`{"function":"leaky","args":{"mode":%q}}`, mode)),
 				SpokeModel: offline.Model{}, Store: st, Apps: []ids.AppID{"relay", "leaky"},
 			})
@@ -151,7 +153,8 @@ func TestCostlyResultRefused(t *testing.T) {
 // TestStepErrorShownToItsOwnUser: an app that ran as a plan step may tell
 // its own user what went wrong, as it may tell them its answer.
 func TestStepErrorShownToItsOwnUser(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{Model: planFor("leaky", `{"mode":"spoke_error"}`), SpokeModel: offline.Model{}, Apps: []ids.AppID{"leaky"}})
+	// Sandboxed: leaky writes its spoke error to fd 3 itself.
+	h := hubtest.New(t, hubtest.Options{Sandboxed: true, Model: planFor("leaky", `{"mode":"spoke_error"}`), SpokeModel: offline.Model{}, Apps: []ids.AppID{"leaky"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), "run leaky")
 	if !strings.Contains(reply, "app leaky failed (the app reported an error): mailbox says "+leakCanary) {
