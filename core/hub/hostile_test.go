@@ -23,6 +23,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/vocab"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // hostile is a test-only app whose code attacks the hub from inside its
@@ -38,6 +39,9 @@ func (hostile) Spec() apps.Spec {
 }
 
 func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
+	if err := inSpokeProcess("hostile"); err != nil {
+		return nil, err
+	}
 	var a struct{ Action string }
 	_ = json.Unmarshal(args, &a)
 	fd3 := os.NewFile(3, "isc")
@@ -125,6 +129,17 @@ func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawM
 
 func init() { apps.Register("hostile", func() apps.App { return hostile{} }) }
 
+// inSpokeProcess refuses a test app's process-level attack (raw frames on
+// fd 3, exec, exit, spinning) outside a spoke process: in-process, those
+// would be the test binary's own, and a test of the sandbox could pass
+// without one. Tests that use such apps set hubtest.Options.Sandboxed.
+func inSpokeProcess(app string) error {
+	if !confine.IsChild() {
+		return fmt.Errorf("test app %s runs only in a sandboxed spoke process (hubtest.Options.Sandboxed)", app)
+	}
+	return nil
+}
+
 // planFor is a planner that always plans one step of app with args.
 func planFor(app string, args string) llm.Model {
 	return llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
@@ -151,7 +166,7 @@ func TestHostileSpokes(t *testing.T) {
 		{"impersonate", "malformed frame"},
 		{"hub_kind", "not allowed from this peer"},
 		{"flood", "flooding"},
-		{"crash", "failed"},
+		{"crash", "exited without a final response"},
 		{"hang", "timeout"},
 		{"exec", "exec failed"},
 		{"environ", "environ failed"},
