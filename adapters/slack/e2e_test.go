@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
+	"github.com/secgpt-go/secgpt/adapters/slack/internal/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
