@@ -221,8 +221,8 @@ func TestSpokeBinaryLinksNoHarness(t *testing.T) {
 // TestCoreImportsNoOuterLayer: core/ holds the trusted path of a message
 // and nothing around it, so no core package imports a sandbox, adapter,
 // operations, cli or command package (issue 21 item 5). core/hubtest, the
-// harness that starts real sandboxed spokes for tests, is the one
-// exception, and only test code imports it.
+// harness whose hubs start real sandboxed spokes for the tests that ask for
+// them, is the one exception, and only test code imports it.
 func TestCoreImportsNoOuterLayer(t *testing.T) {
 	const mod = "github.com/secgpt-go/secgpt/"
 	out, err := exec.Command("go", "list", mod+"core/...").Output()

@@ -10,5 +10,5 @@
 // unencrypted rooms only and says so in encrypted ones. See docs/matrix.md.
 //
 // Only cli/ wiring imports this package; tests drive it against a real
-// homeserver through the matrixtest helper.
+// homeserver through the internal/matrixtest helper.
 package matrix

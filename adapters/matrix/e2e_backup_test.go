@@ -17,7 +17,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 )
 
 // TestKeyBackup: at its first start the bot creates a key backup (its key

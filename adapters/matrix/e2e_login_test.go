@@ -9,7 +9,7 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 )
 
 // TestAccessTokenLogin: with an access token the bot uses that token's

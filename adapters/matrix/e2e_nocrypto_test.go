@@ -10,7 +10,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 )
 
 // TestEncryptedRoomWithoutE2EE: a build without encryption tells an

@@ -7,15 +7,15 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
 )
 
-// TestWholeStack runs the real hub (offline model, real spokes in the
-// sandbox, bolt store) behind the adapter: a ride question in a DM yields
-// one plan prompt for both apps; alice allows it with a click (bob's click
-// is ignored) and the fares come back computed by the apps.
+// TestWholeStack runs the real hub (offline model, the apps' code in
+// in-process spokes, bolt store) behind the adapter: a ride question in a
+// DM yields one plan prompt for both apps; alice allows it with a click
+// (bob's click is ignored) and the fares come back computed by the apps.
 func TestWholeStack(t *testing.T) {
 	srv := matrixtest.Homeserver(t)
 	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride", "metro_hail"}})

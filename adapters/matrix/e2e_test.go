@@ -16,15 +16,15 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
-// TestMain also serves as the spoke entry: the whole-stack test's hub
-// re-executes this binary for every app invocation.
+// TestMain also serves as the spoke entry, for a hub whose spokes are
+// sandboxed processes of this binary (hubtest.Options.Sandboxed).
 func TestMain(m *testing.M) {
 	if confine.IsChild() {
 		os.Exit(spoke.Run(confine.EnterSpoke))

@@ -11,7 +11,7 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 )
 
 // TestJSClientEncryptedRestart: in an encrypted DM created by matrix-js-sdk

@@ -15,7 +15,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 )
 
 // jsEvent is a room event as the matrix-js-sdk client reports it.

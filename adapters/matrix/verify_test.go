@@ -11,7 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/adapters/matrix"
-	"github.com/secgpt-go/secgpt/adapters/matrix/matrixtest"
+	"github.com/secgpt-go/secgpt/adapters/matrix/internal/matrixtest"
 )
 
 // TestVerificationRequestAnswered: a verification request to the bot is

@@ -10,7 +10,7 @@ import (
 
 	slackgo "github.com/slack-go/slack"
 
-	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
+	"github.com/secgpt-go/secgpt/adapters/slack/internal/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/ids"
 )

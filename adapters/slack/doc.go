@@ -5,6 +5,6 @@
 // Kit messages whose buttons are delivered back through Assistant.Answer.
 //
 // Each Slack user is a separate SecGPT user, "slack:<team>/<user>". Only
-// cli/ (the wiring) imports this package; tests use slackfake, a local
-// server that speaks Slack's wire protocol.
+// cli/ (the wiring) imports this package; tests use internal/slackfake, a
+// local server that speaks Slack's wire protocol.
 package slack

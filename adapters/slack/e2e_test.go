@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
+	"github.com/secgpt-go/secgpt/adapters/slack/internal/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
 	"github.com/secgpt-go/secgpt/core/hubtest"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -16,7 +16,9 @@ import (
 
 // The whole stack: slack-go's real client against the local Slack fake,
 // this adapter, the real hub with the offline model and a bolt store, and
-// real spoke processes (this test binary re-executed, sandboxed).
+// the apps' own code in in-process spokes (what the adapter sees of a turn
+// does not depend on how spokes are confined; cli's TestCLI runs the
+// binary with sandboxed ones). Main keeps Sandboxed usable here.
 func TestMain(m *testing.M) { hubtest.Main(m) }
 
 const rideQuery = "quick_ride fare from 'Main Street' to 'Elm Avenue'"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
+	"github.com/secgpt-go/secgpt/adapters/slack/internal/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
 )
 

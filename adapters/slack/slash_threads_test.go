@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
+	"github.com/secgpt-go/secgpt/adapters/slack/internal/slackfake"
 )
 
 // TestSlashCommandCoversThreads: "/secgpt new" names a channel, so the

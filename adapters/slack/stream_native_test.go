@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secgpt-go/secgpt/adapters/slack/slackfake"
+	"github.com/secgpt-go/secgpt/adapters/slack/internal/slackfake"
 	"github.com/secgpt-go/secgpt/core/chat"
 )
 

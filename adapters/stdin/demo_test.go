@@ -33,7 +33,7 @@ func (r *writes) Write(p []byte) (int, error) {
 // terminal as it streams, line by line, and the lines add up to the
 // whole reply, attribution included.
 func TestOfflineDemoStreams(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: offline.Model{}, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+	h := hubtest.New(t, hubtest.Options{Model: offline.Model{}, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 	in := "Use both metro_hail and quick_ride to calculate the fares for a trip from 'Main Street' to 'Elm Avenue'.\n1\n"
 	out := &writes{}
 	a := stdin.New(strings.NewReader(in), out, "alice")

@@ -95,7 +95,7 @@ func (m *aliasPlanner) Generate(_ context.Context, req *llm.Request) (*llm.Respo
 // its own names.
 func TestAliasedMetadataStaysOutOfModelContexts(t *testing.T) {
 	m := &aliasPlanner{}
-	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"third_party"}, InProcess: true})
+	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"third_party"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), "fares please")
 	got, ok := thirdPartyCalls.Load(aliasFnCanary)

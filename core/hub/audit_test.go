@@ -87,7 +87,7 @@ func TestAuditDurable(t *testing.T) {
 			st := &flakyAudit{Store: base, types: types, transient: tt.transient, broken: tt.broken}
 			var mu sync.Mutex
 			var unaudited []string
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Model: chainPlanner, SpokeModel: offline.Model{},
+			h := hubtest.New(t, hubtest.Options{Store: st, Model: chainPlanner, SpokeModel: offline.Model{},
 				Apps: []ids.AppID{"quick_ride", "metro_hail"}, Trace: func(e hub.TraceEvent) {
 					if e.Type == vocab.TraceUnaudited {
 						mu.Lock()

@@ -42,7 +42,7 @@ func BenchmarkQuery(b *testing.B) {
 		pause time.Duration
 	}{
 		{"VanillaGPT", v, 0},
-		{"SecGPT", hubtest.New(b, hubtest.Options{Store: memstore.New(memstore.Options{}), Apps: appIDs}), 30 * time.Millisecond},
+		{"SecGPT", hubtest.New(b, hubtest.Options{Sandboxed: true, Store: memstore.New(memstore.Options{}), Apps: appIDs}), 30 * time.Millisecond},
 	}
 	for _, s := range systems {
 		b.Run(s.name, func(b *testing.B) {

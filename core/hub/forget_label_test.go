@@ -291,7 +291,7 @@ func TestChangedFactLeavesNoCopyInLabels(t *testing.T) {
 			sm := llm.ModelFunc(func(_ context.Context, req *llm.Request) (*llm.Response, error) {
 				return &llm.Response{Content: "a poem"}, nil
 			})
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, SpokeModel: sm, Apps: installed, Model: plans})
+			h := hubtest.New(t, hubtest.Options{Store: store, SpokeModel: sm, Apps: installed, Model: plans})
 			c := &scripted.Conversation{A: h, User: user, Policy: scripted.Always(chat.AllowOnce)}
 			ctx := context.Background()
 			ws := func() int { return len(wsCalls(t, store, user)) }

@@ -38,7 +38,7 @@ func TestForgetDeletesAppState(t *testing.T) {
 	}
 	seed(alice)
 	seed(bob)
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"hoarder", "quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"hoarder", "quick_ride"}})
 	c := &scripted.Conversation{A: h, User: alice, Policy: scripted.Always(chat.AllowOnce)}
 	has := func(u ids.UserID, ns, key string) bool {
 		_, ok, err := st.GetAppState(ctx, u, ns, key)
@@ -116,7 +116,7 @@ func TestCommandsDropPendingReplan(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+			h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 			c := &scripted.Conversation{A: h, User: alice, Policy: scripted.Always(chat.AllowOnce)}
 
 			if reply := c.Send(ctx, tc.cmd); !strings.Contains(reply, tc.wantReply) {

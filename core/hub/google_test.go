@@ -84,6 +84,7 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 		Apps:      []ids.AppID{"search_gmail", "hostile"},
 		AppConfig: map[ids.AppID]json.RawMessage{"search_gmail": json.RawMessage(`{"backend":"gmail","base_url":"http://gmail.googleapis.com:443"}`)},
 		Accounts:  g,
+		Sandboxed: true,
 		// The spoke reaches gmail.googleapis.com through the hub's egress
 		// proxy as always; only the proxy's dialer sends it to the fake.
 		// The fake speaks plain HTTP, sent to port 443: the only port the
@@ -258,7 +259,7 @@ func TestGoogleAccountEndToEnd(t *testing.T) {
 // TestAccountCommandsWithoutAccounts: a hub without a Google client says so
 // and does not list the commands in its help.
 func TestAccountCommandsWithoutAccounts(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride"}})
 	c := &scripted.Conversation{A: h, User: "test:alice"}
 	for _, tc := range []struct{ msg, want string }{
 		{"!connect google", "not set up"},

@@ -23,6 +23,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/plan"
 	"github.com/secgpt-go/secgpt/core/state"
 	"github.com/secgpt-go/secgpt/core/vocab"
+	"github.com/secgpt-go/secgpt/sandbox/confine"
 )
 
 // hostile is a test-only app whose code attacks the hub from inside its
@@ -38,6 +39,9 @@ func (hostile) Spec() apps.Spec {
 }
 
 func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
+	if err := inSpokeProcess("hostile"); err != nil {
+		return nil, err
+	}
 	var a struct{ Action string }
 	_ = json.Unmarshal(args, &a)
 	fd3 := os.NewFile(3, "isc")
@@ -125,6 +129,17 @@ func (hostile) Call(ctx context.Context, env apps.Env, fn string, args json.RawM
 
 func init() { apps.Register("hostile", func() apps.App { return hostile{} }) }
 
+// inSpokeProcess refuses a test app's process-level attack (raw frames on
+// fd 3, exec, exit, spinning) outside a spoke process: in-process, those
+// would be the test binary's own, and a test of the sandbox could pass
+// without one. Tests that use such apps set hubtest.Options.Sandboxed.
+func inSpokeProcess(app string) error {
+	if !confine.IsChild() {
+		return fmt.Errorf("test app %s runs only in a sandboxed spoke process (hubtest.Options.Sandboxed)", app)
+	}
+	return nil
+}
+
 // planFor is a planner that always plans one step of app with args.
 func planFor(app string, args string) llm.Model {
 	return llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
@@ -151,7 +166,7 @@ func TestHostileSpokes(t *testing.T) {
 		{"impersonate", "malformed frame"},
 		{"hub_kind", "not allowed from this peer"},
 		{"flood", "flooding"},
-		{"crash", "failed"},
+		{"crash", "exited without a final response"},
 		{"hang", "timeout"},
 		{"exec", "exec failed"},
 		{"environ", "environ failed"},
@@ -159,7 +174,7 @@ func TestHostileSpokes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
 			st := hubtest.Store(t)
-			h := hubtest.New(t, hubtest.Options{
+			h := hubtest.New(t, hubtest.Options{Sandboxed: true,
 				Model: planFor("hostile", fmt.Sprintf(`{"action":%q}`, tt.action)), SpokeModel: offline.Model{},
 				Store: st, Apps: []ids.AppID{"hostile", "quick_ride", "metro_hail"},
 				// Long enough for the benign spoke on a loaded machine (3 s
@@ -202,7 +217,7 @@ func TestGarbagePlanRetriedThenReported(t *testing.T) {
 		mu.Unlock()
 		return &llm.Response{ToolCalls: []llm.ToolCall{{ID: "1", Name: plan.ToolName, Arguments: json.RawMessage(`{"steps":[{"app":"rm -rf /","instruction":"x"}]}`)}}}, nil
 	})
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: bad, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Model: bad, Apps: []ids.AppID{"quick_ride"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), "anything")
 	if calls != 2 {
@@ -227,7 +242,7 @@ func TestRetrySucceeds(t *testing.T) {
 		}
 		return offline.Model{}.Generate(ctx, req)
 	})
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: m, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"quick_ride"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	if reply := c.Send(context.Background(), "quick_ride from 'A St' to 'B St'"); !strings.Contains(reply, "$") {
 		t.Fatalf("reply = %q", reply)
@@ -238,7 +253,7 @@ func TestRetrySucceeds(t *testing.T) {
 // session grants ending with the session, and the audit log.
 func TestPermissionFlows(t *testing.T) {
 	st := hubtest.Store(t)
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 	ctx := context.Background()
 	q := "quick_ride fare from 'Main Street' to 'Elm Avenue'"
 
@@ -281,7 +296,7 @@ func TestPermissionFlows(t *testing.T) {
 
 // TestClickByAnotherUserChangesNothing: only the asked user can answer.
 func TestClickByAnotherUserChangesNothing(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride"}})
 	ctx := context.Background()
 	alice := &scripted.Conversation{A: h, User: "test:alice"}
 	done := make(chan string, 1)
@@ -330,7 +345,8 @@ func TestSpokeSeesOnlyItsOwnSpaces(t *testing.T) {
 	if err := st.AppendMemory(ctx, "test:bob", "hostile", state.MemoryEntry{Role: "user", Content: "bob's own words"}); err != nil {
 		t.Fatal(err)
 	}
-	h := hubtest.New(t, hubtest.Options{Model: planFor("hostile", `{"action":"snoop"}`), SpokeModel: offline.Model{},
+	// Sandboxed: the hostile app writes its requests to fd 3 itself.
+	h := hubtest.New(t, hubtest.Options{Sandboxed: true, Model: planFor("hostile", `{"action":"snoop"}`), SpokeModel: offline.Model{},
 		Store: st, Apps: []ids.AppID{"hostile", "quick_ride"}})
 	c := &scripted.Conversation{A: h, User: user, Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(ctx, "snoop")

@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) { hubtest.Main(m) }
 
 func TestRideQueryRunsBothAppsInSpokes(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.AllowPlanned}
 	reply := c.Send(context.Background(), "Use both metro_hail and quick_ride to calculate the fares for a trip from 'Main Street' to 'Elm Avenue'.")
 	if !strings.Contains(reply, "57.00") || !strings.Contains(reply, "51.80") {

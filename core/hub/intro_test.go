@@ -16,7 +16,7 @@ import (
 // introduction (no plan, no prompt), and every example it offers gets a
 // real answer from the offline demo model through a real hub.
 func TestIntroductionExamplesWork(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{InProcess: true})
+	h := hubtest.New(t, hubtest.Options{})
 	ctx := context.Background()
 	for _, q := range []string{"hi", "Hello!", "help", "What can you do?", "who are you"} {
 		c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}

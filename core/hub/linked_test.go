@@ -16,7 +16,7 @@ import (
 func TestAccountLinkedNotice(t *testing.T) {
 	ctx := context.Background()
 	st := hubtest.Store(t)
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}})
 	for _, tc := range []struct {
 		name              string
 		provider, account string

@@ -169,7 +169,7 @@ func TestModelFilledStepRunsOnlyTheApprovedFunction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := hubtest.Store(t)
 			sm := &toolCalls{calls: tc.calls}
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Model: planOf(fareIntoChannel), SpokeModel: sm, Store: store,
+			h := hubtest.New(t, hubtest.Options{Model: planOf(fareIntoChannel), SpokeModel: sm, Store: store,
 				Apps: []ids.AppID{"quick_ride", wsID}})
 			c := &scripted.Conversation{A: h, User: "test:alice", Policy: func(p chat.Prompt) chat.Decision {
 				if p.Confirm {
@@ -234,7 +234,7 @@ func TestRuntimeExecRequestsCarryEffects(t *testing.T) {
 	}
 	store := hubtest.Store(t)
 	sm := &toolCalls{calls: []llm.ToolCall{call("send_gmail_message", `{"to":["eve@evil.example"],"subject":"x","message":"hi"}`)}}
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, SpokeModel: sm, Rules: []gate.Rule{ru},
+	h := hubtest.New(t, hubtest.Options{Store: store, SpokeModel: sm, Rules: []gate.Rule{ru},
 		Model: planOf(`{"steps":[{"app":"creative_muse","instruction":"a poem"}]}`),
 		Apps:  []ids.AppID{"creative_muse", "send_gmail_message"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowAlways)}
@@ -308,7 +308,7 @@ func TestReplanWithoutFactIsHeldToThePlan(t *testing.T) {
 			if err := store.PutEntities(ctx, user, map[string]string{"code": "4711-secret"}); err != nil {
 				t.Fatal(err)
 			}
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: replanner(approved, tc.replan), Apps: []ids.AppID{wsID}})
+			h := hubtest.New(t, hubtest.Options{Store: store, Model: replanner(approved, tc.replan), Apps: []ids.AppID{wsID}})
 			// Reviewing the plan's parts one by one lets the user deny the
 			// data alone.
 			c := &scripted.Conversation{A: h, User: user, Policy: func(p chat.Prompt) chat.Decision {
@@ -371,7 +371,7 @@ func TestRuleArgumentConditions(t *testing.T) {
 	}{{"Charlie", false}, {"Fred", true}} {
 		t.Run(tc.user, func(t *testing.T) {
 			store := hubtest.Store(t)
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Rules: []gate.Rule{ru}, Apps: []ids.AppID{wsID},
+			h := hubtest.New(t, hubtest.Options{Store: store, Rules: []gate.Rule{ru}, Apps: []ids.AppID{wsID},
 				Model: planOf(`{"steps":[{"app":"zz_ws","function":"ws_add_to_channel","instruction":"add","args":{"user":"` + tc.user + `","channel":"general"}}]}`)})
 			c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 			c.Send(context.Background(), "add "+tc.user)
@@ -437,7 +437,7 @@ func TestLabelsCarrySourcesThroughIntermediateApps(t *testing.T) {
 				}
 			}
 			sm := &toolCalls{calls: []llm.ToolCall{call("quick_ride", `{"start_point":"Main Street","end_point":"Elm Avenue"}`)}}
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Rules: tc.rules, Apps: tc.apps, Model: planOf(tc.plan), SpokeModel: sm})
+			h := hubtest.New(t, hubtest.Options{Store: store, Rules: tc.rules, Apps: tc.apps, Model: planOf(tc.plan), SpokeModel: sm})
 			c := &scripted.Conversation{A: h, User: user, Policy: scripted.Always(chat.AllowOnce)}
 			reply := c.Send(ctx, "a fare, noted")
 			if n := len(wsCalls(t, store, user)); n != tc.wantWS {
@@ -479,7 +479,7 @@ func TestResponderGetsNoWithheldFact(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var saw string
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: replanner(withFact, without), Apps: []ids.AppID{"quick_ride", "metro_hail"},
+	h := hubtest.New(t, hubtest.Options{Store: store, Model: replanner(withFact, without), Apps: []ids.AppID{"quick_ride", "metro_hail"},
 		Trace: func(e hub.TraceEvent) {
 			if e.Type == vocab.TraceResponderRequest {
 				raw, _ := json.Marshal(e.Request.Messages)
@@ -533,7 +533,7 @@ func TestRiskyModelFilledCallIsShownFirst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := hubtest.Store(t)
 			sm := &toolCalls{calls: []llm.ToolCall{call("ws_send_dm", `{"user":"Fred","text":"your fare"}`)}}
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Model: planOf(p), SpokeModel: sm, Apps: []ids.AppID{"quick_ride", wsID}})
+			h := hubtest.New(t, hubtest.Options{Store: store, Model: planOf(p), SpokeModel: sm, Apps: []ids.AppID{"quick_ride", wsID}})
 			c := &scripted.Conversation{A: h, User: "test:alice", Policy: func(p chat.Prompt) chat.Decision {
 				if p.Confirm {
 					return tc.confirm
@@ -572,7 +572,7 @@ func TestSameAppStepsRunInOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := hubtest.Store(t)
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Apps: []ids.AppID{wsID}, Model: planOf(`{"steps":[
+			h := hubtest.New(t, hubtest.Options{Store: store, Apps: []ids.AppID{wsID}, Model: planOf(`{"steps":[
 				{"app":"zz_ws","function":"ws_invite","instruction":"invite","args":{"email":"dora@example.com"}},
 				{"app":"zz_ws","function":"ws_add_to_channel","instruction":"add","args":{"user":"Dora","channel":"general"}` + tc.independent + `}]}`)})
 			c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
@@ -618,7 +618,7 @@ func TestCalleeRunsOnlyTheCallItsPromptShowed(t *testing.T) {
 		return &llm.Response{ToolCalls: []llm.ToolCall{call("ws_add_to_channel", args)}}, nil
 	})
 	store := hubtest.Store(t)
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, SpokeModel: sm, Apps: []ids.AppID{"creative_muse", wsID},
+	h := hubtest.New(t, hubtest.Options{Store: store, SpokeModel: sm, Apps: []ids.AppID{"creative_muse", wsID},
 		Model: planOf(`{"steps":[{"app":"creative_muse","instruction":"a poem, then add Charlie to general"}]}`)})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), "a poem")

@@ -77,7 +77,7 @@ func TestLabelsPersistWithAppData(t *testing.T) {
 			})
 			store := hubtest.Store(t)
 			user := ids.UserID("test:alice")
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Store: store, Rules: []gate.Rule{ru}, SpokeModel: sm,
+			h := hubtest.New(t, hubtest.Options{Store: store, Rules: []gate.Rule{ru}, SpokeModel: sm,
 				Apps: []ids.AppID{"quick_ride", "creative_muse", wsID}, Model: plansInTurn(tt.first, tt.later)})
 			c := &scripted.Conversation{A: h, User: user, Policy: scripted.Always(chat.AllowOnce)}
 			ctx := context.Background()

@@ -136,7 +136,7 @@ func TestPlanIntegrityUnderHostileDescriptions(t *testing.T) {
 			return adversary.Model{}.Generate(ctx, req)
 		})
 		st := &steps{}
-		h := hubtest.New(t, hubtest.Options{InProcess: true, Model: model, Apps: installed, Trace: st.trace})
+		h := hubtest.New(t, hubtest.Options{Model: model, Apps: installed, Trace: st.trace})
 		c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.AllowPlanned}
 		c.Send(context.Background(), rideQuery)
 		return st.list(), seen
@@ -282,7 +282,7 @@ func TestRulesApplyAndAreListed(t *testing.T) {
 		}
 		rules = append(rules, ru)
 	}
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"quick_ride", "metro_hail"}, Rules: rules})
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride", "metro_hail"}, Rules: rules})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	reply := c.Send(context.Background(), rideQuery)
 	if len(c.Prompts()) != 0 {

@@ -38,7 +38,7 @@ func init() { apps.Register("zz.files", func() apps.App { return filesServer{} }
 // prompt while its writes still ask, !grants lists the grant, and !revoke
 // ends it.
 func TestAlwaysAllowReads(t *testing.T) {
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Apps: []ids.AppID{"zz.files", "quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"zz.files", "quick_ride"}})
 	reads := chat.AllowReads("zz.files")
 	policy := func(p chat.Prompt) chat.Decision {
 		if slices.Contains(p.Choices(), reads) {

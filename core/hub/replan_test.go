@@ -29,7 +29,7 @@ func TestReplanOfferedOnlyWhereOneExists(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := hubtest.Store(t)
-			o := hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
+			o := hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
 			policy := scripted.Always(chat.Deny)
 			if tt.denyRule {
 				o.Rules, policy = denyMetroHail(t), scripted.Always(chat.AllowOnce)

@@ -51,7 +51,7 @@ func startReplicas(t *testing.T, n int, apps ...ids.AppID) []*replica {
 			}
 		}})
 		id := fmt.Sprintf("r%d", i)
-		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
+		h := hubtest.New(t, hubtest.Options{Store: st, Apps: apps, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := rl.Heartbeat(ctx, id, time.Minute); err != nil {
@@ -256,7 +256,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}})
+	h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}})
 	ctx := context.Background()
 	user := ids.UserID("slack:T1/U9")
 	c := &platform{shown: make(chan chat.Prompt, 4)}
@@ -431,7 +431,7 @@ func TestClickAcrossRedisRestart(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		rl := st.Relay(redis.RelayOptions{})
 		id := fmt.Sprintf("r%d", i)
-		h := hubtest.New(t, hubtest.Options{InProcess: true, Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
+		h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}, Relay: rl, ReplicaID: id, Liveness: rl, UserEvents: rl})
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := rl.Heartbeat(ctx, id, time.Hour); err != nil {

@@ -57,7 +57,7 @@ func TestResultCannotChangeAnotherAppsFigures(t *testing.T) {
 			name = "streamed"
 		}
 		t.Run(name, func(t *testing.T) {
-			h := hubtest.New(t, hubtest.Options{InProcess: true, Model: streamed{Model: adversary.Model{}},
+			h := hubtest.New(t, hubtest.Options{Model: streamed{Model: adversary.Model{}},
 				Apps: []ids.AppID{"rogue_ride", "metro_hail"}})
 			sc := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 			var reply string

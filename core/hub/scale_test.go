@@ -58,7 +58,7 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 		return offline.Model{}.Generate(ctx, req)
 	})
 	var spokes atomic.Int64
-	h := hubtest.New(b, hubtest.Options{Model: slow, SpokeModel: slow, Store: memstore.New(memstore.Options{}),
+	h := hubtest.New(b, hubtest.Options{Sandboxed: true, Model: slow, SpokeModel: slow, Store: memstore.New(memstore.Options{}),
 		Apps: []ids.AppID{"quick_ride"}, SpokeTimeout: 5 * time.Minute, PromptTimeout: 5 * time.Minute,
 		Trace: func(e hub.TraceEvent) {
 			if e.Type == vocab.TraceSpokeStart {

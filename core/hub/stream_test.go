@@ -156,7 +156,7 @@ func TestReplyStreams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := hubtest.Options{InProcess: true, Model: offline.Model{Pace: -1}, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
+			o := hubtest.Options{Model: offline.Model{Pace: -1}, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
 			if tt.rules {
 				o.Rules = denyMetroHail(t)
 			}
@@ -197,7 +197,7 @@ func TestReplyStreams(t *testing.T) {
 // fallback reply (the results as the apps gave them), nothing repeated.
 func TestStreamFailsMidAnswer(t *testing.T) {
 	ctx := context.Background()
-	o := hubtest.Options{InProcess: true, Model: streamed{Model: offline.Model{}}, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
+	o := hubtest.Options{Model: streamed{Model: offline.Model{}}, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
 	// The reply a responder that fails before any piece leads to.
 	failing := llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 		if respond.Is(req) {
@@ -225,7 +225,7 @@ func TestStreamFailsMidAnswer(t *testing.T) {
 // reply is posted once, whole.
 func TestStreamRefusedRepliesWhole(t *testing.T) {
 	ctx := context.Background()
-	o := hubtest.Options{InProcess: true, Model: offline.Model{Pace: -1}, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
+	o := hubtest.Options{Model: offline.Model{Pace: -1}, Apps: []ids.AppID{"quick_ride", "metro_hail"}}
 	plain := (&scripted.Conversation{A: hubtest.New(t, o), User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}).Send(ctx, rideQuery)
 	c := &streamConv{refuse: true, Conversation: &scripted.Conversation{A: hubtest.New(t, o), User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}}
 	got := c.send(ctx, rideQuery)
@@ -253,7 +253,7 @@ func (m *countStreams) GenerateStream(ctx context.Context, req *llm.Request, onT
 // not asked to stream (the demo model would pace its pieces for nothing).
 func TestNoStreamWithoutAStreamingConversation(t *testing.T) {
 	m := &countStreams{streamed: streamed{Model: offline.Model{}}}
-	h := hubtest.New(t, hubtest.Options{InProcess: true, Model: m, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
+	h := hubtest.New(t, hubtest.Options{Model: m, Apps: []ids.AppID{"quick_ride", "metro_hail"}})
 	c := &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowOnce)}
 	if reply := c.Send(context.Background(), rideQuery); !strings.Contains(reply, "_Drew on:") {
 		t.Fatalf("reply %q does not come from the responder", reply)
@@ -296,7 +296,7 @@ func TestStreamedInjectionTriggersNoCall(t *testing.T) {
 		}
 		return resp, err
 	})
-	h := hubtest.New(t, hubtest.Options{Model: streamed{Model: attacker}, Store: store, Trace: trace, InProcess: true,
+	h := hubtest.New(t, hubtest.Options{Model: streamed{Model: attacker}, Store: store, Trace: trace,
 		Apps: []ids.AppID{"google_drive_retrieve", "send_gmail_message", "search_gmail", "delete_gmail_message"}})
 	c := &streamConv{Conversation: &scripted.Conversation{A: h, User: "test:alice", Policy: scripted.Always(chat.AllowAlways)}}
 	reply := c.send(context.Background(), "Summarize the newest email for me.")

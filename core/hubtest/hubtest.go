@@ -1,13 +1,18 @@
-// Package hubtest starts real hubs for tests: real spoke processes (the test
-// binary re-executed as the spoke, under the real sandbox) or, for tests of
-// the hub's own logic, in-process spokes (InProcess); a real store; and a
-// scripted conversation that answers permission prompts.
+// Package hubtest starts real hubs for tests, with a real store. Their
+// spokes run in-process by default (InProcess: the spoke's own code in a
+// goroutine, confining nothing), which is what a test of the hub's own logic
+// needs and costs no process. A test that proves what a spoke can or cannot
+// do (confinement, kills and exit reasons, limits, egress, raw frames on
+// fd 3) asks for real spokes by name, Options.Sandboxed: the test binary
+// re-executed as the spoke, under the real sandbox, as in production.
 //
-// Test packages that use it must call Main from TestMain.
+// Test packages that set Sandboxed, or use Spawner, must call Main from
+// TestMain.
 package hubtest
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,7 +42,7 @@ func Main(m *testing.M) {
 }
 
 // Options for New. Zero values mean: offline model, a fresh bolt file,
-// every registered app, the sandbox on.
+// every registered app, spokes in-process.
 type Options struct {
 	Model         llm.Model
 	SpokeModel    llm.Model
@@ -45,10 +50,11 @@ type Options struct {
 	Apps          []ids.AppID
 	PromptTimeout time.Duration
 	SpokeTimeout  time.Duration
-	Limits        hub.SpokeLimits
-	SandboxOff    bool
-	MaxFrame      int
-	Trace         func(hub.TraceEvent)
+	// Limits bound each spoke's resources; only with Sandboxed (New
+	// refuses them in-process, where nothing would enforce them).
+	Limits   hub.SpokeLimits
+	MaxFrame int
+	Trace    func(hub.TraceEvent)
 	// Rules are operator permission rules.
 	Rules []gate.Rule
 	// Relay, ReplicaID and Liveness make the hub one of several replicas.
@@ -63,11 +69,15 @@ type Options struct {
 	// Accounts links users' accounts (ops/connect in tests).
 	Accounts hub.Accounts
 	// EgressDial replaces the egress proxy's dialer (tests point declared
-	// domains at local servers with it).
+	// domains at local servers with it); only with Sandboxed (in-process
+	// spokes have no egress at all).
 	EgressDial sandbox.DialFunc
-	// InProcess runs spokes as goroutines of the test binary (see
-	// InProcess): for tests of the hub's logic, never of the sandbox.
-	InProcess bool
+	// Sandboxed runs every spoke as production does: a process of the
+	// test binary, re-executed and confined by the real sandbox (the
+	// package's TestMain must call Main). A test that proves a property of
+	// spokes as processes sets it; without it spokes run in-process (see
+	// InProcess), which is for tests of the hub's logic.
+	Sandboxed bool
 }
 
 // Spawner returns a spawner that runs spokes as sandboxed processes of
@@ -99,8 +109,8 @@ func Store(t testing.TB) state.Store {
 	return s
 }
 
-// New returns a hub running real spokes, or in-process ones when
-// o.InProcess is set.
+// New returns a hub whose spokes run in-process, or as sandboxed
+// processes when o.Sandboxed is set.
 func New(t testing.TB, o Options) *hub.Hub {
 	t.Helper()
 	if o.Model == nil {
@@ -122,11 +132,9 @@ func New(t testing.TB, o Options) *hub.Hub {
 	if o.SpokeTimeout == 0 {
 		o.SpokeTimeout = 60 * time.Second
 	}
-	var sp hub.Spawner
-	if o.InProcess {
-		sp = InProcess()
-	} else {
-		sp = hubspawn.New(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}))
+	sp, err := spawnerFor(t, o)
+	if err != nil {
+		t.Fatal(err)
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: sp, PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
@@ -136,4 +144,21 @@ func New(t testing.TB, o Options) *hub.Hub {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// spawnerFor is the spawner o asks for. An option that only a sandboxed
+// process honours is an error in-process, not ignored: a test of it must
+// not pass without what it tests.
+func spawnerFor(t testing.TB, o Options) (hub.Spawner, error) {
+	t.Helper()
+	if o.Sandboxed {
+		return hubspawn.New(spawner(t, sandbox.Config{EgressDial: o.EgressDial})), nil
+	}
+	switch {
+	case o.EgressDial != nil:
+		return nil, errors.New("hubtest: EgressDial needs Sandboxed spokes: in-process spokes have no egress")
+	case o.Limits != (hub.SpokeLimits{}):
+		return nil, errors.New("hubtest: Limits need Sandboxed spokes: nothing bounds an in-process spoke")
+	}
+	return InProcess(), nil
 }

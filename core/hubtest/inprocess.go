@@ -13,9 +13,9 @@ import (
 // the same agent loop a spoke process runs) in a goroutine of the test
 // binary, talking ISC over a net.Pipe. It confines nothing: no rlimits, no
 // seccomp, no namespaces, and every HTTP request the app makes is refused.
-// It is for tests of the hub's own logic (planning, prompts, flows between
-// steps, state); tests of what a spoke can or cannot do (hostile spokes,
-// leaks, limits, egress) must use real spokes.
+// It is New's default, for tests of the hub's own logic (planning, prompts,
+// flows between steps, state); tests of what a spoke can or cannot do
+// (hostile spokes, raw frames, exits, limits, egress) set Options.Sandboxed.
 //
 // Specs that only a process can honour (exec for external apps, host
 // mounts) are refused with an error, never run unconfined.

@@ -1,6 +1,7 @@
 // Package matrixtest finds or starts a real Matrix homeserver (Dendrite) for
 // integration tests and drives human test accounts through the
-// client-server API. Only tests import it.
+// client-server API. Only tests of adapters/matrix import it (internal/
+// makes the compiler hold the package to it).
 //
 // Homeserver looks, in order, for:
 //  1. SECGPT_TEST_MATRIX_URL and the account variables printed by

@@ -5,7 +5,8 @@
 // acks, pings, disconnects). Tests drive slack-go's real client against it
 // with slack.OptionAPIURL(s.APIURL()).
 //
-// Only tests import it. It checks what Slack documents and what tests need
+// Only tests of adapters/slack import it (internal/ makes the compiler hold
+// the package to it). It checks what Slack documents and what tests need
 // (token kinds, Block Kit size limits, message existence); it is not a
 // complete model of Slack.
 package slackfake
