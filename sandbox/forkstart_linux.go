@@ -3,10 +3,12 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -28,7 +30,19 @@ func (s *Spawner) forkServer() (*forkserver.Client, error) {
 	if raceEnabled {
 		env = append(env, "GORACE=atexit_sleep_ms=0")
 	}
-	fc, err := forkserver.Start(s.cfg.Exe, s.cfg.Args, env, &spokeOutput{p: &Proc{app: "fork server"}, log: s.log})
+	// The fork server serves every later spawn, so its goroutines (the
+	// reader, the waiter, the output copier os/exec starts) must not
+	// inherit the profiler labels of whichever call came first: started
+	// from a goroutine with none.
+	var fc *forkserver.Client
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pprof.SetGoroutineLabels(context.Background())
+		fc, err = forkserver.Start(s.cfg.Exe, s.cfg.Args, env, &spokeOutput{p: &Proc{app: "fork server"}, log: s.log})
+	}()
+	<-done
 	if err != nil {
 		return nil, err
 	}
