@@ -105,6 +105,12 @@ type Config struct {
 	// spokes are in the shared network namespace, so a policy with egress
 	// or exec is always started on demand, in a namespace of its own.
 	Pool int
+	// PoolMemory is the memory, in bytes, that pooled spokes may hold
+	// beyond Pool while starts are expected (Prepare: a burst of
+	// conversations planning): each expected start may keep one more
+	// pooled spoke, each counted as idleSpokeMemory, until this is
+	// reached. 0 keeps the pool at Pool.
+	PoolMemory int64
 }
 
 // Spawner starts spokes. Its methods are safe for concurrent use.
@@ -117,11 +123,17 @@ type Spawner struct {
 
 	fills sync.WaitGroup // pooled spokes being started
 
+	// poolMax bounds the pooled spokes kept idle (poolMax in pool.go).
+	poolMax int
+
 	mu      sync.Mutex // guards the fields below
 	idle    []*Proc    // pooled spokes waiting for a policy
 	filling int        // pooled spokes being started
-	closed  bool
-	forks   *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
+	// expected counts the starts announced by Prepare and not yet
+	// released.
+	expected int
+	closed   bool
+	forks    *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
 	// direct makes the hub clone sandboxed spokes itself, as before the
 	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
 	// every spoke a network namespace of its own.
@@ -155,7 +167,7 @@ func New(cfg Config) (*Spawner, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8]}
+	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8], poolMax: poolMax(cfg)}
 	if cfg.Off {
 		log.Warn("sandbox: OFF: spokes run as separate processes without OS-level confinement (no seccomp, namespaces, Landlock or cgroup)")
 	} else {
@@ -208,7 +220,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.cfg.Pool > 0 && sharesNet(p) {
+	if s.pooling() && sharesNet(p) {
 		// Refill when the spoke ends rather than now, so that starting a
 		// replacement does not compete for the CPU with this spoke's start.
 		pr := s.take()
@@ -234,7 +246,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 		_ = pr.Wait()
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.cfg.Pool > 0 {
+	if s.pooling() {
 		pr.onWait = s.refill
 	}
 	return pr, nil
