@@ -75,6 +75,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		spawner = h.warm
 	}
 	proc, err := spawner.Start(ctx, spec)
+	inv.turn.spokeStarted()
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)

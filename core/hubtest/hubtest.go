@@ -68,6 +68,13 @@ type Options struct {
 	// InProcess runs spokes as goroutines of the test binary (see
 	// InProcess): for tests of the hub's logic, never of the sandbox.
 	InProcess bool
+	// WrapSpawner, if set, wraps the spawner the hub gets (tests of the
+	// hub's use of optional spawner powers).
+	WrapSpawner func(hub.Spawner) hub.Spawner
+	// PoolMemory lets the sandbox start spokes ahead of need while
+	// conversations plan (sandbox.Config.PoolMemory); 0: only the pool
+	// of 2 every test hub keeps.
+	PoolMemory int64
 }
 
 // Spawner returns a spawner that runs spokes as sandboxed processes of
@@ -126,7 +133,10 @@ func New(t testing.TB, o Options) *hub.Hub {
 	if o.InProcess {
 		sp = InProcess()
 	} else {
-		sp = hubspawn.New(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial}))
+		sp = hubspawn.New(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial, PoolMemory: o.PoolMemory}))
+	}
+	if o.WrapSpawner != nil {
+		sp = o.WrapSpawner(sp)
 	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: sp, PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,

@@ -531,10 +531,10 @@ func labelled(label string) string {
 		if !strings.Contains(block, want) {
 			continue
 		}
-		// The pool's refill, the output copiers of the spokes it starts and
+		// The pool's refill and trim, the output copiers of the spokes it starts and
 		// the fork server's reader run on the spawner's behalf, not the
 		// episode's; spoke processes are checked from the hub's trace.
-		if strings.Contains(block, "sandbox.(*Spawner).refill") || strings.Contains(block, "os/exec.(*Cmd).Start") ||
+		if strings.Contains(block, "sandbox.(*Spawner).refill") || strings.Contains(block, "sandbox.(*Spawner).fill") || strings.Contains(block, "sandbox.(*Spawner).trim") || strings.Contains(block, "os/exec.(*Cmd).Start") ||
 			strings.Contains(block, "sandbox.copySpokeOutput") || strings.Contains(block, "sandbox.startForkServer") || strings.Contains(block, "sandbox.(*forkClient).read") {
 			continue
 		}
