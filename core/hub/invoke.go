@@ -91,7 +91,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		// What the spoke's process kept from the invocations it served is
 		// this invocation's input too.
 		inv.absorb(lease.ws.held)
-		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeReuse, Detail: strconv.Itoa(proc.PID())})
+		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeReuse, Detail: strconv.Itoa(proc.PID()), PID: proc.PID()})
 	}
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })

@@ -409,6 +409,7 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 	}
 	vs = append(vs, check(evs)...)
 	vs = append(vs, checkReply(evs)...)
+	vs = append(vs, checkSpokes(evs)...)
 	checkPlanConformance(evs, add)
 	checkRuleConformance(evs, rules, add)
 	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
