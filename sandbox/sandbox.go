@@ -141,6 +141,15 @@ type Spawner struct {
 	// ownNet gives every spoke a network namespace of its own, as before
 	// the shared one (BenchmarkBurst compares the two).
 	ownNet bool
+	// freshCgroups makes a cgroup for every spoke and removes it after,
+	// as before cgroups were reused (BenchmarkBurst compares the two).
+	freshCgroups bool
+
+	cgmu sync.Mutex // guards the fields below
+	// cgFree are emptied cgroups of ended spokes, kept for the next ones
+	// (putCgroup).
+	cgFree   []*cgroup
+	cgClosed bool
 }
 
 // New returns a Spawner. It refuses (returns an error) when this host lacks
@@ -196,6 +205,7 @@ func (s *Spawner) Close() error {
 		_ = p.Wait()
 	}
 	s.fills.Wait()
+	s.dropCgroups()
 	s.mu.Lock()
 	fc := s.forks
 	s.mu.Unlock()
