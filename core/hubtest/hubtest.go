@@ -68,6 +68,9 @@ type Options struct {
 	// InProcess runs spokes as goroutines of the test binary (see
 	// InProcess): for tests of the hub's logic, never of the sandbox.
 	InProcess bool
+	// SpokeBinary is the binary spokes run from (sandbox.Config.Exe); ""
+	// re-executes the test binary, whose TestMain calls Main.
+	SpokeBinary string
 	// WrapSpawner, if set, wraps the spawner the hub gets (tests of the
 	// hub's use of optional spawner powers).
 	WrapSpawner func(hub.Spawner) hub.Spawner
@@ -133,7 +136,7 @@ func New(t testing.TB, o Options) *hub.Hub {
 	if o.InProcess {
 		sp = InProcess()
 	} else {
-		sp = hubspawn.New(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial, PoolMemory: o.PoolMemory}))
+		sp = hubspawn.New(spawner(t, sandbox.Config{Off: o.SandboxOff, EgressDial: o.EgressDial, Exe: o.SpokeBinary, PoolMemory: o.PoolMemory}))
 	}
 	if o.WrapSpawner != nil {
 		sp = o.WrapSpawner(sp)
