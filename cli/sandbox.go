@@ -56,7 +56,10 @@ func (d *deployment) newSandbox(ctx context.Context, cfg config.Config, cat *app
 		Exe: exe,
 		// Spokes kept started and confined up to the app's policy make a
 		// spoke's start cost about 2 ms instead of the full spawn.
-		Pool:           cfg.Sandbox.Pool,
+		Pool: cfg.Sandbox.Pool,
+		// While conversations plan, spokes for them start in the model's
+		// latency, within this much memory.
+		PoolMemory:     int64(cfg.Sandbox.PoolMemory),
 		Off:            cfg.Sandbox.Mode == "off",
 		DefaultTimeout: cfg.Sandbox.Timeout.D(),
 		Logger:         d.log,

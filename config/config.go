@@ -128,6 +128,12 @@ type Sandbox struct {
 	// Pool is how many spokes are kept started and confined, ready for an
 	// app; 0 starts each spoke on demand.
 	Pool int `yaml:"pool"`
+	// PoolMemory bounds the memory of the spokes started ahead of need
+	// beyond Pool: while conversations plan (their model's latency), one
+	// spoke per conversation is started and kept idle, confined and
+	// holding no app or user, each counted as 4 MiB against this. 0
+	// keeps the pool at Pool.
+	PoolMemory Size `yaml:"pool_memory"`
 	// SpokeBinary is the binary spokes run from: a secgpt-spoke built
 	// from the same tree (cmd/secgpt-spoke). Empty: secgpt-spoke beside
 	// the secgpt binary if it is there, otherwise the secgpt binary.
@@ -266,6 +272,12 @@ func ParseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
+// DefaultPoolMemory is sandbox.pool_memory's default: room for 256 spokes
+// started ahead of a burst of conversations (about 0.65 GiB of PSS as
+// measured), well inside the 2 GiB that issue 21 allows 1000 concurrent
+// conversations (docs/sandbox.md).
+const DefaultPoolMemory = 1 << 30
+
 // Default returns the embedded defaults: offline model, bolt store under
 // the user's state directory, every built-in app, sandbox on.
 func Default() Config {
@@ -273,7 +285,7 @@ func Default() Config {
 		Model:       Model{Provider: "offline", Timeout: Duration(2 * time.Minute), Retries: 3},
 		Store:       Store{Backend: "bolt", Path: defaultStatePath(), Namespace: "secgpt"},
 		Permissions: Permissions{PromptTimeout: Duration(2 * time.Minute), SessionIdle: Duration(30 * time.Minute)},
-		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2},
+		Sandbox:     Sandbox{Mode: "on", Timeout: Duration(180 * time.Second), CPU: Duration(60 * time.Second), Memory: 512 << 20, FileSize: 16 << 20, OpenFiles: 64, Procs: 64, Pool: 2, PoolMemory: DefaultPoolMemory},
 		Hub:         Hub{MaxSpokeSteps: 8, MaxFrame: 1 << 20, StateQuotaKeys: 1000, StateQuotaBytes: 8 << 20},
 		Matrix:      Matrix{CommandPrefix: "!secgpt"},
 		MCP:         MCP{IdleTimeout: Duration(5 * time.Minute), MaxWarm: 32},
@@ -509,6 +521,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sandbox.Pool < 0 || c.Sandbox.Pool > 32 {
 		return &KeyError{"sandbox.pool", "must be between 0 and 32"}
+	}
+	if c.Sandbox.PoolMemory < 0 {
+		return &KeyError{"sandbox.pool_memory", "must not be negative"}
 	}
 	if c.Sandbox.Memory != 0 && c.Sandbox.Memory < 64<<20 {
 		return &KeyError{"sandbox.memory", "must be at least 64MiB"}

@@ -63,6 +63,17 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "tiny memory", yaml: "sandbox:\n  memory: 1MiB\n", wantKey: "sandbox.memory"},
+		{name: "negative pool memory", yaml: "sandbox:\n  pool_memory: -1\n", wantKey: "sandbox.pool_memory"},
+		{name: "pool memory", yaml: "sandbox:\n  pool_memory: 2GiB\n", check: func(t *testing.T, c Config) {
+			if c.Sandbox.PoolMemory != 2<<30 {
+				t.Fatalf("pool_memory = %d", c.Sandbox.PoolMemory)
+			}
+		}},
+		{name: "pool memory by default", check: func(t *testing.T, c Config) {
+			if c.Sandbox.PoolMemory != DefaultPoolMemory {
+				t.Fatalf("pool_memory = %d, want the default %d", c.Sandbox.PoolMemory, DefaultPoolMemory)
+			}
+		}},
 		{name: "bad size", yaml: "sandbox:\n  memory: lots\n", wantKey: "not a size"},
 		{name: "rules", yaml: "permissions:\n  rules:\n    - deny: \"collab:search_gmail->send_gmail_message\"\n    - allow: \"exec:get_*\"\n    - ask: \"send:*\"\n",
 			check: func(t *testing.T, c Config) {

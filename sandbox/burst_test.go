@@ -19,8 +19,9 @@ import (
 
 // BenchmarkBurst starts a burst of spokes at once (SECGPT_BURST_SPOKES,
 // default 200), each of which reports ready and exits, in turn with the
-// shared network namespace and with one namespace per spoke (as before),
-// so both see the same machine load. Per spoke it reports the wall time of
+// shared network namespace and reused cgroups, with one namespace per
+// spoke (as before) and with a fresh cgroup per spoke (as before), so all
+// see the same machine load. Per spoke it reports the wall time of
 // the burst and the CPU it cost: the hub's own, the fork server's and its
 // reaped spokes' (from /proc), and the kernel workers' across the machine
 // (cleanup_net and the like run there, unattributed; other work on the
@@ -34,10 +35,13 @@ func BenchmarkBurst(b *testing.B) {
 	}
 	b.Logf("machine before: %s", machine.Read())
 	for b.Loop() {
-		for _, own := range []bool{false, true} {
+		for _, v := range []struct {
+			name              string
+			own, freshCgroups bool
+		}{{"shared", false, false}, {"own", true, false}, {"fresh-cgroups", false, true}} {
 			s := newSpawner(b, Config{})
-			s.ownNet = own
-			name := map[bool]string{false: "shared", true: "own"}[own]
+			s.ownNet, s.freshCgroups = v.own, v.freshCgroups
+			name := v.name
 			one := func() error {
 				p, err := s.Start(context.Background(), Policy{App: "bench", Args: []string{"ready"}, Timeout: time.Minute})
 				if err != nil {

@@ -73,6 +73,9 @@ func result(err error, detail string) outcome {
 // actions are what a test spoke can be told to do.
 var actions = map[string]func(conn *os.File, args []string) outcome{
 	"ready": func(*os.File, []string) outcome { return outcome{OK: true} },
+	"gomaxprocs": func(*os.File, []string) outcome {
+		return outcome{OK: true, Detail: strconv.Itoa(runtime.GOMAXPROCS(0))}
+	},
 	"exec": func(*os.File, []string) outcome {
 		// Both the os/exec path and a bare execve, which would replace
 		// this process if it succeeded.

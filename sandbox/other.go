@@ -42,6 +42,7 @@ func (*cgroup) setLimits(Limits) error                           { return nil }
 func (*cgroup) oomKilled() bool                                  { return false }
 func (*cgroup) pidsMaxed() bool                                  { return false }
 func (*cgroup) remove()                                          {}
+func (*Spawner) dropCgroups()                                    {}
 func (*Spawner) confine(*Proc, *syscall.SysProcAttr, bool) error { return errUnsupported }
 
 func kernelRelease() string { return "unknown" }

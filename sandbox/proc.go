@@ -17,8 +17,11 @@ type Proc struct {
 	Conn *os.File
 	PID  int
 
-	wait   func() error // reaps the spoke: nil or a *spokeExit
-	cg     *cgroup
+	wait func() error // reaps the spoke: nil or a *spokeExit
+	cg   *cgroup
+	// putCg takes the cgroup back once the spoke has ended (for the next
+	// spoke, if it is empty); nil removes it.
+	putCg  func(*cgroup)
 	egress *net.UnixConn
 	tmp    string
 	// sharedNet: started in the fork server's shared empty network
@@ -181,7 +184,11 @@ func (p *Proc) cleanup() {
 	if p.egress != nil {
 		_ = p.egress.Close()
 	}
-	p.cg.remove()
+	if p.putCg != nil {
+		p.putCg(p.cg)
+	} else {
+		p.cg.remove()
+	}
 	if p.tmp != "" {
 		_ = os.RemoveAll(p.tmp)
 	}

@@ -105,6 +105,12 @@ type Config struct {
 	// spokes are in the shared network namespace, so a policy with egress
 	// or exec is always started on demand, in a namespace of its own.
 	Pool int
+	// PoolMemory is the memory, in bytes, that pooled spokes may hold
+	// beyond Pool while starts are expected (Prepare: a burst of
+	// conversations planning): each expected start may keep one more
+	// pooled spoke, each counted as idleSpokeMemory, until this is
+	// reached. 0 keeps the pool at Pool.
+	PoolMemory int64
 }
 
 // Spawner starts spokes. Its methods are safe for concurrent use.
@@ -117,11 +123,17 @@ type Spawner struct {
 
 	fills sync.WaitGroup // pooled spokes being started
 
+	// poolMax bounds the pooled spokes kept idle (poolMax in pool.go).
+	poolMax int
+
 	mu      sync.Mutex // guards the fields below
 	idle    []*Proc    // pooled spokes waiting for a policy
 	filling int        // pooled spokes being started
-	closed  bool
-	forks   *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
+	// expected counts the starts announced by Prepare and not yet
+	// released.
+	expected int
+	closed   bool
+	forks    *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
 	// direct makes the hub clone sandboxed spokes itself, as before the
 	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
 	// every spoke a network namespace of its own.
@@ -129,6 +141,15 @@ type Spawner struct {
 	// ownNet gives every spoke a network namespace of its own, as before
 	// the shared one (BenchmarkBurst compares the two).
 	ownNet bool
+	// freshCgroups makes a cgroup for every spoke and removes it after,
+	// as before cgroups were reused (BenchmarkBurst compares the two).
+	freshCgroups bool
+
+	cgmu sync.Mutex // guards the fields below
+	// cgFree are emptied cgroups of ended spokes, kept for the next ones
+	// (putCgroup).
+	cgFree   []*cgroup
+	cgClosed bool
 }
 
 // New returns a Spawner. It refuses (returns an error) when this host lacks
@@ -155,7 +176,7 @@ func New(cfg Config) (*Spawner, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8]}
+	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8], poolMax: poolMax(cfg)}
 	if cfg.Off {
 		log.Warn("sandbox: OFF: spokes run as separate processes without OS-level confinement (no seccomp, namespaces, Landlock or cgroup)")
 	} else {
@@ -184,6 +205,7 @@ func (s *Spawner) Close() error {
 		_ = p.Wait()
 	}
 	s.fills.Wait()
+	s.dropCgroups()
 	s.mu.Lock()
 	fc := s.forks
 	s.mu.Unlock()
@@ -208,7 +230,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.cfg.Pool > 0 && sharesNet(p) {
+	if s.pooling() && sharesNet(p) {
 		// Refill when the spoke ends rather than now, so that starting a
 		// replacement does not compete for the CPU with this spoke's start.
 		pr := s.take()
@@ -234,7 +256,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 		_ = pr.Wait()
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.cfg.Pool > 0 {
+	if s.pooling() {
 		pr.onWait = s.refill
 	}
 	return pr, nil
@@ -286,7 +308,10 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	defer devnull.Close()
 
 	attr := forkserver.ProcAttr()
-	env := []string{ChildEnv + "=1"}
+	// One P: a spoke serves one invocation, and a Go runtime with more
+	// starts threads that spin looking for work, which costs each spoke's
+	// start about a millisecond of CPU (measured with perf stat).
+	env := []string{ChildEnv + "=1", "GOMAXPROCS=1"}
 	if raceEnabled {
 		// The race runtime sleeps a second at exit to catch late reports.
 		env = append(env, "GORACE=atexit_sleep_ms=0")

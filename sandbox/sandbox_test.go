@@ -70,6 +70,20 @@ func TestReady(t *testing.T) {
 	}
 }
 
+// TestSpokeGOMAXPROCS: a spoke's Go runtime has one P, on demand or
+// pooled, whatever the machine has (a runtime with more spins threads up
+// as it starts, which costs each spoke's start CPU).
+func TestSpokeGOMAXPROCS(t *testing.T) {
+	for _, pool := range []int{0, 1} {
+		s := newSpawner(t, Config{Pool: pool})
+		outs, err := run(t, s, Policy{Args: []string{"gomaxprocs"}})
+		s.Close()
+		if err != nil || len(outs) != 1 || outs[0].Detail != "1" {
+			t.Fatalf("pool %d: outcomes %+v, wait %v, want GOMAXPROCS 1", pool, outs, err)
+		}
+	}
+}
+
 // TestUnprivileged reruns the spoke tests as an unprivileged user, which
 // takes the other path: a user namespace mapping only the caller's uid,
 // capabilities cleared instead of a uid switch, and (without a writable

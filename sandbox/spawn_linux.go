@@ -110,11 +110,11 @@ func (s *Spawner) confine(pr *Proc, attr *syscall.SysProcAttr, sharedNet bool) e
 	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !h.root}
 	attr.GidMappingsEnableSetgroups = h.root
 	if h.cg.kind != "" {
-		cg, err := h.cg.create(fmt.Sprintf("secgpt-%d-%s-%d", os.Getpid(), s.id, s.seq.Add(1)), DefaultLimits())
+		cg, err := s.newCgroup()
 		if err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
-		pr.cg = cg
+		pr.cg, pr.putCg = cg, s.putCgroup
 		if cg.fd >= 0 {
 			attr.UseCgroupFD = true
 			attr.CgroupFD = cg.fd

@@ -46,7 +46,8 @@ type TraceEvent struct {
 	Detail  string
 	// Step is the 1-based plan step of a TraceStepRun or TraceDirectCall event.
 	Step int
-	// PID is the spoke's process ID of a TraceSpokeStart or TraceSpokeEnd.
+	// PID is the spoke's process ID of a TraceSpokeStart, TraceSpokeEnd
+	// or TraceSpokeReuse.
 	PID int
 }
 

@@ -75,6 +75,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		spawner = h.warm
 	}
 	proc, err := spawner.Start(ctx, spec)
+	inv.turn.spokeStarted()
 	if err != nil {
 		h.log.Error("start spoke", "app", sp.ID, "err", err)
 		return isc.Final{}, publicf(err, "app %s could not be started", sp.ID)
@@ -90,7 +91,7 @@ func (h *Hub) invoke(ctx context.Context, inv *invocation) (isc.Final, error) {
 		// What the spoke's process kept from the invocations it served is
 		// this invocation's input too.
 		inv.absorb(lease.ws.held)
-		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeReuse, Detail: strconv.Itoa(proc.PID())})
+		h.trace(TraceEvent{User: inv.turn.user, App: sp.ID, Type: vocab.TraceSpokeReuse, Detail: strconv.Itoa(proc.PID()), PID: proc.PID()})
 	}
 	inv.turn.status(ctx, "Running app "+string(sp.ID)+"…")
 	stop := context.AfterFunc(ctx, func() { proc.Kill("request cancelled") })

@@ -2,19 +2,25 @@ package hub_test
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/hubtest"
@@ -33,13 +39,25 @@ import (
 // is answered at once by a script. Each conversation runs its app in its
 // own sandboxed spoke, as any other. It reports when the last answer came
 // (and the median and p90), how that compares with the model latency, the
-// spoke start rate, and the peak proportional memory (PSS) of the hub and
-// every process under it, spokes included, sampled every 100 ms. It logs
-// the machine state (evaluation/machine) before and after each run.
+// spoke start rate, the peak proportional memory (PSS) of the hub and
+// every process under it, spokes included, sampled every 250 ms
+// (SECGPT_SCALE_PSS_EVERY; reading every spoke's memory map costs CPU the
+// benchmark reports apart, pss-sampler-cpu-ms/conv), and the
+// CPU time per conversation: the hub's own, and the whole process tree's
+// (the hub, the fork server and every spoke; less sensitive to what else
+// the machine runs than the wall times). It logs the machine state
+// (evaluation/machine) before and after each run.
+//
+// Spokes run from the binary production runs them from, cmd/secgpt-spoke,
+// built into a temporary directory first (SECGPT_SCALE_SPOKE=test runs the
+// test binary instead, as before), with the sandbox's pool as configured
+// by default: sandbox.pool 2 and sandbox.pool_memory
+// (SECGPT_SCALE_POOL_MEMORY overrides it, in bytes; 0 turns off starting
+// spokes while conversations plan).
 //
 //	go test -run '^$' -bench ConcurrentConversations -benchtime 1x ./core/hub/
 func BenchmarkConcurrentConversations(b *testing.B) {
-	n := envInt(b, "SECGPT_SCALE_CONVERSATIONS", 1000)
+	n := envInt(b, "SECGPT_SCALE_CONVERSATIONS", 1000, 1)
 	latency := 2 * time.Second
 	if s := os.Getenv("SECGPT_SCALE_MODEL_LATENCY"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -57,9 +75,31 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 		}
 		return offline.Model{}.Generate(ctx, req)
 	})
+	every := 250 * time.Millisecond
+	if s := os.Getenv("SECGPT_SCALE_PSS_EVERY"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			b.Fatalf("SECGPT_SCALE_PSS_EVERY=%q: want a positive duration", s)
+		}
+		every = d
+	}
+	poolMem := int64(config.DefaultPoolMemory)
+	if os.Getenv("SECGPT_SCALE_POOL_MEMORY") != "" {
+		poolMem = int64(envInt(b, "SECGPT_SCALE_POOL_MEMORY", 0, 0))
+	}
+	var exe string
+	switch v := os.Getenv("SECGPT_SCALE_SPOKE"); v {
+	case "", "lean":
+		exe = buildSpoke(b)
+	case "test":
+	default:
+		b.Fatalf("SECGPT_SCALE_SPOKE=%q: want lean or test", v)
+	}
+	b.Logf("spoke binary: %s, pool_memory %d MiB", cmp.Or(exe, "the test binary"), poolMem>>20)
 	var spokes atomic.Int64
 	h := hubtest.New(b, hubtest.Options{Sandboxed: true, Model: slow, SpokeModel: slow, Store: memstore.New(memstore.Options{}),
 		Apps: []ids.AppID{"quick_ride"}, SpokeTimeout: 5 * time.Minute, PromptTimeout: 5 * time.Minute,
+		SpokeBinary: exe, PoolMemory: poolMem,
 		Trace: func(e hub.TraceEvent) {
 			if e.Type == vocab.TraceSpokeStart {
 				spokes.Add(1)
@@ -71,11 +111,13 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 		b.Logf("machine before: %s", machine.Read())
 		spokes.Store(0)
 		stop := make(chan struct{})
-		peak := make(chan int64, 1)
-		go func() { peak <- samplePSS(os.Getpid(), stop) }()
+		peak := make(chan sample, 1)
+		go func() { peak <- samplePSS(os.Getpid(), every, stop) }()
+		before := len(descendants(os.Getpid()))
 		lat := make([]time.Duration, n)
 		var failed atomic.Int64
 		var wg sync.WaitGroup
+		hub0, tree0 := selfCPU(), treeCPU(os.Getpid())
 		t0 := time.Now()
 		for i := range n {
 			wg.Add(1)
@@ -92,6 +134,11 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		// The spokes' ends (their teardown is not waited for by the
+		// replies) are part of what a conversation costs; the waiting
+		// for them is not.
+		waited := waitDescendants(before, 10*time.Second)
+		hub1, tree1 := selfCPU(), treeCPU(os.Getpid())
 		close(stop)
 		pss := <-peak
 		if f := failed.Load(); f > 0 {
@@ -106,45 +153,137 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 		b.ReportMetric(lat[n*9/10].Seconds(), "p90-answer-s")
 		b.ReportMetric((last - latency).Seconds(), "beyond-one-model-call-s")
 		b.ReportMetric(float64(spokes.Load())/last.Seconds(), "spokes/s")
-		b.ReportMetric(float64(pss)/(1<<30), "peak-pss-GiB")
+		b.ReportMetric(float64(pss.peak)/(1<<30), "peak-pss-GiB")
+		// The sampler's reading of every spoke's memory map is the
+		// benchmark's CPU, not the hub's: it is reported and taken out.
+		perConv := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+		b.ReportMetric(perConv(hub1-hub0-pss.cpu-waited), "hub-cpu-ms/conv")
+		b.ReportMetric(perConv(tree1-tree0-pss.cpu-waited), "tree-cpu-ms/conv")
+		b.ReportMetric(perConv(pss.cpu), "pss-sampler-cpu-ms/conv")
 		b.Logf("machine after:  %s", machine.Read())
 	}
 }
 
-func envInt(b *testing.B, name string, def int) int {
+// envInt reads a whole number of at least least from the environment
+// variable name, or returns def when it is unset.
+func envInt(b *testing.B, name string, def, least int) int {
 	s := os.Getenv(name)
 	if s == "" {
 		return def
 	}
 	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		b.Fatalf("%s=%q: want a positive number", name, s)
+	if err != nil || v < least {
+		b.Fatalf("%s=%q: want a whole number of at least %d", name, s, least)
 	}
 	return v
 }
 
+// buildSpoke builds cmd/secgpt-spoke, the binary production spokes run
+// from, into a temporary directory.
+func buildSpoke(b *testing.B) string {
+	b.Helper()
+	exe := filepath.Join(b.TempDir(), "secgpt-spoke")
+	out, err := exec.Command("go", "build", "-o", exe, "github.com/secgpt-go/secgpt/cmd/secgpt-spoke").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build ./cmd/secgpt-spoke: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// selfCPU is this process's own CPU time: the hub's, and the benchmark's
+// few goroutines.
+func selfCPU() time.Duration {
+	var r syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r)
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+}
+
+// treeCPU is the CPU time of root (getrusage) and of every live
+// descendant with the children it reaped (utime, stime, cutime and cstime
+// of /proc/PID/stat, in clock ticks): a spoke the fork server reaped
+// between two readings moves from its own count to the fork server's.
+func treeCPU(root int) time.Duration {
+	var ticks int64
+	for pid, stat := range descendants(root) {
+		if pid == root {
+			continue
+		}
+		f := statFields(stat)
+		for _, i := range []int{11, 12, 13, 14} { // utime..cstime, fields 14-17
+			if i < len(f) {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				ticks += v
+			}
+		}
+	}
+	return selfCPU() + time.Duration(ticks)*10*time.Millisecond
+}
+
+// sample is what samplePSS measured.
+type sample struct {
+	peak int64         // bytes
+	cpu  time.Duration // the sampler's own CPU time
+}
+
 // samplePSS returns the peak, until stop closes, of the summed PSS of root
-// and all its descendants.
-func samplePSS(root int, stop <-chan struct{}) int64 {
-	var peak int64
-	t := time.NewTicker(100 * time.Millisecond)
+// and all its descendants, and the CPU time the sampling took (its own OS
+// thread's).
+func samplePSS(root int, every time.Duration, stop <-chan struct{}) sample {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	var s sample
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if p := treePSS(root); p > peak {
-			peak = p
+		if p := treePSS(root); p > s.peak {
+			s.peak = p
 		}
 		select {
 		case <-stop:
-			return peak
+			s.cpu = threadCPU() - cpu0
+			return s
 		case <-t.C:
 		}
 	}
 }
 
+// waitDescendants waits, at most max, until this process has no more
+// descendants than n, and returns the CPU time the waiting took.
+func waitDescendants(n int, max time.Duration) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	for t := time.Now(); len(descendants(os.Getpid())) > n && time.Since(t) < max; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return threadCPU() - cpu0
+}
+
+// threadCPU is the calling OS thread's CPU time.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
 // treePSS sums Pss from /proc/PID/smaps_rollup over root and its
-// descendants (by parent PID).
+// descendants.
 func treePSS(root int) int64 {
+	var total int64
+	for pid := range descendants(root) {
+		total += pss(pid)
+	}
+	return total
+}
+
+// descendants returns root and every process under it (by parent PID),
+// each with its /proc/PID/stat.
+func descendants(root int) map[int]string {
 	children := map[int][]int{}
+	stats := map[int]string{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -155,27 +294,33 @@ func treePSS(root int) int64 {
 		if err != nil {
 			continue
 		}
-		// The command name (field 2) may hold spaces: fields after ')'.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
+		f := statFields(string(b))
 		if len(f) < 2 {
 			continue
 		}
 		ppid, _ := strconv.Atoi(f[1])
 		children[ppid] = append(children[ppid], pid)
+		stats[pid] = string(b)
 	}
-	var total int64
+	out := map[int]string{}
 	queue := []int{root}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
-		total += pss(pid)
+		out[pid] = stats[pid]
 		queue = append(queue, children[pid]...)
 	}
-	return total
+	return out
+}
+
+// statFields are the fields of a /proc/PID/stat line after the command
+// name (which may hold spaces): f[0] is the state, f[1] the parent PID.
+func statFields(stat string) []string {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(stat[i+1:])
 }
 
 func pss(pid int) int64 {

@@ -120,6 +120,30 @@ type Spawner interface {
 	Start(ctx context.Context, spec SpokeSpec) (Spoke, error)
 }
 
+// PreparingSpawner is a Spawner that can start a spoke ahead of a Start
+// it expects: the sandbox's pool (sandbox/hubspawn), whose spokes wait
+// confined, holding no app, policy or user, until a Start claims one for
+// one invocation. The hub prepares when a turn begins planning, so that
+// spokes start while its model thinks.
+type PreparingSpawner interface {
+	Spawner
+	// Prepare says a Start is likely soon. The spawner may start a spoke
+	// ahead of it, within its own bounds; it does not block. release says
+	// the expectation has passed (the turn's first spoke has started, or
+	// the turn ended without one); it does not block and may be called
+	// more than once, from any goroutine.
+	Prepare() (release func())
+}
+
+// UnwrappingSpawner is a Spawner that wraps another (metrics, the
+// invariants harness's frame tap); the hub looks through it for optional
+// powers such as PreparingSpawner.
+type UnwrappingSpawner interface {
+	Spawner
+	// Unwrap returns the wrapped spawner.
+	Unwrap() Spawner
+}
+
 // SpawnerFunc is a Spawner written as a function.
 type SpawnerFunc func(ctx context.Context, spec SpokeSpec) (Spoke, error)
 
@@ -134,6 +158,22 @@ func rearmable(s Spoke) (RearmingSpoke, bool) {
 			return r, true
 		}
 		u, ok := s.(UnwrappingSpoke)
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}
+
+// preparing returns s, or a spawner it wraps, if it can start spokes
+// ahead of need.
+func preparing(s Spawner) (PreparingSpawner, bool) {
+	for s != nil {
+		if p, ok := s.(PreparingSpawner); ok {
+			return p, true
+		}
+		u, ok := s.(UnwrappingSpawner)
 		if !ok {
 			return nil, false
 		}

@@ -29,6 +29,9 @@ type turn struct {
 	exclude map[ids.AppID]bool
 	// out is where the reply goes; the responder streams into it.
 	out *replyOut
+	// prepared releases the spawner's expectation of this turn's first
+	// spoke (prepareSpoke); nil when there is none.
+	prepared func()
 }
 
 // stepResult is what one plan step produced.
@@ -116,6 +119,8 @@ type approval struct {
 // the reply and the apps whose steps the user denied.
 func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 	h := t.h
+	t.prepared = h.prepareSpoke()
+	defer t.spokeStarted()
 	facts, err := h.o.Store.Entities(ctx, t.user)
 	if err != nil {
 		h.log.Error("read entity memory", "err", err)
@@ -141,6 +146,27 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 	results := t.execute(ctx, p, steps, ap)
 	t.remember(ctx, p, results)
 	return t.respond(ctx, steps, results)
+}
+
+// prepareSpoke tells the spawner, if it can start spokes ahead of need
+// (PreparingSpawner), that a turn is planning: its model's latency leaves
+// the CPU idle, in which a spoke can start confined and wait, holding no
+// app, policy or user until a Start claims it. It returns the release of
+// that expectation.
+func (h *Hub) prepareSpoke() func() {
+	if p, ok := preparing(h.o.Spawner); ok {
+		return p.Prepare()
+	}
+	return nil
+}
+
+// spokeStarted releases the spawner's expectation of this turn's first
+// spoke: it has started, or the turn is over. It may be called more than
+// once, from any goroutine.
+func (t *turn) spokeStarted() {
+	if t.prepared != nil {
+		t.prepared()
+	}
 }
 
 // plan asks the hub's model for a plan. only, if set, restricts the

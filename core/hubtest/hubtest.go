@@ -78,6 +78,16 @@ type Options struct {
 	// spokes as processes sets it; without it spokes run in-process (see
 	// InProcess), which is for tests of the hub's logic.
 	Sandboxed bool
+	// SpokeBinary is the binary spokes run from (sandbox.Config.Exe); ""
+	// re-executes the test binary, whose TestMain calls Main.
+	SpokeBinary string
+	// WrapSpawner, if set, wraps the spawner the hub gets (tests of the
+	// hub's use of optional spawner powers).
+	WrapSpawner func(hub.Spawner) hub.Spawner
+	// PoolMemory lets the sandbox start spokes ahead of need while
+	// conversations plan (sandbox.Config.PoolMemory); 0: only the pool
+	// of 2 every test hub keeps.
+	PoolMemory int64
 }
 
 // Spawner returns a spawner that runs spokes as sandboxed processes of
@@ -136,6 +146,9 @@ func New(t testing.TB, o Options) *hub.Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.WrapSpawner != nil {
+		sp = o.WrapSpawner(sp)
+	}
 	h, err := hub.New(hub.Options{Store: o.Store, Catalog: cat, Model: o.Model, SpokeModel: o.SpokeModel,
 		Spawner: sp, PromptTimeout: o.PromptTimeout, SpokeTimeout: o.SpokeTimeout,
 		Limits: o.Limits, MaxFrame: o.MaxFrame, Trace: o.Trace, Relay: o.Relay, ReplicaID: o.ReplicaID, Liveness: o.Liveness, UserEvents: o.UserEvents,
@@ -152,13 +165,15 @@ func New(t testing.TB, o Options) *hub.Hub {
 func spawnerFor(t testing.TB, o Options) (hub.Spawner, error) {
 	t.Helper()
 	if o.Sandboxed {
-		return hubspawn.New(spawner(t, sandbox.Config{EgressDial: o.EgressDial})), nil
+		return hubspawn.New(spawner(t, sandbox.Config{EgressDial: o.EgressDial, Exe: o.SpokeBinary, PoolMemory: o.PoolMemory})), nil
 	}
 	switch {
 	case o.EgressDial != nil:
 		return nil, errors.New("hubtest: EgressDial needs Sandboxed spokes: in-process spokes have no egress")
 	case o.Limits != (hub.SpokeLimits{}):
 		return nil, errors.New("hubtest: Limits need Sandboxed spokes: nothing bounds an in-process spoke")
+	case o.SpokeBinary != "" || o.PoolMemory != 0:
+		return nil, errors.New("hubtest: SpokeBinary and PoolMemory need Sandboxed spokes")
 	}
 	return InProcess(), nil
 }

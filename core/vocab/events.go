@@ -105,7 +105,8 @@ const (
 	// TraceSpokeEnd: a spoke process ended (PID set; Detail: why it was
 	// killed, if it was).
 	TraceSpokeEnd TraceType = "spoke_end"
-	// TraceSpokeReuse: a kept-warm spoke serves another invocation.
+	// TraceSpokeReuse: a kept-warm spoke serves another invocation of
+	// the same user and app (PID set).
 	TraceSpokeReuse TraceType = "spoke_reuse"
 	// TraceWarmDrop: kept-warm spokes were dropped (Detail: why).
 	TraceWarmDrop TraceType = "warm_drop"

@@ -28,7 +28,7 @@ const (
 
 // Invariants lists the invariant names in order.
 var Invariants = []string{InvCanary, InvExec, InvData, InvControl, InvLive, InvAudit, InvPlan, InvRules, InvMeta, InvReply, InvTruth,
-	InvCredential, InvReads}
+	InvCredential, InvReads, InvSpoke}
 
 // Violation is one broken invariant in one episode.
 type Violation struct {

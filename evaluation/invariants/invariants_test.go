@@ -47,7 +47,9 @@ func TestEpisodes(t *testing.T) {
 		}
 		seed = v
 	}
-	sp, err := sandbox.New(sandbox.Config{DefaultTimeout: 60 * time.Second, Pool: 4})
+	// Spokes are also started while turns plan (PoolMemory), as a
+	// deployment does by default, so that I14 sees them claimed.
+	sp, err := sandbox.New(sandbox.Config{DefaultTimeout: 60 * time.Second, Pool: 2, PoolMemory: 64 << 20})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}

@@ -34,6 +34,7 @@ const (
 	evTurnStart                // a user message handed to the hub
 	evTurnEnd                  // the hub returned from Handle
 	evLabel                    // a label record the hub stored beside an app's data (text: the record, no app content)
+	evSpokeReuse               // hub trace: a warm spoke serves another invocation
 )
 
 // event is one observation, ordered by seq.
@@ -95,6 +96,8 @@ func (r *recorder) trace(t hub.TraceEvent) {
 		r.add(&event{kind: evSpokeStart, user: t.User, app: t.App, pid: t.PID})
 	case vocab.TraceSpokeEnd, vocab.TraceWarmEnd:
 		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, pid: t.PID, text: t.Detail})
+	case vocab.TraceSpokeReuse:
+		r.add(&event{kind: evSpokeReuse, user: t.User, app: t.App, pid: t.PID})
 	}
 }
 

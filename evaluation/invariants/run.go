@@ -409,6 +409,7 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 	}
 	vs = append(vs, check(evs)...)
 	vs = append(vs, checkReply(evs)...)
+	vs = append(vs, checkSpokes(evs)...)
 	checkPlanConformance(evs, add)
 	checkRuleConformance(evs, rules, add)
 	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
@@ -531,11 +532,12 @@ func labelled(label string) string {
 		if !strings.Contains(block, want) {
 			continue
 		}
-		// The pool's refill and the output copiers of the spokes it starts
-		// run on the spawner's behalf, not the episode's; spoke processes
-		// are checked from the hub's trace. (The fork server's goroutines
-		// carry no caller's labels: sandbox TestForkServerCarriesNoCallerLabels.)
-		if strings.Contains(block, "sandbox.(*Spawner).refill") || strings.Contains(block, "os/exec.(*Cmd).Start") ||
+		// The pool's refill, fill and trim and the output copiers of the
+		// spokes it starts run on the spawner's behalf, not the episode's;
+		// spoke processes are checked from the hub's trace. (The fork
+		// server's goroutines carry no caller's labels: sandbox
+		// TestForkServerCarriesNoCallerLabels.)
+		if strings.Contains(block, "sandbox.(*Spawner).refill") || strings.Contains(block, "sandbox.(*Spawner).fill") || strings.Contains(block, "sandbox.(*Spawner).trim") || strings.Contains(block, "os/exec.(*Cmd).Start") ||
 			strings.Contains(block, "sandbox.copySpokeOutput") {
 			continue
 		}

@@ -134,7 +134,12 @@ func frameKind(b []byte) isc.Kind {
 	return ""
 }
 
+// Unwrap returns the spawner the tap wraps: the hub prepares spokes
+// through it (hub.PreparingSpawner), and a prepared spoke is tapped like
+// any other once a Start claims it.
+func (t *tapSpawner) Unwrap() hub.Spawner { return t.inner }
+
 var (
-	_ hub.Spawner         = (*tapSpawner)(nil)
-	_ hub.UnwrappingSpoke = tapped{}
+	_ hub.UnwrappingSpawner = (*tapSpawner)(nil)
+	_ hub.UnwrappingSpoke   = tapped{}
 )

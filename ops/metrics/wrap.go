@@ -72,6 +72,10 @@ func (t timedSpawner) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke,
 	return s, err
 }
 
+// Unwrap returns the wrapped spawner, for the hub to find its optional
+// powers (hub.PreparingSpawner).
+func (t timedSpawner) Unwrap() hub.Spawner { return t.next }
+
 // Assistant counts each message handed to next.
 func (m *Metrics) Assistant(next chat.Assistant) chat.Assistant {
 	if m == nil {
@@ -263,3 +267,5 @@ func (s *countingStore) FirstSeen(ctx context.Context, key string, ttl time.Dura
 	s.count("first_seen", err)
 	return v, err
 }
+
+var _ hub.UnwrappingSpawner = timedSpawner{}

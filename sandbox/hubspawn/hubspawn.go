@@ -21,11 +21,27 @@ type Starter interface {
 	Start(ctx context.Context, p sandbox.Policy) (*sandbox.Proc, error)
 }
 
+// Preparer is a Starter that can start a spoke ahead of a Start it
+// expects: *sandbox.Spawner is one (its pool, sandbox.Config.PoolMemory).
+type Preparer interface {
+	Prepare() (release func())
+}
+
 // New returns a hub.Spawner that runs every spoke as a process started by
-// s under the policy its spec converts to (Policy).
+// s under the policy its spec converts to (Policy). It is a
+// hub.PreparingSpawner, which prepares through s when s is a Preparer.
 func New(s Starter) hub.Spawner { return processes{s} }
 
 type processes struct{ s Starter }
+
+// Prepare passes the hub's expectation of a start on to the sandbox's
+// pool, if the Starter keeps one.
+func (ps processes) Prepare() (release func()) {
+	if p, ok := ps.s.(Preparer); ok {
+		return p.Prepare()
+	}
+	return func() {}
+}
 
 func (ps processes) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke, error) {
 	proc, err := ps.s.Start(ctx, Policy(spec))
@@ -72,7 +88,8 @@ func (p process) PID() int                 { return p.p.PID }
 func (p process) Rearm(d time.Duration) { p.p.Rearm(d) }
 
 var (
-	_ hub.Spawner       = processes{}
-	_ hub.RearmingSpoke = process{}
-	_ Starter           = (*sandbox.Spawner)(nil)
+	_ hub.PreparingSpawner = processes{}
+	_ hub.RearmingSpoke    = process{}
+	_ Starter              = (*sandbox.Spawner)(nil)
+	_ Preparer             = (*sandbox.Spawner)(nil)
 )
