@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/internal/atomicfile"
 )
 
 // mcpAddUsage is the help of `secgpt mcp add`.
@@ -464,27 +465,5 @@ func writeEntry(path string, s config.MCPServer, from string) error {
 	if err := enc.Encode(s.Entry()); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, y.Bytes())
-}
-
-// writeFileAtomic writes b to path as a new file renamed over any earlier
-// one, so a reader sees the old entry or the new, never half of one.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".entry-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, y.Bytes(), 0o644)
 }
