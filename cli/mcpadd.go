@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/secgpt-go/secgpt/apps/mcp/entry"
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/internal/atomicfile"
 )
@@ -383,9 +384,7 @@ func reservedEnv(k string) bool {
 // mcpDataVar is the per-user data directory as written in args and env.
 const mcpDataVar = "${SECGPT_DATA}"
 
-func envNameOK(k string) bool { return envNameRE.MatchString(k) }
-
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+func envNameOK(k string) bool { return entry.CheckEnvName(k) == nil }
 
 func clip(s string, n int) string {
 	if len(s) <= n {
@@ -450,9 +449,7 @@ func mcpAdd(ctx context.Context, cfg config.Config, spec string, serverArgs []st
 	return b.String(), nil
 }
 
-func mcpNameOK(n string) bool { return mcpServerNameRE.MatchString(n) }
-
-var mcpServerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
+func mcpNameOK(n string) bool { return entry.CheckName(n) == nil }
 
 // writeEntry writes one server's entry (only its set keys), with a header
 // saying where it came from, in place of any earlier one (a new file
