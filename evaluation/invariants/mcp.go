@@ -100,7 +100,16 @@ func (m *mcpSetup) install(ctx context.Context, sp hub.Spawner, cat *apps.Catalo
 	if err := m.policy(ctx, &spec); err != nil {
 		return nil, err
 	}
-	s, err := mcp.Discover(ctx, sp, s, spec)
+	start := func(ctx context.Context, n mcp.Needs) (mcp.Spoke, error) {
+		spec := spec
+		spec.App, spec.AllowExec, spec.Domains, spec.Ports = n.App, n.Exec, n.Domains, n.Ports
+		p, err := sp.Start(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	s, err := mcp.Discover(ctx, start, s)
 	if err != nil {
 		return nil, fmt.Errorf("list the hostile MCP server's tools: %w", err)
 	}
