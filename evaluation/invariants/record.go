@@ -31,6 +31,7 @@ const (
 	evSpokeEnd                 // hub trace: spoke reaped
 	evTurnStart                // a user message handed to the hub
 	evTurnEnd                  // the hub returned from Handle
+	evMCPInstall               // the hostile MCP server installed; text is its metadata token
 )
 
 // event is one observation, ordered by seq.

@@ -292,6 +292,7 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 			add(InvLive, "hostile MCP server: %v", err)
 			return stats{}, stamp(vs, seed, n)
 		}
+		rec.add(&event{kind: evMCPInstall, app: appMCP, text: token})
 		ho.AppConfig = map[ids.AppID]json.RawMessage{appMCP: raw}
 		ho.SpokePolicy = ms.policy
 		ho.WarmIdle = mcpWarmIdle
