@@ -155,7 +155,7 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 	probe := c.URL
 	if c.URL != "" {
 		var err error
-		if probe, inURL, err = expandURLSecrets(c.URL, placeholders(resolved)); err != nil {
+		if probe, inURL, err = mcp.ExpandURL(c.URL, placeholders(resolved)); err != nil {
 			return s, nil, &config.KeyError{Key: key + ".url", Msg: err.Error()}
 		}
 	}
@@ -203,11 +203,9 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 		return s, nil, &config.KeyError{Key: key, Msg: err.Error()}
 	}
 	if len(inURL) > 0 {
-		u, _, err := expandURLSecrets(c.URL, resolved)
-		if err != nil {
+		if _, err := s.SetURL(c.URL, resolved); err != nil {
 			return s, nil, &config.KeyError{Key: key + ".url", Msg: "a secret's value does not fit where the url refers to it"}
 		}
-		s.URL = u
 	}
 	for tool, a := range c.Aliases {
 		if err := mcp.CheckAlias(a); err != nil {

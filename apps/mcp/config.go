@@ -41,6 +41,9 @@ type Server struct {
 	// URL is a remote (streamable HTTP) server, reached through the egress
 	// proxy; its host's registrable domain is added to Domains.
 	URL string `json:"url,omitempty"`
+	// URLSecrets are the values of the server's secrets SetURL put into
+	// URL, by name: the client takes them out of every error it reports.
+	URLSecrets map[string]string `json:"url_secrets,omitempty"`
 	// BearerToken is sent to a remote server as Authorization: Bearer.
 	BearerToken string `json:"bearer_token,omitempty"`
 	// OAuth makes the remote server's token the user's own, from the MCP

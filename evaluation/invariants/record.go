@@ -32,6 +32,7 @@ const (
 	evTurnStart                // a user message handed to the hub
 	evTurnEnd                  // the hub returned from Handle
 	evMCPInstall               // the hostile MCP server installed; text is its metadata token
+	evLog                      // a record of the hub's log
 )
 
 // event is one observation, ordered by seq.
