@@ -218,6 +218,24 @@ func TestSpokeBinaryLinksNoHarness(t *testing.T) {
 	}
 }
 
+// TestSpokeBinaryLinksNoHub: the secgpt-spoke binary links none of the
+// hub's side (the hub, the gate, the responder's request): a spoke is the
+// untrusted side of the seam and talks to the hub only in ISC frames, and
+// every package the binary links costs each spoke's start. apps/mcp once
+// linked core/hub for the spawner's types only.
+func TestSpokeBinaryLinksNoHub(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		switch strings.TrimPrefix(p, "github.com/secgpt-go/secgpt/") {
+		case "core/hub", "core/gate", "core/respond":
+			t.Errorf("cmd/secgpt-spoke links %s", p)
+		}
+	}
+}
+
 // TestCoreImportsNoOuterLayer: core/ holds the trusted path of a message
 // and nothing around it, so no core package imports a sandbox, adapter,
 // operations, cli or command package (issue 21 item 5). core/hubtest, the

@@ -47,15 +47,16 @@ type appPolicies struct {
 // apply is the hub's PolicyFunc.
 func (p *appPolicies) apply(_ context.Context, pol *hub.SpokeSpec) error {
 	app, user := pol.App, pol.User
-	files := p.files[app]
+	pol.Mounts = append(pol.Mounts, p.files[app]...)
 	if s, ok := p.servers[app]; ok {
-		ms, err := mcp.Mounts(s, files, p.dataRoot, user)
+		dir, err := mcp.DataDirOf(s, p.dataRoot, user)
 		if err != nil {
 			return err
 		}
-		files = ms
+		if dir != "" {
+			pol.Mounts = append(pol.Mounts, hub.Mount{Source: dir, Target: mcp.DataDir, Write: true})
+		}
 	}
-	pol.Mounts = append(pol.Mounts, files...)
 	pol.PrivateNets = append(pol.PrivateNets, p.private[app]...)
 	if _, ok := p.servers[app]; ok {
 		// An interpreter opens far more files and starts more threads than
@@ -154,7 +155,7 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 	probe := c.URL
 	if c.URL != "" {
 		var err error
-		if probe, inURL, err = expandURLSecrets(c.URL, placeholders(resolved)); err != nil {
+		if probe, inURL, err = mcp.ExpandURL(c.URL, placeholders(resolved)); err != nil {
 			return s, nil, &config.KeyError{Key: key + ".url", Msg: err.Error()}
 		}
 	}
@@ -202,11 +203,9 @@ func mcpServer(name string, c config.MCPServer, getenv func(string) string) (mcp
 		return s, nil, &config.KeyError{Key: key, Msg: err.Error()}
 	}
 	if len(inURL) > 0 {
-		u, _, err := expandURLSecrets(c.URL, resolved)
-		if err != nil {
+		if _, err := s.SetURL(c.URL, resolved); err != nil {
 			return s, nil, &config.KeyError{Key: key + ".url", Msg: "a secret's value does not fit where the url refers to it"}
 		}
-		s.URL = u
 	}
 	for tool, a := range c.Aliases {
 		if err := mcp.CheckAlias(a); err != nil {
@@ -302,7 +301,7 @@ func installMCP(ctx context.Context, cfg config.Config, st hub.Spawner, pins sta
 		}
 		progressLine(progress, "  mcp.%s: starting in its sandbox and listing its tools (up to %s)…", name, timeout)
 		dctx, cancel := context.WithTimeout(ctx, timeout)
-		s, err = mcp.DiscoverWith(dctx, st, s, pol, pols.discoveryCredential(dctx, id, log))
+		s, err = mcp.DiscoverWith(dctx, discoveryStarter(st, pol), s, pols.discoveryCredential(dctx, id, log))
 		timedOut := dctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		os.RemoveAll(tmp)
@@ -340,6 +339,22 @@ func installMCP(ctx context.Context, cfg config.Config, st hub.Spawner, pins sta
 		log.Info("MCP server installed", "app", id, "tools", len(s.Tools))
 	}
 	return installed, statuses, nil
+}
+
+// discoveryStarter starts a server's discovery spoke through st as spec
+// says, with what the server needs of the sandbox (mcp.Needs).
+func discoveryStarter(st hub.Spawner, spec hub.SpokeSpec) mcp.Starter {
+	return func(ctx context.Context, n mcp.Needs) (mcp.Spoke, error) {
+		spec.App, spec.AllowExec, spec.Domains, spec.Ports = n.App, n.Exec, n.Domains, n.Ports
+		if spec.Timeout <= 0 {
+			spec.Timeout = 60 * time.Second
+		}
+		sp, err := st.Start(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		return sp, nil
+	}
 }
 
 // pinTools holds a server's listed tools against its pin in the store

@@ -20,7 +20,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/secgpt-go/secgpt/apps/mcp/entry"
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/internal/atomicfile"
 )
 
 // mcpAddUsage is the help of `secgpt mcp add`.
@@ -382,9 +384,7 @@ func reservedEnv(k string) bool {
 // mcpDataVar is the per-user data directory as written in args and env.
 const mcpDataVar = "${SECGPT_DATA}"
 
-func envNameOK(k string) bool { return envNameRE.MatchString(k) }
-
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+func envNameOK(k string) bool { return entry.CheckEnvName(k) == nil }
 
 func clip(s string, n int) string {
 	if len(s) <= n {
@@ -449,9 +449,7 @@ func mcpAdd(ctx context.Context, cfg config.Config, spec string, serverArgs []st
 	return b.String(), nil
 }
 
-func mcpNameOK(n string) bool { return mcpServerNameRE.MatchString(n) }
-
-var mcpServerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
+func mcpNameOK(n string) bool { return entry.CheckName(n) == nil }
 
 // writeEntry writes one server's entry (only its set keys), with a header
 // saying where it came from, in place of any earlier one (a new file
@@ -464,27 +462,5 @@ func writeEntry(path string, s config.MCPServer, from string) error {
 	if err := enc.Encode(s.Entry()); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, y.Bytes())
-}
-
-// writeFileAtomic writes b to path as a new file renamed over any earlier
-// one, so a reader sees the old entry or the new, never half of one.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".entry-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, y.Bytes(), 0o644)
 }

@@ -24,20 +24,13 @@ type toolNames struct {
 	unnamed []string
 }
 
-// aliasFor is the planner's name for a tool called tool, if its own name
-// can be one: lowercase letters, digits and _ (mcp.CheckAlias), after
-// lowering case and turning - and . into _.
-func aliasFor(tool string) (string, bool) {
-	a := strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(tool))
-	return a, mcp.CheckAlias(a) == nil
-}
-
 // nameTools lists the tools of the server name of cfg in its sandbox, as
-// the bot will, and names each for the planner by its own name where that
-// name is a plain identifier of at most 32 characters. A tool's name is
-// the server's text; the operator who runs `secgpt mcp add` sees every
-// name in the report, and the entry's aliases: are theirs to edit. A name
-// that is no identifier (spaces, punctuation, instructions) stays unseen.
+// the bot will, and names them for the planner (mcp.NameTools: a tool by
+// its own name where that is a plain identifier of at most 32 characters).
+// A tool's name is the server's text; the operator who runs `secgpt mcp
+// add` sees every name in the report, and the entry's aliases: are theirs
+// to edit. A name that is no identifier (spaces, punctuation,
+// instructions) stays unseen.
 func nameTools(ctx context.Context, cfg config.Config, name string) (toolNames, error) {
 	one := cfg
 	one.MCP.Servers = map[string]config.MCPServer{name: cfg.MCP.Servers[name]}
@@ -52,19 +45,8 @@ func nameTools(ctx context.Context, cfg config.Config, name string) (toolNames, 
 		}
 		return toolNames{}, errors.New(reason)
 	}
-	s := servers[ids.AppID("mcp."+name)]
-	out := toolNames{named: map[string]string{}}
-	used := map[string]bool{}
-	for _, tool := range slices.Sorted(maps.Keys(s.Aliases)) {
-		a, ok := aliasFor(tool)
-		if !ok || used[a] {
-			out.unnamed = append(out.unnamed, tool)
-			continue
-		}
-		used[a] = true
-		out.named[tool] = a
-	}
-	return out, nil
+	named, unnamed := mcp.NameTools(servers[ids.AppID(mcp.Prefix+name)].ToolNames())
+	return toolNames{named: named, unnamed: unnamed}, nil
 }
 
 // nameServer names the tools of srv, the server name about to be written,

@@ -1,62 +1,11 @@
 package cli
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/secgpt-go/secgpt/config"
 )
-
-// TestExpandURLSecrets: a remote server's secrets fill the url's
-// references, escaped for where they stand, and never its host.
-func TestExpandURLSecrets(t *testing.T) {
-	secrets := map[string]string{"PASS": "p@ss/w?rd#1", "KEY": "a&b=c d", "HOST": "evil.example"}
-	tests := []struct {
-		name, in string
-		want     string // the decoded part to check, or the error
-		part     func(*url.URL) string
-		err      bool
-	}{
-		{"password", "https://bob:${PASS}@mcp.example.com/mcp", "p@ss/w?rd#1", func(u *url.URL) string { p, _ := u.User.Password(); return p }, false},
-		{"query value", "https://mcp.example.com/mcp?api_key=${KEY}&v=2", "a&b=c d", func(u *url.URL) string { return u.Query().Get("api_key") }, false},
-		{"path", "https://mcp.example.com/t/${KEY}/mcp", "/t/a&b=c d/mcp", func(u *url.URL) string { return u.Path }, false},
-		{"host refused", "https://${HOST}/mcp", "", nil, true},
-		{"host part refused", "https://mcp.${HOST}/mcp", "", nil, true},
-		{"query key refused", "https://mcp.example.com/mcp?${KEY}=1", "", nil, true},
-		{"unknown secret", "https://mcp.example.com/mcp?k=${NOPE}", "", nil, true},
-		{"no references", "https://mcp.example.com/mcp?k=1", "k=1", func(u *url.URL) string { return u.RawQuery }, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, _, err := expandURLSecrets(tt.in, secrets)
-			if tt.err {
-				if err == nil {
-					t.Fatalf("%q expanded to %q, want an error", tt.in, got)
-				}
-				for _, v := range secrets {
-					if strings.Contains(err.Error(), v) {
-						t.Errorf("error %q holds a secret's value", err)
-					}
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			u, err := url.Parse(got)
-			if err != nil {
-				t.Fatalf("%q: %v", got, err)
-			}
-			if u.Host != "mcp.example.com" {
-				t.Errorf("host %q", u.Host)
-			}
-			if p := tt.part(u); p != tt.want {
-				t.Errorf("%q: got %q, want %q", got, p, tt.want)
-			}
-		})
-	}
-}
 
 // TestMCPServerURLSecrets: a secret the url refers to reaches the server's
 // url and not its environment, and a bad url's error never shows a value.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/secgpt-go/secgpt/internal/atomicfile"
 )
 
 // storeOwner is written beside a bolt state file by the process that holds
@@ -32,11 +34,7 @@ func writeStoreOwner(path string) error {
 	if err != nil {
 		return fmt.Errorf("encode store owner: %w", err)
 	}
-	tmp := ownerPath(path) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write store owner: %w", err)
-	}
-	if err := os.Rename(tmp, ownerPath(path)); err != nil {
+	if err := atomicfile.Write(ownerPath(path), b, 0o600); err != nil {
 		return fmt.Errorf("write store owner: %w", err)
 	}
 	return nil

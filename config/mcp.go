@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/secgpt-go/secgpt/apps/mcp/entry"
 )
 
 // MCP configures MCP servers, each installed as the app "mcp.<name>".
@@ -157,11 +158,6 @@ func (s Secret) Resolve(getenv func(string) string) (string, error) {
 	return "", fmt.Errorf("names neither env nor file")
 }
 
-var (
-	mcpNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
-	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
-
 // MCPServerNames lists the configured servers, sorted.
 func (c *Config) MCPServerNames() []string {
 	out := make([]string, 0, len(c.MCP.Servers))
@@ -203,8 +199,8 @@ func (c *Config) validateMCP() error {
 	for _, name := range c.MCPServerNames() {
 		s := c.MCP.Servers[name]
 		key := "mcp.servers." + name
-		if !mcpNameRE.MatchString(name) {
-			return &KeyError{key, "server names use lowercase letters, digits, - and _ (at most 41 characters)"}
+		if err := entry.CheckName(name); err != nil {
+			return &KeyError{key, err.Error()}
 		}
 		switch {
 		case s.Command == "" && s.URL == "":
@@ -223,13 +219,13 @@ func (c *Config) validateMCP() error {
 			return &KeyError{key + ".url", fmt.Sprintf("%q is not an http(s) URL", s.URL)}
 		}
 		for k := range s.Env {
-			if !envNameRE.MatchString(k) {
-				return &KeyError{key + ".env", fmt.Sprintf("%q is not an environment variable name", k)}
+			if err := entry.CheckEnvName(k); err != nil {
+				return &KeyError{key + ".env", err.Error()}
 			}
 		}
 		for k, sec := range s.Secrets {
-			if !envNameRE.MatchString(k) {
-				return &KeyError{key + ".secrets", fmt.Sprintf("%q is not an environment variable name", k)}
+			if err := entry.CheckEnvName(k); err != nil {
+				return &KeyError{key + ".secrets", err.Error()}
 			}
 			if (sec.Env == "") == (sec.File == "") {
 				return &KeyError{key + ".secrets." + k, "name exactly one of env or file"}

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/secgpt-go/secgpt/apps/mcp/entry"
 )
 
 // MCPInstallDir is where `secgpt mcp add` installs servers and writes
@@ -47,8 +49,8 @@ func (c *Config) loadInstalledMCP() error {
 	for _, n := range names {
 		path := filepath.Join(dir, n+".yaml")
 		key := "mcp.servers." + n
-		if !mcpNameRE.MatchString(n) {
-			return &KeyError{key, fmt.Sprintf("%s: server names use lowercase letters, digits, - and _ (at most 41 characters)", path)}
+		if err := entry.CheckName(n); err != nil {
+			return &KeyError{key, fmt.Sprintf("%s: %v", path, err)}
 		}
 		if _, dup := c.MCP.Servers[n]; dup {
 			return &KeyError{key, fmt.Sprintf("is in the config file and in %s; remove one", path)}

@@ -126,6 +126,8 @@ type Spawner struct {
 	// poolMax bounds the pooled spokes kept idle (poolMax in pool.go).
 	poolMax int
 
+	warned warnings // "less restrictive" warnings already logged at WARN
+
 	mu      sync.Mutex // guards the fields below
 	idle    []*Proc    // pooled spokes waiting for a policy
 	filling int        // pooled spokes being started
@@ -386,7 +388,7 @@ func (s *Spawner) claim(ctx context.Context, pr *Proc, p Policy, probe bool) err
 			l.RlimitData = p.Limits.Memory
 		}
 		if p.AllowExec {
-			s.log.Warn("sandbox: less restrictive: spoke may run programs (exec, fork, wait)", "app", p.App)
+			s.warned.log(s.log, "sandbox: less restrictive: spoke may run programs (exec, fork, wait)", p.App)
 		}
 	}
 	var fds []int

@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/secgpt-go/secgpt/core/chat"
+	"github.com/secgpt-go/secgpt/internal/atomicfile"
 )
 
 // promptsFile keeps the prompts on screen in Config.StateDir, so that a
@@ -122,7 +123,7 @@ func (ps *promptStore) change(evt id.EventID, fn func(*savedPrompt) bool) error 
 	if err != nil {
 		return fmt.Errorf("encode matrix prompts: %w", err)
 	}
-	if err := writeAtomic(ps.path, b); err != nil {
+	if err := atomicfile.Write(ps.path, b, 0o600); err != nil {
 		return fmt.Errorf("write matrix prompts: %w", err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/secgpt-go/secgpt/internal/atomicfile"
 )
 
 // sessionFile is the name of the adapter's own state in Config.StateDir.
@@ -83,32 +85,11 @@ func (st *sessionStore) update(fn func(*session)) error {
 	if err != nil {
 		return fmt.Errorf("encode matrix session: %w", err)
 	}
-	if err := writeAtomic(st.path, b); err != nil {
+	if err := atomicfile.Write(st.path, b, 0o600); err != nil {
 		return fmt.Errorf("write matrix session: %w", err)
 	}
 	st.s = next
 	return nil
-}
-
-// writeAtomic replaces path with b (mode 0600), synced, through a
-// temporary file, so a crash leaves the old file or the new one.
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	return err
 }
 
 // pickleKey returns the stored pickle key, creating one on first use.

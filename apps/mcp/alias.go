@@ -3,7 +3,9 @@ package mcp
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/secgpt-go/secgpt/core/plan"
 )
@@ -19,6 +21,47 @@ func CheckAlias(a string) error {
 		return fmt.Errorf("alias %q: use a lowercase letter, then lowercase letters, digits and _ (at most 32)", a)
 	}
 	return nil
+}
+
+// PlainAlias is the planner's name for a tool called tool, if its own
+// name can be one: after lowering its case and turning - and . into _, an
+// alias CheckAlias accepts (so no space, no sentence, nothing but ASCII
+// letters, digits and _, at most 32 characters).
+func PlainAlias(tool string) (string, bool) {
+	a := strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(tool))
+	return a, CheckAlias(a) == nil
+}
+
+// NameTools is how `secgpt mcp add` and `mcp import` name a server's
+// tools for the planner (the entry's aliases:): each tool whose own name
+// is a plain identifier (PlainAlias) by that name, the first in sorted
+// order where two would share one; the others, unnamed, stay t<N>. The
+// names are the server's text, so they are printed for the operator and
+// written to the entry: only what the operator was shown reaches the
+// planner, and a tool the server adds or renames later is no name here
+// (invariant I9 holds the harness's server to it).
+func NameTools(tools []string) (named map[string]string, unnamed []string) {
+	named = map[string]string{}
+	used := map[string]bool{}
+	for _, tool := range slices.Sorted(slices.Values(tools)) {
+		a, ok := PlainAlias(tool)
+		if !ok || used[a] {
+			unnamed = append(unnamed, tool)
+			continue
+		}
+		used[a] = true
+		named[tool] = a
+	}
+	return named, unnamed
+}
+
+// ToolNames are the server's own names of its tools (s.Tools), in order.
+func (s Server) ToolNames() []string {
+	out := make([]string, len(s.Tools))
+	for i, f := range s.Tools {
+		out[i] = toolName(s.Name, f)
+	}
+	return out
 }
 
 // DefaultAlias is the alias of a server's n-th tool (1-based) when neither

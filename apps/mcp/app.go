@@ -108,7 +108,8 @@ func (a *App) Spec() apps.Spec { return a.spec }
 
 // Describe starts the server and returns the spec with its tools (the
 // describe task, run once by Discover at the hub's start).
-func (a *App) Describe(ctx context.Context, env apps.Env) (apps.Spec, error) {
+func (a *App) Describe(ctx context.Context, env apps.Env) (_ apps.Spec, err error) {
+	defer func() { err = a.srv.redactErr(err) }()
 	cs, err := a.connect(ctx, env)
 	if err != nil {
 		return apps.Spec{}, err
@@ -132,7 +133,10 @@ func (a *App) Describe(ctx context.Context, env apps.Env) (apps.Spec, error) {
 // Call runs one tool. The server is started on the first call and kept for
 // the spoke's lifetime: the rest of this invocation, and the later
 // invocations of the same (user, app) when the hub keeps the spoke warm.
-func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (json.RawMessage, error) {
+func (a *App) Call(ctx context.Context, env apps.Env, fn string, args json.RawMessage) (_ json.RawMessage, err error) {
+	// An error's text reaches the user, the hub's log and the audit log:
+	// never with a secret of the url in it.
+	defer func() { err = a.srv.redactErr(err) }()
 	f, ok := a.spec.Function(fn)
 	if !ok {
 		return nil, fmt.Errorf("mcp %s: no function %q", a.srv.Name, fn)

@@ -4,10 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
-	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
+	"github.com/secgpt-go/secgpt/apps/mcp/entry"
 	"github.com/secgpt-go/secgpt/core/ids"
 )
 
@@ -42,6 +41,9 @@ type Server struct {
 	// URL is a remote (streamable HTTP) server, reached through the egress
 	// proxy; its host's registrable domain is added to Domains.
 	URL string `json:"url,omitempty"`
+	// URLSecrets are the values of the server's secrets SetURL put into
+	// URL, by name: the client takes them out of every error it reports.
+	URLSecrets map[string]string `json:"url_secrets,omitempty"`
 	// BearerToken is sent to a remote server as Authorization: Bearer.
 	BearerToken string `json:"bearer_token,omitempty"`
 	// OAuth makes the remote server's token the user's own, from the MCP
@@ -79,12 +81,11 @@ type Server struct {
 // not trusted: the most a tool may do.
 const DefaultEffect = apps.EffectDestroy
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,40}$`)
-
-// Check validates a server's settings, naming the bad field.
+// Check validates a server's settings, naming the bad field. Its name and
+// env rules are config's too (package entry).
 func (s Server) Check() error {
-	if !nameRE.MatchString(s.Name) {
-		return fmt.Errorf("name %q: use lowercase letters, digits, - and _ (at most 41)", s.Name)
+	if err := entry.CheckName(s.Name); err != nil {
+		return err
 	}
 	switch {
 	case s.Command == "" && s.URL == "":
@@ -102,8 +103,8 @@ func (s Server) Check() error {
 		}
 	}
 	for k := range s.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return fmt.Errorf("%s: env name %q", s.Name, k)
+		if err := entry.CheckEnvName(k); err != nil {
+			return fmt.Errorf("%s: env: %w", s.Name, err)
 		}
 	}
 	return nil

@@ -102,7 +102,7 @@ func TestArgPathsKeepRealOwners(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err = Discover(ctx, hubspawn.New(h.sp), s, pol("discovery"))
+	s, err = Discover(ctx, testStarter(hubspawn.New(h.sp), pol("discovery")), s)
 	if err != nil {
 		t.Fatalf("discover: %v\nspoke output:\n%s", err, h.log)
 	}

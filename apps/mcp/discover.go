@@ -5,16 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/secgpt-go/secgpt/apps"
-	"github.com/secgpt-go/secgpt/core/hub"
+	"github.com/secgpt-go/secgpt/core/ids"
 	"github.com/secgpt-go/secgpt/core/isc"
 	"github.com/secgpt-go/secgpt/core/schema"
 )
@@ -22,20 +22,56 @@ import (
 // maxDiscoverFrames bounds the frames a describing spoke may send.
 const maxDiscoverFrames = 32
 
+// Spoke is a running spoke as Discover uses it. The hub's spokes
+// (hub.Spoke) are Spokes: this package runs in spokes and takes no part
+// of the hub, so it names only what it calls.
+type Spoke interface {
+	// Conn is the hub's end of the spoke's ISC connection.
+	Conn() io.ReadWriteCloser
+	// Kill ends the spoke and records reason, unless one was recorded
+	// already; it does not block.
+	Kill(reason string)
+	// KillReason is the first reason recorded, or "".
+	KillReason() string
+	// Wait blocks until the spoke has ended; nil means cleanly.
+	Wait() error
+}
+
+// Needs is what a server's spoke needs of the sandbox, decided by the
+// server's settings alone.
+type Needs struct {
+	// App is the server's app ID.
+	App ids.AppID
+	// Exec lets the spoke run programs: a stdio server is one.
+	Exec bool
+	// Domains and Ports are what its egress may reach (Domains, Ports).
+	Domains []string
+	Ports   []int
+}
+
+// NeedsOf is what s's spokes need of the sandbox.
+func NeedsOf(s Server) Needs {
+	return Needs{App: s.ID(), Exec: s.Command != "", Domains: Domains(s), Ports: Ports(s)}
+}
+
+// Starter starts the spoke that lists a server's tools: as the caller
+// starts any invocation of the app (its bounds, its mounts, a throwaway
+// data directory), plus what need says. It may block while the spoke
+// starts, and fails without leaving anything running.
+type Starter func(ctx context.Context, need Needs) (Spoke, error)
+
 // Discover learns a server's tools: it runs the server once, in a spoke
-// started by st as spec says (which the caller builds as for any
-// invocation of the app, with a throwaway data directory; the app, exec,
-// domains and ports are set here from s), asks for the tool list, and
-// returns s with Tools and Instructions filled in. The spoke gets no model
-// and no state: requests for them are refused.
-func Discover(ctx context.Context, st hub.Spawner, s Server, spec hub.SpokeSpec) (Server, error) {
-	return DiscoverWith(ctx, st, s, spec, nil)
+// started by start, asks for the tool list, and returns s with Tools and
+// Instructions filled in. The spoke gets no model and no state: requests
+// for them are refused.
+func Discover(ctx context.Context, start Starter, s Server) (Server, error) {
+	return DiscoverWith(ctx, start, s, nil)
 }
 
 // DiscoverWith is Discover for a server that needs a user's token even to
 // list its tools (oauth): cred is the operator's own, for this one
 // listing, never a chat user's.
-func DiscoverWith(ctx context.Context, st hub.Spawner, s Server, spec hub.SpokeSpec, cred *isc.Credential) (Server, error) {
+func DiscoverWith(ctx context.Context, start Starter, s Server, cred *isc.Credential) (Server, error) {
 	if err := s.Check(); err != nil {
 		return s, err
 	}
@@ -44,11 +80,7 @@ func DiscoverWith(ctx context.Context, st hub.Spawner, s Server, spec hub.SpokeS
 	if err != nil {
 		return s, err
 	}
-	if spec.Timeout <= 0 {
-		spec.Timeout = 60 * time.Second
-	}
-	spec.App, spec.AllowExec, spec.Domains, spec.Ports = s.ID(), s.Command != "", Domains(s), Ports(s)
-	proc, err := st.Start(ctx, spec)
+	proc, err := start(ctx, NeedsOf(s))
 	if err != nil {
 		return s, fmt.Errorf("discover %s: %w", s.ID(), err)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
 )
 
@@ -20,24 +19,23 @@ func UserDir(root string, app ids.AppID, user ids.UserID) string {
 	return filepath.Join(root, string(app), hex.EncodeToString(h[:16]))
 }
 
-// Mounts are the host paths one invocation of s for user may use: the
-// operator's declared files, and with s.Data the user's own data directory
-// (made 0700 on first use) at DataDir. No other user's directory is ever
-// among them.
-func Mounts(s Server, files []hub.Mount, dataRoot string, user ids.UserID) ([]hub.Mount, error) {
-	out := append([]hub.Mount(nil), files...)
+// DataDirOf is the host directory one invocation of s for user gets at
+// DataDir, made 0700 on first use, or "" when s has no data directory
+// (Data false). No other user's directory is ever named here; the caller
+// mounts it writable at DataDir.
+func DataDirOf(s Server, dataRoot string, user ids.UserID) (string, error) {
 	if !s.Data {
-		return out, nil
+		return "", nil
 	}
 	if dataRoot == "" {
-		return nil, fmt.Errorf("mcp %s: data: no data directory configured", s.Name)
+		return "", fmt.Errorf("mcp %s: data: no data directory configured", s.Name)
 	}
 	if user == "" {
-		return nil, fmt.Errorf("mcp %s: data: no user", s.Name)
+		return "", fmt.Errorf("mcp %s: data: no user", s.Name)
 	}
 	dir := UserDir(dataRoot, s.ID(), user)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("mcp %s: data directory: %w", s.Name, err)
+		return "", fmt.Errorf("mcp %s: data directory: %w", s.Name, err)
 	}
-	return append(out, hub.Mount{Source: dir, Target: DataDir, Write: true}), nil
+	return dir, nil
 }

@@ -106,7 +106,7 @@ func (h *harness) policy(s Server, user ids.UserID) hub.SpokeSpec {
 	if h.npm != "" {
 		files = append(files, hub.Mount{Source: h.npm})
 	}
-	ms, err := Mounts(s, files, h.data, user)
+	ms, err := testMounts(s, files, h.data, user)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -114,12 +114,33 @@ func (h *harness) policy(s Server, user ids.UserID) hub.SpokeSpec {
 		Timeout: 60 * time.Second, Limits: hub.SpokeLimits{Memory: 1 << 30, OpenFiles: 256, Procs: 128}}
 }
 
+// testMounts are files, and s's data directory for user when it has one.
+func testMounts(s Server, files []hub.Mount, dataRoot string, user ids.UserID) ([]hub.Mount, error) {
+	dir, err := DataDirOf(s, dataRoot, user)
+	if err != nil || dir == "" {
+		return files, err
+	}
+	return append(append([]hub.Mount(nil), files...), hub.Mount{Source: dir, Target: DataDir, Write: true}), nil
+}
+
+// testStarter starts discovery spokes through st as spec says.
+func testStarter(st hub.Spawner, spec hub.SpokeSpec) Starter {
+	return func(ctx context.Context, n Needs) (Spoke, error) {
+		spec.App, spec.AllowExec, spec.Domains, spec.Ports = n.App, n.Exec, n.Domains, n.Ports
+		p, err := st.Start(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+}
+
 // discover learns s's tools in a sandboxed spoke.
 func (h *harness) discover(s Server) Server {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := Discover(ctx, hubspawn.New(h.sp), s, h.policy(s, "discovery"))
+	d, err := Discover(ctx, testStarter(hubspawn.New(h.sp), h.policy(s, "discovery")), s)
 	if err != nil {
 		h.t.Fatalf("discover: %v\nspoke output:\n%s", err, h.log)
 	}

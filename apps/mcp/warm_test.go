@@ -177,7 +177,7 @@ func (in *installed) options(idle, timeout time.Duration, trace func(hub.TraceEv
 		SpokeTimeout: timeout, WarmIdle: idle, Trace: trace,
 		Limits: hub.SpokeLimits{Memory: 1 << 30, OpenFiles: 256, Procs: 128},
 		SpokePolicy: func(_ context.Context, p *hub.SpokeSpec) error {
-			ms, err := Mounts(in.s, []hub.Mount{{Source: in.h.npm}}, in.h.data, p.User)
+			ms, err := testMounts(in.s, []hub.Mount{{Source: in.h.npm}}, in.h.data, p.User)
 			p.Mounts = ms
 			return err
 		},

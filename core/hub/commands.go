@@ -213,6 +213,11 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 			return failed("the apps' conversation memory", err)
 		}
 		done = append(done, "every app's conversation memory")
+		// The hub's label records sit beside the apps' namespaces; they
+		// go first and uncounted, so the count is what the apps stored.
+		if err := h.forgetLabels(ctx, t.user); err != nil {
+			return failed("the apps' stored data", err)
+		}
 		n, err := h.o.Store.ForgetAppState(ctx, t.user, "")
 		if err != nil {
 			return failed("the apps' stored data", err)
@@ -262,6 +267,24 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 	}
 	h.audit(ctx, auditEvent(t.user, vocab.AuditForget, app, strings.Join(done, "; ")))
 	return "Forgotten: " + strings.Join(done, "; ") + "."
+}
+
+// forgetLabels deletes user's label records (labelNamespace) of every
+// installed app's state namespace.
+func (h *Hub) forgetLabels(ctx context.Context, user ids.UserID) error {
+	seen := map[string]bool{}
+	for _, id := range h.o.Catalog.IDs() {
+		a, _ := h.o.Catalog.App(id)
+		ns := a.Spec().Namespace()
+		if seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		if _, err := h.o.Store.ForgetAppState(ctx, user, labelNamespace(ns)); err != nil {
+			return fmt.Errorf("forget the label of %s: %w", ns, err)
+		}
+	}
+	return nil
 }
 
 // sharers lists the other installed apps that use sp's state namespace.

@@ -24,7 +24,10 @@ func TestForgetDeletesAppState(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := ids.UserID("test:alice"), ids.UserID("test:bob")
 	seed := func(u ids.UserID) {
-		for _, p := range []struct{ ns, key string }{{"hoarder", "a"}, {"hoarder", "b"}, {"quick_ride", "a"}, {"gone_app", "x"}} {
+		// The label records are the hub's own, as it writes them beside
+		// an app's state: "!forget" must not count them as the user's.
+		for _, p := range []struct{ ns, key string }{{"hoarder", "a"}, {"hoarder", "b"}, {"quick_ride", "a"}, {"gone_app", "x"},
+			{"secgpt.label/hoarder", "label"}, {"secgpt.label/quick_ride", "label"}} {
 			if err := st.PutAppState(ctx, u, p.ns, p.key, json.RawMessage(`"secret"`)); err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +65,7 @@ func TestForgetDeletesAppState(t *testing.T) {
 			t.Errorf("forget all reply %q does not say %q", reply, want)
 		}
 	}
-	for _, k := range []struct{ ns, key string }{{"quick_ride", "a"}, {"gone_app", "x"}} {
+	for _, k := range []struct{ ns, key string }{{"quick_ride", "a"}, {"gone_app", "x"}, {"secgpt.label/quick_ride", "label"}} {
 		if has(alice, k.ns, k.key) {
 			t.Errorf("after forget all, alice's %s/%s is still stored", k.ns, k.key)
 		}

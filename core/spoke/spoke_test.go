@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -95,7 +96,7 @@ func (h *fakeHub) serve(init isc.Init) isc.Final {
 }
 
 func pair(t *testing.T) (*isc.Conn, *isc.Conn) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketPair()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,4 +220,19 @@ func TestRunResultOnly(t *testing.T) {
 	if turns != 1 || string(fin.Result) != `"echo: filled"` {
 		t.Fatalf("turns %d, final %+v", turns, fin)
 	}
+}
+
+// socketPair is a connected pair of unix stream sockets, close-on-exec:
+// set under the fork lock, as the standard library does where
+// socketpair(2) takes no flags (SOCK_CLOEXEC is Linux's), so the test
+// builds on every system.
+func socketPair() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fds[0])
+		unix.CloseOnExec(fds[1])
+	}
+	return fds, err
 }

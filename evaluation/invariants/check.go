@@ -123,6 +123,9 @@ type checker struct {
 	forgot   map[ids.UserID]int64            // seq of the reply that said everything was forgotten
 	firstSeq map[string]int64                // canary → seq it was first seen
 	reported map[string]bool
+	// metaToken is the hostile MCP server's metadata token, if the
+	// episode installed it (checkMetadata).
+	metaToken string
 }
 
 type holdKey struct {
@@ -148,6 +151,8 @@ func check(evs []*event) []Violation {
 		switch e.kind {
 		case evSpokeStart:
 			c.spokes[e.pid] = &spokeInfo{user: e.user, app: e.app}
+		case evMCPInstall:
+			c.metaToken = e.text
 		case evEntities:
 			// Every fact the episode will remember is tracked from the
 			// start, so that an app that got it from the user's own message

@@ -43,6 +43,29 @@ const mcpWarmIdle = 3 * time.Second
 // read-only into the server's spokes).
 type mcpSetup struct {
 	dir, script string
+	// aliases names the server's tools for the planner as the operator's
+	// entry does, from the tools the server listed when `secgpt mcp add`
+	// ran (add) and those it lists at the bot's start (start); nil means
+	// as `mcp add` does (addAliases). TestToolNamingEpisodes swaps in
+	// looser rules to see I9 catch them.
+	aliases func(add, start []string) map[string]string
+}
+
+// addAliases is what `secgpt mcp add` writes into the entry's aliases:
+// mcp.NameTools over the tools listed when it ran.
+func addAliases(add, _ []string) map[string]string {
+	named, _ := mcp.NameTools(add)
+	return named
+}
+
+// acceptedNames are the planner names `secgpt mcp add` prints for the
+// server's tools when it runs (mcpserver.py listing with "add"): its two
+// plain identifiers, "-" made "_". The checker holds them as the truth,
+// not whatever the naming rule under test produced: every other name with
+// the episode's token in a model context is a name the operator did not
+// accept (I9).
+func acceptedNames(token string) []string {
+	return []string{"zqmname" + token + "_lookup", "zqmname" + token + "_old"}
 }
 
 // newMCPSetup writes the script, or returns nil when python3 is missing
@@ -89,30 +112,49 @@ func (m *mcpSetup) policy(_ context.Context, p *hub.SpokeSpec) error {
 	return nil
 }
 
-// install lists the server's tools in a sandboxed spoke (with canaries
-// made from token), pins them in the episode's store, and adds the server
-// to cat; it returns the server's config section for its spokes. The
-// listed metadata must hold the canaries, or the episode would check
+// install installs the server as an operator does: `secgpt mcp add`
+// lists its tools in a sandboxed spoke (with canaries made from token)
+// and writes the entry's aliases (m.aliases); the bot's start lists them
+// again (the server has renamed one tool and added another since), pins
+// them in the episode's store with the entry's aliases, and adds the
+// server to cat. It returns the server's config section for its spokes.
+// The listed metadata must hold the canaries, or the episode would check
 // nothing.
 func (m *mcpSetup) install(ctx context.Context, sp hub.Spawner, cat *apps.Catalog, pins state.Pins, token string) (json.RawMessage, error) {
-	s := mcp.Server{Name: mcpName, Command: mcpPython, Args: []string{m.script, token}}
 	spec := hub.SpokeSpec{App: appMCP, Timeout: 60 * time.Second}
 	if err := m.policy(ctx, &spec); err != nil {
 		return nil, err
 	}
-	s, err := mcp.Discover(ctx, sp, s, spec)
+	start := func(ctx context.Context, n mcp.Needs) (mcp.Spoke, error) {
+		spec := spec
+		spec.App, spec.AllowExec, spec.Domains, spec.Ports = n.App, n.Exec, n.Domains, n.Ports
+		p, err := sp.Start(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	added, err := mcp.Discover(ctx, start, mcp.Server{Name: mcpName, Command: mcpPython, Args: []string{m.script, token, "add"}})
+	if err != nil {
+		return nil, fmt.Errorf("list the hostile MCP server's tools (mcp add): %w", err)
+	}
+	s, err := mcp.Discover(ctx, start, mcp.Server{Name: mcpName, Command: mcpPython, Args: []string{m.script, token}})
 	if err != nil {
 		return nil, fmt.Errorf("list the hostile MCP server's tools: %w", err)
 	}
 	// (An annotation's title is not kept at all: the hub keeps only the
 	// hints, as words of its own.)
 	listed, _ := json.Marshal(s.Tools)
-	for _, kind := range []string{"tool", "prop", "enum", "desc", "deep"} {
+	for _, kind := range []string{"tool", "prop", "enum", "desc", "deep", "name", "late"} {
 		if !strings.Contains(string(listed), "zqm"+kind+token) {
 			return nil, fmt.Errorf("the hostile MCP server's %s canary is not in its listed tools", kind)
 		}
 	}
-	s, pin, _ := mcp.Reconcile(s, state.Pin{}, false, nil, time.Now())
+	naming := m.aliases
+	if naming == nil {
+		naming = addAliases
+	}
+	s, pin, _ := mcp.Reconcile(s, state.Pin{}, false, naming(added.ToolNames(), s.ToolNames()), time.Now())
 	if err := pins.PutPin(ctx, pin); err != nil {
 		return nil, err
 	}

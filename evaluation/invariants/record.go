@@ -35,6 +35,8 @@ const (
 	evTurnEnd                  // the hub returned from Handle
 	evLabel                    // a label record the hub stored beside an app's data (text: the record, no app content)
 	evSpokeReuse               // hub trace: a warm spoke serves another invocation
+	evMCPInstall               // the hostile MCP server installed; text is its metadata token
+	evLog                      // a record of the hub's log
 )
 
 // event is one observation, ordered by seq.

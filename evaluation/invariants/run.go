@@ -280,7 +280,7 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 	rules := drawRules(es)
 	ho := hub.Options{Store: store, Catalog: cat, Model: planner{seed: es, rec: rec}, SpokeModel: spokeModel{seed: es}, Rules: rules,
 		Spawner: spokes.spawner, PromptTimeout: 400 * time.Millisecond, SpokeTimeout: 20 * time.Second, MaxSpokeSteps: 3,
-		Limits: hub.SpokeLimits{}, Trace: rec.trace, Logger: slog.New(slog.DiscardHandler)}
+		Limits: hub.SpokeLimits{}, Trace: rec.trace, Logger: slog.New(logTap{rec: rec})}
 	// Drawn whether or not this machine can run the server, so that the
 	// rest of the episode is the same on every machine.
 	withMCP, token := rng.IntN(2) == 0, metaToken(rng)
@@ -292,9 +292,25 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 			add(InvLive, "hostile MCP server: %v", err)
 			return stats{}, stamp(vs, seed, n)
 		}
+		rec.add(&event{kind: evMCPInstall, app: appMCP, text: token})
 		ho.AppConfig = map[ids.AppID]json.RawMessage{appMCP: raw}
 		ho.SpokePolicy = ms.policy
 		ho.WarmIdle = mcpWarmIdle
+	}
+	// The remote server needs the sandbox's egress (an in-process spoke
+	// refuses every request): sandboxed runs only, as the stdio server.
+	var remote *remoteSetup
+	if ms != nil && remoteEpisode(es) {
+		remote = newRemote(es)
+		raw, err := remote.install(hctx, cat, store)
+		if err != nil {
+			add(InvLive, "remote MCP server: %v", err)
+			return stats{}, stamp(vs, seed, n)
+		}
+		if ho.AppConfig == nil {
+			ho.AppConfig = map[ids.AppID]json.RawMessage{}
+		}
+		ho.AppConfig[appRemote] = raw
 	}
 	users := []ids.UserID{"inv:alice"}
 	if rng.IntN(2) == 0 {
@@ -414,6 +430,9 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 	checkRuleConformance(evs, rules, add)
 	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
 	vs = append(vs, accts.check(evs)...)
+	if remote != nil {
+		vs = append(vs, checkURLSecrets(evs, remote.values())...)
+	}
 	return st, stamp(vs, seed, n)
 }
 

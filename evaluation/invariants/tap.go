@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/secgpt-go/secgpt/core/hub"
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -34,7 +33,7 @@ func (t *tapSpawner) Start(ctx context.Context, spec hub.SpokeSpec) (hub.Spoke, 
 	if err != nil {
 		return nil, err
 	}
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	fds, err := relayPair()
 	if err != nil {
 		proc.Kill("tap: socketpair failed")
 		_ = proc.Wait()
