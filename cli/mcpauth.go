@@ -46,7 +46,7 @@ func newMCPAuth(cfg config.Config, d *deployment, st state.Store, log *slog.Logg
 		}
 		dial := sandbox.PublicDialer(nets)
 		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial, Proxy: nil, TLSHandshakeTimeout: 10 * time.Second}}
-		srv := connect.MCPServer{App: ids.AppID("mcp." + name), URL: c.URL, HTTPClient: hc}
+		srv := connect.MCPServer{App: ids.AppID("mcp." + name), URL: c.URL, HTTPClient: hc, DefaultEndpoints: c.OAuthDefaultEndpoints}
 		if c.OAuthClientID != "" {
 			srv.Client = &connect.MCPClient{ID: c.OAuthClientID, Issuer: c.OAuthIssuer}
 			if c.OAuthClientSecret != (config.Secret{}) {

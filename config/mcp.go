@@ -87,6 +87,12 @@ type MCPServer struct {
 	// authorization server the client is registered at; required with
 	// OAuthClientSecret. Signing in stops when the server names another.
 	OAuthIssuer string `yaml:"oauth_issuer"`
+	// OAuthDefaultEndpoints lets a server of the MCP 2025-03-26 revision
+	// that publishes no authorization metadata at all be signed in to at
+	// the default endpoints of its url's origin (/authorize, /token,
+	// /register), trusting that origin to be its authorization server and
+	// to do PKCE S256, which nothing then advertises. Needs oauth.
+	OAuthDefaultEndpoints bool `yaml:"oauth_default_endpoints"`
 	// PrivateNetworks are non-public address blocks (CIDR) the server's
 	// egress may reach: an internal server on the LAN or in the cluster.
 	// Empty, the default, means public addresses only.
@@ -292,6 +298,8 @@ func (c *Config) validateMCP() error {
 func checkOAuthClient(key string, s MCPServer) error {
 	secret := s.OAuthClientSecret != (Secret{})
 	switch {
+	case s.OAuthDefaultEndpoints && (!s.OAuth || s.URL == ""):
+		return &KeyError{key + ".oauth_default_endpoints", "is for a remote server (url) with oauth: true"}
 	case s.OAuthClientID == "" && (secret || s.OAuthIssuer != ""):
 		return &KeyError{key + ".oauth_client_id", "is needed with oauth_client_secret and oauth_issuer"}
 	case s.OAuthClientID == "":

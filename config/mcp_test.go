@@ -32,6 +32,8 @@ func TestMCPConfig(t *testing.T) {
 		{"client without oauth", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth_client_id: Iv1.abc}\n", "mcp.servers.gh.oauth_client_id"},
 		{"client secret with both sources", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: a, oauth_client_secret: {env: A, file: /b}, oauth_issuer: 'https://as.example'}\n", "oauth_client_secret"},
 		{"issuer not a URL", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: a, oauth_issuer: as.example}\n", "mcp.servers.gh.oauth_issuer"},
+		{"default endpoints", "mcp:\n  servers:\n    old: {url: 'https://old.example.com/mcp', oauth: true, oauth_default_endpoints: true}\n", ""},
+		{"default endpoints without oauth", "mcp:\n  servers:\n    old: {url: 'https://old.example.com/mcp', oauth_default_endpoints: true}\n", "mcp.servers.old.oauth_default_endpoints"},
 		{"app files and secrets", "apps:\n  files:\n    search_gmail: [{path: /srv/mail.json}]\n  secrets:\n    search_gmail: {access_token: {env: T}}\n", ""},
 		{"relative app file", "apps:\n  files:\n    search_gmail: [{path: mail.json}]\n", "apps.files.search_gmail[0].path"},
 		{"app secret without a source", "apps:\n  secrets:\n    search_gmail: {access_token: {}}\n", "apps.secrets.search_gmail.access_token"},

@@ -148,6 +148,10 @@ func argsFor(schema json.RawMessage) json.RawMessage {
 	return b
 }
 
+// The client runs as an operator who allowed the 2025-03-26 default
+// endpoints (oauth_default_endpoints) for the server: they are used only
+// when the server publishes no metadata at all.
+
 // preRegistered is the client the scenario registered beforehand, from
 // the suite's context (MCP_CONFORMANCE_CONTEXT: client_id, client_secret),
 // as an operator configures it: with the issuer of the authorization
@@ -202,7 +206,7 @@ func signIn(ctx context.Context, serverURL string, client *connect.MCPClient) (s
 	key := make([]byte, connect.KeySize)
 	_, _ = rand.Read(key)
 	const app = ids.AppID("mcp.conformance")
-	m, err := connect.NewMCP(connect.MCPConfig{Servers: []connect.MCPServer{{App: app, URL: serverURL, Client: client}}, AllowHTTP: true,
+	m, err := connect.NewMCP(connect.MCPConfig{Servers: []connect.MCPServer{{App: app, URL: serverURL, Client: client, DefaultEndpoints: true}}, AllowHTTP: true,
 		RedirectURL: "http://" + ln.Addr().String() + connect.MCPCallbackPath, Key: key,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, memstore.New(memstore.Options{}))
 	if err != nil {

@@ -59,6 +59,12 @@ type MCPServer struct {
 	// HTTPClient makes the hub's requests for this server (metadata,
 	// registration, tokens); nil means MCPConfig's.
 	HTTPClient *http.Client
+	// DefaultEndpoints lets a server of the MCP 2025-03-26 revision that
+	// publishes no metadata at all be signed in to at the default
+	// endpoints of its origin (/authorize, /token, /register). Off, such a
+	// server is refused: nothing would advertise PKCE S256, which the
+	// current revision requires to be advertised.
+	DefaultEndpoints bool
 	// Client is a client the operator registered beforehand at the
 	// server's authorization server, used instead of dynamic client
 	// registration; nil means register dynamically.
@@ -479,19 +485,28 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	if metaURL != "" && m.checkURL(srv, "resource_metadata", metaURL) == nil {
 		where = append([]string{metaURL}, where...)
 	}
-	if err := m.getFirst(ctx, hc, where, &prm); err != nil {
+	// legacy is a server of the 2025-03-26 revision: it publishes no
+	// protected resource metadata (every place answered 404, and its 401
+	// named none), and its origin is its authorization server's base URL.
+	var legacy bool
+	var issuer string
+	switch err := m.getFirst(ctx, hc, where, &prm); {
+	case err == nil:
+		// RFC 9728 section 3.3: the metadata must be about this resource.
+		if prm.Resource != srv.URL && prm.Resource != originOf(srv.URL) {
+			return nil, fmt.Errorf("protected resource metadata names resource %q, not %q", truncate(prm.Resource, 200), srv.URL)
+		}
+		if len(prm.AuthorizationServers) == 0 {
+			return nil, errors.New("protected resource metadata names no authorization server")
+		}
+		issuer = prm.AuthorizationServers[0]
+		if err := m.checkURL(srv, "authorization server", issuer); err != nil {
+			return nil, err
+		}
+	case metaURL == "" && errors.Is(err, errNoMetadata):
+		legacy, issuer = true, originOf(srv.URL)
+	default:
 		return nil, fmt.Errorf("protected resource metadata: %w", err)
-	}
-	// RFC 9728 section 3.3: the metadata must be about this resource.
-	if prm.Resource != srv.URL && prm.Resource != originOf(srv.URL) {
-		return nil, fmt.Errorf("protected resource metadata names resource %q, not %q", truncate(prm.Resource, 200), srv.URL)
-	}
-	if len(prm.AuthorizationServers) == 0 {
-		return nil, errors.New("protected resource metadata names no authorization server")
-	}
-	issuer := prm.AuthorizationServers[0]
-	if err := m.checkURL(srv, "authorization server", issuer); err != nil {
-		return nil, err
 	}
 	var asm struct {
 		Issuer               string   `json:"issuer"`
@@ -502,12 +517,37 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 		ChallengeMethods     []string `json:"code_challenge_methods_supported"`
 		TokenEndpointMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
-	if err := m.getFirst(ctx, hc, issuerMetadata(issuer), &asm); err != nil {
-		return nil, fmt.Errorf("authorization server metadata: %w", err)
+	asmWhere := issuerMetadata(issuer)
+	if legacy {
+		// 2025-03-26: RFC 8414 metadata at the base URL's root only.
+		asmWhere = asmWhere[:1]
 	}
-	// RFC 8414 section 3.3: the issuer must be the one asked about.
-	if asm.Issuer != issuer {
-		return nil, fmt.Errorf("authorization server metadata names issuer %q, not %q", truncate(asm.Issuer, 200), issuer)
+	switch err := m.getFirst(ctx, hc, asmWhere, &asm); {
+	case err == nil && legacy:
+		// The base URL is the server's origin, and the document is served
+		// there: an issuer at another origin is refused; one on a path of
+		// that origin (RFC 8414's exact match cannot hold for a document
+		// read at the root) is the origin's own.
+		if asm.Issuer == "" || originOf(asm.Issuer) != issuer || m.checkURL(srv, "issuer", asm.Issuer) != nil {
+			return nil, fmt.Errorf("authorization server metadata at the server's root names issuer %q, not one of %q", truncate(asm.Issuer, 200), issuer)
+		}
+		issuer = asm.Issuer
+	case err == nil:
+		// RFC 8414 section 3.3: the issuer must be the one asked about.
+		if asm.Issuer != issuer {
+			return nil, fmt.Errorf("authorization server metadata names issuer %q, not %q", truncate(asm.Issuer, 200), issuer)
+		}
+	case legacy && errors.Is(err, errNoMetadata) && srv.DefaultEndpoints:
+		// 2025-03-26, a server without any metadata: the default endpoints
+		// at its origin, where the operator vouched for them. Nothing
+		// advertises PKCE; the revision requires it (OAuth 2.1), and the
+		// hub sends S256 as always.
+		asm.AuthURL, asm.TokenURL, asm.RegistrationURL = issuer+"/authorize", issuer+"/token", issuer+"/register"
+		asm.ChallengeMethods = []string{"S256"}
+	case legacy && errors.Is(err, errNoMetadata):
+		return nil, errors.New("the server publishes no authorization metadata (an MCP 2025-03-26 server): its default endpoints /authorize, /token and /register are used only with oauth_default_endpoints")
+	default:
+		return nil, fmt.Errorf("authorization server metadata: %w", err)
 	}
 	// The MCP specification: without S256 advertised, refuse to proceed.
 	if !slices.Contains(asm.ChallengeMethods, "S256") {
@@ -554,7 +594,7 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	m.mu.Lock()
 	m.auth[srv.App] = a
 	m.mu.Unlock()
-	m.log.Info("mcp authorization discovered", "app", srv.App, "issuer", issuer)
+	m.log.Info("mcp authorization discovered", "app", srv.App, "issuer", issuer, "legacy", legacy)
 	return a, nil
 }
 
@@ -731,9 +771,15 @@ func (m *MCP) register(ctx context.Context, hc *http.Client, endpoint, method st
 	return c, nil
 }
 
+// errNoMetadata is getFirst's error when every place answered 404: the
+// server publishes no such metadata (not an outage, nor a refusal).
+var errNoMetadata = errors.New("no metadata published")
+
 // getFirst decodes the first of urls that answers 200 with JSON into v.
+// When every one answered 404 its error wraps errNoMetadata.
 func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v any) error {
 	var errs []error
+	missing := len(urls) > 0
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -742,12 +788,13 @@ func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v an
 		req.Header.Set("Accept", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
-			errs = append(errs, err)
+			errs, missing = append(errs, err), false
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
 			errs = append(errs, fmt.Errorf("%s: http %d", u, resp.StatusCode))
+			missing = missing && resp.StatusCode == http.StatusNotFound
 			continue
 		}
 		err = json.NewDecoder(io.LimitReader(resp.Body, maxTokenAnswer)).Decode(v)
@@ -756,6 +803,9 @@ func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v an
 			return fmt.Errorf("%s: %w", u, err)
 		}
 		return nil
+	}
+	if missing {
+		return fmt.Errorf("%w: %w", errNoMetadata, errors.Join(errs...))
 	}
 	return errors.Join(errs...)
 }
