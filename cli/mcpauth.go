@@ -46,7 +46,17 @@ func newMCPAuth(cfg config.Config, d *deployment, st state.Store, log *slog.Logg
 		}
 		dial := sandbox.PublicDialer(nets)
 		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial, Proxy: nil, TLSHandshakeTimeout: 10 * time.Second}}
-		servers = append(servers, connect.MCPServer{App: ids.AppID("mcp." + name), URL: c.URL, HTTPClient: hc})
+		srv := connect.MCPServer{App: ids.AppID("mcp." + name), URL: c.URL, HTTPClient: hc, DefaultEndpoints: c.OAuthDefaultEndpoints}
+		if c.OAuthClientID != "" {
+			srv.Client = &connect.MCPClient{ID: c.OAuthClientID, Issuer: c.OAuthIssuer}
+			if c.OAuthClientSecret != (config.Secret{}) {
+				// The error says where the value was looked for, never the value.
+				if srv.Client.Secret, err = c.OAuthClientSecret.Resolve(nil); err != nil {
+					return nil, &config.KeyError{Key: key + ".oauth_client_secret", Msg: err.Error()}
+				}
+			}
+		}
+		servers = append(servers, srv)
 	}
 	if len(servers) == 0 {
 		return nil, nil

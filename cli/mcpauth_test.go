@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/secgpt-go/secgpt/config"
 	"github.com/secgpt-go/secgpt/core/chat/scripted"
 	"github.com/secgpt-go/secgpt/core/ids"
+	"github.com/secgpt-go/secgpt/core/state/memstore"
 )
 
 // logTail collects the log, for the operator's sign-in link.
@@ -162,5 +164,59 @@ func TestMCPConnectCommand(t *testing.T) {
 	}
 	if reply := c.Send(context.Background(), "!connect google"); !strings.Contains(reply, "only google can be connected") && !strings.Contains(reply, "can't link") {
 		t.Errorf("google without a Google client: %q", reply)
+	}
+}
+
+// TestMCPAuthPreRegisteredClient: a server's oauth_client_id, secret
+// reference and issuer reach the sign-in flow, which then signs users in
+// as that client without registering; a secret that cannot be resolved
+// stops the start naming the key and where it was looked for, not a
+// value.
+func TestMCPAuthPreRegisteredClient(t *testing.T) {
+	fake := authfake.Start()
+	defer fake.Close()
+	fake.SetMutate(func(kind string, doc map[string]any) {
+		if kind == "authorization" {
+			delete(doc, "registration_endpoint")
+			doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic"}
+		}
+	})
+	tests := []struct {
+		name, env, err string
+	}{
+		{"resolved", "pre-secret-value", ""},
+		{"unset", "", "mcp.servers.remote.oauth_client_secret"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SECGPT_TEST_OAUTH_SECRET", tc.env)
+			var cfg config.Config
+			cfg.MCP.TokenKey = strings.Repeat("cd", 32)
+			cfg.MCP.Servers = map[string]config.MCPServer{"remote": {URL: fake.ResourceURL, OAuth: true, PrivateNetworks: []string{"127.0.0.1"},
+				OAuthClientID: "pre-client", OAuthClientSecret: config.Secret{Env: "SECGPT_TEST_OAUTH_SECRET"}, OAuthIssuer: fake.Issuer}}
+			logs := &logTail{}
+			d := &deployment{log: slog.New(slog.NewTextHandler(logs, nil))}
+			defer d.Close()
+			m, err := newMCPAuth(cfg, d, memstore.New(memstore.Options{}), d.log)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "SECGPT_TEST_OAUTH_SECRET") {
+					t.Fatalf("err %v, want one naming %s and the variable", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			link, err := m.ConnectURL(context.Background(), "mcp.remote", "test:alice", "")
+			if err != nil {
+				t.Fatalf("consent link: %v\n%s", err, logs)
+			}
+			if u, _ := url.Parse(link); u.Query().Get("client_id") != "pre-client" || fake.Registrations() != 0 {
+				t.Fatalf("link %s after %d registrations", link, fake.Registrations())
+			}
+			if strings.Contains(logs.String(), tc.env) {
+				t.Fatal("the client secret is in the log")
+			}
+		})
 	}
 }

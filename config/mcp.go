@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/secgpt-go/secgpt/apps/mcp/entry"
 )
 
@@ -72,6 +74,25 @@ type MCPServer struct {
 	// with the MCP authorization flow; the server's spoke gets that
 	// user's token.
 	OAuth bool `yaml:"oauth"`
+	// OAuthClientID is a client registered beforehand at the server's
+	// authorization server, used instead of dynamic client registration
+	// (which some, GitHub's among them, do not offer). Needs oauth.
+	OAuthClientID string `yaml:"oauth_client_id"`
+	// OAuthClientSecret is that client's secret, only as a reference (an
+	// environment variable of the hub or a file); empty for a public
+	// client. The hub sends it only to the token and revocation endpoints
+	// of OAuthIssuer; the server's spoke never gets it.
+	OAuthClientSecret Secret `yaml:"oauth_client_secret"`
+	// OAuthIssuer is the issuer identifier (RFC 8414) of the
+	// authorization server the client is registered at; required with
+	// OAuthClientSecret. Signing in stops when the server names another.
+	OAuthIssuer string `yaml:"oauth_issuer"`
+	// OAuthDefaultEndpoints lets a server of the MCP 2025-03-26 revision
+	// that publishes no authorization metadata at all be signed in to at
+	// the default endpoints of its url's origin (/authorize, /token,
+	// /register), trusting that origin to be its authorization server and
+	// to do PKCE S256, which nothing then advertises. Needs oauth.
+	OAuthDefaultEndpoints bool `yaml:"oauth_default_endpoints"`
 	// PrivateNetworks are non-public address blocks (CIDR) the server's
 	// egress may reach: an internal server on the LAN or in the cluster.
 	// Empty, the default, means public addresses only.
@@ -119,6 +140,17 @@ type Limits struct {
 	Timeout   Duration `yaml:"timeout"`
 	Procs     uint64   `yaml:"procs"`
 	OpenFiles uint64   `yaml:"open_files"`
+}
+
+// UnmarshalYAML refuses a secret written as its value: yaml's own error
+// would quote the value, and the config file must hold only where it comes
+// from.
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a secret is a reference, {env: NAME} or {file: PATH}, never its value", n.Line)
+	}
+	type plain Secret
+	return n.Decode((*plain)(s))
 }
 
 // maxSecret bounds a secret read from a file.
@@ -231,6 +263,9 @@ func (c *Config) validateMCP() error {
 				return &KeyError{key + ".secrets." + k, "name exactly one of env or file"}
 			}
 		}
+		if err := checkOAuthClient(key, s); err != nil {
+			return err
+		}
 		if err := checkFiles(key+".files", s.Files); err != nil {
 			return err
 		}
@@ -255,6 +290,28 @@ func (c *Config) validateMCP() error {
 				return &KeyError{"apps.secrets." + app + "." + k, "name exactly one of env or file"}
 			}
 		}
+	}
+	return nil
+}
+
+// checkOAuthClient checks a server's pre-registered OAuth client.
+func checkOAuthClient(key string, s MCPServer) error {
+	secret := s.OAuthClientSecret != (Secret{})
+	switch {
+	case s.OAuthDefaultEndpoints && (!s.OAuth || s.URL == ""):
+		return &KeyError{key + ".oauth_default_endpoints", "is for a remote server (url) with oauth: true"}
+	case s.OAuthClientID == "" && (secret || s.OAuthIssuer != ""):
+		return &KeyError{key + ".oauth_client_id", "is needed with oauth_client_secret and oauth_issuer"}
+	case s.OAuthClientID == "":
+		return nil
+	case !s.OAuth || s.URL == "":
+		return &KeyError{key + ".oauth_client_id", "is for a remote server (url) with oauth: true"}
+	case secret && (s.OAuthClientSecret.Env == "") == (s.OAuthClientSecret.File == ""):
+		return &KeyError{key + ".oauth_client_secret", "name exactly one of env or file (never the secret itself)"}
+	case secret && s.OAuthIssuer == "":
+		return &KeyError{key + ".oauth_issuer", "is needed with oauth_client_secret: the authorization server the secret may be sent to"}
+	case s.OAuthIssuer != "" && !strings.HasPrefix(s.OAuthIssuer, "https://") && !strings.HasPrefix(s.OAuthIssuer, "http://"):
+		return &KeyError{key + ".oauth_issuer", fmt.Sprintf("%q is not an http(s) URL", s.OAuthIssuer)}
 	}
 	return nil
 }

@@ -24,6 +24,16 @@ func TestMCPConfig(t *testing.T) {
 		{"relative file", "mcp:\n  servers:\n    x: {command: /bin/true, files: [{path: data}]}\n", "mcp.servers.x.files[0].path"},
 		{"small memory", "mcp:\n  servers:\n    x: {command: /bin/true, limits: {memory: 1MiB}}\n", "limits.memory"},
 		{"unknown key", "mcp:\n  servers:\n    x: {command: /bin/true, comand: y}\n", "comand"},
+		{"pre-registered oauth client", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: Iv1.abc, oauth_client_secret: {env: GH_OAUTH_SECRET}, oauth_issuer: 'https://github.com/login/oauth'}\n", ""},
+		{"public pre-registered client", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: Iv1.abc}\n", ""},
+		{"client secret in clear", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: Iv1.abc, oauth_client_secret: s3cr3t-value, oauth_issuer: 'https://as.example'}\n", "never its value"},
+		{"client secret without issuer", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: Iv1.abc, oauth_client_secret: {file: /run/s}}\n", "mcp.servers.gh.oauth_issuer"},
+		{"client secret without id", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_secret: {file: /run/s}, oauth_issuer: 'https://as.example'}\n", "mcp.servers.gh.oauth_client_id"},
+		{"client without oauth", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth_client_id: Iv1.abc}\n", "mcp.servers.gh.oauth_client_id"},
+		{"client secret with both sources", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: a, oauth_client_secret: {env: A, file: /b}, oauth_issuer: 'https://as.example'}\n", "oauth_client_secret"},
+		{"issuer not a URL", "mcp:\n  servers:\n    gh: {url: 'https://api.example.com/mcp', oauth: true, oauth_client_id: a, oauth_issuer: as.example}\n", "mcp.servers.gh.oauth_issuer"},
+		{"default endpoints", "mcp:\n  servers:\n    old: {url: 'https://old.example.com/mcp', oauth: true, oauth_default_endpoints: true}\n", ""},
+		{"default endpoints without oauth", "mcp:\n  servers:\n    old: {url: 'https://old.example.com/mcp', oauth_default_endpoints: true}\n", "mcp.servers.old.oauth_default_endpoints"},
 		{"app files and secrets", "apps:\n  files:\n    search_gmail: [{path: /srv/mail.json}]\n  secrets:\n    search_gmail: {access_token: {env: T}}\n", ""},
 		{"relative app file", "apps:\n  files:\n    search_gmail: [{path: mail.json}]\n", "apps.files.search_gmail[0].path"},
 		{"app secret without a source", "apps:\n  secrets:\n    search_gmail: {access_token: {}}\n", "apps.secrets.search_gmail.access_token"},
@@ -40,6 +50,8 @@ func TestMCPConfig(t *testing.T) {
 				t.Fatalf("valid config refused: %v", err)
 			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 				t.Fatalf("error %v, want one naming %q", err, tc.err)
+			case err != nil && strings.Contains(err.Error(), "s3cr3t"):
+				t.Fatalf("the error quotes the secret: %v", err)
 			}
 		})
 	}

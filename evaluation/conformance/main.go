@@ -4,7 +4,8 @@
 // MCP_CONFORMANCE_SCENARIO. It uses the client code a spoke runs
 // (apps/mcp: initialize, list tools, call each tool, answer elicitation)
 // and, for auth/ scenarios, the hub's MCP authorization flow (ops/connect:
-// metadata discovery, dynamic client registration, PKCE, the resource
+// metadata discovery, dynamic client registration or the client the
+// scenario pre-registered (MCP_CONFORMANCE_CONTEXT), PKCE, the resource
 // indicator), with a loopback callback and a browser that follows the
 // authorization server's redirects. scripts/mcp-conformance.sh runs the
 // suite against it.
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -72,7 +74,11 @@ func run(ctx context.Context, serverURL, scenario string) error {
 	e.Client = &http.Client{Timeout: 30 * time.Second}
 	srv := mcp.Server{Name: "conformance", URL: serverURL}
 	if strings.HasPrefix(scenario, "auth/") {
-		tok, err := signIn(ctx, serverURL)
+		client, err := preRegistered(ctx, serverURL, os.Getenv("MCP_CONFORMANCE_CONTEXT"))
+		if err != nil {
+			return err
+		}
+		tok, err := signIn(ctx, serverURL, client)
 		if err != nil {
 			return fmt.Errorf("sign in: %w", err)
 		}
@@ -142,10 +148,56 @@ func argsFor(schema json.RawMessage) json.RawMessage {
 	return b
 }
 
-// signIn runs the hub's MCP authorization flow for the server: the
-// consent link is opened by a browser that follows redirects to the
-// loopback callback.
-func signIn(ctx context.Context, serverURL string) (string, error) {
+// The client runs as an operator who allowed the 2025-03-26 default
+// endpoints (oauth_default_endpoints) for the server: they are used only
+// when the server publishes no metadata at all.
+
+// preRegistered is the client the scenario registered beforehand, from
+// the suite's context (MCP_CONFORMANCE_CONTEXT: client_id, client_secret),
+// as an operator configures it: with the issuer of the authorization
+// server it is registered at, which the operator reads from the server's
+// documentation and this program from the server's protected resource
+// metadata. nil when the context has no client.
+func preRegistered(ctx context.Context, serverURL, raw string) (*connect.MCPClient, error) {
+	var sc struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &sc); err != nil {
+		return nil, fmt.Errorf("MCP_CONFORMANCE_CONTEXT: %w", err)
+	}
+	if sc.ClientID == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/.well-known/oauth-protected-resource"+u.Path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("protected resource metadata: %w", err)
+	}
+	defer resp.Body.Close()
+	var prm struct {
+		AuthorizationServers []string `json:"authorization_servers"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&prm); err != nil || len(prm.AuthorizationServers) == 0 {
+		return nil, fmt.Errorf("protected resource metadata names no authorization server (%v)", err)
+	}
+	return &connect.MCPClient{ID: sc.ClientID, Secret: sc.ClientSecret, Issuer: prm.AuthorizationServers[0]}, nil
+}
+
+// signIn runs the hub's MCP authorization flow for the server, as client
+// when the scenario pre-registered one: the consent link is opened by a
+// browser that follows redirects to the loopback callback.
+func signIn(ctx context.Context, serverURL string, client *connect.MCPClient) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -154,7 +206,7 @@ func signIn(ctx context.Context, serverURL string) (string, error) {
 	key := make([]byte, connect.KeySize)
 	_, _ = rand.Read(key)
 	const app = ids.AppID("mcp.conformance")
-	m, err := connect.NewMCP(connect.MCPConfig{Servers: []connect.MCPServer{{App: app, URL: serverURL}}, AllowHTTP: true,
+	m, err := connect.NewMCP(connect.MCPConfig{Servers: []connect.MCPServer{{App: app, URL: serverURL, Client: client, DefaultEndpoints: true}}, AllowHTTP: true,
 		RedirectURL: "http://" + ln.Addr().String() + connect.MCPCallbackPath, Key: key,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, memstore.New(memstore.Options{}))
 	if err != nil {

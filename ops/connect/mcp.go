@@ -26,7 +26,8 @@ import (
 // authorization server it names. The hub does the whole flow: it reads the
 // server's protected resource metadata (RFC 9728), then its authorization
 // server's metadata (RFC 8414), registers itself as a public client
-// (RFC 7591), sends the user a consent link (authorization code with PKCE
+// (RFC 7591) or uses the client the operator registered there beforehand,
+// sends the user a consent link (authorization code with PKCE
 // S256 and the resource indicator of RFC 8707), and stores the user's
 // tokens sealed, like a Google account's. The spoke of that server gets a
 // fresh access token for one invocation, nothing else.
@@ -58,7 +59,53 @@ type MCPServer struct {
 	// HTTPClient makes the hub's requests for this server (metadata,
 	// registration, tokens); nil means MCPConfig's.
 	HTTPClient *http.Client
+	// DefaultEndpoints lets a server of the MCP 2025-03-26 revision that
+	// publishes no metadata at all be signed in to at the default
+	// endpoints of its origin (/authorize, /token, /register). Off, such a
+	// server is refused: nothing would advertise PKCE S256, which the
+	// current revision requires to be advertised.
+	DefaultEndpoints bool
+	// Client is a client the operator registered beforehand at the
+	// server's authorization server, used instead of dynamic client
+	// registration; nil means register dynamically.
+	Client *MCPClient
 }
+
+// MCPClient is an OAuth client registered beforehand (for authorization
+// servers without dynamic client registration, such as GitHub's). Its
+// secret is sent only to the token and revocation endpoints that Issuer's
+// own metadata names: the MCP server's metadata is third-party text and
+// could otherwise name an authorization server of its choosing to collect
+// it. Its String, GoString and LogValue leave the secret out.
+type MCPClient struct {
+	// ID is the client ID.
+	ID string
+	// Secret is the client secret; empty for a public client.
+	Secret string
+	// Issuer is the authorization server the client is registered at
+	// (its issuer identifier, RFC 8414). The flow stops when the MCP
+	// server names another. Required with a Secret; empty with none
+	// means any (a client ID alone opens nothing).
+	Issuer string
+}
+
+// String describes the client without its secret.
+func (c MCPClient) String() string {
+	s := "client " + c.ID
+	if c.Issuer != "" {
+		s += " at " + c.Issuer
+	}
+	if c.Secret != "" {
+		s += " (secret set)"
+	}
+	return s
+}
+
+// GoString is String: %#v must not print the secret either.
+func (c MCPClient) GoString() string { return c.String() }
+
+// LogValue is String, for log/slog.
+func (c MCPClient) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // MCPConfig configures the MCP authorization flow.
 type MCPConfig struct {
@@ -122,6 +169,27 @@ type mcpClient struct {
 	// Method is how the client authenticates at the token endpoint:
 	// "none", "client_secret_basic" or "client_secret_post".
 	Method string `json:"method,omitempty"`
+	// Configured marks the operator's pre-registered client: its secret
+	// is not stored with the users' tokens but taken from the
+	// configuration when used, so that a rotated secret takes effect.
+	Configured bool `json:"configured,omitempty"`
+}
+
+// stored is c as the users' records keep it.
+func (c mcpClient) stored() mcpClient {
+	if c.Configured {
+		c.Secret = ""
+	}
+	return c
+}
+
+// clientOf is the client a stored record or pending flow of srv names,
+// with the configured secret put back for the pre-registered client.
+func clientOf(srv MCPServer, c mcpClient) mcpClient {
+	if c.Configured && srv.Client != nil {
+		c.ID, c.Secret = srv.Client.ID, srv.Client.Secret
+	}
+	return c
 }
 
 // authenticate adds the client to a token or revocation request's form,
@@ -199,6 +267,18 @@ func NewMCP(cfg MCPConfig, st Store) (*MCP, error) {
 		if err := m.checkURL(srv, "server url", srv.URL); err != nil {
 			return nil, fmt.Errorf("mcp authorization for %s: %w", srv.App, err)
 		}
+		if c := srv.Client; c != nil {
+			switch {
+			case c.ID == "":
+				return nil, fmt.Errorf("mcp authorization for %s: a configured client needs its client ID", srv.App)
+			case c.Secret != "" && c.Issuer == "":
+				return nil, fmt.Errorf("mcp authorization for %s: a configured client secret needs the issuer the client is registered at", srv.App)
+			case c.Issuer != "":
+				if err := m.checkURL(srv, "client issuer", c.Issuer); err != nil {
+					return nil, fmt.Errorf("mcp authorization for %s: %w", srv.App, err)
+				}
+			}
+		}
 		m.servers[srv.App] = srv
 	}
 	return m, nil
@@ -260,7 +340,7 @@ func (m *MCP) Credential(ctx context.Context, user ids.UserID, app ids.AppID) (*
 		}
 		if tok.RefreshToken != "" {
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "resource": {srv.URL}}
-			basic := rec.Client.authenticate(form)
+			basic := clientOf(srv, rec.Client).authenticate(form)
 			fresh, _, rerr := postToken(ctx, m.client(srv), rec.TokenURL, form, basic, m.cfg.Now())
 			if rerr == nil {
 				if fresh.RefreshToken == "" {
@@ -274,6 +354,7 @@ func (m *MCP) Credential(ctx context.Context, user ids.UserID, app ids.AppID) (*
 			}
 			var re *oauth2.RetrieveError
 			if !errors.As(rerr, &re) || re.ErrorCode != "invalid_grant" {
+				rerr = scrub(rerr, srv)
 				m.log.Warn("refresh mcp token", "app", app, "user", user, "err", rerr)
 				return nil, fmt.Errorf("refresh the token of %s: %w", app, rerr)
 			}
@@ -310,7 +391,7 @@ func (m *MCP) Disconnect(ctx context.Context, provider string, user ids.UserID) 
 	}
 	if t := cmpOr(rec.Token.RefreshToken, rec.Token.AccessToken); t != "" && rec.Revoke != "" {
 		if err := m.revoke(ctx, m.servers[app], rec, t); err != nil {
-			m.log.Warn("revoke mcp token", "app", app, "user", user, "err", err)
+			m.log.Warn("revoke mcp token", "app", app, "user", user, "err", scrub(err, m.servers[app]))
 		}
 	}
 	return true, nil
@@ -320,7 +401,7 @@ func (m *MCP) revoke(ctx context.Context, srv MCPServer, rec mcpRecord, token st
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	form := url.Values{"token": {token}}
-	basic := rec.Client.authenticate(form)
+	basic := clientOf(srv, rec.Client).authenticate(form)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.Revoke, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
@@ -365,7 +446,7 @@ func (m *MCP) consentURL(ctx context.Context, user ids.UserID, app ids.AppID) (s
 	v := oauth2.GenerateVerifier()
 	nonce := oauth2.GenerateVerifier()
 	exp := m.cfg.Now().Add(m.cfg.StateTTL).Unix()
-	if err := m.putSealed(ctx, user, pendingKeyOf(app), aadMCPPending, mcpPending{Nonce: nonce, Expires: exp, TokenURL: a.TokenURL, Revoke: a.RevokeURL, Client: a.Client}); err != nil {
+	if err := m.putSealed(ctx, user, pendingKeyOf(app), aadMCPPending, mcpPending{Nonce: nonce, Expires: exp, TokenURL: a.TokenURL, Revoke: a.RevokeURL, Client: a.Client.stored()}); err != nil {
 		return "", err
 	}
 	b, err := json.Marshal(mcpState{User: user, App: app, Verifier: v, Expires: exp, Nonce: nonce})
@@ -404,19 +485,28 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	if metaURL != "" && m.checkURL(srv, "resource_metadata", metaURL) == nil {
 		where = append([]string{metaURL}, where...)
 	}
-	if err := m.getFirst(ctx, hc, where, &prm); err != nil {
+	// legacy is a server of the 2025-03-26 revision: it publishes no
+	// protected resource metadata (every place answered 404, and its 401
+	// named none), and its origin is its authorization server's base URL.
+	var legacy bool
+	var issuer string
+	switch err := m.getFirst(ctx, hc, where, &prm); {
+	case err == nil:
+		// RFC 9728 section 3.3: the metadata must be about this resource.
+		if prm.Resource != srv.URL && prm.Resource != originOf(srv.URL) {
+			return nil, fmt.Errorf("protected resource metadata names resource %q, not %q", truncate(prm.Resource, 200), srv.URL)
+		}
+		if len(prm.AuthorizationServers) == 0 {
+			return nil, errors.New("protected resource metadata names no authorization server")
+		}
+		issuer = prm.AuthorizationServers[0]
+		if err := m.checkURL(srv, "authorization server", issuer); err != nil {
+			return nil, err
+		}
+	case metaURL == "" && errors.Is(err, errNoMetadata):
+		legacy, issuer = true, originOf(srv.URL)
+	default:
 		return nil, fmt.Errorf("protected resource metadata: %w", err)
-	}
-	// RFC 9728 section 3.3: the metadata must be about this resource.
-	if prm.Resource != srv.URL && prm.Resource != originOf(srv.URL) {
-		return nil, fmt.Errorf("protected resource metadata names resource %q, not %q", truncate(prm.Resource, 200), srv.URL)
-	}
-	if len(prm.AuthorizationServers) == 0 {
-		return nil, errors.New("protected resource metadata names no authorization server")
-	}
-	issuer := prm.AuthorizationServers[0]
-	if err := m.checkURL(srv, "authorization server", issuer); err != nil {
-		return nil, err
 	}
 	var asm struct {
 		Issuer               string   `json:"issuer"`
@@ -427,18 +517,43 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 		ChallengeMethods     []string `json:"code_challenge_methods_supported"`
 		TokenEndpointMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
-	if err := m.getFirst(ctx, hc, issuerMetadata(issuer), &asm); err != nil {
-		return nil, fmt.Errorf("authorization server metadata: %w", err)
+	asmWhere := issuerMetadata(issuer)
+	if legacy {
+		// 2025-03-26: RFC 8414 metadata at the base URL's root only.
+		asmWhere = asmWhere[:1]
 	}
-	// RFC 8414 section 3.3: the issuer must be the one asked about.
-	if asm.Issuer != issuer {
-		return nil, fmt.Errorf("authorization server metadata names issuer %q, not %q", truncate(asm.Issuer, 200), issuer)
+	switch err := m.getFirst(ctx, hc, asmWhere, &asm); {
+	case err == nil && legacy:
+		// The base URL is the server's origin, and the document is served
+		// there: an issuer at another origin is refused; one on a path of
+		// that origin (RFC 8414's exact match cannot hold for a document
+		// read at the root) is the origin's own.
+		if asm.Issuer == "" || originOf(asm.Issuer) != issuer || m.checkURL(srv, "issuer", asm.Issuer) != nil {
+			return nil, fmt.Errorf("authorization server metadata at the server's root names issuer %q, not one of %q", truncate(asm.Issuer, 200), issuer)
+		}
+		issuer = asm.Issuer
+	case err == nil:
+		// RFC 8414 section 3.3: the issuer must be the one asked about.
+		if asm.Issuer != issuer {
+			return nil, fmt.Errorf("authorization server metadata names issuer %q, not %q", truncate(asm.Issuer, 200), issuer)
+		}
+	case legacy && errors.Is(err, errNoMetadata) && srv.DefaultEndpoints:
+		// 2025-03-26, a server without any metadata: the default endpoints
+		// at its origin, where the operator vouched for them. Nothing
+		// advertises PKCE; the revision requires it (OAuth 2.1), and the
+		// hub sends S256 as always.
+		asm.AuthURL, asm.TokenURL, asm.RegistrationURL = issuer+"/authorize", issuer+"/token", issuer+"/register"
+		asm.ChallengeMethods = []string{"S256"}
+	case legacy && errors.Is(err, errNoMetadata):
+		return nil, errors.New("the server publishes no authorization metadata (an MCP 2025-03-26 server): its default endpoints /authorize, /token and /register are used only with oauth_default_endpoints")
+	default:
+		return nil, fmt.Errorf("authorization server metadata: %w", err)
 	}
 	// The MCP specification: without S256 advertised, refuse to proceed.
 	if !slices.Contains(asm.ChallengeMethods, "S256") {
 		return nil, errors.New("the authorization server does not advertise PKCE S256")
 	}
-	for what, u := range map[string]string{"authorization_endpoint": asm.AuthURL, "token_endpoint": asm.TokenURL, "registration_endpoint": asm.RegistrationURL} {
+	for what, u := range map[string]string{"authorization_endpoint": asm.AuthURL, "token_endpoint": asm.TokenURL} {
 		if err := m.checkURL(srv, what, u); err != nil {
 			return nil, err
 		}
@@ -446,13 +561,26 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	if asm.RevokeURL != "" && m.checkURL(srv, "revocation_endpoint", asm.RevokeURL) != nil {
 		asm.RevokeURL = ""
 	}
-	method, err := authMethod(asm.TokenEndpointMethods)
-	if err != nil {
-		return nil, err
-	}
-	client, err := m.register(ctx, hc, asm.RegistrationURL, method)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client registration: %w", err)
+	var client mcpClient
+	if srv.Client != nil {
+		var err error
+		if client, err = preRegistered(*srv.Client, issuer, asm.TokenEndpointMethods); err != nil {
+			return nil, err
+		}
+	} else {
+		if asm.RegistrationURL == "" {
+			return nil, errors.New("the authorization server offers no dynamic client registration (registration_endpoint): configure a pre-registered client (oauth_client_id)")
+		}
+		if err := m.checkURL(srv, "registration_endpoint", asm.RegistrationURL); err != nil {
+			return nil, err
+		}
+		method, err := authMethod(asm.TokenEndpointMethods)
+		if err != nil {
+			return nil, err
+		}
+		if client, err = m.register(ctx, hc, asm.RegistrationURL, method); err != nil {
+			return nil, fmt.Errorf("dynamic client registration: %w", err)
+		}
 	}
 	scopes := srv.Scopes
 	if len(scopes) == 0 {
@@ -466,7 +594,7 @@ func (m *MCP) discover(ctx context.Context, srv MCPServer) (*mcpAuth, error) {
 	m.mu.Lock()
 	m.auth[srv.App] = a
 	m.mu.Unlock()
-	m.log.Info("mcp authorization discovered", "app", srv.App, "issuer", issuer)
+	m.log.Info("mcp authorization discovered", "app", srv.App, "issuer", issuer, "legacy", legacy)
 	return a, nil
 }
 
@@ -541,6 +669,42 @@ func bearerParams(h string) map[string]string {
 	return out
 }
 
+// preRegistered is the operator's client at issuer, authenticating as
+// the authorization server takes it: with its secret (client_secret_basic,
+// the default of RFC 8414, else client_secret_post), or without one as a
+// public client. It refuses an issuer other than the one the client was
+// registered at, before anything is sent there.
+func preRegistered(c MCPClient, issuer string, supported []string) (mcpClient, error) {
+	if c.Issuer != "" && c.Issuer != issuer {
+		return mcpClient{}, fmt.Errorf("the server names authorization server %q, not %q where its configured client is registered", truncate(issuer, 200), c.Issuer)
+	}
+	if c.Secret == "" {
+		if len(supported) == 0 || slices.Contains(supported, "none") {
+			return mcpClient{ID: c.ID, Method: "none", Configured: true}, nil
+		}
+		return mcpClient{}, fmt.Errorf("the authorization server takes no public clients (it lists %v): configure the client's secret", truncateList(supported))
+	}
+	if c.Issuer == "" {
+		return mcpClient{}, errors.New("a configured client secret needs the issuer it is registered at")
+	}
+	for _, m := range []string{"client_secret_basic", "client_secret_post"} {
+		if len(supported) == 0 || slices.Contains(supported, m) {
+			return mcpClient{ID: c.ID, Secret: c.Secret, Method: m, Configured: true}, nil
+		}
+	}
+	return mcpClient{}, fmt.Errorf("the authorization server supports neither client_secret_basic nor client_secret_post (it lists %v)", truncateList(supported))
+}
+
+// scrub returns err with srv's configured client secret blanked out of its
+// text: an authorization server's answer is third-party text, and one
+// that echoes the secret must not put it into the operator's log.
+func scrub(err error, srv MCPServer) error {
+	if err == nil || srv.Client == nil || srv.Client.Secret == "" || !strings.Contains(err.Error(), srv.Client.Secret) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), srv.Client.Secret, "[client secret]"))
+}
+
 // authMethod picks how the hub's client authenticates at the token
 // endpoint: as a public client ("none": the tokens are the user's, and
 // PKCE binds each code to its flow) unless the server lists methods
@@ -607,9 +771,15 @@ func (m *MCP) register(ctx context.Context, hc *http.Client, endpoint, method st
 	return c, nil
 }
 
+// errNoMetadata is getFirst's error when every place answered 404: the
+// server publishes no such metadata (not an outage, nor a refusal).
+var errNoMetadata = errors.New("no metadata published")
+
 // getFirst decodes the first of urls that answers 200 with JSON into v.
+// When every one answered 404 its error wraps errNoMetadata.
 func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v any) error {
 	var errs []error
+	missing := len(urls) > 0
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -618,12 +788,13 @@ func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v an
 		req.Header.Set("Accept", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
-			errs = append(errs, err)
+			errs, missing = append(errs, err), false
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
 			errs = append(errs, fmt.Errorf("%s: http %d", u, resp.StatusCode))
+			missing = missing && resp.StatusCode == http.StatusNotFound
 			continue
 		}
 		err = json.NewDecoder(io.LimitReader(resp.Body, maxTokenAnswer)).Decode(v)
@@ -632,6 +803,9 @@ func (m *MCP) getFirst(ctx context.Context, hc *http.Client, urls []string, v an
 			return fmt.Errorf("%s: %w", u, err)
 		}
 		return nil
+	}
+	if missing {
+		return fmt.Errorf("%w: %w", errNoMetadata, errors.Join(errs...))
 	}
 	return errors.Join(errs...)
 }
@@ -736,14 +910,14 @@ func (m *MCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {m.cfg.RedirectURL},
 		"code_verifier": {st.Verifier}, "resource": {srv.URL}}
-	basic := p.Client.authenticate(form)
+	basic := clientOf(srv, p.Client).authenticate(form)
 	tok, _, err := postToken(ctx, m.client(srv), p.TokenURL, form, basic, m.cfg.Now())
 	if err != nil {
-		m.log.Warn("mcp code exchange", "app", st.App, "user", st.User, "err", err)
+		m.log.Warn("mcp code exchange", "app", st.App, "user", st.User, "err", scrub(err, srv))
 		page(w, http.StatusBadGateway, "The server did not accept the sign-in. Ask again in the chat.")
 		return
 	}
-	rec := mcpRecord{Token: *tok, TokenURL: p.TokenURL, Revoke: p.Revoke, Client: p.Client, Linked: m.cfg.Now().UTC()}
+	rec := mcpRecord{Token: *tok, TokenURL: p.TokenURL, Revoke: p.Revoke, Client: p.Client.stored(), Linked: m.cfg.Now().UTC()}
 	if err := m.putSealed(ctx, st.User, tokenKeyOf(st.App), aadMCPToken, rec); err != nil {
 		m.log.Error("store mcp token", "app", st.App, "user", st.User, "err", err)
 		page(w, http.StatusInternalServerError, "Your sign-in could not be saved. Please try again later.")

@@ -31,18 +31,31 @@ type mcpRig struct {
 
 func newMCPRig(t *testing.T) *mcpRig {
 	t.Helper()
+	return newMCPRigWith(t, nil)
+}
+
+// newMCPRigWith is newMCPRig with setup changing the server's entry and
+// the flow's configuration before the flow is made.
+func newMCPRigWith(t *testing.T, setup func(r *mcpRig, srv *MCPServer, cfg *MCPConfig)) *mcpRig {
+	t.Helper()
 	r := &mcpRig{fake: authfake.Start(), st: memstore.New(memstore.Options{}), now: time.Now()}
 	t.Cleanup(r.fake.Close)
 	mux := http.NewServeMux()
 	r.cb = httptest.NewServer(mux)
 	t.Cleanup(r.cb.Close)
-	m, err := NewMCP(MCPConfig{Servers: []MCPServer{{App: remote, URL: r.fake.ResourceURL}}, RedirectURL: r.cb.URL + MCPCallbackPath,
+	srv := MCPServer{App: remote, URL: r.fake.ResourceURL}
+	cfg := MCPConfig{RedirectURL: r.cb.URL + MCPCallbackPath,
 		Key: testKey(3), AllowHTTP: true, Now: func() time.Time { return r.now },
 		Linked: func(_ context.Context, l Link) {
 			r.mu.Lock()
 			r.links = append(r.links, l)
 			r.mu.Unlock()
-		}}, r.st)
+		}}
+	if setup != nil {
+		setup(r, &srv, &cfg)
+	}
+	cfg.Servers = []MCPServer{srv}
+	m, err := NewMCP(cfg, r.st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,6 +138,16 @@ func (s *Server) IssueToken(account string) string {
 	return at
 }
 
+// AddClient registers a client beforehand, as an operator does at an
+// authorization server without dynamic registration: method is how it
+// authenticates at the token endpoint ("none", "client_secret_basic" or
+// "client_secret_post").
+func (s *Server) AddClient(id, secret, method string, redirects ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = client{redirects: redirects, secret: secret, method: method}
+}
+
 // Registrations counts dynamic client registrations.
 func (s *Server) Registrations() int {
 	s.mu.Lock()
