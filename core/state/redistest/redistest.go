@@ -9,9 +9,11 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -80,12 +82,10 @@ func StartWith(t testing.TB, cfg Config) *Instance {
 		}
 		t.Skip(msg)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	in := &Instance{t: t, bin: bin, dir: t.TempDir(), port: port, cfg: cfg}
 	if cfg.TLS {
 		in.pool = writeCert(t, in.dir)
@@ -140,32 +140,87 @@ func (in *Instance) start() {
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
 		in.t.Fatalf("write redis config: %v", err)
 	}
+	// Poll until it answers; give up after a few seconds. A port still
+	// held by a socket of another process (a connection in TIME_WAIT, a
+	// test's client bound to it) frees itself: start again until then.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cmd, exited, err := in.launch(confPath, logPath, deadline)
+		if err == nil {
+			in.cmd, in.waitExit = cmd, exited
+			return
+		}
+		log, _ := os.ReadFile(logPath)
+		if bytes.Contains(log, []byte("Address already in use")) && time.Now().Before(deadline) {
+			_ = os.Remove(logPath)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		in.t.Fatalf("%v: %s", err, log)
+	}
+}
+
+// launch starts redis-server once and waits until it answers, it exits,
+// or deadline passes.
+func (in *Instance) launch(confPath, logPath string, deadline time.Time) (*exec.Cmd, chan error, error) {
 	cmd := exec.Command(in.bin, confPath)
 	// Don't outlive a test binary that is killed before its cleanup runs.
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
-		in.t.Fatalf("start redis-server: %v", err)
+		return nil, nil, fmt.Errorf("start redis-server: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	// Poll until it answers; give up after a few seconds.
-	deadline := time.Now().Add(5 * time.Second)
 	for !in.answers() {
 		select {
 		case err := <-exited:
-			log, _ := os.ReadFile(logPath)
-			in.t.Fatalf("redis-server exited at start (%v): %s", err, log)
+			return nil, nil, fmt.Errorf("redis-server exited at start (%v)", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			<-exited
-			log, _ := os.ReadFile(logPath)
-			in.t.Fatalf("redis-server did not answer on %s: %s", in.Addr(), log)
+			return nil, nil, fmt.Errorf("redis-server did not answer on %s", in.Addr())
 		}
 	}
-	in.cmd = cmd
-	in.waitExit = exited
+	return cmd, exited, nil
+}
+
+// freePort returns a loopback port that is free now and outside the
+// kernel's range of ephemeral ports. A port from that range (as
+// listening on port 0 gives) can become some connection's local port
+// while the test has the server stopped, and Restart then cannot bind it.
+func freePort() (int, error) {
+	lo, hi := 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			l, err1 := strconv.Atoi(f[0])
+			h, err2 := strconv.Atoi(f[1])
+			if err1 == nil && err2 == nil {
+				lo, hi = l, h
+			}
+		}
+	}
+	// Below the range if there is room, else above it.
+	from, to := 10000, lo
+	if to-from < 1000 {
+		from, to = hi+1, 65536
+	}
+	if to-from >= 1000 {
+		for range 200 {
+			port := from + rand.IntN(to-from)
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // answers reports whether the server replies to PING (an auth error counts:
