@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -44,6 +45,7 @@ func Serve() int {
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	sem := make(chan struct{}, maxConcurrentForks)
 	var shared sharedNet
+	reap := newReaper()
 	for {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil || n == 0 {
@@ -64,27 +66,112 @@ func Serve() int {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
+			done := reap.started()
 			cmd, err := forkStart(req, files, &shared)
 			closeAll(files)
+			done(err == nil)
 			if err != nil {
 				send(reply{ID: req.ID, Err: err.Error()})
 				return
 			}
 			// The exit report follows the start reply on the same ordered
 			// socket, so the hub knows the PID before it can see it exit.
-			send(reply{ID: req.ID, PID: cmd.Process.Pid})
-			go func() {
-				_ = cmd.Wait()
-				r := reply{PID: cmd.Process.Pid, Exited: true}
-				if ps := cmd.ProcessState; ps != nil {
-					if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-						r.Status = uint32(ws)
-					}
-					r.UserNS, r.SysNS = int64(ps.UserTime()), int64(ps.SystemTime())
-				}
-				send(r)
-			}()
+			pid := cmd.Process.Pid
+			// The reaper waits for it; the handle (a pidfd) is not needed.
+			_ = cmd.Process.Release()
+			send(reply{ID: req.ID, PID: pid})
+			reap.watch(pid, send)
 		}()
+	}
+}
+
+// reaper collects every spoke's exit with one wait4(-1) loop. A goroutine
+// blocked in Wait per spoke held an OS thread each (wait4 is a blocking
+// system call), with its stacks and their mappings, and every clone copies
+// the fork server's page tables and mappings (a new user namespace rules
+// out vfork): with 1000 spokes running the fork server had 1242 mappings
+// and 15 MiB of anonymous memory, and a clone cost about 2 ms of CPU.
+type reaper struct {
+	mu sync.Mutex
+	// live counts the children started and not yet reaped; the loop
+	// sleeps while it is 0 (wait4 would fail with ECHILD at once).
+	live int
+	more *sync.Cond
+	// watching holds the report of each started child; reaped holds
+	// the exits of children reaped before watch was called for them.
+	watching map[int]func(reply)
+	reaped   map[int]reply
+}
+
+func newReaper() *reaper {
+	r := &reaper{watching: map[int]func(reply){}, reaped: map[int]reply{}}
+	r.more = sync.NewCond(&r.mu)
+	go r.loop()
+	return r
+}
+
+// started counts a child about to be started (before the fork, so that
+// the loop is awake when it can be reaped); done(false) takes it back if
+// the start failed.
+func (r *reaper) started() (done func(ok bool)) {
+	r.mu.Lock()
+	r.live++
+	r.more.Signal()
+	r.mu.Unlock()
+	return func(ok bool) {
+		if !ok {
+			r.mu.Lock()
+			r.live--
+			r.mu.Unlock()
+		}
+	}
+}
+
+// watch sends pid's exit report with send once it is reaped.
+func (r *reaper) watch(pid int, send func(reply)) {
+	r.mu.Lock()
+	if e, ok := r.reaped[pid]; ok {
+		delete(r.reaped, pid)
+		r.mu.Unlock()
+		send(e)
+		return
+	}
+	r.watching[pid] = send
+	r.mu.Unlock()
+}
+
+func (r *reaper) loop() {
+	for {
+		r.mu.Lock()
+		for r.live == 0 {
+			r.more.Wait()
+		}
+		r.mu.Unlock()
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, 0, &ru)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			// ECHILD: a start counted but not yet forked; wait4 finds
+			// it once it is.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		e := reply{PID: pid, Exited: true, Status: uint32(ws),
+			UserNS: syscall.TimevalToNsec(ru.Utime), SysNS: syscall.TimevalToNsec(ru.Stime)}
+		r.mu.Lock()
+		r.live--
+		send, ok := r.watching[pid]
+		delete(r.watching, pid)
+		if !ok {
+			r.reaped[pid] = e
+		}
+		r.mu.Unlock()
+		if ok {
+			send(e)
+		}
 	}
 }
 
