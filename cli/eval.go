@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/secgpt-go/secgpt/config"
+	"github.com/secgpt-go/secgpt/core/spoke"
 	"github.com/secgpt-go/secgpt/evaluation/casestudy"
 	"github.com/secgpt-go/secgpt/evaluation/invariants"
 	"github.com/secgpt-go/secgpt/evaluation/machine"
@@ -39,7 +40,7 @@ func runEval(ctx context.Context, cfg evalSandbox, args []string, out, errOut io
 }
 
 func evalSpawner(cfg evalSandbox, errOut io.Writer) (*sandbox.Spawner, error) {
-	return sandbox.New(sandbox.Config{Pool: 2, PoolMemory: config.DefaultPoolMemory, Off: cfg.off, Exe: cfg.exe, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	return sandbox.New(sandbox.Config{Pool: 2, PoolMemory: config.DefaultPoolMemory, IdleSpokeMemory: idleSpokeMemory(cfg.exe), Off: cfg.off, Exe: cfg.exe, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 }
 
 func runCaseStudies(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
@@ -166,7 +167,7 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 	if *spokes == invariants.SpokesSandbox {
 		// Always this binary: the hostile apps are linked only into it,
 		// never into the secgpt-spoke binary users run.
-		sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, PoolMemory: config.DefaultPoolMemory, Off: cfg.off, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
+		sp, err := sandbox.New(sandbox.Config{Pool: 2 * *parallel, PoolMemory: config.DefaultPoolMemory, IdleSpokeMemory: spoke.SelfIdleMemory, Off: cfg.off, Args: []string{"__spoke", invariants.SpokeArg}, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError}))})
 		if err != nil {
 			fmt.Fprintln(errOut, "secgpt eval:", err)
 			return 1

@@ -59,10 +59,11 @@ func (d *deployment) newSandbox(ctx context.Context, cfg config.Config, cat *app
 		Pool: cfg.Sandbox.Pool,
 		// While conversations plan, spokes for them start in the model's
 		// latency, within this much memory.
-		PoolMemory:     int64(cfg.Sandbox.PoolMemory),
-		Off:            cfg.Sandbox.Mode == "off",
-		DefaultTimeout: cfg.Sandbox.Timeout.D(),
-		Logger:         d.log,
+		PoolMemory:      int64(cfg.Sandbox.PoolMemory),
+		IdleSpokeMemory: idleSpokeMemory(exe),
+		Off:             cfg.Sandbox.Mode == "off",
+		DefaultTimeout:  cfg.Sandbox.Timeout.D(),
+		Logger:          d.log,
 		Audit: func(ctx context.Context, app, host string, allowed bool) {
 			typ := vocab.AuditEgress
 			if !allowed {

@@ -55,6 +55,15 @@ func spokeBinary(ctx context.Context, configured string, installed []ids.AppID, 
 	return beside, beside, nil
 }
 
+// idleSpokeMemory is what an idle pooled spoke of exe (as spokeBinary
+// picked it: "" is this binary) is counted as against sandbox.pool_memory.
+func idleSpokeMemory(exe string) int64 {
+	if exe == "" {
+		return spoke.SelfIdleMemory
+	}
+	return spoke.LeanIdleMemory
+}
+
 // checkSpokeBinary runs `path describe` and checks that its spokes can run
 // this hub's apps.
 func checkSpokeBinary(ctx context.Context, path string, installed []ids.AppID) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +170,131 @@ func TestSecgptSpokeConfined(t *testing.T) {
 		t.Fatalf("go build ./cmd/secgpt: %v\n%s", err, out)
 	}
 	spokeConfined(ctx, t, exe)
+}
+
+// TestIdleSpokeMemoryOfEachBinary holds the figures sandbox.pool_memory is
+// divided by (core/spoke LeanIdleMemory and SelfIdleMemory): the private
+// memory of an idle pooled spoke of each binary users run, measured on 32
+// of them. The pool was sized by one figure for every binary, and spokes
+// of the secgpt binary hold twice it: pool_memory did not bound what the
+// pool held.
+func TestIdleSpokeMemoryOfEachBinary(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command builds the binaries here: %v", err)
+	}
+	build := exec.CommandContext(ctx, goCmd, "build", "-o", dir+"/",
+		"github.com/secgpt-go/secgpt/cmd/secgpt", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/secgpt ./cmd/secgpt-spoke: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		binary string
+		figure int64
+	}{
+		{leanSpokeName, spoke.LeanIdleMemory},
+		{"secgpt", spoke.SelfIdleMemory},
+	} {
+		t.Run(tc.binary, func(t *testing.T) {
+			const n = 32
+			exe := filepath.Join(dir, tc.binary)
+			sp, err := sandbox.New(sandbox.Config{Exe: exe, Pool: n, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sp.Close()
+			pids := idlePooled(t, exe, n)
+			var private int64
+			for _, pid := range pids {
+				private += privateMemory(t, pid)
+			}
+			per := private / n
+			t.Logf("%s: %d KiB of private memory per idle pooled spoke (figure %d KiB)", tc.binary, per>>10, tc.figure>>10)
+			if per > tc.figure {
+				t.Fatalf("an idle pooled spoke of %s holds %d KiB of its own, more than the %d KiB pool_memory counts it as", tc.binary, per>>10, tc.figure>>10)
+			}
+		})
+	}
+}
+
+// idlePooled waits until n spokes of exe are running, all started (their
+// memory no longer growing), and returns their PIDs.
+func idlePooled(t *testing.T, exe string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last int64
+	for {
+		var pids []int
+		var total int64
+		for _, pid := range processesOf(t, exe) {
+			if ppid := parentOf(pid); ppid != os.Getpid() { // not the fork server
+				pids = append(pids, pid)
+				total += privateMemory(t, pid)
+			}
+		}
+		if len(pids) == n && total == last {
+			return pids
+		}
+		last = total
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pooled spokes of %s after a minute, want %d", len(pids), exe, n)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// processesOf lists the processes running exe.
+func processesOf(t *testing.T, exe string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && target == exe {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// parentOf is pid's parent, or 0.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces and parentheses: fields follow the last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// privateMemory is pid's private memory (clean and dirty), in bytes.
+func privateMemory(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		t.Fatalf("read spoke %d's memory: %v", pid, err)
+	}
+	var kb int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && (f[0] == "Private_Clean:" || f[0] == "Private_Dirty:") {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			kb += v
+		}
+	}
+	return kb << 10
 }

@@ -131,7 +131,9 @@ type Sandbox struct {
 	// PoolMemory bounds the memory of the spokes started ahead of need
 	// beyond Pool: while conversations plan (their model's latency), one
 	// spoke per conversation is started and kept idle, confined and
-	// holding no app or user, each counted as 4 MiB against this. 0
+	// holding no app or user, each counted as what an idle spoke of the
+	// spoke binary holds of its own (2.5 MiB for secgpt-spoke, 9 MiB for
+	// the secgpt binary; core/spoke LeanIdleMemory, SelfIdleMemory). 0
 	// keeps the pool at Pool.
 	PoolMemory Size `yaml:"pool_memory"`
 	// SpokeBinary is the binary spokes run from: a secgpt-spoke built
@@ -272,10 +274,10 @@ func ParseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// DefaultPoolMemory is sandbox.pool_memory's default: room for 256 spokes
-// started ahead of a burst of conversations (about 0.65 GiB of PSS as
-// measured), well inside the 2 GiB that issue 21 allows 1000 concurrent
-// conversations (docs/sandbox.md).
+// DefaultPoolMemory is sandbox.pool_memory's default: room for 409 spokes
+// of secgpt-spoke (113 of the secgpt binary) started ahead of a burst of
+// conversations, well inside the 2 GiB that issue 21 allows 1000
+// concurrent conversations (docs/sandbox.md).
 const DefaultPoolMemory = 1 << 30
 
 // Default returns the embedded defaults: offline model, bolt store under

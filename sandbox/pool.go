@@ -12,12 +12,13 @@ import (
 // no policy, app or user until claimed, and is claimed once: it is never
 // handed back to the pool.
 
-// idleSpokeMemory is what one pooled spoke waiting for its launch frame is
-// counted as against Config.PoolMemory: its proportional set size, which
-// TestIdlePooledSpokeMemory holds below this. Measured: 2.4 MiB each for
-// 300 idle spokes, 2.9-3.1 MiB for 4, most of it the Go runtime's own
-// 1.4 MiB of private memory, the rest their shares of the binary.
-const idleSpokeMemory = 4 << 20
+// DefaultIdleSpokeMemory is what a pooled spoke waiting for its launch
+// frame is counted as against Config.PoolMemory when Config says nothing
+// (Config.IdleSpokeMemory). TestIdlePooledSpokeMemory holds the private
+// memory of an idle pooled spoke of the sandbox's test binary below it
+// (measured 1.3 MiB); the binaries users run are bigger and their callers
+// say so (cli: secgpt-spoke 2.1 MiB, secgpt 7.5 MiB, measured).
+const DefaultIdleSpokeMemory = 4 << 20
 
 // maxFilling bounds the pooled spokes being started at once: enough to
 // keep the CPUs busy while the fork server clones, few enough that a
@@ -28,7 +29,11 @@ const maxFilling = 8
 // poolMax is how many pooled spokes may be kept idle at most: Config.Pool,
 // or more when Config.PoolMemory allows.
 func poolMax(cfg Config) int {
-	return max(cfg.Pool, int(cfg.PoolMemory/idleSpokeMemory))
+	per := cfg.IdleSpokeMemory
+	if per <= 0 {
+		per = DefaultIdleSpokeMemory
+	}
+	return max(cfg.Pool, int(cfg.PoolMemory/per))
 }
 
 // pooling reports whether this Spawner keeps a pool at all.

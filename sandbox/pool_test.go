@@ -54,17 +54,20 @@ func TestPrepare(t *testing.T) {
 		name   string
 		pool   int
 		memory int64
+		idle   int64 // Config.IdleSpokeMemory
 		expect int
 		peak   int
 	}{
-		{"one per expected start", 0, 4 * idleSpokeMemory, 3, 3},
-		{"bounded by the memory", 1, 3 * idleSpokeMemory, 7, 3},
-		{"expectations within Pool", 2, 8 * idleSpokeMemory, 2, 2},
-		{"no memory: Pool only", 2, 0, 5, 2},
+		{"one per expected start", 0, 4 * DefaultIdleSpokeMemory, 0, 3, 3},
+		{"bounded by the memory", 1, 3 * DefaultIdleSpokeMemory, 0, 7, 3},
+		{"expectations within Pool", 2, 8 * DefaultIdleSpokeMemory, 0, 2, 2},
+		{"no memory: Pool only", 2, 0, 0, 5, 2},
+		// A bigger binary's spokes count for more of the same memory.
+		{"counted as the binary's", 0, 4 * DefaultIdleSpokeMemory, 2 * DefaultIdleSpokeMemory, 7, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSpawner(t, Config{Pool: tc.pool, PoolMemory: tc.memory})
+			s := newSpawner(t, Config{Pool: tc.pool, PoolMemory: tc.memory, IdleSpokeMemory: tc.idle})
 			defer s.Close()
 			var releases []func()
 			for range tc.expect {
@@ -97,7 +100,7 @@ func TestPrepare(t *testing.T) {
 // or read them, and what it leaves in its /tmp is not there for the next
 // user, whose spoke is another process.
 func TestPreparedSpokesServeOnce(t *testing.T) {
-	s := newSpawner(t, Config{PoolMemory: 4 * idleSpokeMemory})
+	s := newSpawner(t, Config{PoolMemory: 4 * DefaultIdleSpokeMemory})
 	defer s.Close()
 	var releases []func()
 	for range 3 {
@@ -185,15 +188,17 @@ func readOutcomes(t *testing.T, p *Proc, want func(outcome) bool) error {
 	return nil
 }
 
-// TestIdlePooledSpokeMemory: a pooled spoke waiting for its launch frame
-// holds no more than idleSpokeMemory of proportional memory, the figure
-// Config.PoolMemory is divided by, even shared with only three others
-// (its share of the binary's pages shrinks as more spokes share them).
+// TestIdlePooledSpokeMemory: a pooled spoke of the test binary waiting for
+// its launch frame holds no more than DefaultIdleSpokeMemory of
+// proportional memory, even shared with only three others (its share of
+// the binary's pages shrinks as more spokes share them). The binaries
+// users run are held to their own figures in cli
+// (TestIdleSpokeMemoryOfEachBinary).
 func TestIdlePooledSpokeMemory(t *testing.T) {
 	s := newSpawner(t, Config{Pool: 4})
 	defer s.Close()
 	idle := waitPool(t, s, 4, 4)
-	bound := int64(idleSpokeMemory)
+	bound := int64(DefaultIdleSpokeMemory)
 	if raceEnabled {
 		// The race runtime's shadow memory: release builds are not
 		// race-enabled.

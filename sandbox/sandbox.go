@@ -108,9 +108,15 @@ type Config struct {
 	// PoolMemory is the memory, in bytes, that pooled spokes may hold
 	// beyond Pool while starts are expected (Prepare: a burst of
 	// conversations planning): each expected start may keep one more
-	// pooled spoke, each counted as idleSpokeMemory, until this is
+	// pooled spoke, each counted as IdleSpokeMemory, until this is
 	// reached. 0 keeps the pool at Pool.
 	PoolMemory int64
+	// IdleSpokeMemory is what one pooled spoke of Exe holds of its own
+	// while it waits for its policy (its private memory: the pages of the
+	// binary are shared by every spoke), in bytes. It depends on the
+	// binary, so the caller that picks Exe says it; 0 means
+	// DefaultIdleSpokeMemory.
+	IdleSpokeMemory int64
 }
 
 // Spawner starts spokes. Its methods are safe for concurrent use.

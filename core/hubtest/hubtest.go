@@ -165,7 +165,13 @@ func New(t testing.TB, o Options) *hub.Hub {
 func spawnerFor(t testing.TB, o Options) (hub.Spawner, error) {
 	t.Helper()
 	if o.Sandboxed {
-		return hubspawn.New(spawner(t, sandbox.Config{EgressDial: o.EgressDial, Exe: o.SpokeBinary, PoolMemory: o.PoolMemory})), nil
+		cfg := sandbox.Config{EgressDial: o.EgressDial, Exe: o.SpokeBinary, PoolMemory: o.PoolMemory}
+		if o.SpokeBinary != "" {
+			// A secgpt-spoke: its idle spokes are bigger than the test
+			// binary's.
+			cfg.IdleSpokeMemory = spoke.LeanIdleMemory
+		}
+		return hubspawn.New(spawner(t, cfg)), nil
 	}
 	switch {
 	case o.EgressDial != nil:

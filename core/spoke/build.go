@@ -71,3 +71,17 @@ func (b Build) Compatible(other Build, installed []ids.AppID) error {
 	}
 	return nil
 }
+
+// What one pooled spoke of each binary holds of its own (private memory)
+// while it waits for its policy: the figure the sandbox's pool_memory is
+// divided by (sandbox.Config.IdleSpokeMemory). Measured 2026-12-07 on
+// amd64, 64 idle pooled spokes: cmd/secgpt-spoke 2.06 MiB, the secgpt
+// binary 7.5 MiB (its initialisers include the chat clients and model
+// SDKs); cli's TestIdleSpokeMemoryOfEachBinary holds both.
+const (
+	// LeanIdleMemory is an idle pooled spoke of cmd/secgpt-spoke.
+	LeanIdleMemory = 5 << 19 // 2.5 MiB
+	// SelfIdleMemory is an idle pooled spoke of the secgpt binary, which
+	// runs spokes when no secgpt-spoke is beside it.
+	SelfIdleMemory = 9 << 20
+)
