@@ -31,9 +31,10 @@ RUN go mod download
 COPY . .
 # -tags goolm: end-to-end encryption for Matrix with the pure-Go Olm.
 RUN go build -trimpath -tags goolm -o /out/secgpt ./cmd/secgpt
-# The lean spoke binary: the hub runs every spoke from it (sandbox.spoke_binary
-# defaults to secgpt-spoke beside the secgpt binary).
-RUN go build -trimpath -o /out/secgpt-spoke ./cmd/secgpt-spoke
+# The lean spoke binaries: the hub runs spokes from them (sandbox.spoke_binary
+# defaults to secgpt-spoke beside the secgpt binary; secgpt-spoke-local beside
+# secgpt-spoke runs the apps that need no network, and the pool).
+RUN go build -trimpath -o /out/ ./cmd/secgpt-spoke ./cmd/secgpt-spoke-local
 
 # The lean image (the default target; "runtime" below selects it).
 FROM debian:bookworm-slim AS base
@@ -43,7 +44,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 secgpt \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/secgpt --shell /usr/sbin/nologin secgpt \
  && install -d -o 10001 -g 10001 -m 0700 /var/lib/secgpt
-COPY --from=build /out/secgpt /out/secgpt-spoke /usr/local/bin/
+COPY --from=build /out/secgpt /out/secgpt-spoke /out/secgpt-spoke-local /usr/local/bin/
 ENV SECGPT_STORE_PATH=/var/lib/secgpt/secgpt.db \
     XDG_STATE_HOME=/var/lib/secgpt \
     SECGPT_LISTEN=:9090 \

@@ -157,8 +157,9 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 			fmt.Fprintln(errOut, "secgpt eval:", err)
 			return 1
 		}
-		log.Debug("eval spokes", "binary", desc)
-		return runEval(ctx, evalSandbox{off: cfg.Sandbox.Mode == "off", exe: exe}, rest, out, errOut)
+		local, localApps, localDesc := localSpokeBinary(ctx, exe, apps.Registered(), log)
+		log.Debug("eval spokes", "binary", desc+localDesc)
+		return runEval(ctx, evalSandbox{off: cfg.Sandbox.Mode == "off", exe: exe, local: local, localApps: localApps}, rest, out, errOut)
 	case "doctor":
 		return runDoctor(ctx, cfg, rest, out, errOut, log)
 	case "audit":

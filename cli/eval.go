@@ -40,7 +40,7 @@ func runEval(ctx context.Context, cfg evalSandbox, args []string, out, errOut io
 }
 
 func evalSpawner(cfg evalSandbox, errOut io.Writer) (*sandbox.Spawner, error) {
-	return sandbox.New(sandbox.Config{Pool: 2, PoolMemory: config.DefaultPoolMemory, IdleSpokeMemory: idleSpokeMemory(cfg.exe), Off: cfg.off, Exe: cfg.exe, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	return sandbox.New(sandbox.Config{Pool: 2, PoolMemory: config.DefaultPoolMemory, IdleSpokeMemory: idleSpokeMemory(cfg.exe, cfg.local), Off: cfg.off, Exe: cfg.exe, LocalExe: cfg.local, LocalApps: cfg.localApps, Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 }
 
 func runCaseStudies(ctx context.Context, cfg evalSandbox, args []string, out, errOut io.Writer) int {
@@ -201,6 +201,9 @@ func runInvariants(ctx context.Context, cfg evalSandbox, args []string, out, err
 type evalSandbox struct {
 	off bool
 	exe string
+	// local runs the spokes of localApps (cli localSpokeBinary).
+	local     string
+	localApps []string
 }
 
 // drainOnStop returns the context a long evaluation runs its episodes in.

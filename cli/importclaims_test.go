@@ -202,36 +202,58 @@ func TestImportClaims(t *testing.T) {
 	}
 }
 
-// TestSpokeBinaryLinksNoHarness: the secgpt-spoke binary users run links
-// no evaluation package, so the invariant harness's hostile apps can never
-// be registered in it; only the secgpt binary's spokes of `secgpt eval
+// spokeBinaryDeps lists the packages the spoke binary cmd links.
+func spokeBinaryDeps(t *testing.T, cmd string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/"+cmd).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", cmd, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// spokeBinaries are the spoke binaries users run.
+var spokeBinaries = []string{"cmd/secgpt-spoke", "cmd/secgpt-spoke-local"}
+
+// TestSpokeBinaryLinksNoHarness: the spoke binaries users run link no
+// evaluation package, so the invariant harness's hostile apps can never
+// be registered in them; only the secgpt binary's spokes of `secgpt eval
 // invariants` run them.
 func TestSpokeBinaryLinksNoHarness(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, p := range strings.Fields(string(out)) {
-		if strings.HasPrefix(p, "github.com/secgpt-go/secgpt/evaluation") {
-			t.Errorf("cmd/secgpt-spoke links %s", p)
+	for _, cmd := range spokeBinaries {
+		for _, p := range spokeBinaryDeps(t, cmd) {
+			if strings.HasPrefix(p, "github.com/secgpt-go/secgpt/evaluation") {
+				t.Errorf("%s links %s", cmd, p)
+			}
 		}
 	}
 }
 
-// TestSpokeBinaryLinksNoHub: the secgpt-spoke binary links none of the
-// hub's side (the hub, the gate, the responder's request): a spoke is the
+// TestSpokeBinaryLinksNoHub: the spoke binaries link none of the hub's
+// side (the hub, the gate, the responder's request): a spoke is the
 // untrusted side of the seam and talks to the hub only in ISC frames, and
-// every package the binary links costs each spoke's start. apps/mcp once
+// every package a binary links costs each spoke's start. apps/mcp once
 // linked core/hub for the spawner's types only.
 func TestSpokeBinaryLinksNoHub(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
+	for _, cmd := range spokeBinaries {
+		for _, p := range spokeBinaryDeps(t, cmd) {
+			switch strings.TrimPrefix(p, "github.com/secgpt-go/secgpt/") {
+			case "core/hub", "core/gate", "core/respond":
+				t.Errorf("%s links %s", cmd, p)
+			}
+		}
 	}
-	for _, p := range strings.Fields(string(out)) {
-		switch strings.TrimPrefix(p, "github.com/secgpt-go/secgpt/") {
-		case "core/hub", "core/gate", "core/respond":
-			t.Errorf("cmd/secgpt-spoke links %s", p)
+}
+
+// TestLocalSpokeBinaryLinksNoClients: secgpt-spoke-local exists to start
+// cheaper than secgpt-spoke; it must not link what makes that one dear
+// (the Google API and gRPC packages, the MCP SDK).
+func TestLocalSpokeBinaryLinksNoClients(t *testing.T) {
+	for _, p := range spokeBinaryDeps(t, "cmd/secgpt-spoke-local") {
+		for _, heavy := range []string{"google.golang.org/", "cloud.google.com/", "github.com/modelcontextprotocol/", "github.com/secgpt-go/secgpt/apps/mcp"} {
+			if strings.HasPrefix(p, heavy) {
+				t.Errorf("cmd/secgpt-spoke-local links %s", p)
+			}
 		}
 	}
 }

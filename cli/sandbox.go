@@ -50,17 +50,21 @@ func (d *deployment) newSandbox(ctx context.Context, cfg config.Config, cat *app
 	if err != nil {
 		return nil, err
 	}
-	d.spokes = spokesDesc
+	local, localApps, localDesc := localSpokeBinary(ctx, exe, cat.IDs(), d.log)
+	d.spokes = spokesDesc + localDesc
 	st := d.Store
 	sbCfg := sandbox.Config{
 		Exe: exe,
+		// The apps that need no network run, and the pool waits, in the
+		// smallest spoke binary when it is there.
+		LocalExe: local, LocalApps: localApps,
 		// Spokes kept started and confined up to the app's policy make a
 		// spoke's start cost about 2 ms instead of the full spawn.
 		Pool: cfg.Sandbox.Pool,
 		// While conversations plan, spokes for them start in the model's
 		// latency, within this much memory.
 		PoolMemory:      int64(cfg.Sandbox.PoolMemory),
-		IdleSpokeMemory: idleSpokeMemory(exe),
+		IdleSpokeMemory: idleSpokeMemory(exe, local),
 		Off:             cfg.Sandbox.Mode == "off",
 		DefaultTimeout:  cfg.Sandbox.Timeout.D(),
 		Logger:          d.log,

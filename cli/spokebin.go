@@ -20,6 +20,9 @@ import (
 // leanSpokeName is the lean spoke binary's name beside the secgpt binary.
 const leanSpokeName = "secgpt-spoke"
 
+// localSpokeName is the smallest spoke binary's name beside the lean one.
+const localSpokeName = "secgpt-spoke-local"
+
 // describeTimeout bounds `secgpt-spoke describe` at start-up.
 const describeTimeout = 10 * time.Second
 
@@ -55,18 +58,70 @@ func spokeBinary(ctx context.Context, configured string, installed []ids.AppID, 
 	return beside, beside, nil
 }
 
-// idleSpokeMemory is what an idle pooled spoke of exe (as spokeBinary
-// picked it: "" is this binary) is counted as against sandbox.pool_memory.
-func idleSpokeMemory(exe string) int64 {
-	if exe == "" {
+// idleSpokeMemory is what an idle pooled spoke is counted as against
+// sandbox.pool_memory: one of local when there is one (pooled spokes run
+// from it), else of exe ("" is this binary).
+func idleSpokeMemory(exe, local string) int64 {
+	switch {
+	case local != "":
+		return spoke.LocalIdleMemory
+	case exe == "":
 		return spoke.SelfIdleMemory
 	}
 	return spoke.LeanIdleMemory
 }
 
+// localSpokeBinary finds secgpt-spoke-local beside the lean spoke binary
+// exe and returns it with the installed apps it runs, and what to add to
+// the banner's description of the spokes. None is used (local "") when
+// spokes run from this binary, when there is none, or when it runs none of
+// the installed apps; one built from other sources is refused with a
+// warning, as secgpt-spoke is.
+func localSpokeBinary(ctx context.Context, exe string, installed []ids.AppID, log *slog.Logger) (local string, runs []string, desc string) {
+	if exe == "" {
+		return "", nil, ""
+	}
+	path := filepath.Join(filepath.Dir(exe), localSpokeName)
+	if _, err := os.Stat(path); err != nil {
+		return "", nil, ""
+	}
+	theirs, err := describeSpokeBinary(ctx, path)
+	var found []ids.AppID
+	if err == nil {
+		found, err = spoke.Describe().Runs(theirs, installed)
+	}
+	if err != nil {
+		log.Warn("not running spokes from the secgpt-spoke-local beside secgpt-spoke", "path", path, "err", err)
+		return "", nil, " (" + path + " refused: " + err.Error() + ")"
+	}
+	if len(found) == 0 {
+		return "", nil, ""
+	}
+	for _, id := range found {
+		runs = append(runs, string(id))
+	}
+	what := fmt.Sprintf("%d apps that need no network", len(runs))
+	if len(runs) == 1 {
+		what = runs[0]
+	}
+	return path, runs, " and " + path + " for " + what
+}
+
 // checkSpokeBinary runs `path describe` and checks that its spokes can run
 // this hub's apps.
 func checkSpokeBinary(ctx context.Context, path string, installed []ids.AppID) error {
+	theirs, err := describeSpokeBinary(ctx, path)
+	if err != nil {
+		return err
+	}
+	if err := spoke.Describe().Compatible(theirs, installed); err != nil {
+		return fmt.Errorf("built from other sources than this hub (%w); build both from one tree: go build -o DIR/ ./cmd/secgpt ./cmd/secgpt-spoke", err)
+	}
+	return nil
+}
+
+// describeSpokeBinary runs `path describe`.
+func describeSpokeBinary(ctx context.Context, path string) (spoke.Build, error) {
 	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, spoke.DescribeArg)
@@ -75,14 +130,11 @@ func checkSpokeBinary(ctx context.Context, path string, installed []ids.AppID) e
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("describe itself: %w (%s)", err, bytes.TrimSpace(stderr.Bytes()))
+		return spoke.Build{}, fmt.Errorf("describe itself: %w (%s)", err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	var theirs spoke.Build
 	if err := json.Unmarshal(stdout.Bytes(), &theirs); err != nil {
-		return fmt.Errorf("describe itself: not a secgpt-spoke description: %w", err)
+		return spoke.Build{}, fmt.Errorf("describe itself: not a secgpt-spoke description: %w", err)
 	}
-	if err := spoke.Describe().Compatible(theirs, installed); err != nil {
-		return fmt.Errorf("built from other sources than this hub (%w); build both from one tree: go build -o DIR/ ./cmd/secgpt ./cmd/secgpt-spoke", err)
-	}
-	return nil
+	return theirs, nil
 }

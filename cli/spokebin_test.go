@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,6 +99,57 @@ func TestSpokeBinaryConfigured(t *testing.T) {
 	}
 }
 
+// TestLocalSpokeBinary: secgpt-spoke-local beside the lean spoke binary
+// runs the installed apps it declares as this hub does; one that declares
+// an installed app otherwise, or speaks another protocol, is refused with
+// a warning (spokes then all run from secgpt-spoke), and none is looked
+// for when spokes run from this binary.
+func TestLocalSpokeBinary(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	installed := []ids.AppID{"quick_ride", "search_gmail"}
+	local := func(b *spoke.Build) {
+		for id := range b.Apps {
+			if id != "quick_ride" && id != "metro_hail" {
+				delete(b.Apps, id)
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		script   string // "" means no secgpt-spoke-local
+		wantRuns []string
+		wantDesc string
+	}{
+		{name: "runs what it declares alike", script: describeJSON(t, local), wantRuns: []string{"quick_ride"}, wantDesc: " for quick_ride"},
+		{name: "none there", wantDesc: ""},
+		{name: "an installed app declared otherwise", script: describeJSON(t, func(b *spoke.Build) { local(b); b.Apps["quick_ride"] = "other" }), wantDesc: "refused: its apps differ from this hub's: quick_ride"},
+		{name: "other protocol", script: describeJSON(t, func(b *spoke.Build) { local(b); b.Protocol = -1 }), wantDesc: "refused: it speaks ISC protocol"},
+		{name: "none of the installed apps", script: describeJSON(t, func(b *spoke.Build) { b.Apps = map[string]string{} }), wantDesc: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lean := fakeSpoke(t, describeJSON(t, nil))
+			want := ""
+			if tt.script != "" {
+				want = filepath.Join(filepath.Dir(lean), localSpokeName)
+				if err := os.WriteFile(want, []byte("#!/bin/sh\n"+tt.script+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.wantRuns == nil {
+				want = ""
+			}
+			got, runs, desc := localSpokeBinary(context.Background(), lean, installed, log)
+			if got != want || !slices.Equal(runs, tt.wantRuns) || !strings.Contains(desc, tt.wantDesc) || (tt.wantDesc == "" && desc != "") {
+				t.Fatalf("localSpokeBinary = %q, %v, %q; want %q, %v, a description with %q", got, runs, desc, want, tt.wantRuns, tt.wantDesc)
+			}
+		})
+	}
+	if got, _, _ := localSpokeBinary(context.Background(), "", installed, log); got != "" {
+		t.Fatalf("spokes from this binary, yet a local spoke binary %q", got)
+	}
+}
+
 // TestLeanSpokeRunsSpokes builds cmd/secgpt-spoke and checks what the hub
 // relies on: it describes itself as compatible with this build, its
 // sandboxed spokes are it (not the hub's binary), and a chat turn answers
@@ -111,18 +163,24 @@ func TestLeanSpokeRunsSpokes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the go command builds secgpt-spoke here: %v", err)
 	}
-	build := exec.CommandContext(ctx, goCmd, "build", "-o", lean, "github.com/secgpt-go/secgpt/cmd/secgpt-spoke")
+	build := exec.CommandContext(ctx, goCmd, "build", "-o", dir+"/",
+		"github.com/secgpt-go/secgpt/cmd/secgpt-spoke", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke-local")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/secgpt-spoke: %v\n%s", err, out)
+		t.Fatalf("go build ./cmd/secgpt-spoke ./cmd/secgpt-spoke-local: %v\n%s", err, out)
 	}
 	if err := checkSpokeBinary(ctx, lean, apps.Registered()); err != nil {
 		t.Fatalf("secgpt-spoke built from this tree refused: %v", err)
 	}
+	local, runs, _ := localSpokeBinary(ctx, lean, apps.Registered(), slog.New(slog.DiscardHandler))
+	if local != filepath.Join(dir, localSpokeName) || !slices.Contains(runs, "quick_ride") || slices.Contains(runs, "search_gmail") {
+		t.Fatalf("secgpt-spoke-local built from this tree: %q runs %v; want it to run quick_ride and not search_gmail", local, runs)
+	}
 
 	spokeConfined(ctx, t, lean)
+	spokeConfined(ctx, t, local)
 
 	code, out, errOut := runCLI(t, "quick_ride fare from 'Main Street' to 'Elm Avenue'\n1\n", map[string]string{"SECGPT_SPOKE_BINARY": lean}, "chat")
-	if code != 0 || !strings.Contains(out, "spokes:  "+lean) || !strings.Contains(out, "$57.00") {
+	if code != 0 || !strings.Contains(out, "spokes:  "+lean) || !strings.Contains(out, " and "+local+" for ") || !strings.Contains(out, "$57.00") {
 		t.Fatalf("chat with SECGPT_SPOKE_BINARY=%s: exit %d\nstdout: %s\nstderr: %s", lean, code, out, errOut)
 	}
 }
@@ -173,7 +231,7 @@ func TestSecgptSpokeConfined(t *testing.T) {
 }
 
 // TestIdleSpokeMemoryOfEachBinary holds the figures sandbox.pool_memory is
-// divided by (core/spoke LeanIdleMemory and SelfIdleMemory): the private
+// divided by (core/spoke LocalIdleMemory, LeanIdleMemory, SelfIdleMemory): the private
 // memory of an idle pooled spoke of each binary users run, measured on 32
 // of them. The pool was sized by one figure for every binary, and spokes
 // of the secgpt binary hold twice it: pool_memory did not bound what the
@@ -186,15 +244,16 @@ func TestIdleSpokeMemoryOfEachBinary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the go command builds the binaries here: %v", err)
 	}
-	build := exec.CommandContext(ctx, goCmd, "build", "-o", dir+"/",
-		"github.com/secgpt-go/secgpt/cmd/secgpt", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke")
+	build := exec.CommandContext(ctx, goCmd, "build", "-o", dir+"/", "github.com/secgpt-go/secgpt/cmd/secgpt",
+		"github.com/secgpt-go/secgpt/cmd/secgpt-spoke", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke-local")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/secgpt ./cmd/secgpt-spoke: %v\n%s", err, out)
+		t.Fatalf("go build ./cmd/...: %v\n%s", err, out)
 	}
 	for _, tc := range []struct {
 		binary string
 		figure int64
 	}{
+		{localSpokeName, spoke.LocalIdleMemory},
 		{leanSpokeName, spoke.LeanIdleMemory},
 		{"secgpt", spoke.SelfIdleMemory},
 	} {

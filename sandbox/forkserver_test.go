@@ -34,10 +34,11 @@ func forkServerPID(t testing.TB, s *Spawner) int {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.forks == nil {
+	fc := s.forks[s.cfg.Exe]
+	if fc == nil {
 		t.Fatal("no fork server started")
 	}
-	return s.forks.PID()
+	return fc.PID()
 }
 
 func TestForkServerHoldsNothingASpokeCanReach(t *testing.T) {

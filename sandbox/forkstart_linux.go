@@ -20,11 +20,11 @@ import (
 
 // forkServer returns the running fork server, starting one if there is
 // none or the last one died.
-func (s *Spawner) forkServer() (*forkserver.Client, error) {
+func (s *Spawner) forkServer(exe string) (*forkserver.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.forks != nil && s.forks.Alive() {
-		return s.forks, nil
+	if fc := s.forks[exe]; fc != nil && fc.Alive() {
+		return fc, nil
 	}
 	env := []string{ChildEnv + "=1"}
 	if raceEnabled {
@@ -40,21 +40,24 @@ func (s *Spawner) forkServer() (*forkserver.Client, error) {
 	go func() {
 		defer close(done)
 		pprof.SetGoroutineLabels(context.Background())
-		fc, err = forkserver.Start(s.cfg.Exe, s.cfg.Args, env, &spokeOutput{p: &Proc{app: "fork server"}, log: s.log})
+		fc, err = forkserver.Start(exe, s.cfg.Args, env, &spokeOutput{p: &Proc{app: "fork server"}, log: s.log})
 	}()
 	<-done
 	if err != nil {
 		return nil, err
 	}
-	s.forks = fc
+	if s.forks == nil {
+		s.forks = map[string]*forkserver.Client{}
+	}
+	s.forks[exe] = fc
 	return fc, nil
 }
 
 // forkStart starts a sandboxed spoke through the fork server, with the
 // namespaces, maps and cgroup confine put in attr, and sets pr's PID and
 // wait.
-func (s *Spawner) forkStart(pr *Proc, attr *syscall.SysProcAttr, args, env []string, stdin *os.File, out io.Writer, isc, egress *os.File) error {
-	fc, err := s.forkServer()
+func (s *Spawner) forkStart(pr *Proc, exe string, attr *syscall.SysProcAttr, args, env []string, stdin *os.File, out io.Writer, isc, egress *os.File) error {
+	fc, err := s.forkServer(exe)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,6 @@ func sendLaunch(conn *os.File, frame []byte, _ []int) error {
 	return err
 }
 
-func (*Spawner) forkStart(*Proc, *syscall.SysProcAttr, []string, []string, *os.File, io.Writer, *os.File, *os.File) error {
+func (*Spawner) forkStart(*Proc, string, *syscall.SysProcAttr, []string, []string, *os.File, io.Writer, *os.File, *os.File) error {
 	return errUnsupported
 }

@@ -108,7 +108,7 @@ func (s *Spawner) fill() {
 	defer s.fills.Done()
 	// Most policies share the network namespace; the others (egress,
 	// exec) are started on demand with their own.
-	p, err := s.prestart(true)
+	p, err := s.prestart(s.poolExe(), true)
 	s.mu.Lock()
 	s.filling--
 	keep := err == nil && !s.closed && len(s.idle) < s.target()

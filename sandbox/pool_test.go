@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,4 +224,72 @@ func TestIdlePooledSpokeMemory(t *testing.T) {
 			t.Logf("pooled spoke %d: PSS %d KiB", pid, kb)
 		}
 	}
+}
+
+// TestLocalExe: with a smaller binary for the apps that need neither
+// egress nor programs (Config.LocalExe), their spokes and every pooled
+// spoke run from it; every other spoke runs from Exe, started on demand,
+// and never takes a pooled spoke (which could not run its app).
+func TestLocalExe(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy of this test binary stands in for secgpt-spoke-local: the
+	// same spoke entry, another file.
+	local := filepath.Join(t.TempDir(), "spoke-local")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(local, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := newSpawner(t, Config{Pool: 2, LocalExe: local, LocalApps: []string{"test.local"}})
+	defer s.Close()
+	for _, pid := range waitPool(t, s, 2, 2) {
+		if got := exeOf(t, pid); got != local {
+			t.Errorf("pooled spoke %d runs %s, want %s", pid, got, local)
+		}
+	}
+	tests := []struct {
+		name   string
+		policy Policy
+		want   string
+		pooled bool
+	}{
+		{"local app", Policy{App: "test.local"}, local, true},
+		{"another app", Policy{App: "test.other"}, self, false},
+		{"local app with egress", Policy{App: "test.local", Domains: []string{"example.com"}}, self, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _, _ := poolState(s)
+			tc.policy.Args, tc.policy.Timeout = []string{"hang"}, time.Minute
+			pr, err := s.Start(context.Background(), tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := exeOf(t, pr.PID)
+			pr.Kill("test done")
+			_ = pr.Wait()
+			if got != tc.want {
+				t.Errorf("spoke of %s runs %s, want %s", tc.policy.App, got, tc.want)
+			}
+			if claimed := slices.Contains(before, pr.PID); claimed != tc.pooled {
+				t.Errorf("spoke of %s came from the pool: %v, want %v", tc.policy.App, claimed, tc.pooled)
+			}
+			waitPool(t, s, 2, 3)
+		})
+	}
+}
+
+// exeOf is the binary pid runs.
+func exeOf(t *testing.T, pid int) string {
+	t.Helper()
+	got, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -29,9 +29,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,12 +113,22 @@ type Config struct {
 	// pooled spoke, each counted as IdleSpokeMemory, until this is
 	// reached. 0 keeps the pool at Pool.
 	PoolMemory int64
-	// IdleSpokeMemory is what one pooled spoke of Exe holds of its own
-	// while it waits for its policy (its private memory: the pages of the
-	// binary are shared by every spoke), in bytes. It depends on the
-	// binary, so the caller that picks Exe says it; 0 means
-	// DefaultIdleSpokeMemory.
+	// IdleSpokeMemory is what one pooled spoke holds of its own while it
+	// waits for its policy (its private memory: the pages of the binary
+	// are shared by every spoke), in bytes: a spoke of LocalExe when that
+	// is set, of Exe otherwise. It depends on the binary, so the caller
+	// that picks the binaries says it; 0 means DefaultIdleSpokeMemory.
 	IdleSpokeMemory int64
+	// LocalExe, if set, is a smaller spoke binary (cmd/secgpt-spoke-local)
+	// that runs only the apps in LocalApps, which need neither egress nor
+	// programs. Their spokes, pooled ones included, run from it; every
+	// other spoke runs from Exe and is started on demand. A spoke's start
+	// then costs less CPU and an idle pooled spoke less memory: the
+	// Google API and MCP clients' initialisers run only where they are
+	// used. Like Exe, it is exec'd as its fork server's /proc/self/exe.
+	LocalExe string
+	// LocalApps are the apps LocalExe runs (its `describe`).
+	LocalApps []string
 }
 
 // Spawner starts spokes. Its methods are safe for concurrent use.
@@ -131,6 +143,8 @@ type Spawner struct {
 
 	// poolMax bounds the pooled spokes kept idle (poolMax in pool.go).
 	poolMax int
+	// local holds the apps whose spokes run from Config.LocalExe.
+	local map[string]bool
 
 	warned warnings // "less restrictive" warnings already logged at WARN
 
@@ -141,7 +155,9 @@ type Spawner struct {
 	// released.
 	expected int
 	closed   bool
-	forks    *forkserver.Client // the fork server sandboxed spokes are cloned by (Linux)
+	// forks are the fork servers sandboxed spokes are cloned by (Linux),
+	// one per binary (Config.Exe, Config.LocalExe).
+	forks map[string]*forkserver.Client
 	// direct makes the hub clone sandboxed spokes itself, as before the
 	// fork server (BenchmarkSpawnHubHeap compares the two). It also gives
 	// every spoke a network namespace of its own.
@@ -184,7 +200,12 @@ func New(cfg Config) (*Spawner, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8], poolMax: poolMax(cfg)}
+	s := &Spawner{cfg: cfg, log: log, id: rand.Text()[:8], poolMax: poolMax(cfg), local: map[string]bool{}}
+	if cfg.LocalExe != "" {
+		for _, app := range cfg.LocalApps {
+			s.local[app] = true
+		}
+	}
 	if cfg.Off {
 		log.Warn("sandbox: OFF: spokes run as separate processes without OS-level confinement (no seccomp, namespaces, Landlock or cgroup)")
 	} else {
@@ -215,9 +236,9 @@ func (s *Spawner) Close() error {
 	s.fills.Wait()
 	s.dropCgroups()
 	s.mu.Lock()
-	fc := s.forks
+	forks := slices.Collect(maps.Values(s.forks))
 	s.mu.Unlock()
-	if fc != nil {
+	for _, fc := range forks {
 		fc.Close()
 	}
 	return nil
@@ -238,7 +259,8 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
-	if s.pooling() && sharesNet(p) {
+	exe := s.exeFor(p)
+	if s.pooling() && exe == s.poolExe() && sharesNet(p) {
 		// Refill when the spoke ends rather than now, so that starting a
 		// replacement does not compete for the CPU with this spoke's start.
 		pr := s.take()
@@ -255,7 +277,7 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 			_ = pr.Wait()
 		}
 	}
-	pr, err := s.prestart(sharesNet(p))
+	pr, err := s.prestart(exe, sharesNet(p))
 	if err != nil {
 		return nil, fmt.Errorf("start spoke %s: %w", p.App, err)
 	}
@@ -270,6 +292,24 @@ func (s *Spawner) start(ctx context.Context, p Policy, probe bool) (*Proc, error
 	return pr, nil
 }
 
+// exeFor is the binary a spoke under p runs from.
+func (s *Spawner) exeFor(p Policy) string {
+	if s.cfg.LocalExe != "" && sharesNet(p) && s.local[p.App] {
+		return s.cfg.LocalExe
+	}
+	return s.cfg.Exe
+}
+
+// poolExe is the binary pooled spokes run from: the smaller one when
+// there is one, since every app a pooled spoke may serve (no egress, no
+// programs) is one of its apps.
+func (s *Spawner) poolExe() string {
+	if s.cfg.LocalExe != "" {
+		return s.cfg.LocalExe
+	}
+	return s.cfg.Exe
+}
+
 // sharesNet reports whether a spoke under p may be started in the fork
 // server's shared empty network namespace (sandbox/forkserver/sharednet_linux.go): it has no
 // egress socket and runs no program, so its filter leaves it no socket
@@ -281,7 +321,7 @@ func sharesNet(p Policy) bool {
 // prestart starts a spoke process in its namespaces and cgroup; it waits in
 // Enter for its launch frame. sharedNet puts it in the shared empty network
 // namespace; only a policy for which sharesNet holds may then claim it.
-func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
+func (s *Spawner) prestart(exe string, sharedNet bool) (*Proc, error) {
 	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -337,13 +377,13 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 	if s.cfg.Off {
 		mode = launch.ArgOff
 	}
-	args := append(append([]string{s.cfg.Exe}, s.cfg.Args...), mode)
+	args := append(append([]string{exe}, s.cfg.Args...), mode)
 	var out io.Writer = s.cfg.Stderr
 	if out == nil {
 		out = &spokeOutput{p: pr, log: s.log}
 	}
 	if s.cfg.Off || s.direct {
-		cmd := &exec.Cmd{Path: s.cfg.Exe, Args: args, Env: env, Dir: "/", Stdin: devnull, Stdout: out, Stderr: out,
+		cmd := &exec.Cmd{Path: exe, Args: args, Env: env, Dir: "/", Stdin: devnull, Stdout: out, Stderr: out,
 			ExtraFiles:  []*os.File{spokeEnd, spokeEgress}, // fds 3 and 4
 			SysProcAttr: attr}
 		if err := cmd.Start(); err != nil {
@@ -357,7 +397,7 @@ func (s *Spawner) prestart(sharedNet bool) (*Proc, error) {
 			}
 			return err
 		}
-	} else if err := s.forkStart(pr, attr, args, env, devnull, out, spokeEnd, spokeEgress); err != nil {
+	} else if err := s.forkStart(pr, exe, attr, args, env, devnull, out, spokeEnd, spokeEgress); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -4,7 +4,7 @@
 // spoke. creative_muse's annotation tries to turn every later request into
 // fiction; symptom_solver's asks for objective, factual diagnosis.
 //
-// Only apps/standard, tests and the evaluation import this package.
+// Only apps/local, tests and the evaluation import this package.
 package annotate
 
 import (

@@ -2,7 +2,7 @@
 // inadvertent-data-exposure case study: the user gives it medical details
 // on purpose. Each appointment it receives is kept in its app state.
 //
-// Only apps/standard, tests and the evaluation import this package.
+// Only apps/local, tests and the evaluation import this package.
 package health
 
 import (

@@ -13,7 +13,7 @@
 // text ("User ID 7 cannot be resolved") as the result, which is what the
 // model saw there (tool-error handling on); response schemas allow it.
 //
-// Only apps/standard, tests and the evaluation import this package.
+// Only apps/local, tests and the evaluation import this package.
 package relational
 
 import (

@@ -4,7 +4,7 @@
 // the model to inflate every fare of a competing app by 10 dollars.
 //
 // The fare formulas are exported so the evaluation can compute the true
-// fares. Only apps/standard, tests and the evaluation import this package.
+// fares. Only apps/local, tests and the evaluation import this package.
 package ride
 
 import (

@@ -5,7 +5,7 @@
 // the request at its word. Each booking it receives is kept in its app
 // state, so the evaluation can see exactly which data reached it.
 //
-// Only apps/standard, tests and the evaluation import this package.
+// Only apps/local, tests and the evaluation import this package.
 package travel
 
 import (

@@ -48,10 +48,12 @@ import (
 // the machine runs than the wall times). It logs the machine state
 // (evaluation/machine) before and after each run.
 //
-// Spokes run from the binary production runs them from, cmd/secgpt-spoke,
-// built into a temporary directory first (SECGPT_SCALE_SPOKE=test runs the
-// test binary instead, as before), with the sandbox's pool as configured
-// by default: sandbox.pool 2 and sandbox.pool_memory
+// Spokes run from the binaries production runs them from, built into a
+// temporary directory first: cmd/secgpt-spoke-local for quick_ride and the
+// pool, cmd/secgpt-spoke for the others (SECGPT_SCALE_SPOKE=full runs every
+// spoke from secgpt-spoke, as without secgpt-spoke-local installed; =test
+// runs the test binary), with the sandbox's pool as configured by
+// default: sandbox.pool 2 and sandbox.pool_memory
 // (SECGPT_SCALE_POOL_MEMORY overrides it, in bytes; 0 turns off starting
 // spokes while conversations plan).
 //
@@ -87,19 +89,21 @@ func BenchmarkConcurrentConversations(b *testing.B) {
 	if os.Getenv("SECGPT_SCALE_POOL_MEMORY") != "" {
 		poolMem = int64(envInt(b, "SECGPT_SCALE_POOL_MEMORY", 0, 0))
 	}
-	var exe string
+	var exe, local string
 	switch v := os.Getenv("SECGPT_SCALE_SPOKE"); v {
 	case "", "lean":
-		exe = buildSpoke(b)
+		exe, local = buildSpokes(b)
+	case "full":
+		exe, _ = buildSpokes(b)
 	case "test":
 	default:
-		b.Fatalf("SECGPT_SCALE_SPOKE=%q: want lean or test", v)
+		b.Fatalf("SECGPT_SCALE_SPOKE=%q: want lean, full or test", v)
 	}
-	b.Logf("spoke binary: %s, pool_memory %d MiB", cmp.Or(exe, "the test binary"), poolMem>>20)
+	b.Logf("spoke binary: %s, for apps without network: %s, pool_memory %d MiB", cmp.Or(exe, "the test binary"), cmp.Or(local, "the same"), poolMem>>20)
 	var spokes atomic.Int64
 	h := hubtest.New(b, hubtest.Options{Sandboxed: true, Model: slow, SpokeModel: slow, Store: memstore.New(memstore.Options{}),
 		Apps: []ids.AppID{"quick_ride"}, SpokeTimeout: 5 * time.Minute, PromptTimeout: 5 * time.Minute,
-		SpokeBinary: exe, PoolMemory: poolMem,
+		SpokeBinary: exe, LocalSpokeBinary: local, LocalApps: []ids.AppID{"quick_ride"}, PoolMemory: poolMem,
 		Trace: func(e hub.TraceEvent) {
 			if e.Type == vocab.TraceSpokeStart {
 				spokes.Add(1)
@@ -178,16 +182,16 @@ func envInt(b *testing.B, name string, def, least int) int {
 	return v
 }
 
-// buildSpoke builds cmd/secgpt-spoke, the binary production spokes run
-// from, into a temporary directory.
-func buildSpoke(b *testing.B) string {
+// buildSpokes builds the spoke binaries production runs, cmd/secgpt-spoke
+// and cmd/secgpt-spoke-local, into a temporary directory.
+func buildSpokes(b *testing.B) (lean, local string) {
 	b.Helper()
-	exe := filepath.Join(b.TempDir(), "secgpt-spoke")
-	out, err := exec.Command("go", "build", "-o", exe, "github.com/secgpt-go/secgpt/cmd/secgpt-spoke").CombinedOutput()
+	dir := b.TempDir()
+	out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke", "github.com/secgpt-go/secgpt/cmd/secgpt-spoke-local").CombinedOutput()
 	if err != nil {
-		b.Fatalf("go build ./cmd/secgpt-spoke: %v\n%s", err, out)
+		b.Fatalf("go build ./cmd/secgpt-spoke ./cmd/secgpt-spoke-local: %v\n%s", err, out)
 	}
-	return exe
+	return filepath.Join(dir, "secgpt-spoke"), filepath.Join(dir, "secgpt-spoke-local")
 }
 
 // selfCPU is this process's own CPU time: the hub's, and the benchmark's

@@ -81,6 +81,10 @@ type Options struct {
 	// SpokeBinary is the binary spokes run from (sandbox.Config.Exe); ""
 	// re-executes the test binary, whose TestMain calls Main.
 	SpokeBinary string
+	// LocalSpokeBinary runs the spokes of LocalApps, and the pool
+	// (sandbox.Config.LocalExe): a secgpt-spoke-local beside SpokeBinary.
+	LocalSpokeBinary string
+	LocalApps        []ids.AppID
 	// WrapSpawner, if set, wraps the spawner the hub gets (tests of the
 	// hub's use of optional spawner powers).
 	WrapSpawner func(hub.Spawner) hub.Spawner
@@ -165,10 +169,16 @@ func New(t testing.TB, o Options) *hub.Hub {
 func spawnerFor(t testing.TB, o Options) (hub.Spawner, error) {
 	t.Helper()
 	if o.Sandboxed {
-		cfg := sandbox.Config{EgressDial: o.EgressDial, Exe: o.SpokeBinary, PoolMemory: o.PoolMemory}
-		if o.SpokeBinary != "" {
-			// A secgpt-spoke: its idle spokes are bigger than the test
-			// binary's.
+		cfg := sandbox.Config{EgressDial: o.EgressDial, Exe: o.SpokeBinary, PoolMemory: o.PoolMemory, LocalExe: o.LocalSpokeBinary}
+		for _, id := range o.LocalApps {
+			cfg.LocalApps = append(cfg.LocalApps, string(id))
+		}
+		// The binaries users run hold more than the test binary's idle
+		// spokes (cli idleSpokeMemory).
+		switch {
+		case o.LocalSpokeBinary != "":
+			cfg.IdleSpokeMemory = spoke.LocalIdleMemory
+		case o.SpokeBinary != "":
 			cfg.IdleSpokeMemory = spoke.LeanIdleMemory
 		}
 		return hubspawn.New(spawner(t, cfg)), nil
@@ -178,8 +188,8 @@ func spawnerFor(t testing.TB, o Options) (hub.Spawner, error) {
 		return nil, errors.New("hubtest: EgressDial needs Sandboxed spokes: in-process spokes have no egress")
 	case o.Limits != (hub.SpokeLimits{}):
 		return nil, errors.New("hubtest: Limits need Sandboxed spokes: nothing bounds an in-process spoke")
-	case o.SpokeBinary != "" || o.PoolMemory != 0:
-		return nil, errors.New("hubtest: SpokeBinary and PoolMemory need Sandboxed spokes")
+	case o.SpokeBinary != "" || o.LocalSpokeBinary != "" || o.PoolMemory != 0:
+		return nil, errors.New("hubtest: SpokeBinary, LocalSpokeBinary and PoolMemory need Sandboxed spokes")
 	}
 	return InProcess(), nil
 }

@@ -72,16 +72,50 @@ func (b Build) Compatible(other Build, installed []ids.AppID) error {
 	return nil
 }
 
+// Runs returns which of the hub's installed apps spokes from a binary that
+// compiles in only some apps (cmd/secgpt-spoke-local), describing itself
+// as other, may run, when this binary describes itself as b: it must speak
+// the same protocol, and each installed app it compiles in must be
+// declared identically here; those are the apps returned. Installed apps
+// it lacks are left to the full spoke binary.
+func (b Build) Runs(other Build, installed []ids.AppID) ([]ids.AppID, error) {
+	if other.Protocol != b.Protocol {
+		return nil, fmt.Errorf("it speaks ISC protocol %d, this hub %d", other.Protocol, b.Protocol)
+	}
+	var runs []ids.AppID
+	var differ []string
+	for _, id := range installed {
+		mine, ok := b.Apps[string(id)]
+		if !ok {
+			continue
+		}
+		switch theirs, ok := other.Apps[string(id)]; {
+		case !ok:
+		case theirs != mine:
+			differ = append(differ, string(id))
+		default:
+			runs = append(runs, id)
+		}
+	}
+	if len(differ) > 0 {
+		return nil, fmt.Errorf("its apps differ from this hub's: %s", strings.Join(differ, ", "))
+	}
+	return runs, nil
+}
+
 // What one pooled spoke of each binary holds of its own (private memory)
 // while it waits for its policy: the figure the sandbox's pool_memory is
 // divided by (sandbox.Config.IdleSpokeMemory). Measured 2026-12-07 on
-// amd64, 64 idle pooled spokes: cmd/secgpt-spoke 2.06 MiB, the secgpt
-// binary 7.5 MiB (its initialisers include the chat clients and model
-// SDKs); cli's TestIdleSpokeMemoryOfEachBinary holds both.
+// amd64, 64 idle pooled spokes: cmd/secgpt-spoke-local 1.3 MiB,
+// cmd/secgpt-spoke 2.06 MiB (the Google API and MCP clients'
+// initialisers), the secgpt binary 7.5 MiB (also the chat clients and
+// model SDKs); cli's TestIdleSpokeMemoryOfEachBinary holds all three.
 const (
 	// LeanIdleMemory is an idle pooled spoke of cmd/secgpt-spoke.
 	LeanIdleMemory = 5 << 19 // 2.5 MiB
 	// SelfIdleMemory is an idle pooled spoke of the secgpt binary, which
 	// runs spokes when no secgpt-spoke is beside it.
 	SelfIdleMemory = 9 << 20
+	// LocalIdleMemory is an idle pooled spoke of cmd/secgpt-spoke-local.
+	LocalIdleMemory = 7 << 18 // 1.75 MiB
 )

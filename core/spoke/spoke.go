@@ -15,9 +15,9 @@
 // from (Describe), so that a hub refuses a secgpt-spoke built from other app
 // code or another version of the ISC protocol instead of running it.
 //
-// Only the two binaries (cmd/secgpt, cmd/secgpt-spoke), cli/ (which checks
-// a spoke binary's Build), the in-process spokes (core/spoke/inproc,
-// core/hubtest) and tests import it.
+// Only the binaries (cmd/secgpt, cmd/secgpt-spoke, cmd/secgpt-spoke-local),
+// cli/ (which checks a spoke binary's Build), the in-process spokes
+// (core/spoke/inproc, core/hubtest) and tests import it.
 package spoke
 
 import (

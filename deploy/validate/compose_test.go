@@ -119,8 +119,9 @@ func TestDockerfile(t *testing.T) {
 	}
 	for _, c := range []struct{ prefix, sub, why string }{
 		{"RUN go build", "-tags goolm", "end-to-end encryption in the image"},
-		{"RUN go build", "./cmd/secgpt-spoke", "the lean spoke binary is built"},
-		{"COPY --from=build", "/out/secgpt-spoke /usr/local/bin/", "it sits beside secgpt, where the hub looks for it"},
+		{"RUN go build", "./cmd/secgpt-spoke ", "the lean spoke binary is built"},
+		{"RUN go build", "./cmd/secgpt-spoke-local", "the smallest spoke binary is built"},
+		{"COPY --from=build", "/out/secgpt-spoke /out/secgpt-spoke-local /usr/local/bin/", "they sit beside secgpt, where the hub looks for them"},
 		{"USER", "10001", "non-root user"},
 		{"HEALTHCHECK", `CMD ["/usr/local/bin/secgpt", "healthcheck"]`, "the health check runs secgpt healthcheck"},
 		{"ENV", "SECGPT_LISTEN=:9090", "the listener the health check asks"},

@@ -9,9 +9,9 @@
 // on fd 4. The hub's side (namespaces, uid maps, cgroups, the pool, exit
 // reasons, the proxy) is package sandbox; the two share sandbox/launch.
 //
-// Only the binaries' spoke entries (cmd/secgpt and cmd/secgpt-spoke, which
-// hand EnterSpoke to core/spoke.Run), sandbox (for LandlockABI in its host
-// probe), core/hubtest and tests import it.
+// Only the binaries' spoke entries (cmd/secgpt, cmd/secgpt-spoke and
+// cmd/secgpt-spoke-local, which hand EnterSpoke to core/spoke.Run), sandbox
+// (for LandlockABI in its host probe), core/hubtest and tests import it.
 package confine
 
 import (
