@@ -45,3 +45,52 @@ func TestForkServerCarriesNoCallerLabels(t *testing.T) {
 		t.Fatalf("goroutines still carry the first caller's labels after its spoke ended:\n%s", left)
 	}
 }
+
+// TestPoolCarriesNoCallerLabels: the pool's goroutines (starting spokes
+// ahead of need, ending the ones no longer wanted) run on the spawner's
+// behalf, not on that of the turn whose Prepare or release set them off,
+// so they carry none of its profiler labels. The invariant harness found
+// them under an episode's label and had to skip them by function name.
+func TestPoolCarriesNoCallerLabels(t *testing.T) {
+	s := newSpawner(t, Config{PoolMemory: 8 * DefaultIdleSpokeMemory})
+	defer s.Close()
+	const key, val = "secgpt-test", "planning-turn"
+	want := `"` + key + `":"` + val + `"`
+	labelled := func() string {
+		var b bytes.Buffer
+		if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
+			t.Fatal(err)
+		}
+		var out string
+		for _, block := range strings.Split(b.String(), "\n\n") {
+			if strings.Contains(block, want) && strings.Contains(block, "sandbox.(*Spawner)") {
+				out += block + "\n\n"
+			}
+		}
+		return out
+	}
+	var releases []func()
+	seen := ""
+	pprof.Do(context.Background(), pprof.Labels(key, val), func(context.Context) {
+		for range 8 {
+			releases = append(releases, s.Prepare())
+		}
+		// While the pool fills, look at its goroutines.
+		for deadline := time.Now().Add(2 * time.Second); seen == "" && time.Now().Before(deadline); {
+			seen = labelled()
+			if _, filling, _ := poolState(s); filling == 0 {
+				break
+			}
+		}
+		waitPool(t, s, 8, 8)
+		for _, r := range releases {
+			r() // ends the spokes no longer wanted, from this labelled goroutine
+		}
+		if seen == "" {
+			seen = labelled()
+		}
+	})
+	if seen != "" {
+		t.Fatalf("the pool's goroutines carry the labels of the turn that set them off:\n%s", seen)
+	}
+}

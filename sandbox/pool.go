@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"context"
+	"runtime/pprof"
 	"sync"
 )
 
@@ -80,7 +82,7 @@ func (s *Spawner) unexpect() {
 	}
 	s.mu.Unlock()
 	for _, p := range surplus {
-		go s.trim(p)
+		detached(func() { s.trim(p) })
 	}
 }
 
@@ -99,7 +101,7 @@ func (s *Spawner) refill() {
 	for !s.closed && len(s.idle)+s.filling < s.target() && s.filling < maxFilling {
 		s.filling++
 		s.fills.Add(1)
-		go s.fill()
+		detached(s.fill)
 	}
 }
 
@@ -138,4 +140,15 @@ func (s *Spawner) take() *Proc {
 	p := s.idle[0]
 	s.idle = s.idle[1:]
 	return p
+}
+
+// detached runs f in a goroutine that carries no profiler labels: the pool
+// works on the spawner's behalf, not on that of the turn whose Prepare,
+// Start or release set it off (the invariant harness finds what an episode
+// left running by its labels).
+func detached(f func()) {
+	go func() {
+		pprof.SetGoroutineLabels(context.Background())
+		f()
+	}()
 }
