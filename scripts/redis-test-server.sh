@@ -16,26 +16,48 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y redis-server >&2
 fi
 
-# A free port: ask the kernel for one by binding port 0.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' 2>/dev/null) ||
-	port=$(shuf -i 20000-60000 -n 1)
-
+# A port outside the kernel's ephemeral range (which outgoing connections
+# take their local ports from, so one picked there can be taken before
+# redis binds it), retried on another when it is in use: asking the kernel
+# for a free port and binding it later raced with other processes, and a
+# failed start failed the whole test run.
+# (dash's read gets one byte of a procfs file at a time: awk reads it.)
+lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+case "$lo" in '' | *[!0-9]*) lo=32768 ;; esac
+[ "$lo" -gt 11000 ] || lo=61000 # an unusual range: use the ports above it
 dir=$(mktemp -d "${TMPDIR:-/tmp}/secgpt-redis.XXXXXX")
-redis-server --bind 127.0.0.1 --port "$port" \
-	--save '' --appendonly no \
-	--daemonize yes --dir "$dir" \
-	--pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >&2
-
-# Wait until it answers (daemonize returns before it listens).
-i=0
-until redis-cli -p "$port" ping >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ "$i" -gt 50 ]; then
+attempt=0
+while :; do
+	attempt=$((attempt + 1))
+	if [ "$lo" -eq 61000 ]; then
+		port=$(shuf -i 61001-65000 -n 1)
+	else
+		port=$(shuf -i 10000-$((lo - 1)) -n 1)
+	fi
+	: >"$dir/redis.log"
+	redis-server --bind 127.0.0.1 --port "$port" \
+		--save '' --appendonly no \
+		--daemonize yes --dir "$dir" \
+		--pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >&2
+	# Wait until this server says it listens (daemonize returns before
+	# it does). Not a ping: another server on a taken port would answer it.
+	i=0
+	until grep -q "Ready to accept connections" "$dir/redis.log" 2>/dev/null; do
+		i=$((i + 1))
+		if grep -q "Address already in use\|Failed listening" "$dir/redis.log" 2>/dev/null || [ "$i" -gt 100 ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	if grep -q "Ready to accept connections" "$dir/redis.log" 2>/dev/null; then
+		break
+	fi
+	if ! grep -q "Address already in use\|Failed listening" "$dir/redis.log" 2>/dev/null || [ "$attempt" -ge 10 ]; then
 		echo "redis-server did not start; log: $dir/redis.log" >&2
 		cat "$dir/redis.log" >&2 || true
 		exit 1
 	fi
-	sleep 0.1
+	echo "port $port in use; trying another" >&2
 done
 
 echo "redis-server on port $port, dir $dir (pid $(cat "$dir/redis.pid"))" >&2
