@@ -295,7 +295,7 @@ func (h *Hub) appRequest(ctx context.Context, inv *invocation, r isc.AppRequest)
 		return isc.KindDenial, isc.Denial{Reason: "the call of " + string(cs.ID) + " could not be audited"}, nil
 	}
 	sub := &invocation{turn: t, app: callee, depth: inv.depth + 1, caller: caller,
-		task: isc.Task{Instruction: fmt.Sprintf("Run %s with the given arguments (requested by app %s through the hub).", fn.Name, caller), Function: fn.Name, Args: r.Args}}
+		task: isc.Task{Instruction: isc.CallInstruction(fn.Name, string(caller)), Function: fn.Name, Args: r.Args}}
 	// The prompt showed exactly this call: the callee's model may make it
 	// and nothing else.
 	sub.lease = newLease(0, fn, r.Args, false)

@@ -18,6 +18,7 @@ package isc
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -110,6 +111,16 @@ type Task struct {
 	// function's first successful result is the answer, with no further
 	// model turn (the hub's responder writes the words).
 	ResultOnly bool `json:"result_only,omitempty"`
+}
+
+// CallInstruction is the instruction of the task a callee runs for
+// another app's unplanned call (app_request) through the hub: what the
+// callee's model reads, and what tells such a start from a plan step's,
+// whose instruction the planner wrote (the invariant harness tells them
+// apart by it, since a step may run the same function with the same
+// arguments as a call still waiting for its prompt).
+func CallInstruction(function, caller string) string {
+	return fmt.Sprintf("Run %s with the given arguments (requested by app %s through the hub).", function, caller)
 }
 
 // Init starts a spoke's work. The app's spec is compiled into the spoke

@@ -391,7 +391,11 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 		fn = f.Body.Task.Function
 		args := compact(f.Body.Task.Args)
 		for i, pc := range c.calls {
-			if pc.user == s.user && pc.fn == f.Body.Task.Function && pc.args == args && pc.caller != s.app {
+			// A plan step may run the same function with the same
+			// arguments while the call waits for its prompt: the task's
+			// instruction tells the callee's start from the step's.
+			if pc.user == s.user && pc.fn == f.Body.Task.Function && pc.args == args && pc.caller != s.app &&
+				f.Body.Task.Instruction == isc.CallInstruction(pc.fn, string(pc.caller)) {
 				s.callee, s.caller = true, pc.caller
 				c.calls[i].fn = "" // one callee per request
 				break

@@ -60,6 +60,11 @@ func initBody(app ids.AppID, fn, args string) string {
 	return `{"app":"` + string(app) + `","task":{"instruction":"run","function":"` + fn + `","args":` + args + `},"max_steps":3}`
 }
 
+// callBody is the init the hub gives the callee of caller's unplanned call.
+func callBody(app ids.AppID, fn, args string, caller ids.AppID) string {
+	return `{"app":"` + string(app) + `","task":{"instruction":"` + isc.CallInstruction(fn, string(caller)) + `","function":"` + fn + `","args":` + args + `},"max_steps":3}`
+}
+
 // TestCheck: the checker finds each kind of violation in a hand-made
 // episode, and finds none in the allowed version of it.
 func TestCheck(t *testing.T) {
@@ -113,7 +118,7 @@ func TestCheck(t *testing.T) {
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appA, Target: appB, Data: `{"seed":3}`, Unplanned: true}, chat.AllowOnce, true)
 			s.exec(alice, appB)
 			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
-			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":3}`))
+			s.in(2, appB, isc.KindInit, callBody(appB, "inv_bravo_run", `{"seed":3}`, appA))
 			s.out(2, appB, isc.KindFinal, `{"text":"CNRYBbbbbbbbbbb"}`)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appB, Target: appA, Data: "something else", Unplanned: true}, chat.AllowOnce, true)
 			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appA, Requester: appB})
@@ -171,8 +176,31 @@ func TestCheck(t *testing.T) {
 			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
 			s.spoke(2, alice, appB)
 			s.exec(alice, appB)
-			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":9,"data":"`+tokA+`"}`))
+			s.in(2, appB, isc.KindInit, callBody(appB, "inv_bravo_run", `{"seed":9,"data":"`+tokA+`"}`, appA))
 		}, []string{InvCanary}},
+		// Seen in the sandboxed run of seed 2026 (episodes 946, 2826): a
+		// hostile step asked for the very call the plan's next step makes
+		// with its result; the step's start was taken for the callee of
+		// that call, still waiting for its prompt, and judged as an
+		// unplanned flow no prompt had shown.
+		{"plan step with the arguments of a call still waiting for its prompt", func(s *script) {
+			s.add(&event{kind: evTurnStart, user: alice, text: "go"})
+			p := chat.Prompt{ID: "plan3", User: alice, Kind: kindPlan, Data: "exec: inv_alpha\nexec: inv_bravo\ncollab: inv_alpha → inv_bravo"}
+			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
+			s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowOnce, ok: true})
+			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
+			for _, part := range []state.AuditEvent{{Kind: chat.KindExec, App: appA}, {Kind: chat.KindExec, App: appB}, {Kind: chat.KindCollab, App: appB, Requester: appA}} {
+				part.User, part.Type, part.Decision, part.Detail = alice, vocab.AuditDecision, "once", planAuditPrefix+string(alice)
+				s.audit(part)
+			}
+			s.spoke(1, alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+			s.out(1, appA, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"data":"`+tokA+`"}}`)
+			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.spoke(2, alice, appB)
+			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"data":"`+tokA+`"}`))
+		}, nil},
 		{"canary in another user's reply-model context", func(s *script) {
 			s.spoke(1, alice, appA)
 			s.exec(alice, appA)
