@@ -132,9 +132,10 @@ type Sandbox struct {
 	// beyond Pool: while conversations plan (their model's latency), one
 	// spoke per conversation is started and kept idle, confined and
 	// holding no app or user, each counted as what an idle spoke of the
-	// spoke binary holds of its own (2.5 MiB for secgpt-spoke, 9 MiB for
-	// the secgpt binary; core/spoke LeanIdleMemory, SelfIdleMemory). 0
-	// keeps the pool at Pool.
+	// binary pooled spokes run from holds of its own (1.75 MiB for
+	// secgpt-spoke-local, 2.5 MiB for secgpt-spoke, 9 MiB for the secgpt
+	// binary; core/spoke LocalIdleMemory, LeanIdleMemory, SelfIdleMemory).
+	// 0 keeps the pool at Pool.
 	PoolMemory Size `yaml:"pool_memory"`
 	// SpokeBinary is the binary spokes run from: a secgpt-spoke built
 	// from the same tree (cmd/secgpt-spoke). Empty: secgpt-spoke beside
@@ -274,10 +275,10 @@ func ParseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// DefaultPoolMemory is sandbox.pool_memory's default: room for 409 spokes
-// of secgpt-spoke (113 of the secgpt binary) started ahead of a burst of
-// conversations, well inside the 2 GiB that issue 21 allows 1000
-// concurrent conversations (docs/sandbox.md).
+// DefaultPoolMemory is sandbox.pool_memory's default: room for 585 spokes
+// of secgpt-spoke-local (409 of secgpt-spoke, 113 of the secgpt binary)
+// started ahead of a burst of conversations, well inside the 2 GiB that
+// issue 21 allows 1000 concurrent conversations (docs/sandbox.md).
 const DefaultPoolMemory = 1 << 30
 
 // Default returns the embedded defaults: offline model, bolt store under

@@ -19,7 +19,7 @@ import (
 // (Config.IdleSpokeMemory). TestIdlePooledSpokeMemory holds the private
 // memory of an idle pooled spoke of the sandbox's test binary below it
 // (measured 1.3 MiB); the binaries users run are bigger and their callers
-// say so (cli: secgpt-spoke 2.1 MiB, secgpt 7.5 MiB, measured).
+// say so (core/spoke LocalIdleMemory, LeanIdleMemory, SelfIdleMemory).
 const DefaultIdleSpokeMemory = 4 << 20
 
 // maxFilling bounds the pooled spokes being started at once: enough to
