@@ -16,8 +16,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 
 	_ "github.com/secgpt-go/secgpt/apps/local" // the apps without network
@@ -26,17 +24,7 @@ import (
 )
 
 func main() {
-	// A spoke must confine itself before anything else runs.
-	if confine.IsChild() {
-		os.Exit(spoke.Run(confine.EnterSpoke))
-	}
-	if len(os.Args) == 2 && os.Args[1] == spoke.DescribeArg {
-		if err := json.NewEncoder(os.Stdout).Encode(spoke.Describe()); err != nil {
-			fmt.Fprintln(os.Stderr, "secgpt-spoke-local:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	fmt.Fprintln(os.Stderr, "secgpt-spoke-local runs spokes for the secgpt hub, which starts it; it is not run by hand.\nusage: secgpt-spoke-local describe  (print what it was built from, as JSON)")
-	os.Exit(2)
+	// A spoke must confine itself before anything else runs: BinaryMain
+	// does that first when IsChild.
+	os.Exit(spoke.BinaryMain("secgpt-spoke-local", confine.IsChild(), confine.EnterSpoke, os.Args, os.Stdout, os.Stderr))
 }

@@ -13,8 +13,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 
 	"github.com/secgpt-go/secgpt/apps/mcp"
@@ -27,17 +25,7 @@ import (
 func init() { mcp.Register() }
 
 func main() {
-	// A spoke must confine itself before anything else runs.
-	if confine.IsChild() {
-		os.Exit(spoke.Run(confine.EnterSpoke))
-	}
-	if len(os.Args) == 2 && os.Args[1] == spoke.DescribeArg {
-		if err := json.NewEncoder(os.Stdout).Encode(spoke.Describe()); err != nil {
-			fmt.Fprintln(os.Stderr, "secgpt-spoke:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	fmt.Fprintln(os.Stderr, "secgpt-spoke runs spokes for the secgpt hub, which starts it; it is not run by hand.\nusage: secgpt-spoke describe  (print what it was built from, as JSON)")
-	os.Exit(2)
+	// A spoke must confine itself before anything else runs: BinaryMain
+	// does that first when IsChild.
+	os.Exit(spoke.BinaryMain("secgpt-spoke", confine.IsChild(), confine.EnterSpoke, os.Args, os.Stdout, os.Stderr))
 }

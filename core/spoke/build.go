@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
@@ -41,6 +44,27 @@ func Describe() Build {
 		b.Apps[string(id)] = hex.EncodeToString(sum[:])
 	}
 	return b
+}
+
+// BinaryMain is the main of a spoke binary (cmd/secgpt-spoke,
+// cmd/secgpt-spoke-local) once its apps are registered, returning the exit
+// code: a spoke (child, as confine.IsChild says) confines itself with enter
+// before anything else runs and serves its task (Run); `name describe`
+// prints the Build the hub checks at start-up; anything else is refused,
+// since only the hub starts it.
+func BinaryMain(name string, child bool, enter func() (*os.File, *http.Client, error), args []string, stdout, stderr io.Writer) int {
+	if child {
+		return Run(enter)
+	}
+	if len(args) == 2 && args[1] == DescribeArg {
+		if err := json.NewEncoder(stdout).Encode(Describe()); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s runs spokes for the secgpt hub, which starts it; it is not run by hand.\nusage: %s describe  (print what it was built from, as JSON)\n", name, name)
+	return 2
 }
 
 // Compatible reports whether spokes from a binary that describes itself as

@@ -1,7 +1,11 @@
 package spoke
 
 import (
+	"bytes"
+	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/secgpt-go/secgpt/core/ids"
@@ -30,6 +34,33 @@ func TestBuildRuns(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("Runs = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBinaryMain(t *testing.T) {
+	enter := func() (*os.File, *http.Client, error) {
+		t.Fatal("a process that is not a spoke entered the sandbox")
+		return nil, nil, nil
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string // a prefix
+		stderrIn string
+	}{
+		{"describe", []string{"x", DescribeArg}, 0, `{"protocol":`, ""},
+		{"no arguments", []string{"x"}, 2, "", "usage: x describe"},
+		{"anything else", []string{"x", "serve"}, 2, "", "not run by hand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := BinaryMain("x", false, enter, tt.args, &out, &errOut)
+			if code != tt.code || !strings.HasPrefix(out.String(), tt.stdout) || !strings.Contains(errOut.String(), tt.stderrIn) {
+				t.Fatalf("BinaryMain(%q) = %d, stdout %q, stderr %q", tt.args, code, out.String(), errOut.String())
 			}
 		})
 	}

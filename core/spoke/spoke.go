@@ -44,9 +44,10 @@ import (
 // confine.EnterSpoke, passed in by the binary so that core imports no
 // sandbox package), serves its app's task and returns the exit code. Call
 // it first thing when confine.IsChild() is true.
-// It runs the apps its binary registered: both binaries blank-import
-// apps/standard and register the MCP app (apps/mcp Register), so that
-// their spokes run the same apps. The invariant harness's hostile apps are
+// It runs the apps its binary registered: cmd/secgpt and cmd/secgpt-spoke
+// blank-import apps/standard and register the MCP app (apps/mcp
+// Register), so that their spokes run the same apps; cmd/secgpt-spoke-local
+// only apps/local. The invariant harness's hostile apps are
 // not among them: only the secgpt binary registers them, for the spokes of
 // `secgpt eval invariants`, so the secgpt-spoke binary users run does not
 // link them.

@@ -48,6 +48,20 @@ func (s *script) decide(p chat.Prompt, d chat.Decision, audited bool) {
 	}
 }
 
+// approvePlan starts a turn of alice's whose plan (run inv_alpha, run
+// inv_bravo, pass inv_alpha's result to inv_bravo) she approves whole.
+func (s *script) approvePlan(id ids.PromptID) {
+	s.add(&event{kind: evTurnStart, user: alice, text: "go"})
+	p := chat.Prompt{ID: id, User: alice, Kind: kindPlan, Data: "exec: inv_alpha\nexec: inv_bravo\ncollab: inv_alpha → inv_bravo"}
+	s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
+	s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowOnce, ok: true})
+	s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
+	for _, part := range []state.AuditEvent{{Kind: chat.KindExec, App: appA}, {Kind: chat.KindExec, App: appB}, {Kind: chat.KindCollab, App: appB, Requester: appA}} {
+		part.User, part.Type, part.Decision, part.Detail = alice, vocab.AuditDecision, "once", planAuditPrefix+string(alice)
+		s.audit(part)
+	}
+}
+
 func (s *script) audit(a state.AuditEvent) {
 	s.add(&event{kind: evAudit, user: a.User, app: a.App, audit: &a, text: a.Detail})
 }
@@ -136,15 +150,7 @@ func TestCheck(t *testing.T) {
 			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
 		}, []string{InvCanary}},
 		{"plan approved as a whole", func(s *script) {
-			s.add(&event{kind: evTurnStart, user: alice, text: "go"})
-			p := chat.Prompt{ID: "plan1", User: alice, Kind: kindPlan, Data: "exec: inv_alpha\nexec: inv_bravo\ncollab: inv_alpha → inv_bravo"}
-			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
-			s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowOnce, ok: true})
-			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
-			for _, part := range []state.AuditEvent{{Kind: chat.KindExec, App: appA}, {Kind: chat.KindExec, App: appB}, {Kind: chat.KindCollab, App: appB, Requester: appA}} {
-				part.User, part.Type, part.Decision, part.Detail = alice, vocab.AuditDecision, "once", planAuditPrefix+string(alice)
-				s.audit(part)
-			}
+			s.approvePlan("plan1")
 			s.spoke(1, alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
@@ -184,15 +190,7 @@ func TestCheck(t *testing.T) {
 		// that call, still waiting for its prompt, and judged as an
 		// unplanned flow no prompt had shown.
 		{"plan step with the arguments of a call still waiting for its prompt", func(s *script) {
-			s.add(&event{kind: evTurnStart, user: alice, text: "go"})
-			p := chat.Prompt{ID: "plan3", User: alice, Kind: kindPlan, Data: "exec: inv_alpha\nexec: inv_bravo\ncollab: inv_alpha → inv_bravo"}
-			s.add(&event{kind: evPrompt, user: alice, prompt: &p, text: promptText(p)})
-			s.add(&event{kind: evAnswer, user: alice, prompt: &p, decision: chat.AllowOnce, ok: true})
-			s.add(&event{kind: evResolved, user: alice, prompt: &p, decision: chat.AllowOnce, by: alice})
-			for _, part := range []state.AuditEvent{{Kind: chat.KindExec, App: appA}, {Kind: chat.KindExec, App: appB}, {Kind: chat.KindCollab, App: appB, Requester: appA}} {
-				part.User, part.Type, part.Decision, part.Detail = alice, vocab.AuditDecision, "once", planAuditPrefix+string(alice)
-				s.audit(part)
-			}
+			s.approvePlan("plan3")
 			s.spoke(1, alice, appA)
 			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
 			s.out(1, appA, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"data":"`+tokA+`"}}`)
