@@ -16,10 +16,11 @@ import (
 
 // DefaultIdleSpokeMemory is what a pooled spoke waiting for its launch
 // frame is counted as against Config.PoolMemory when Config says nothing
-// (Config.IdleSpokeMemory). TestIdlePooledSpokeMemory holds the private
-// memory of an idle pooled spoke of the sandbox's test binary below it
-// (measured 1.3 MiB); the binaries users run are bigger and their callers
-// say so (core/spoke LocalIdleMemory, LeanIdleMemory, SelfIdleMemory).
+// (Config.IdleSpokeMemory). TestIdlePooledSpokeMemory holds an idle pooled
+// spoke of the sandbox's test binary below it, even shared with only three
+// others (measured 2.9 MiB of PSS, 1.3 MiB of it private); the binaries
+// users run differ and their callers say so (core/spoke LocalIdleMemory,
+// LeanIdleMemory, SelfIdleMemory).
 const DefaultIdleSpokeMemory = 4 << 20
 
 // maxFilling bounds the pooled spokes being started at once: enough to

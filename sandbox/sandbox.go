@@ -301,8 +301,8 @@ func (s *Spawner) exeFor(p Policy) string {
 }
 
 // poolExe is the binary pooled spokes run from: the smaller one when
-// there is one, since every app a pooled spoke may serve (no egress, no
-// programs) is one of its apps.
+// there is one (the bundled apps without network are its apps); a spoke of
+// another app then starts on demand from Exe.
 func (s *Spawner) poolExe() string {
 	if s.cfg.LocalExe != "" {
 		return s.cfg.LocalExe
