@@ -48,8 +48,8 @@ type Violation struct {
 type spokeInfo struct {
 	user   ids.UserID
 	app    ids.AppID
-	callee bool      // started for another app's unplanned request
-	caller ids.AppID // the app whose request started it
+	callee bool      // its current invocation serves another app's unplanned request
+	caller ids.AppID // the app whose request that is
 }
 
 // grant is the checker's model of a stored grant: the scope of the prompt
@@ -387,6 +387,9 @@ func (c *checker) startApp(e *event, s *spokeInfo) {
 		Body isc.Init `json:"body"`
 	}
 	fn := ""
+	// A warm spoke serves one invocation per init: one that served an
+	// unplanned call may serve a plan step next.
+	s.callee, s.caller = false, ""
 	if json.Unmarshal([]byte(e.text), &f) == nil {
 		fn = f.Body.Task.Function
 		args := compact(f.Body.Task.Args)

@@ -184,6 +184,28 @@ func TestCheck(t *testing.T) {
 			s.exec(alice, appB)
 			s.in(2, appB, isc.KindInit, callBody(appB, "inv_bravo_run", `{"seed":9,"data":"`+tokA+`"}`, appA))
 		}, []string{InvCanary}},
+		// Seen in the sandboxed run of seed 2026 (episode 2826, at 84a09df):
+		// a warm spoke that had served another app's unplanned call was
+		// handed a plan step, and the checker still took it for a callee.
+		{"warm spoke serving a plan step after an unplanned call", func(s *script) {
+			s.spoke(3, alice, appC)
+			s.exec(alice, appC)
+			s.in(3, appC, isc.KindInit, initBody(appC, "inv_note_run", `{"seed":1}`))
+			s.out(3, appC, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"seed":3}}`)
+			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appC, Target: appB, Data: `{"seed":3}`, Unplanned: true}, chat.AllowOnce, true)
+			s.exec(alice, appB)
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appC})
+			s.spoke(2, alice, appB)
+			s.in(2, appB, isc.KindInit, callBody(appB, "inv_bravo_run", `{"seed":3}`, appC))
+			s.out(2, appB, isc.KindFinal, `{"text":"done"}`)
+			s.approvePlan("plan4")
+			s.spoke(1, alice, appA)
+			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
+			s.out(1, appA, isc.KindFinal, `{"text":"`+tokA+`"}`)
+			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
+			s.add(&event{kind: evSpokeReuse, user: alice, app: appB, pid: 2})
+			s.in(2, appB, isc.KindInit, initBody(appB, "inv_bravo_run", `{"seed":2,"data":"`+tokA+`"}`))
+		}, nil},
 		// Seen in the sandboxed run of seed 2026 (episodes 946, 2826): a
 		// hostile step asked for the very call the plan's next step makes
 		// with its result; the step's start was taken for the callee of
