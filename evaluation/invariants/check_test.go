@@ -48,6 +48,21 @@ func (s *script) decide(p chat.Prompt, d chat.Decision, audited bool) {
 	}
 }
 
+// allowedCall scripts caller (spoke pid, running callerFn) asking the hub to
+// run inv_bravo_run with args, alice allowing it on a prompt that shows
+// args, and inv_bravo's spoke calleePID starting to serve the call.
+func (s *script) allowedCall(pid int, caller ids.AppID, callerFn string, calleePID int, args string) {
+	s.spoke(pid, alice, caller)
+	s.exec(alice, caller)
+	s.in(pid, caller, isc.KindInit, initBody(caller, callerFn, `{"seed":1}`))
+	s.out(pid, caller, isc.KindAppRequest, `{"function":"inv_bravo_run","args":`+args+`}`)
+	s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: caller, Target: appB, Data: args, Unplanned: true}, chat.AllowOnce, true)
+	s.exec(alice, appB)
+	s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: caller})
+	s.spoke(calleePID, alice, appB)
+	s.in(calleePID, appB, isc.KindInit, callBody(appB, "inv_bravo_run", args, caller))
+}
+
 // approvePlan starts a turn of alice's whose plan (run inv_alpha, run
 // inv_bravo, pass inv_alpha's result to inv_bravo) she approves whole.
 func (s *script) approvePlan(id ids.PromptID) {
@@ -124,15 +139,7 @@ func TestCheck(t *testing.T) {
 			s.add(&event{kind: evPlanner, text: "replan with " + tokA})
 		}, []string{InvCanary}},
 		{"answer to a caller whose collab prompt did not show the canary", func(s *script) {
-			s.spoke(1, alice, appA)
-			s.spoke(2, alice, appB)
-			s.exec(alice, appA)
-			s.in(1, appA, isc.KindInit, initBody(appA, "inv_alpha_run", `{"seed":1}`))
-			s.out(1, appA, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"seed":3}}`)
-			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appA, Target: appB, Data: `{"seed":3}`, Unplanned: true}, chat.AllowOnce, true)
-			s.exec(alice, appB)
-			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appA})
-			s.in(2, appB, isc.KindInit, callBody(appB, "inv_bravo_run", `{"seed":3}`, appA))
+			s.allowedCall(1, appA, "inv_alpha_run", 2, `{"seed":3}`)
 			s.out(2, appB, isc.KindFinal, `{"text":"CNRYBbbbbbbbbbb"}`)
 			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appB, Target: appA, Data: "something else", Unplanned: true}, chat.AllowOnce, true)
 			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appA, Requester: appB})
@@ -188,15 +195,7 @@ func TestCheck(t *testing.T) {
 		// a warm spoke that had served another app's unplanned call was
 		// handed a plan step, and the checker still took it for a callee.
 		{"warm spoke serving a plan step after an unplanned call", func(s *script) {
-			s.spoke(3, alice, appC)
-			s.exec(alice, appC)
-			s.in(3, appC, isc.KindInit, initBody(appC, "inv_note_run", `{"seed":1}`))
-			s.out(3, appC, isc.KindAppRequest, `{"function":"inv_bravo_run","args":{"seed":3}}`)
-			s.decide(chat.Prompt{User: alice, Kind: chat.KindCollab, Requester: appC, Target: appB, Data: `{"seed":3}`, Unplanned: true}, chat.AllowOnce, true)
-			s.exec(alice, appB)
-			s.audit(state.AuditEvent{User: alice, Type: vocab.AuditFlow, Kind: chat.KindCollab, App: appB, Requester: appC})
-			s.spoke(2, alice, appB)
-			s.in(2, appB, isc.KindInit, callBody(appB, "inv_bravo_run", `{"seed":3}`, appC))
+			s.allowedCall(3, appC, "inv_note_run", 2, `{"seed":3}`)
 			s.out(2, appB, isc.KindFinal, `{"text":"done"}`)
 			s.approvePlan("plan4")
 			s.spoke(1, alice, appA)
