@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -66,10 +65,9 @@ func Serve() int {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			done := reap.started()
 			cmd, err := forkStart(req, files, &shared)
 			closeAll(files)
-			done(err == nil)
+			reap.forked()
 			if err != nil {
 				send(reply{ID: req.ID, Err: err.Error()})
 				return
@@ -93,12 +91,15 @@ func Serve() int {
 // and 15 MiB of anonymous memory, and a clone cost about 2 ms of CPU.
 type reaper struct {
 	mu sync.Mutex
-	// live counts the children started and not yet reaped; the loop
-	// sleeps while it is 0 (wait4 would fail with ECHILD at once).
-	live int
-	more *sync.Cond
+	// forks counts the starts made, failed ones included (a start that
+	// fails after the fork leaves a child to reap); the loop, when it has
+	// no child to wait for, sleeps until it grows.
+	forks uint64
+	more  *sync.Cond
 	// watching holds the report of each started child; reaped holds
-	// the exits of children reaped before watch was called for them.
+	// the exits of children reaped before watch was called for them
+	// (and of a start that failed after its fork, whose PID nobody
+	// learns: one entry per such failure).
 	watching map[int]func(reply)
 	reaped   map[int]reply
 }
@@ -110,21 +111,14 @@ func newReaper() *reaper {
 	return r
 }
 
-// started counts a child about to be started (before the fork, so that
-// the loop is awake when it can be reaped); done(false) takes it back if
-// the start failed.
-func (r *reaper) started() (done func(ok bool)) {
+// forked says a start has forked (or tried to): the loop, if it found no
+// child, waits again. It is called after the fork, so that a loop that
+// saw no child before it is woken.
+func (r *reaper) forked() {
 	r.mu.Lock()
-	r.live++
-	r.more.Signal()
+	r.forks++
+	r.more.Broadcast()
 	r.mu.Unlock()
-	return func(ok bool) {
-		if !ok {
-			r.mu.Lock()
-			r.live--
-			r.mu.Unlock()
-		}
-	}
 }
 
 // watch sends pid's exit report with send once it is reaped.
@@ -141,28 +135,28 @@ func (r *reaper) watch(pid int, send func(reply)) {
 }
 
 func (r *reaper) loop() {
+	var seen uint64
 	for {
-		r.mu.Lock()
-		for r.live == 0 {
-			r.more.Wait()
-		}
-		r.mu.Unlock()
 		var ws syscall.WaitStatus
 		var ru syscall.Rusage
 		pid, err := syscall.Wait4(-1, &ws, 0, &ru)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
-				continue
+			// ECHILD: no child now. Any start made since the last look
+			// may have forked one; otherwise wait for the next.
+			r.mu.Lock()
+			for r.forks == seen {
+				r.more.Wait()
 			}
-			// ECHILD: a start counted but not yet forked; wait4 finds
-			// it once it is.
-			time.Sleep(time.Millisecond)
+			seen = r.forks
+			r.mu.Unlock()
 			continue
 		}
 		e := reply{PID: pid, Exited: true, Status: uint32(ws),
 			UserNS: syscall.TimevalToNsec(ru.Utime), SysNS: syscall.TimevalToNsec(ru.Stime)}
 		r.mu.Lock()
-		r.live--
 		send, ok := r.watching[pid]
 		delete(r.watching, pid)
 		if !ok {
