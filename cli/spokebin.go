@@ -23,6 +23,9 @@ const leanSpokeName = "secgpt-spoke"
 // localSpokeName is the smallest spoke binary's name beside the lean one.
 const localSpokeName = "secgpt-spoke-local"
 
+// buildTogether is how a refused spoke binary is mended.
+const buildTogether = "build them from one tree: go build -o DIR/ ./cmd/secgpt ./cmd/secgpt-spoke ./cmd/secgpt-spoke-local"
+
 // describeTimeout bounds `secgpt-spoke describe` at start-up.
 const describeTimeout = 10 * time.Second
 
@@ -91,6 +94,7 @@ func localSpokeBinary(ctx context.Context, exe string, installed []ids.AppID, lo
 		found, err = spoke.Describe().Runs(theirs, installed)
 	}
 	if err != nil {
+		err = fmt.Errorf("%w; %s", err, buildTogether)
 		log.Warn("not running spokes from the secgpt-spoke-local beside secgpt-spoke", "path", path, "err", err)
 		return "", nil, " (" + path + " refused: " + err.Error() + ")"
 	}
@@ -115,7 +119,7 @@ func checkSpokeBinary(ctx context.Context, path string, installed []ids.AppID) e
 		return err
 	}
 	if err := spoke.Describe().Compatible(theirs, installed); err != nil {
-		return fmt.Errorf("built from other sources than this hub (%w); build both from one tree: go build -o DIR/ ./cmd/secgpt ./cmd/secgpt-spoke", err)
+		return fmt.Errorf("built from other sources than this hub (%w); %s", err, buildTogether)
 	}
 	return nil
 }
