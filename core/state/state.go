@@ -62,6 +62,9 @@ type Entities interface {
 	PutEntities(ctx context.Context, user ids.UserID, facts map[string]string) error
 	Entities(ctx context.Context, user ids.UserID) (map[string]string, error)
 	ForgetEntities(ctx context.Context, user ids.UserID) error
+	// ForgetEntity deletes one of user's facts and reports whether it was
+	// there.
+	ForgetEntity(ctx context.Context, user ids.UserID, key string) (bool, error)
 }
 
 // AppState is a small key/value space per (user, namespace) where apps keep

@@ -166,6 +166,12 @@ func (s *countingStore) ForgetEntities(ctx context.Context, user ids.UserID) err
 	return err
 }
 
+func (s *countingStore) ForgetEntity(ctx context.Context, user ids.UserID, key string) (bool, error) {
+	ok, err := s.Store.ForgetEntity(ctx, user, key)
+	s.count("forget_entity", err)
+	return ok, err
+}
+
 func (s *countingStore) GetAppState(ctx context.Context, user ids.UserID, ns, key string) (json.RawMessage, bool, error) {
 	v, ok, err := s.Store.GetAppState(ctx, user, ns, key)
 	s.count("get_app_state", err)

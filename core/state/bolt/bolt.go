@@ -329,6 +329,30 @@ func (s *Store) ForgetEntities(_ context.Context, user ids.UserID) error {
 	return nil
 }
 
+// ForgetEntity implements state.Entities.
+func (s *Store) ForgetEntity(_ context.Context, user ids.UserID, key string) (bool, error) {
+	if user == "" || key == "" {
+		return false, nil
+	}
+	var found bool
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := bucket(tx, bEntities, string(user))
+		if b == nil {
+			return nil
+		}
+		// Get cannot tell an absent key from an empty value; Seek can.
+		if k, _ := b.Cursor().Seek([]byte(key)); string(k) != key {
+			return nil
+		}
+		found = true
+		return b.Delete([]byte(key))
+	})
+	if err != nil {
+		return false, fmt.Errorf("forget entity %q of %s: %w", key, user, err)
+	}
+	return found, nil
+}
+
 // GetAppState implements state.AppState.
 func (s *Store) GetAppState(_ context.Context, user ids.UserID, ns, key string) (json.RawMessage, bool, error) {
 	var out json.RawMessage

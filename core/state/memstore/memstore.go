@@ -181,6 +181,21 @@ func (s *Store) ForgetEntities(_ context.Context, user ids.UserID) error {
 	return nil
 }
 
+// ForgetEntity implements state.Entities.
+func (s *Store) ForgetEntity(_ context.Context, user ids.UserID, key string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.entities[user]
+	if _, ok := m[key]; !ok {
+		return false, nil
+	}
+	delete(m, key)
+	if len(m) == 0 {
+		delete(s.entities, user)
+	}
+	return true, nil
+}
+
 // GetAppState implements state.AppState.
 func (s *Store) GetAppState(_ context.Context, user ids.UserID, ns, key string) (json.RawMessage, bool, error) {
 	s.mu.Lock()

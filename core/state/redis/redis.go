@@ -322,6 +322,15 @@ func (s *Store) ForgetEntities(ctx context.Context, user ids.UserID) error {
 	return s.wrap("forget entities of "+string(user), s.rdb.Del(ctx, s.key("ent", string(user))).Err())
 }
 
+// ForgetEntity implements state.Entities.
+func (s *Store) ForgetEntity(ctx context.Context, user ids.UserID, key string) (bool, error) {
+	n, err := s.rdb.HDel(ctx, s.key("ent", string(user)), key).Result()
+	if err != nil {
+		return false, s.wrap(fmt.Sprintf("forget entity %q of %s", key, user), err)
+	}
+	return n > 0, nil
+}
+
 // GetAppState implements state.AppState.
 func (s *Store) GetAppState(ctx context.Context, user ids.UserID, ns, key string) (json.RawMessage, bool, error) {
 	v, err := s.rdb.HGet(ctx, s.key("app", string(user), ns), key).Bytes()

@@ -299,6 +299,26 @@ func testEntities(t *testing.T, s state.Store) {
 			t.Errorf("Entities(%s) = %v, want %v", tc.user, got, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		user ids.UserID
+		key  string
+		want bool
+	}{
+		{"alice", "city", true},
+		{"alice", "city", false}, // already gone
+		{"alice", "DOB", false},  // keys are exact
+		{"carol", "name", false}, // no facts at all
+		{"", "name", false},
+	} {
+		got, err := s.ForgetEntity(ctx, tc.user, tc.key)
+		must(t, err, "forget one")
+		if got != tc.want {
+			t.Errorf("ForgetEntity(%q, %q) = %v, want %v", tc.user, tc.key, got, tc.want)
+		}
+	}
+	if got, err := s.Entities(ctx, "alice"); err != nil || !mapsEqual(got, map[string]string{"name": "Alice", "dob": "1990-02-02"}) {
+		t.Errorf("after forgetting alice's city: %v, %v", got, err)
+	}
 	must(t, s.ForgetEntities(ctx, "alice"), "forget")
 	got, err := s.Entities(ctx, "alice")
 	must(t, err, "read")
