@@ -639,7 +639,7 @@ func (a *Adapter) addressed(content *event.MessageEventContent) (string, bool) {
 // commandWords are the hub's chat commands. After the room prefix they
 // need no "!" of their own: "!secgpt grants", not "!secgpt !grants".
 var commandWords = map[string]bool{"help": true, "apps": true, "grants": true, "permissions": true,
-	"revoke": true, "forget": true, "new": true, "reset": true}
+	"revoke": true, "forget": true, "facts": true, "new": true, "reset": true}
 
 // asCommand turns "grants" or "revoke app" (typed after the prefix) into
 // the hub's "!grants" / "!revoke app"; anything else is left as it is.

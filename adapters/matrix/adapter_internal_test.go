@@ -316,6 +316,8 @@ func TestAddressed(t *testing.T) {
 		{"html pill", event.MessageEventContent{Body: "hi there", FormattedBody: `hi <a href="https://matrix.to/#/@bot:x">there</a>`}, "hi there", true},
 		{"one prefix for a command", event.MessageEventContent{Body: "!secgpt grants"}, "!grants", true},
 		{"command with argument", event.MessageEventContent{Body: "!secgpt revoke quick_ride"}, "!revoke quick_ride", true},
+		{"facts", event.MessageEventContent{Body: "!secgpt facts"}, "!facts", true},
+		{"forget a fact", event.MessageEventContent{Body: "!secgpt forget diagnosis"}, "!forget diagnosis", true},
 		{"old double prefix still works", event.MessageEventContent{Body: "!secgpt !grants"}, "!grants", true},
 		{"a request starting with a command word", event.MessageEventContent{Body: "!secgpt help me book a ride"}, "help me book a ride", true},
 	}

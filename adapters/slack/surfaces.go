@@ -293,7 +293,7 @@ func (a *Adapter) publishHome(ctx context.Context, team, user, note string) {
 		slack.NewDividerBlock(), section("*Connected accounts*"))
 	blocks = append(blocks, a.accountBlocks(ctx, src, UserID(team, user))...)
 	blocks = append(blocks,
-		slack.NewContextBlock("", mrkdwnText("Commands: `/secgpt help`, `/secgpt grants`, `/secgpt revoke APP|all`, `/secgpt forget APP|all`, `/secgpt new`.")))
+		slack.NewContextBlock("", mrkdwnText("Commands: `/secgpt help`, `/secgpt grants`, `/secgpt revoke APP|all`, `/secgpt facts`, `/secgpt forget APP|FACT|all`, `/secgpt new`.")))
 	err := a.call(ctx, "views.publish home", func(ctx context.Context) error {
 		_, err := a.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user,
 			View: slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}})

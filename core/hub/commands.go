@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/secgpt-go/secgpt/apps"
@@ -20,6 +21,8 @@ const HelpText = `Commands (start with !, e.g. !grants):
   grants            list your stored permissions
   revoke APP|all    delete your stored permissions for an app, or all of them
   forget APP|all    forget what apps (and I) remember about you
+  facts             list the names of the facts I remember about you
+  forget FACT       forget one of them, and what apps kept that came from it
   new               start a new session (ends "for this session" permissions)
 Anything else is a request: I plan which apps to use and ask your permission before each one runs.`
 
@@ -108,17 +111,11 @@ func (h *Hub) command(ctx context.Context, t *turn, threads bool) (reply string,
 		return fmt.Sprintf("Revoked %d permission(s).", n), true
 	case "forget":
 		if arg == "" {
-			return "Usage: forget APP|all", true
-		}
-		app := ids.AppID(arg)
-		if arg == "all" {
-			app = ""
-		}
-		h.dropWarm(ctx, t.user, app, "user data forgotten")
-		if app == "" {
-			h.withdraw(ctx, t.user)
+			return "Usage: forget APP|FACT|all", true
 		}
 		return h.forget(ctx, t, arg), true
+	case "facts":
+		return h.factsText(ctx, t.user), true
 	case "connect", "disconnect":
 		return h.accountCommand(ctx, t, strings.ToLower(fields[0]), arg), true
 	case "new", "reset":
@@ -188,85 +185,289 @@ func (h *Hub) helpText() string {
 	return head + "\n" + HelpAccounts + "\nAnything else" + tail
 }
 
-// forget deletes what is kept about the user: for "all" the hub's facts,
-// every app's conversation memory, every app's stored state and the
-// pending replan questions of every conversation; for an app
-// its memory and its state namespace. The reply says exactly what went,
-// and what did not when a step failed.
+// forget handles "!forget NAME": everything ("all"), an installed app, one
+// of the user's facts, or an app no longer installed, in that order.
+// Whatever is forgotten, the user's warm spokes that may hold it end (on
+// every replica), and for everything or a fact the prompts waiting for the
+// user are withdrawn: a later "Allow" must not move what was just
+// forgotten.
 func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
-	var done []string
-	failed := func(what string, err error) string {
-		h.log.Error("forget", "what", what, "user", t.user, "err", err)
-		h.audit(ctx, auditEvent(t.user, vocab.AuditForget, "", "partial: "+strings.Join(done, "; ")+"; failed: "+what))
-		msg := "Sorry, I couldn't forget " + what + " right now."
-		if len(done) > 0 {
-			msg += " Already forgotten: " + strings.Join(done, "; ") + "."
-		}
-		return msg
+	if strings.EqualFold(arg, "all") {
+		h.dropWarm(ctx, t.user, "", "user data forgotten")
+		h.withdraw(ctx, t.user)
+		return h.forgetAll(ctx, t)
 	}
-	if arg == "all" {
-		if err := h.o.Store.ForgetEntities(ctx, t.user); err != nil {
-			return failed("the facts you told me", err)
-		}
-		done = append(done, "the facts you told me")
-		if err := h.o.Store.ForgetMemory(ctx, t.user, ""); err != nil {
-			return failed("the apps' conversation memory", err)
-		}
-		done = append(done, "every app's conversation memory")
-		// The hub's label records sit beside the apps' namespaces; they
-		// go first and uncounted, so the count is what the apps stored.
-		if err := h.forgetLabels(ctx, t.user); err != nil {
-			return failed("the apps' stored data", err)
-		}
-		n, err := h.o.Store.ForgetAppState(ctx, t.user, "")
-		if err != nil {
-			return failed("the apps' stored data", err)
-		}
-		done = append(done, fmt.Sprintf("%d stored item(s) of the apps' data", n))
-		// A pending "shall I try another plan?" holds the user's words; a
-		// later yes would run a plan built from what was just forgotten.
-		n, err = h.o.Store.ForgetReplans(ctx, t.user)
-		if err != nil {
-			return failed("your pending question whether to try another plan", err)
-		}
-		if n > 0 {
-			done = append(done, fmt.Sprintf("%d pending question(s) whether to try another plan", n))
-		}
-		if what, err := h.forgetUserData(ctx, t.user, ""); err != nil {
-			return failed("the apps' data folders", err)
-		} else if what != "" {
-			done = append(done, what)
-		}
-		h.audit(ctx, auditEvent(t.user, vocab.AuditForget, "", strings.Join(done, "; ")))
-		return "Forgotten: " + strings.Join(done, "; ") + ". Your permissions stay (use revoke all)."
+	// App ids are lower case (ids.AppID.Valid); people type "Quick_Ride".
+	app := ids.AppID(strings.ToLower(arg))
+	if _, ok := h.o.Catalog.App(app); ok {
+		h.dropWarm(ctx, t.user, app, "user data forgotten")
+		return h.forgetApp(ctx, t, app)
 	}
-	app := ids.AppID(arg)
-	if err := h.o.Store.ForgetMemory(ctx, t.user, app); err != nil {
-		return failed("what "+arg+" remembered", err)
+	facts, err := h.o.Store.Entities(ctx, t.user)
+	if err != nil {
+		h.log.Error("forget: read facts", "user", t.user, "err", err)
+		return "Sorry, I couldn't forget " + arg + " right now."
 	}
-	done = append(done, "what "+arg+" remembered of your conversations")
+	if keys := factKeysNamed(facts, arg); len(keys) > 0 {
+		// Any warm spoke may hold the fact (warmSpoke.held); ending all of
+		// the user's is simpler than asking each replica which.
+		h.dropWarm(ctx, t.user, "", "user data forgotten")
+		h.withdraw(ctx, t.user)
+		return h.forgetFact(ctx, t, keys)
+	}
+	return h.forgetGone(ctx, t, app, facts)
+}
+
+// factKeysNamed returns the keys of facts that name calls: the user types
+// "!forget Diagnosis" for the fact kept as "diagnosis".
+func factKeysNamed(facts map[string]string, name string) []string {
+	var out []string
+	for _, k := range sortedKeys(facts) {
+		if strings.EqualFold(k, name) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// forgetSteps collects what a forget has done, so that a failing step
+// can say what had already gone.
+type forgetSteps struct {
+	h    *Hub
+	user ids.UserID
+	app  ids.AppID
+	done []string
+}
+
+// failed logs and audits a step that failed and returns the reply.
+func (f *forgetSteps) failed(ctx context.Context, what string, err error) string {
+	f.h.log.Error("forget", "what", what, "user", f.user, "err", err)
+	f.h.audit(ctx, auditEvent(f.user, vocab.AuditForget, f.app, "partial: "+strings.Join(f.done, "; ")+"; failed: "+what))
+	msg := "Sorry, I couldn't forget " + what + " right now."
+	if len(f.done) > 0 {
+		msg += " Already forgotten: " + strings.Join(f.done, "; ") + "."
+	}
+	return msg
+}
+
+// finish audits what went and returns the reply's list of it.
+func (f *forgetSteps) finish(ctx context.Context) string {
+	list := strings.Join(f.done, "; ")
+	f.h.audit(ctx, auditEvent(f.user, vocab.AuditForget, f.app, list))
+	return list
+}
+
+// forgetAll deletes the hub's facts, every app's conversation memory,
+// every app's stored state, the pending replan questions of every
+// conversation and the apps' data folders. The reply says exactly what
+// went, and what did not when a step failed.
+func (h *Hub) forgetAll(ctx context.Context, t *turn) string {
+	f := &forgetSteps{h: h, user: t.user}
+	if err := h.o.Store.ForgetEntities(ctx, t.user); err != nil {
+		return f.failed(ctx, "the facts you told me", err)
+	}
+	f.done = append(f.done, "the facts you told me")
+	if err := h.o.Store.ForgetMemory(ctx, t.user, ""); err != nil {
+		return f.failed(ctx, "the apps' conversation memory", err)
+	}
+	f.done = append(f.done, "every app's conversation memory")
+	// The hub's label records sit beside the apps' namespaces; they
+	// go first and uncounted, so the count is what the apps stored.
+	if err := h.forgetLabels(ctx, t.user); err != nil {
+		return f.failed(ctx, "the apps' stored data", err)
+	}
+	n, err := h.o.Store.ForgetAppState(ctx, t.user, "")
+	if err != nil {
+		return f.failed(ctx, "the apps' stored data", err)
+	}
+	f.done = append(f.done, fmt.Sprintf("%d stored item(s) of the apps' data", n))
+	// A pending "shall I try another plan?" holds the user's words; a
+	// later yes would run a plan built from what was just forgotten.
+	n, err = h.o.Store.ForgetReplans(ctx, t.user)
+	if err != nil {
+		return f.failed(ctx, "your pending question whether to try another plan", err)
+	}
+	if n > 0 {
+		f.done = append(f.done, fmt.Sprintf("%d pending question(s) whether to try another plan", n))
+	}
+	if what, err := h.forgetUserData(ctx, t.user, ""); err != nil {
+		return f.failed(ctx, "the apps' data folders", err)
+	} else if what != "" {
+		f.done = append(f.done, what)
+	}
+	return "Forgotten: " + f.finish(ctx) + ". Your permissions stay (use revoke all)."
+}
+
+// forgetApp deletes an installed app's memory, its state namespace (with
+// the hub's label of it) and its data folder.
+func (h *Hub) forgetApp(ctx context.Context, t *turn, app ids.AppID) string {
+	f := &forgetSteps{h: h, user: t.user, app: app}
+	if reply := h.forgetAppData(ctx, f, app, ""); reply != "" {
+		return reply
+	}
+	return "Forgotten: " + f.finish(ctx) + "."
+}
+
+// forgetAppData is forgetApp's work, recorded in f; why, if not "", says
+// in the reply why the app's data went (a fact it came from). It returns
+// a reply only when a step failed.
+func (h *Hub) forgetAppData(ctx context.Context, f *forgetSteps, app ids.AppID, why string) string {
+	name := string(app)
+	if err := h.o.Store.ForgetMemory(ctx, f.user, app); err != nil {
+		return f.failed(ctx, "what "+name+" remembered", err)
+	}
+	f.done = append(f.done, "what "+name+" remembered of your conversations"+why)
 	if a, ok := h.o.Catalog.App(app); ok {
 		sp := a.Spec()
-		n, err := h.o.Store.ForgetAppState(ctx, t.user, sp.Namespace())
+		n, err := h.o.Store.ForgetAppState(ctx, f.user, sp.Namespace())
 		if err != nil {
-			return failed(arg+"'s stored data", err)
+			return f.failed(ctx, name+"'s stored data", err)
 		}
-		if _, err := h.o.Store.ForgetAppState(ctx, t.user, labelNamespace(sp.Namespace())); err != nil {
-			return failed(arg+"'s stored data", err)
+		if _, err := h.o.Store.ForgetAppState(ctx, f.user, labelNamespace(sp.Namespace())); err != nil {
+			return f.failed(ctx, name+"'s stored data", err)
 		}
-		item := fmt.Sprintf("%d stored item(s) of %s's data", n, arg)
+		item := fmt.Sprintf("%d stored item(s) of %s's data", n, name)
 		if shared := h.sharers(sp); len(shared) > 0 {
 			item += " (shared with " + strings.Join(shared, ", ") + ")"
 		}
-		done = append(done, item)
+		f.done = append(f.done, item+why)
 	}
-	if what, err := h.forgetUserData(ctx, t.user, app); err != nil {
-		return failed(arg+"'s data folder", err)
+	if what, err := h.forgetUserData(ctx, f.user, app); err != nil {
+		return f.failed(ctx, name+"'s data folder", err)
 	} else if what != "" {
-		done = append(done, what)
+		f.done = append(f.done, what+why)
 	}
-	h.audit(ctx, auditEvent(t.user, vocab.AuditForget, app, strings.Join(done, "; ")))
-	return "Forgotten: " + strings.Join(done, "; ") + "."
+	return ""
+}
+
+// forgetFact deletes the user's facts kept under keys, and first the data
+// of every installed app whose kept data the hub labelled with one of
+// them (its memory or its state namespace: labels name facts by key, and
+// resolve a forgotten key to nothing, so a copy left behind would no
+// longer be guarded as the fact) and the user's pending replan questions.
+// An app's data goes whole: labels do not say which entry a fact went
+// into.
+func (h *Hub) forgetFact(ctx context.Context, t *turn, keys []string) string {
+	f := &forgetSteps{h: h, user: t.user}
+	name := strings.Join(keys, ", ")
+	holders, err := h.factHolders(ctx, t.user, keys)
+	if err != nil {
+		return f.failed(ctx, "what apps kept that came from "+name, err)
+	}
+	for _, app := range holders {
+		if reply := h.forgetAppData(ctx, f, app, " (it came from "+name+")"); reply != "" {
+			return reply
+		}
+	}
+	// As after "!forget all": a pending "shall I try another plan?" holds
+	// the user's words, which may have told the fact.
+	n, err := h.o.Store.ForgetReplans(ctx, t.user)
+	if err != nil {
+		return f.failed(ctx, "your pending question whether to try another plan", err)
+	}
+	if n > 0 {
+		f.done = append(f.done, fmt.Sprintf("%d pending question(s) whether to try another plan", n))
+	}
+	for _, k := range keys {
+		if _, err := h.o.Store.ForgetEntity(ctx, t.user, k); err != nil {
+			return f.failed(ctx, "your fact "+k, err)
+		}
+	}
+	f.done = append([]string{"your fact " + name}, f.done...)
+	// The reply starts "Forgotten: your fact " when every step succeeded
+	// (the invariant harness waits for it: forgetFactReply there).
+	list := f.finish(ctx)
+	if len(holders) == 0 {
+		return "Forgotten: " + list + ". No app kept anything that came from it."
+	}
+	return "Forgotten: " + list + "."
+}
+
+// factHolders lists the installed apps whose memory (the newest entries
+// an app can read back, maxMemoryRead) or state namespace the hub
+// labelled with one of keys.
+func (h *Hub) factHolders(ctx context.Context, user ids.UserID, keys []string) ([]ids.AppID, error) {
+	names := func(fks []string) bool {
+		return slices.ContainsFunc(fks, func(k string) bool { return slices.Contains(keys, k) })
+	}
+	var out []ids.AppID
+	for _, id := range h.o.Catalog.IDs() {
+		es, err := h.o.Store.ReadMemory(ctx, user, id, maxMemoryRead)
+		if err != nil {
+			return nil, fmt.Errorf("read the memory of %s: %w", id, err)
+		}
+		held := slices.ContainsFunc(es, func(e state.MemoryEntry) bool { return names(e.FactKeys) })
+		if !held {
+			a, _ := h.o.Catalog.App(id)
+			k, err := h.stateKept(ctx, user, a.Spec().Namespace())
+			if err != nil {
+				return nil, err
+			}
+			held = names(k.factKeys)
+		}
+		if held {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// forgetGone handles "!forget NAME" for a name that is neither an
+// installed app nor a fact: an app no longer installed may have left
+// memory and a data folder. With nothing there, the reply says what the
+// names are.
+func (h *Hub) forgetGone(ctx context.Context, t *turn, app ids.AppID, facts map[string]string) string {
+	f := &forgetSteps{h: h, user: t.user, app: app}
+	if app.Valid() {
+		es, err := h.o.Store.ReadMemory(ctx, t.user, app, 1)
+		if err != nil {
+			return f.failed(ctx, "what "+string(app)+" remembered", err)
+		}
+		if len(es) > 0 {
+			if err := h.o.Store.ForgetMemory(ctx, t.user, app); err != nil {
+				return f.failed(ctx, "what "+string(app)+" remembered", err)
+			}
+			f.done = append(f.done, "what "+string(app)+" (no longer installed) remembered of your conversations")
+		}
+		if what, err := h.forgetUserData(ctx, t.user, app); err != nil {
+			return f.failed(ctx, string(app)+"'s data folder", err)
+		} else if what != "" {
+			f.done = append(f.done, what)
+		}
+	}
+	if len(f.done) > 0 {
+		return "Forgotten: " + f.finish(ctx) + "."
+	}
+	known := "none"
+	if len(facts) > 0 {
+		known = strings.Join(sortedKeys(facts), ", ")
+	}
+	return fmt.Sprintf("Nothing is called %q here: it is no installed app, and no fact I remember about you (facts: %s). Installed apps: %s. !forget all forgets everything.",
+		string(app), known, joinApps(h.o.Catalog.IDs()))
+}
+
+// joinApps lists apps for a reply.
+func joinApps(apps []ids.AppID) string {
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
+}
+
+// factsText answers "!facts": the names of the user's facts, never their
+// values (the reply may be read in a shared channel).
+func (h *Hub) factsText(ctx context.Context, user ids.UserID) string {
+	facts, err := h.o.Store.Entities(ctx, user)
+	if err != nil {
+		h.log.Error("list facts", "user", user, "err", err)
+		return "Sorry, I couldn't read the facts I remember right now."
+	}
+	if len(facts) == 0 {
+		return "I remember no facts about you."
+	}
+	return "Facts I remember about you (names only): " + strings.Join(sortedKeys(facts), ", ") +
+		". !forget NAME forgets one, and what apps kept that came from it."
 }
 
 // forgetLabels deletes user's label records (labelNamespace) of every

@@ -23,6 +23,7 @@ import (
 	"github.com/secgpt-go/secgpt/core/state/memstore"
 	"github.com/secgpt-go/secgpt/core/state/redis"
 	"github.com/secgpt-go/secgpt/core/state/redistest"
+	"github.com/secgpt-go/secgpt/core/vocab"
 )
 
 // keeper keeps a note in its state whatever it is given: its own state
@@ -329,6 +330,132 @@ func TestChangedFactLeavesNoCopyInLabels(t *testing.T) {
 			}
 			if labels < 2 {
 				t.Errorf("%d label records name the fact; want its state label and its memory entries", labels)
+			}
+		})
+	}
+}
+
+// TestForgetOneFact (hostile): "!forget FACT" forgets one remembered fact
+// and every copy the hub can trace: the data of each app whose label
+// names the fact (its memory, its state) goes too, because a label names
+// a fact by key and a forgotten key guards nothing any more; an app whose
+// data never came from the fact keeps it. Afterwards no record of the
+// store holds the value or names the fact (but the audit log, which holds
+// neither), and a planner that would do whatever it is shown is never
+// shown the value again.
+func TestForgetOneFact(t *testing.T) {
+	const old = "qzmarble 4711"
+	keep := func(v string) string {
+		return `{"app":"zz_keeper","function":"keep","instruction":"keep it","args":{"text":"` + v + `"}}`
+	}
+	plans := plansByQuery(
+		"my list", `{"steps":[{"app":"zz_ws","function":"ws_note","instruction":"note","args":{"text":"a grocery list"}}]}`,
+		"for me", `{"steps":[`+keep(old)+`]}`,
+		"and a poem", `{"steps":[`+keep(old)+`,{"app":"creative_muse","instruction":"a poem about `+old+`"}]}`,
+		"the poem", `{"steps":[{"app":"creative_muse","instruction":"the poem again"}]}`,
+	)
+	installed := []ids.AppID{keeperID, "creative_muse", wsID}
+	user := ids.UserID("test:alice")
+	backends := []struct {
+		name  string
+		store func(t *testing.T) (state.Store, func() []string)
+	}{
+		{"memstore", func(t *testing.T) (state.Store, func() []string) {
+			st := &sweptStore{Store: memstore.New(memstore.Options{}), keys: map[[2]string]bool{}}
+			return st, func() []string { return st.records(t, user, installed) }
+		}},
+		{"redis", func(t *testing.T) (state.Store, func() []string) {
+			url := redistest.Server(t)
+			ns := fmt.Sprintf("forgetfact-%d", time.Now().UnixNano())
+			st, err := redis.Open(context.Background(), url, redis.Options{Namespace: ns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				dropRedisNamespace(t, url, ns)
+				st.Close()
+			})
+			return st, func() []string { return redisRecords(t, url, ns) }
+		}},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			store, records := b.store(t)
+			var (
+				mu     sync.Mutex
+				shown  []string // the planner's requests, their user messages
+				forgot bool
+			)
+			spy := llm.ModelFunc(func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+				if req.HasTool(plan.ToolName) {
+					var b strings.Builder
+					for _, m := range req.Messages {
+						b.WriteString(m.Content)
+					}
+					mu.Lock()
+					if forgot {
+						shown = append(shown, b.String())
+					}
+					mu.Unlock()
+				}
+				return plans.Generate(ctx, req)
+			})
+			sm := llm.ModelFunc(func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+				return &llm.Response{Content: "a poem"}, nil
+			})
+			h := hubtest.New(t, hubtest.Options{Store: store, SpokeModel: sm, Apps: installed, Model: spy})
+			c := &scripted.Conversation{A: h, User: user, Policy: scripted.Always(chat.AllowOnce)}
+			ctx := context.Background()
+
+			c.Send(ctx, "jot down my list")
+			c.Send(ctx, "keep "+old+" for me")
+			c.Send(ctx, "keep it again, and a poem")
+			if f, _ := store.Entities(ctx, user); f["text"] != old {
+				t.Fatalf("the fact was not remembered: %v", f)
+			}
+			if reply := c.Send(ctx, "!facts"); !strings.Contains(reply, "text") || strings.Contains(reply, "qzmarble") {
+				t.Errorf("!facts = %q; want the fact's name, never its value", reply)
+			}
+
+			reply := c.Send(ctx, "!forget Text")
+			for _, want := range []string{"Forgotten: your fact text;", "zz_keeper's data (it came from text)", "what creative_muse remembered of your conversations (it came from text)"} {
+				if !strings.Contains(reply, want) {
+					t.Errorf("!forget Text = %q; want it to say %q", reply, want)
+				}
+			}
+			if strings.Contains(reply, string(wsID)) {
+				t.Errorf("!forget Text = %q; zz_ws's data never came from the fact", reply)
+			}
+			for _, r := range records() {
+				if strings.Contains(r, "qzmarble") || strings.Contains(r, "fact:text") || strings.Contains(r, `"fact_keys":["text"]`) {
+					t.Errorf("after !forget text, a record of the store still holds the fact or names it: %s", r)
+				}
+			}
+			if n := len(wsCalls(t, store, user)); n != 1 {
+				t.Errorf("zz_ws's own data: %d calls kept, want 1", n)
+			}
+			evs, err := store.ReadAudit(ctx, state.AuditFilter{User: user, Type: vocab.AuditForget})
+			if err != nil || len(evs) != 1 || strings.Contains(evs[0].Detail, "qzmarble") {
+				t.Errorf("forget audit = %+v, %v; want one event without the value", evs, err)
+			}
+
+			mu.Lock()
+			forgot = true
+			mu.Unlock()
+			c.Send(ctx, "tell me the poem")
+			c.Send(ctx, "keep it for me") // the planner would keep the old value if shown it
+			mu.Lock()
+			defer mu.Unlock()
+			if len(shown) == 0 {
+				t.Fatal("the planner was asked nothing after the forget")
+			}
+			for _, s := range shown {
+				if strings.Contains(s, "qzmarble") {
+					t.Errorf("after !forget text, the planner was shown the value: %q", s)
+				}
+			}
+			if reply := c.Send(ctx, "!forget text"); !strings.HasPrefix(reply, `Nothing is called "text" here`) {
+				t.Errorf("a second !forget text = %q; the fact is gone", reply)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -152,5 +153,78 @@ func TestCommandsDropPendingReplan(t *testing.T) {
 				t.Errorf("after alice's %s, bob's question was lost: %v, %v", tc.cmd, ok, err)
 			}
 		})
+	}
+}
+
+// TestForgetNames: "!forget NAME" takes an installed app first, then one
+// of the user's facts (any case), then an app no longer installed that
+// left memory; anything else is not forgotten "successfully": the reply
+// says nothing has that name and lists the names there are. "!facts"
+// lists the facts' names, never their values.
+func TestForgetNames(t *testing.T) {
+	alice, bob := ids.UserID("test:alice"), ids.UserID("test:bob")
+	tests := []struct {
+		name, cmd string
+		want      []string
+		not       []string
+		// factsLeft and goneMemory are alice's facts and gone_app's
+		// memory entries after the command.
+		factsLeft  []string
+		goneMemory int
+	}{
+		{"installed app", "!forget quick_ride", []string{"Forgotten: what quick_ride remembered"}, nil, []string{"code", "city"}, 1},
+		{"installed app, any case", "!forget Quick_Ride", []string{"Forgotten: what quick_ride remembered"}, nil, []string{"code", "city"}, 1},
+		{"all, any case", "!forget ALL", []string{"Forgotten: the facts you told me;"}, nil, nil, 0},
+		{"fact", "!forget CODE", []string{"Forgotten: your fact code.", "No app kept anything that came from it."}, []string{"qzcode"}, []string{"city"}, 1},
+		{"app no longer installed", "!forget gone_app", []string{"Forgotten: what gone_app (no longer installed) remembered"}, nil, []string{"code", "city"}, 0},
+		{"nothing", "!forget diagnosis", []string{`Nothing is called "diagnosis" here`, "facts: city, code", "Installed apps: quick_ride"}, []string{"Forgotten", "qzcode", "Oslo"}, []string{"code", "city"}, 1},
+		{"not an app id", "!forget ../etc", []string{`Nothing is called "../etc" here`}, []string{"Sorry"}, []string{"code", "city"}, 1},
+		{"facts", "!facts", []string{"names only", "city, code", "!forget NAME"}, []string{"qzcode", "Oslo"}, []string{"code", "city"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := hubtest.Store(t)
+			for _, u := range []ids.UserID{alice, bob} {
+				if err := st.PutEntities(ctx, u, map[string]string{"code": "qzcode 1234", "city": "Oslo"}); err != nil {
+					t.Fatal(err)
+				}
+				for _, app := range []ids.AppID{"quick_ride", "gone_app"} {
+					if err := st.AppendMemory(ctx, u, app, state.MemoryEntry{Role: "user", Content: "hello"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			h := hubtest.New(t, hubtest.Options{Store: st, Apps: []ids.AppID{"quick_ride"}})
+			c := &scripted.Conversation{A: h, User: alice}
+			reply := c.Send(ctx, tc.cmd)
+			for _, w := range tc.want {
+				if !strings.Contains(reply, w) {
+					t.Errorf("%s = %q; want it to say %q", tc.cmd, reply, w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(reply, n) {
+					t.Errorf("%s = %q; it must not say %q", tc.cmd, reply, n)
+				}
+			}
+			facts, err := st.Entities(ctx, alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Sorted(maps.Keys(facts)); !slices.Equal(got, slices.Sorted(slices.Values(tc.factsLeft))) {
+				t.Errorf("after %s alice's facts are %v, want %v", tc.cmd, got, tc.factsLeft)
+			}
+			if es, _ := st.ReadMemory(ctx, alice, "gone_app", 10); len(es) != tc.goneMemory {
+				t.Errorf("after %s gone_app's memory has %d entries, want %d", tc.cmd, len(es), tc.goneMemory)
+			}
+			if f, _ := st.Entities(ctx, bob); len(f) != 2 {
+				t.Errorf("alice's %s touched bob's facts: %v", tc.cmd, f)
+			}
+		})
+	}
+	c := &scripted.Conversation{A: hubtest.New(t, hubtest.Options{Apps: []ids.AppID{"quick_ride"}}), User: bob}
+	if reply := c.Send(context.Background(), "!facts"); reply != "I remember no facts about you." {
+		t.Errorf("!facts with none = %q", reply)
 	}
 }

@@ -282,17 +282,27 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 // stateLabel reads the label of user's state namespace ns, as the
 // user's facts are now (resolve).
 func (h *Hub) stateLabel(ctx context.Context, user ids.UserID, ns string) (label, error) {
+	k, err := h.stateKept(ctx, user, ns)
+	if err != nil {
+		return label{}, err
+	}
+	return h.resolve(ctx, user, k)
+}
+
+// stateKept reads the label of user's state namespace ns as kept: the
+// apps, and the facts by key.
+func (h *Hub) stateKept(ctx context.Context, user ids.UserID, ns string) (kept, error) {
 	raw, ok, err := h.o.Store.GetAppState(ctx, user, labelNamespace(ns), labelKey)
 	if err != nil || !ok {
-		return label{}, err
+		return kept{}, err
 	}
 	var members []string
 	if err := json.Unmarshal(raw, &members); err != nil {
-		return label{}, fmt.Errorf("decode label of namespace %s: %w", ns, err)
+		return kept{}, fmt.Errorf("decode label of namespace %s: %w", ns, err)
 	}
 	k, err := keptFrom(members)
 	if err != nil {
-		return label{}, fmt.Errorf("label of namespace %s: %w", ns, err)
+		return kept{}, fmt.Errorf("label of namespace %s: %w", ns, err)
 	}
-	return h.resolve(ctx, user, k)
+	return k, nil
 }
