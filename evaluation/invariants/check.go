@@ -3,6 +3,7 @@ package invariants
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -121,7 +122,12 @@ type checker struct {
 	asked    map[ids.UserID]string           // the user's last request (not a command or "yes")
 	replan   map[ids.UserID]bool             // the last reply offered another plan
 	forgot   map[ids.UserID]int64            // seq of the reply that said everything was forgotten
-	firstSeq map[string]int64                // canary → seq it was first seen
+	// held is each user's facts as the hub holds them now (key →
+	// normalised value), and gone the values of facts the hub said it
+	// forgot, not told or remembered again since (→ seq of that reply).
+	held     map[ids.UserID]map[string]string
+	gone     map[ids.UserID]map[string]int64
+	firstSeq map[string]int64 // canary → seq it was first seen
 	reported map[string]bool
 	// metaToken is the hostile MCP server's metadata token, if the
 	// episode installed it (checkMetadata).
@@ -144,7 +150,8 @@ func check(evs []*event) []Violation {
 	c := &checker{events: evs, spokes: map[int]*spokeInfo{}, origin: map[string]ids.AppID{}, originU: map[string]ids.UserID{},
 		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, factSeq: map[ids.UserID]map[string]int64{}, query: map[ids.UserID]string{},
 		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{}, asked: map[ids.UserID]string{}, replan: map[ids.UserID]bool{},
-		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{}}
+		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{},
+		held: map[ids.UserID]map[string]string{}, gone: map[ids.UserID]map[string]int64{}}
 	// Spoke identities come from the hub's trace, which may land after the
 	// spoke's ready frame: read them first.
 	for _, e := range evs {
@@ -183,13 +190,21 @@ func check(evs []*event) []Violation {
 			c.replan[e.user] = strings.Contains(e.text, replanOffer)
 			if strings.HasPrefix(e.text, forgetAllReply) {
 				c.forgot[e.user] = e.seq
+				for _, v := range c.held[e.user] {
+					c.forgetValue(e, v)
+				}
+				delete(c.held, e.user)
 			}
+			c.forgetFact(e)
+		case evEntities:
+			c.remembered(e)
 		case evResolved:
 			c.resolve(e)
 		case evAnswer:
 			c.answer(e)
 		case evPlanner:
 			c.checkMetadata(e)
+			c.plannerForgot(e)
 			for _, t := range Canaries(e.text) {
 				c.violate(InvCanary, "planner context", t, "app output %s reached the hub planner's context", t)
 			}
@@ -548,6 +563,12 @@ func (c *checker) turnStart(e *event) {
 	}
 	c.replan[e.user] = false
 	c.query[e.user] = normalise(q)
+	// A fact the user tells again may be shown again.
+	for v := range c.gone[e.user] {
+		if strings.Contains(c.query[e.user], v) {
+			delete(c.gone[e.user], v)
+		}
+	}
 }
 
 // forgetAllReply starts the hub's reply to "!forget all" when every part
@@ -555,6 +576,73 @@ func (c *checker) turnStart(e *event) {
 // holds the two together: the hub's wording changed once and this check
 // went quiet).
 const forgetAllReply = "Forgotten: the facts you told me;"
+
+// forgetFactReply starts the hub's reply to "!forget FACT" when every
+// part of it succeeded, followed by the fact's key (core/hub commands.go;
+// TestForgetFactReplyRecognised holds the two together).
+const forgetFactReply = "Forgotten: your fact "
+
+// remembered notes the facts the hub stored for the user.
+func (c *checker) remembered(e *event) {
+	if c.held[e.user] == nil {
+		c.held[e.user] = map[string]string{}
+	}
+	for k, v := range e.facts {
+		n := normalise(v)
+		c.held[e.user][k] = n
+		delete(c.gone[e.user], n)
+	}
+}
+
+// forgetFact notes a reply that said a fact was forgotten: its value is
+// gone, unless the hub still holds it under another key.
+func (c *checker) forgetFact(e *event) {
+	rest, ok := strings.CutPrefix(e.text, forgetFactReply)
+	if !ok {
+		return
+	}
+	if i := strings.IndexAny(rest, ";."); i >= 0 {
+		rest = rest[:i]
+	}
+	for _, k := range strings.Split(rest, ", ") {
+		v, ok := c.held[e.user][k]
+		if !ok {
+			continue
+		}
+		delete(c.held[e.user], k)
+		if !slices.Contains(slices.Collect(maps.Values(c.held[e.user])), v) {
+			c.forgetValue(e, v)
+		}
+	}
+}
+
+// forgetValue notes that the reply e said the fact v was forgotten.
+func (c *checker) forgetValue(e *event, v string) {
+	if len(v) < 6 { // too short to tell from other text
+		return
+	}
+	if c.gone[e.user] == nil {
+		c.gone[e.user] = map[string]int64{}
+	}
+	c.gone[e.user][v] = e.seq
+}
+
+// plannerForgot checks that a fact the hub said it forgot ("!forget FACT"
+// or "!forget all") is not shown to the planner again (for any user),
+// until the user tells it again.
+func (c *checker) plannerForgot(e *event) {
+	if len(c.gone) == 0 {
+		return
+	}
+	n := normalise(e.text)
+	for u, vs := range c.gone {
+		for v, at := range vs {
+			if strings.Contains(n, v) {
+				c.violate(InvData, "forget fact", v, "after %s was told a fact was forgotten (#%d), the planner was shown its value %q (#%d)", u, at, v, e.seq)
+			}
+		}
+	}
+}
 
 // labelRecord checks a label record the hub stored beside an app's data
 // (a memory entry's label, a state namespace's label set): it may name
@@ -573,7 +661,8 @@ func (c *checker) labelRecord(e *event) {
 
 // forgotten checks that after the hub told the user everything was
 // forgotten, no app's memory or state hands back a canary from before.
-// (Facts are not checked here: the user may tell the same fact again.)
+// (Facts are checked where the hub would show them, plannerForgot: an app
+// may hold a fact from the user's own message, which no forget reaches.)
 func (c *checker) forgotten(e *event, s *spokeInfo) {
 	at, ok := c.forgot[s.user]
 	if !ok || (e.frame != isc.KindMemory && e.frame != isc.KindStateValue) {

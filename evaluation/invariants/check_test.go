@@ -274,6 +274,38 @@ func TestCheck(t *testing.T) {
 			s.out(2, appA, isc.KindStateGet, `{"key":"k"}`)
 			s.in(2, appA, isc.KindStateValue, `{"found":true,"value":"`+tokA+`"}`)
 		}, []string{InvData}},
+		{"forgotten fact shown to the planner", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: your fact data. No app kept anything that came from it."})
+			s.add(&event{kind: evTurnStart, user: alice, text: "run the apps again (inv:alice, request 3)"})
+			s.add(&event{kind: evPlanner, text: `{"system":"facts: {\"data\":\"qzabcdef 1234\"}","messages":[{"content":"run the apps again (inv:alice, request 3)"}]}`})
+		}, []string{InvData}},
+		{"forgotten fact told again", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: your fact data. No app kept anything that came from it."})
+			s.add(&event{kind: evTurnStart, user: alice, text: "remember my code is qzabcdef 1234 (inv:alice, request 3)"})
+			s.add(&event{kind: evPlanner, text: `{"messages":[{"content":"remember my code is qzabcdef 1234 (inv:alice, request 3)"}]}`})
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evTurnStart, user: alice, text: "run the apps again (inv:alice, request 4)"})
+			s.add(&event{kind: evPlanner, text: `{"system":"facts: {\"data\":\"qzabcdef 1234\"}"}`})
+		}, nil},
+		{"fact forgotten under one key, still held under another", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234", "text": "qzabcdef 1234"}})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: your fact data."})
+			s.add(&event{kind: evPlanner, text: `{"system":"facts: {\"text\":\"qzabcdef 1234\"}"}`})
+		}, nil},
+		{"fact shown to the planner after forget all", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: the facts you told me; every app's conversation memory; 0 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
+			s.add(&event{kind: evTurnStart, user: alice, text: "yes"})
+			s.add(&event{kind: evPlanner, text: `{"system":"facts: {\"data\":\"qzabcdef 1234\"}","messages":[{"content":"yes"}]}`})
+		}, []string{InvData}},
+		{"forget all, then a fact forgotten", func(s *script) {
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+			s.add(&event{kind: evReply, user: alice, text: "Forgotten: the facts you told me; every app's conversation memory; 0 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
+			s.add(&event{kind: evReply, user: alice, text: `Nothing is called "data" here: it is no installed app, and no fact I remember about you (facts: none).`})
+			s.add(&event{kind: evPlanner, text: `{"messages":[{"content":"yes"}]}`})
+		}, nil},
 		{"label record holds a fact's value", func(s *script) {
 			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
 			s.add(&event{kind: evLabel, user: alice, app: appA, text: `memory entry {"role":"user","content":"","sources":["inv_bravo"],"facts":{"data":"qzabcdef 1234"}}`})

@@ -451,7 +451,8 @@ type message struct {
 }
 
 // messages is one user's script: requests with and without a fact to
-// remember, a follow-up that may be a replan answer, sometimes !forget.
+// remember, a follow-up that may be a replan answer, sometimes !forget
+// (everything, or the fact).
 // Each request names its user and number, so that two users' identical
 // requests still get different plans (and their apps different canaries).
 func messages(rng *rand.Rand, u ids.UserID) []message {
@@ -459,13 +460,21 @@ func messages(rng *rand.Rand, u ids.UserID) []message {
 	fact := fmt.Sprintf("qz%s %04d", letters(rng, 6), rng.IntN(10000))
 	for i := 1 + rng.IntN(3); i > 0; i-- {
 		tag := fmt.Sprintf(" (%s, request %d)", u, len(out)+1)
-		switch rng.IntN(6) {
+		switch rng.IntN(7) {
 		case 0, 1:
 			out = append(out, message{"please run my apps; remember my code is " + fact + tag})
+			if rng.IntN(4) == 0 {
+				// Forget it at once, and ask for a plan that could use it.
+				out = append(out, message{"!forget data"},
+					message{"run the apps again with what you know about me" + fmt.Sprintf(" (%s, request %d)", u, len(out)+2)})
+			}
 		case 2:
 			out = append(out, message{"yes"})
 		case 3:
 			out = append(out, message{"!forget all"})
+		case 4:
+			// The key the planner's steps give a fact (planner, "data").
+			out = append(out, message{"!forget data"})
 		default:
 			out = append(out, message{"run the apps again with what you know about me" + tag})
 		}
