@@ -145,6 +145,9 @@ func (in *Instance) start() {
 	// test's client bound to it) frees itself: start again until then.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
+		// launch reads the log for this start's readiness; a restart's
+		// log would still say the last start's.
+		_ = os.Remove(logPath)
 		cmd, exited, err := in.launch(confPath, logPath, deadline)
 		if err == nil {
 			in.cmd, in.waitExit = cmd, exited
@@ -152,7 +155,6 @@ func (in *Instance) start() {
 		}
 		log, _ := os.ReadFile(logPath)
 		if bytes.Contains(log, []byte("Address already in use")) && time.Now().Before(deadline) {
-			_ = os.Remove(logPath)
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
@@ -160,8 +162,10 @@ func (in *Instance) start() {
 	}
 }
 
-// launch starts redis-server once and waits until it answers, it exits,
-// or deadline passes.
+// launch starts redis-server once and waits until it is ready, it exits,
+// or deadline passes. Ready is its own log saying so and the port
+// answering: another server on the port would answer too, while the one
+// launched fails to bind and exits.
 func (in *Instance) launch(confPath, logPath string, deadline time.Time) (*exec.Cmd, chan error, error) {
 	cmd := exec.Command(in.bin, confPath)
 	// Don't outlive a test binary that is killed before its cleanup runs.
@@ -171,7 +175,7 @@ func (in *Instance) launch(confPath, logPath string, deadline time.Time) (*exec.
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	for !in.answers() {
+	for !logSaysReady(logPath) || !in.answers() {
 		select {
 		case err := <-exited:
 			return nil, nil, fmt.Errorf("redis-server exited at start (%v)", err)
@@ -184,6 +188,13 @@ func (in *Instance) launch(confPath, logPath string, deadline time.Time) (*exec.
 		}
 	}
 	return cmd, exited, nil
+}
+
+// logSaysReady reports whether the redis log at path says the server
+// accepts connections (every Redis since 2.8 logs it once listening).
+func logSaysReady(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Contains(b, []byte("Ready to accept connections"))
 }
 
 // freePort returns a loopback port that is free now and outside the

@@ -39,3 +39,42 @@ func TestRestartWhilePortHeld(t *testing.T) {
 		t.Fatal("the restarted server does not answer")
 	}
 }
+
+// TestLaunchOnPortAnotherServerAnswers: another server on the port (here
+// one that answers PING like a redis) is not taken for the one launched:
+// that one fails to bind and exits, and tests would talk to a stranger.
+// launch waits for its own server's log to say it is ready.
+func TestLaunchOnPortAnotherServerAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64)
+				if _, err := c.Read(buf); err == nil {
+					_, _ = c.Write([]byte("+PONG\r\n"))
+				}
+			}()
+		}
+	}()
+	in := Start(t) // for its binary; its own server is not used
+	other := &Instance{t: t, bin: in.bin, dir: t.TempDir(), port: l.Addr().(*net.TCPAddr).Port}
+	logPath := other.dir + "/redis.log"
+	conf := other.dir + "/redis.conf"
+	if err := os.WriteFile(conf, []byte("bind 127.0.0.1\nport "+strconv.Itoa(other.port)+"\nlogfile "+logPath+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, err := other.launch(conf, logPath, time.Now().Add(3*time.Second))
+	if err == nil {
+		_ = cmd.Process.Kill()
+		t.Fatal("launch reported a server ready on a port another server holds")
+	}
+}
