@@ -190,18 +190,22 @@ func (h *Hub) helpText() string {
 // Whatever is forgotten, the user's warm spokes that may hold it end (on
 // every replica), and for everything or a fact the prompts waiting for the
 // user are withdrawn: a later "Allow" must not move what was just
-// forgotten.
+// forgotten. The user's requests still running are stopped first, and
+// have ended, before anything is deleted (stopRunning): what they would
+// write after it would bring back what the reply says is gone.
 func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 	if strings.EqualFold(arg, "all") {
+		ran := h.stopRunning(ctx, t.user)
 		h.dropWarm(ctx, t.user, "", "user data forgotten")
 		h.withdraw(ctx, t.user)
-		return h.forgetAll(ctx, t)
+		return h.forgetAll(ctx, t, ran)
 	}
 	// App ids are lower case (ids.AppID.Valid); people type "Quick_Ride".
 	app := ids.AppID(strings.ToLower(arg))
 	if _, ok := h.o.Catalog.App(app); ok {
+		ran := h.stopRunning(ctx, t.user)
 		h.dropWarm(ctx, t.user, app, "user data forgotten")
-		return h.forgetApp(ctx, t, app)
+		return h.forgetApp(ctx, t, app, ran)
 	}
 	facts, err := h.o.Store.Entities(ctx, t.user)
 	if err != nil {
@@ -211,9 +215,10 @@ func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
 	if keys := factKeysNamed(facts, arg); len(keys) > 0 {
 		// Any warm spoke may hold the fact (warmSpoke.held); ending all of
 		// the user's is simpler than asking each replica which.
+		ran := h.stopRunning(ctx, t.user)
 		h.dropWarm(ctx, t.user, "", "user data forgotten")
 		h.withdraw(ctx, t.user)
-		return h.forgetFact(ctx, t, keys)
+		return h.forgetFact(ctx, t, keys, ran)
 	}
 	return h.forgetGone(ctx, t, app, facts)
 }
@@ -250,6 +255,13 @@ func (f *forgetSteps) failed(ctx context.Context, what string, err error) string
 	return msg
 }
 
+// stopped notes the user's requests the forget stopped (stopRunning).
+func (f *forgetSteps) stopped(n int) {
+	if n > 0 {
+		f.done = append(f.done, fmt.Sprintf("%d request(s) of yours still running, stopped", n))
+	}
+}
+
 // finish audits what went and returns the reply's list of it.
 func (f *forgetSteps) finish(ctx context.Context) string {
 	list := strings.Join(f.done, "; ")
@@ -259,9 +271,10 @@ func (f *forgetSteps) finish(ctx context.Context) string {
 
 // forgetAll deletes the hub's facts, every app's conversation memory,
 // every app's stored state, the pending replan questions of every
-// conversation and the apps' data folders. The reply says exactly what
-// went, and what did not when a step failed.
-func (h *Hub) forgetAll(ctx context.Context, t *turn) string {
+// conversation and the apps' data folders; ran requests were stopped
+// before. The reply says exactly what went, and what did not when a step
+// failed.
+func (h *Hub) forgetAll(ctx context.Context, t *turn, ran int) string {
 	f := &forgetSteps{h: h, user: t.user}
 	if err := h.o.Store.ForgetEntities(ctx, t.user); err != nil {
 		return f.failed(ctx, "the facts you told me", err)
@@ -295,16 +308,19 @@ func (h *Hub) forgetAll(ctx context.Context, t *turn) string {
 	} else if what != "" {
 		f.done = append(f.done, what)
 	}
+	f.stopped(ran)
 	return "Forgotten: " + f.finish(ctx) + ". Your permissions stay (use revoke all)."
 }
 
 // forgetApp deletes an installed app's memory, its state namespace (with
-// the hub's label of it) and its data folder.
-func (h *Hub) forgetApp(ctx context.Context, t *turn, app ids.AppID) string {
+// the hub's label of it) and its data folder; ran requests were stopped
+// before.
+func (h *Hub) forgetApp(ctx context.Context, t *turn, app ids.AppID, ran int) string {
 	f := &forgetSteps{h: h, user: t.user, app: app}
 	if reply := h.forgetAppData(ctx, f, app, ""); reply != "" {
 		return reply
 	}
+	f.stopped(ran)
 	return "Forgotten: " + f.finish(ctx) + "."
 }
 
@@ -346,8 +362,8 @@ func (h *Hub) forgetAppData(ctx context.Context, f *forgetSteps, app ids.AppID, 
 // resolve a forgotten key to nothing, so a copy left behind would no
 // longer be guarded as the fact) and the user's pending replan questions.
 // An app's data goes whole: labels do not say which entry a fact went
-// into.
-func (h *Hub) forgetFact(ctx context.Context, t *turn, keys []string) string {
+// into. ran requests were stopped before.
+func (h *Hub) forgetFact(ctx context.Context, t *turn, keys []string, ran int) string {
 	f := &forgetSteps{h: h, user: t.user}
 	name := strings.Join(keys, ", ")
 	holders, err := h.factHolders(ctx, t.user, keys)
@@ -374,6 +390,7 @@ func (h *Hub) forgetFact(ctx context.Context, t *turn, keys []string) string {
 		}
 	}
 	f.done = append([]string{"your fact " + name}, f.done...)
+	f.stopped(ran)
 	// The reply starts "Forgotten: your fact " when every step succeeded
 	// (the invariant harness waits for it: forgetFactReply there).
 	list := f.finish(ctx)

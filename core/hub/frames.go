@@ -214,7 +214,11 @@ func (h *Hub) onMemoryWrite(ctx context.Context, r *spokeRun, f isc.Frame) (answ
 		es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now(),
 			Sources: held.sources, FactKeys: held.factKeys})
 	}
-	if err := h.o.Store.AppendMemory(ctx, r.inv.turn.user, sp.ID, es...); err != nil {
+	err := h.running.keep(ctx, func() error { return h.o.Store.AppendMemory(ctx, r.inv.turn.user, sp.ID, es...) })
+	if errors.Is(err, errForgotten) {
+		return hubError(forgottenError), nil
+	}
+	if err != nil {
 		h.log.Error("append app memory", "app", sp.ID, "err", err)
 		return hubError("memory unavailable"), nil
 	}
@@ -261,11 +265,21 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 	// The label first: a value stored without it would lose its sources.
 	// One union, atomic in the store: two spokes of the user writing the
 	// namespace at once (on two replicas) both land.
-	if err := h.o.Store.AddAppStateSet(ctx, user, labelNamespace(sp.Namespace()), labelKey, r.inv.inputs().keep().members()...); err != nil {
+	var labelled bool
+	err := h.running.keep(ctx, func() error {
+		if err := h.o.Store.AddAppStateSet(ctx, user, labelNamespace(sp.Namespace()), labelKey, r.inv.inputs().keep().members()...); err != nil {
+			return err
+		}
+		labelled = true
+		return h.o.Store.PutAppStateWithin(ctx, user, sp.Namespace(), p.Key, p.Value, h.o.StateQuota)
+	})
+	if errors.Is(err, errForgotten) {
+		return hubError(forgottenError), nil
+	}
+	if err != nil && !labelled {
 		h.log.Error("write app state label", "app", sp.ID, "err", err)
 		return hubError("state unavailable"), nil
 	}
-	err := h.o.Store.PutAppStateWithin(ctx, user, sp.Namespace(), p.Key, p.Value, h.o.StateQuota)
 	if errors.Is(err, state.ErrQuota) {
 		h.log.Warn("app state quota", "app", sp.ID, "user", user, "err", err)
 		return hubError(fmt.Sprintf(
@@ -278,6 +292,9 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 	}
 	return reply(isc.KindOK, struct{}{}), nil
 }
+
+// forgottenError answers a spoke's write for a request a forget stopped.
+const forgottenError = "the user asked to forget: nothing more is kept for this request"
 
 // stateLabel reads the label of user's state namespace ns, as the
 // user's facts are now (resolve).

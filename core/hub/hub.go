@@ -14,6 +14,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -133,6 +134,8 @@ type Hub struct {
 	// warm wraps spawner for external apps' spokes; nil when
 	// Options.WarmIdle is 0.
 	warm *warmTable
+	// running is the requests in progress, which a forget stops.
+	running *running
 }
 
 // gateRequest is a permission question for the gate.
@@ -174,7 +177,7 @@ func New(o Options) (*Hub, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	h := &Hub{o: o, log: o.Logger}
+	h := &Hub{o: o, log: o.Logger, running: newRunning()}
 	h.spawner = tracedSpawner{h: h, next: o.Spawner}
 	h.frames = h.frameHandlers()
 	if o.WarmIdle > 0 {
@@ -259,10 +262,17 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 		_ = sc.Status(ctx, "Working on it…")
 		defer func() { _ = sc.Status(context.WithoutCancel(ctx), "") }()
 	}
-	reply, denied := t.run(ctx)
-	if len(denied) > 0 {
-		reply += h.askReplan(ctx, t, denied)
+	// The request runs as one a forget can stop, until its replan question
+	// is stored: a forget that comes later deletes that too.
+	rctx, end := h.running.start(ctx, t)
+	reply, denied := t.run(rctx)
+	if stopped(rctx) {
+		reply, denied = stoppedReply, nil
 	}
+	if len(denied) > 0 {
+		reply += h.askReplan(rctx, t, denied)
+	}
+	end()
 	// The responder may have streamed its part already; finishing shows
 	// the whole reply, exactly as one Reply would.
 	if err := t.out.finish(ctx, reply); err != nil {
@@ -290,7 +300,11 @@ func (h *Hub) askReplan(ctx context.Context, t *turn, denied []ids.AppID) string
 		return fmt.Sprintf("\n\nSome steps were denied (%s), and no other plan without them can answer this.", strings.Join(names, ", "))
 	}
 	rp := state.Replan{User: t.user, Conversation: t.conv, Query: t.query, Exclude: slices.Sorted(maps.Keys(ex))}
-	if err := h.o.Store.PutReplan(ctx, rp, h.o.SessionIdle); err != nil {
+	err := h.running.keep(ctx, func() error { return h.o.Store.PutReplan(ctx, rp, h.o.SessionIdle) })
+	if errors.Is(err, errForgotten) {
+		return ""
+	}
+	if err != nil {
 		h.log.Error("put replan", "user", t.user, "err", err)
 		return ""
 	}

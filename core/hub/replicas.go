@@ -62,13 +62,20 @@ func (h *Hub) userEpoch(ctx context.Context, user ids.UserID, app ids.AppID) (in
 }
 
 // hear applies another replica's user event here: the user's warm spokes
-// end, and after a forget the prompts waiting for the user's answer are
-// withdrawn.
+// end, and after a forget the user's requests running here are stopped
+// and, after a forget of everything or of a fact, the prompts waiting for
+// the user's answer are withdrawn.
 func (h *Hub) hear(ctx context.Context, e state.UserEvent) {
 	if e.Replica == h.o.ReplicaID {
 		return
 	}
 	h.dropLocal(ctx, e.User, e.App, e.Kind+" on replica "+e.Replica)
+	if e.Kind == state.EventForget {
+		// The forget has deleted already there: what the user's requests
+		// running here write from now on is refused. (Written between
+		// its deletion and this, it stays: the relay's delay.)
+		h.running.stop(e.User)
+	}
 	if e.Kind == state.EventForget && e.App == "" {
 		h.withdraw(ctx, e.User)
 	}

@@ -347,9 +347,9 @@ func TestClickOnAnotherReplicaWhileRelayDown(t *testing.T) {
 }
 
 // TestForgetWithdrawsPendingPrompts: a prompt waiting on replica A holds
-// the user's words; "!forget all" on B (or on A itself) withdraws it:
-// A's query ends denied at once, and a click on the old prompt changes
-// nothing.
+// the user's words; "!forget all" on B (or on A itself) withdraws it and
+// stops the request: A's query ends at once, saying it was stopped, and a
+// click on the old prompt changes nothing.
 func TestForgetWithdrawsPendingPrompts(t *testing.T) {
 	rs := startReplicas(t, 2)
 	ctx := context.Background()
@@ -375,6 +375,11 @@ func TestForgetWithdrawsPendingPrompts(t *testing.T) {
 		pl.mu.Lock()
 		if strings.Contains(strings.Join(pl.replies, "\n"), "$57.00") || len(pl.resolved) != 1 || strings.HasPrefix(pl.resolved[0], "always") {
 			t.Fatalf("forget on r%d: replies %q, resolved %q", on, pl.replies, pl.resolved)
+		}
+		// The request was stopped, on its own replica or by the event
+		// from the other, and says so.
+		if !strings.Contains(strings.Join(pl.replies, "\n"), "I stopped this request") {
+			t.Errorf("forget on r%d: the request's replies %q do not say it was stopped", on, pl.replies)
 		}
 		pl.mu.Unlock()
 	}

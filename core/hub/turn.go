@@ -144,6 +144,9 @@ func (t *turn) run(ctx context.Context) (string, []ids.AppID) {
 		return "Sorry, I could not ask for your permission: " + publicMessage(err) + ".", nil
 	}
 	results := t.execute(ctx, p, steps, ap)
+	if stopped(ctx) {
+		return stoppedReply, nil
+	}
 	t.remember(ctx, p, results)
 	return t.respond(ctx, steps, results)
 }
@@ -172,6 +175,11 @@ func (t *turn) spokeStarted() {
 // plan asks the hub's model for a plan. only, if set, restricts the
 // candidate apps.
 func (t *turn) plan(ctx context.Context, facts map[string]string, only map[ids.AppID]bool) (*plan.Plan, error) {
+	// A request a forget stopped (or whose caller went away) asks the
+	// planner nothing more: the facts it read may be the ones forgotten.
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("plan: %w", context.Cause(ctx))
+	}
 	pl := &plan.Planner{Model: t.h.o.Model, Compile: t.h.compile, Logger: t.h.log}
 	return pl.Make(ctx, t.query, t.candidates(only), facts)
 }
@@ -409,7 +417,8 @@ func (t *turn) remember(ctx context.Context, p *plan.Plan, results []stepResult)
 	if len(facts) == 0 {
 		return
 	}
-	if err := t.h.o.Store.PutEntities(ctx, t.user, facts); err != nil {
+	err := t.h.running.keep(ctx, func() error { return t.h.o.Store.PutEntities(ctx, t.user, facts) })
+	if err != nil && !errors.Is(err, errForgotten) {
 		t.h.log.Error("store entity memory", "err", err)
 	}
 }
