@@ -47,10 +47,11 @@ type Violation struct {
 
 // spokeInfo is what the checker knows of one spoke process.
 type spokeInfo struct {
-	user   ids.UserID
-	app    ids.AppID
-	callee bool      // its current invocation serves another app's unplanned request
-	caller ids.AppID // the app whose request that is
+	user    ids.UserID
+	app     ids.AppID
+	started int64     // seq of its start
+	callee  bool      // its current invocation serves another app's unplanned request
+	caller  ids.AppID // the app whose request that is
 }
 
 // grant is the checker's model of a stored grant: the scope of the prompt
@@ -125,8 +126,12 @@ type checker struct {
 	// held is each user's facts as the hub holds them now (key →
 	// normalised value), and gone the values of facts the hub said it
 	// forgot, not told or remembered again since (→ seq of that reply).
-	held     map[ids.UserID]map[string]string
-	gone     map[ids.UserID]map[string]int64
+	held map[ids.UserID]map[string]string
+	gone map[ids.UserID]map[string]int64
+	// request and forgetAt are the seq of the user's last request and of
+	// the last reply that said something was forgotten (quiet).
+	request  map[ids.UserID]int64
+	forgetAt map[ids.UserID]int64
 	firstSeq map[string]int64 // canary → seq it was first seen
 	reported map[string]bool
 	// metaToken is the hostile MCP server's metadata token, if the
@@ -151,13 +156,14 @@ func check(evs []*event) []Violation {
 		holds: map[holdKey]bool{}, credits: map[userApp]int{}, facts: map[ids.UserID][]string{}, factSeq: map[ids.UserID]map[string]int64{}, query: map[ids.UserID]string{},
 		turn: map[ids.UserID]int{}, plans: map[ids.UserID]*event{}, asked: map[ids.UserID]string{}, replan: map[ids.UserID]bool{},
 		reported: map[string]bool{}, forgot: map[ids.UserID]int64{}, firstSeq: map[string]int64{},
-		held: map[ids.UserID]map[string]string{}, gone: map[ids.UserID]map[string]int64{}}
+		held: map[ids.UserID]map[string]string{}, gone: map[ids.UserID]map[string]int64{},
+		request: map[ids.UserID]int64{}, forgetAt: map[ids.UserID]int64{}}
 	// Spoke identities come from the hub's trace, which may land after the
 	// spoke's ready frame: read them first.
 	for _, e := range evs {
 		switch e.kind {
 		case evSpokeStart:
-			c.spokes[e.pid] = &spokeInfo{user: e.user, app: e.app}
+			c.spokes[e.pid] = &spokeInfo{user: e.user, app: e.app, started: e.seq}
 		case evMCPInstall:
 			c.metaToken = e.text
 		case evEntities:
@@ -196,7 +202,11 @@ func check(evs []*event) []Violation {
 				delete(c.held, e.user)
 			}
 			c.forgetFact(e)
+			if strings.HasPrefix(e.text, "Forgotten: ") {
+				c.forgetAt[e.user] = e.seq
+			}
 		case evEntities:
+			c.quiet(e, "stored facts")
 			c.remembered(e)
 		case evResolved:
 			c.resolve(e)
@@ -224,8 +234,11 @@ func check(evs []*event) []Violation {
 			c.planPart(e)
 			c.ruleAllow(e)
 		case evTurnEnd:
-			c.query[e.user] = ""
+			if !isCommand(e.text) {
+				c.query[e.user] = ""
+			}
 		case evLabel:
+			c.quiet(e, "stored a label record (app memory or state written)")
 			c.labelRecord(e)
 		}
 	}
@@ -551,13 +564,20 @@ const replanOffer = "Shall I try another plan"
 
 // turnStart notes the user's message. A "yes" to a replan offer is the
 // earlier request again, and what it says counts as said in this message.
+//
+// A command (a forget) is no request: it runs no app, and the request it
+// may have been sent during is still the user's current one.
 func (c *checker) turnStart(e *event) {
+	if isCommand(e.text) {
+		c.replan[e.user] = false
+		return
+	}
 	c.turn[e.user]++
+	c.request[e.user] = e.seq
 	q := e.text
 	switch t := strings.ToLower(strings.Trim(strings.TrimSpace(q), " .!")); {
 	case c.replan[e.user] && (t == "yes" || t == "y" || t == "ok" || t == "sure" || t == "replan" || t == "try again"):
 		q = c.asked[e.user]
-	case strings.HasPrefix(q, "!") || strings.HasPrefix(q, "/"):
 	default:
 		c.asked[e.user] = q
 	}
@@ -576,6 +596,23 @@ func (c *checker) turnStart(e *event) {
 // holds the two together: the hub's wording changed once and this check
 // went quiet).
 const forgetAllReply = "Forgotten: the facts you told me;"
+
+// quiet checks that no request of the user that was running when the
+// hub replied that something was forgotten writes the store after that
+// reply: the forget stops it (core/hub running.go), and what it wrote
+// would bring back what the reply said is gone. Only a request the user
+// sends after the reply may write.
+func (c *checker) quiet(e *event, what string) {
+	at, ok := c.forgetAt[e.user]
+	if ok && e.seq > at && c.request[e.user] < at {
+		c.violate(InvData, "forget: write after", what, "after %s was told something was forgotten (#%d), a request started before it (#%d) %s (#%d)", e.user, at, c.request[e.user], what, e.seq)
+	}
+}
+
+// isCommand reports whether a user's message is a chat command.
+func isCommand(text string) bool {
+	return strings.HasPrefix(text, "!") || strings.HasPrefix(text, "/")
+}
 
 // forgetFactReply starts the hub's reply to "!forget FACT" when every
 // part of it succeeded, followed by the fact's key (core/hub commands.go;
@@ -660,12 +697,15 @@ func (c *checker) labelRecord(e *event) {
 }
 
 // forgotten checks that after the hub told the user everything was
-// forgotten, no app's memory or state hands back a canary from before.
+// forgotten, no app's memory or state hands back a canary from before to
+// a spoke started after that reply. (A spoke of a request the forget
+// stopped may be handed, as it is killed, what it read before; what it
+// then writes would come back to a later spoke, which is checked.)
 // (Facts are checked where the hub would show them, plannerForgot: an app
 // may hold a fact from the user's own message, which no forget reaches.)
 func (c *checker) forgotten(e *event, s *spokeInfo) {
 	at, ok := c.forgot[s.user]
-	if !ok || (e.frame != isc.KindMemory && e.frame != isc.KindStateValue) {
+	if !ok || s.started < at || (e.frame != isc.KindMemory && e.frame != isc.KindStateValue) {
 		return
 	}
 	for _, t := range Canaries(e.text) {

@@ -39,6 +39,11 @@ func checkReply(evs []*event) []Violation {
 		case evSpokeStart:
 			spokes[e.pid] = &spokeInfo{user: e.user, app: e.app}
 		case evTurnStart:
+			if e.command {
+				// A command runs no app; a request it came during is
+				// still the user's turn.
+				continue
+			}
 			q := e.text
 			if t := strings.ToLower(strings.TrimSpace(q)); t == "yes" || strings.HasPrefix(t, "!") {
 				q += " " + asked[e.user]
@@ -66,7 +71,7 @@ func checkReply(evs []*event) []Violation {
 			}
 		case evReply:
 			t := turns[e.user]
-			if t == nil || len(t.returned) == 0 {
+			if e.command || t == nil || len(t.returned) == 0 {
 				continue
 			}
 			for _, v := range replyClaims(e.text, t.returned, t.own, t.question) {

@@ -55,9 +55,12 @@ type event struct {
 	by       ids.UserID
 	expired  bool
 	// ok: evAnswer taken by the hub; evTurnEnd returned normally.
-	ok    bool
-	audit *state.AuditEvent
-	facts map[string]string
+	ok bool
+	// command: evTurnStart, evTurnEnd and evReply of a chat command (a
+	// forget may come while a request runs: their replies interleave).
+	command bool
+	audit   *state.AuditEvent
+	facts   map[string]string
 }
 
 // recorder collects one episode's events.

@@ -33,6 +33,15 @@ func (u *user) Reply(_ context.Context, text string) error {
 	return nil
 }
 
+// commandConv is the user's conversation as a command is handled: its
+// replies are marked as the command's.
+type commandConv struct{ *user }
+
+func (c commandConv) Reply(_ context.Context, text string) error {
+	c.rec.add(&event{kind: evReply, user: c.id, text: text, command: true})
+	return nil
+}
+
 func (u *user) Prompt(ctx context.Context, p chat.Prompt) error {
 	pc := p
 	u.rec.add(&event{kind: evPrompt, user: u.id, prompt: &pc, text: promptText(p)})
