@@ -191,9 +191,14 @@ func (h *Hub) helpText() string {
 // every replica), and for everything or a fact the prompts waiting for the
 // user are withdrawn: a later "Allow" must not move what was just
 // forgotten. The user's requests still running are stopped first, and
-// have ended, before anything is deleted (stopRunning): what they would
-// write after it would bring back what the reply says is gone.
+// have ended, before anything is deleted (stopRunning), and those that
+// would start wait until the reply is posted (running.hold): what they
+// would write after it would bring back what the reply says is gone.
 func (h *Hub) forget(ctx context.Context, t *turn, arg string) string {
+	// The user's requests that would start now wait until the reply is
+	// posted: none reads what is being deleted and writes it back after.
+	release := h.running.hold(ctx, t.user)
+	t.answered = release
 	if strings.EqualFold(arg, "all") {
 		ran := h.stopRunning(ctx, t.user)
 		h.dropWarm(ctx, t.user, "", "user data forgotten")

@@ -14,8 +14,8 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -232,6 +232,9 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	}
 	t := &turn{h: h, user: m.User, conv: m.Conversation, session: sess.ID, c: c, query: text, out: &replyOut{c: c}}
 	if reply, ok := h.command(ctx, t, m.Threads); ok {
+		if t.answered != nil {
+			defer t.answered()
+		}
 		h.reply(ctx, c, reply)
 		return
 	}
@@ -265,6 +268,7 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	// The request runs as one a forget can stop, until its replan question
 	// is stored: a forget that comes later deletes that too.
 	rctx, end := h.running.start(ctx, t)
+	h.trace(TraceEvent{User: t.user, Type: vocab.TraceRequestStart})
 	reply, denied := t.run(rctx)
 	if stopped(rctx) {
 		reply, denied = stoppedReply, nil

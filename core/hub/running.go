@@ -32,8 +32,12 @@ type running struct {
 	// that follows deletes what it wrote, or finds its request stopped.
 	gate sync.RWMutex
 
-	mu    sync.Mutex // guards turns
+	mu    sync.Mutex // guards turns and forgetting
 	turns map[ids.UserID]map[*turn]*runningTurn
+	// forgetting holds, for a user whose forget is in progress, a channel
+	// closed when it has answered: the user's requests wait for it to
+	// start, so none reads what is being deleted and writes it back.
+	forgetting map[ids.UserID]chan struct{}
 }
 
 // runningTurn is one request in progress.
@@ -43,17 +47,29 @@ type runningTurn struct {
 }
 
 func newRunning() *running {
-	return &running{turns: map[ids.UserID]map[*turn]*runningTurn{}}
+	return &running{turns: map[ids.UserID]map[*turn]*runningTurn{}, forgetting: map[ids.UserID]chan struct{}{}}
 }
 
 // start records t as running and returns the context it runs in, which a
 // forget of t's user cancels with errForgotten, and the function that
 // records its end. Whatever the request writes after start goes through
-// keep with that context.
+// keep with that context. While a forget of the user is in progress
+// (hold), start waits for it to have answered.
 func (r *running) start(ctx context.Context, t *turn) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	rt := &runningTurn{cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
+	for ch := r.forgetting[t.user]; ch != nil; ch = r.forgetting[t.user] {
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		r.mu.Lock()
+		if ctx.Err() != nil {
+			break
+		}
+	}
 	if r.turns[t.user] == nil {
 		r.turns[t.user] = map[*turn]*runningTurn{}
 	}
@@ -68,6 +84,34 @@ func (r *running) start(ctx context.Context, t *turn) (context.Context, func()) 
 		r.mu.Unlock()
 		close(rt.done)
 		cancel(nil)
+	}
+}
+
+// hold marks a forget of user in progress, after any other forget of
+// the user has answered, until release is called (once the forget has
+// answered): the user's requests wait to start until then.
+func (r *running) hold(ctx context.Context, user ids.UserID) (release func()) {
+	r.mu.Lock()
+	for ch := r.forgetting[user]; ch != nil; ch = r.forgetting[user] {
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return func() {}
+		}
+		r.mu.Lock()
+	}
+	ch := make(chan struct{})
+	r.forgetting[user] = ch
+	r.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			delete(r.forgetting, user)
+			r.mu.Unlock()
+			close(ch)
+		})
 	}
 }
 

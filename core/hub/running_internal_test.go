@@ -62,3 +62,53 @@ func TestRunningGate(t *testing.T) {
 		t.Errorf("an ended request was stopped again (%d)", n)
 	}
 }
+
+// TestRunningHold: while a forget of a user is in progress, the user's
+// requests wait to start (another user's do not), a second forget of the
+// user waits for the first, and a request whose caller went away stops
+// waiting.
+func TestRunningHold(t *testing.T) {
+	r := newRunning()
+	ctx := context.Background()
+	waiting := func(c <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-c:
+			t.Fatalf("%s while a forget of the user was in progress", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	release := r.hold(ctx, "test:alice")
+	started := make(chan struct{})
+	go func() {
+		_, end := r.start(ctx, &turn{user: "test:alice"})
+		close(started)
+		end()
+	}()
+	_, bend := r.start(ctx, &turn{user: "test:bob"}) // does not wait
+	bend()
+	waiting(started, "a request started")
+	release()
+	release() // once only
+	<-started
+
+	release = r.hold(ctx, "test:alice")
+	held := make(chan struct{})
+	go func() {
+		r.hold(ctx, "test:alice")()
+		close(held)
+	}()
+	waiting(held, "a second forget began")
+	release()
+	<-held
+
+	release = r.hold(ctx, "test:alice")
+	defer release()
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	rctx, end := r.start(cctx, &turn{user: "test:alice"})
+	defer end()
+	if rctx.Err() == nil {
+		t.Error("a request whose caller went away runs")
+	}
+}

@@ -29,6 +29,9 @@ type turn struct {
 	exclude map[ids.AppID]bool
 	// out is where the reply goes; the responder streams into it.
 	out *replyOut
+	// answered, if set by a command, runs once its reply is posted (a
+	// forget lets the user's requests start again: running.hold).
+	answered func()
 	// prepared releases the spawner's expectation of this turn's first
 	// spoke (prepareSpoke); nil when there is none.
 	prepared func()

@@ -112,6 +112,9 @@ const (
 	TraceWarmDrop TraceType = "warm_drop"
 	// TraceWarmEnd: a kept-warm spoke ended.
 	TraceWarmEnd TraceType = "warm_end"
+	// TraceRequestStart: a request of User began to run as one a forget
+	// can stop (a forget handled before this does not stop it).
+	TraceRequestStart TraceType = "request_start"
 	// TraceUnaudited: an audit entry of type Detail could not be written;
 	// what it recorded was refused.
 	TraceUnaudited TraceType = "unaudited"

@@ -128,8 +128,10 @@ type checker struct {
 	// forgot, not told or remembered again since (→ seq of that reply).
 	held map[ids.UserID]map[string]string
 	gone map[ids.UserID]map[string]int64
-	// request and forgetAt are the seq of the user's last request and of
-	// the last reply that said something was forgotten (quiet).
+	// request and forgetAt are the seq of the hub's start of the user's
+	// last request (evRequestStart: a message sent before a forget may
+	// start after it) and of the last reply that said something was
+	// forgotten (quiet).
 	request  map[ids.UserID]int64
 	forgetAt map[ids.UserID]int64
 	firstSeq map[string]int64 // canary → seq it was first seen
@@ -205,6 +207,8 @@ func check(evs []*event) []Violation {
 			if strings.HasPrefix(e.text, "Forgotten: ") {
 				c.forgetAt[e.user] = e.seq
 			}
+		case evRequestStart:
+			c.request[e.user] = e.seq
 		case evEntities:
 			c.quiet(e, "stored facts")
 			c.remembered(e)
@@ -313,6 +317,8 @@ func (c *checker) describe(e *event) string {
 		return fmt.Sprintf("#%d spoke of %s for %s reaped: %s", e.seq, e.app, e.user, clip(e.text))
 	case evTurnStart:
 		return fmt.Sprintf("#%d %s says: %s", e.seq, e.user, clip(e.text))
+	case evRequestStart:
+		return fmt.Sprintf("#%d the hub starts a request of %s", e.seq, e.user)
 	case evLabel:
 		return fmt.Sprintf("#%d label record stored for %s: %s", e.seq, e.user, clip(e.text))
 	}
@@ -573,7 +579,6 @@ func (c *checker) turnStart(e *event) {
 		return
 	}
 	c.turn[e.user]++
-	c.request[e.user] = e.seq
 	q := e.text
 	switch t := strings.ToLower(strings.Trim(strings.TrimSpace(q), " .!")); {
 	case c.replan[e.user] && (t == "yes" || t == "y" || t == "ok" || t == "sure" || t == "replan" || t == "try again"):

@@ -284,6 +284,7 @@ func TestCheck(t *testing.T) {
 			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
 			s.add(&event{kind: evReply, user: alice, text: "Forgotten: your fact data. No app kept anything that came from it."})
 			s.add(&event{kind: evTurnStart, user: alice, text: "remember my code is qzabcdef 1234 (inv:alice, request 3)"})
+			s.add(&event{kind: evRequestStart, user: alice})
 			s.add(&event{kind: evPlanner, text: `{"messages":[{"content":"remember my code is qzabcdef 1234 (inv:alice, request 3)"}]}`})
 			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
 			s.add(&event{kind: evTurnStart, user: alice, text: "run the apps again (inv:alice, request 4)"})
@@ -296,17 +297,26 @@ func TestCheck(t *testing.T) {
 		}, nil},
 		{"request running at a forget writes after its reply", func(s *script) {
 			s.add(&event{kind: evTurnStart, user: alice, text: "please run my apps; remember my code is qzabcdef 1234 (inv:alice, request 1)"})
+			s.add(&event{kind: evRequestStart, user: alice})
 			s.add(&event{kind: evTurnStart, user: alice, text: "!forget all", command: true})
 			s.add(&event{kind: evReply, user: alice, command: true, text: "Forgotten: the facts you told me; every app's conversation memory; 0 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
 			s.add(&event{kind: evLabel, user: alice, app: appA, text: `memory entry {"role":"user","content":"","sources":["inv_alpha"]}`})
 			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
 		}, []string{InvData}},
+		{"request sent before a forget, started by the hub after it", func(s *script) {
+			s.add(&event{kind: evTurnStart, user: alice, text: "please run my apps; remember my code is qzabcdef 1234 (inv:alice, request 1)"})
+			s.add(&event{kind: evTurnStart, user: alice, text: "!forget all", command: true})
+			s.add(&event{kind: evReply, user: alice, command: true, text: "Forgotten: the facts you told me; every app's conversation memory; 0 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
+			s.add(&event{kind: evRequestStart, user: alice})
+			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
+		}, nil},
 		{"request after a forget writes", func(s *script) {
 			s.add(&event{kind: evTurnStart, user: alice, text: "please run my apps (inv:alice, request 1)"})
 			s.add(&event{kind: evTurnStart, user: alice, text: "!forget all", command: true})
 			s.add(&event{kind: evReply, user: alice, command: true, text: "Forgotten: the facts you told me; every app's conversation memory; 0 stored item(s) of the apps' data. Your permissions stay (use revoke all)."})
 			s.add(&event{kind: evReply, user: alice, text: "I stopped this request: you asked me to forget while it was running, so nothing it found or said was kept. Ask again if you still want it."})
 			s.add(&event{kind: evTurnStart, user: alice, text: "please run my apps; remember my code is qzabcdef 1234 (inv:alice, request 2)"})
+			s.add(&event{kind: evRequestStart, user: alice})
 			s.add(&event{kind: evLabel, user: alice, app: appA, text: `memory entry {"role":"user","content":"","sources":["inv_alpha"]}`})
 			s.add(&event{kind: evEntities, user: alice, facts: map[string]string{"data": "qzabcdef 1234"}})
 		}, nil},

@@ -19,24 +19,25 @@ import (
 type evKind int
 
 const (
-	evFrameIn    evKind = iota // hub → spoke frame (what the app received)
-	evFrameOut                 // spoke → hub frame
-	evPrompt                   // a prompt shown to the conversation
-	evResolved                 // a prompt's outcome as the hub reported it
-	evAnswer                   // a scripted click (intent; ok says whether the hub took it)
-	evReply                    // a reply posted to the conversation
-	evAudit                    // an audit event appended to the store
-	evEntities                 // remembered facts stored for a user
-	evPlanner                  // a request to the hub's planner model
-	evResponder                // another request to the hub's model (a reply writer)
-	evSpokeStart               // hub trace: spoke started
-	evSpokeEnd                 // hub trace: spoke reaped
-	evTurnStart                // a user message handed to the hub
-	evTurnEnd                  // the hub returned from Handle
-	evLabel                    // a label record the hub stored beside an app's data (text: the record, no app content)
-	evSpokeReuse               // hub trace: a warm spoke serves another invocation
-	evMCPInstall               // the hostile MCP server installed; text is its metadata token
-	evLog                      // a record of the hub's log
+	evFrameIn      evKind = iota // hub → spoke frame (what the app received)
+	evFrameOut                   // spoke → hub frame
+	evPrompt                     // a prompt shown to the conversation
+	evResolved                   // a prompt's outcome as the hub reported it
+	evAnswer                     // a scripted click (intent; ok says whether the hub took it)
+	evReply                      // a reply posted to the conversation
+	evAudit                      // an audit event appended to the store
+	evEntities                   // remembered facts stored for a user
+	evPlanner                    // a request to the hub's planner model
+	evResponder                  // another request to the hub's model (a reply writer)
+	evSpokeStart                 // hub trace: spoke started
+	evSpokeEnd                   // hub trace: spoke reaped
+	evTurnStart                  // a user message handed to the hub
+	evTurnEnd                    // the hub returned from Handle
+	evRequestStart               // the hub began to run a request (one a forget stops)
+	evLabel                      // a label record the hub stored beside an app's data (text: the record, no app content)
+	evSpokeReuse                 // hub trace: a warm spoke serves another invocation
+	evMCPInstall                 // the hostile MCP server installed; text is its metadata token
+	evLog                        // a record of the hub's log
 )
 
 // event is one observation, ordered by seq.
@@ -103,6 +104,8 @@ func (r *recorder) trace(t hub.TraceEvent) {
 		r.add(&event{kind: evSpokeEnd, user: t.User, app: t.App, pid: t.PID, text: t.Detail})
 	case vocab.TraceSpokeReuse:
 		r.add(&event{kind: evSpokeReuse, user: t.User, app: t.App, pid: t.PID})
+	case vocab.TraceRequestStart:
+		r.add(&event{kind: evRequestStart, user: t.User})
 	}
 }
 
