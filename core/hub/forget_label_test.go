@@ -198,6 +198,37 @@ func redisRecords(t *testing.T, url, ns string) []string {
 	return out
 }
 
+// sweptBackend is a store whose every record of a user a test can read
+// back (records).
+type sweptBackend struct {
+	name  string
+	store func(t *testing.T) (state.Store, func() []string)
+}
+
+// sweptBackends are memstore (sweptStore) and a namespace of the test
+// Redis, each read back for user with the apps installed.
+func sweptBackends(user ids.UserID, installed []ids.AppID) []sweptBackend {
+	return []sweptBackend{
+		{"memstore", func(t *testing.T) (state.Store, func() []string) {
+			st := &sweptStore{Store: memstore.New(memstore.Options{}), keys: map[[2]string]bool{}}
+			return st, func() []string { return st.records(t, user, installed) }
+		}},
+		{"redis", func(t *testing.T) (state.Store, func() []string) {
+			url := redistest.Server(t)
+			ns := fmt.Sprintf("swept-%d", time.Now().UnixNano())
+			st, err := redis.Open(context.Background(), url, redis.Options{Namespace: ns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				dropRedisNamespace(t, url, ns)
+				st.Close()
+			})
+			return st, func() []string { return redisRecords(t, url, ns) }
+		}},
+	}
+}
+
 // plansByQuery is a planner that answers a plan request with the plan
 // after the first phrase (in phraseThenPlan, phrase and plan in turn) that
 // the request's user messages contain.
@@ -263,30 +294,7 @@ func TestChangedFactLeavesNoCopyInLabels(t *testing.T) {
 	)
 	installed := []ids.AppID{keeperID, "creative_muse", wsID}
 	user := ids.UserID("test:alice")
-	type backend struct {
-		name  string
-		store func(t *testing.T) (state.Store, func() []string)
-	}
-	backends := []backend{
-		{"memstore", func(t *testing.T) (state.Store, func() []string) {
-			st := &sweptStore{Store: memstore.New(memstore.Options{}), keys: map[[2]string]bool{}}
-			return st, func() []string { return st.records(t, user, installed) }
-		}},
-		{"redis", func(t *testing.T) (state.Store, func() []string) {
-			url := redistest.Server(t)
-			ns := fmt.Sprintf("forgetlabel-%d", time.Now().UnixNano())
-			st, err := redis.Open(context.Background(), url, redis.Options{Namespace: ns})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				dropRedisNamespace(t, url, ns)
-				st.Close()
-			})
-			return st, func() []string { return redisRecords(t, url, ns) }
-		}},
-	}
-	for _, b := range backends {
+	for _, b := range sweptBackends(user, installed) {
 		t.Run(b.name, func(t *testing.T) {
 			store, records := b.store(t)
 			sm := llm.ModelFunc(func(_ context.Context, req *llm.Request) (*llm.Response, error) {
@@ -356,29 +364,7 @@ func TestForgetOneFact(t *testing.T) {
 	)
 	installed := []ids.AppID{keeperID, "creative_muse", wsID}
 	user := ids.UserID("test:alice")
-	backends := []struct {
-		name  string
-		store func(t *testing.T) (state.Store, func() []string)
-	}{
-		{"memstore", func(t *testing.T) (state.Store, func() []string) {
-			st := &sweptStore{Store: memstore.New(memstore.Options{}), keys: map[[2]string]bool{}}
-			return st, func() []string { return st.records(t, user, installed) }
-		}},
-		{"redis", func(t *testing.T) (state.Store, func() []string) {
-			url := redistest.Server(t)
-			ns := fmt.Sprintf("forgetfact-%d", time.Now().UnixNano())
-			st, err := redis.Open(context.Background(), url, redis.Options{Namespace: ns})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				dropRedisNamespace(t, url, ns)
-				st.Close()
-			})
-			return st, func() []string { return redisRecords(t, url, ns) }
-		}},
-	}
-	for _, b := range backends {
+	for _, b := range sweptBackends(user, installed) {
 		t.Run(b.name, func(t *testing.T) {
 			store, records := b.store(t)
 			var (
