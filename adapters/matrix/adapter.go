@@ -639,16 +639,22 @@ func (a *Adapter) addressed(content *event.MessageEventContent) (string, bool) {
 // commandWords are the hub's chat commands. After the room prefix they
 // need no "!" of their own: "!secgpt grants", not "!secgpt !grants".
 var commandWords = map[string]bool{"help": true, "apps": true, "grants": true, "permissions": true,
-	"revoke": true, "forget": true, "facts": true, "new": true, "reset": true}
+	"revoke": true, "forget": true, "facts": true, "new": true, "reset": true,
+	"connect": true, "disconnect": true}
 
-// asCommand turns "grants" or "revoke app" (typed after the prefix) into
-// the hub's "!grants" / "!revoke app"; anything else is left as it is.
+// asCommand turns "grants", "revoke app" or "connect google" (typed after
+// the prefix) into the hub's "!grants" / "!revoke app" / "!connect
+// google"; anything else is left as it is ("help me book a ride", "connect
+// me with Bob" are requests).
 func asCommand(rest string) string {
 	f := strings.Fields(rest)
 	if len(f) == 0 || !commandWords[strings.ToLower(f[0])] {
 		return rest
 	}
-	if w := strings.ToLower(f[0]); len(f) == 1 || w == "revoke" || w == "forget" {
+	switch w := strings.ToLower(f[0]); {
+	case len(f) == 1, w == "revoke", w == "forget":
+		return "!" + rest
+	case (w == "connect" || w == "disconnect") && len(f) == 2:
 		return "!" + rest
 	}
 	return rest

@@ -318,6 +318,9 @@ func TestAddressed(t *testing.T) {
 		{"command with argument", event.MessageEventContent{Body: "!secgpt revoke quick_ride"}, "!revoke quick_ride", true},
 		{"facts", event.MessageEventContent{Body: "!secgpt facts"}, "!facts", true},
 		{"forget a fact", event.MessageEventContent{Body: "!secgpt forget diagnosis"}, "!forget diagnosis", true},
+		{"connect an account", event.MessageEventContent{Body: "!secgpt connect google"}, "!connect google", true},
+		{"disconnect an account", event.MessageEventContent{Body: "!secgpt disconnect google"}, "!disconnect google", true},
+		{"a request starting with connect", event.MessageEventContent{Body: "!secgpt connect me with Bob"}, "connect me with Bob", true},
 		{"old double prefix still works", event.MessageEventContent{Body: "!secgpt !grants"}, "!grants", true},
 		{"a request starting with a command word", event.MessageEventContent{Body: "!secgpt help me book a ride"}, "help me book a ride", true},
 	}
