@@ -214,7 +214,7 @@ func (h *Hub) onMemoryWrite(ctx context.Context, r *spokeRun, f isc.Frame) (answ
 		es = append(es, state.MemoryEntry{Role: e.Role, Content: truncate(e.Content, maxMemoryContent), At: h.o.Now(),
 			Sources: held.sources, FactKeys: held.factKeys})
 	}
-	err := h.running.keep(ctx, func() error { return h.o.Store.AppendMemory(ctx, r.inv.turn.user, sp.ID, es...) })
+	err := r.inv.turn.running.keep(func() error { return h.o.Store.AppendMemory(ctx, r.inv.turn.user, sp.ID, es...) })
 	if errors.Is(err, errForgotten) {
 		return hubError(forgottenError), nil
 	}
@@ -266,7 +266,7 @@ func (h *Hub) onStatePut(ctx context.Context, r *spokeRun, f isc.Frame) (answer,
 	// One union, atomic in the store: two spokes of the user writing the
 	// namespace at once (on two replicas) both land.
 	var labelled bool
-	err := h.running.keep(ctx, func() error {
+	err := r.inv.turn.running.keep(func() error {
 		if err := h.o.Store.AddAppStateSet(ctx, user, labelNamespace(sp.Namespace()), labelKey, r.inv.inputs().keep().members()...); err != nil {
 			return err
 		}

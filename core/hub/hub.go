@@ -267,7 +267,9 @@ func (h *Hub) Handle(ctx context.Context, m chat.Message, c chat.Conversation) {
 	}
 	// The request runs as one a forget can stop, until its replan question
 	// is stored: a forget that comes later deletes that too.
-	rctx, end := h.running.start(ctx, t)
+	req, end := h.running.start(ctx, t.user)
+	t.running = req
+	rctx := req.ctx
 	h.trace(TraceEvent{User: t.user, Type: vocab.TraceRequestStart})
 	reply, denied := t.run(rctx)
 	if stopped(rctx) {
@@ -304,7 +306,7 @@ func (h *Hub) askReplan(ctx context.Context, t *turn, denied []ids.AppID) string
 		return fmt.Sprintf("\n\nSome steps were denied (%s), and no other plan without them can answer this.", strings.Join(names, ", "))
 	}
 	rp := state.Replan{User: t.user, Conversation: t.conv, Query: t.query, Exclude: slices.Sorted(maps.Keys(ex))}
-	err := h.running.keep(ctx, func() error { return h.o.Store.PutReplan(ctx, rp, h.o.SessionIdle) })
+	err := t.running.keep(func() error { return h.o.Store.PutReplan(ctx, rp, h.o.SessionIdle) })
 	if errors.Is(err, errForgotten) {
 		return ""
 	}

@@ -26,40 +26,43 @@ const stopWait = 10 * time.Second
 // memory or state, a replan question) would bring back what the user was
 // just told is gone.
 type running struct {
-	// gate orders the writes made for requests against stops: a write
-	// holds it shared from its check to its end, a stop alone while it
-	// cancels. So a write either ends before the stop, and the forget
-	// that follows deletes what it wrote, or finds its request stopped.
-	gate sync.RWMutex
-
 	mu    sync.Mutex // guards turns and forgetting
-	turns map[ids.UserID]map[*turn]*runningTurn
+	turns map[ids.UserID]map[*runningTurn]bool
 	// forgetting holds, for a user whose forget is in progress, a channel
 	// closed when it has answered: the user's requests wait for it to
 	// start, so none reads what is being deleted and writes it back.
 	forgetting map[ids.UserID]chan struct{}
 }
 
-// runningTurn is one request in progress.
+// runningTurn is one request in progress (turn.running).
 type runningTurn struct {
+	// ctx is what the request runs in; a stop cancels it with
+	// errForgotten.
+	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed when the request has ended
+	// gate orders the request's writes against a stop: a write holds it
+	// shared from its check to its end, a stop alone while it cancels. So
+	// a write either ends before the stop, and the forget that follows
+	// deletes what it wrote, or finds the request stopped. One per
+	// request: a stop waits only for the writes of the requests it stops.
+	gate sync.RWMutex
 }
 
 func newRunning() *running {
-	return &running{turns: map[ids.UserID]map[*turn]*runningTurn{}, forgetting: map[ids.UserID]chan struct{}{}}
+	return &running{turns: map[ids.UserID]map[*runningTurn]bool{}, forgetting: map[ids.UserID]chan struct{}{}}
 }
 
-// start records t as running and returns the context it runs in, which a
-// forget of t's user cancels with errForgotten, and the function that
-// records its end. Whatever the request writes after start goes through
-// keep with that context. While a forget of the user is in progress
-// (hold), start waits for it to have answered.
-func (r *running) start(ctx context.Context, t *turn) (context.Context, func()) {
+// start records a request of user as running and returns it, with the
+// function that records its end. It runs in rt.ctx, which a forget of the
+// user cancels with errForgotten; whatever it writes goes through
+// rt.keep. While a forget of the user is in progress (hold), start waits
+// for it to have answered.
+func (r *running) start(ctx context.Context, user ids.UserID) (*runningTurn, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	rt := &runningTurn{cancel: cancel, done: make(chan struct{})}
+	rt := &runningTurn{ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	r.mu.Lock()
-	for ch := r.forgetting[t.user]; ch != nil; ch = r.forgetting[t.user] {
+	for ch := r.forgetting[user]; ch != nil; ch = r.forgetting[user] {
 		r.mu.Unlock()
 		select {
 		case <-ch:
@@ -70,16 +73,16 @@ func (r *running) start(ctx context.Context, t *turn) (context.Context, func()) 
 			break
 		}
 	}
-	if r.turns[t.user] == nil {
-		r.turns[t.user] = map[*turn]*runningTurn{}
+	if r.turns[user] == nil {
+		r.turns[user] = map[*runningTurn]bool{}
 	}
-	r.turns[t.user][t] = rt
+	r.turns[user][rt] = true
 	r.mu.Unlock()
-	return ctx, func() {
+	return rt, func() {
 		r.mu.Lock()
-		delete(r.turns[t.user], t)
-		if len(r.turns[t.user]) == 0 {
-			delete(r.turns, t.user)
+		delete(r.turns[user], rt)
+		if len(r.turns[user]) == 0 {
+			delete(r.turns, user)
 		}
 		r.mu.Unlock()
 		close(rt.done)
@@ -115,27 +118,36 @@ func (r *running) hold(ctx context.Context, user ids.UserID) (release func()) {
 	}
 }
 
-// stop cancels user's running requests with errForgotten and returns
-// a channel per request, closed when it has ended.
+// stop cancels user's running requests with errForgotten, each once its
+// writes in progress have ended, and returns a channel per request,
+// closed when it has ended.
 func (r *running) stop(user ids.UserID) []<-chan struct{} {
-	r.gate.Lock()
-	defer r.gate.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []<-chan struct{}
-	for _, rt := range r.turns[user] {
+	rts := make([]*runningTurn, 0, len(r.turns[user]))
+	for rt := range r.turns[user] {
+		rts = append(rts, rt)
+	}
+	r.mu.Unlock()
+	out := make([]<-chan struct{}, 0, len(rts))
+	for _, rt := range rts {
+		rt.gate.Lock()
 		rt.cancel(errForgotten)
+		rt.gate.Unlock()
 		out = append(out, rt.done)
 	}
 	return out
 }
 
-// keep runs write, made for the request running in ctx, unless a forget
-// has stopped the request (errForgotten).
-func (r *running) keep(ctx context.Context, write func() error) error {
-	r.gate.RLock()
-	defer r.gate.RUnlock()
-	if stopped(ctx) {
+// keep runs write, made for the request rt, unless a forget has stopped
+// it (errForgotten). A nil rt (a turn that is no request: the planner's
+// probe for a replan) writes.
+func (rt *runningTurn) keep(write func() error) error {
+	if rt == nil {
+		return write()
+	}
+	rt.gate.RLock()
+	defer rt.gate.RUnlock()
+	if stopped(rt.ctx) {
 		return errForgotten
 	}
 	return write()

@@ -9,18 +9,27 @@ import (
 
 // TestRunningGate: a write for a request either ends before the stop that
 // cancels the request (the stop waits for it) or is refused after it;
-// another user's requests are not stopped.
+// another user's requests are not stopped, and a turn that is no request
+// (nil) writes.
 func TestRunningGate(t *testing.T) {
 	r := newRunning()
-	alice, bob := &turn{user: "test:alice"}, &turn{user: "test:bob"}
-	actx, aend := r.start(context.Background(), alice)
-	bctx, bend := r.start(context.Background(), bob)
+	alice, aend := r.start(context.Background(), "test:alice")
+	bob, bend := r.start(context.Background(), "test:bob")
 	defer bend()
+
+	// Bob's write in progress does not hold up a stop of alice's requests
+	// (a store that hangs for one request stalls no other user's forget).
+	bobIn, bobGo := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = bob.keep(func() error { close(bobIn); <-bobGo; return nil })
+	}()
+	<-bobIn
+	defer close(bobGo)
 
 	inWrite, letGo := make(chan struct{}), make(chan struct{})
 	wrote := make(chan error, 1)
 	go func() {
-		wrote <- r.keep(actx, func() error {
+		wrote <- alice.keep(func() error {
 			close(inWrite)
 			<-letGo
 			return nil
@@ -42,13 +51,13 @@ func TestRunningGate(t *testing.T) {
 	if len(dones) != 1 {
 		t.Fatalf("stop returned %d requests, want alice's one", len(dones))
 	}
-	if err := r.keep(actx, func() error { t.Error("a write ran after the stop"); return nil }); !errors.Is(err, errForgotten) {
+	if err := alice.keep(func() error { t.Error("a write ran after the stop"); return nil }); !errors.Is(err, errForgotten) {
 		t.Errorf("keep after the stop = %v, want errForgotten", err)
 	}
-	if !stopped(actx) || stopped(bctx) {
-		t.Errorf("stopped: alice %v (want true), bob %v (want false)", stopped(actx), stopped(bctx))
+	if !stopped(alice.ctx) || stopped(bob.ctx) {
+		t.Errorf("stopped: alice %v (want true), bob %v (want false)", stopped(alice.ctx), stopped(bob.ctx))
 	}
-	if err := r.keep(bctx, func() error { return nil }); err != nil {
+	if err := bob.keep(func() error { return nil }); err != nil {
 		t.Errorf("bob's write after alice's stop: %v", err)
 	}
 	select {
@@ -58,6 +67,10 @@ func TestRunningGate(t *testing.T) {
 	}
 	aend()
 	<-dones[0]
+	var none *runningTurn
+	if err := none.keep(func() error { return nil }); err != nil {
+		t.Errorf("a turn that is no request: %v", err)
+	}
 	if n := len(r.stop("test:alice")); n != 0 {
 		t.Errorf("an ended request was stopped again (%d)", n)
 	}
@@ -81,11 +94,11 @@ func TestRunningHold(t *testing.T) {
 	release := r.hold(ctx, "test:alice")
 	started := make(chan struct{})
 	go func() {
-		_, end := r.start(ctx, &turn{user: "test:alice"})
+		_, end := r.start(ctx, "test:alice")
 		close(started)
 		end()
 	}()
-	_, bend := r.start(ctx, &turn{user: "test:bob"}) // does not wait
+	_, bend := r.start(ctx, "test:bob") // does not wait
 	bend()
 	waiting(started, "a request started")
 	release()
@@ -106,9 +119,9 @@ func TestRunningHold(t *testing.T) {
 	defer release()
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	rctx, end := r.start(cctx, &turn{user: "test:alice"})
+	req, end := r.start(cctx, "test:alice")
 	defer end()
-	if rctx.Err() == nil {
+	if req.ctx.Err() == nil {
 		t.Error("a request whose caller went away runs")
 	}
 }

@@ -32,6 +32,9 @@ type turn struct {
 	// answered, if set by a command, runs once its reply is posted (a
 	// forget lets the user's requests start again: running.hold).
 	answered func()
+	// running is the request as a forget sees it (running.go); nil for a
+	// turn that is no request.
+	running *runningTurn
 	// prepared releases the spawner's expectation of this turn's first
 	// spoke (prepareSpoke); nil when there is none.
 	prepared func()
@@ -420,7 +423,7 @@ func (t *turn) remember(ctx context.Context, p *plan.Plan, results []stepResult)
 	if len(facts) == 0 {
 		return
 	}
-	err := t.h.running.keep(ctx, func() error { return t.h.o.Store.PutEntities(ctx, t.user, facts) })
+	err := t.running.keep(func() error { return t.h.o.Store.PutEntities(ctx, t.user, facts) })
 	if err != nil && !errors.Is(err, errForgotten) {
 		t.h.log.Error("store entity memory", "err", err)
 	}
