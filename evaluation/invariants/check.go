@@ -639,14 +639,7 @@ func (c *checker) remembered(e *event) {
 // forgetFact notes a reply that said a fact was forgotten: its value is
 // gone, unless the hub still holds it under another key.
 func (c *checker) forgetFact(e *event) {
-	rest, ok := strings.CutPrefix(e.text, forgetFactReply)
-	if !ok {
-		return
-	}
-	if i := strings.IndexAny(rest, ";."); i >= 0 {
-		rest = rest[:i]
-	}
-	for _, k := range strings.Split(rest, ", ") {
+	for _, k := range forgottenKeys(e.text) {
 		v, ok := c.held[e.user][k]
 		if !ok {
 			continue
@@ -656,6 +649,19 @@ func (c *checker) forgetFact(e *event) {
 			c.forgetValue(e, v)
 		}
 	}
+}
+
+// forgottenKeys returns the keys a reply says were forgotten ("Forgotten:
+// your fact KEY[, KEY]; …"), or none.
+func forgottenKeys(reply string) []string {
+	rest, ok := strings.CutPrefix(reply, forgetFactReply)
+	if !ok {
+		return nil
+	}
+	if i := strings.IndexAny(rest, ";."); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.Split(rest, ", ")
 }
 
 // forgetValue notes that the reply e said the fact v was forgotten.

@@ -329,10 +329,13 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 		Close() error
 	}
 	var truth state.Decisions = store
+	// kept is the store the episode's data is read back from at its end
+	// (any replica's: they share one).
+	var kept state.Store = store
 	var rs *replicas
 	if rc.n > 1 {
 		rs, err = startReplicas(hctx, rc, fmt.Sprintf("inv-%d-%d-%d", seed, n, time.Now().UnixNano()), rng,
-			func(st state.Store) state.Store { return &recStore{Store: st, rec: rec} }, ho)
+			func(st state.Store) state.Store { kept = st; return &recStore{Store: st, rec: rec} }, ho)
 		if err == nil {
 			defer rs.close()
 			h, truth = rs.set, rs.truth
@@ -449,6 +452,7 @@ func runEpisode(ctx context.Context, src source, sp hub.Spawner, seed uint64, n 
 	checkPlanConformance(evs, add)
 	checkRuleConformance(evs, rules, add)
 	checkStoredTruth(context.WithoutCancel(ctx), evs, truth, add)
+	checkForgottenFacts(context.WithoutCancel(ctx), kept, cat, evs, add)
 	vs = append(vs, accts.check(evs)...)
 	if remote != nil {
 		vs = append(vs, checkURLSecrets(evs, remote.values())...)
@@ -498,6 +502,12 @@ func messages(rng *rand.Rand, u ids.UserID) []message {
 				forget := []string{"!forget all", "!forget data"}[rng.IntN(2)]
 				out = append(out, message{text: forget, during: time.Duration(rng.IntN(40)) * time.Millisecond},
 					message{text: "run the apps again with what you know about me" + fmt.Sprintf(" (%s, request %d)", u, len(out)+2)})
+			case 2:
+				// Use it (apps that get it keep data labelled with it),
+				// forget it, then ask for what they kept.
+				out = append(out, message{text: "run the apps again with what you know about me" + fmt.Sprintf(" (%s, request %d)", u, len(out)+1)},
+					message{text: "!forget data"},
+					message{text: "run the apps again with what you know about me" + fmt.Sprintf(" (%s, request %d)", u, len(out)+3)})
 			}
 		case 2:
 			out = append(out, message{text: "yes"})
