@@ -14,7 +14,7 @@ import (
 // read back (core/hub maxMemoryRead): older ones never reach an app again.
 const memoryReadBack = 50
 
-// checkForgottenFacts is I3's check "forget fact: kept data", made on the
+// checkForgottenFacts is I3's check "forget fact, kept data", made on the
 // episode's store once it has ended: after the hub replied that it forgot
 // a fact ("Forgotten: your fact KEY"), and unless it remembered the fact
 // again since, no label of the user's kept data (a memory entry an app can
@@ -49,7 +49,7 @@ func checkForgottenFacts(ctx context.Context, st state.Store, cat *apps.Catalog,
 			}
 			for _, e := range es {
 				if slices.Contains(e.FactKeys, uk.key) {
-					add(InvData, "forget fact: kept data: after %s was told the fact %s was forgotten (#%d), %s's memory still holds an entry labelled with it", uk.user, uk.key, at, id)
+					add(InvData, "forget fact, kept data: after %s was told the fact %s was forgotten (#%d), %s's memory still holds an entry labelled with it", uk.user, uk.key, at, id)
 					break
 				}
 			}
@@ -62,7 +62,7 @@ func checkForgottenFacts(ctx context.Context, st state.Store, cat *apps.Catalog,
 			}
 			var members []string
 			if ok && json.Unmarshal(raw, &members) == nil && slices.Contains(members, "fact:"+uk.key) {
-				add(InvData, "forget fact: kept data: after %s was told the fact %s was forgotten (#%d), %s's state namespace %s is still labelled with it", uk.user, uk.key, at, id, ns)
+				add(InvData, "forget fact, kept data: after %s was told the fact %s was forgotten (#%d), %s's state namespace %s is still labelled with it", uk.user, uk.key, at, id, ns)
 			}
 		}
 	}
